@@ -1,0 +1,268 @@
+"""The use cases: the only thing the interface calls.
+
+Each write use case loads the compound, runs one command on it and saves the new events. If
+another writer saved events on the same compound in between (a version conflict), it reloads and
+runs the command again, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.utils import get_topic
+
+from renovation import clock, store
+from renovation.domain import errors
+from renovation.domain.compound import CompoundProject, Context, NewFinding, normalise_code
+from renovation.domain.values import BoqItem
+
+T = TypeVar("T")
+
+#: How many times a command is re-run after losing a race with another writer.
+MAX_ATTEMPTS = 8
+
+
+class WriteConflict(Exception):
+    """Other writers kept changing the compound; the command was not recorded."""
+
+
+class RenovationApp(Application[UUID]):
+    name = "renovation"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {CompoundProject: 500}
+
+    def __init__(
+        self,
+        db: str = store.DEFAULT_DB,
+        *,
+        env: dict[str, str] | None = None,
+        clock_func: Callable[[], datetime] = clock.now,
+    ) -> None:
+        self.clock = clock_func
+        super().__init__(env={**store.persistence_env(db), **(env or {})})
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        store.register_transcodings(transcoder)
+
+    # ------------------------------------------------------------------ plumbing
+    def context(self, user: str) -> Context:
+        return Context(user=user, now=self.clock())
+
+    def get_project(self, code: str) -> CompoundProject:
+        code = normalise_code(code)
+        try:
+            project = self.repository.get(CompoundProject.create_id(code))
+        except AggregateNotFoundError:
+            raise errors.CompoundNotFound(code=code) from None
+        assert isinstance(project, CompoundProject)
+        return project
+
+    def update(self, code: str, command: Callable[[CompoundProject], T]) -> T:
+        """Load, run the command, save; re-run from a fresh load on a version conflict."""
+        for attempt in range(MAX_ATTEMPTS):
+            project = self.get_project(code)
+            result = command(project)
+            try:
+                self.save(project)
+            except IntegrityError:
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+                continue
+            return result
+        raise WriteConflict(f"{normalise_code(code)} kept changing; nothing was recorded, try again")
+
+    # ------------------------------------------------------------------ registration and lifecycle
+    def register_compound(
+        self,
+        *,
+        code: str,
+        name: str,
+        district: str,
+        contractor: str,
+        households: int,
+        contract_value: Decimal,
+        planned_start: date,
+        planned_finish: date,
+        user: str,
+    ) -> str:
+        code = normalise_code(code)
+        project = CompoundProject.register(
+            code=code, name=name, district=district, contractor=contractor, households=households,
+            contract_value=contract_value, planned_start=planned_start, planned_finish=planned_finish,
+            ctx=self.context(user),
+        )
+        try:
+            self.save(project)
+        except IntegrityError:
+            raise errors.CompoundAlreadyRegistered(code=code) from None
+        return project.code
+
+    def record_illegal_structures(self, code: str, count: int, *, user: str) -> None:
+        self.update(code, lambda p: p.record_illegal_structures(count, self.context(user)))
+
+    def clear_illegal_structures(self, code: str, *, user: str) -> None:
+        self.update(code, lambda p: p.clear_illegal_structures(self.context(user)))
+
+    def set_bill_of_quantities(self, code: str, items: list[BoqItem], *, user: str) -> None:
+        self.update(code, lambda p: p.set_bill_of_quantities(items, self.context(user)))
+
+    def approve_variation(self, code: str, item: str, quantity: Decimal, reason: str, *, user: str) -> None:
+        self.update(code, lambda p: p.approve_variation(item, quantity, reason, self.context(user)))
+
+    def start_construction(self, code: str, on: date, *, user: str) -> None:
+        self.update(code, lambda p: p.start_construction(on, self.context(user)))
+
+    def complete_construction(self, code: str, on: date, *, user: str) -> None:
+        self.update(code, lambda p: p.complete_construction(on, self.context(user)))
+
+    def accept(self, code: str, on: date, *, user: str) -> None:
+        self.update(code, lambda p: p.accept(on, self.context(user)))
+
+    def hand_over(self, code: str, on: date, operator: str | None, *, user: str) -> date:
+        """Returns the end of the operation and maintenance period."""
+
+        def command(project: CompoundProject) -> date:
+            project.hand_over(on, operator, self.context(user))
+            assert project.om_end is not None
+            return project.om_end
+
+        return self.update(code, command)
+
+    # ------------------------------------------------------------------ site
+    def record_inspection(
+        self,
+        code: str,
+        kind: str,
+        *,
+        at: datetime | None = None,
+        findings: list[NewFinding] | None = None,
+        due: date | None = None,
+        user: str,
+    ) -> tuple[str, list[str]]:
+        def command(project: CompoundProject) -> tuple[str, list[str]]:
+            ctx = self.context(user)
+            return project.record_inspection(kind, at or ctx.now, findings or [], due, ctx)
+
+        return self.update(code, command)
+
+    def rectify_finding(self, code: str, finding_id: str, *, note: str | None = None,
+                        at: datetime | None = None, user: str) -> None:
+        self.update(code, lambda p: p.rectify_finding(finding_id, note, *self._at(at, user)))
+
+    def close_finding(self, code: str, finding_id: str, *, note: str | None = None,
+                      at: datetime | None = None, user: str) -> None:
+        self.update(code, lambda p: p.close_finding(finding_id, note, *self._at(at, user)))
+
+    def reopen_finding(self, code: str, finding_id: str, *, note: str | None = None,
+                       at: datetime | None = None, user: str) -> None:
+        self.update(code, lambda p: p.reopen_finding(finding_id, note, *self._at(at, user)))
+
+    def _at(self, at: datetime | None, user: str) -> tuple[datetime, Context]:
+        ctx = self.context(user)
+        return at or ctx.now, ctx
+
+    def sample_material(self, code: str, *, material: str, batch: str, regime: str,
+                        witness: str | None = None, at: datetime | None = None,
+                        user: str) -> tuple[str, str | None]:
+        return self.update(
+            code, lambda p: p.sample_material(material, batch, regime, witness, *self._at(at, user))
+        )
+
+    def record_material_result(self, code: str, sample_id: str, *, passed: bool, lab: str,
+                               report: str | None = None, at: datetime | None = None,
+                               user: str) -> str:
+        return self.update(
+            code, lambda p: p.record_material_result(sample_id, passed, lab, report, *self._at(at, user))
+        )
+
+    # ------------------------------------------------------------------ metering and scoring
+    def measure(self, code: str, item: str, period: str, quantity: Decimal, *, user: str) -> str:
+        return self.update(code, lambda p: p.measure(item, period, quantity, self.context(user)))
+
+    def correct_measurement(self, code: str, entry_id: str, quantity: Decimal, reason: str,
+                            *, user: str) -> None:
+        self.update(code, lambda p: p.correct_measurement(entry_id, quantity, reason, self.context(user)))
+
+    def score(self, code: str, period: str, scores: dict[str, Decimal], *, correction: bool = False,
+              reason: str | None = None, user: str) -> None:
+        self.update(
+            code,
+            lambda p: p.score(period, scores, self.context(user), correction=correction, reason=reason),
+        )
+
+    def receive_feedback(self, code: str, channel: str, text: str, *, at: datetime | None = None,
+                         user: str) -> str:
+        return self.update(code, lambda p: p.receive_feedback(channel, text, *self._at(at, user)))
+
+    def resolve_feedback(self, code: str, ticket_id: str, note: str, *, at: datetime | None = None,
+                         user: str) -> None:
+        self.update(code, lambda p: p.resolve_feedback(ticket_id, note, *self._at(at, user)))
+
+    # ------------------------------------------------------------------ queries
+    def compound_codes(self) -> list[str]:
+        """Codes of every registered compound, in registration order."""
+        topic = get_topic(CompoundProject.Registered)
+        codes = []
+        for notification in self.iter_notifications(topics=[topic]):
+            codes.append(self.mapper.to_domain_event(notification).code)  # type: ignore[attr-defined]
+        return codes
+
+    def iter_notifications(self, topics: list[str] | None = None, batch: int = 1000) -> Iterator[Any]:
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start, batch, topics=topics or ())
+            yield from page
+            if len(page) < batch:
+                return
+            start = page[-1].id + 1
+
+    def compound(self, code: str) -> dict[str, Any]:
+        """One compound's state as plain values."""
+        return describe(self.get_project(code))
+
+    def compounds(self) -> list[dict[str, Any]]:
+        return [describe(self.get_project(code)) for code in self.compound_codes()]
+
+    def event_count(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+
+def describe(project: CompoundProject) -> dict[str, Any]:
+    findings = list(project.findings.values())
+    return {
+        "code": project.code,
+        "name": project.name,
+        "district": project.district,
+        "contractor": project.contractor,
+        "households": project.households,
+        "status": project.status,
+        "contract_value": project.contract_value,
+        "metered_value": project.metered_value(),
+        "planned_start": project.planned_start,
+        "planned_finish": project.planned_finish,
+        "started_on": project.started_on,
+        "completed_on": project.completed_on,
+        "accepted_on": project.accepted_on,
+        "handed_over_on": project.handed_over_on,
+        "operator": project.operator,
+        "om_end": project.om_end,
+        "illegal_structures": project.illegal_structures,
+        "boq_items": len(project.boq),
+        "entries": len(project.entries),
+        "inspections": project.inspections,
+        "findings_open": sum(1 for f in findings if f.status != "closed"),
+        "findings_closed": sum(1 for f in findings if f.status == "closed"),
+        "samples": len(project.samples),
+        "samples_pending": sum(1 for s in project.samples.values() if s.passed is None),
+        "rejected_batches": project.rejected_batches(),
+        "scored_periods": sorted(project.scores),
+        "tickets_open": sum(1 for t in project.tickets.values() if t.resolved_at is None),
+        "version": project.version,
+    }

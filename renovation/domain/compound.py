@@ -1,0 +1,753 @@
+"""The compound project (老旧小区改造项目): one event-sourced aggregate per compound.
+
+Command methods check every rule first (``check_*``), work out anything derived (ids, values,
+due dates, outcomes), then trigger one event. Event ``apply`` methods only change state: they are
+replayed, so they never read a clock or decide anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from renovation.domain import errors
+from renovation.domain.checks import check_amount, check_not_future, check_text
+from renovation.domain.values import (
+    CODE_PATTERN,
+    DEFAULT_DUE_DAYS,
+    OM_YEARS,
+    RESERVED_CODES,
+    SCORE_DIMENSIONS,
+    BoqItem,
+    Category,
+    Channel,
+    Finding,
+    FindingStatus,
+    InspectionKind,
+    MeterEntry,
+    Regime,
+    Sample,
+    Score,
+    Severity,
+    Status,
+    Ticket,
+    add_years,
+    is_period,
+    period_of,
+    value_of,
+)
+
+_ID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:renovation:compound")
+
+
+def normalise_code(code: str) -> str:
+    """Compound codes are typed in a hurry: ``jm`` and ``JM`` are the same compound."""
+    return code.strip().upper()
+
+
+def check_code(code: str) -> None:
+    if not CODE_PATTERN.match(code):
+        raise errors.InvalidValue(field="code", value=code, reason="bad_code")
+    if code.lower() in RESERVED_CODES:
+        raise errors.InvalidValue(field="code", value=code, reason="reserved_code")
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who records a command, and when (the recording clock; business times are separate)."""
+
+    user: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class NewFinding:
+    category: str
+    severity: str
+    description: str
+    location: str | None = None
+
+
+class CompoundProject(Aggregate):
+    class Event(Aggregate.Event):
+        user: str
+
+    # ---------------------------------------------------------------- registration
+    class Registered(Event, Aggregate.Created):
+        code: str
+        name: str
+        district: str
+        contractor: str
+        households: int
+        contract_value: Decimal
+        planned_start: date
+        planned_finish: date
+
+    def __init__(
+        self,
+        code: str,
+        name: str,
+        district: str,
+        contractor: str,
+        households: int,
+        contract_value: Decimal,
+        planned_start: date,
+        planned_finish: date,
+    ) -> None:
+        self.code = code
+        self.name = name
+        self.district = district
+        self.contractor = contractor
+        self.households = households
+        self.contract_value = contract_value
+        self.planned_start = planned_start
+        self.planned_finish = planned_finish
+        self.status = Status.REGISTERED.value
+        self.illegal_structures = 0
+        self.started_on: date | None = None
+        self.completed_on: date | None = None
+        self.accepted_on: date | None = None
+        self.handed_over_on: date | None = None
+        self.operator: str | None = None
+        self.om_end: date | None = None
+        self.boq: dict[str, BoqItem] = {}
+        self.entries: dict[str, MeterEntry] = {}
+        self.inspections = 0
+        self.findings: dict[str, Finding] = {}
+        self.samples: dict[str, Sample] = {}
+        self.scores: dict[str, Score] = {}
+        self.tickets: dict[str, Ticket] = {}
+
+    @staticmethod
+    def create_id(code: str) -> UUID:  # type: ignore[override]
+        """The aggregate id follows from the code, so the code is all a user ever types."""
+        return uuid5(_ID_NAMESPACE, normalise_code(code))
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        code: str,
+        name: str,
+        district: str,
+        contractor: str,
+        households: int,
+        contract_value: Decimal,
+        planned_start: date,
+        planned_finish: date,
+        ctx: Context,
+    ) -> CompoundProject:
+        code = normalise_code(code)
+        check_code(code)
+        for field, text in (("name", name), ("district", district), ("contractor", contractor)):
+            check_text(field, text, max_length=100)
+        if not 0 < households <= 100_000:
+            raise errors.InvalidValue(field="households", value=str(households), reason="not_positive")
+        check_amount("contract_value", contract_value)
+        if planned_finish < planned_start:
+            raise errors.DateOutOfOrder(
+                what="planned_finish", day=planned_finish.isoformat(),
+                before="planned_start", other=planned_start.isoformat(),
+            )
+        return cls._create(
+            cls.Registered,
+            id=cls.create_id(code),
+            timestamp=ctx.now,
+            user=ctx.user,
+            code=code,
+            name=name.strip(),
+            district=district.strip(),
+            contractor=contractor.strip(),
+            households=households,
+            contract_value=contract_value,
+            planned_start=planned_start,
+            planned_finish=planned_finish,
+        )
+
+    def _trigger(self, event_class: type[CompoundProject.Event], ctx: Context, **kwargs: Any) -> None:
+        self.trigger_event(event_class, timestamp=ctx.now, user=ctx.user, **kwargs)
+
+    def check_status(self, action: str, *allowed: Status) -> None:
+        if self.status not in allowed:
+            raise errors.WrongStatus(
+                code=self.code, action=action, status=self.status,
+                required=[status.value for status in allowed],
+            )
+
+    # ---------------------------------------------------------------- illegal structures (拆违)
+    class IllegalStructuresRecorded(Event):
+        count: int
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.illegal_structures += self.count
+
+    class IllegalStructuresCleared(Event):
+        count: int
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.illegal_structures -= self.count
+
+    def record_illegal_structures(self, count: int, ctx: Context) -> None:
+        self.check_status("record_illegal_structures", Status.REGISTERED)
+        if not 0 < count <= 10_000:
+            raise errors.InvalidValue(field="count", value=str(count), reason="not_positive")
+        self._trigger(self.IllegalStructuresRecorded, ctx, count=count)
+
+    def clear_illegal_structures(self, ctx: Context) -> None:
+        self.check_status("clear_illegal_structures", Status.REGISTERED)
+        if self.illegal_structures == 0:
+            raise errors.NoIllegalStructures(code=self.code)
+        self._trigger(self.IllegalStructuresCleared, ctx, count=self.illegal_structures)
+
+    # ---------------------------------------------------------------- bill of quantities (工程量清单)
+    class BillOfQuantitiesSet(Event):
+        items: list[BoqItem]
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.boq = {item.code: item for item in self.items}
+
+    class VariationApproved(Event):  # 变更
+        item: str
+        previous_quantity: Decimal
+        quantity: Decimal
+        reason: str
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.boq[self.item] = replace(aggregate.boq[self.item], quantity=self.quantity)
+
+    def set_bill_of_quantities(self, items: list[BoqItem], ctx: Context) -> None:
+        self.check_status(
+            "set_bill_of_quantities", Status.REGISTERED, Status.UNDER_CONSTRUCTION, Status.COMPLETED
+        )
+        if self.entries:
+            raise errors.BillOfQuantitiesLocked(code=self.code, entries=len(self.entries))
+        if not items:
+            raise errors.InvalidValue(field="items", value="", reason="empty")
+        seen: set[str] = set()
+        for item in items:
+            check_text("item", item.code, max_length=32)
+            check_text("description", item.description)
+            check_text("unit", item.unit, max_length=16)
+            check_amount("quantity", item.quantity)
+            check_amount("unit_price", item.unit_price, allow_zero=True)
+            if item.code in seen:
+                raise errors.DuplicateItem(item=item.code)
+            seen.add(item.code)
+        self._trigger(self.BillOfQuantitiesSet, ctx, items=list(items))
+
+    def approve_variation(self, item: str, quantity: Decimal, reason: str, ctx: Context) -> None:
+        self.check_status(
+            "approve_variation", Status.REGISTERED, Status.UNDER_CONSTRUCTION, Status.COMPLETED
+        )
+        boq_item = self.check_item(item)
+        self.check_reason(reason)
+        check_amount("quantity", quantity)
+        if quantity == boq_item.quantity:
+            raise errors.VariationUnchanged(item=item, quantity=str(quantity))
+        metered = self.cumulative(item)
+        if quantity < metered:
+            raise errors.VariationBelowMetered(item=item, quantity=str(quantity), cumulative=str(metered))
+        self._trigger(
+            self.VariationApproved, ctx,
+            item=item, previous_quantity=boq_item.quantity, quantity=quantity, reason=reason.strip(),
+        )
+
+    def check_item(self, item: str) -> BoqItem:
+        if not self.boq:
+            raise errors.BillOfQuantitiesMissing(code=self.code)
+        try:
+            return self.boq[item]
+        except KeyError:
+            raise errors.UnknownItem(code=self.code, item=item, known=", ".join(sorted(self.boq))) from None
+
+    @staticmethod
+    def check_reason(reason: str) -> None:
+        if not reason or not reason.strip():
+            raise errors.ReasonRequired()
+        check_text("reason", reason, max_length=500)
+
+    # ---------------------------------------------------------------- lifecycle
+    class ConstructionStarted(Event):
+        on: date
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.status = Status.UNDER_CONSTRUCTION.value
+            aggregate.started_on = self.on
+
+    class ConstructionCompleted(Event):
+        on: date
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.status = Status.COMPLETED.value
+            aggregate.completed_on = self.on
+
+    class Accepted(Event):  # 竣工验收
+        on: date
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.status = Status.ACCEPTED.value
+            aggregate.accepted_on = self.on
+
+    class HandedOver(Event):  # 移交, O&M starts
+        on: date
+        operator: str
+        om_end: date
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.status = Status.HANDED_OVER.value
+            aggregate.handed_over_on = self.on
+            aggregate.operator = self.operator
+            aggregate.om_end = self.om_end
+
+    def check_day(self, what: str, on: date, after: str, earlier: date | None, ctx: Context) -> None:
+        if on > ctx.now.date():
+            raise errors.TimeInFuture(at=on.isoformat(), now=ctx.now.date().isoformat())
+        if earlier is not None and on < earlier:
+            raise errors.DateOutOfOrder(what=what, day=on.isoformat(), before=after, other=earlier.isoformat())
+
+    def start_construction(self, on: date, ctx: Context) -> None:
+        self.check_status("start_construction", Status.REGISTERED)
+        if self.illegal_structures:
+            raise errors.IllegalStructuresStanding(code=self.code, count=self.illegal_structures)
+        self.check_day("start", on, "", None, ctx)
+        self._trigger(self.ConstructionStarted, ctx, on=on)
+
+    def complete_construction(self, on: date, ctx: Context) -> None:
+        self.check_status("complete_construction", Status.UNDER_CONSTRUCTION)
+        self.check_day("completion", on, "start", self.started_on, ctx)
+        self._trigger(self.ConstructionCompleted, ctx, on=on)
+
+    def accept(self, on: date, ctx: Context) -> None:
+        self.check_status("accept", Status.COMPLETED)
+        self.check_day("acceptance", on, "completion", self.completed_on, ctx)
+        unclosed = [f.finding_id for f in self.findings.values() if f.status != FindingStatus.CLOSED]
+        pending = [s.sample_id for s in self.samples.values() if s.passed is None]
+        awaiting = self.batches_awaiting_resample()
+        if unclosed or pending or awaiting:
+            raise errors.AcceptanceBlocked(
+                code=self.code,
+                findings=", ".join(unclosed) or "-",
+                samples=", ".join(pending) or "-",
+                batches=", ".join(awaiting) or "-",
+            )
+        self._trigger(self.Accepted, ctx, on=on)
+
+    def hand_over(self, on: date, operator: str | None, ctx: Context) -> None:
+        self.check_status("hand_over", Status.ACCEPTED)
+        self.check_day("hand_over", on, "acceptance", self.accepted_on, ctx)
+        operator = (operator or self.contractor).strip()
+        check_text("operator", operator, max_length=100)
+        self._trigger(self.HandedOver, ctx, on=on, operator=operator, om_end=add_years(on, OM_YEARS))
+
+    # ---------------------------------------------------------------- inspections and findings
+    class InspectionRecorded(Event):
+        inspection_id: str
+        kind: str
+        at: datetime
+        findings: list[Finding]
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.inspections += 1
+            for finding in self.findings:
+                aggregate.findings[finding.finding_id] = finding
+
+    class FindingRectified(Event):
+        finding_id: str
+        at: datetime
+        note: str | None
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.set_finding(self.finding_id, status=FindingStatus.RECTIFIED.value)
+
+    class FindingClosed(Event):  # 销项
+        finding_id: str
+        at: datetime
+        note: str | None
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.set_finding(self.finding_id, status=FindingStatus.CLOSED.value, closed_at=self.at)
+
+    class FindingReopened(Event):
+        finding_id: str
+        at: datetime
+        note: str | None
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.set_finding(self.finding_id, status=FindingStatus.REOPENED.value, closed_at=None)
+
+    def set_finding(self, finding_id: str, **changes: Any) -> None:
+        self.findings[finding_id] = replace(self.findings[finding_id], **changes)
+
+    def check_construction_time(self, action: str, at: datetime, ctx: Context) -> None:
+        self.check_status(action, Status.UNDER_CONSTRUCTION)
+        check_not_future(at, ctx.now)
+        assert self.started_on is not None
+        if at.date() < self.started_on:
+            raise errors.DateOutOfOrder(
+                what=action, day=at.date().isoformat(), before="start", other=self.started_on.isoformat()
+            )
+
+    def record_inspection(
+        self,
+        kind: str,
+        at: datetime,
+        findings: list[NewFinding],
+        due: date | None,
+        ctx: Context,
+    ) -> tuple[str, list[str]]:
+        """Returns the inspection id and the ids of its findings."""
+        if kind not in InspectionKind.__members__.values():
+            raise errors.InvalidValue(field="kind", value=kind, reason="choice", choices="morning, patrol")
+        self.check_construction_time("inspect", at, ctx)
+        if due is not None and due < at.date():
+            raise errors.DueBeforeInspection(due=due.isoformat(), day=at.date().isoformat())
+        raised = []
+        for number, new in enumerate(findings, start=len(self.findings) + 1):
+            self.check_new_finding(new)
+            severity = Severity(new.severity)
+            raised.append(
+                Finding(
+                    finding_id=f"F{number}",
+                    category=new.category,
+                    severity=new.severity,
+                    description=new.description.strip(),
+                    location=new.location.strip() if new.location else None,
+                    due=due or at.date() + timedelta(days=DEFAULT_DUE_DAYS[severity]),
+                    raised_at=at,
+                )
+            )
+        inspection_id = f"I{self.inspections + 1}"
+        self._trigger(self.InspectionRecorded, ctx, inspection_id=inspection_id, kind=kind, at=at, findings=raised)
+        return inspection_id, [f.finding_id for f in raised]
+
+    @staticmethod
+    def check_new_finding(new: NewFinding) -> None:
+        if new.category not in Category.__members__.values():
+            raise errors.InvalidValue(
+                field="category", value=new.category, reason="choice", choices="quality, safety, civilized"
+            )
+        if new.severity not in Severity.__members__.values():
+            raise errors.InvalidValue(
+                field="severity", value=new.severity, reason="choice", choices="minor, major, critical"
+            )
+        check_text("description", new.description, max_length=500)
+        if new.location is not None:
+            check_text("location", new.location)
+
+    def check_finding(self, finding_id: str, action: str, at: datetime, ctx: Context, *allowed: FindingStatus) -> None:
+        try:
+            finding = self.findings[finding_id]
+        except KeyError:
+            raise errors.UnknownFinding(code=self.code, finding_id=finding_id) from None
+        if finding.status not in allowed:
+            raise errors.FindingTransitionRefused(finding_id=finding_id, status=finding.status, action=action)
+        check_not_future(at, ctx.now)
+        if at < finding.raised_at:
+            raise errors.DateOutOfOrder(
+                what=action, day=at.isoformat(timespec="minutes"),
+                before="raised", other=finding.raised_at.isoformat(timespec="minutes"),
+            )
+
+    def rectify_finding(self, finding_id: str, note: str | None, at: datetime, ctx: Context) -> None:
+        self.check_finding(finding_id, "rectify", at, ctx, FindingStatus.OPEN, FindingStatus.REOPENED)
+        self.check_note(note)
+        self._trigger(self.FindingRectified, ctx, finding_id=finding_id, at=at, note=note)
+
+    def close_finding(self, finding_id: str, note: str | None, at: datetime, ctx: Context) -> None:
+        self.check_finding(finding_id, "close", at, ctx, FindingStatus.RECTIFIED)
+        self.check_note(note)
+        self._trigger(self.FindingClosed, ctx, finding_id=finding_id, at=at, note=note)
+
+    def reopen_finding(self, finding_id: str, note: str | None, at: datetime, ctx: Context) -> None:
+        self.check_finding(finding_id, "reopen", at, ctx, FindingStatus.RECTIFIED, FindingStatus.CLOSED)
+        self.check_note(note)
+        self._trigger(self.FindingReopened, ctx, finding_id=finding_id, at=at, note=note)
+
+    @staticmethod
+    def check_note(note: str | None) -> None:
+        if note is not None:
+            check_text("note", note, max_length=500)
+
+    # ---------------------------------------------------------------- material testing (材料检测)
+    class MaterialSampled(Event):
+        sample_id: str
+        material: str
+        batch: str
+        regime: str
+        witness: str | None
+        at: datetime
+        resample_of: str | None
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.samples[self.sample_id] = Sample(
+                sample_id=self.sample_id, material=self.material, batch=self.batch, regime=self.regime,
+                witness=self.witness, sampled_at=self.at, resample_of=self.resample_of,
+            )
+
+    class MaterialResultRecorded(Event):
+        sample_id: str
+        passed: bool
+        lab: str
+        report: str | None
+        at: datetime
+        outcome: str  # passed | resample_required | batch_rejected
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.samples[self.sample_id] = replace(
+                aggregate.samples[self.sample_id], passed=self.passed, lab=self.lab, report=self.report
+            )
+
+    def batch_samples(self, batch: str) -> list[Sample]:
+        return [s for s in self.samples.values() if s.batch == batch]
+
+    def rejected_batches(self) -> list[str]:
+        return sorted({s.batch for s in self.samples.values() if s.resample_of and s.passed is False})
+
+    def batches_awaiting_resample(self) -> list[str]:
+        resampled = {s.resample_of for s in self.samples.values() if s.resample_of}
+        return sorted(
+            {
+                s.batch
+                for s in self.samples.values()
+                if s.passed is False and not s.resample_of and s.sample_id not in resampled
+            }
+        )
+
+    def sample_material(
+        self, material: str, batch: str, regime: str, witness: str | None, at: datetime, ctx: Context
+    ) -> tuple[str, str | None]:
+        """Returns the sample id and, for a resample, the id of the failed sample it repeats."""
+        if regime not in Regime.__members__.values():
+            raise errors.InvalidValue(field="regime", value=regime, reason="choice", choices="routine, cross, blind")
+        check_text("material", material, max_length=100)
+        check_text("batch", batch, max_length=64)
+        if witness is not None:
+            check_text("witness", witness, max_length=100)
+        self.check_construction_time("sample", at, ctx)
+        if batch in self.rejected_batches():
+            raise errors.BatchRejected(batch=batch)
+        # A failed sample requires a resample of the same batch (double quantity): the next
+        # sample taken from that batch is that resample.
+        resample_of = None
+        resampled = {s.resample_of for s in self.samples.values() if s.resample_of}
+        for sample in self.batch_samples(batch):
+            if sample.passed is False and not sample.resample_of and sample.sample_id not in resampled:
+                resample_of = sample.sample_id
+        sample_id = f"S{len(self.samples) + 1}"
+        self._trigger(
+            self.MaterialSampled, ctx, sample_id=sample_id, material=material.strip(), batch=batch.strip(),
+            regime=regime, witness=witness, at=at, resample_of=resample_of,
+        )
+        return sample_id, resample_of
+
+    def record_material_result(
+        self, sample_id: str, passed: bool, lab: str, report: str | None, at: datetime, ctx: Context
+    ) -> str:
+        """Returns the outcome: ``passed``, ``resample_required`` or ``batch_rejected``."""
+        try:
+            sample = self.samples[sample_id]
+        except KeyError:
+            raise errors.UnknownSample(code=self.code, sample_id=sample_id) from None
+        if sample.passed is not None:
+            raise errors.ResultAlreadyRecorded(
+                sample_id=sample_id, result="pass" if sample.passed else "fail"
+            )
+        self.check_status("record_result", Status.UNDER_CONSTRUCTION, Status.COMPLETED)
+        check_text("lab", lab, max_length=100)
+        if report is not None:
+            check_text("report", report, max_length=64)
+        check_not_future(at, ctx.now)
+        if at < sample.sampled_at:
+            raise errors.DateOutOfOrder(
+                what="result", day=at.isoformat(timespec="minutes"),
+                before="sampled", other=sample.sampled_at.isoformat(timespec="minutes"),
+            )
+        if passed:
+            outcome = "passed"
+        elif sample.resample_of:
+            outcome = "batch_rejected"
+        else:
+            outcome = "resample_required"
+        self._trigger(
+            self.MaterialResultRecorded, ctx,
+            sample_id=sample_id, passed=passed, lab=lab.strip(), report=report, at=at, outcome=outcome,
+        )
+        return outcome
+
+    # ---------------------------------------------------------------- metering (计量)
+    class QuantityMeasured(Event):
+        entry_id: str
+        item: str
+        period: str
+        quantity: Decimal
+        unit_price: Decimal
+        value: Decimal
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.entries[self.entry_id] = MeterEntry(
+                entry_id=self.entry_id, item=self.item, period=self.period,
+                quantity=self.quantity, value=self.value,
+            )
+
+    class MeasurementCorrected(Event):
+        entry_id: str
+        item: str
+        period: str
+        previous_quantity: Decimal
+        quantity: Decimal
+        value: Decimal
+        reason: str
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.entries[self.entry_id] = replace(
+                aggregate.entries[self.entry_id], quantity=self.quantity, value=self.value
+            )
+
+    def cumulative(self, item: str) -> Decimal:
+        return sum((e.quantity for e in self.entries.values() if e.item == item), Decimal(0))
+
+    def metered_value(self) -> Decimal:
+        return sum((e.value for e in self.entries.values()), Decimal(0))
+
+    def check_within_contract(self, item: BoqItem, cumulative: Decimal, quantity: Decimal) -> None:
+        if cumulative + quantity > item.quantity:
+            raise errors.MeteringExceedsContract(
+                item=item.code, contract=str(item.quantity), cumulative=str(cumulative),
+                quantity=str(quantity), excess=str(cumulative + quantity - item.quantity),
+            )
+
+    def measure(self, item: str, period: str, quantity: Decimal, ctx: Context) -> str:
+        """Returns the entry id."""
+        self.check_status("measure", Status.UNDER_CONSTRUCTION, Status.COMPLETED)
+        boq_item = self.check_item(item)
+        self.check_period(period, ctx)
+        check_amount("quantity", quantity)
+        self.check_within_contract(boq_item, self.cumulative(item), quantity)
+        entry_id = f"M{len(self.entries) + 1}"
+        self._trigger(
+            self.QuantityMeasured, ctx, entry_id=entry_id, item=item, period=period, quantity=quantity,
+            unit_price=boq_item.unit_price, value=value_of(quantity, boq_item.unit_price),
+        )
+        return entry_id
+
+    def correct_measurement(self, entry_id: str, quantity: Decimal, reason: str, ctx: Context) -> None:
+        self.check_status("correct", Status.UNDER_CONSTRUCTION, Status.COMPLETED)
+        try:
+            entry = self.entries[entry_id]
+        except KeyError:
+            raise errors.UnknownEntry(code=self.code, entry_id=entry_id) from None
+        self.check_reason(reason)
+        check_amount("quantity", quantity, allow_zero=True)
+        if quantity == entry.quantity:
+            raise errors.CorrectionUnchanged(entry_id=entry_id, quantity=str(quantity))
+        boq_item = self.boq[entry.item]
+        self.check_within_contract(boq_item, self.cumulative(entry.item) - entry.quantity, quantity)
+        self._trigger(
+            self.MeasurementCorrected, ctx, entry_id=entry_id, item=entry.item, period=entry.period,
+            previous_quantity=entry.quantity, quantity=quantity,
+            value=value_of(quantity, boq_item.unit_price), reason=reason.strip(),
+        )
+
+    def check_period(self, period: str, ctx: Context) -> None:
+        if not is_period(period):
+            raise errors.InvalidValue(field="period", value=period, reason="bad_period")
+        assert self.started_on is not None
+        if period < period_of(self.started_on):
+            raise errors.PeriodBeforeStart(period=period, start=period_of(self.started_on))
+        if period > period_of(ctx.now):
+            raise errors.PeriodInFuture(period=period, current=period_of(ctx.now))
+
+    # ---------------------------------------------------------------- horse race (赛马)
+    class HorseRaceScored(Event):
+        period: str
+        quality: Decimal
+        safety: Decimal
+        progress: Decimal
+        civilized: Decimal
+        satisfaction: Decimal
+        correction: bool
+        reason: str | None
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.scores[self.period] = Score(
+                period=self.period, quality=self.quality, safety=self.safety, progress=self.progress,
+                civilized=self.civilized, satisfaction=self.satisfaction,
+            )
+
+    def score(
+        self, period: str, scores: dict[str, Decimal], ctx: Context, *, correction: bool = False,
+        reason: str | None = None,
+    ) -> None:
+        self.check_status(
+            "score", Status.UNDER_CONSTRUCTION, Status.COMPLETED, Status.ACCEPTED, Status.HANDED_OVER
+        )
+        self.check_period(period, ctx)
+        for dimension in SCORE_DIMENSIONS:
+            value = scores[dimension]
+            check_amount(dimension, value, allow_zero=True)
+            if value > 100:
+                raise errors.InvalidValue(field=dimension, value=str(value), reason="score_range")
+        if correction:
+            if period not in self.scores:
+                raise errors.ScoreCorrectionWithoutScore(code=self.code, period=period)
+            self.check_reason(reason or "")
+        elif period in self.scores:
+            raise errors.ScoreAlreadyRecorded(code=self.code, period=period)
+        self._trigger(
+            self.HorseRaceScored, ctx, period=period, correction=correction,
+            reason=reason.strip() if reason else None,
+            **{dimension: scores[dimension] for dimension in SCORE_DIMENSIONS},
+        )
+
+    # ---------------------------------------------------------------- residents (开门搞旧改)
+    class FeedbackReceived(Event):
+        ticket_id: str
+        channel: str
+        text: str
+        at: datetime
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.tickets[self.ticket_id] = Ticket(
+                ticket_id=self.ticket_id, channel=self.channel, text=self.text, received_at=self.at
+            )
+
+    class FeedbackResolved(Event):
+        ticket_id: str
+        note: str
+        at: datetime
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.tickets[self.ticket_id] = replace(
+                aggregate.tickets[self.ticket_id], resolved_at=self.at, note=self.note
+            )
+
+    def receive_feedback(self, channel: str, text: str, at: datetime, ctx: Context) -> str:
+        """Returns the ticket id."""
+        if channel not in Channel.__members__.values():
+            raise errors.InvalidValue(field="channel", value=channel, reason="choice", choices="hotline, form, visit")
+        check_text("text", text, max_length=1000)
+        check_not_future(at, ctx.now)
+        ticket_id = f"T{len(self.tickets) + 1}"
+        self._trigger(self.FeedbackReceived, ctx, ticket_id=ticket_id, channel=channel, text=text.strip(), at=at)
+        return ticket_id
+
+    def resolve_feedback(self, ticket_id: str, note: str, at: datetime, ctx: Context) -> None:
+        try:
+            ticket = self.tickets[ticket_id]
+        except KeyError:
+            raise errors.UnknownTicket(code=self.code, ticket_id=ticket_id) from None
+        if ticket.resolved_at is not None:
+            raise errors.TicketAlreadyResolved(ticket_id=ticket_id)
+        check_text("note", note, max_length=500)
+        check_not_future(at, ctx.now)
+        if at < ticket.received_at:
+            raise errors.DateOutOfOrder(
+                what="resolve", day=at.isoformat(timespec="minutes"),
+                before="received", other=ticket.received_at.isoformat(timespec="minutes"),
+            )
+        self._trigger(self.FeedbackResolved, ctx, ticket_id=ticket_id, note=note.strip(), at=at)

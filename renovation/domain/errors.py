@@ -1,0 +1,150 @@
+"""Named domain errors.
+
+Each error carries the numbers that explain it; its words live in ``renovation.domain.messages``
+(Chinese and English), keyed by the class name, so the interface can say it in the user's language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A rule of the domain refused a command."""
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+        super().__init__(self.render("en"))
+
+    @property
+    def key(self) -> str:
+        return type(self).__name__
+
+    def render(self, lang: str) -> str:
+        from renovation.domain.messages import render_error
+
+        return render_error(self.key, self.params, lang)
+
+
+class CompoundNotFound(DomainError):
+    pass
+
+
+class CompoundAlreadyRegistered(DomainError):
+    pass
+
+
+class InvalidValue(DomainError):
+    """A value the domain cannot accept (a code, a name, a number out of range)."""
+
+
+class WrongStatus(DomainError):
+    pass
+
+
+class IllegalStructuresStanding(DomainError):  # 改旧先拆违
+    pass
+
+
+class NoIllegalStructures(DomainError):
+    pass
+
+
+class BillOfQuantitiesMissing(DomainError):
+    pass
+
+
+class BillOfQuantitiesLocked(DomainError):
+    pass
+
+
+class DuplicateItem(DomainError):
+    pass
+
+
+class UnknownItem(DomainError):
+    pass
+
+
+class MeteringExceedsContract(DomainError):
+    pass
+
+
+class VariationBelowMetered(DomainError):
+    pass
+
+
+class VariationUnchanged(DomainError):
+    pass
+
+
+class UnknownEntry(DomainError):
+    pass
+
+
+class CorrectionUnchanged(DomainError):
+    pass
+
+
+class ReasonRequired(DomainError):
+    pass
+
+
+class PeriodBeforeStart(DomainError):
+    pass
+
+
+class PeriodInFuture(DomainError):
+    pass
+
+
+class TimeInFuture(DomainError):
+    pass
+
+
+class DateOutOfOrder(DomainError):
+    pass
+
+
+class UnknownFinding(DomainError):
+    pass
+
+
+class FindingTransitionRefused(DomainError):
+    pass
+
+
+class DueBeforeInspection(DomainError):
+    pass
+
+
+class UnknownSample(DomainError):
+    pass
+
+
+class ResultAlreadyRecorded(DomainError):
+    pass
+
+
+class BatchRejected(DomainError):  # 退场
+    pass
+
+
+class AcceptanceBlocked(DomainError):
+    pass
+
+
+class ScoreAlreadyRecorded(DomainError):
+    pass
+
+
+class ScoreCorrectionWithoutScore(DomainError):
+    pass
+
+
+class UnknownTicket(DomainError):
+    pass
+
+
+class TicketAlreadyResolved(DomainError):
+    pass

@@ -1,0 +1,219 @@
+"""What the domain errors say, in English and Chinese (a catalogue: one template per error and
+language, with the error's numbers filled in)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERRORS: dict[str, dict[str, str]] = {
+    "en": {
+        "CompoundNotFound": "no compound with code {code}",
+        "CompoundAlreadyRegistered": "compound {code} is already registered",
+        "InvalidValue": "{field} {value!r} refused: {reason}",
+        "WrongStatus": "cannot {action} {code}: it is {status}, and this needs {required}",
+        "IllegalStructuresStanding": (
+            "cannot start construction of {code}: {count} illegal structure(s) still stand "
+            "(demolish illegal structures before renovating)"
+        ),
+        "NoIllegalStructures": "{code} has no illegal structures recorded to clear",
+        "BillOfQuantitiesMissing": "{code} has no bill of quantities yet (boq import first)",
+        "BillOfQuantitiesLocked": (
+            "the bill of quantities of {code} cannot be replaced: {entries} metering entries refer to it "
+            "(use a variation to change an item's quantity)"
+        ),
+        "DuplicateItem": "item {item} appears twice in the bill of quantities",
+        "UnknownItem": "{code} has no bill-of-quantities item {item} (items: {known})",
+        "MeteringExceedsContract": (
+            "metering {quantity} of item {item} would exceed its contract quantity {contract}: "
+            "cumulative so far {cumulative}, excess {excess} (an approved variation can raise it)"
+        ),
+        "VariationBelowMetered": (
+            "variation of item {item} to {quantity} refused: {cumulative} is already metered"
+        ),
+        "VariationUnchanged": "item {item} already has contract quantity {quantity}",
+        "UnknownEntry": "{code} has no metering entry {entry_id}",
+        "CorrectionUnchanged": "entry {entry_id} already has quantity {quantity}",
+        "ReasonRequired": "a reason is required (corrections and variations never erase history)",
+        "PeriodBeforeStart": "period {period} is before construction started ({start})",
+        "PeriodInFuture": "period {period} has not begun (current period {current})",
+        "TimeInFuture": "{at} is in the future (now {now})",
+        "DateOutOfOrder": "{what} date {day} is before the {before} date {other}",
+        "UnknownFinding": "{code} has no finding {finding_id}",
+        "FindingTransitionRefused": "cannot {action} finding {finding_id}: it is {status}",
+        "DueBeforeInspection": "due date {due} is before the inspection day {day}",
+        "UnknownSample": "{code} has no material sample {sample_id}",
+        "ResultAlreadyRecorded": "sample {sample_id} already has a result ({result}); one result per sample",
+        "BatchRejected": "batch {batch} was rejected after a failed resample and cannot be sampled again",
+        "AcceptanceBlocked": (
+            "cannot accept {code}: findings not closed: {findings}; samples without result: {samples}; "
+            "batches awaiting resample: {batches}"
+        ),
+        "ScoreAlreadyRecorded": (
+            "{code} already has a score for {period} (use --correct with --reason to correct it)"
+        ),
+        "ScoreCorrectionWithoutScore": "{code} has no score for {period} to correct",
+        "UnknownTicket": "{code} has no feedback ticket {ticket_id}",
+        "TicketAlreadyResolved": "ticket {ticket_id} is already resolved",
+    },
+    "zh": {
+        "CompoundNotFound": "没有代码为 {code} 的小区",
+        "CompoundAlreadyRegistered": "小区 {code} 已登记",
+        "InvalidValue": "{field} {value!r} 不被接受：{reason}",
+        "WrongStatus": "无法对 {code} {action}：当前状态为{status}，需要{required}",
+        "IllegalStructuresStanding": "{code} 不能开工：仍有 {count} 处违建未拆除（改旧先拆违）",
+        "NoIllegalStructures": "{code} 没有待拆除的违建记录",
+        "BillOfQuantitiesMissing": "{code} 尚无工程量清单（请先 boq import）",
+        "BillOfQuantitiesLocked": "{code} 的工程量清单不能替换：已有 {entries} 条计量引用它（请用变更调整数量）",
+        "DuplicateItem": "清单项 {item} 重复",
+        "UnknownItem": "{code} 的工程量清单中没有 {item}（清单项：{known}）",
+        "MeteringExceedsContract": (
+            "清单项 {item} 计量 {quantity} 将超过合同数量 {contract}：已累计 {cumulative}，超出 {excess}"
+            "（经批准的变更可调增）"
+        ),
+        "VariationBelowMetered": "清单项 {item} 变更为 {quantity} 被拒绝：已计量 {cumulative}",
+        "VariationUnchanged": "清单项 {item} 的合同数量已是 {quantity}",
+        "UnknownEntry": "{code} 没有计量记录 {entry_id}",
+        "CorrectionUnchanged": "计量记录 {entry_id} 的数量已是 {quantity}",
+        "ReasonRequired": "必须填写原因（更正和变更不会抹去历史）",
+        "PeriodBeforeStart": "计量期 {period} 早于开工（{start}）",
+        "PeriodInFuture": "计量期 {period} 尚未开始（当前 {current}）",
+        "TimeInFuture": "{at} 晚于当前时间（{now}）",
+        "DateOutOfOrder": "{what}日期 {day} 早于{before}日期 {other}",
+        "UnknownFinding": "{code} 没有整改问题 {finding_id}",
+        "FindingTransitionRefused": "整改问题 {finding_id} 当前为{status}，无法{action}",
+        "DueBeforeInspection": "整改期限 {due} 早于检查日 {day}",
+        "UnknownSample": "{code} 没有材料样品 {sample_id}",
+        "ResultAlreadyRecorded": "样品 {sample_id} 已有检测结果（{result}），每个样品只有一个结果",
+        "BatchRejected": "批次 {batch} 复检不合格已退场，不能再取样",
+        "AcceptanceBlocked": (
+            "{code} 不能竣工验收：未销项的问题：{findings}；未出结果的样品：{samples}；待复检批次：{batches}"
+        ),
+        "ScoreAlreadyRecorded": "{code} 在 {period} 已有评分（更正请用 --correct 并填写 --reason）",
+        "ScoreCorrectionWithoutScore": "{code} 在 {period} 没有可更正的评分",
+        "UnknownTicket": "{code} 没有反馈工单 {ticket_id}",
+        "TicketAlreadyResolved": "工单 {ticket_id} 已办结",
+    },
+}
+
+#: Words that errors put into their templates (actions, statuses, fields, reasons).
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "record_illegal_structures": "record illegal structures of",
+        "clear_illegal_structures": "clear illegal structures of",
+        "set_bill_of_quantities": "set the bill of quantities of",
+        "approve_variation": "approve a variation of",
+        "start_construction": "start construction of",
+        "complete_construction": "complete construction of",
+        "accept": "accept",
+        "hand_over": "hand over",
+        "inspect": "inspect",
+        "sample": "take a material sample at",
+        "record_result": "record a material result at",
+        "measure": "meter",
+        "correct": "correct metering of",
+        "score": "score",
+        "rectify": "rectify",
+        "close": "close",
+        "reopen": "reopen",
+        "registered": "registered",
+        "under_construction": "under construction",
+        "completed": "completed",
+        "accepted": "accepted",
+        "handed_over": "handed over",
+        "open": "open",
+        "rectified": "rectified",
+        "closed": "closed",
+        "reopened": "reopened",
+        "empty": "it is empty",
+        "too_long": "longer than {limit} characters",
+        "control_character": "it contains a control character",
+        "not_finite": "not a finite number",
+        "not_positive": "must be greater than zero",
+        "too_large": "larger than {limit}",
+        "too_precise": "more than {limit} decimal places",
+        "bad_code": "a code is 1-16 letters, digits or '-'",
+        "reserved_code": "a code cannot be a subcommand's name",
+        "bad_period": "a period is YYYY-MM",
+        "choice": "must be one of {choices}",
+        "score_range": "a score is 0 to 100",
+        "start": "start",
+        "completion": "completion",
+        "acceptance": "acceptance",
+        "raised": "raised",
+        "sampled": "sampling",
+        "received": "received",
+        "result": "result",
+        "resolve": "resolution",
+        "planned_finish": "planned finish",
+        "planned_start": "planned start",
+    },
+    "zh": {
+        "record_illegal_structures": "登记违建",
+        "clear_illegal_structures": "拆除违建",
+        "set_bill_of_quantities": "设置工程量清单",
+        "approve_variation": "批准变更",
+        "start_construction": "开工",
+        "complete_construction": "完工",
+        "accept": "竣工验收",
+        "hand_over": "移交",
+        "inspect": "检查",
+        "sample": "取样",
+        "record_result": "登记检测结果",
+        "measure": "计量",
+        "correct": "更正计量",
+        "score": "评分",
+        "rectify": "整改",
+        "close": "销项",
+        "reopen": "重新打开",
+        "registered": "已登记",
+        "under_construction": "施工中",
+        "completed": "已完工",
+        "accepted": "已验收",
+        "handed_over": "已移交",
+        "open": "待整改",
+        "rectified": "已整改",
+        "closed": "已销项",
+        "reopened": "重新打开",
+        "empty": "不能为空",
+        "too_long": "超过 {limit} 个字符",
+        "control_character": "含有控制字符",
+        "not_finite": "不是有限数",
+        "not_positive": "必须大于零",
+        "too_large": "大于 {limit}",
+        "too_precise": "小数位超过 {limit} 位",
+        "bad_code": "代码为 1-16 位字母、数字或 '-'",
+        "reserved_code": "代码不能是子命令名",
+        "bad_period": "期间格式为 YYYY-MM",
+        "choice": "必须是 {choices} 之一",
+        "score_range": "评分为 0 到 100",
+        "start": "开工",
+        "completion": "完工",
+        "acceptance": "验收",
+        "raised": "提出",
+        "sampled": "取样",
+        "received": "受理",
+        "result": "结果",
+        "resolve": "办结",
+        "planned_finish": "计划完工",
+        "planned_start": "计划开工",
+    },
+}
+
+
+def word(key: str, lang: str, **params: Any) -> str:
+    text = WORDS.get(lang, WORDS["en"]).get(key, key)
+    return text.format(**params) if params else text
+
+
+def render_error(key: str, params: dict[str, Any], lang: str) -> str:
+    values: dict[str, Any] = dict(params)
+    for name in ("action", "status", "what", "before"):
+        if isinstance(values.get(name), str):
+            values[name] = word(values[name], lang)
+    if "required" in values:
+        joiner = " 或 " if lang == "zh" else " or "
+        values["required"] = joiner.join(word(status, lang) for status in values["required"])
+    if "reason" in values:
+        values["reason"] = word(values["reason"], lang, **values)
+    template = ERRORS.get(lang, ERRORS["en"])[key]
+    return template.format(**values)

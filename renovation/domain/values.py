@@ -1,0 +1,199 @@
+"""Value objects and vocabularies shared by the domain.
+
+Everything here is plain data: the aggregate keeps these in its state, the events carry them, and
+the application's transcoder stores them as JSON (see ``renovation.store``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+FEN = Decimal("0.01")
+
+#: Largest quantity or amount the tracker accepts; a compound's whole contract is far below it.
+MAX_AMOUNT = Decimal("1e12")
+#: Finest scale the tracker stores for quantities and prices (0.0001 of a unit).
+MAX_DECIMAL_PLACES = 4
+
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,16}$")
+PERIOD_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
+
+#: Words that are subcommand names, so a compound code can never be mistaken for one.
+RESERVED_CODES = frozenset(
+    {
+        "accept",
+        "clear",
+        "close",
+        "complete",
+        "correct",
+        "handover",
+        "import",
+        "list",
+        "record",
+        "rectify",
+        "register",
+        "reopen",
+        "resolve",
+        "result",
+        "sample",
+        "show",
+        "start",
+    }
+)
+
+#: Operation and maintenance (运营维护) runs this many years from hand-over: 谁建设、谁运营、谁管理.
+OM_YEARS = 15
+
+
+class Status(StrEnum):
+    REGISTERED = "registered"
+    UNDER_CONSTRUCTION = "under_construction"
+    COMPLETED = "completed"
+    ACCEPTED = "accepted"  # 竣工验收
+    HANDED_OVER = "handed_over"
+
+
+class InspectionKind(StrEnum):
+    MORNING = "morning"  # 晨检
+    PATROL = "patrol"  # 不定期巡检
+
+
+class Category(StrEnum):
+    QUALITY = "quality"
+    SAFETY = "safety"
+    CIVILIZED = "civilized"  # 文明施工
+
+
+class Severity(StrEnum):
+    MINOR = "minor"
+    MAJOR = "major"
+    CRITICAL = "critical"
+
+
+#: Days a contractor has to rectify a finding when the inspector gives no due date.
+DEFAULT_DUE_DAYS = {Severity.MINOR: 7, Severity.MAJOR: 3, Severity.CRITICAL: 1}
+
+
+class FindingStatus(StrEnum):
+    OPEN = "open"
+    RECTIFIED = "rectified"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+
+
+class Regime(StrEnum):
+    ROUTINE = "routine"  # 常态化检测
+    CROSS = "cross"  # 交叉互检
+    BLIND = "blind"  # 不定期盲检
+
+
+class Channel(StrEnum):
+    HOTLINE = "hotline"
+    FORM = "form"
+    VISIT = "visit"
+
+
+SCORE_DIMENSIONS = ("quality", "safety", "progress", "civilized", "satisfaction")
+
+
+def value_of(quantity: Decimal, unit_price: Decimal) -> Decimal:
+    """Output value (产值) of a quantity: quantity × unit price, rounded half-up to the fen."""
+    return (quantity * unit_price).quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def canonical(number: Decimal) -> Decimal:
+    """The same number without a positive exponent, so it is stored as ``4200``, never ``4.2E+3``."""
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > 0:
+        return number.quantize(Decimal(1))
+    return number
+
+
+def is_period(text: str) -> bool:
+    match = PERIOD_PATTERN.match(text)
+    return bool(match) and 1 <= int(match.group(2)) <= 12 and int(match.group(1)) >= 1900
+
+
+def period_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def add_years(day: date, years: int) -> date:
+    """The same calendar day ``years`` later; 29 February becomes 28 February."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+@dataclass(frozen=True)
+class BoqItem:  # 工程量清单项
+    code: str
+    description: str
+    unit: str
+    quantity: Decimal  # contract quantity, raised or lowered by variations
+    unit_price: Decimal  # 综合单价, yuan
+
+
+@dataclass(frozen=True)
+class MeterEntry:  # 计量
+    entry_id: str
+    item: str
+    period: str
+    quantity: Decimal
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Finding:  # 整改问题
+    finding_id: str
+    category: str
+    severity: str
+    description: str
+    location: str | None
+    due: date
+    raised_at: datetime
+    status: str = FindingStatus.OPEN.value
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Sample:  # 材料取样
+    sample_id: str
+    material: str
+    batch: str
+    regime: str
+    witness: str | None
+    sampled_at: datetime
+    resample_of: str | None = None
+    passed: bool | None = None  # None while the result is pending
+    lab: str | None = None
+    report: str | None = None
+
+
+@dataclass(frozen=True)
+class Score:  # 赛马评分
+    period: str
+    quality: Decimal
+    safety: Decimal
+    progress: Decimal
+    civilized: Decimal
+    satisfaction: Decimal
+
+
+@dataclass(frozen=True)
+class Ticket:  # 居民反馈
+    ticket_id: str
+    channel: str
+    text: str
+    received_at: datetime
+    resolved_at: datetime | None = None
+    note: str | None = None
+
+
+#: Every dataclass the store must be able to transcode (events carry them, snapshots hold them).
+VALUE_TYPES: tuple[type, ...] = (BoqItem, MeterEntry, Finding, Sample, Score, Ticket)
