@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -24,7 +24,7 @@ from renovation.domain import errors
 from renovation.domain.compound import CompoundProject, Context, NewFinding, normalise_code
 from renovation.domain.values import BoqItem
 
-T = TypeVar("T")
+Recorded = dict[str, Any]
 
 #: How many times a command is re-run after losing a race with another writer.
 MAX_ATTEMPTS = 8
@@ -65,17 +65,21 @@ class RenovationApp(Application[UUID]):
         assert isinstance(project, CompoundProject)
         return project
 
-    def update(self, code: str, command: Callable[[CompoundProject], T]) -> T:
-        """Load, run the command, save; re-run from a fresh load on a version conflict."""
+    def update(self, code: str, command: Callable[[CompoundProject], object]) -> dict[str, Any]:
+        """Load, run the command, save; re-run from a fresh load on a version conflict.
+
+        Returns what was recorded: the fields of the new event, with the compound's code.
+        """
         for attempt in range(MAX_ATTEMPTS):
             project = self.get_project(code)
-            result = command(project)
+            command(project)
+            new_events = list(project.pending_events)
             try:
                 self.save(project)
             except IntegrityError:
                 time.sleep(random.uniform(0, 0.01 * 2**attempt))
                 continue
-            return result
+            return {"code": project.code, **event_fields(new_events[-1])}
         raise WriteConflict(f"{normalise_code(code)} kept changing; nothing was recorded, try again")
 
     # ------------------------------------------------------------------ registration and lifecycle
@@ -104,36 +108,38 @@ class RenovationApp(Application[UUID]):
             raise errors.CompoundAlreadyRegistered(code=code) from None
         return project.code
 
-    def record_illegal_structures(self, code: str, count: int, *, user: str) -> None:
-        self.update(code, lambda p: p.record_illegal_structures(count, self.context(user)))
+    def record_illegal_structures(self, code: str, count: int, *, user: str) -> Recorded:
+        return self.update(code, lambda p: p.record_illegal_structures(count, self.context(user)))
 
-    def clear_illegal_structures(self, code: str, *, user: str) -> None:
-        self.update(code, lambda p: p.clear_illegal_structures(self.context(user)))
+    def clear_illegal_structures(self, code: str, *, user: str) -> Recorded:
+        return self.update(code, lambda p: p.clear_illegal_structures(self.context(user)))
 
-    def set_bill_of_quantities(self, code: str, items: list[BoqItem], *, user: str) -> None:
-        self.update(code, lambda p: p.set_bill_of_quantities(items, self.context(user)))
+    def set_bill_of_quantities(self, code: str, items: list[BoqItem], *, user: str) -> Recorded:
+        return self.update(code, lambda p: p.set_bill_of_quantities(items, self.context(user)))
 
-    def approve_variation(self, code: str, item: str, quantity: Decimal, reason: str, *, user: str) -> None:
-        self.update(code, lambda p: p.approve_variation(item, quantity, reason, self.context(user)))
+    def approve_variation(self, code: str, item: str, quantity: Decimal, reason: str, *, user: str) -> Recorded:
+        return self.update(code, lambda p: p.approve_variation(item, quantity, reason, self.context(user)))
 
-    def start_construction(self, code: str, on: date, *, user: str) -> None:
-        self.update(code, lambda p: p.start_construction(on, self.context(user)))
+    def start_construction(self, code: str, on: date | None = None, *, user: str) -> Recorded:
+        return self.update(code, lambda p: p.start_construction(*self._on(on, user)))
 
-    def complete_construction(self, code: str, on: date, *, user: str) -> None:
-        self.update(code, lambda p: p.complete_construction(on, self.context(user)))
+    def complete_construction(self, code: str, on: date | None = None, *, user: str) -> Recorded:
+        return self.update(code, lambda p: p.complete_construction(*self._on(on, user)))
 
-    def accept(self, code: str, on: date, *, user: str) -> None:
-        self.update(code, lambda p: p.accept(on, self.context(user)))
+    def accept(self, code: str, on: date | None = None, *, user: str) -> Recorded:
+        return self.update(code, lambda p: p.accept(*self._on(on, user)))
 
-    def hand_over(self, code: str, on: date, operator: str | None, *, user: str) -> date:
-        """Returns the end of the operation and maintenance period."""
+    def hand_over(self, code: str, on: date | None = None, operator: str | None = None, *,
+                  user: str) -> Recorded:
+        return self.update(code, lambda p: p.hand_over(self._on(on, user)[0], operator, self.context(user)))
 
-        def command(project: CompoundProject) -> date:
-            project.hand_over(on, operator, self.context(user))
-            assert project.om_end is not None
-            return project.om_end
+    def _on(self, on: date | None, user: str) -> tuple[date, Context]:
+        ctx = self.context(user)
+        return on or ctx.now.date(), ctx
 
-        return self.update(code, command)
+    def _at(self, at: datetime | None, user: str) -> tuple[datetime, Context]:
+        ctx = self.context(user)
+        return at or ctx.now, ctx
 
     # ------------------------------------------------------------------ site
     def record_inspection(
@@ -145,65 +151,68 @@ class RenovationApp(Application[UUID]):
         findings: list[NewFinding] | None = None,
         due: date | None = None,
         user: str,
-    ) -> tuple[str, list[str]]:
-        def command(project: CompoundProject) -> tuple[str, list[str]]:
-            ctx = self.context(user)
-            return project.record_inspection(kind, at or ctx.now, findings or [], due, ctx)
+    ) -> Recorded:
+        """What was recorded, with ``finding_ids``."""
+        recorded = self.update(
+            code, lambda p: p.record_inspection(kind, *self._with_findings(at, findings, due, user))
+        )
+        recorded["finding_ids"] = [finding.finding_id for finding in recorded["findings"]]
+        return recorded
 
-        return self.update(code, command)
+    def _with_findings(self, at: datetime | None, findings: list[NewFinding] | None, due: date | None,
+                       user: str) -> tuple[datetime, list[NewFinding], date | None, Context]:
+        moment, ctx = self._at(at, user)
+        return moment, findings or [], due, ctx
 
     def rectify_finding(self, code: str, finding_id: str, *, note: str | None = None,
-                        at: datetime | None = None, user: str) -> None:
-        self.update(code, lambda p: p.rectify_finding(finding_id, note, *self._at(at, user)))
+                        at: datetime | None = None, user: str) -> Recorded:
+        return self.update(code, lambda p: p.rectify_finding(finding_id, note, *self._at(at, user)))
 
     def close_finding(self, code: str, finding_id: str, *, note: str | None = None,
-                      at: datetime | None = None, user: str) -> None:
-        self.update(code, lambda p: p.close_finding(finding_id, note, *self._at(at, user)))
+                      at: datetime | None = None, user: str) -> Recorded:
+        return self.update(code, lambda p: p.close_finding(finding_id, note, *self._at(at, user)))
 
     def reopen_finding(self, code: str, finding_id: str, *, note: str | None = None,
-                       at: datetime | None = None, user: str) -> None:
-        self.update(code, lambda p: p.reopen_finding(finding_id, note, *self._at(at, user)))
-
-    def _at(self, at: datetime | None, user: str) -> tuple[datetime, Context]:
-        ctx = self.context(user)
-        return at or ctx.now, ctx
+                       at: datetime | None = None, user: str) -> Recorded:
+        return self.update(code, lambda p: p.reopen_finding(finding_id, note, *self._at(at, user)))
 
     def sample_material(self, code: str, *, material: str, batch: str, regime: str,
-                        witness: str | None = None, at: datetime | None = None,
-                        user: str) -> tuple[str, str | None]:
+                        witness: str | None = None, at: datetime | None = None, user: str) -> Recorded:
         return self.update(
             code, lambda p: p.sample_material(material, batch, regime, witness, *self._at(at, user))
         )
 
     def record_material_result(self, code: str, sample_id: str, *, passed: bool, lab: str,
                                report: str | None = None, at: datetime | None = None,
-                               user: str) -> str:
+                               user: str) -> Recorded:
         return self.update(
             code, lambda p: p.record_material_result(sample_id, passed, lab, report, *self._at(at, user))
         )
 
     # ------------------------------------------------------------------ metering and scoring
-    def measure(self, code: str, item: str, period: str, quantity: Decimal, *, user: str) -> str:
+    def measure(self, code: str, item: str, period: str, quantity: Decimal, *, user: str) -> Recorded:
         return self.update(code, lambda p: p.measure(item, period, quantity, self.context(user)))
 
     def correct_measurement(self, code: str, entry_id: str, quantity: Decimal, reason: str,
-                            *, user: str) -> None:
-        self.update(code, lambda p: p.correct_measurement(entry_id, quantity, reason, self.context(user)))
+                            *, user: str) -> Recorded:
+        return self.update(
+            code, lambda p: p.correct_measurement(entry_id, quantity, reason, self.context(user))
+        )
 
     def score(self, code: str, period: str, scores: dict[str, Decimal], *, correction: bool = False,
-              reason: str | None = None, user: str) -> None:
-        self.update(
+              reason: str | None = None, user: str) -> Recorded:
+        return self.update(
             code,
             lambda p: p.score(period, scores, self.context(user), correction=correction, reason=reason),
         )
 
     def receive_feedback(self, code: str, channel: str, text: str, *, at: datetime | None = None,
-                         user: str) -> str:
+                         user: str) -> Recorded:
         return self.update(code, lambda p: p.receive_feedback(channel, text, *self._at(at, user)))
 
     def resolve_feedback(self, code: str, ticket_id: str, note: str, *, at: datetime | None = None,
-                         user: str) -> None:
-        self.update(code, lambda p: p.resolve_feedback(ticket_id, note, *self._at(at, user)))
+                         user: str) -> Recorded:
+        return self.update(code, lambda p: p.resolve_feedback(ticket_id, note, *self._at(at, user)))
 
     # ------------------------------------------------------------------ queries
     def compound_codes(self) -> list[str]:
@@ -232,6 +241,16 @@ class RenovationApp(Application[UUID]):
 
     def event_count(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+
+_BASE_FIELDS = {"originator_id", "originator_version", "originator_topic", "timestamp"}
+
+
+def event_fields(event: object) -> dict[str, Any]:
+    """An event's own fields as plain values, with its recording time as ``recorded_at``."""
+    fields = {k: v for k, v in vars(event).items() if k not in _BASE_FIELDS}
+    fields["recorded_at"] = vars(event)["timestamp"]
+    return fields
 
 
 def describe(project: CompoundProject) -> dict[str, Any]:

@@ -23,10 +23,20 @@ def check_text(field: str, value: str, *, max_length: int = 200) -> None:
         raise InvalidValue(field=field, value=value[:20], reason="control_character")
 
 
+def check_count(field: str, count: int, *, limit: int) -> None:
+    """Whole numbers of things (households, illegal structures): at least one, at most ``limit``."""
+    if count <= 0:
+        raise InvalidValue(field=field, value=str(count), reason="not_positive")
+    if count > limit:
+        raise InvalidValue(field=field, value=str(count), reason="too_large", limit=limit)
+
+
 def check_amount(field: str, value: Decimal, *, allow_zero: bool = False) -> None:
     """Quantities, prices and amounts: finite, not negative, not absurd, at most 4 decimal places."""
     if not isinstance(value, Decimal) or not value.is_finite():
         raise InvalidValue(field=field, value=str(value), reason="not_finite")
+    if value < 0 and allow_zero:
+        raise InvalidValue(field=field, value=str(value), reason="negative")
     if value < 0 or (value == 0 and not allow_zero):
         raise InvalidValue(field=field, value=str(value), reason="not_positive")
     if value > MAX_AMOUNT:

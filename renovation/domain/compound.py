@@ -16,7 +16,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from renovation.domain import errors
-from renovation.domain.checks import check_amount, check_not_future, check_text
+from renovation.domain.checks import check_amount, check_count, check_not_future, check_text
 from renovation.domain.values import (
     CODE_PATTERN,
     DEFAULT_DUE_DAYS,
@@ -146,8 +146,7 @@ class CompoundProject(Aggregate):
         check_code(code)
         for field, text in (("name", name), ("district", district), ("contractor", contractor)):
             check_text(field, text, max_length=100)
-        if not 0 < households <= 100_000:
-            raise errors.InvalidValue(field="households", value=str(households), reason="not_positive")
+        check_count("households", households, limit=100_000)
         check_amount("contract_value", contract_value)
         if planned_finish < planned_start:
             raise errors.DateOutOfOrder(
@@ -194,8 +193,7 @@ class CompoundProject(Aggregate):
 
     def record_illegal_structures(self, count: int, ctx: Context) -> None:
         self.check_status("record_illegal_structures", Status.REGISTERED)
-        if not 0 < count <= 10_000:
-            raise errors.InvalidValue(field="count", value=str(count), reason="not_positive")
+        check_count("count", count, limit=10_000)
         self._trigger(self.IllegalStructuresRecorded, ctx, count=count)
 
     def clear_illegal_structures(self, ctx: Context) -> None:
@@ -491,6 +489,7 @@ class CompoundProject(Aggregate):
 
     class MaterialResultRecorded(Event):
         sample_id: str
+        batch: str
         passed: bool
         lab: str
         report: str | None
@@ -575,7 +574,8 @@ class CompoundProject(Aggregate):
             outcome = "resample_required"
         self._trigger(
             self.MaterialResultRecorded, ctx,
-            sample_id=sample_id, passed=passed, lab=lab.strip(), report=report, at=at, outcome=outcome,
+            sample_id=sample_id, batch=sample.batch, passed=passed, lab=lab.strip(), report=report, at=at,
+            outcome=outcome,
         )
         return outcome
 

@@ -195,5 +195,10 @@ class Ticket:  # 居民反馈
     note: str | None = None
 
 
+def boq_total(items: list[BoqItem]) -> Decimal:
+    """The value of a whole bill of quantities: the sum of each item's rounded value."""
+    return sum((value_of(item.quantity, item.unit_price) for item in items), Decimal(0))
+
+
 #: Every dataclass the store must be able to transcode (events carry them, snapshots hold them).
 VALUE_TYPES: tuple[type, ...] = (BoqItem, MeterEntry, Finding, Sample, Score, Ticket)

@@ -1,0 +1,187 @@
+"""The ``renovation`` command: a thin click layer over the use cases.
+
+Only click is imported at start-up; each command imports what it needs when it runs, so ``--help``
+is instant. Every error a user can cause ends here as one line and an exit code: 1 when a rule of
+the domain (or the database) refused the command, 2 for bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from renovation.application import RenovationApp
+
+
+def default_lang() -> str:
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def default_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class Session:
+    """What every command shares: the store, the user, the language; the app is built on first use."""
+
+    def __init__(self, db: str, user: str, lang: str) -> None:
+        self.db = db
+        self.user = user
+        self.lang = lang
+        self._app: RenovationApp | None = None
+
+    @property
+    def app(self) -> RenovationApp:
+        if self._app is None:
+            from renovation.application import RenovationApp
+
+            self._app = RenovationApp(self.db)
+        return self._app
+
+    def discard_sqlite_file(self) -> None:
+        """Delete the SQLite file (and its write-ahead log); a PostgreSQL store is refused."""
+        from pathlib import Path
+
+        from renovation.store import persistence_env
+
+        env = persistence_env(self.db)
+        if "SQLITE_DBNAME" not in env:
+            raise click.UsageError("--force only deletes an SQLite file; empty a PostgreSQL database yourself")
+        self.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(env["SQLITE_DBNAME"] + suffix).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+            self._app = None
+
+
+pass_session = click.make_pass_decorator(Session)
+
+
+class RuleRefused(click.ClickException):
+    exit_code = 1
+
+
+class DefaultGroup(click.Group):
+    """A group that runs its ``default`` subcommand when the first argument is not a subcommand:
+    ``meter JM --item A1 ...`` records, ``meter correct JM M3 ...`` corrects."""
+
+    def __init__(self, *args: Any, default: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.default = default
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+
+def one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+class RenovationGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # click's own; checked first so that --help never imports the rest
+        except translatable() as error:
+            raise translate(error, ctx.find_object(Session)) from None
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as error:
+            click.echo(f"Error: {one_line(error.format_message())}", err=True)
+            sys.exit(2)
+        except click.ClickException as error:
+            click.echo(f"Error: {one_line(error.format_message())}", err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def translatable() -> tuple[type[Exception], ...]:
+    """The errors we mean to report to a user (imported only once one is raised)."""
+    from eventsourcing.persistence import PersistenceError
+
+    from renovation.application import WriteConflict
+    from renovation.clock import BadTimeZone
+    from renovation.domain.errors import DomainError
+    from renovation.store import BadDatabaseURL
+
+    return (DomainError, WriteConflict, BadTimeZone, BadDatabaseURL, PersistenceError)
+
+
+def translate(error: Exception, session: Session | None) -> click.ClickException:
+    """One of the errors of ``translatable()`` as a one-line click error."""
+    from eventsourcing.persistence import OperationalError
+
+    from renovation.application import WriteConflict
+    from renovation.clock import BadTimeZone
+    from renovation.domain.errors import DomainError
+    from renovation.store import BadDatabaseURL
+
+    lang = session.lang if session else "en"
+    if isinstance(error, DomainError):
+        return RuleRefused(error.render(lang))
+    if isinstance(error, WriteConflict):
+        return RuleRefused(str(error))
+    if isinstance(error, (BadDatabaseURL, BadTimeZone)):
+        return click.UsageError(str(error))
+    if isinstance(error, OperationalError) and "locked" in str(error).lower():
+        return RuleRefused("database busy, try again (another writer holds the lock); nothing was recorded")
+    where = session.db if session else "the database"
+    return RuleRefused(f"database error on {where}: {one_line(str(error))}")
+
+
+@click.group(cls=RenovationGroup)
+@click.option("--db", envvar="RENOVATION_DB", default="renovation.db", show_default=True,
+              help="SQLite file path, or a postgresql:// URL (also RENOVATION_DB).")
+@click.option("--user", envvar="RENOVATION_USER", default=None,
+              help="Who records the command (also RENOVATION_USER; default: your login).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+              help="Language of output and messages (default from LANG).")
+@click.version_option(package_name="renovation")
+@click.pass_context
+def cli(ctx: click.Context, db: str, user: str | None, lang: str | None) -> None:
+    """Event-sourced tracker for the renovation of old residential compounds (老旧小区改造).
+
+    \b
+    Start with:  renovation demo
+    Then:        renovation compound list
+    """
+    session = Session(db=db, user=user or default_user(), lang=lang or default_lang())
+    ctx.obj = session
+    ctx.call_on_close(session.close)
+
+
+def _register_commands() -> None:
+    from renovation.cli import compound, demo, money, residents, site
+
+    for module in (compound, site, money, residents, demo):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register_commands()

@@ -1,0 +1,56 @@
+"""Reading a bill of quantities from CSV: every row validated before anything is stored."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+
+from renovation.cli.inputs import BoqRow
+from renovation.domain.values import BoqItem
+
+COLUMNS = ("item", "description", "unit", "quantity", "unit_price")
+MAX_ROWS = 10_000
+
+
+def read_boq(path: Path) -> list[BoqItem]:
+    """The items of the file, or a usage error naming the first bad row."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise click.UsageError(f"{path}: not UTF-8 text (save the CSV as UTF-8)") from None
+    except OSError as error:
+        raise click.UsageError(f"{path}: {error.strerror}") from None
+    reader = csv.DictReader(text.splitlines())
+    header = tuple(name.strip() for name in reader.fieldnames or ())
+    if header != COLUMNS:
+        raise click.UsageError(f"{path}: the header must be {','.join(COLUMNS)} (found {','.join(header) or 'nothing'})")
+    items = []
+    try:
+        for number, row in enumerate(reader, start=2):
+            if number > MAX_ROWS + 1:
+                raise click.UsageError(f"{path}: more than {MAX_ROWS} rows")
+            if None in row or any(value is None for value in row.values()):
+                raise click.UsageError(f"{path} line {number}: expected {len(COLUMNS)} columns")
+            items.append(_item(path, number, row))
+    except csv.Error as error:
+        raise click.UsageError(f"{path}: not valid CSV ({error})") from None
+    if not items:
+        raise click.UsageError(f"{path}: no items")
+    return items
+
+
+def _item(path: Path, number: int, row: dict[str, str]) -> BoqItem:
+    try:
+        parsed = BoqRow(**{key.strip(): value for key, value in row.items()})
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = first["loc"][0] if first["loc"] else "row"
+        message = first["msg"].removeprefix("Value error, ")
+        raise click.UsageError(f"{path} line {number}: {field}: {message}") from None
+    return BoqItem(
+        code=parsed.item, description=parsed.description, unit=parsed.unit,
+        quantity=parsed.quantity, unit_price=parsed.unit_price,
+    )

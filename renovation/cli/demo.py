@@ -1,0 +1,54 @@
+"""``renovation demo``: the 2021 programme, simulated, on a fresh database."""
+
+from __future__ import annotations
+
+import click
+
+from renovation.cli import Session, pass_session
+
+
+@click.command()
+@click.option("--seed", default=2021, show_default=True, type=click.IntRange(0, 2**31), help="Random seed.")
+@click.option("--until", default="2021-03-31", show_default=True, help="Last simulated day, YYYY-MM-DD.")
+@click.option("--compounds", default=6, show_default=True, type=click.IntRange(1, 100_000),
+              help="How many compounds (the first six are the ones the article names).")
+@click.option("--force", is_flag=True, help="Delete an existing SQLite database file first.")
+@pass_session
+def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -> None:
+    """Build the 2021 renovation programme of 辽源 (kick-off 2021-02-16) on a fresh database and print
+    the board. Deterministic for a seed; everything beyond the six named compounds is synthetic.
+
+    \b
+    Example:
+      renovation demo
+      renovation --db city.db demo --until 2021-07-31
+    """
+    from rich.progress import Progress
+
+    from renovation.cli.inputs import parse_date
+    from renovation.cli.output import emit
+    from renovation.demo import KICK_OFF, Simulation, days
+
+    try:
+        last = parse_date(until)
+    except ValueError as error:
+        raise click.UsageError(f"--until: {error}") from None
+    if last < KICK_OFF:
+        raise click.UsageError(f"--until: {last} is before the kick-off {KICK_OFF}")
+    if force:
+        session.discard_sqlite_file()
+    app = session.app
+    if app.event_count():
+        raise click.UsageError(f"{session.db} already holds events; use an empty database (or --force)")
+    simulation = Simulation(app, seed=seed, compounds=compounds)
+    total = len(list(days(KICK_OFF, last)))
+    with Progress(transient=True) as progress:
+        task = progress.add_task("2021 programme", total=total)
+        simulation.run(last, on_day=lambda _day: progress.advance(task))
+    click.echo(f"{app.event_count()} events in {session.db}")
+    keys = ("code", "name", "district", "contractor", "status", "contract_value", "metered_value")
+    emit([{key: row[key] for key in keys} for row in app.compounds()], as_json=False, as_csv=False,
+         lang=session.lang)
+
+
+COMMANDS = [demo]

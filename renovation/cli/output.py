@@ -1,0 +1,158 @@
+"""One way out for every command: a table (rich) by default, ``--json`` or ``--csv``.
+
+JSON carries money, quantities, percentages and totals as strings and counts as integers; CSV is
+UTF-8 with a header row; tables and CSV headers follow ``--lang``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "code": "Code", "name": "Name", "district": "District", "contractor": "Contractor",
+        "households": "Households", "status": "Status", "contract_value": "Contract value",
+        "metered_value": "Metered value", "planned_start": "Planned start",
+        "planned_finish": "Planned finish", "started_on": "Started", "completed_on": "Completed",
+        "accepted_on": "Accepted", "handed_over_on": "Handed over", "operator": "Operator",
+        "om_end": "O&M ends", "illegal_structures": "Illegal structures", "boq_items": "BOQ items",
+        "entries": "Metering entries", "inspections": "Inspections", "findings_open": "Findings open",
+        "findings_closed": "Findings closed", "samples": "Samples", "samples_pending": "Samples pending",
+        "rejected_batches": "Rejected batches", "scored_periods": "Scored periods",
+        "tickets_open": "Tickets open", "version": "Events", "access": "Access",
+        "field": "Field", "value": "Value",
+    },
+    "zh": {
+        "code": "代码", "name": "名称", "district": "区县", "contractor": "施工单位",
+        "households": "户数", "status": "状态", "contract_value": "合同金额",
+        "metered_value": "已计量产值", "planned_start": "计划开工", "planned_finish": "计划完工",
+        "started_on": "实际开工", "completed_on": "实际完工", "accepted_on": "竣工验收",
+        "handed_over_on": "移交", "operator": "运营单位", "om_end": "运维期至",
+        "illegal_structures": "未拆违建", "boq_items": "清单项", "entries": "计量条目",
+        "inspections": "检查次数", "findings_open": "未销项问题", "findings_closed": "已销项问题",
+        "samples": "样品", "samples_pending": "待出结果样品", "rejected_batches": "退场批次",
+        "scored_periods": "已评分期间", "tickets_open": "未办结工单", "version": "事件数",
+        "access": "权限", "field": "项目", "value": "内容",
+    },
+}
+
+#: Columns whose values are words to translate (statuses, kinds, ...).
+TRANSLATED = {"status"}
+
+
+def label(key: str, lang: str) -> str:
+    return LABELS.get(lang, LABELS["en"]).get(key, key)
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready copy: decimals as plain strings, dates and times in ISO 8601."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return value
+
+
+def display(key: str, value: Any, lang: str) -> str:
+    from renovation.domain.messages import word
+
+    if value is None:
+        return ""
+    if key in TRANSLATED and isinstance(value, str):
+        return word(value, lang)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(display(key, item, lang)) for item in value)
+    if isinstance(value, Decimal) and key.endswith("value"):
+        return f"{value:,.2f}"
+    result = plain(value)
+    return str(result)
+
+
+def output_options(func: F) -> F:
+    """``--json`` and ``--csv`` for a read command (a table without them)."""
+    func = click.option("--csv", "as_csv", is_flag=True, help="CSV (UTF-8, header row) on stdout.")(func)
+    func = click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")(func)
+    return func
+
+
+def emit(rows: Sequence[dict[str, Any]] | dict[str, Any], *, as_json: bool, as_csv: bool, lang: str,
+         title: str | None = None) -> None:
+    """Print rows (or one object) in the chosen format."""
+    if as_json and as_csv:
+        raise click.UsageError("--json and --csv cannot be combined")
+    if as_json:
+        click.echo(json.dumps(plain(rows), ensure_ascii=False, indent=2))
+        return
+    if isinstance(rows, dict):
+        if as_csv:
+            rows = [rows]
+        else:
+            rows = [{"field": label(key, lang), "value": display(key, value, lang)} for key, value in rows.items()]
+    if as_csv:
+        click.echo(to_csv(rows, lang), nl=False)
+        return
+    print_table(rows, lang, title)
+
+
+def to_csv(rows: Sequence[dict[str, Any]], lang: str) -> str:
+    buffer = io.StringIO()
+    if rows:
+        keys = list(rows[0])
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(keys)
+        for row in rows:
+            writer.writerow([_csv_cell(row.get(key)) for key in keys])
+    return buffer.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return ";".join(str(plain(item)) for item in value)
+    if value is None:
+        return ""
+    return plain(value)
+
+
+def print_table(rows: Sequence[dict[str, Any]], lang: str, title: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    if not rows:
+        click.echo("(无)" if lang == "zh" else "(none)")
+        return
+    keys = list(rows[0])
+    for key in keys:
+        table.add_column(label(key, lang))
+    for row in rows:
+        table.add_row(*(display(key, row.get(key), lang) for key in keys))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=240)  # piped or captured: never truncate a column
+    console.print(table)
+
+
+def write_options(func: F) -> F:
+    """``--json`` for a write command: print what was recorded as one JSON object."""
+    return click.option("--json", "as_json", is_flag=True, help="Print what was recorded as JSON.")(func)
+
+
+def recorded(result: dict[str, Any], message: str, *, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(plain(result), ensure_ascii=False))
+    else:
+        click.echo(message)

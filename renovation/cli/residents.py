@@ -1,0 +1,67 @@
+"""Residents' feedback (开门搞旧改; hotline 0437-3396677): received, then resolved with a note."""
+
+from __future__ import annotations
+
+import click
+
+from renovation.cli import DefaultGroup, Session, pass_session
+from renovation.cli.output import recorded, write_options
+from renovation.cli.said import said
+
+
+@click.group(cls=DefaultGroup, default="receive")
+def feedback() -> None:
+    """Record resident feedback (``feedback CODE ...``) or resolve it (``feedback resolve CODE T2``).
+
+    \b
+    Examples:
+      renovation feedback JM --channel hotline --text 楼道施工噪音太早
+      renovation feedback resolve JM T2 --note 已调整施工时间为8点后
+    """
+
+
+@feedback.command("receive", hidden=True)
+@click.argument("code")
+@click.option("--channel", required=True, type=click.Choice(["hotline", "form", "visit"]), help="How it came in.")
+@click.option("--text", required=True, help="What the resident said.")
+@click.option("--at", default=None, help="When it was received, ISO 8601 (default now).")
+@write_options
+@pass_session
+def receive(session: Session, code: str, channel: str, text: str, at: str | None, as_json: bool) -> None:
+    """Record resident feedback about CODE; prints the ticket id.
+
+    \b
+    Example:
+      renovation feedback JM --channel hotline --text 楼道施工噪音太早
+    """
+    from renovation.cli.inputs import FeedbackInput, validate
+
+    data = validate(FeedbackInput, code=code, text=text, at=at)
+    result = session.app.receive_feedback(data.code, channel, data.text, at=data.at, user=session.user)
+    shown = {k: result[k] for k in ("code", "ticket_id", "channel", "at")}
+    recorded(shown, said("feedback", session.lang, **shown), as_json=as_json)
+
+
+@feedback.command("resolve")
+@click.argument("code")
+@click.argument("ticket_id")
+@click.option("--note", required=True, help="How it was resolved.")
+@click.option("--at", default=None, help="When, ISO 8601 (default now).")
+@write_options
+@pass_session
+def resolve(session: Session, code: str, ticket_id: str, note: str, at: str | None, as_json: bool) -> None:
+    """Resolve feedback ticket TICKET_ID of CODE with a note.
+
+    \b
+    Example:
+      renovation feedback resolve JM T2 --note 已调整施工时间为8点后
+    """
+    from renovation.cli.inputs import ResolveInput, validate
+
+    data = validate(ResolveInput, code=code, ticket_id=ticket_id, note=note, at=at)
+    result = session.app.resolve_feedback(data.code, data.ticket_id, data.note, at=data.at, user=session.user)
+    shown = {k: result[k] for k in ("code", "ticket_id", "note", "at")}
+    recorded(shown, said("resolved", session.lang, **shown), as_json=as_json)
+
+
+COMMANDS = [feedback]

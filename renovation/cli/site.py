@@ -1,0 +1,156 @@
+"""On site: inspections and their findings (整改通知), material samples and results."""
+
+from __future__ import annotations
+
+import click
+
+from renovation.cli import Session, pass_session
+from renovation.cli.output import recorded, write_options
+from renovation.cli.said import said
+from renovation.domain.messages import word
+
+
+@click.command()
+@click.argument("code")
+@click.option("--kind", required=True, type=click.Choice(["morning", "patrol"]),
+              help="morning (晨检, the daily 06:30 round) or patrol (不定期巡检).")
+@click.option("--at", default=None, help="When it happened, ISO 8601 (default now; local time if no offset).")
+@click.option("--finding", "findings", multiple=True, metavar="CATEGORY:SEVERITY:TEXT[@LOCATION]",
+              help="A finding: category quality|safety|civilized, severity minor|major|critical. Repeatable.")
+@click.option("--due", default=None, help="Due date for the findings, YYYY-MM-DD "
+              "(default by severity: minor 7 days, major 3, critical 1).")
+@write_options
+@pass_session
+def inspect(session: Session, code: str, kind: str, at: str | None, findings: tuple[str, ...],
+            due: str | None, as_json: bool) -> None:
+    """Record an inspection of CODE, with any findings; prints the finding ids.
+
+    \b
+    Examples:
+      renovation inspect JM --kind morning
+      renovation inspect JM --kind morning --at 2021-02-28T06:40 \\
+        --finding safety:major:脚手架未挂安全网@3号楼 --finding civilized:minor:渣土未苫盖
+    """
+    from renovation.cli.inputs import InspectInput, parse_finding, validate
+    from renovation.domain.compound import NewFinding
+
+    data = validate(InspectInput, code=code, at=at, due=due)
+    new = [NewFinding(**parse_finding(spec).model_dump(mode="json")) for spec in findings]
+    result = session.app.record_inspection(data.code, kind, at=data.at, findings=new, due=data.due,
+                                           user=session.user)
+    key = "inspected_findings" if result["finding_ids"] else "inspected"
+    shown = {k: result[k] for k in ("code", "inspection_id", "kind", "at", "finding_ids")}
+    recorded(shown, said(key, session.lang, **{**shown, "kind": word(kind, session.lang)}), as_json=as_json)
+
+
+@click.group()
+def finding() -> None:
+    """Findings: the contractor rectifies, the supervisor closes after re-check (复查/销项) or reopens."""
+
+
+def _finding_action(name: str, action: str, doc: str) -> click.Command:
+    @click.argument("code")
+    @click.argument("finding_id")
+    @click.option("--note", default=None, help="What was done or seen.")
+    @click.option("--at", default=None, help="When, ISO 8601 (default now).")
+    @write_options
+    @pass_session
+    def command(session: Session, code: str, finding_id: str, note: str | None, at: str | None,
+                as_json: bool) -> None:
+        from renovation.cli.inputs import FindingActionInput, validate
+
+        data = validate(FindingActionInput, code=code, finding_id=finding_id, note=note, at=at)
+        result = getattr(session.app, action)(data.code, data.finding_id, note=data.note, at=data.at,
+                                              user=session.user)
+        status = {"rectify": "rectified", "close": "closed", "reopen": "reopened"}[name]
+        recorded({**result, "status": status},
+                 said("finding", session.lang, code=data.code, finding_id=data.finding_id,
+                      status=word(status, session.lang)), as_json=as_json)
+
+    command.__doc__ = doc
+    return finding.command(name)(command)
+
+
+_finding_action("rectify", "rectify_finding", """Record that the contractor rectified FINDING_ID.
+
+    \b
+    Example:
+      renovation finding rectify JM F7 --note 已挂安全网
+    """)
+_finding_action("close", "close_finding", """Close FINDING_ID after re-check (复查/销项); it must be rectified first.
+
+    \b
+    Example:
+      renovation finding close JM F7
+    """)
+_finding_action("reopen", "reopen_finding", """Reopen FINDING_ID when the re-check fails.
+
+    \b
+    Example:
+      renovation finding reopen JM F7 --note 安全网破损
+    """)
+
+
+@click.group()
+def material() -> None:
+    """Material testing: routine (常态化检测), cross (交叉互检) and blind (不定期盲检) samples."""
+
+
+@material.command("sample")
+@click.argument("code")
+@click.option("--material", required=True, help="What was sampled, e.g. 防水卷材.")
+@click.option("--batch", required=True, help="Delivery batch number.")
+@click.option("--regime", required=True, type=click.Choice(["routine", "cross", "blind"]), help="Testing regime.")
+@click.option("--witness", default=None, help="Who witnessed the sampling (见证人).")
+@click.option("--at", default=None, help="When, ISO 8601 (default now).")
+@write_options
+@pass_session
+def sample(session: Session, code: str, material: str, batch: str, regime: str, witness: str | None,
+           at: str | None, as_json: bool) -> None:
+    """Record a material sample at CODE; prints the sample id. After a failed result the next sample
+    of the same batch is its resample (double quantity).
+
+    \b
+    Example:
+      renovation material sample JM --material 防水卷材 --batch B2021-031 --regime blind
+    """
+    from renovation.cli.inputs import SampleInput, validate
+
+    data = validate(SampleInput, code=code, material=material, batch=batch, witness=witness, at=at)
+    result = session.app.sample_material(data.code, material=data.material, batch=data.batch, regime=regime,
+                                         witness=data.witness, at=data.at, user=session.user)
+    key = "resampled" if result["resample_of"] else "sampled"
+    shown = {k: result[k] for k in ("code", "sample_id", "batch", "regime", "resample_of")}
+    recorded(shown, said(key, session.lang, **shown), as_json=as_json)
+
+
+@material.command("result")
+@click.argument("code")
+@click.argument("sample_id")
+@click.option("--pass/--fail", "passed", default=None, help="The result.")
+@click.option("--lab", required=True, help="Testing laboratory.")
+@click.option("--report", default=None, help="Report number.")
+@click.option("--at", default=None, help="When the result came, ISO 8601 (default now).")
+@write_options
+@pass_session
+def result(session: Session, code: str, sample_id: str, passed: bool | None, lab: str, report: str | None,
+           at: str | None, as_json: bool) -> None:
+    """Record the result of SAMPLE_ID (one result per sample). A failed sample needs a resample of the
+    batch; a failed resample rejects the batch (退场).
+
+    \b
+    Example:
+      renovation material result JM S3 --fail --lab 辽源市建设工程质量检测站 --report JC-2021-118
+    """
+    from renovation.cli.inputs import ResultInput, validate
+
+    if passed is None:
+        raise click.UsageError("give --pass or --fail")
+    data = validate(ResultInput, code=code, sample_id=sample_id, lab=lab, report=report, at=at)
+    outcome = session.app.record_material_result(data.code, data.sample_id, passed=passed, lab=data.lab,
+                                                 report=data.report, at=data.at, user=session.user)
+    shown = {k: outcome[k] for k in ("code", "sample_id", "batch", "passed", "outcome")}
+    recorded(shown, said(f"result_{outcome['outcome']}", session.lang, **shown), as_json=as_json)
+
+
+COMMANDS = [inspect, finding, material]
