@@ -35,6 +35,19 @@ def default_user() -> str:
         return "unknown"
 
 
+def checked_user(_ctx: click.Context, _param: click.Parameter, name: str | None) -> str | None:
+    """``--user`` as recorded on every event: a name an auditor can read (checked here, without pydantic,
+    so that ``--help`` stays instant)."""
+    import unicodedata
+
+    if name is None:
+        return None
+    name = name.strip()
+    if not name or len(name) > 100 or any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name):
+        raise click.BadParameter("a user name is 1-100 characters, without control characters")
+    return name
+
+
 class Session:
     """What every command shares: the store, the user, the language; the app is built on first use."""
 
@@ -123,6 +136,8 @@ class RenovationGroup(click.Group):
 
 def translatable() -> tuple[type[Exception], ...]:
     """The errors we mean to report to a user (imported only once one is raised)."""
+    import sqlite3
+
     from eventsourcing.persistence import PersistenceError
 
     from renovation.application import WriteConflict
@@ -130,7 +145,8 @@ def translatable() -> tuple[type[Exception], ...]:
     from renovation.domain.errors import DomainError
     from renovation.store import BadDatabaseURL
 
-    return (DomainError, WriteConflict, BadTimeZone, BadDatabaseURL, PersistenceError)
+    # sqlite3.Error: eventsourcing lets some through unwrapped (a --db file that is not a database)
+    return (DomainError, WriteConflict, BadTimeZone, BadDatabaseURL, PersistenceError, sqlite3.Error)
 
 
 def translate(error: Exception, session: Session | None) -> click.ClickException:
@@ -158,7 +174,7 @@ def translate(error: Exception, session: Session | None) -> click.ClickException
 @click.group(cls=RenovationGroup)
 @click.option("--db", envvar="RENOVATION_DB", default="renovation.db", show_default=True,
               help="SQLite file path, or a postgresql:// URL (also RENOVATION_DB).")
-@click.option("--user", envvar="RENOVATION_USER", default=None,
+@click.option("--user", envvar="RENOVATION_USER", default=None, callback=checked_user,
               help="Who records the command (also RENOVATION_USER; default: your login).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
               help="Language of output and messages (default from LANG).")
@@ -168,8 +184,9 @@ def cli(ctx: click.Context, db: str, user: str | None, lang: str | None) -> None
     """Event-sourced tracker for the renovation of old residential compounds (老旧小区改造).
 
     \b
-    Start with:  renovation demo
-    Then:        renovation compound list
+    Example (start with the demo, then look around):
+      renovation demo
+      renovation compound list
     """
     session = Session(db=db, user=user or default_user(), lang=lang or default_lang())
     ctx.obj = session

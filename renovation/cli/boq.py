@@ -26,7 +26,8 @@ def read_boq(path: Path) -> list[BoqItem]:
     reader = csv.DictReader(text.splitlines())
     header = tuple(name.strip() for name in reader.fieldnames or ())
     if header != COLUMNS:
-        raise click.UsageError(f"{path}: the header must be {','.join(COLUMNS)} (found {','.join(header) or 'nothing'})")
+        found = ",".join(header) or "nothing"
+        raise click.UsageError(f"{path}: the header must be {','.join(COLUMNS)} (found {found})")
     items = []
     try:
         for number, row in enumerate(reader, start=2):
@@ -44,7 +45,7 @@ def read_boq(path: Path) -> list[BoqItem]:
 
 def _item(path: Path, number: int, row: dict[str, str]) -> BoqItem:
     try:
-        parsed = BoqRow(**{key.strip(): value for key, value in row.items()})
+        parsed = BoqRow.model_validate({key.strip(): value for key, value in row.items()})
     except ValidationError as error:
         first = error.errors()[0]
         field = first["loc"][0] if first["loc"] else "row"

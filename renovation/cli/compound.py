@@ -13,7 +13,15 @@ from renovation.cli.said import said
 
 @click.group()
 def compound() -> None:
-    """Register, list and show compounds."""
+    """Register, list and show compounds.
+
+    \b
+    Examples:
+      renovation compound register JM --name 吉明小区 --district 龙山区 --contractor 辽源建工 \\
+        --households 320 --contract-value 5800000 --planned-start 2021-03-01 --planned-finish 2021-09-30
+      renovation compound list
+      renovation compound show JM --json
+    """
 
 
 @compound.command("register")
@@ -83,7 +91,12 @@ def show(session: Session, code: str, as_json: bool, as_csv: bool) -> None:
 
 @click.group()
 def boq() -> None:
-    """Bill of quantities (工程量清单)."""
+    """Bill of quantities (工程量清单).
+
+    \b
+    Example:
+      renovation boq import JM boq.csv
+    """
 
 
 @boq.command("import")
@@ -114,7 +127,13 @@ def boq_import(session: Session, code: str, file: Path, as_json: bool) -> None:
 
 @click.group()
 def demolition() -> None:
-    """Illegal structures (改旧先拆违): record them, then clear them before construction."""
+    """Illegal structures (改旧先拆违): record them, then clear them before construction.
+
+    \b
+    Examples:
+      renovation demolition record JM --count 4
+      renovation demolition clear JM
+    """
 
 
 @demolition.command("record")
@@ -160,7 +179,13 @@ def demolition_clear(session: Session, code: str, as_json: bool) -> None:
 
 @click.group()
 def construction() -> None:
-    """Lifecycle: start, complete, accept (竣工验收), hand over (移交, 15-year O&M)."""
+    """Lifecycle: start, complete, accept (竣工验收), hand over (移交, 15-year O&M).
+
+    \b
+    Examples:
+      renovation construction start JM --date 2021-03-01
+      renovation construction handover JM --date 2021-08-01 --operator 龙山物业
+    """
 
 
 def _lifecycle(name: str, action: str, key: str, doc: str) -> click.Command:

@@ -29,6 +29,7 @@ from renovation.domain.values import (
 M = TypeVar("M", bound=BaseModel)
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_IDENTIFIER = re.compile(r"^[A-Z]\d{1,9}$")
 
 
 def parse_decimal(raw: Any, *, places: int = MAX_DECIMAL_PLACES, allow_zero: bool = False) -> Decimal:
@@ -104,6 +105,14 @@ def parse_code(raw: Any) -> str:
     return text
 
 
+def parse_identifier(raw: Any) -> str:
+    """An id the tracker gave out: a letter and digits (``M3``, ``F7``, ``S2``, ``T1``), any case."""
+    text = str(raw).strip().upper()
+    if not _IDENTIFIER.match(text):
+        raise ValueError(f"{raw!r} is not an id (a letter and digits, e.g. M3)")
+    return text
+
+
 def text_parser(max_length: int) -> Any:
     def parse(raw: Any) -> str:
         if not isinstance(raw, str):
@@ -133,7 +142,7 @@ Name = Annotated[str, text_parser(100)]
 ShortText = Annotated[str, text_parser(64)]
 Text = Annotated[str, text_parser(500)]
 LongText = Annotated[str, text_parser(1000)]
-Identifier = Annotated[str, BeforeValidator(lambda raw: str(raw).strip().upper()), Field(pattern=r"^[A-Z]\d{1,9}$")]
+Identifier = Annotated[str, BeforeValidator(parse_identifier)]
 
 
 class Input(BaseModel):
@@ -146,9 +155,18 @@ def validate(model: type[M], **values: Any) -> M:
         return model(**values)
     except ValidationError as error:
         first = error.errors()[0]
-        where = "--" + "-".join(str(part) for part in first["loc"]).replace("_", "-") if first["loc"] else "input"
+        where = param_name(str(first["loc"][0])) if first["loc"] else "input"
         message = first["msg"].removeprefix("Value error, ")
         raise click.UsageError(f"{where}: {message}") from None
+
+
+def param_name(field: str) -> str:
+    """What the user typed for a field: its option (``on`` is ``--date``) or its argument (``CODE``)."""
+    ctx = click.get_current_context(silent=True)
+    for param in ctx.command.params if ctx else ():
+        if param.name == field:
+            return param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+    return "--" + field.replace("_", "-")
 
 
 class RegisterInput(Input):

@@ -45,7 +45,13 @@ def inspect(session: Session, code: str, kind: str, at: str | None, findings: tu
 
 @click.group()
 def finding() -> None:
-    """Findings: the contractor rectifies, the supervisor closes after re-check (复查/销项) or reopens."""
+    """Findings: the contractor rectifies, the supervisor closes after re-check (复查/销项) or reopens.
+
+    \b
+    Examples:
+      renovation finding rectify JM F7 --note 已挂安全网
+      renovation finding close JM F7
+    """
 
 
 def _finding_action(name: str, action: str, doc: str) -> click.Command:
@@ -93,7 +99,13 @@ _finding_action("reopen", "reopen_finding", """Reopen FINDING_ID when the re-che
 
 @click.group()
 def material() -> None:
-    """Material testing: routine (常态化检测), cross (交叉互检) and blind (不定期盲检) samples."""
+    """Material testing: routine (常态化检测), cross (交叉互检) and blind (不定期盲检) samples.
+
+    \b
+    Examples:
+      renovation material sample JM --material 防水卷材 --batch B2021-031 --regime blind
+      renovation material result JM S3 --fail --lab 辽源市建设工程质量检测站
+    """
 
 
 @material.command("sample")

@@ -35,9 +35,9 @@ def check_amount(field: str, value: Decimal, *, allow_zero: bool = False) -> Non
     """Quantities, prices and amounts: finite, not negative, not absurd, at most 4 decimal places."""
     if not isinstance(value, Decimal) or not value.is_finite():
         raise InvalidValue(field=field, value=str(value), reason="not_finite")
-    if value < 0 and allow_zero:
+    if (value < 0 or value.is_signed()) and allow_zero:
         raise InvalidValue(field=field, value=str(value), reason="negative")
-    if value < 0 or (value == 0 and not allow_zero):
+    if value < 0 or value.is_signed() or (value == 0 and not allow_zero):
         raise InvalidValue(field=field, value=str(value), reason="not_positive")
     if value > MAX_AMOUNT:
         raise InvalidValue(field=field, value=str(value), reason="too_large", limit=str(MAX_AMOUNT))

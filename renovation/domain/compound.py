@@ -124,7 +124,7 @@ class CompoundProject(Aggregate):
         self.tickets: dict[str, Ticket] = {}
 
     @staticmethod
-    def create_id(code: str) -> UUID:  # type: ignore[override]
+    def create_id(code: str) -> UUID:
         """The aggregate id follows from the code, so the code is all a user ever types."""
         return uuid5(_ID_NAMESPACE, normalise_code(code))
 
@@ -381,13 +381,16 @@ class CompoundProject(Aggregate):
     def set_finding(self, finding_id: str, **changes: Any) -> None:
         self.findings[finding_id] = replace(self.findings[finding_id], **changes)
 
-    def check_construction_time(self, action: str, at: datetime, ctx: Context) -> None:
-        self.check_status(action, Status.UNDER_CONSTRUCTION)
+    def check_construction_time(
+        self, action: str, what: str, at: datetime, ctx: Context, *also: Status
+    ) -> None:
+        """``action`` names the command (``inspect``), ``what`` the time it checks (``inspection``)."""
+        self.check_status(action, Status.UNDER_CONSTRUCTION, *also)
         check_not_future(at, ctx.now)
         assert self.started_on is not None
         if at.date() < self.started_on:
             raise errors.DateOutOfOrder(
-                what=action, day=at.date().isoformat(), before="start", other=self.started_on.isoformat()
+                what=what, day=at.date().isoformat(), before="start", other=self.started_on.isoformat()
             )
 
     def record_inspection(
@@ -401,7 +404,7 @@ class CompoundProject(Aggregate):
         """Returns the inspection id and the ids of its findings."""
         if kind not in InspectionKind.__members__.values():
             raise errors.InvalidValue(field="kind", value=kind, reason="choice", choices="morning, patrol")
-        self.check_construction_time("inspect", at, ctx)
+        self.check_construction_time("inspect", "inspection", at, ctx)
         if due is not None and due < at.date():
             raise errors.DueBeforeInspection(due=due.isoformat(), day=at.date().isoformat())
         raised = []
@@ -508,12 +511,15 @@ class CompoundProject(Aggregate):
         return sorted({s.batch for s in self.samples.values() if s.resample_of and s.passed is False})
 
     def batches_awaiting_resample(self) -> list[str]:
+        """Batches with a failed sample not yet resampled; a rejected batch has left the site (退场)."""
         resampled = {s.resample_of for s in self.samples.values() if s.resample_of}
+        rejected = set(self.rejected_batches())
         return sorted(
             {
                 s.batch
                 for s in self.samples.values()
                 if s.passed is False and not s.resample_of and s.sample_id not in resampled
+                and s.batch not in rejected
             }
         )
 
@@ -525,9 +531,11 @@ class CompoundProject(Aggregate):
             raise errors.InvalidValue(field="regime", value=regime, reason="choice", choices="routine, cross, blind")
         check_text("material", material, max_length=100)
         check_text("batch", batch, max_length=64)
+        batch = batch.strip()
         if witness is not None:
             check_text("witness", witness, max_length=100)
-        self.check_construction_time("sample", at, ctx)
+        # After completion only the resample a failed result requires may still be taken.
+        self.check_construction_time("sample", "sampled", at, ctx, Status.COMPLETED)
         if batch in self.rejected_batches():
             raise errors.BatchRejected(batch=batch)
         # A failed sample requires a resample of the same batch (double quantity): the next
@@ -537,6 +545,10 @@ class CompoundProject(Aggregate):
         for sample in self.batch_samples(batch):
             if sample.passed is False and not sample.resample_of and sample.sample_id not in resampled:
                 resample_of = sample.sample_id
+        if resample_of is None and self.status != Status.UNDER_CONSTRUCTION:
+            raise errors.WrongStatus(
+                code=self.code, action="sample", status=self.status, required=[Status.UNDER_CONSTRUCTION.value]
+            )
         sample_id = f"S{len(self.samples) + 1}"
         self._trigger(
             self.MaterialSampled, ctx, sample_id=sample_id, material=material.strip(), batch=batch.strip(),
@@ -556,7 +568,6 @@ class CompoundProject(Aggregate):
             raise errors.ResultAlreadyRecorded(
                 sample_id=sample_id, result="pass" if sample.passed else "fail"
             )
-        self.check_status("record_result", Status.UNDER_CONSTRUCTION, Status.COMPLETED)
         check_text("lab", lab, max_length=100)
         if report is not None:
             check_text("report", report, max_length=64)
@@ -687,6 +698,10 @@ class CompoundProject(Aggregate):
             "score", Status.UNDER_CONSTRUCTION, Status.COMPLETED, Status.ACCEPTED, Status.HANDED_OVER
         )
         self.check_period(period, ctx)
+        if set(scores) != set(SCORE_DIMENSIONS):
+            raise errors.InvalidValue(
+                field="scores", value=", ".join(sorted(scores)), reason="choice", choices=", ".join(SCORE_DIMENSIONS)
+            )
         for dimension in SCORE_DIMENSIONS:
             value = scores[dimension]
             check_amount(dimension, value, allow_zero=True)

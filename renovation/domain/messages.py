@@ -140,6 +140,7 @@ WORDS: dict[str, dict[str, str]] = {
         "start": "start",
         "completion": "completion",
         "acceptance": "acceptance",
+        "inspection": "inspection",
         "raised": "raised",
         "sampled": "sampling",
         "received": "received",
@@ -147,6 +148,8 @@ WORDS: dict[str, dict[str, str]] = {
         "resolve": "resolution",
         "planned_finish": "planned finish",
         "planned_start": "planned start",
+        "pass": "pass",
+        "fail": "fail",
     },
     "zh": {
         "record_illegal_structures": "登记违建",
@@ -191,6 +194,7 @@ WORDS: dict[str, dict[str, str]] = {
         "start": "开工",
         "completion": "完工",
         "acceptance": "验收",
+        "inspection": "检查",
         "raised": "提出",
         "sampled": "取样",
         "received": "受理",
@@ -198,6 +202,8 @@ WORDS: dict[str, dict[str, str]] = {
         "resolve": "办结",
         "planned_finish": "计划完工",
         "planned_start": "计划开工",
+        "pass": "合格",
+        "fail": "不合格",
     },
 }
 
@@ -209,7 +215,7 @@ def word(key: str, lang: str, **params: Any) -> str:
 
 def render_error(key: str, params: dict[str, Any], lang: str) -> str:
     values: dict[str, Any] = dict(params)
-    for name in ("action", "status", "what", "before"):
+    for name in ("action", "status", "what", "before", "result"):
         if isinstance(values.get(name), str):
             values[name] = word(values[name], lang)
     if "required" in values:

@@ -19,7 +19,7 @@ MAX_AMOUNT = Decimal("1e12")
 #: Finest scale the tracker stores for quantities and prices (0.0001 of a unit).
 MAX_DECIMAL_PLACES = 4
 
-CODE_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,16}$")
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,15}$")
 PERIOD_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
 
 #: Words that are subcommand names, so a compound code can never be mistaken for one.
@@ -106,7 +106,10 @@ def value_of(quantity: Decimal, unit_price: Decimal) -> Decimal:
 
 
 def canonical(number: Decimal) -> Decimal:
-    """The same number without a positive exponent, so it is stored as ``4200``, never ``4.2E+3``."""
+    """The same number without a positive exponent, so it is stored as ``4200``, never ``4.2E+3``;
+    and zero without a sign."""
+    if number.is_zero():
+        number = abs(number)
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and exponent > 0:
         return number.quantize(Decimal(1))
@@ -115,7 +118,7 @@ def canonical(number: Decimal) -> Decimal:
 
 def is_period(text: str) -> bool:
     match = PERIOD_PATTERN.match(text)
-    return bool(match) and 1 <= int(match.group(2)) <= 12 and int(match.group(1)) >= 1900
+    return match is not None and 1 <= int(match.group(2)) <= 12 and int(match.group(1)) >= 1900
 
 
 def period_of(day: date) -> str:

@@ -21,11 +21,6 @@ STARTED_ON = date(2021, 3, 1)
 
 
 @pytest.fixture
-def now() -> datetime:
-    return NOW
-
-
-@pytest.fixture
 def ctx() -> Context:
     return Context(user="wang.supervisor", now=NOW)
 

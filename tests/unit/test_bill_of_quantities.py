@@ -154,12 +154,12 @@ def test_a_variation_reason_is_at_most_five_hundred_characters(started, ctx):
     assert refused.value.params["limit"] == 500
 
 
-@pytest.mark.parametrize(("quantity", "reason"), [(Decimal("0"), "not_positive"), (Decimal("-5"), "not_positive")])
-def test_a_variation_cannot_remove_an_item(started, ctx, quantity, reason):
+@pytest.mark.parametrize("quantity", [Decimal("0"), Decimal("-5")])
+def test_a_variation_cannot_remove_an_item(started, ctx, quantity):
     with pytest.raises(errors.InvalidValue) as refused:
         started.approve_variation("010101", quantity, "取消", ctx)
 
-    assert refused.value.params["reason"] == reason
+    assert refused.value.params["reason"] == "not_positive"
 
 
 def test_a_variation_of_an_unknown_item_names_the_known_items(started, ctx):

@@ -29,7 +29,10 @@ def test_a_morning_round_without_findings_is_recorded_with_its_business_time(sta
 def test_a_patrol_records_its_findings_with_their_details(started, ctx, at, only_event):
     started.record_inspection(
         "patrol", at(12, hour=14),
-        [NewFinding("civilized", "minor", "  渣土未覆盖  ", "  3号楼北侧 "), NewFinding("quality", "major", "空鼓")],
+        [
+            NewFinding("civilized", "minor", "  渣土未覆盖  ", "  3号楼北侧 "),
+            NewFinding("quality", "major", "空鼓"),
+        ],
         None, ctx,
     )
 
@@ -63,7 +66,9 @@ def test_the_inspector_may_set_the_due_date_of_all_findings(started, ctx, at):
 
 def test_a_due_date_before_the_inspection_day_is_refused(started, ctx, at):
     with pytest.raises(errors.DueBeforeInspection) as refused:
-        started.record_inspection("morning", at(12), [NewFinding("safety", "minor", "x")], date(2021, 4, 11), ctx)
+        started.record_inspection(
+            "morning", at(12), [NewFinding("safety", "minor", "x")], date(2021, 4, 11), ctx
+        )
 
     assert refused.value.params == {"due": "2021-04-11", "day": "2021-04-12"}
     assert started.collect_events() == []
@@ -90,7 +95,9 @@ def test_cannot_inspect_before_construction_started(started, ctx, at):
     with pytest.raises(errors.DateOutOfOrder) as refused:
         started.record_inspection("morning", at(28, month=2), [], None, ctx)
 
-    assert refused.value.params == {"what": "inspect", "day": "2021-02-28", "before": "start", "other": "2021-03-01"}
+    assert refused.value.params == {
+        "what": "inspection", "day": "2021-02-28", "before": "start", "other": "2021-03-01",
+    }
 
 
 def test_cannot_record_an_inspection_whose_business_time_is_in_the_future(started, ctx):
@@ -179,7 +186,7 @@ def test_the_supervisor_closes_a_rectified_finding_after_re_check(with_finding, 
 
 
 @pytest.mark.parametrize("close_first", [False, True])
-def test_a_rectified_or_closed_finding_can_be_reopened_and_rectified_again(with_finding, ctx, at, close_first):
+def test_a_rectified_or_closed_finding_can_be_reopened_and_rectified(with_finding, ctx, at, close_first):
     with_finding.rectify_finding("F1", None, at(13), ctx)
     if close_first:
         with_finding.close_finding("F1", None, at(14), ctx)
@@ -237,7 +244,8 @@ def test_a_finding_cannot_be_rectified_before_it_was_raised(with_finding, ctx, a
         with_finding.rectify_finding("F1", None, at(12, minute=29), ctx)
 
     assert refused.value.params == {
-        "what": "rectify", "day": "2021-04-12T06:29+08:00", "before": "raised", "other": "2021-04-12T06:30+08:00",
+        "what": "rectify", "day": "2021-04-12T06:29+08:00",
+        "before": "raised", "other": "2021-04-12T06:30+08:00",
     }
 
 

@@ -25,7 +25,9 @@ def test_recording_illegal_structures_adds_them_up(registered, ctx, only_event):
     assert registered.illegal_structures == 5
 
 
-@pytest.mark.parametrize(("count", "reason"), [(0, "not_positive"), (-2, "not_positive"), (10_001, "too_large")])
+@pytest.mark.parametrize(
+    ("count", "reason"), [(0, "not_positive"), (-2, "not_positive"), (10_001, "too_large")]
+)
 def test_cannot_record_a_count_of_illegal_structures_out_of_range(registered, ctx, count, reason):
     with pytest.raises(errors.InvalidValue) as refused:
         registered.record_illegal_structures(count, ctx)
@@ -47,7 +49,7 @@ def test_cannot_start_construction_while_illegal_structures_stand(registered, ct
     assert registered.status == Status.REGISTERED
 
 
-def test_clearing_illegal_structures_clears_all_of_them_and_lets_construction_start(registered, ctx, only_event):
+def test_clearing_illegal_structures_clears_them_all_and_lets_construction_start(registered, ctx, only_event):
     registered.record_illegal_structures(4, ctx)
     registered.collect_events()
 

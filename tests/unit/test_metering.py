@@ -145,7 +145,9 @@ def test_cannot_meter_a_quantity_that_is_not_a_positive_number(started, ctx, qua
     assert refused.value.params["reason"] == reason
 
 
-@pytest.mark.parametrize("period", ["2021-4", "2021/04", "2021-13", "2021-00", "21-04", "1899-12", "2021-04 "])
+@pytest.mark.parametrize(
+    "period", ["2021-4", "2021/04", "2021-13", "2021-00", "21-04", "1899-12", "2021-04 "]
+)
 def test_cannot_meter_a_period_that_is_not_year_dash_month(started, ctx, period):
     with pytest.raises(errors.InvalidValue) as refused:
         started.measure("010101", period, Decimal("1"), ctx)

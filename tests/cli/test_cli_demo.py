@@ -1,0 +1,75 @@
+"""``renovation demo``: the 2021 programme on a fresh database, refused on one that holds events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_support import Renovation, event_count
+
+NAMED_COMPOUNDS = ("JM", "LY", "YH", "SBCY", "KX9301", "HH")
+
+
+@pytest.fixture
+def in_empty_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    workdir = tmp_path / "empty"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    return workdir
+
+
+def test_demo_builds_the_programme_and_prints_the_board(in_empty_dir: Path) -> None:
+    run = Renovation(in_empty_dir / "demo.db")
+
+    result = run.ok("demo")
+
+    count = event_count(run.db)
+    assert count > 0
+    assert f"{count} events in {run.db}" in result.output
+    for code in NAMED_COMPOUNDS:
+        assert code in result.output
+    for name in ("吉明小区", "利源小区", "颐和小区", "商标彩印小区", "科协9301号楼", "洪海小区"):
+        assert name in result.output
+    assert not (in_empty_dir / "renovation.db").exists()  # --db was honoured
+    assert [row["code"] for row in run.json("compound", "list")] == list(NAMED_COMPOUNDS)
+
+
+def test_demo_refuses_a_database_that_holds_events_then_force_rebuilds_it(in_empty_dir: Path) -> None:
+    run = Renovation(in_empty_dir / "demo.db")
+    run.ok("demo")
+    count = event_count(run.db)
+
+    again = run("demo")
+
+    assert again.exit_code == 2
+    assert "Traceback" not in again.output
+    assert run.lines(again) == [f"Error: {run.db} already holds events; use an empty database (or --force)"]
+    assert event_count(run.db) == count
+
+    rebuilt = run.ok("demo", "--force")
+
+    assert event_count(run.db) == count  # the same seed builds the same programme
+    for code in NAMED_COMPOUNDS:
+        assert code in rebuilt.output
+
+
+def test_demo_refuses_a_database_with_a_compound_registered_by_hand(run: Renovation, registered: str) -> None:
+    before = event_count(run.db)
+
+    result = run("demo")
+
+    assert result.exit_code == 2
+    assert len(run.lines(result)) == 1
+    assert event_count(run.db) == before
+
+
+@pytest.mark.parametrize("until", ["2021-02-01", "someday", "2021-02-30"])
+def test_demo_until_must_be_a_date_after_the_kick_off(in_empty_dir: Path, until: str) -> None:
+    run = Renovation(in_empty_dir / "demo.db")
+
+    result = run("demo", "--until", until)
+
+    assert result.exit_code == 2
+    assert len(run.lines(result)) == 1
+    assert "--until" in result.output
+    assert event_count(run.db) == 0

@@ -1,0 +1,184 @@
+"""On site through the CLI: inspections and findings (整改通知), material samples and results."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from cli_support import Renovation, event_count
+
+
+def stored_findings(db: Path) -> dict[str, dict[str, Any]]:
+    """The findings as the store holds them (plain JSON rows, read with sqlite3), by id."""
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = connection.execute(
+            "SELECT state FROM stored_events WHERE topic LIKE '%.InspectionRecorded'"
+        ).fetchall()
+    finally:
+        connection.close()
+    findings = [finding["_data_"] for (state,) in rows for finding in json.loads(state)["findings"]]
+    return {finding["finding_id"]: finding for finding in findings}
+
+
+def test_inspect_without_findings_prints_the_inspection_id(run: Renovation, started: str) -> None:
+    before = event_count(run.db)
+
+    result = run.ok("inspect", "JM", "--kind", "morning", "--at", "2021-03-02T06:30")
+
+    assert result.output.strip() == "Recorded morning inspection I1 at JM."
+    assert event_count(run.db) == before + 1
+
+
+def test_inspect_with_several_findings_prints_their_ids(run: Renovation, started: str) -> None:
+    result = run.ok(
+        "inspect", "JM", "--kind", "patrol", "--at", "2021-03-02T06:40",
+        "--finding", "safety:major:脚手架未挂安全网@3号楼",
+        "--finding", "civilized:minor:渣土未苫盖",
+        "--finding", "quality:critical:防水层破损@5号楼屋面",
+    )
+
+    assert result.output.strip() == "Recorded patrol inspection I1 at JM; findings: F1, F2, F3."
+
+
+def test_inspect_with_json_names_the_finding_ids(run: Renovation, started: str) -> None:
+    recorded = run.json(
+        "inspect", "JM", "--kind", "morning", "--at", "2021-03-02T06:30+08:00",
+        "--finding", "safety:major:脚手架未挂安全网@3号楼", "--finding", "civilized:minor:渣土未苫盖",
+        "--due", "2021-03-05",
+    )
+
+    assert recorded == {
+        "code": "JM", "inspection_id": "I1", "kind": "morning", "at": "2021-03-02T06:30:00+08:00",
+        "finding_ids": ["F1", "F2"],
+    }
+    second = run.json("inspect", "JM", "--kind", "patrol", "--at", "2021-03-03T10:00",
+                      "--finding", "quality:minor:墙面空鼓")
+    assert second["inspection_id"] == "I2"
+    assert second["finding_ids"] == ["F3"]
+
+
+def test_findings_keep_their_location_and_due_date(run: Renovation, started: str) -> None:
+    run.ok("inspect", "JM", "--kind", "morning", "--at", "2021-03-02T06:30",
+           "--finding", "safety:major:脚手架未挂安全网@3号楼", "--finding", "civilized:minor:渣土未苫盖")
+    run.ok("inspect", "JM", "--kind", "patrol", "--at", "2021-03-03T09:00", "--due", "2021-03-10",
+           "--finding", "quality:critical:防水层破损@5号楼屋面")
+
+    findings = stored_findings(run.db)
+
+    assert findings["F1"]["location"] == "3号楼"
+    assert findings["F1"]["description"] == "脚手架未挂安全网"
+    assert findings["F1"]["due"]["_data_"] == "2021-03-05"  # major: 3 days by default
+    assert findings["F2"]["location"] is None
+    assert findings["F2"]["due"]["_data_"] == "2021-03-09"  # minor: 7 days
+    assert findings["F3"]["location"] == "5号楼屋面"
+    assert findings["F3"]["due"]["_data_"] == "2021-03-10"  # --due wins over the severity's default
+
+
+def test_an_inspection_time_without_offset_is_in_the_users_zone(run: Renovation, started: str) -> None:
+    recorded = run.json("inspect", "JM", "--kind", "morning", "--at", "2021-03-02T06:30")
+
+    assert recorded["at"] == "2021-03-02T06:30:00+08:00"  # RENOVATION_TZ=Asia/Shanghai in the tests
+
+
+def test_findings_count_as_open_until_closed(run: Renovation, started: str) -> None:
+    run.ok("inspect", "JM", "--kind", "morning", "--at", "2021-03-02T06:30",
+           "--finding", "safety:major:脚手架未挂安全网@3号楼", "--finding", "civilized:minor:渣土未苫盖")
+
+    shown = run.json("compound", "show", "JM")
+
+    assert shown["inspections"] == 1
+    assert shown["findings_open"] == 2
+    assert shown["findings_closed"] == 0
+
+
+def test_finding_rectify_close_reopen(run: Renovation, started: str) -> None:
+    run.ok("inspect", "JM", "--kind", "morning", "--at", "2021-03-02T06:30",
+           "--finding", "safety:major:脚手架未挂安全网")
+
+    rectified = run.ok("finding", "rectify", "JM", "F1", "--note", "已挂安全网")
+    assert rectified.output.strip() == "Finding F1 at JM: rectified."
+
+    closed = run.json("finding", "close", "JM", "f1")
+    assert closed["finding_id"] == "F1"
+    assert closed["status"] == "closed"
+    assert run.json("compound", "show", "JM")["findings_closed"] == 1
+
+    reopened = run.json("finding", "reopen", "JM", "F1", "--note", "安全网破损")
+    assert reopened["status"] == "reopened"
+    assert reopened["note"] == "安全网破损"
+    assert run.json("compound", "show", "JM")["findings_open"] == 1
+
+
+def test_a_finding_can_be_closed_only_after_rectification(run: Renovation, started: str) -> None:
+    run.ok("inspect", "JM", "--kind", "morning", "--at", "2021-03-02T06:30", "--finding", "quality:minor:墙面空鼓")
+    before = event_count(run.db)
+
+    result = run("finding", "close", "JM", "F1")
+
+    assert result.exit_code == 1
+    assert run.lines(result) == ["Error: cannot close finding F1: it is open"]
+    assert event_count(run.db) == before
+
+
+def test_material_sample_and_pass(run: Renovation, started: str) -> None:
+    sampled = run.ok("material", "sample", "JM", "--material", "防水卷材", "--batch", "B2021-031",
+                     "--regime", "routine", "--witness", "李监理")
+    assert sampled.output.strip() == "Sample S1 of batch B2021-031 at JM."
+
+    passed = run.json("material", "result", "JM", "S1", "--pass", "--lab", "辽源市建设工程质量检测站",
+                      "--report", "JC-2021-101")
+
+    assert passed == {"code": "JM", "sample_id": "S1", "batch": "B2021-031", "passed": True, "outcome": "passed"}
+
+
+def test_a_blind_sample_that_fails_twice_rejects_the_batch(run: Renovation, started: str) -> None:
+    sample = ("material", "sample", "JM", "--material", "防水卷材", "--batch", "B2021-031", "--regime", "blind")
+    lab = ("--lab", "辽源市建设工程质量检测站")
+
+    first = run.json(*sample)
+    assert first == {"code": "JM", "sample_id": "S1", "batch": "B2021-031", "regime": "blind", "resample_of": None}
+
+    failed = run.json("material", "result", "JM", "S1", "--fail", *lab, "--report", "JC-2021-118")
+    assert failed["outcome"] == "resample_required"
+    assert failed["passed"] is False
+
+    resample = run.json(*sample)
+    assert resample["sample_id"] == "S2"
+    assert resample["resample_of"] == "S1"
+
+    failed_again = run.ok("material", "result", "JM", "S2", "--fail", *lab)
+    assert failed_again.output.strip() == "Sample S2: fail on resample; batch B2021-031 rejected (退场)."
+    assert run.json("compound", "show", "JM")["rejected_batches"] == ["B2021-031"]
+
+    before = event_count(run.db)
+    refused = run(*sample)
+    assert refused.exit_code == 1
+    assert run.lines(refused) == [
+        "Error: batch B2021-031 was rejected after a failed resample and cannot be sampled again"
+    ]
+    assert event_count(run.db) == before
+
+
+def test_a_resample_is_announced_in_words(run: Renovation, started: str) -> None:
+    sample = ("material", "sample", "JM", "--material", "水泥", "--batch", "C7", "--regime", "cross")
+    run.ok(*sample)
+    failed = run.ok("material", "result", "JM", "S1", "--fail", "--lab", "吉林省检测中心")
+    assert failed.output.strip() == "Sample S1: fail; batch C7 needs a resample (double quantity)."
+
+    resampled = run.ok(*sample)
+
+    assert resampled.output.strip() == "Sample S2 of batch C7 at JM (resample of S1, double quantity)."
+
+
+def test_material_result_needs_pass_or_fail(run: Renovation, started: str) -> None:
+    run.ok("material", "sample", "JM", "--material", "水泥", "--batch", "C7", "--regime", "routine")
+    before = event_count(run.db)
+
+    result = run("material", "result", "JM", "S1", "--lab", "吉林省检测中心")
+
+    assert result.exit_code == 2
+    assert run.lines(result) == ["Error: give --pass or --fail"]
+    assert event_count(run.db) == before

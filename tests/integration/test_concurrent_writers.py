@@ -1,0 +1,90 @@
+"""Two writers on one compound: a version conflict is retried, nothing is lost or doubled."""
+
+from __future__ import annotations
+
+import multiprocessing
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from renovation.application import RenovationApp
+from renovation.domain import errors
+from renovation.domain.compound import CompoundProject
+from tests.integration.conftest import open_app, start_compound
+
+
+def test_a_writer_that_loses_the_race_reloads_and_runs_its_command_again(db: Path) -> None:
+    first, second = open_app(db), open_app(db)
+    start_compound(first)
+    attempts = []
+
+    def inspect_while_the_other_writer_meters(project: CompoundProject) -> None:
+        attempts.append(project.version)
+        if len(attempts) == 1:  # the other writer saves between our load and our save
+            second.measure("JM", "A1", "2021-05", Decimal("10"), user="auditor")
+        project.record_inspection("patrol", first.clock(), [], None, first.context("sup"))
+
+    recorded = first.update("JM", inspect_while_the_other_writer_meters)
+
+    assert len(attempts) == 2 and attempts[1] == attempts[0] + 1
+    assert recorded["inspection_id"] == "I1"
+    project = second.get_project("JM")
+    assert project.inspections == 1 and list(project.entries) == ["M1"]
+    first.close()
+    second.close()
+
+
+def test_a_retried_command_is_checked_again_against_what_the_other_writer_recorded(db: Path) -> None:
+    first, second = open_app(db), open_app(db)
+    start_compound(first)
+    attempts = []
+
+    def meter_after_the_other(project: CompoundProject) -> None:
+        attempts.append(project.version)
+        if len(attempts) == 1:  # loaded before the other writer's entry of 80
+            second.measure("JM", "A1", "2021-05", Decimal("80"), user="auditor-2")
+        project.measure("A1", "2021-05", Decimal("30"), first.context("auditor-1"))
+
+    with pytest.raises(errors.MeteringExceedsContract):
+        first.update("JM", meter_after_the_other)
+    assert len(attempts) == 2
+    assert first.get_project("JM").cumulative("A1") == Decimal("80")
+    first.close()
+    second.close()
+
+
+def _inspect_many(db: str, count: int) -> int:
+    app = open_app(Path(db))
+    done = 0
+    for _ in range(count):
+        app.record_inspection("JM", "patrol", user="sup")
+        done += 1
+    app.close()
+    return done
+
+
+def test_processes_writing_the_same_compound_lose_nothing(db: Path) -> None:
+    app = open_app(db)
+    start_compound(app)
+    before = app.event_count()
+    processes, each = 4, 10
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        done = pool.starmap(_inspect_many, [(str(db), each)] * processes)
+    assert sum(done) == processes * each
+    project = app.get_project("JM")
+    assert project.inspections == processes * each
+    assert app.event_count() == before + processes * each
+    ids = [app.mapper.to_domain_event(n).inspection_id  # type: ignore[attr-defined]
+           for n in app.iter_notifications() if n.topic.endswith("InspectionRecorded")]
+    assert sorted(ids, key=lambda i: int(i[1:])) == [f"I{n}" for n in range(1, processes * each + 1)]
+    app.close()
+
+
+def test_a_fresh_app_reads_what_another_app_wrote(db: Path) -> None:
+    writer = open_app(db)
+    start_compound(writer)
+    reader = RenovationApp(str(db))
+    assert reader.compound("JM")["status"] == "under_construction"
+    writer.close()
+    reader.close()

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from renovation.domain.values import BoqItem, add_years, boq_total, canonical, is_period, period_of, value_of
+
+
+@pytest.mark.parametrize(
+    ("quantity", "unit_price", "value"),
+    [
+        (Decimal("1"), Decimal("0.005"), Decimal("0.01")),
+        (Decimal("1"), Decimal("0.015"), Decimal("0.02")),
+        (Decimal("1"), Decimal("0.025"), Decimal("0.03")),
+        (Decimal("1"), Decimal("0.0049"), Decimal("0.00")),
+        (Decimal("1200"), Decimal("85.5"), Decimal("102600.00")),
+    ],
+)
+def test_value_is_quantity_times_unit_price_rounded_half_up_to_the_fen(quantity, unit_price, value):
+    result = value_of(quantity, unit_price)
+
+    assert result == value
+    assert str(result) == str(value)
+
+
+def test_the_total_of_a_bill_of_quantities_adds_up_each_items_rounded_value():
+    items = [
+        # each rounds to 0.01 on its own, so they add up to 0.02 where the unrounded sum is 0.01
+        BoqItem("01", "a", "m", Decimal("1"), Decimal("0.005")),
+        BoqItem("02", "b", "m", Decimal("1"), Decimal("0.005")),
+        BoqItem("03", "c", "m2", Decimal("1200"), Decimal("85.5")),
+    ]
+
+    assert boq_total(items) == Decimal("102600.02")
+    assert boq_total([]) == 0
+
+
+@pytest.mark.parametrize(
+    ("day", "later"),
+    [
+        (date(2021, 4, 30), date(2036, 4, 30)),
+        (date(2024, 2, 29), date(2039, 2, 28)),
+        (date(2020, 2, 29), date(2035, 2, 28)),
+        (date(2021, 2, 28), date(2036, 2, 28)),
+        (date(2021, 12, 31), date(2036, 12, 31)),
+    ],
+)
+def test_fifteen_years_from_a_day_is_the_same_calendar_day_or_28_february(day, later):
+    assert add_years(day, 15) == later
+
+
+def test_29_february_stays_29_february_when_the_later_year_is_a_leap_year():
+    assert add_years(date(2024, 2, 29), 4) == date(2028, 2, 29)
+
+
+@pytest.mark.parametrize(("text", "ok"), [("2021-01", True), ("2021-12", True), ("1900-01", True),
+                                          ("2021-00", False), ("2021-13", False), ("1899-12", False),
+                                          ("2021-1", False), ("202101", False), ("2021-01-01", False)])
+def test_a_period_is_a_four_digit_year_and_a_month(text, ok):
+    assert is_period(text) is ok
+
+
+def test_the_period_of_a_day_is_its_year_and_month():
+    assert period_of(date(2021, 3, 1)) == "2021-03"
+
+
+@pytest.mark.parametrize(
+    ("number", "text"), [("4.2E+3", "4200"), ("4200", "4200"), ("0.50", "0.50"), ("1E-2", "0.01")]
+)
+def test_canonical_numbers_are_never_written_with_a_positive_exponent(number, text):
+    assert str(canonical(Decimal(number))) == text
