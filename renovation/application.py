@@ -56,7 +56,9 @@ class RenovationApp(Application[UUID]):
         clock_func: Callable[[], datetime] = clock.now,
     ) -> None:
         self.clock = clock_func
-        super().__init__(env={**store.persistence_env(db), **(env or {})})
+        persistence = {**store.persistence_env(db), **(env or {})}
+        store.ensure_schema(persistence)
+        super().__init__(env=persistence)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -250,7 +252,19 @@ class RenovationApp(Application[UUID]):
         return [describe(self.get_project(code)) for code in self.compound_codes()]
 
     def event_count(self) -> int:
-        return self.recorder.max_notification_id() or 0
+        """How many events are stored (on PostgreSQL notification ids have gaps, so they are counted)."""
+        recorder: Any = self.recorder
+        if hasattr(recorder.datastore, "schema"):  # PostgreSQL
+            table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+        else:
+            table = f'"{recorder.events_table_name}"'
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT COUNT(*) AS n FROM {table}")  # noqa: S608 - names, not input
+            row = cursor.fetchone()
+        return int(row["n"] if isinstance(row, dict) else row[0])
+
+    def is_empty(self) -> bool:
+        return self.recorder.max_notification_id() is None
 
 
 _BASE_FIELDS = {"originator_id", "originator_version", "originator_topic", "timestamp"}

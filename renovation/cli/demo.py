@@ -38,7 +38,7 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
     if force:
         session.discard_sqlite_file()
     app = session.app
-    if app.event_count():
+    if not app.is_empty():
         raise click.UsageError(f"{session.db} already holds events; use an empty database (or --force)")
     simulation = Simulation(app, seed=seed, compounds=compounds)
     total = len(list(days(KICK_OFF, last)))

@@ -9,22 +9,24 @@ import pytest
 
 from renovation.application import RenovationApp
 from renovation.domain.values import BoqItem
+from tests.backends import BACKENDS, store_url
 
 CST = timezone(timedelta(hours=8))
 NOW = datetime(2021, 5, 10, 9, 0, tzinfo=CST)
 
 
-def open_app(db: Path, now: datetime = NOW) -> RenovationApp:
-    return RenovationApp(str(db), clock_func=lambda: now)
+def open_app(db: str, now: datetime = NOW) -> RenovationApp:
+    return RenovationApp(db, clock_func=lambda: now)
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The store's --db value: an SQLite file, or a PostgreSQL schema of this test's own."""
+    yield from store_url(request.param, tmp_path)
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "renovation.db"
-
-
-@pytest.fixture
-def app(db: Path) -> Iterator[RenovationApp]:
+def app(db: str) -> Iterator[RenovationApp]:
     application = open_app(db)
     yield application
     application.close()

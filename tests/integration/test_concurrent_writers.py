@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,7 @@ from renovation.domain.compound import CompoundProject
 from tests.integration.conftest import open_app, start_compound
 
 
-def test_a_writer_that_loses_the_race_reloads_and_runs_its_command_again(db: Path) -> None:
+def test_a_writer_that_loses_the_race_reloads_and_runs_its_command_again(db: str) -> None:
     first, second = open_app(db), open_app(db)
     start_compound(first)
     attempts = []
@@ -35,7 +34,7 @@ def test_a_writer_that_loses_the_race_reloads_and_runs_its_command_again(db: Pat
     second.close()
 
 
-def test_a_retried_command_is_checked_again_against_what_the_other_writer_recorded(db: Path) -> None:
+def test_a_retried_command_is_checked_again_against_what_the_other_writer_recorded(db: str) -> None:
     first, second = open_app(db), open_app(db)
     start_compound(first)
     attempts = []
@@ -55,7 +54,7 @@ def test_a_retried_command_is_checked_again_against_what_the_other_writer_record
 
 
 def _inspect_many(db: str, count: int) -> int:
-    app = open_app(Path(db))
+    app = open_app(db)
     done = 0
     for _ in range(count):
         app.record_inspection("JM", "patrol", user="sup")
@@ -64,13 +63,13 @@ def _inspect_many(db: str, count: int) -> int:
     return done
 
 
-def test_processes_writing_the_same_compound_lose_nothing(db: Path) -> None:
+def test_processes_writing_the_same_compound_lose_nothing(db: str) -> None:
     app = open_app(db)
     start_compound(app)
     before = app.event_count()
     processes, each = 4, 10
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
-        done = pool.starmap(_inspect_many, [(str(db), each)] * processes)
+        done = pool.starmap(_inspect_many, [(db, each)] * processes)
     assert sum(done) == processes * each
     project = app.get_project("JM")
     assert project.inspections == processes * each
@@ -81,10 +80,10 @@ def test_processes_writing_the_same_compound_lose_nothing(db: Path) -> None:
     app.close()
 
 
-def test_a_fresh_app_reads_what_another_app_wrote(db: Path) -> None:
+def test_a_fresh_app_reads_what_another_app_wrote(db: str) -> None:
     writer = open_app(db)
     start_compound(writer)
-    reader = RenovationApp(str(db))
+    reader = RenovationApp(db)
     assert reader.compound("JM")["status"] == "under_construction"
     writer.close()
     reader.close()
