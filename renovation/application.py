@@ -58,6 +58,7 @@ class RenovationApp(Application[UUID]):
         self.clock = clock_func
         persistence = {**store.persistence_env(db), **(env or {})}
         store.ensure_schema(persistence)
+        self.persistence = persistence
         super().__init__(env=persistence)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
     from renovation.application import RenovationApp
+    from renovation.config import Config
+    from renovation.projections.runner import ReadModels
 
 
 def default_lang() -> str:
@@ -51,11 +54,44 @@ def checked_user(_ctx: click.Context, _param: click.Parameter, name: str | None)
 class Session:
     """What every command shares: the store, the user, the language; the app is built on first use."""
 
-    def __init__(self, db: str, user: str, lang: str) -> None:
+    def __init__(self, db: str, user: str, lang: str, config_path: str | None = None,
+                 today: str | None = None) -> None:
         self.db = db
+        self._today = today
         self.user = user
         self.lang = lang
+        self.config_path = config_path
         self._app: RenovationApp | None = None
+        self._read_models: ReadModels | None = None
+        self._config: Config | None = None
+
+    def today(self) -> date:
+        """The day the boards count to (overdue findings, construction days, days behind plan)."""
+        if self._today is None:
+            return self.app.clock().date()
+        from renovation.cli.inputs import parse_date
+
+        try:
+            return parse_date(self._today)
+        except ValueError as error:
+            raise click.UsageError(f"--today: {error}") from None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from renovation.config import load_config
+
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def read_models(self, *names: str) -> ReadModels:
+        """The read models, caught up with every event recorded so far (the named ones, or all)."""
+        if self._read_models is None:
+            from renovation.projections import read_models
+
+            self._read_models = read_models(self.app)
+        self._read_models.catch_up(*names)
+        return self._read_models
 
     @property
     def app(self) -> RenovationApp:
@@ -79,6 +115,9 @@ class Session:
             Path(env["SQLITE_DBNAME"] + suffix).unlink(missing_ok=True)
 
     def close(self) -> None:
+        if self._read_models is not None:
+            self._read_models.close()
+            self._read_models = None
         if self._app is not None:
             self._app.close()
             self._app = None
@@ -151,10 +190,9 @@ def translatable() -> tuple[type[Exception], ...]:
 
 def translate(error: Exception, session: Session | None) -> click.ClickException:
     """One of the errors of ``translatable()`` as a one-line click error."""
-    from eventsourcing.persistence import OperationalError
-
     from renovation.application import WriteConflict
     from renovation.clock import BadTimeZone
+    from renovation.config import BadConfig
     from renovation.domain.errors import DomainError
     from renovation.store import BadDatabaseURL
 
@@ -163,9 +201,9 @@ def translate(error: Exception, session: Session | None) -> click.ClickException
         return RuleRefused(error.render(lang))
     if isinstance(error, WriteConflict):
         return RuleRefused(str(error))
-    if isinstance(error, (BadDatabaseURL, BadTimeZone)):
+    if isinstance(error, (BadDatabaseURL, BadTimeZone, BadConfig)):
         return click.UsageError(str(error))
-    if isinstance(error, OperationalError) and "locked" in str(error).lower():
+    if "database is locked" in str(error).lower():
         return RuleRefused("database busy, try again (another writer holds the lock); nothing was recorded")
     where = session.db if session else "the database"
     return RuleRefused(f"database error on {where}: {one_line(str(error))}")
@@ -178,9 +216,14 @@ def translate(error: Exception, session: Session | None) -> click.ClickException
               help="Who records the command (also RENOVATION_USER; default: your login).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
               help="Language of output and messages (default from LANG).")
+@click.option("--today", envvar="RENOVATION_TODAY", default=None, metavar="DATE",
+              help="Count the boards to this day instead of today (also RENOVATION_TODAY), e.g. the demo's last day.")
+@click.option("--config", "config_path", default=None, metavar="FILE",
+              help="Configuration file (default: renovation.toml in the working directory, if any).")
 @click.version_option(package_name="renovation")
 @click.pass_context
-def cli(ctx: click.Context, db: str, user: str | None, lang: str | None) -> None:
+def cli(ctx: click.Context, db: str, user: str | None, lang: str | None, today: str | None,
+        config_path: str | None) -> None:
     """Event-sourced tracker for the renovation of old residential compounds (老旧小区改造).
 
     \b
@@ -188,15 +231,16 @@ def cli(ctx: click.Context, db: str, user: str | None, lang: str | None) -> None
       renovation demo
       renovation compound list
     """
-    session = Session(db=db, user=user or default_user(), lang=lang or default_lang())
+    session = Session(db=db, user=user or default_user(), lang=lang or default_lang(), config_path=config_path,
+                      today=today)
     ctx.obj = session
     ctx.call_on_close(session.close)
 
 
 def _register_commands() -> None:
-    from renovation.cli import compound, demo, money, residents, site
+    from renovation.cli import boards, compound, demo, money, residents, site
 
-    for module in (compound, site, money, residents, demo):
+    for module in (compound, site, money, residents, boards, demo):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -67,8 +67,12 @@ def list_compounds(session: Session, as_json: bool, as_csv: bool) -> None:
     Example:
       renovation compound list --json
     """
+    from renovation.projections.progress import progress_rows
+
     keys = ("code", "name", "district", "contractor", "status", "contract_value", "metered_value")
-    rows = [{key: row[key] for key in keys} for row in session.app.compounds()]
+    models = session.read_models("progress")
+    with models.engine.connect() as connection:
+        rows = [{key: row[key] for key in keys} for row in progress_rows(connection, session.today())]
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 

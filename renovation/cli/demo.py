@@ -45,7 +45,8 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
     with Progress(transient=True) as progress:
         task = progress.add_task("2021 programme", total=total)
         simulation.run(last, on_day=lambda _day: progress.advance(task))
-    click.echo(f"{app.event_count()} events in {session.db}")
+    click.echo(f"{app.event_count()} events in {session.db}; the programme as of {last}.")
+    click.echo(f"To see the boards as of that day: export RENOVATION_TODAY={last}")
     keys = ("code", "name", "district", "contractor", "status", "contract_value", "metered_value")
     emit([{key: row[key] for key in keys} for row in app.compounds()], as_json=False, as_csv=False,
          lang=session.lang)

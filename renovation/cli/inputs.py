@@ -209,9 +209,9 @@ def parse_finding(spec: str) -> FindingInput:
     if "@" in text:
         text, location = text.rsplit("@", 1)
     try:
-        return FindingInput(
-            category=category.strip().lower(), severity=severity.strip().lower(),  # type: ignore[arg-type]
-            description=text, location=location,
+        return FindingInput.model_validate(
+            {"category": category.strip().lower(), "severity": severity.strip().lower(),
+             "description": text, "location": location}
         )
     except ValidationError as error:
         first = error.errors()[0]
@@ -306,3 +306,9 @@ class DayInput(Input):
 class CountInput(Input):
     code: Code
     count: int = Field(gt=0, le=10_000)
+
+
+class LedgerInput(Input):
+    code: Code
+    item: Annotated[str, text_parser(32)] | None = None
+    period: Period | None = None

@@ -31,6 +31,20 @@ LABELS: dict[str, dict[str, str]] = {
         "rejected_batches": "Rejected batches", "scored_periods": "Scored periods",
         "tickets_open": "Tickets open", "version": "Events", "access": "Access",
         "field": "Field", "value": "Value",
+        "percent_complete": "% complete", "days_behind": "Days behind",
+        "construction_days": "Construction days", "morning_inspections": "Morning rounds", "patrols": "Patrols",
+        "morning_coverage": "Morning coverage %", "findings_overdue": "Findings overdue",
+        "mean_days_to_close": "Mean days to close", "samples_failed": "Samples failed",
+        "routine_pass_rate": "Routine pass %", "cross_pass_rate": "Cross pass %", "blind_pass_rate": "Blind pass %",
+        "day": "Day", "period": "Period", "rank": "Rank", "compounds": "Compounds", "total": "Total",
+        "quality": "Quality", "safety": "Safety", "progress": "Progress", "civilized": "Civilized",
+        "satisfaction": "Satisfaction", "movement": "Movement", "last": "Last place",
+        "item": "Item", "description": "Description", "unit": "Unit", "quantity": "Quantity",
+        "cumulative_quantity": "Cumulative quantity", "cumulative_value": "Cumulative value",
+        "contract_quantity": "Contract quantity", "share_of_contract": "Share of contract %",
+        "ticket_id": "Ticket", "channel": "Channel", "text": "Text", "received_at": "Received",
+        "resolved_at": "Resolved", "note": "Note", "days_to_resolve": "Days to resolve",
+        "projection": "Projection", "position": "Position", "head": "Head", "lag": "Lag",
     },
     "zh": {
         "code": "代码", "name": "名称", "district": "区县", "contractor": "施工单位",
@@ -43,11 +57,35 @@ LABELS: dict[str, dict[str, str]] = {
         "samples": "样品", "samples_pending": "待出结果样品", "rejected_batches": "退场批次",
         "scored_periods": "已评分期间", "tickets_open": "未办结工单", "version": "事件数",
         "access": "权限", "field": "项目", "value": "内容",
+        "percent_complete": "完成率%", "days_behind": "滞后天数",
+        "construction_days": "施工天数", "morning_inspections": "晨检", "patrols": "巡检",
+        "morning_coverage": "晨检覆盖率%", "findings_overdue": "逾期问题",
+        "mean_days_to_close": "平均销项天数", "samples_failed": "不合格样品",
+        "routine_pass_rate": "常规检测合格率%", "cross_pass_rate": "交叉互检合格率%", "blind_pass_rate": "盲检合格率%",
+        "day": "日期", "period": "期间", "rank": "名次", "compounds": "小区数", "total": "总分",
+        "quality": "质量", "safety": "安全", "progress": "进度", "civilized": "文明施工",
+        "satisfaction": "满意度", "movement": "名次变化", "last": "末位",
+        "item": "清单项", "description": "项目名称", "unit": "单位", "quantity": "数量",
+        "cumulative_quantity": "累计数量", "cumulative_value": "累计产值",
+        "contract_quantity": "合同数量", "share_of_contract": "累计占合同%",
+        "ticket_id": "工单", "channel": "渠道", "text": "内容", "received_at": "受理时间",
+        "resolved_at": "办结时间", "note": "办理情况", "days_to_resolve": "办结天数",
+        "projection": "读模型", "position": "位置", "head": "日志末尾", "lag": "滞后",
     },
 }
 
 #: Columns whose values are words to translate (statuses, kinds, ...).
-TRANSLATED = {"status"}
+TRANSLATED = {"status", "channel", "kind", "regime", "category", "severity"}
+
+VALUE_WORDS: dict[str, dict[str, str]] = {
+    "en": {"resolved": "resolved", "unresolved": "open", "hotline": "hotline", "form": "form", "visit": "visit",
+           "morning": "morning", "patrol": "patrol", "routine": "routine", "cross": "cross", "blind": "blind"},
+    "zh": {"resolved": "已办结", "unresolved": "未办结", "hotline": "热线", "form": "表格", "visit": "走访",
+           "morning": "晨检", "patrol": "巡检", "routine": "常态化检测", "cross": "交叉互检", "blind": "盲检",
+           "quality": "质量", "safety": "安全", "civilized": "文明施工", "minor": "一般", "major": "较大",
+           "critical": "严重"},
+}
+MARKS = {"en": {"last": "last"}, "zh": {"last": "末位"}}
 
 
 def label(key: str, lang: str) -> str:
@@ -73,7 +111,11 @@ def display(key: str, value: Any, lang: str) -> str:
     if value is None:
         return ""
     if key in TRANSLATED and isinstance(value, str):
-        return word(value, lang)
+        return VALUE_WORDS.get(lang, {}).get(value) or word(value, lang)
+    if key == "last":
+        return MARKS.get(lang, MARKS["en"])["last"] if value else ""
+    if key == "movement":
+        return "=" if value == 0 else (f"↑{value}" if value > 0 else f"↓{-value}")
     if isinstance(value, (list, tuple)):
         return ", ".join(str(display(key, item, lang)) for item in value)
     if isinstance(value, Decimal) and key.endswith("value"):

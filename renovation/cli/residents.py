@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from renovation.cli import DefaultGroup, Session, pass_session
-from renovation.cli.output import recorded, write_options
+from renovation.cli.output import emit, output_options, recorded, write_options
 from renovation.cli.said import said
 
 
@@ -62,6 +62,25 @@ def resolve(session: Session, code: str, ticket_id: str, note: str, at: str | No
     result = session.app.resolve_feedback(data.code, data.ticket_id, data.note, at=data.at, user=session.user)
     shown = {k: result[k] for k in ("code", "ticket_id", "note", "at")}
     recorded(shown, said("resolved", session.lang, **shown), as_json=as_json)
+
+
+@feedback.command("list")
+@click.option("--open", "only_open", is_flag=True, help="Only tickets not yet resolved.")
+@output_options
+@pass_session
+def list_feedback(session: Session, only_open: bool, as_json: bool, as_csv: bool) -> None:
+    """List feedback tickets, oldest first, with the days each took to resolve.
+
+    \b
+    Example:
+      renovation feedback list --open
+    """
+    from renovation.projections.feedback import feedback_rows
+
+    models = session.read_models("feedback")
+    with models.engine.connect() as connection:
+        rows = feedback_rows(connection, only_open=only_open)
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 
 COMMANDS = [feedback]

@@ -610,6 +610,7 @@ class CompoundProject(Aggregate):
         item: str
         period: str
         previous_quantity: Decimal
+        previous_value: Decimal
         quantity: Decimal
         value: Decimal
         reason: str
@@ -660,7 +661,7 @@ class CompoundProject(Aggregate):
         self.check_within_contract(boq_item, self.cumulative(entry.item) - entry.quantity, quantity)
         self._trigger(
             self.MeasurementCorrected, ctx, entry_id=entry_id, item=entry.item, period=entry.period,
-            previous_quantity=entry.quantity, quantity=quantity,
+            previous_quantity=entry.quantity, previous_value=entry.value, quantity=quantity,
             value=value_of(quantity, boq_item.unit_price), reason=reason.strip(),
         )
 

@@ -1,0 +1,28 @@
+"""Read models (projections) rebuildable from the events at any time: one module per read model."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from renovation.application import RenovationApp
+    from renovation.projections.base import Projection
+    from renovation.projections.runner import ReadModels
+
+NAMES = ("progress", "quality", "ledger", "ranking", "feedback")
+
+
+def all_projections() -> list[Projection]:
+    from renovation.projections.feedback import FeedbackProjection
+    from renovation.projections.ledger import LedgerProjection
+    from renovation.projections.progress import ProgressProjection
+    from renovation.projections.quality import QualityProjection
+    from renovation.projections.ranking import RankingProjection
+
+    return [ProgressProjection(), QualityProjection(), LedgerProjection(), RankingProjection(), FeedbackProjection()]
+
+
+def read_models(app: RenovationApp) -> ReadModels:
+    from renovation.projections.runner import ReadModels
+
+    return ReadModels(app, all_projections())

@@ -1,0 +1,201 @@
+"""The read side: progress, quality, ranking, ledger, and the projections themselves.
+
+Every read command first catches its read model up with every event recorded so far.
+"""
+
+from __future__ import annotations
+
+import click
+
+from renovation.cli import Session, pass_session
+from renovation.cli.output import emit, output_options
+
+
+@click.command()
+@output_options
+@pass_session
+def progress(session: Session, as_json: bool, as_csv: bool) -> None:
+    """Progress of every compound: status, contract and metered value, percent complete by value
+    (metered ÷ contract × 100), planned and actual dates, days behind plan.
+
+    Days behind plan: a late start counts until the compound is finished; after the planned finish
+    every day until completion counts; a completed compound shows how late it finished.
+
+    \b
+    Example:
+      renovation progress --json
+    """
+    from renovation.projections.progress import progress_rows
+
+    models = session.read_models("progress")
+    with models.engine.connect() as connection:
+        rows = progress_rows(connection, session.today())
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
+
+
+@click.command()
+@click.argument("code", required=False)
+@click.option("--by", type=click.Choice(["compound", "contractor"]), default="compound", show_default=True,
+              help="One row per compound or per contractor.")
+@click.option("--missed", is_flag=True, help="List the construction days of CODE without a morning round.")
+@output_options
+@pass_session
+def quality(session: Session, code: str | None, by: str, missed: bool, as_json: bool, as_csv: bool) -> None:
+    """Quality: inspections by kind; morning-round coverage (days with a morning inspection ÷
+    construction days, from the start to completion or today); findings open, overdue (not closed
+    by the due date, as of today) and closed, with the mean days to close; material samples, pass
+    rate by regime, rejected batches.
+
+    \b
+    Examples:
+      renovation quality
+      renovation quality --by contractor
+      renovation quality JM --missed
+    """
+    from renovation.cli.inputs import CodeInput, validate
+    from renovation.projections.quality import missed_days, quality_rows
+
+    if missed and not code:
+        raise click.UsageError("--missed needs a compound CODE")
+    models = session.read_models("quality")
+    today = session.today()
+    with models.engine.connect() as connection:
+        if code:
+            chosen = validate(CodeInput, code=code).code
+            session.app.get_project(chosen)  # an unknown code is refused, not shown as empty
+            if missed:
+                rows = [{"code": chosen, "day": day} for day in missed_days(connection, chosen, today)]
+            else:
+                rows = [row for row in quality_rows(connection, today, "compound") if row["code"] == chosen]
+        else:
+            rows = quality_rows(connection, today, by)
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
+
+
+@click.command()
+@click.option("--period", default=None, help="Scoring period, YYYY-MM (default: the latest scored).")
+@click.option("--by", type=click.Choice(["contractor", "compound"]), default="contractor", show_default=True,
+              help="Rank contractors or compounds.")
+@output_options
+@pass_session
+def ranking(session: Session, period: str | None, by: str, as_json: bool, as_csv: bool) -> None:
+    """The horse-race board (赛马) of a period. A compound's total is its weighted score (weights from
+    renovation.toml; default quality 30, safety 25, progress 20, civilized 15, satisfaction 10); a
+    contractor's total is the mean of its compounds' totals. Equal totals share a rank; movement is
+    the change in rank since the previous scored period; the last place is marked (末位).
+
+    \b
+    Examples:
+      renovation ranking
+      renovation ranking --period 2021-05 --by compound --json
+    """
+    from renovation.cli.inputs import parse_period
+    from renovation.projections.ranking import ranking_rows
+
+    if period is not None:
+        try:
+            period = parse_period(period)
+        except ValueError as error:
+            raise click.UsageError(f"--period: {error}") from None
+    weights = session.config.ranking.weights.as_dict()
+    models = session.read_models("ranking")
+    with models.engine.connect() as connection:
+        rows = ranking_rows(connection, weights, period, by)
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
+
+
+@click.command()
+@click.argument("code")
+@click.option("--item", default=None, help="Only this bill-of-quantities item.")
+@click.option("--period", default=None, help="Only this period, YYYY-MM (cumulative figures still count earlier ones).")
+@output_options
+@pass_session
+def ledger(session: Session, code: str, item: str | None, period: str | None, as_json: bool, as_csv: bool) -> None:
+    """The metering ledger (计量台账) of CODE: per item and period, the quantity and value metered, the
+    cumulative quantity and value, and the share of the item's contract quantity.
+
+    \b
+    Examples:
+      renovation ledger JM
+      renovation ledger JM --item 010101 --period 2021-04 --csv
+    """
+    from renovation.cli.inputs import LedgerInput, validate
+    from renovation.domain.errors import UnknownItem
+    from renovation.projections.ledger import ledger_items_of, ledger_rows
+
+    data = validate(LedgerInput, code=code, item=item, period=period)
+    session.app.get_project(data.code)  # an unknown code is refused, not shown as empty
+    models = session.read_models("ledger")
+    with models.engine.connect() as connection:
+        if data.item is not None and data.item not in (known := ledger_items_of(connection, data.code)):
+            raise UnknownItem(code=data.code, item=data.item, known=", ".join(sorted(known)))
+        rows = ledger_rows(connection, data.code, data.item, data.period)
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
+
+
+@click.group()
+def projections() -> None:
+    """The read models: how far each has caught up, and rebuilding them from the events.
+
+    \b
+    Examples:
+      renovation projections status
+      renovation projections rebuild
+    """
+
+
+@projections.command("status")
+@output_options
+@pass_session
+def status(session: Session, as_json: bool, as_csv: bool) -> None:
+    """Per projection: its position in the event log, the head of the log, and the lag (without
+    catching up first).
+
+    \b
+    Example:
+      renovation projections status
+    """
+    from renovation.projections import read_models
+
+    models = read_models(session.app)
+    try:
+        emit(models.status(), as_json=as_json, as_csv=as_csv, lang=session.lang)
+    finally:
+        models.close()
+
+
+@projections.command("rebuild")
+@click.argument("names", nargs=-1, type=click.Choice(["progress", "quality", "ledger", "ranking", "feedback"]))
+@pass_session
+def rebuild(session: Session, names: tuple[str, ...]) -> None:
+    """Clear the read models' tables (all, or those named) and replay the whole event log into them.
+
+    \b
+    Example:
+      renovation projections rebuild
+      renovation projections rebuild ranking
+    """
+    from rich.progress import Progress, TaskID
+
+    from renovation.projections import NAMES, read_models
+
+    models = read_models(session.app)
+    chosen = names or NAMES
+    try:
+        head = models.head()
+        with Progress(transient=True) as bar:
+            tasks = {name: bar.add_task(name, total=head or 1) for name in chosen}
+            for name in chosen:
+                task = tasks[name]
+
+                def advance(done: int, task: TaskID = task) -> None:
+                    bar.advance(task, done)
+
+                models.rebuild(name, progress=advance)
+                bar.update(task, completed=head or 1)
+    finally:
+        models.close()
+    click.echo(f"rebuilt {', '.join(chosen)} from {head} events")
+
+
+COMMANDS = [progress, quality, ranking, ledger, projections]

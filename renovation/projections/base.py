@@ -1,0 +1,140 @@
+"""The machinery every read model shares.
+
+A projection owns a few SQL tables (SQLAlchemy Core, in the same database as the events) and one
+row of ``projection_tracking``: the id of the last notification it applied. It catches up by reading
+the notification log after that position, applying each event and advancing the position in one
+transaction, so an event is never applied twice and never skipped, even when two processes catch
+up at once (the second waits for the write lock, re-reads the position and finds nothing to do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Dialect,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    insert,
+    select,
+    update,
+)
+
+metadata = MetaData()
+
+tracking = Table(
+    "projection_tracking",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+)
+
+
+class DecimalText(TypeDecorator[Decimal]):
+    """An exact decimal stored as its plain string (SQLite has no decimal type; floats are never used)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
+        return None if value is None else format(value, "f")
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class DateText(TypeDecorator[date]):
+    impl = String(10)
+    cache_ok = True
+
+    def process_bind_param(self, value: date | None, dialect: Dialect) -> str | None:
+        return None if value is None else value.isoformat()
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> date | None:
+        return None if value is None else date.fromisoformat(value)
+
+
+class DateTimeText(TypeDecorator[datetime]):
+    """An aware date-time with its own offset, as ISO 8601 (sorts correctly within one zone)."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:
+        return None if value is None else value.isoformat()
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+
+Handler = Callable[[Connection, Any], None]
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event as a projection sees it: its type (class name), the compound code and its fields,
+    which read as attributes (``event.quantity``)."""
+
+    event_type: str
+    code: str
+    fields: dict[str, Any]
+
+    def __getattr__(self, item: str) -> Any:
+        try:
+            return self.fields[item]
+        except KeyError:
+            raise AttributeError(item) from None
+
+
+class Projection:
+    """A read model: tables, and one ``on_<EventName>(connection, event)`` method per event it uses."""
+
+    name: ClassVar[str]
+    tables: ClassVar[Sequence[Table]]
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            attribute.removeprefix("on_"): getattr(self, attribute)
+            for attribute in dir(self)
+            if attribute.startswith("on_")
+        }
+
+    def event_names(self) -> set[str]:
+        return set(self.handlers())
+
+    def apply(self, connection: Connection, event: Event) -> None:
+        handler = self.handlers().get(event.event_type)
+        if handler is not None:
+            handler(connection, event)
+
+    def clear(self, connection: Connection) -> None:
+        for table in reversed(self.tables):
+            connection.execute(table.delete())
+
+
+def position_of(connection: Connection, name: str, *, for_update: bool = False) -> int:
+    query = select(tracking.c.position).where(tracking.c.name == name)
+    if for_update and connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    found = connection.execute(query).scalar()
+    return int(found) if found is not None else 0
+
+
+def set_position(connection: Connection, name: str, position: int) -> None:
+    changed = connection.execute(update(tracking).where(tracking.c.name == name).values(position=position))
+    if changed.rowcount == 0:
+        connection.execute(insert(tracking).values(name=name, position=position))
+
+
+def rows(result: Iterable[Any]) -> list[dict[str, Any]]:
+    return [dict(row._mapping) for row in result]

@@ -1,0 +1,60 @@
+"""Residents' feedback: open and resolved tickets, and the time they took."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Column, Connection, String, Table, insert, select, update
+
+from renovation.projections.base import DateTimeText, Event, Projection, metadata
+from renovation.projections.quality import days_between
+
+tickets = Table(
+    "feedback_tickets",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("ticket_id", String(16), primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("text", String(1000), nullable=False),
+    Column("received_at", DateTimeText, nullable=False),
+    Column("resolved_at", DateTimeText),
+    Column("note", String(500)),
+)
+
+
+class FeedbackProjection(Projection):
+    name = "feedback"
+    tables = (tickets,)
+
+    def on_FeedbackReceived(self, connection: Connection, event: Event) -> None:
+        connection.execute(
+            insert(tickets).values(code=event.code, ticket_id=event.ticket_id, channel=event.channel,
+                                   text=event.text, received_at=event.at)
+        )
+
+    def on_FeedbackResolved(self, connection: Connection, event: Event) -> None:
+        connection.execute(
+            update(tickets).where(tickets.c.code == event.code, tickets.c.ticket_id == event.ticket_id)
+            .values(resolved_at=event.at, note=event.note)
+        )
+
+
+def feedback_rows(connection: Connection, *, only_open: bool = False, code: str | None = None) -> list[dict[str, Any]]:
+    query = select(tickets).order_by(tickets.c.received_at, tickets.c.code, tickets.c.ticket_id)
+    if only_open:
+        query = query.where(tickets.c.resolved_at.is_(None))
+    if code:
+        query = query.where(tickets.c.code == code)
+    result = []
+    for row in connection.execute(query):
+        days = days_between(row.received_at, row.resolved_at) if row.resolved_at else None
+        result.append(
+            {
+                "code": row.code, "ticket_id": row.ticket_id, "channel": row.channel, "text": row.text,
+                "received_at": row.received_at, "resolved_at": row.resolved_at, "note": row.note,
+                "status": "resolved" if row.resolved_at else "unresolved",
+                "days_to_resolve": days.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if days is not None else None,
+            }
+        )
+    return result

@@ -1,0 +1,120 @@
+"""Progress: per compound, status, value metered against the contract, planned against actual dates."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Column, Connection, Integer, String, Table, insert, select, update
+
+from renovation.projections.base import DateText, DecimalText, Event, Projection, metadata
+
+compounds = Table(
+    "progress_compounds",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("district", String(200), nullable=False),
+    Column("contractor", String(200), nullable=False),
+    Column("households", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("contract_value", DecimalText, nullable=False),
+    Column("metered_value", DecimalText, nullable=False),
+    Column("planned_start", DateText, nullable=False),
+    Column("planned_finish", DateText, nullable=False),
+    Column("started_on", DateText),
+    Column("completed_on", DateText),
+    Column("accepted_on", DateText),
+    Column("handed_over_on", DateText),
+    Column("operator", String(200)),
+    Column("om_end", DateText),
+)
+
+HUNDRED = Decimal(100)
+CENT = Decimal("0.01")
+
+
+def percent(part: Decimal, whole: Decimal) -> Decimal | None:
+    """part ÷ whole × 100, rounded half-up to two decimals (None when there is no whole)."""
+    if not whole:
+        return None
+    return (part / whole * HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class ProgressProjection(Projection):
+    name = "progress"
+    tables = (compounds,)
+
+    def _set(self, connection: Connection, code: str, **values: Any) -> None:
+        connection.execute(update(compounds).where(compounds.c.code == code).values(**values))
+
+    def on_Registered(self, connection: Connection, event: Event) -> None:
+        connection.execute(
+            insert(compounds).values(
+                code=event.code, name=event.name, district=event.district, contractor=event.contractor,
+                households=event.households, status="registered", contract_value=event.contract_value,
+                metered_value=Decimal(0), planned_start=event.planned_start,
+                planned_finish=event.planned_finish,
+            )
+        )
+
+    def on_ConstructionStarted(self, connection: Connection, event: Event) -> None:
+        self._set(connection, event.code, status="under_construction", started_on=event.on)
+
+    def on_ConstructionCompleted(self, connection: Connection, event: Event) -> None:
+        self._set(connection, event.code, status="completed", completed_on=event.on)
+
+    def on_Accepted(self, connection: Connection, event: Event) -> None:
+        self._set(connection, event.code, status="accepted", accepted_on=event.on)
+
+    def on_HandedOver(self, connection: Connection, event: Event) -> None:
+        self._set(connection, event.code, status="handed_over", handed_over_on=event.on,
+                  operator=event.operator, om_end=event.om_end)
+
+    def _add_value(self, connection: Connection, code: str, amount: Decimal) -> None:
+        current = connection.execute(select(compounds.c.metered_value).where(compounds.c.code == code)).scalar_one()
+        self._set(connection, code, metered_value=current + amount)
+
+    def on_QuantityMeasured(self, connection: Connection, event: Event) -> None:
+        self._add_value(connection, event.code, event.value)
+
+    def on_MeasurementCorrected(self, connection: Connection, event: Event) -> None:
+        self._add_value(connection, event.code, event.value - event.previous_value)
+
+
+def days_behind(row: dict[str, Any], today: date) -> int:
+    """Days behind plan: a late start counts until the compound is finished; after the planned finish,
+    every day until completion counts; once completed, the days it finished late."""
+    planned_start: date = row["planned_start"]
+    planned_finish: date = row["planned_finish"]
+    completed_on: date | None = row["completed_on"]
+    if completed_on is not None:
+        return max(0, (completed_on - planned_finish).days)
+    late_start = ((row["started_on"] or today) - planned_start).days
+    return max(0, late_start, (today - planned_finish).days)
+
+
+def progress_rows(connection: Connection, today: date) -> list[dict[str, Any]]:
+    """One row per compound, in code order."""
+    result = []
+    for found in connection.execute(select(compounds).order_by(compounds.c.code)):
+        row = dict(found._mapping)
+        result.append(
+            {
+                "code": row["code"],
+                "name": row["name"],
+                "district": row["district"],
+                "status": row["status"],
+                "contractor": row["contractor"],
+                "contract_value": row["contract_value"],
+                "metered_value": row["metered_value"],
+                "percent_complete": percent(row["metered_value"], row["contract_value"]),
+                "planned_start": row["planned_start"],
+                "started_on": row["started_on"],
+                "planned_finish": row["planned_finish"],
+                "completed_on": row["completed_on"],
+                "days_behind": days_behind(row, today),
+            }
+        )
+    return result

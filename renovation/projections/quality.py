@@ -1,0 +1,217 @@
+"""Quality: inspections, morning-round coverage, findings and material tests, per compound or contractor.
+
+Stored are the facts (inspection days, findings, samples); what depends on today (overdue findings,
+construction days so far) is worked out when asked.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Connection, Integer, String, Table, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from renovation.projections.base import DateText, DateTimeText, Event, Projection, metadata
+from renovation.projections.progress import percent
+
+compounds = Table(
+    "quality_compounds",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("contractor", String(200), nullable=False),
+    Column("started_on", DateText),
+    Column("completed_on", DateText),
+    Column("morning", Integer, nullable=False),
+    Column("patrol", Integer, nullable=False),
+)
+
+morning_days = Table(
+    "quality_morning_days",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("day", DateText, primary_key=True),
+)
+
+findings = Table(
+    "quality_findings",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("finding_id", String(16), primary_key=True),
+    Column("category", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("due", DateText, nullable=False),
+    Column("raised_at", DateTimeText, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("closed_at", DateTimeText),
+)
+
+samples = Table(
+    "quality_samples",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("sample_id", String(16), primary_key=True),
+    Column("regime", String(16), nullable=False),
+    Column("batch", String(64), nullable=False),
+    Column("resample_of", String(16)),
+    Column("passed", Boolean),
+    Column("outcome", String(32)),
+)
+
+REGIMES = ("routine", "cross", "blind")
+
+
+class QualityProjection(Projection):
+    name = "quality"
+    tables = (compounds, morning_days, findings, samples)
+
+    def on_Registered(self, connection: Connection, event: Event) -> None:
+        connection.execute(insert(compounds).values(code=event.code, contractor=event.contractor, morning=0, patrol=0))
+
+    def on_ConstructionStarted(self, connection: Connection, event: Event) -> None:
+        connection.execute(update(compounds).where(compounds.c.code == event.code).values(started_on=event.on))
+
+    def on_ConstructionCompleted(self, connection: Connection, event: Event) -> None:
+        connection.execute(update(compounds).where(compounds.c.code == event.code).values(completed_on=event.on))
+
+    def on_InspectionRecorded(self, connection: Connection, event: Event) -> None:
+        column = compounds.c[event.kind]
+        connection.execute(update(compounds).where(compounds.c.code == event.code).values({column: column + 1}))
+        if event.kind == "morning":
+            dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+            connection.execute(
+                dialect_insert(morning_days).values(code=event.code, day=event.at.date()).on_conflict_do_nothing()
+            )
+        for finding in event.findings:
+            connection.execute(
+                insert(findings).values(
+                    code=event.code, finding_id=finding.finding_id, category=finding.category,
+                    severity=finding.severity, due=finding.due, raised_at=finding.raised_at, status="open",
+                )
+            )
+
+    def _finding(self, connection: Connection, event: Event, **values: Any) -> None:
+        connection.execute(
+            update(findings).where(findings.c.code == event.code, findings.c.finding_id == event.finding_id)
+            .values(**values)
+        )
+
+    def on_FindingRectified(self, connection: Connection, event: Event) -> None:
+        self._finding(connection, event, status="rectified")
+
+    def on_FindingClosed(self, connection: Connection, event: Event) -> None:
+        self._finding(connection, event, status="closed", closed_at=event.at)
+
+    def on_FindingReopened(self, connection: Connection, event: Event) -> None:
+        self._finding(connection, event, status="reopened", closed_at=None)
+
+    def on_MaterialSampled(self, connection: Connection, event: Event) -> None:
+        connection.execute(
+            insert(samples).values(code=event.code, sample_id=event.sample_id, regime=event.regime,
+                                   batch=event.batch, resample_of=event.resample_of)
+        )
+
+    def on_MaterialResultRecorded(self, connection: Connection, event: Event) -> None:
+        connection.execute(
+            update(samples).where(samples.c.code == event.code, samples.c.sample_id == event.sample_id)
+            .values(passed=event.passed, outcome=event.outcome)
+        )
+
+
+def construction_days(row: Any, today: date) -> list[date]:
+    """Every day from the start to the completion (or today), both included."""
+    if row.started_on is None:
+        return []
+    last = min(row.completed_on or today, today)
+    return [row.started_on + timedelta(days=n) for n in range((last - row.started_on).days + 1)]
+
+
+def missed_days(connection: Connection, code: str, today: date) -> list[date]:
+    """Construction days without a morning inspection."""
+    row = connection.execute(select(compounds).where(compounds.c.code == code)).one_or_none()
+    if row is None:
+        return []
+    inspected = set(connection.execute(select(morning_days.c.day).where(morning_days.c.code == code)).scalars())
+    return [day for day in construction_days(row, today) if day not in inspected]
+
+
+def days_between(start: datetime, end: datetime) -> Decimal:
+    delta = end - start
+    return Decimal(delta.days * 86400 + delta.seconds) / 86400
+
+
+class Tally:
+    """The figures of one compound or one contractor."""
+
+    def __init__(self) -> None:
+        self.morning = self.patrol = 0
+        self.covered = self.days = 0
+        self.open = self.overdue = self.closed = 0
+        self.close_days: list[Decimal] = []
+        self.samples = self.failed = 0
+        self.rejected: set[tuple[str, str]] = set()
+        self.by_regime: dict[str, list[int]] = {regime: [0, 0] for regime in REGIMES}  # resulted, passed
+
+    def row(self) -> dict[str, Any]:
+        mean = sum(self.close_days, Decimal(0)) / len(self.close_days) if self.close_days else None
+        return {
+            "inspections": self.morning + self.patrol,
+            "morning_inspections": self.morning,
+            "patrols": self.patrol,
+            "construction_days": self.days,
+            "morning_coverage": percent(Decimal(self.covered), Decimal(self.days)),
+            "findings_open": self.open,
+            "findings_overdue": self.overdue,
+            "findings_closed": self.closed,
+            "mean_days_to_close": mean.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP) if mean is not None else None,
+            "samples": self.samples,
+            "samples_failed": self.failed,
+            **{
+                f"{regime}_pass_rate": percent(Decimal(passed), Decimal(resulted))
+                for regime, (resulted, passed) in self.by_regime.items()
+            },
+            "rejected_batches": len(self.rejected),
+        }
+
+
+def quality_rows(connection: Connection, today: date, by: str = "compound",
+                 hidden_regimes: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """One row per compound (or per contractor): coverage and findings as of ``today``."""
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    contractor_of: dict[str, str] = {}
+    key_of: dict[str, str] = {}
+    for row in connection.execute(select(compounds).order_by(compounds.c.code)):
+        contractor_of[row.code] = row.contractor
+        key_of[row.code] = row.code if by == "compound" else row.contractor
+        tally = tallies[key_of[row.code]]
+        tally.morning += row.morning
+        tally.patrol += row.patrol
+        window = set(construction_days(row, today))
+        tally.days += len(window)
+        inspected = connection.execute(select(morning_days.c.day).where(morning_days.c.code == row.code)).scalars()
+        tally.covered += len(window.intersection(inspected))
+    for finding in connection.execute(select(findings)):
+        tally = tallies[key_of[finding.code]]
+        if finding.status == "closed":
+            tally.closed += 1
+            tally.close_days.append(days_between(finding.raised_at, finding.closed_at))
+        else:
+            tally.open += 1
+            tally.overdue += today > finding.due
+    for sample in connection.execute(select(samples)):
+        if sample.passed is None and sample.regime in hidden_regimes:
+            continue  # a pending sample of a hidden regime does not exist for this reader
+        tally = tallies[key_of[sample.code]]
+        tally.samples += 1
+        if sample.passed is not None:
+            tally.by_regime[sample.regime][0] += 1
+            tally.by_regime[sample.regime][1] += int(bool(sample.passed))
+            tally.failed += not sample.passed
+        if sample.outcome == "batch_rejected":
+            tally.rejected.add((sample.code, sample.batch))
+    if by == "compound":
+        return [{"code": code, "contractor": contractor_of[code], **tallies[code].row()} for code in contractor_of]
+    return [{"contractor": name, **tallies[name].row()} for name in sorted(set(contractor_of.values()))]

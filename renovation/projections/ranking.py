@@ -1,0 +1,134 @@
+"""The horse-race board (赛马): weighted totals per compound and contractor, ranks, movement, last place.
+
+Scores are stored as recorded; the weights come from configuration when the board is asked for, so
+changing them needs no rebuild.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Column, Connection, String, Table, delete, insert, select
+
+from renovation.domain.values import SCORE_DIMENSIONS
+from renovation.projections.base import DecimalText, Event, Projection, metadata
+
+compounds = Table(
+    "ranking_compounds",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("contractor", String(200), nullable=False),
+)
+
+scores = Table(
+    "ranking_scores",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("period", String(7), primary_key=True),
+    *(Column(dimension, DecimalText, nullable=False) for dimension in SCORE_DIMENSIONS),
+)
+
+CENT = Decimal("0.01")
+
+
+class RankingProjection(Projection):
+    name = "ranking"
+    tables = (compounds, scores)
+
+    def on_Registered(self, connection: Connection, event: Event) -> None:
+        connection.execute(insert(compounds).values(code=event.code, name=event.name, contractor=event.contractor))
+
+    def on_HorseRaceScored(self, connection: Connection, event: Event) -> None:
+        # A correction replaces the period's score.
+        connection.execute(delete(scores).where(scores.c.code == event.code, scores.c.period == event.period))
+        connection.execute(
+            insert(scores).values(
+                code=event.code, period=event.period,
+                **{dimension: getattr(event, dimension) for dimension in SCORE_DIMENSIONS},
+            )
+        )
+
+
+def rounded(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def weighted_total(row: Mapping[str, Any], weights: Mapping[str, int]) -> Decimal:
+    """Σ score × weight ÷ Σ weights, exact."""
+    total_weight = sum(weights.values())
+    return sum((row[d] * weights[d] for d in SCORE_DIMENSIONS), Decimal(0)) / total_weight
+
+
+def competition_ranks(totals: list[Decimal]) -> list[int]:
+    """Standard competition ranks of totals sorted from best: equal totals share a rank (1, 2, 2, 4)."""
+    ranks: list[int] = []
+    for index, total in enumerate(totals):
+        ranks.append(ranks[-1] if index and total == totals[index - 1] else index + 1)
+    return ranks
+
+
+def periods(connection: Connection) -> list[str]:
+    return list(connection.execute(select(scores.c.period).distinct().order_by(scores.c.period)).scalars())
+
+
+def board(connection: Connection, period: str, weights: Mapping[str, int], by: str) -> list[dict[str, Any]]:
+    """Ranked rows of one period, without movement."""
+    query = select(scores, compounds.c.name, compounds.c.contractor).join(
+        compounds, compounds.c.code == scores.c.code
+    ).where(scores.c.period == period)
+    found = [dict(row._mapping) for row in connection.execute(query)]
+    if by == "compound":
+        entries = [
+            {"code": row["code"], "name": row["name"], "contractor": row["contractor"],
+             **{d: row[d] for d in SCORE_DIMENSIONS}, "exact": weighted_total(row, weights)}
+            for row in found
+        ]
+    else:
+        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in found:
+            grouped[row["contractor"]].append(row)
+        entries = [
+            {"contractor": name, "compounds": len(group),
+             **{d: rounded(sum((r[d] for r in group), Decimal(0)) / len(group)) for d in SCORE_DIMENSIONS},
+             # a contractor's total is the mean of its compounds' totals
+             "exact": sum((weighted_total(r, weights) for r in group), Decimal(0)) / len(group)}
+            for name, group in grouped.items()
+        ]
+    for entry in entries:
+        entry["total"] = rounded(entry.pop("exact"))
+    entries.sort(key=lambda entry: (-entry["total"], entry.get("code") or entry["contractor"]))
+    for entry, rank in zip(entries, competition_ranks([e["total"] for e in entries]), strict=True):
+        entry["rank"] = rank
+    return entries
+
+
+def ranking_rows(connection: Connection, weights: Mapping[str, int], period: str | None = None,
+                 by: str = "contractor") -> list[dict[str, Any]]:
+    """The board of a period (default: the latest scored), with movement since the previous scored
+    period (positive: moved up) and the last place marked."""
+    known = periods(connection)
+    if not known:
+        return []
+    period = period or known[-1]
+    current = board(connection, period, weights, by)
+    earlier = [p for p in known if p < period]
+    key = "code" if by == "compound" else "contractor"
+    previous: dict[str, int] = {}
+    if earlier:
+        previous = {e[key]: e["rank"] for e in board(connection, earlier[-1], weights, by)}
+    last_rank = max((entry["rank"] for entry in current), default=0)
+    result = []
+    for entry in current:
+        before = previous.get(entry[key])
+        row: dict[str, Any] = {"period": period, "rank": entry["rank"]}
+        row.update((k, entry[k]) for k in ("code", "name", "contractor", "compounds") if k in entry)
+        row["total"] = entry["total"]
+        row.update((d, entry[d]) for d in SCORE_DIMENSIONS)
+        row["movement"] = None if before is None else before - entry["rank"]
+        row["last"] = entry["rank"] == last_rank and len(current) > 1
+        result.append(row)
+    return result

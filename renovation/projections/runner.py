@@ -1,0 +1,181 @@
+"""Keeping read models current: catch up from the notification log, rebuild, report the lag."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Column, Connection, Engine, String, Table, create_engine, event, insert, select
+from sqlalchemy.engine import URL
+
+from renovation.projections.base import Event, Projection, metadata, position_of, set_position, tracking
+
+if TYPE_CHECKING:
+    from renovation.application import RenovationApp
+
+#: Events applied per transaction while catching up.
+BATCH = 1000
+
+#: Compound codes by aggregate id: only events of registration carry the code.
+directory = Table(
+    "compound_directory",
+    metadata,
+    Column("originator_id", String(36), primary_key=True),
+    Column("code", String(16), nullable=False, unique=True),
+)
+
+
+def engine_for(env: dict[str, str]) -> Engine:
+    """An SQLAlchemy engine on the database that holds the events."""
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+        engine = create_engine(
+            f"sqlite:///{env['SQLITE_DBNAME']}",
+            connect_args={"timeout": float(env.get("SQLITE_LOCK_TIMEOUT", "10"))},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # transactions are begun below, explicitly
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            # Catching up reads its position and then writes: it takes the write lock up front,
+            # so two processes catching up at once queue instead of failing to upgrade a read lock.
+            immediate = connection.get_execution_options().get("immediate", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    url = URL.create(
+        "postgresql+psycopg",
+        username=env["POSTGRES_USER"],
+        password=env.get("POSTGRES_PASSWORD") or None,
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        database=env["POSTGRES_DBNAME"],
+    )
+    options = f"-c search_path={env['POSTGRES_SCHEMA']}" if env.get("POSTGRES_SCHEMA") else ""
+    return create_engine(url, connect_args={"options": options, "connect_timeout": 5})
+
+
+class ReadModels:
+    """The projections of one store."""
+
+    def __init__(self, app: RenovationApp, projections: Sequence[Projection], engine: Engine | None = None) -> None:
+        self.app = app
+        self.projections = {projection.name: projection for projection in projections}
+        self.engine = engine or engine_for(app.persistence)
+        metadata.create_all(self.engine)
+        self._codes: dict[str, str] = {}
+        self._ensure_tracking_rows()
+
+    def _ensure_tracking_rows(self) -> None:
+        with self.writing() as connection, connection.begin():
+            known = set(connection.execute(select(tracking.c.name)).scalars())
+            for name in self.projections.keys() - known:
+                connection.execute(insert(tracking).values(name=name, position=0))
+
+    def writing(self) -> Connection:
+        """A connection whose transactions take the write lock at once (SQLite) ."""
+        return self.engine.connect().execution_options(immediate=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def catch_up(self, *names: str, upto: int | None = None,
+                 progress: Callable[[int], None] | None = None) -> None:
+        """Apply every event recorded so far (or up to notification ``upto``) to the named projections."""
+        head = self.head() if upto is None else upto
+        for name in names or tuple(self.projections):
+            with self.engine.connect() as connection:
+                if position_of(connection, name) >= head:
+                    continue  # current: no write lock taken
+            with self.writing() as connection:
+                while True:
+                    with connection.begin():
+                        done = self._apply_batch(connection, self.projections[name], head)
+                    if not done:
+                        break
+                    if progress:
+                        progress(done)
+
+    def _apply_batch(self, connection: Connection, projection: Projection, head: int) -> int:
+        position = position_of(connection, projection.name, for_update=True)
+        if position >= head:
+            return 0
+        topics = self.topics(projection)
+        notifications = self.app.recorder.select_notifications(
+            start=position + 1, limit=BATCH, stop=head, topics=topics
+        )
+        for notification in notifications:
+            self.apply(connection, projection, notification)
+        last = notifications[-1].id if len(notifications) == BATCH else head
+        set_position(connection, projection.name, last)
+        return last - position
+
+    def apply(self, connection: Connection, projection: Projection, notification: Any) -> None:
+        domain_event = self.app.mapper.to_domain_event(notification)
+        fields = {k: v for k, v in vars(domain_event).items() if k not in ("originator_id", "originator_topic")}
+        name = type(domain_event).__name__
+        originator = str(domain_event.originator_id)
+        if name == "Registered":
+            self.remember(connection, originator, fields["code"])
+        projection.apply(connection, Event(event_type=name, code=self.code_of(connection, originator), fields=fields))
+
+    def process(self, name: str, notifications: Sequence[Any]) -> None:
+        """Apply given notifications to one projection, skipping any it has already applied."""
+        projection = self.projections[name]
+        with self.writing() as connection, connection.begin():
+            position = position_of(connection, name, for_update=True)
+            for notification in notifications:
+                if notification.id <= position:
+                    continue
+                self.apply(connection, projection, notification)
+                position = notification.id
+            set_position(connection, name, position)
+
+    def topics(self, projection: Projection) -> list[str]:
+        from eventsourcing.utils import get_topic
+
+        from renovation.domain.compound import CompoundProject
+
+        names = projection.event_names() | {"Registered"}
+        return [get_topic(getattr(CompoundProject, event_name)) for event_name in sorted(names)]
+
+    def remember(self, connection: Connection, originator: str, code: str) -> None:
+        if self.code_of(connection, originator, missing_ok=True) is None:
+            connection.execute(insert(directory).values(originator_id=originator, code=code))
+        self._codes[originator] = code
+
+    def code_of(self, connection: Connection, originator: str, *, missing_ok: bool = False) -> str:
+        code = self._codes.get(originator)
+        if code is None:
+            code = connection.execute(
+                select(directory.c.code).where(directory.c.originator_id == originator)
+            ).scalar()
+            if code is None:
+                if missing_ok:
+                    return None  # type: ignore[return-value]
+                raise LookupError(f"no registration seen for {originator}")
+            self._codes[originator] = code
+        return code
+
+    def rebuild(self, *names: str, progress: Callable[[int], None] | None = None) -> None:
+        """Clear the named projections' tables and replay the whole log into them."""
+        chosen = names or tuple(self.projections)
+        with self.writing() as connection, connection.begin():
+            for name in chosen:
+                self.projections[name].clear(connection)
+                set_position(connection, name, 0)
+        self.catch_up(*chosen, progress=progress)
+
+    def status(self) -> list[dict[str, Any]]:
+        head = self.head()
+        with self.engine.connect() as connection:
+            return [
+                {"projection": name, "position": position_of(connection, name), "head": head,
+                 "lag": head - min(position_of(connection, name), head)}
+                for name in self.projections
+            ]
