@@ -20,6 +20,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from eventsourcing.utils import get_topic
 
 from renovation import clock, store
+from renovation.access import Access
 from renovation.domain import errors
 from renovation.domain.compound import CompoundProject, Context, NewFinding, normalise_code
 from renovation.domain.values import BoqItem
@@ -54,12 +55,14 @@ class RenovationApp(Application[UUID]):
         *,
         env: dict[str, str] | None = None,
         clock_func: Callable[[], datetime] = clock.now,
+        access: Access | None = None,
     ) -> None:
         self.clock = clock_func
+        self.access = access or Access(None)
         persistence = {**store.persistence_env(db), **(env or {})}
-        store.ensure_schema(persistence)
         self.persistence = persistence
-        super().__init__(env=persistence)
+        with store.prepared(persistence) as prepared:
+            super().__init__(env=prepared)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -78,13 +81,15 @@ class RenovationApp(Application[UUID]):
         assert isinstance(project, CompoundProject)
         return project
 
-    def update(self, code: str, command: Callable[[CompoundProject], object]) -> dict[str, Any]:
-        """Load, run the command, save; re-run from a fresh load on a version conflict.
+    def update(self, code: str, action: str, user: str, command: Callable[[CompoundProject], object]) -> dict[str, Any]:
+        """Check that ``user`` may record ``action``; load, run the command, save; re-run from a fresh
+        load on a version conflict.
 
         Returns what was recorded: the fields of the new event, with the compound's code.
         """
         for attempt in range(MAX_ATTEMPTS):
             project = self.get_project(code)
+            self.access.check(user, action, project.contractor)
             command(project)
             new_events = list(project.pending_events)
             try:
@@ -110,9 +115,16 @@ class RenovationApp(Application[UUID]):
         user: str,
     ) -> str:
         code = normalise_code(code)
+        self.access.check(user, "register")
         project = CompoundProject.register(
-            code=code, name=name, district=district, contractor=contractor, households=households,
-            contract_value=contract_value, planned_start=planned_start, planned_finish=planned_finish,
+            code=code,
+            name=name,
+            district=district,
+            contractor=contractor,
+            households=households,
+            contract_value=contract_value,
+            planned_start=planned_start,
+            planned_finish=planned_finish,
             ctx=self.context(user),
         )
         try:
@@ -122,29 +134,32 @@ class RenovationApp(Application[UUID]):
         return project.code
 
     def record_illegal_structures(self, code: str, count: int, *, user: str) -> Recorded:
-        return self.update(code, lambda p: p.record_illegal_structures(count, self.context(user)))
+        return self.update(code, "demolition", user, lambda p: p.record_illegal_structures(count, self.context(user)))
 
     def clear_illegal_structures(self, code: str, *, user: str) -> Recorded:
-        return self.update(code, lambda p: p.clear_illegal_structures(self.context(user)))
+        return self.update(code, "demolition", user, lambda p: p.clear_illegal_structures(self.context(user)))
 
     def set_bill_of_quantities(self, code: str, items: list[BoqItem], *, user: str) -> Recorded:
-        return self.update(code, lambda p: p.set_bill_of_quantities(items, self.context(user)))
+        return self.update(code, "boq", user, lambda p: p.set_bill_of_quantities(items, self.context(user)))
 
     def approve_variation(self, code: str, item: str, quantity: Decimal, reason: str, *, user: str) -> Recorded:
-        return self.update(code, lambda p: p.approve_variation(item, quantity, reason, self.context(user)))
+        return self.update(
+            code, "variation", user, lambda p: p.approve_variation(item, quantity, reason, self.context(user))
+        )
 
     def start_construction(self, code: str, on: date | None = None, *, user: str) -> Recorded:
-        return self.update(code, lambda p: p.start_construction(*self._on(on, user)))
+        return self.update(code, "lifecycle", user, lambda p: p.start_construction(*self._on(on, user)))
 
     def complete_construction(self, code: str, on: date | None = None, *, user: str) -> Recorded:
-        return self.update(code, lambda p: p.complete_construction(*self._on(on, user)))
+        return self.update(code, "lifecycle", user, lambda p: p.complete_construction(*self._on(on, user)))
 
     def accept(self, code: str, on: date | None = None, *, user: str) -> Recorded:
-        return self.update(code, lambda p: p.accept(*self._on(on, user)))
+        return self.update(code, "lifecycle", user, lambda p: p.accept(*self._on(on, user)))
 
-    def hand_over(self, code: str, on: date | None = None, operator: str | None = None, *,
-                  user: str) -> Recorded:
-        return self.update(code, lambda p: p.hand_over(self._on(on, user)[0], operator, self.context(user)))
+    def hand_over(self, code: str, on: date | None = None, operator: str | None = None, *, user: str) -> Recorded:
+        return self.update(
+            code, "lifecycle", user, lambda p: p.hand_over(self._on(on, user)[0], operator, self.context(user))
+        )
 
     def _on(self, on: date | None, user: str) -> tuple[date, Context]:
         ctx = self.context(user)
@@ -167,65 +182,100 @@ class RenovationApp(Application[UUID]):
     ) -> Recorded:
         """What was recorded, with ``finding_ids``."""
         recorded = self.update(
-            code, lambda p: p.record_inspection(kind, *self._with_findings(at, findings, due, user))
+            code, "inspect", user, lambda p: p.record_inspection(kind, *self._with_findings(at, findings, due, user))
         )
         recorded["finding_ids"] = [finding.finding_id for finding in recorded["findings"]]
         return recorded
 
-    def _with_findings(self, at: datetime | None, findings: list[NewFinding] | None, due: date | None,
-                       user: str) -> tuple[datetime, list[NewFinding], date | None, Context]:
+    def _with_findings(
+        self, at: datetime | None, findings: list[NewFinding] | None, due: date | None, user: str
+    ) -> tuple[datetime, list[NewFinding], date | None, Context]:
         moment, ctx = self._at(at, user)
         return moment, findings or [], due, ctx
 
-    def rectify_finding(self, code: str, finding_id: str, *, note: str | None = None,
-                        at: datetime | None = None, user: str) -> Recorded:
-        return self.update(code, lambda p: p.rectify_finding(finding_id, note, *self._at(at, user)))
+    def rectify_finding(
+        self, code: str, finding_id: str, *, note: str | None = None, at: datetime | None = None, user: str
+    ) -> Recorded:
+        return self.update(code, "rectify", user, lambda p: p.rectify_finding(finding_id, note, *self._at(at, user)))
 
-    def close_finding(self, code: str, finding_id: str, *, note: str | None = None,
-                      at: datetime | None = None, user: str) -> Recorded:
-        return self.update(code, lambda p: p.close_finding(finding_id, note, *self._at(at, user)))
+    def close_finding(
+        self, code: str, finding_id: str, *, note: str | None = None, at: datetime | None = None, user: str
+    ) -> Recorded:
+        return self.update(code, "close", user, lambda p: p.close_finding(finding_id, note, *self._at(at, user)))
 
-    def reopen_finding(self, code: str, finding_id: str, *, note: str | None = None,
-                       at: datetime | None = None, user: str) -> Recorded:
-        return self.update(code, lambda p: p.reopen_finding(finding_id, note, *self._at(at, user)))
+    def reopen_finding(
+        self, code: str, finding_id: str, *, note: str | None = None, at: datetime | None = None, user: str
+    ) -> Recorded:
+        return self.update(code, "reopen", user, lambda p: p.reopen_finding(finding_id, note, *self._at(at, user)))
 
-    def sample_material(self, code: str, *, material: str, batch: str, regime: str,
-                        witness: str | None = None, at: datetime | None = None, user: str) -> Recorded:
+    def sample_material(
+        self,
+        code: str,
+        *,
+        material: str,
+        batch: str,
+        regime: str,
+        witness: str | None = None,
+        at: datetime | None = None,
+        user: str,
+    ) -> Recorded:
         return self.update(
-            code, lambda p: p.sample_material(material, batch, regime, witness, *self._at(at, user))
+            code, "sample", user, lambda p: p.sample_material(material, batch, regime, witness, *self._at(at, user))
         )
 
-    def record_material_result(self, code: str, sample_id: str, *, passed: bool, lab: str,
-                               report: str | None = None, at: datetime | None = None,
-                               user: str) -> Recorded:
+    def record_material_result(
+        self,
+        code: str,
+        sample_id: str,
+        *,
+        passed: bool,
+        lab: str,
+        report: str | None = None,
+        at: datetime | None = None,
+        user: str,
+    ) -> Recorded:
         return self.update(
-            code, lambda p: p.record_material_result(sample_id, passed, lab, report, *self._at(at, user))
+            code,
+            "result",
+            user,
+            lambda p: p.record_material_result(sample_id, passed, lab, report, *self._at(at, user)),
         )
 
     # ------------------------------------------------------------------ metering and scoring
     def measure(self, code: str, item: str, period: str, quantity: Decimal, *, user: str) -> Recorded:
-        return self.update(code, lambda p: p.measure(item, period, quantity, self.context(user)))
+        return self.update(code, "meter", user, lambda p: p.measure(item, period, quantity, self.context(user)))
 
-    def correct_measurement(self, code: str, entry_id: str, quantity: Decimal, reason: str,
-                            *, user: str) -> Recorded:
+    def correct_measurement(self, code: str, entry_id: str, quantity: Decimal, reason: str, *, user: str) -> Recorded:
         return self.update(
-            code, lambda p: p.correct_measurement(entry_id, quantity, reason, self.context(user))
+            code, "correct", user, lambda p: p.correct_measurement(entry_id, quantity, reason, self.context(user))
         )
 
-    def score(self, code: str, period: str, scores: dict[str, Decimal], *, correction: bool = False,
-              reason: str | None = None, user: str) -> Recorded:
+    def score(
+        self,
+        code: str,
+        period: str,
+        scores: dict[str, Decimal],
+        *,
+        correction: bool = False,
+        reason: str | None = None,
+        user: str,
+    ) -> Recorded:
         return self.update(
             code,
+            "score",
+            user,
             lambda p: p.score(period, scores, self.context(user), correction=correction, reason=reason),
         )
 
-    def receive_feedback(self, code: str, channel: str, text: str, *, at: datetime | None = None,
-                         user: str) -> Recorded:
-        return self.update(code, lambda p: p.receive_feedback(channel, text, *self._at(at, user)))
+    def receive_feedback(
+        self, code: str, channel: str, text: str, *, at: datetime | None = None, user: str
+    ) -> Recorded:
+        return self.update(code, "feedback", user, lambda p: p.receive_feedback(channel, text, *self._at(at, user)))
 
-    def resolve_feedback(self, code: str, ticket_id: str, note: str, *, at: datetime | None = None,
-                         user: str) -> Recorded:
-        return self.update(code, lambda p: p.resolve_feedback(ticket_id, note, *self._at(at, user)))
+    def resolve_feedback(
+        self, code: str, ticket_id: str, note: str, *, at: datetime | None = None, user: str
+    ) -> Recorded:
+        return self.update(code, "feedback", user, lambda p: p.resolve_feedback(ticket_id, note, *self._at(at, user)))
 
     # ------------------------------------------------------------------ queries
     def compound_codes(self) -> list[str]:
@@ -245,9 +295,9 @@ class RenovationApp(Application[UUID]):
                 return
             start = page[-1].id + 1
 
-    def compound(self, code: str) -> dict[str, Any]:
+    def compound(self, code: str, *, hide_pending_blind: bool = False) -> dict[str, Any]:
         """One compound's state as plain values."""
-        return describe(self.get_project(code))
+        return describe(self.get_project(code), hide_pending_blind=hide_pending_blind)
 
     def compounds(self) -> list[dict[str, Any]]:
         return [describe(self.get_project(code)) for code in self.compound_codes()]
@@ -278,8 +328,12 @@ def event_fields(event: object) -> dict[str, Any]:
     return fields
 
 
-def describe(project: CompoundProject) -> dict[str, Any]:
+def describe(project: CompoundProject, *, hide_pending_blind: bool = False) -> dict[str, Any]:
+    """The compound as plain values; for a contractor, a blind sample without result does not exist."""
     findings = list(project.findings.values())
+    samples = [
+        s for s in project.samples.values() if not (hide_pending_blind and s.regime == "blind" and s.passed is None)
+    ]
     return {
         "code": project.code,
         "name": project.name,
@@ -303,10 +357,10 @@ def describe(project: CompoundProject) -> dict[str, Any]:
         "inspections": project.inspections,
         "findings_open": sum(1 for f in findings if f.status != "closed"),
         "findings_closed": sum(1 for f in findings if f.status == "closed"),
-        "samples": len(project.samples),
-        "samples_pending": sum(1 for s in project.samples.values() if s.passed is None),
+        "samples": len(samples),
+        "samples_pending": sum(1 for s in samples if s.passed is None),
         "rejected_batches": project.rejected_batches(),
         "scored_periods": sorted(project.scores),
         "tickets_open": sum(1 for t in project.tickets.values() if t.resolved_at is None),
-        "version": project.version,
+        "events": project.version,
     }

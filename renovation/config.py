@@ -1,4 +1,4 @@
-"""``renovation.toml``: the horse-race weights (and, later, who has which role).
+"""``renovation.toml``: the horse-race weights and who has which role (see ``renovation.access``).
 
 Found in the working directory, or given with ``--config``::
 
@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+if TYPE_CHECKING:
+    from renovation.access import Access
 
 DEFAULT_FILE = "renovation.toml"
 
@@ -54,11 +57,33 @@ class Ranking(BaseModel):
     weights: Weights = Weights()
 
 
+class UserEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Literal["supervisor", "auditor", "contractor", "bureau"]
+    contractor: str | None = Field(None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def contractor_names_its_company(self) -> UserEntry:
+        if self.role == "contractor" and not self.contractor:
+            raise ValueError("a contractor user needs contractor = \"<construction unit>\"")
+        return self
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     ranking: Ranking = Ranking()
+    users: dict[str, UserEntry] | None = None
     source: str | None = None
+
+    def access(self) -> Access:
+        """Roles apply once the file lists [users]; without it everyone may record anything."""
+        from renovation.access import Access, User
+
+        if self.users is None:
+            return Access(None)
+        return Access({name: User(entry.role, entry.contractor) for name, entry in self.users.items()})
 
 
 def load_config(path: str | None) -> Config:

@@ -7,6 +7,8 @@ A plain path (or ``sqlite:///path``) is an SQLite file; a ``postgresql://`` URL 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -79,6 +81,7 @@ def persistence_env(db: str) -> dict[str, str]:
         raise BadDatabaseURL(f"unsupported database {db!r}: give a file path or a postgresql:// URL")
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "APPLICATION_RECORDER_TOPIC": "renovation.chain:ChainedSQLiteRecorder",
         "SQLITE_DBNAME": path,
         "SQLITE_LOCK_TIMEOUT": str(LOCK_TIMEOUT_SECONDS),
     }
@@ -91,6 +94,8 @@ def postgres_env(url: str) -> dict[str, str]:
         raise BadDatabaseURL(f"database name missing in {url!r}")
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "renovation.chain_postgres:ChainedPostgresRecorder",
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "n",  # inserts go through the chained recorder's hook
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": parts.hostname or "localhost",
         "POSTGRES_PORT": str(parts.port or 5432),
@@ -106,21 +111,44 @@ def postgres_env(url: str) -> dict[str, str]:
     return env
 
 
-def ensure_schema(env: dict[str, str]) -> None:
-    """Create the PostgreSQL schema named by ``?schema=`` if it does not exist yet."""
-    schema = env.get("POSTGRES_SCHEMA")
-    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres" or not schema:
+@contextmanager
+def prepared(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The environment to build the application with. On PostgreSQL: create the ``?schema=`` schema
+    if missing and, while the tables do not exist yet, hold an advisory lock so that processes
+    starting together do not run the same DDL at once (PostgreSQL refuses concurrent DDL on one
+    catalogue row); once they exist, skip the DDL."""
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        yield env
         return
     import psycopg
     from eventsourcing.persistence import OperationalError
     from psycopg import sql
 
+    schema = env.get("POSTGRES_SCHEMA") or "public"
     try:
-        with psycopg.connect(
+        connection = psycopg.connect(
             dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
             user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"],
             connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]), autocommit=True,
-        ) as connection:
-            connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        )
     except psycopg.Error as error:
         raise OperationalError(error) from error
+    with connection:
+        found = connection.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}"."{CHAIN_CHECK_TABLE}"',)
+        ).fetchone()
+        if found and found[0]:
+            yield {**env, "CREATE_TABLE": "n"}
+            return
+        connection.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
+        try:
+            connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            yield env
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
+
+
+#: The last table the application creates: once it exists, so do the others.
+CHAIN_CHECK_TABLE = "event_chain_meta"
+#: Advisory lock key held while the tables are created.
+DDL_LOCK = 7_021_216

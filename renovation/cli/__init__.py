@@ -98,8 +98,16 @@ class Session:
         if self._app is None:
             from renovation.application import RenovationApp
 
-            self._app = RenovationApp(self.db)
+            self._app = RenovationApp(self.db, access=self.config.access())
         return self._app
+
+    def may(self, action: str) -> None:
+        """Refuse now (exit 1) unless the user may do this maintenance action."""
+        self.config.access().check(self.user, action)
+
+    @property
+    def hides_pending_blind_samples(self) -> bool:
+        return self.config.access().hides_pending_blind_samples(self.user)
 
     def discard_sqlite_file(self) -> None:
         """Delete the SQLite file (and its write-ahead log); a PostgreSQL store is refused."""
@@ -238,9 +246,9 @@ def cli(ctx: click.Context, db: str, user: str | None, lang: str | None, today: 
 
 
 def _register_commands() -> None:
-    from renovation.cli import boards, compound, demo, money, residents, site
+    from renovation.cli import audit, boards, compound, demo, money, residents, site
 
-    for module in (compound, site, money, residents, boards, demo):
+    for module in (compound, site, money, residents, boards, audit, demo):
         for command in module.COMMANDS:
             cli.add_command(command)
 

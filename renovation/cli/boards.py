@@ -5,16 +5,38 @@ Every read command first catches its read model up with every event recorded so 
 
 from __future__ import annotations
 
+from datetime import date
+from typing import TYPE_CHECKING
+
 import click
 
 from renovation.cli import Session, pass_session
 from renovation.cli.output import emit, output_options
 
+if TYPE_CHECKING:
+    from renovation.projections.runner import ReadModels
+
+
+AS_OF_HELP = "Answer as on that moment (ISO 8601 or a date), from the events recorded by then."
+
+
+def models_for(session: Session, name: str, as_of: str | None) -> tuple[ReadModels, date]:
+    """The caught-up live read models and today; or, with --as-of, a temporary replay and that day."""
+    if as_of is None:
+        return session.read_models(name), session.today()
+    from renovation.audit import read_models_as_of
+    from renovation.cli.audit import parse_as_of
+
+    moment = parse_as_of(as_of)
+    assert moment is not None
+    return read_models_as_of(session.app, moment, name), moment.date()
+
 
 @click.command()
+@click.option("--as-of", "as_of", default=None, help=AS_OF_HELP)
 @output_options
 @pass_session
-def progress(session: Session, as_json: bool, as_csv: bool) -> None:
+def progress(session: Session, as_of: str | None, as_json: bool, as_csv: bool) -> None:
     """Progress of every compound: status, contract and metered value, percent complete by value
     (metered ÷ contract × 100), planned and actual dates, days behind plan.
 
@@ -27,9 +49,9 @@ def progress(session: Session, as_json: bool, as_csv: bool) -> None:
     """
     from renovation.projections.progress import progress_rows
 
-    models = session.read_models("progress")
+    models, today = models_for(session, "progress", as_of)
     with models.engine.connect() as connection:
-        rows = progress_rows(connection, session.today())
+        rows = progress_rows(connection, today)
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 
@@ -59,6 +81,8 @@ def quality(session: Session, code: str | None, by: str, missed: bool, as_json: 
         raise click.UsageError("--missed needs a compound CODE")
     models = session.read_models("quality")
     today = session.today()
+    # Contractors never learn of a blind sample before its result.
+    hidden = frozenset({"blind"}) if session.hides_pending_blind_samples else frozenset()
     with models.engine.connect() as connection:
         if code:
             chosen = validate(CodeInput, code=code).code
@@ -66,9 +90,9 @@ def quality(session: Session, code: str | None, by: str, missed: bool, as_json: 
             if missed:
                 rows = [{"code": chosen, "day": day} for day in missed_days(connection, chosen, today)]
             else:
-                rows = [row for row in quality_rows(connection, today, "compound") if row["code"] == chosen]
+                rows = [row for row in quality_rows(connection, today, "compound", hidden) if row["code"] == chosen]
         else:
-            rows = quality_rows(connection, today, by)
+            rows = quality_rows(connection, today, by, hidden)
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 
@@ -76,9 +100,10 @@ def quality(session: Session, code: str | None, by: str, missed: bool, as_json: 
 @click.option("--period", default=None, help="Scoring period, YYYY-MM (default: the latest scored).")
 @click.option("--by", type=click.Choice(["contractor", "compound"]), default="contractor", show_default=True,
               help="Rank contractors or compounds.")
+@click.option("--as-of", "as_of", default=None, help=AS_OF_HELP)
 @output_options
 @pass_session
-def ranking(session: Session, period: str | None, by: str, as_json: bool, as_csv: bool) -> None:
+def ranking(session: Session, period: str | None, by: str, as_of: str | None, as_json: bool, as_csv: bool) -> None:
     """The horse-race board (赛马) of a period. A compound's total is its weighted score (weights from
     renovation.toml; default quality 30, safety 25, progress 20, civilized 15, satisfaction 10); a
     contractor's total is the mean of its compounds' totals. Equal totals share a rank; movement is
@@ -97,7 +122,12 @@ def ranking(session: Session, period: str | None, by: str, as_json: bool, as_csv
             period = parse_period(period)
         except ValueError as error:
             raise click.UsageError(f"--period: {error}") from None
-    weights = session.config.ranking.weights.as_dict()
+    from renovation.config import BadConfig
+
+    try:
+        weights = session.config.ranking.weights.as_dict()
+    except BadConfig as error:  # a bad renovation.toml is bad input: exit 2, one line
+        raise click.UsageError(str(error)) from None
     models = session.read_models("ranking")
     with models.engine.connect() as connection:
         rows = ranking_rows(connection, weights, period, by)
@@ -195,7 +225,10 @@ def rebuild(session: Session, names: tuple[str, ...]) -> None:
                 bar.update(task, completed=head or 1)
     finally:
         models.close()
-    click.echo(f"rebuilt {', '.join(chosen)} from {head} events")
+    if session.lang == "zh":
+        click.echo(f"已从 {head} 个事件重建 {', '.join(chosen)}")
+    else:
+        click.echo(f"rebuilt {', '.join(chosen)} from {head} events")
 
 
 COMMANDS = [progress, quality, ranking, ledger, projections]

@@ -78,19 +78,36 @@ def list_compounds(session: Session, as_json: bool, as_csv: bool) -> None:
 
 @compound.command("show")
 @click.argument("code")
+@click.option("--as-of", "as_of", default=None,
+              help="As it stood at that moment (ISO 8601 or a date), from the events recorded by then.")
 @output_options
 @pass_session
-def show(session: Session, code: str, as_json: bool, as_csv: bool) -> None:
-    """Show one compound: lifecycle dates, O&M, counts of findings, samples, entries.
+def show(session: Session, code: str, as_of: str | None, as_json: bool, as_csv: bool) -> None:
+    """Show one compound: lifecycle dates, O&M, counts of findings, samples, entries, and who may
+    record what.
 
     \b
-    Example:
+    Examples:
       renovation compound show JM
+      renovation compound show JM --as-of 2021-03-31
     """
+    from renovation.cli.audit import parse_as_of
     from renovation.cli.inputs import CodeInput, validate
 
     data = validate(CodeInput, code=code)
-    emit(session.app.compound(data.code), as_json=as_json, as_csv=as_csv, lang=session.lang)
+    moment = parse_as_of(as_of)
+    if moment is None:
+        shown = session.app.compound(data.code, hide_pending_blind=session.hides_pending_blind_samples)
+    else:
+        from renovation.audit import compound_as_of
+
+        shown = compound_as_of(session.app, data.code, moment, hide_pending_blind=session.hides_pending_blind_samples)
+    access = session.config.access()
+    if access.open:
+        shown["access"] = "everyone may record (no [users] in a configuration file)"
+    else:
+        shown["access"] = f"roles from {session.config.source}; you are {access.role(session.user) or 'not listed'}"
+    emit(shown, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 
 @click.group()

@@ -148,3 +148,15 @@ class UnknownTicket(DomainError):
 
 class TicketAlreadyResolved(DomainError):
     pass
+
+
+class UnknownUser(DomainError):
+    pass
+
+
+class AccessRefused(DomainError):
+    pass
+
+
+class NotTheContractor(DomainError):
+    pass

@@ -54,6 +54,9 @@ ERRORS: dict[str, dict[str, str]] = {
         "ScoreCorrectionWithoutScore": "{code} has no score for {period} to correct",
         "UnknownTicket": "{code} has no feedback ticket {ticket_id}",
         "TicketAlreadyResolved": "ticket {ticket_id} is already resolved",
+        "UnknownUser": "user {user} is not in the configuration file's [users], so may not record anything",
+        "AccessRefused": "user {user} ({role}) may not {action}: this needs the role {required}",
+        "NotTheContractor": "user {user} works for {company}; only {contractor} rectifies findings at this compound",
     },
     "zh": {
         "CompoundNotFound": "没有代码为 {code} 的小区",
@@ -92,6 +95,9 @@ ERRORS: dict[str, dict[str, str]] = {
         "ScoreCorrectionWithoutScore": "{code} 在 {period} 没有可更正的评分",
         "UnknownTicket": "{code} 没有反馈工单 {ticket_id}",
         "TicketAlreadyResolved": "工单 {ticket_id} 已办结",
+        "UnknownUser": "用户 {user} 不在配置文件的 [users] 中，不能录入",
+        "AccessRefused": "用户 {user}（{role}）无权{action}：需要角色{required}",
+        "NotTheContractor": "用户 {user} 属于{company}；本小区的整改由{contractor}负责",
     },
 }
 
@@ -150,6 +156,26 @@ WORDS: dict[str, dict[str, str]] = {
         "planned_start": "planned start",
         "pass": "pass",
         "fail": "fail",
+        "access_register": "register compounds",
+        "access_demolition": "record illegal structures",
+        "access_lifecycle": "change the lifecycle",
+        "access_boq": "set a bill of quantities",
+        "access_variation": "approve variations",
+        "access_score": "score",
+        "access_feedback": "handle resident feedback",
+        "access_inspect": "record inspections",
+        "access_sample": "take material samples",
+        "access_result": "record material results",
+        "access_close": "close findings",
+        "access_reopen": "reopen findings",
+        "access_rectify": "rectify findings",
+        "access_meter": "meter",
+        "access_correct": "correct metering",
+        "access_maintain": "maintain the store",
+        "supervisor": "supervisor",
+        "auditor": "auditor",
+        "contractor": "contractor",
+        "bureau": "bureau",
     },
     "zh": {
         "record_illegal_structures": "登记违建",
@@ -204,6 +230,26 @@ WORDS: dict[str, dict[str, str]] = {
         "planned_start": "计划开工",
         "pass": "合格",
         "fail": "不合格",
+        "access_register": "登记小区",
+        "access_demolition": "登记拆违",
+        "access_lifecycle": "变更施工阶段",
+        "access_boq": "设置工程量清单",
+        "access_variation": "批准变更",
+        "access_score": "评分",
+        "access_feedback": "办理居民反馈",
+        "access_inspect": "录入检查",
+        "access_sample": "取样",
+        "access_result": "登记检测结果",
+        "access_close": "销项",
+        "access_reopen": "重新打开整改问题",
+        "access_rectify": "整改",
+        "access_meter": "计量",
+        "access_correct": "更正计量",
+        "access_maintain": "维护数据库",
+        "supervisor": "监理",
+        "auditor": "造价审计",
+        "contractor": "施工单位",
+        "bureau": "住建局",
     },
 }
 
@@ -215,12 +261,12 @@ def word(key: str, lang: str, **params: Any) -> str:
 
 def render_error(key: str, params: dict[str, Any], lang: str) -> str:
     values: dict[str, Any] = dict(params)
-    for name in ("action", "status", "what", "before", "result"):
+    for name in ("action", "status", "what", "before", "result", "role"):
         if isinstance(values.get(name), str):
             values[name] = word(values[name], lang)
     if "required" in values:
         joiner = " 或 " if lang == "zh" else " or "
-        values["required"] = joiner.join(word(status, lang) for status in values["required"])
+        values["required"] = joiner.join(word(item, lang) for item in values["required"])
     if "reason" in values:
         values["reason"] = word(values["reason"], lang, **values)
     template = ERRORS.get(lang, ERRORS["en"])[key]

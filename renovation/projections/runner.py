@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Connection, Engine, String, Table, create_engine, event, insert, select
+from sqlalchemy import Column, Connection, Engine, String, Table, create_engine, event, insert, select, text
 from sqlalchemy.engine import URL
 
 from renovation.projections.base import Event, Projection, metadata, position_of, set_position, tracking
+from renovation.store import DDL_LOCK
 
 if TYPE_CHECKING:
     from renovation.application import RenovationApp
@@ -64,7 +65,11 @@ class ReadModels:
         self.app = app
         self.projections = {projection.name: projection for projection in projections}
         self.engine = engine or engine_for(app.persistence)
-        metadata.create_all(self.engine)
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Processes starting together must not run the same DDL at once.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DDL_LOCK})
+            metadata.create_all(connection)
         self._codes: dict[str, str] = {}
         self._ensure_tracking_rows()
 
@@ -115,8 +120,11 @@ class ReadModels:
         set_position(connection, projection.name, last)
         return last - position
 
-    def apply(self, connection: Connection, projection: Projection, notification: Any) -> None:
-        domain_event = self.app.mapper.to_domain_event(notification)
+    def apply(self, connection: Connection, projection: Projection, notification: Any,
+              domain_event: Any = None) -> None:
+        """Apply one notification (decoded already, or decoded here) to a projection."""
+        if domain_event is None:
+            domain_event = self.app.mapper.to_domain_event(notification)
         fields = {k: v for k, v in vars(domain_event).items() if k not in ("originator_id", "originator_topic")}
         name = type(domain_event).__name__
         originator = str(domain_event.originator_id)
@@ -145,7 +153,9 @@ class ReadModels:
         return [get_topic(getattr(CompoundProject, event_name)) for event_name in sorted(names)]
 
     def remember(self, connection: Connection, originator: str, code: str) -> None:
-        if self.code_of(connection, originator, missing_ok=True) is None:
+        # Ask the table, not the cache: a rolled-back catch-up leaves the code cached but not stored.
+        stored = connection.execute(select(directory.c.code).where(directory.c.originator_id == originator)).scalar()
+        if stored is None:
             connection.execute(insert(directory).values(originator_id=originator, code=code))
         self._codes[originator] = code
 

@@ -9,6 +9,7 @@ import pytest
 
 from renovation.application import RenovationApp
 from renovation.domain.values import BoqItem
+from renovation.projections.runner import ReadModels
 from tests.backends import BACKENDS, store_url
 
 CST = timezone(timedelta(hours=8))
@@ -53,3 +54,13 @@ def start_compound(app: RenovationApp, code: str = "JM") -> None:
 def started(app: RenovationApp) -> RenovationApp:
     start_compound(app)
     return app
+
+
+@pytest.fixture
+def models(app: RenovationApp) -> Iterator[ReadModels]:
+    """The read models of ``app`` (caught up only when a test says so), closed afterwards."""
+    from renovation.projections import read_models
+
+    built = read_models(app)
+    yield built
+    built.close()

@@ -24,7 +24,7 @@ def test_a_writer_that_loses_the_race_reloads_and_runs_its_command_again(db: str
             second.measure("JM", "A1", "2021-05", Decimal("10"), user="auditor")
         project.record_inspection("patrol", first.clock(), [], None, first.context("sup"))
 
-    recorded = first.update("JM", inspect_while_the_other_writer_meters)
+    recorded = first.update("JM", "inspect", "sup", inspect_while_the_other_writer_meters)
 
     assert len(attempts) == 2 and attempts[1] == attempts[0] + 1
     assert recorded["inspection_id"] == "I1"
@@ -46,7 +46,7 @@ def test_a_retried_command_is_checked_again_against_what_the_other_writer_record
         project.measure("A1", "2021-05", Decimal("30"), first.context("auditor-1"))
 
     with pytest.raises(errors.MeteringExceedsContract):
-        first.update("JM", meter_after_the_other)
+        first.update("JM", "meter", "auditor-1", meter_after_the_other)
     assert len(attempts) == 2
     assert first.get_project("JM").cumulative("A1") == Decimal("80")
     first.close()

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from renovation.access import ALLOWED, ROLES
 from renovation.domain import compound, errors
 from renovation.domain.errors import DomainError
 from renovation.domain.messages import ERRORS, WORDS
@@ -34,7 +35,7 @@ FINDING_ACTIONS = sorted(set(re.findall(r'check_finding\(finding_id, "(\w+)"', S
 FINDING_STATUSES = ["open", "rectified", "closed", "reopened"]
 
 #: The words a renderer translates; every other parameter must appear as given.
-TRANSLATED = {"action", "status", "what", "before", "required", "reason", "result"}
+TRANSLATED = {"action", "status", "what", "before", "required", "reason", "result", "role"}
 
 
 def invalid_values() -> list[DomainError]:
@@ -107,6 +108,12 @@ def every_error() -> list[DomainError]:
         errors.ScoreCorrectionWithoutScore(code="JM", period="2021-04"),
         errors.UnknownTicket(code="JM", ticket_id="T1"),
         errors.TicketAlreadyResolved(ticket_id="T1"),
+        errors.UnknownUser(user="王五"),
+        errors.NotTheContractor(user="王五", company="乙公司", contractor="甲公司"),
+        *[
+            errors.AccessRefused(user="王五", role=role, action=f"access_{action}", required=list(roles))
+            for (action, roles), role in zip(ALLOWED.items(), [r for r in ROLES for _ in range(5)], strict=False)
+        ],
     ]
 
 

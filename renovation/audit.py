@@ -1,0 +1,199 @@
+"""The auditor's view: straight from the event store, independent of the read models.
+
+- the metering history of a compound (every measurement, correction and variation, who, when, why);
+- the ledger replayed as recorded by any moment (recording time, not business period);
+- the boards as they would have answered then (a temporary in-memory projection of the events
+  recorded by then; the live tables are never touched);
+- reconciliation of the ledger read model with the events.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from renovation.application import RenovationApp, describe, project_compound
+from renovation.domain.compound import CompoundProject
+from renovation.domain.values import BoqItem, MeterEntry
+
+if TYPE_CHECKING:
+    from renovation.projections.runner import ReadModels
+
+METERING_EVENTS = ("QuantityMeasured", "MeasurementCorrected", "VariationApproved")
+
+
+def compound_events(app: RenovationApp, code: str) -> list[CompoundProject.Event]:
+    project = app.get_project(code)  # refuses an unknown code
+    return list(app.events.get(project.id))  # type: ignore[arg-type]
+
+
+def metering_history(
+    app: RenovationApp, code: str, item: str | None = None, period: str | None = None
+) -> list[dict[str, Any]]:
+    """Every metering event of the compound in recording order."""
+    rows = []
+    for event in compound_events(app, code):
+        kind = type(event).__name__
+        if kind not in METERING_EVENTS:
+            continue
+        fields = vars(event)
+        if item is not None and fields["item"] != item:
+            continue
+        if period is not None and fields.get("period") != period:
+            continue
+        rows.append(
+            {
+                "entry_id": fields.get("entry_id"),
+                "kind": {
+                    "QuantityMeasured": "measured",
+                    "MeasurementCorrected": "corrected",
+                    "VariationApproved": "variation",
+                }[kind],
+                "item": fields["item"],
+                "period": fields.get("period"),
+                "previous_quantity": fields.get("previous_quantity"),
+                "quantity": fields["quantity"],
+                "value": fields.get("value"),
+                "recorded_at": event.timestamp,
+                "user": fields["user"],
+                "reason": fields.get("reason"),
+                "version": event.originator_version,
+            }
+        )
+    return rows
+
+
+def replay_ledger(app: RenovationApp, code: str, as_of: datetime) -> dict[str, Any]:
+    """The ledger recomputed from the events recorded up to ``as_of``: per bill-of-quantities item
+    the quantity and value summed over all periods, and the total to the fen."""
+    boq: dict[str, BoqItem] = {}
+    entries: dict[str, MeterEntry] = {}
+    events = compound_events(app, code)
+    for event in events:
+        if event.timestamp > as_of:
+            continue
+        fields = vars(event)
+        kind = type(event).__name__
+        if kind == "BillOfQuantitiesSet":
+            boq = {item.code: item for item in fields["items"]}
+        elif kind == "QuantityMeasured":
+            entries[fields["entry_id"]] = MeterEntry(
+                fields["entry_id"], fields["item"], fields["period"], fields["quantity"], fields["value"]
+            )
+        elif kind == "MeasurementCorrected":
+            entry = entries[fields["entry_id"]]
+            entries[entry.entry_id] = MeterEntry(
+                entry.entry_id, entry.item, entry.period, fields["quantity"], fields["value"]
+            )
+    sums: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for entry in entries.values():
+        sums[entry.item][0] += entry.quantity
+        sums[entry.item][1] += entry.value
+    items: list[dict[str, Any]] = [
+        {
+            "item": item,
+            "description": boq[item].description,
+            "unit": boq[item].unit,
+            "quantity": sums[item][0],
+            "value": sums[item][1],
+        }
+        for item in sorted(boq)
+    ]
+    return {
+        "code": app.get_project(code).code,
+        "as_of": as_of,
+        "items": items,
+        "total_value": sum((row["value"] for row in items), Decimal(0)),
+    }
+
+
+def compound_as_of(
+    app: RenovationApp, code: str, as_of: datetime, *, hide_pending_blind: bool = False
+) -> dict[str, Any]:
+    """The compound as it stood with the events recorded up to ``as_of``."""
+    events = [event for event in compound_events(app, code) if event.timestamp <= as_of]
+    if not events:
+        from renovation.domain.errors import CompoundNotFound
+
+        raise CompoundNotFound(code=code)
+    project = project_compound(None, events)
+    assert isinstance(project, CompoundProject)
+    return describe(project, hide_pending_blind=hide_pending_blind)
+
+
+def read_models_as_of(app: RenovationApp, as_of: datetime, *names: str) -> ReadModels:
+    """Read models in a temporary in-memory database, fed only the events recorded up to ``as_of``."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import StaticPool
+
+    from renovation.projections import all_projections
+    from renovation.projections.runner import ReadModels
+
+    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    models = ReadModels(app, all_projections(), engine=engine)
+    chosen = [models.projections[name] for name in names or models.projections]
+    with engine.begin() as connection:
+        for notification in _notifications(app):
+            event: Any = app.mapper.to_domain_event(notification)
+            if event.timestamp <= as_of:
+                for projection in chosen:
+                    models.apply(connection, projection, notification, event)
+    return models
+
+
+def _notifications(app: RenovationApp) -> Iterator[Any]:
+    yield from app.iter_notifications()
+
+
+def reconcile(app: RenovationApp, models: ReadModels) -> list[dict[str, Any]]:
+    """Every compound's ledger recomputed from its events against the ledger and progress read models;
+    one row per difference (none when they agree)."""
+    from renovation.projections.ledger import entries as ledger_entries
+    from renovation.projections.progress import compounds as progress_compounds
+
+    now = app.clock()
+    differences = []
+    with models.engine.connect() as connection:
+        projected: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+        for row in connection.execute(ledger_entries.select()):
+            projected[(row.code, row.item)][0] += row.quantity
+            projected[(row.code, row.item)][1] += row.value
+        progress_values = {row.code: row.metered_value for row in connection.execute(progress_compounds.select())}
+    for code in app.compound_codes():
+        replayed = replay_ledger(app, code, now)
+        for row in replayed["items"]:
+            quantity, value = projected.pop((code, row["item"]), [Decimal(0), Decimal(0)])
+            if quantity != row["quantity"] or value != row["value"]:
+                differences.append(
+                    {
+                        "code": code,
+                        "item": row["item"],
+                        "what": "ledger",
+                        "events_side": f"{row['quantity']} / {row['value']}",
+                        "read_model": f"{quantity} / {value}",
+                    }
+                )
+        if progress_values.get(code) != replayed["total_value"]:
+            differences.append(
+                {
+                    "code": code,
+                    "item": None,
+                    "what": "metered_value",
+                    "events_side": str(replayed["total_value"]),
+                    "read_model": str(progress_values.get(code)),
+                }
+            )
+    for (code, item), (quantity, value) in projected.items():
+        differences.append(
+            {
+                "code": code,
+                "item": item,
+                "what": "ledger",
+                "events_side": "0 / 0",
+                "read_model": f"{quantity} / {value}",
+            }
+        )
+    return differences

@@ -1,0 +1,217 @@
+"""Tamper evidence: every stored event is chained to the one before it.
+
+A link is SHA-256 over the previous link, the event's position (notification id) and its stored
+bytes (aggregate id, version, topic, state). The recorders below write the link in the same
+transaction as the event, while they hold the events table's write lock (SQLite's write lock;
+eventsourcing's EXCLUSIVE table lock on PostgreSQL), so concurrent writers extend one chain. Each
+link also records the position of the previous event, so a gap in the notification ids that was
+there when the event was written (a rolled-back transaction on PostgreSQL) is told apart from a
+deleted event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+
+GENESIS = "0" * 64
+CHAIN_TABLE = "event_chain"
+META_TABLE = "event_chain_meta"
+
+
+def link(previous: str, position: int, originator_id: UUID | str, version: int, topic: str, state: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (previous, str(position), str(originator_id), str(version), topic):
+        digest.update(part.encode())
+        digest.update(b"\x1f")
+    # A row edited by hand may come back as text rather than bytes; hash what is stored.
+    digest.update(state if isinstance(state, bytes) else str(state).encode())
+    return digest.hexdigest()
+
+
+def links_after(
+    last: tuple[int, str] | None, ids: Sequence[int], events: Sequence[StoredEvent]
+) -> list[tuple[int, int, str]]:
+    """The links of newly stored events, following the last link (position, hash) or the start."""
+    previous_position, previous = last or (0, GENESIS)
+    rows = []
+    for position, stored in zip(ids, events, strict=True):
+        current = link(previous, position, stored.originator_id, stored.originator_version, stored.topic, stored.state)
+        rows.append((position, previous_position, current))
+        previous_position, previous = position, current
+    return rows
+
+
+class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} (position INTEGER PRIMARY KEY, "
+            "previous INTEGER NOT NULL, hash TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        ]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        assert ids is not None
+        # The INSERT above holds the write lock: no other writer can extend the chain meanwhile.
+        c.execute(f"SELECT position, hash FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
+        row = c.fetchone()
+        last = (row[0], row[1]) if row else None
+        c.executemany(f"INSERT INTO {CHAIN_TABLE} VALUES (?, ?, ?)", links_after(last, ids, stored_events))
+        return ids
+
+
+@dataclass(frozen=True)
+class Problem:
+    position: int
+    kind: str  # edited | deleted | inserted | unchained | truncated | digest_mismatch
+    detail: str
+
+
+class ChainStore:
+    """Reading the chain of one application's recorder (either backend)."""
+
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
+        self.postgres = hasattr(recorder.datastore, "schema")  # PostgreSQL; SQLite has no schemas
+
+    def _table(self, name: str) -> str:
+        if self.postgres:
+            return f'"{self.recorder.datastore.schema}"."{name}"'
+        return name
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        if self.postgres:
+            sql = sql.replace("?", "%s")
+        with self.recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+
+    def _execute(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        with self.recorder.datastore.transaction(commit=True) as cursor:
+            for sql, params in statements:
+                cursor.execute(sql.replace("?", "%s") if self.postgres else sql, params)
+
+    def links(self, batch: int = 5000) -> Iterator[tuple[int, int, str]]:
+        after = 0
+        while True:
+            rows = self._query(
+                f"SELECT position, previous, hash FROM {self._table(CHAIN_TABLE)} WHERE position > ? "
+                f"ORDER BY position LIMIT ?",
+                (after, batch),
+            )
+            for row in rows:
+                yield (
+                    (int(row[0]), int(row[1]), str(row[2]))
+                    if not self.postgres
+                    else (int(row["position"]), int(row["previous"]), str(row["hash"]))
+                )
+            if len(rows) < batch:
+                return
+            after = int(rows[-1][0] if not self.postgres else rows[-1]["position"])
+
+    def head(self) -> tuple[int, str] | None:
+        rows = self._query(f"SELECT position, hash FROM {self._table(CHAIN_TABLE)} ORDER BY position DESC LIMIT 1")
+        if not rows:
+            return None
+        row = rows[0]
+        return (int(row[0]), str(row[1])) if not self.postgres else (int(row["position"]), str(row["hash"]))
+
+    def link_at(self, position: int) -> str | None:
+        rows = self._query(f"SELECT hash FROM {self._table(CHAIN_TABLE)} WHERE position = ?", (position,))
+        if not rows:
+            return None
+        return str(rows[0][0] if not self.postgres else rows[0]["hash"])
+
+    def meta(self) -> dict[str, str]:
+        rows = self._query(f"SELECT key, value FROM {self._table(META_TABLE)}")
+        return {(r[0] if not self.postgres else r["key"]): (r[1] if not self.postgres else r["value"]) for r in rows}
+
+    def events(self, batch: int = 5000) -> Iterator[Any]:
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start, batch)
+            yield from page
+            if len(page) < batch:
+                return
+            start = page[-1].id + 1
+
+    def rebuild(self, marker: dict[str, str]) -> int:
+        """Chain every stored event afresh (``audit verify --init``), recording that it was done."""
+        rows = []
+        previous_position, previous = 0, GENESIS
+        for event in self.events():
+            current = link(previous, event.id, event.originator_id, event.originator_version, event.topic, event.state)
+            rows.append((event.id, previous_position, current))
+            previous_position, previous = event.id, current
+        statements: list[tuple[str, Sequence[Any]]] = [(f"DELETE FROM {self._table(CHAIN_TABLE)}", ())]
+        statements += [(f"INSERT INTO {self._table(CHAIN_TABLE)} VALUES (?, ?, ?)", row) for row in rows]
+        statements += [(f"DELETE FROM {self._table(META_TABLE)}", ())]
+        statements += [(f"INSERT INTO {self._table(META_TABLE)} VALUES (?, ?)", item) for item in marker.items()]
+        self._execute(statements)
+        return len(rows)
+
+
+def verify(chain: ChainStore, digest: tuple[int, str] | None = None) -> tuple[int, list[Problem]]:
+    """Walk the events and the chain side by side; return how many events verified and the problems
+    found, first position first."""
+    links = chain.links()
+    events = chain.events()
+    problems: list[Problem] = []
+    running_position, running = 0, GENESIS
+    next_link = next(links, None)
+    next_event = next(events, None)
+    verified = 0
+    while next_link is not None or next_event is not None:
+        if next_event is not None and (next_link is None or next_event.id < next_link[0]):
+            problems.append(Problem(next_event.id, "inserted", "no link was written with it: " + _describe(next_event)))
+            next_event = next(events, None)
+            continue
+        assert next_link is not None
+        position, previous, stored = next_link
+        next_link = next(links, None)
+        if next_event is None or next_event.id > position:
+            problems.append(Problem(position, "deleted", "the chain has a link here but the event is gone"))
+            running_position, running = position, stored
+            continue
+        event, next_event = next_event, next(events, None)
+        base: str | None = running
+        if previous != running_position:
+            # Events between were removed together with their links.
+            problems.append(
+                Problem(
+                    previous,
+                    "deleted",
+                    f"the link at {position} follows {previous}, which is gone (last seen: {running_position})",
+                )
+            )
+            base = chain.link_at(previous)
+        if base is not None:
+            if link(base, position, event.originator_id, event.originator_version, event.topic, event.state) != stored:
+                problems.append(Problem(position, "edited", "altered (edited or reordered): " + _describe(event)))
+            else:
+                verified += 1
+        running_position, running = position, stored
+    if digest is not None:
+        position, expected = digest
+        found = chain.link_at(position)
+        if found is None:
+            problems.append(Problem(position, "truncated", "the log no longer reaches the digest's position"))
+        elif found != expected:
+            problems.append(Problem(position, "digest_mismatch", "the link at the digest's position differs"))
+    problems.sort(key=lambda problem: problem.position)
+    return verified, problems
+
+
+def _describe(notification: Any) -> str:
+    topic = notification.topic.rsplit(".", 1)[-1]
+    return f"aggregate {notification.originator_id} version {notification.originator_version} ({topic})"

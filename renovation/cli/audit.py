@@ -1,0 +1,227 @@
+"""The auditor's commands: metering history, replay as recorded, reconciliation, tamper evidence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import click
+
+from renovation.cli import RuleRefused, Session, pass_session
+from renovation.cli.output import emit, output_options
+
+
+def parse_as_of(raw: str | None, option: str = "--as-of") -> datetime | None:
+    """ISO 8601 with an offset, or local time; a bare date means the end of that day."""
+    from datetime import time
+
+    from renovation.cli.inputs import parse_date, parse_datetime
+
+    if raw is None:
+        return None
+    try:
+        if len(raw.strip()) == 10:
+            day = parse_date(raw)
+            return parse_datetime(datetime.combine(day, time.max))
+        return parse_datetime(raw)
+    except ValueError as error:
+        raise click.UsageError(f"{option}: {error}") from None
+
+
+@click.group()
+def audit() -> None:
+    """Metering history, the ledger as recorded on any date, reconciliation and tamper evidence.
+
+    \b
+    Examples:
+      renovation audit history JM --item 010101
+      renovation audit replay JM --as-of 2021-04-30T18:00+08:00
+      renovation audit verify
+    """
+
+
+@audit.command("history")
+@click.argument("code")
+@click.option("--item", default=None, help="Only this bill-of-quantities item.")
+@click.option("--period", default=None, help="Only this metering period, YYYY-MM.")
+@output_options
+@pass_session
+def history(session: Session, code: str, item: str | None, period: str | None, as_json: bool, as_csv: bool) -> None:
+    """Every metering event of CODE — measured, corrected, variation — in recording order, with the
+    entry, item, period, previous and new quantity, value, recording time, user and reason.
+
+    \b
+    Example:
+      renovation audit history JM --item 010101 --period 2021-04
+    """
+    from renovation.audit import metering_history
+    from renovation.cli.inputs import LedgerInput, validate
+
+    data = validate(LedgerInput, code=code, item=item, period=period)
+    rows = metering_history(session.app, data.code, data.item, data.period)
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
+
+
+@audit.command("replay")
+@click.argument("code")
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    help="Moment of recording to replay to: ISO 8601 with offset, or local time (default now).",
+)
+@output_options
+@pass_session
+def replay(session: Session, code: str, as_of: str | None, as_json: bool, as_csv: bool) -> None:
+    """The metering ledger of CODE recomputed from the events recorded up to --as-of (recording time,
+    not business period), straight from the event store: per item quantity and value, and the total.
+    A correction recorded after --as-of is not applied.
+
+    \b
+    Example:
+      renovation audit replay JM --as-of 2021-04-30T18:00+08:00
+    """
+    from renovation.audit import replay_ledger
+    from renovation.cli.inputs import CodeInput, validate
+
+    data = validate(CodeInput, code=code)
+    moment = parse_as_of(as_of) or session.app.clock()
+    ledger = replay_ledger(session.app, data.code, moment)
+    if as_json:
+        emit(ledger, as_json=True, as_csv=False, lang=session.lang)
+        return
+    rows = [{"code": ledger["code"], **row} for row in ledger["items"]]
+    rows.append(
+        {
+            "code": ledger["code"],
+            "item": "",
+            "description": "Σ",
+            "unit": "",
+            "quantity": None,
+            "value": ledger["total_value"],
+        }
+    )
+    title = f"{ledger['code']} as recorded by {ledger['as_of'].isoformat(timespec='seconds')}"
+    emit(rows, as_json=False, as_csv=as_csv, lang=session.lang, title=title)
+
+
+@audit.command("reconcile")
+@output_options
+@pass_session
+def reconcile(session: Session, as_json: bool, as_csv: bool) -> None:
+    """Recompute every compound's ledger from the events and compare it with the read models; list
+    every difference and exit 1 if there is one.
+
+    \b
+    Example:
+      renovation audit reconcile
+    """
+    from renovation.audit import reconcile as differences_of
+
+    differences = differences_of(session.app, session.read_models("ledger", "progress"))
+    if differences or as_json or as_csv:
+        emit(differences, as_json=as_json, as_csv=as_csv, lang=session.lang)
+    if differences:
+        raise RuleRefused(f"{len(differences)} difference(s) between the events and the read models")
+    click.echo(f"ledgers of {len(session.app.compound_codes())} compounds agree with the events, to the fen")
+
+
+def _names(session: Session) -> dict[str, str]:
+    from renovation.domain.compound import CompoundProject
+
+    return {str(CompoundProject.create_id(code)): code for code in session.app.compound_codes()}
+
+
+@audit.command("verify")
+@click.option(
+    "--digest",
+    default=None,
+    metavar="POSITION:HASH",
+    help="A digest kept earlier (audit digest): also prove the log still extends it.",
+)
+@click.option("--init", "initialise", is_flag=True, help="Chain a store that has no chain yet (recorded as such).")
+@pass_session
+def verify(session: Session, digest: str | None, initialise: bool) -> None:
+    """Walk the hash chain of every stored event and name the first one that was edited, deleted,
+    reordered or inserted outside the application. Exit 1 if anything is wrong.
+
+    \b
+    Examples:
+      renovation audit verify
+      renovation audit verify --digest 20417:9c1e...
+    """
+    from renovation.chain import ChainStore
+    from renovation.chain import verify as walk
+
+    chain = ChainStore(session.app.recorder)
+    expected = _parse_digest(digest)
+    if initialise:
+        _initialise(session, chain)
+    head = chain.head()
+    if head is None and session.app.is_empty():
+        click.echo("the store is empty; nothing to verify")
+        return
+    if head is None:
+        raise RuleRefused("this store has no hash chain yet; run `renovation audit verify --init` once")
+    verified, problems = walk(chain, expected)
+    meta = chain.meta()
+    if meta:
+        click.echo(
+            f"chain initialised on {meta.get('initialised_at')} by {meta.get('initialised_by')} over "
+            f"{meta.get('events')} events: changes before then cannot be detected"
+        )
+    if problems:
+        names = _names(session)
+        first = problems[0]
+        detail = first.detail
+        for originator, code in names.items():
+            detail = detail.replace(f"aggregate {originator}", code)
+        for problem in problems[1:6]:
+            click.echo(f"  also position {problem.position}: {problem.kind}", err=True)
+        raise RuleRefused(f"position {first.position}: {first.kind}: {detail} ({len(problems)} problem(s) in all)")
+    position, hash_ = chain.head() or (0, "")
+    click.echo(f"verified {verified} events; the chain is intact; head {position}:{hash_}")
+
+
+def _parse_digest(raw: str | None) -> tuple[int, str] | None:
+    if raw is None:
+        return None
+    position, _, hash_ = raw.strip().partition(":")
+    if not position.isdigit() or len(hash_) != 64 or any(ch not in "0123456789abcdef" for ch in hash_):
+        raise click.UsageError("--digest: expected POSITION:HASH as printed by `renovation audit digest`")
+    return int(position), hash_
+
+
+def _initialise(session: Session, chain: Any) -> None:
+    session.may("maintain")
+    if chain.head() is not None:
+        raise RuleRefused("this store already has a hash chain; --init is only for a store without one")
+    count = chain.rebuild(
+        {
+            "initialised_at": session.app.clock().isoformat(timespec="seconds"),
+            "initialised_by": session.user,
+            "events": str(session.app.event_count()),
+        }
+    )
+    click.echo(f"chained {count} existing events (recorded as an initialisation)")
+
+
+@audit.command("digest")
+@pass_session
+def digest(session: Session) -> None:
+    """Print the head of the chain (POSITION:HASH) to keep outside the database; later,
+    `audit verify --digest` proves the log still extends it.
+
+    \b
+    Example:
+      renovation audit digest > digest-2021-07-31.txt
+    """
+    from renovation.chain import ChainStore
+
+    head = ChainStore(session.app.recorder).head()
+    if head is None:
+        raise RuleRefused("no chain yet: the store is empty or needs `renovation audit verify --init`")
+    click.echo(f"{head[0]}:{head[1]}")
+
+
+COMMANDS = [audit]
