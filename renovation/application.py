@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -59,6 +60,7 @@ class RenovationApp(Application[UUID]):
     ) -> None:
         self.clock = clock_func
         self.access = access or Access(None)
+        self._batch: dict[str, CompoundProject] | None = None
         persistence = {**store.persistence_env(db), **(env or {})}
         self.persistence = persistence
         with store.prepared(persistence) as prepared:
@@ -74,6 +76,8 @@ class RenovationApp(Application[UUID]):
 
     def get_project(self, code: str) -> CompoundProject:
         code = normalise_code(code)
+        if self._batch is not None and code in self._batch:
+            return self._batch[code]
         try:
             project = self.repository.get(CompoundProject.create_id(code), projector_func=project_compound)
         except AggregateNotFoundError:
@@ -87,6 +91,8 @@ class RenovationApp(Application[UUID]):
 
         Returns what was recorded: the fields of the new event, with the compound's code.
         """
+        if self._batch is not None:
+            return self._update_in_batch(code, action, user, command)
         for attempt in range(MAX_ATTEMPTS):
             project = self.get_project(code)
             self.access.check(user, action, project.contractor)
@@ -99,6 +105,39 @@ class RenovationApp(Application[UUID]):
                 continue
             return {"code": project.code, **event_fields(new_events[-1])}
         raise WriteConflict(f"{normalise_code(code)} kept changing; nothing was recorded, try again")
+
+    @contextmanager
+    def batch(self, loaded: dict[str, CompoundProject] | None = None) -> Iterator[None]:
+        """Run many commands and store all their events in one transaction at the end (or none, if
+        the block fails). For a single writer such as the demo: compounds stay loaded in memory (in
+        ``loaded``, which may be kept for the next batch) and there is no retry on a conflict."""
+        if self._batch is not None:
+            raise RuntimeError("batches do not nest")
+        self._batch = loaded if loaded is not None else {}
+        try:
+            yield
+            changed = [project for project in self._batch.values() if project.pending_events]
+            if changed:
+                self.save(*changed)
+        except BaseException:
+            self._batch.clear()  # nothing of the batch was stored: forget what it changed
+            raise
+        finally:
+            self._batch = None
+
+    def _update_in_batch(self, code: str, action: str, user: str,
+                         command: Callable[[CompoundProject], object]) -> dict[str, Any]:
+        assert self._batch is not None
+        project = self.get_project(code)
+        self._batch[project.code] = project
+        self.access.check(user, action, project.contractor)
+        before = len(project.pending_events)
+        try:
+            command(project)
+        except errors.DomainError:
+            del project.pending_events[before:]  # a refused command leaves nothing behind
+            raise
+        return {"code": project.code, **event_fields(project.pending_events[-1])}
 
     # ------------------------------------------------------------------ registration and lifecycle
     def register_compound(
@@ -127,6 +166,11 @@ class RenovationApp(Application[UUID]):
             planned_finish=planned_finish,
             ctx=self.context(user),
         )
+        if self._batch is not None:
+            if code in self._batch:
+                raise errors.CompoundAlreadyRegistered(code=code)
+            self._batch[code] = project
+            return project.code
         try:
             self.save(project)
         except IntegrityError:

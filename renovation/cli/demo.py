@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import click
 
 from renovation.cli import Session, pass_session
@@ -9,8 +11,8 @@ from renovation.cli import Session, pass_session
 
 @click.command()
 @click.option("--seed", default=2021, show_default=True, type=click.IntRange(0, 2**31), help="Random seed.")
-@click.option("--until", default="2021-03-31", show_default=True, help="Last simulated day, YYYY-MM-DD.")
-@click.option("--compounds", default=6, show_default=True, type=click.IntRange(1, 100_000),
+@click.option("--until", default="2021-07-31", show_default=True, help="Last simulated day, YYYY-MM-DD.")
+@click.option("--compounds", default=53, show_default=True, type=click.IntRange(1, 100_000),
               help="How many compounds (the first six are the ones the article names).")
 @click.option("--force", is_flag=True, help="Delete an existing SQLite database file first.")
 @pass_session
@@ -26,7 +28,6 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
     from rich.progress import Progress
 
     from renovation.cli.inputs import parse_date
-    from renovation.cli.output import emit
     from renovation.demo import KICK_OFF, Simulation, days
 
     try:
@@ -46,10 +47,39 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
         task = progress.add_task("2021 programme", total=total)
         simulation.run(last, on_day=lambda _day: progress.advance(task))
     click.echo(f"{app.event_count()} events in {session.db}; the programme as of {last}.")
+    print_board(session, last)
     click.echo(f"To see the boards as of that day: export RENOVATION_TODAY={last}")
-    keys = ("code", "name", "district", "contractor", "status", "contract_value", "metered_value")
-    emit([{key: row[key] for key in keys} for row in app.compounds()], as_json=False, as_csv=False,
-         lang=session.lang)
+
+
+def print_board(session: Session, last: date) -> None:
+    """The contractor ranking of the latest period, and a progress summary by status."""
+    from decimal import Decimal
+
+    from renovation.cli.output import emit
+    from renovation.projections.progress import percent, progress_rows
+    from renovation.projections.ranking import ranking_rows
+
+    models = session.read_models("ranking", "progress")
+    with models.engine.connect() as connection:
+        board = ranking_rows(connection, session.config.ranking.weights.as_dict())
+        progress = progress_rows(connection, last)
+    keys = ("period", "rank", "contractor", "compounds", "total", "movement", "last")
+    emit([{key: row[key] for key in keys} for row in board], as_json=False, as_csv=False, lang=session.lang)
+    contract = sum((row["contract_value"] for row in progress), Decimal(0))
+    metered = sum((row["metered_value"] for row in progress), Decimal(0))
+    summary: list[dict[str, object]] = []
+    for status in ("registered", "under_construction", "completed", "accepted", "handed_over"):
+        rows = [row for row in progress if row["status"] == status]
+        if rows:
+            contract = sum((row["contract_value"] for row in rows), Decimal(0))
+            metered = sum((row["metered_value"] for row in rows), Decimal(0))
+            summary.append({"status": status, "compounds": len(rows), "contract_value": contract,
+                            "metered_value": metered, "percent_complete": percent(metered, contract)})
+    contract = sum((row["contract_value"] for row in progress), Decimal(0))
+    metered = sum((row["metered_value"] for row in progress), Decimal(0))
+    summary.append({"status": "all", "compounds": len(progress), "contract_value": contract,
+                    "metered_value": metered, "percent_complete": percent(metered, contract)})
+    emit(summary, as_json=False, as_csv=False, lang=session.lang)
 
 
 COMMANDS = [demo]
