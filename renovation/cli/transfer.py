@@ -1,0 +1,71 @@
+"""Bulk export and import of the event log (JSON lines)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from renovation.cli import Session, pass_session
+
+
+@click.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@pass_session
+def export(session: Session, file: Path) -> None:
+    """Write every stored event, in log order, to FILE as JSON lines (one event a line, its stored JSON
+    as is). Streams: memory stays constant however large the store.
+
+    \b
+    Example:
+      renovation export liaoyuan-2021.jsonl
+    """
+    from rich.progress import Progress
+
+    from renovation.transfer import export_events
+
+    session.may("maintain")
+    app = session.app
+    total = app.recorder.max_notification_id() or 0
+    partial = file.with_name(file.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as out, Progress(transient=True) as bar:
+            task = bar.add_task("export", total=total or 1)
+            count = export_events(app, out, progress=lambda done: bar.advance(task, done))
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise click.UsageError(f"{file}: {error.strerror}") from None
+    partial.replace(file)  # a file that exists is complete
+    click.echo(f"exported {count} events to {file}")
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_session
+def import_(session: Session, file: Path) -> None:
+    """Store the events of a JSON-lines FILE made by `renovation export`. Every line is checked first
+    (nothing is stored if one is bad); events already in the store are skipped, so importing the
+    same file twice adds nothing. Streams, in large batches.
+
+    \b
+    Example:
+      renovation --db province.db import liaoyuan-2021.jsonl
+    """
+    from rich.progress import Progress
+
+    from renovation.transfer import BadImport, import_events, validate
+
+    session.may("maintain")
+    app = session.app
+    try:
+        with Progress(transient=True) as bar:
+            checking = bar.add_task("check", total=None)
+            lines = validate(app, file, progress=lambda done: bar.advance(checking, done))
+            storing = bar.add_task("import", total=lines or 1)
+            added = import_events(app, file, progress=lambda done: bar.advance(storing, done))
+    except BadImport as error:
+        raise click.UsageError(f"{file}: {error}") from None
+    click.echo(f"imported {added} new events of {lines} in {file}")
+
+
+COMMANDS = [export, import_]

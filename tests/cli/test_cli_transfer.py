@@ -1,0 +1,130 @@
+"""``renovation export`` and ``import``: the log as JSON lines, streamed back idempotently."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cli_support import Renovation, event_count
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Renovation, Path]:
+    """A six-compound programme to the end of April, and its export."""
+    folder = tmp_path_factory.mktemp("transfer")
+    source = Renovation(folder / "source.db")
+    source.ok("demo", "--compounds", "6", "--until", "2021-04-30")
+    file = folder / "log.jsonl"
+    source.ok("export", str(file))
+    return source, file
+
+
+def boards(run: Renovation) -> list[object]:
+    return [
+        run.json("--today", "2021-04-30", "progress"),
+        run.json("--today", "2021-04-30", "quality"),
+        run.json("ranking", "--by", "compound"),
+        run.json("ledger", "JM"),
+        run.json("feedback", "list"),
+        run.json("audit", "history", "JM"),
+    ]
+
+
+def test_the_export_has_every_event_in_log_order_as_readable_json(exported: tuple[Renovation, Path]) -> None:
+    source, file = exported
+    lines = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == event_count(source.db)
+    assert lines[0]["topic"].endswith("CompoundProject.Registered")
+    assert lines[0]["state"]["name"] == "吉明小区"
+    assert all(set(line) == {"originator_id", "originator_version", "topic", "state"} for line in lines)
+
+
+def test_an_import_into_a_fresh_store_gives_the_same_answers_and_a_valid_chain(
+    exported: tuple[Renovation, Path], tmp_path: Path
+) -> None:
+    source, file = exported
+    target = Renovation(tmp_path / "target.db")
+
+    result = target.ok("import", str(file))
+
+    count = event_count(source.db)
+    assert f"imported {count} new events of {count}" in result.output
+    assert event_count(target.db) == count
+    assert boards(target) == boards(source)
+    assert "the chain is intact" in target.ok("audit", "verify").output
+
+
+def test_importing_the_same_file_again_adds_nothing(exported: tuple[Renovation, Path], tmp_path: Path) -> None:
+    _source, file = exported
+    target = Renovation(tmp_path / "target.db")
+    target.ok("import", str(file))
+    count = event_count(target.db)
+
+    again = target.ok("import", str(file))
+
+    assert f"imported 0 new events of {count}" in again.output
+    assert event_count(target.db) == count
+
+
+def test_a_partly_imported_file_is_completed_by_importing_it_again(
+    exported: tuple[Renovation, Path], tmp_path: Path
+) -> None:
+    source, file = exported
+    lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+    first_half = tmp_path / "half.jsonl"
+    first_half.write_text("".join(lines[: len(lines) // 2]), encoding="utf-8")
+    target = Renovation(tmp_path / "target.db")
+    target.ok("import", str(first_half))
+
+    target.ok("import", str(file))
+
+    assert event_count(target.db) == event_count(source.db)
+    assert boards(target) == boards(source)
+
+
+def _bad_lines(lines: list[str]) -> dict[str, list[str]]:
+    first = json.loads(lines[1])
+    return {
+        "truncated JSON": [lines[0], lines[1][: len(lines[1]) // 2] + "\n"],
+        "not an object": [lines[0], "[1, 2]\n"],
+        "a missing field": [lines[0], json.dumps({k: v for k, v in first.items() if k != "topic"}) + "\n"],
+        "a version that is not a number": [lines[0], json.dumps({**first, "originator_version": "2"}) + "\n"],
+        "an unknown topic": [lines[0], json.dumps({**first, "topic": "os:system"}) + "\n"],
+        "a bad originator id": [lines[0], json.dumps({**first, "originator_id": "x"}) + "\n"],
+        "a gap in versions": [lines[0], json.dumps({**first, "originator_version": 5}) + "\n"],
+        "a state that does not decode": [lines[0], json.dumps({**first, "state": {"x": 1}}) + "\n"],
+        "a forged aggregate id": [json.dumps({**json.loads(lines[0]),
+                                              "originator_id": "00000000-0000-0000-0000-000000000001"}) + "\n"],
+    }
+
+
+@pytest.mark.parametrize("case", [
+    "truncated JSON", "not an object", "a missing field", "a version that is not a number", "an unknown topic",
+    "a bad originator id", "a gap in versions", "a state that does not decode", "a forged aggregate id",
+])
+def test_a_bad_line_is_named_and_nothing_is_stored(exported: tuple[Renovation, Path], tmp_path: Path,
+                                                    case: str) -> None:
+    _source, file = exported
+    lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(_bad_lines(lines)[case]), encoding="utf-8")
+    target = Renovation(tmp_path / "target.db")
+
+    result = target("import", str(bad))
+
+    assert result.exit_code == 2, result.output
+    assert len(target.lines(result)) == 1 and "line " in result.output
+    assert "Traceback" not in result.output
+    assert event_count(target.db) == 0
+
+
+def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes("{\"originator_id\": \"吉明\"}\n".encode("gb18030"))
+    target = Renovation(tmp_path / "target.db")
+
+    result = target("import", str(bad))
+
+    assert result.exit_code == 2 and "not UTF-8" in result.output
+    assert event_count(target.db) == 0
