@@ -83,7 +83,22 @@ class RenovationApp(Application[UUID]):
         except AggregateNotFoundError:
             raise errors.CompoundNotFound(code=code) from None
         assert isinstance(project, CompoundProject)
+        self.snapshot_if_stale(project)
         return project
+
+    def snapshot_if_stale(self, project: CompoundProject) -> None:
+        """Snapshot a compound whose latest snapshot lags far behind (after an import, say): snapshots
+        are otherwise taken only when a save crosses an interval."""
+        interval = self.snapshotting_intervals[CompoundProject]
+        if self.snapshots is None or project.version < 2 * interval or project.pending_events:
+            return
+        latest = self.snapshots.recorder.select_events(project.id, desc=True, limit=1)
+        if project.version - (latest[0].originator_version if latest else 0) < 2 * interval:
+            return
+        try:
+            self.snapshots.put([CompoundProject.Snapshot.take(project)])
+        except IntegrityError:
+            pass  # another process took the same snapshot
 
     def update(self, code: str, action: str, user: str, command: Callable[[CompoundProject], object]) -> dict[str, Any]:
         """Check that ``user`` may record ``action``; load, run the command, save; re-run from a fresh

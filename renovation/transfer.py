@@ -1,23 +1,30 @@
 """Bulk export and import of the event log as JSON lines, one stored event a line, in log order.
 
 A line is ``{"originator_id": ..., "originator_version": n, "topic": ..., "state": {...}}``, the state
-being the stored JSON itself, so a file is as readable as the store. Import streams the file twice:
-first it validates every line (nothing is written if one is bad), then it stores the events in large
-batches, skipping those already stored, so importing the same file again adds nothing.
+being the stored JSON itself, so a file is as readable as the store. Import streams the file once,
+checking every line and storing the events in large batches within one transaction (nothing is
+stored if a line is bad, or if the import is killed); events already stored are skipped, so
+importing the same file again adds nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
+import types
+import typing
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import StoredEvent
 
 from renovation.application import RenovationApp
+from renovation.domain.compound import CompoundProject
 
 BATCH = 5000
 MAX_LINE = 1_000_000  # bytes; a compound's bill of quantities is far smaller
@@ -44,184 +51,183 @@ def export_events(app: RenovationApp, out: IO[str], progress: Callable[[int], No
     return count
 
 
-@dataclass(frozen=True)
-class Row:
-    number: int
-    event: StoredEvent
+class Importer:
+    """One pass over the file: each line decoded once (state values included), checked against its
+    event class, re-encoded canonically, and stored in batches inside ONE transaction, so a bad line
+    anywhere leaves the store as it was."""
+
+    def __init__(self, app: RenovationApp) -> None:
+        self.app = app
+        self.transcoder: Any = app.mapper.transcoder
+        self.classes = _event_classes()
+        self.fields: dict[str, dict[str, object]] = {}
+        self.known: dict[UUID, int] = {}
+        self.lines = 0
+        self.added = 0
+
+    def run(self, path: Path, progress: Callable[[int], None] | None = None) -> None:
+        with self.writer() as write:
+            batch: list[StoredEvent] = []
+            for number, raw in _lines(path):
+                stored = self.parse(number, raw)
+                if stored is not None:
+                    batch.append(stored)
+                if len(batch) >= BATCH:
+                    write(batch)
+                    self.added += len(batch)
+                    batch = []
+                if progress and number % 1000 == 0:
+                    progress(1000)
+            if batch:
+                write(batch)
+                self.added += len(batch)
+
+    @contextmanager
+    def writer(self) -> Iterator[Callable[[list[StoredEvent]], None]]:
+        recorder: Any = self.app.recorder
+        with recorder.datastore.transaction(commit=True) as cursor:
+            if hasattr(recorder.datastore, "schema"):  # PostgreSQL: lock, insert, then chain
+                def write(batch: list[StoredEvent]) -> None:
+                    recorder._insert_stored_events(cursor, batch)
+                    recorder._fetch_ids_after_insert_events(cursor, batch)
+            else:
+                def write(batch: list[StoredEvent]) -> None:
+                    recorder._insert_events(cursor, batch)
+            yield write
+
+    def parse(self, number: int, raw: bytes) -> StoredEvent | None:
+        """The line as a stored event, None if the store has it already; BadImport if it is bad."""
+        self.lines += 1
+        if len(raw) > MAX_LINE:
+            raise BadImport(f"line {number}: longer than {MAX_LINE} bytes")
+        try:
+            line = self.transcoder.decode(raw)
+        except UnicodeDecodeError:
+            raise BadImport(f"line {number}: not UTF-8") from None
+        except ValueError as error:  # JSONDecodeError, or a value its transcoding refuses
+            raise BadImport(f"line {number}: not valid ({' '.join(str(error).split())[:120]})") from None
+        except (TypeError, KeyError, ArithmeticError) as error:
+            raise BadImport(f"line {number}: a value does not decode ({error})") from None
+        if not isinstance(line, dict) or set(line) != {"originator_id", "originator_version", "topic", "state"}:
+            raise BadImport(f"line {number}: expected an object with originator_id, originator_version, topic, state")
+        try:
+            originator = UUID(str(line["originator_id"]))
+        except ValueError:
+            raise BadImport(f"line {number}: originator_id is not a UUID") from None
+        version = line["originator_version"]
+        if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= 10**9:
+            raise BadImport(f"line {number}: originator_version is not a positive integer")
+        topic = line["topic"]
+        cls = self.classes.get(topic) if isinstance(topic, str) else None
+        if cls is None:
+            raise BadImport(f"line {number}: unknown event topic {str(topic)[:80]!r}")
+        state = line["state"]
+        if not isinstance(state, dict):
+            raise BadImport(f"line {number}: state is not an object")
+        problem = self.check_state(cls, state)
+        if problem:
+            raise BadImport(f"line {number}: not a valid {cls.__name__}: {problem}")
+        if version == 1 and CompoundProject.create_id(state["code"]) != originator:
+            raise BadImport(f"line {number}: the aggregate id does not follow from the compound code")
+        last = self.known.get(originator)
+        if last is None:
+            last = self.known[originator] = self.stored_version(originator)
+        if version > last + 1:
+            raise BadImport(f"line {number}: version {version} of {originator} follows {last}: events are missing")
+        if version <= last:
+            return None  # stored already: importing a file again adds nothing
+        self.known[originator] = version
+        return StoredEvent(originator_id=originator, originator_version=version, topic=topic,
+                           state=self.transcoder.encode(state))
+
+    def check_state(self, cls: type, state: dict[str, Any]) -> str | None:
+        expected = self.fields.get(cls.__name__)
+        if expected is None:
+            expected = self.fields[cls.__name__] = _field_types(cls)
+        if set(state) != set(expected):
+            return f"fields {sorted(set(state) ^ set(expected))} do not match"
+        for name, hint in expected.items():
+            if not _checker(hint)(state[name]):
+                return f"{name} is not of its type"
+        return None
+
+    def stored_version(self, originator: UUID) -> int:
+        found = self.app.recorder.select_events(originator, desc=True, limit=1)
+        return found[0].originator_version if found else 0
 
 
-def _topics() -> frozenset[str]:
-    from eventsourcing.utils import get_topic
-
-    from renovation.domain.compound import CompoundProject
-
-    return frozenset(
-        get_topic(value) for value in vars(CompoundProject).values()
-        if isinstance(value, type) and issubclass(value, CompoundProject.Event) and value is not CompoundProject.Event
-    )
+def import_file(app: RenovationApp, path: Path, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+    """Import the file; returns (lines read, events added)."""
+    importer = Importer(app)
+    importer.run(path, progress)
+    return importer.lines, importer.added
 
 
-def read_rows(path: Path) -> Iterator[Row]:
-    """Every line as a stored event, or BadImport naming the first bad line."""
-    topics = _topics()
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
     try:
         with path.open("rb") as handle:
             for number, raw in enumerate(handle, start=1):
-                if len(raw) > MAX_LINE:
-                    raise BadImport(f"line {number}: longer than {MAX_LINE} bytes")
-                if not raw.strip():
-                    continue
-                yield Row(number, _parse(number, raw, topics))
+                if raw.strip():
+                    yield number, raw
     except OSError as error:
         raise BadImport(f"{path}: {error.strerror}") from None
 
 
-def _parse(number: int, raw: bytes, topics: frozenset[str]) -> StoredEvent:
-    try:
-        line = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BadImport(f"line {number}: not UTF-8") from None
-    except json.JSONDecodeError as error:
-        raise BadImport(f"line {number}: not JSON ({error.msg})") from None
-    if not isinstance(line, dict) or set(line) != {"originator_id", "originator_version", "topic", "state"}:
-        raise BadImport(f"line {number}: expected an object with originator_id, originator_version, topic, state")
-    try:
-        originator_id = UUID(str(line["originator_id"]))
-    except ValueError:
-        raise BadImport(f"line {number}: originator_id is not a UUID") from None
-    version = line["originator_version"]
-    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= 10**9:
-        raise BadImport(f"line {number}: originator_version is not a positive integer")
-    if line["topic"] not in topics:
-        raise BadImport(f"line {number}: unknown event topic {str(line['topic'])[:80]!r}")
-    if not isinstance(line["state"], dict):
-        raise BadImport(f"line {number}: state is not an object")
-    state = json.dumps(line["state"], ensure_ascii=False, separators=(",", ":")).encode()
-    return StoredEvent(originator_id=originator_id, originator_version=version, topic=line["topic"], state=state)
+def _event_classes() -> dict[str, type]:
+    from eventsourcing.utils import get_topic
+
+    return {
+        get_topic(value): value for value in vars(CompoundProject).values()
+        if isinstance(value, type) and issubclass(value, CompoundProject.Event) and value is not CompoundProject.Event
+    }
 
 
-def validate(app: RenovationApp, path: Path, progress: Callable[[int], None] | None = None) -> int:
-    """Check every line: well formed, decodable into its event, versions consecutive per compound
-    (continuing what the store already holds). Returns the number of lines."""
-    from renovation.domain.compound import CompoundProject
-
-    last: dict[UUID, int] = {}
-    count = 0
-    for row in read_rows(path):
-        event = row.event
-        try:
-            decoded = app.mapper.to_domain_event(event)
-            check_fields(decoded)
-        except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as error:
-            raise BadImport(f"line {row.number}: not a valid {event.topic.rsplit('.', 1)[-1]}: {error}") from None
-        originator = UUID(str(event.originator_id))
-        if originator not in last:
-            last[originator] = _stored_version(app, originator) if event.originator_version > 1 else 0
-        if event.originator_version == 1:
-            code = getattr(decoded, "code", None)
-            if not isinstance(code, str) or CompoundProject.create_id(code) != originator:
-                raise BadImport(f"line {row.number}: the aggregate id does not follow from the compound code")
-        expected = last[originator] + 1
-        if event.originator_version > expected:
-            raise BadImport(f"line {row.number}: version {event.originator_version} of {originator} "
-                            f"follows {last[originator]}: events are missing")
-        last[originator] = max(last[originator], event.originator_version)
-        count += 1
-        if progress and count % 1000 == 0:
-            progress(1000)
-    return count
-
-
-def check_fields(event: object) -> None:
-    """The event has exactly its class's fields, each of its declared type (decimals finite)."""
-    import dataclasses
+def _field_types(cls: type) -> dict[str, object]:
+    """The stored fields of an event class and their types (the store sets the id and version)."""
     from datetime import datetime
 
     from renovation.domain import compound
 
-    fields = dataclasses.fields(event)  # type: ignore[arg-type]
-    present, expected = set(vars(event)), {field.name for field in fields}
-    if present != expected:
-        raise ValueError(f"fields {sorted(present ^ expected)} do not match")
-    for field in fields:
-        if field.name in ("originator_id", "originator_version", "originator_topic"):
-            continue  # set by the store, or checked with the topic
-        # The annotations of our own events are strings naming types that compound.py imports.
-        hint = datetime if field.name == "timestamp" else eval(str(field.type), vars(compound))
-        if not _conforms(getattr(event, field.name), hint):
-            raise TypeError(f"{field.name} is not {field.type}")
+    types: dict[str, object] = {}
+    for field in dataclasses.fields(cls):
+        if field.name in ("originator_id", "originator_version"):
+            continue
+        if field.name == "timestamp":
+            types[field.name] = datetime
+        elif field.name == "originator_topic":
+            types[field.name] = str
+        else:  # our own annotations: strings naming types that compound.py imports
+            types[field.name] = eval(str(field.type), vars(compound))
+    return types
 
 
-def _conforms(value: object, hint: object) -> bool:
-    import dataclasses
-    import types
-    import typing
-    from decimal import Decimal
-
+@functools.cache
+def _checker(hint: Any) -> Callable[[object], bool]:
+    """A function telling whether a value is of the type ``hint``, built once per type."""
     origin = typing.get_origin(hint)
     if origin in (types.UnionType, typing.Union):
-        return any(_conforms(value, option) for option in typing.get_args(hint))
+        options = [_checker(option) for option in typing.get_args(hint)]
+        return lambda value: any(check(value) for check in options)
     if origin is list:
         (item,) = typing.get_args(hint)
-        return isinstance(value, list) and all(_conforms(element, item) for element in value)
+        check_item = _checker(item)
+        return lambda value: isinstance(value, list) and all(check_item(element) for element in value)
     if hint is type(None):
-        return value is None
+        return lambda value: value is None
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return lambda value: type(value) is int
     if hint is Decimal:
-        return isinstance(value, Decimal) and value.is_finite()
+        return lambda value: isinstance(value, Decimal) and value.is_finite()
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        from renovation.domain import values
-
-        return isinstance(value, hint) and all(
-            _conforms(getattr(value, field.name), eval(str(field.type), vars(values)))
-            for field in dataclasses.fields(hint)
-        )
-    return isinstance(value, hint) if isinstance(hint, type) else True
+        fields = [(name, _checker(kind)) for name, kind in _value_fields(hint).items()]
+        return lambda value: isinstance(value, hint) and all(check(getattr(value, name)) for name, check in fields)
+    if isinstance(hint, type):
+        return lambda value: isinstance(value, hint)
+    raise TypeError(f"no check for {hint!r}")
 
 
-def _stored_version(app: RenovationApp, originator: UUID) -> int:
-    found = app.recorder.select_events(originator, desc=True, limit=1)
-    return found[0].originator_version if found else 0
+@functools.cache
+def _value_fields(cls: type) -> dict[str, object]:
+    from renovation.domain import values
 
-
-def import_events(app: RenovationApp, path: Path, progress: Callable[[int], None] | None = None) -> int:
-    """Store the file's events not yet stored, a batch per transaction. Returns how many were added."""
-    known: dict[UUID, int] = {}
-    grown: dict[UUID, int] = {}  # compounds that receive events, and their first new version
-    added = 0
-    batch: list[StoredEvent] = []
-    for row in read_rows(path):
-        originator = UUID(str(row.event.originator_id))
-        if originator not in known:
-            known[originator] = _stored_version(app, originator)
-        if row.event.originator_version > known[originator]:
-            grown.setdefault(originator, row.event.originator_version)
-            batch.append(row.event)
-            known[originator] = row.event.originator_version
-        if len(batch) >= BATCH:
-            added += _store(app, batch)
-            batch = []
-        if progress and row.number % 1000 == 0:
-            progress(1000)
-    if batch:
-        added += _store(app, batch)
-    _snapshot(app, {originator: (first, known[originator]) for originator, first in grown.items()})
-    return added
-
-
-def _store(app: RenovationApp, batch: list[StoredEvent]) -> int:
-    try:
-        app.recorder.insert_events(batch)
-    except IntegrityError:
-        raise BadImport("another writer stored some of these events meanwhile; run the import again") from None
-    return len(batch)
-
-
-def _snapshot(app: RenovationApp, grown: dict[UUID, tuple[int, int]]) -> None:
-    """Snapshots for compounds that grew past a snapshot interval, so that loading them stays fast."""
-    interval = next(iter(app.snapshotting_intervals.values()))
-    for originator, (first, last) in grown.items():
-        version = last - last % interval
-        if version >= max(first, interval):
-            app.take_snapshot(originator, version=version)
+    return {field.name: eval(str(field.type), vars(values)) for field in dataclasses.fields(cls)}

@@ -246,9 +246,9 @@ def cli(ctx: click.Context, db: str, user: str | None, lang: str | None, today: 
 
 
 def _register_commands() -> None:
-    from renovation.cli import audit, boards, compound, demo, money, residents, site
+    from renovation.cli import audit, boards, compound, demo, money, residents, site, transfer
 
-    for module in (compound, site, money, residents, boards, audit, demo):
+    for module in (compound, site, money, residents, boards, audit, transfer, demo):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -43,9 +43,9 @@ def export(session: Session, file: Path) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @pass_session
 def import_(session: Session, file: Path) -> None:
-    """Store the events of a JSON-lines FILE made by `renovation export`. Every line is checked first
-    (nothing is stored if one is bad); events already in the store are skipped, so importing the
-    same file twice adds nothing. Streams, in large batches.
+    """Store the events of a JSON-lines FILE made by `renovation export`. Every line is checked, and
+    all is stored in one transaction: nothing is stored if a line is bad. Events already in the
+    store are skipped, so importing the same file twice adds nothing. Streams, in large batches.
 
     \b
     Example:
@@ -53,16 +53,14 @@ def import_(session: Session, file: Path) -> None:
     """
     from rich.progress import Progress
 
-    from renovation.transfer import BadImport, import_events, validate
+    from renovation.transfer import BadImport, import_file
 
     session.may("maintain")
     app = session.app
     try:
         with Progress(transient=True) as bar:
-            checking = bar.add_task("check", total=None)
-            lines = validate(app, file, progress=lambda done: bar.advance(checking, done))
-            storing = bar.add_task("import", total=lines or 1)
-            added = import_events(app, file, progress=lambda done: bar.advance(storing, done))
+            task = bar.add_task("import", total=None)
+            lines, added = import_file(app, file, progress=lambda done: bar.advance(task, done))
     except BadImport as error:
         raise click.UsageError(f"{file}: {error}") from None
     click.echo(f"imported {added} new events of {lines} in {file}")

@@ -1,0 +1,49 @@
+"""Shared by the benchmarks: building a demo store once, timing, and medians."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+WORK = Path(__file__).resolve().parent / ".work"
+
+
+def demo_store(compounds: int = 53, until: str = "2021-07-31") -> Path:
+    """An SQLite demo store (built once, then reused) and its JSON-lines export."""
+    WORK.mkdir(exist_ok=True)
+    db = WORK / f"demo-{compounds}.db"
+    export = WORK / f"demo-{compounds}.jsonl"
+    if not db.exists():
+        run_cli("--db", str(db), "demo", "--compounds", str(compounds), "--until", until)
+    if not export.exists():
+        run_cli("--db", str(db), "export", str(export))
+    return db
+
+
+def run_cli(*args: str) -> None:
+    subprocess.run([sys.executable, "-c", "from renovation.cli import cli; cli()", *args], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def seconds(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def median_seconds(command: list[str], runs: int) -> float:
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
