@@ -73,7 +73,7 @@ class Access:
             return
         found = self.users.get(user)
         if found is None:
-            raise UnknownUser(user=user)
+            raise UnknownUser(user=user, action=f"access_{action}", required=list(ALLOWED[action]))
         required = ALLOWED[action]
         if found.role not in required:
             raise AccessRefused(user=user, role=found.role, action=f"access_{action}", required=list(required))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import random
 import time
-from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -95,10 +95,8 @@ class RenovationApp(Application[UUID]):
         latest = self.snapshots.recorder.select_events(project.id, desc=True, limit=1)
         if project.version - (latest[0].originator_version if latest else 0) < 2 * interval:
             return
-        try:
+        with suppress(IntegrityError):  # another process took the same snapshot
             self.snapshots.put([CompoundProject.Snapshot.take(project)])
-        except IntegrityError:
-            pass  # another process took the same snapshot
 
     def update(self, code: str, action: str, user: str, command: Callable[[CompoundProject], object]) -> dict[str, Any]:
         """Check that ``user`` may record ``action``; load, run the command, save; re-run from a fresh

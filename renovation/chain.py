@@ -171,7 +171,10 @@ def verify(chain: ChainStore, digest: tuple[int, str] | None = None) -> tuple[in
     next_link = next(links, None)
     next_event = next(events, None)
     verified = 0
+    versions: dict[str, dict[int, int]] = {}  # per aggregate: the version of its remaining events by position
     while next_link is not None or next_event is not None:
+        if next_event is not None:
+            versions.setdefault(str(next_event.originator_id), {})[next_event.id] = next_event.originator_version
         if next_event is not None and (next_link is None or next_event.id < next_link[0]):
             problems.append(Problem(next_event.id, "inserted", "no link was written with it: " + _describe(next_event)))
             next_event = next(events, None)
@@ -209,7 +212,31 @@ def verify(chain: ChainStore, digest: tuple[int, str] | None = None) -> tuple[in
         elif found != expected:
             problems.append(Problem(position, "digest_mismatch", "the link at the digest's position differs"))
     problems.sort(key=lambda problem: problem.position)
-    return verified, problems
+    return verified, _name_deleted(problems, versions)
+
+
+def _name_deleted(problems: list[Problem], versions: dict[str, dict[int, int]]) -> list[Problem]:
+    """Say which aggregate a deleted event belonged to, where that aggregate's remaining events skip
+    versions around its position (a deleted last event of an aggregate leaves no such trace)."""
+    gaps: list[tuple[int, int, str, list[int]]] = []  # (after position, before position, aggregate, versions)
+    for originator, seen in versions.items():
+        previous_position, previous_version = 0, 0
+        for position, version in sorted(seen.items()):
+            if version > previous_version + 1:
+                gaps.append((previous_position, position, originator, list(range(previous_version + 1, version))))
+            previous_position, previous_version = position, max(previous_version, version)
+    names: dict[int, str] = {}
+    for after, before, originator, absent in gaps:
+        inside = [i for i, p in enumerate(problems) if p.kind == "deleted" and after < p.position < before]
+        if len(inside) == len(absent):  # one deleted event each, in order
+            for i, version in zip(inside, absent, strict=True):
+                names.setdefault(i, f"aggregate {originator} version {version}")
+        else:
+            for i in inside:
+                names.setdefault(i, f"aggregate {originator} version(s) {', '.join(map(str, absent))}")
+    return [
+        Problem(p.position, p.kind, f"{p.detail}: {names[i]}") if i in names else p for i, p in enumerate(problems)
+    ]
 
 
 def _describe(notification: Any) -> str:

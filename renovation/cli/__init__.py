@@ -186,14 +186,18 @@ def translatable() -> tuple[type[Exception], ...]:
     import sqlite3
 
     from eventsourcing.persistence import PersistenceError
+    from sqlalchemy.exc import OperationalError as ReadModelDatabaseError
 
     from renovation.application import WriteConflict
     from renovation.clock import BadTimeZone
+    from renovation.config import BadConfig
     from renovation.domain.errors import DomainError
     from renovation.store import BadDatabaseURL
 
-    # sqlite3.Error: eventsourcing lets some through unwrapped (a --db file that is not a database)
-    return (DomainError, WriteConflict, BadTimeZone, BadDatabaseURL, PersistenceError, sqlite3.Error)
+    # sqlite3.Error: eventsourcing lets some through unwrapped (a --db file that is not a database);
+    # SQLAlchemy's OperationalError: the read models' database busy or unreachable.
+    return (DomainError, WriteConflict, BadTimeZone, BadDatabaseURL, BadConfig, PersistenceError, sqlite3.Error,
+            ReadModelDatabaseError)
 
 
 def translate(error: Exception, session: Session | None) -> click.ClickException:
@@ -246,9 +250,9 @@ def cli(ctx: click.Context, db: str, user: str | None, lang: str | None, today: 
 
 
 def _register_commands() -> None:
-    from renovation.cli import audit, boards, compound, demo, money, residents, site, transfer
+    from renovation.cli import audit, boards, compound, demo, money, report, residents, site, transfer
 
-    for module in (compound, site, money, residents, boards, audit, transfer, demo):
+    for module in (compound, site, money, residents, boards, audit, transfer, demo, report):
         for command in module.COMMANDS:
             cli.add_command(command)
 

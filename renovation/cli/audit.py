@@ -123,7 +123,8 @@ def reconcile(session: Session, as_json: bool, as_csv: bool) -> None:
         emit(differences, as_json=as_json, as_csv=as_csv, lang=session.lang)
     if differences:
         raise RuleRefused(f"{len(differences)} difference(s) between the events and the read models")
-    click.echo(f"ledgers of {len(session.app.compound_codes())} compounds agree with the events, to the fen")
+    if not (as_json or as_csv):  # --json and --csv print only the (empty) rows
+        click.echo(f"ledgers of {len(session.app.compound_codes())} compounds agree with the events, to the fen")
 
 
 def _names(session: Session) -> dict[str, str]:
@@ -176,9 +177,12 @@ def verify(session: Session, digest: str | None, initialise: bool) -> None:
         detail = first.detail
         for originator, code in names.items():
             detail = detail.replace(f"aggregate {originator}", code)
+        # The first problem first, as the one error line; then a few more, if any.
+        click.echo(f"Error: position {first.position}: {first.kind}: {detail} ({len(problems)} problem(s) in all)",
+                   err=True)
         for problem in problems[1:6]:
             click.echo(f"  also position {problem.position}: {problem.kind}", err=True)
-        raise RuleRefused(f"position {first.position}: {first.kind}: {detail} ({len(problems)} problem(s) in all)")
+        raise click.exceptions.Exit(RuleRefused.exit_code)
     position, hash_ = chain.head() or (0, "")
     click.echo(f"verified {verified} events; the chain is intact; head {position}:{hash_}")
 

@@ -6,7 +6,7 @@ Every read command first catches its read model up with every event recorded so 
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -128,7 +128,7 @@ def ranking(session: Session, period: str | None, by: str, as_of: str | None, as
         weights = session.config.ranking.weights.as_dict()
     except BadConfig as error:  # a bad renovation.toml is bad input: exit 2, one line
         raise click.UsageError(str(error)) from None
-    models = session.read_models("ranking")
+    models, _today = models_for(session, "ranking", as_of)
     with models.engine.connect() as connection:
         rows = ranking_rows(connection, weights, period, by)
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
@@ -209,6 +209,7 @@ def rebuild(session: Session, names: tuple[str, ...]) -> None:
 
     from renovation.projections import NAMES, read_models
 
+    session.may("maintain")  # rebuilding is maintenance (renovation/access.py)
     models = read_models(session.app)
     chosen = names or NAMES
     try:
@@ -229,6 +230,55 @@ def rebuild(session: Session, names: tuple[str, ...]) -> None:
         click.echo(f"已从 {head} 个事件重建 {', '.join(chosen)}")
     else:
         click.echo(f"rebuilt {', '.join(chosen)} from {head} events")
+
+
+@projections.command("follow")
+@click.option("--seconds", type=click.FloatRange(min=0), default=None,
+              help="Stop after this many seconds (default: run until interrupted).")
+@pass_session
+def follow(session: Session, seconds: float | None) -> None:
+    """Keep the read models current as events arrive: on PostgreSQL woken by LISTEN/NOTIFY (through
+    eventsourcing's subscription), on SQLite by polling once a second. Read commands still catch up
+    by themselves; this only keeps their wait short.
+
+    \b
+    Example:
+      renovation --db postgresql://renovation@db/city projections follow
+    """
+    import threading
+
+    from renovation.projections import read_models
+
+    models = read_models(session.app)
+    stop = threading.Event()
+    if seconds is not None:
+        threading.Timer(seconds, stop.set).start()
+    try:
+        start = models.head()
+        models.catch_up()
+        click.echo(f"following {session.db} from position {start}")
+        recorder: Any = session.app.recorder
+        if hasattr(recorder.datastore, "schema"):  # PostgreSQL: LISTEN/NOTIFY
+            # Subscribing after `start` also delivers what was recorded while catching up.
+            with recorder.subscribe(gt=start) as subscription:
+
+                def stop_when_told() -> None:
+                    stop.wait()
+                    subscription.stop()
+
+                threading.Thread(target=stop_when_told, daemon=True).start()
+                for _notification in subscription:
+                    models.catch_up()
+        else:
+            while not stop.wait(1.0):
+                models.catch_up()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        models.close()
+    if seconds is not None:
+        click.echo(f"stopped after {seconds} s at position {models.head()}")
 
 
 COMMANDS = [progress, quality, ranking, ledger, projections]

@@ -1,7 +1,8 @@
 """One way out for every command: a table (rich) by default, ``--json`` or ``--csv``.
 
 JSON carries money, quantities, percentages and totals as strings and counts as integers; CSV is
-UTF-8 with a header row; tables and CSV headers follow ``--lang``.
+UTF-8 with a header row of the JSON keys (stable for scripts, whatever the language); table headers
+and words follow ``--lang``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ LABELS: dict[str, dict[str, str]] = {
         "version": "Version",
         "access": "Access",
         "field": "Field",
+        "detail": "Value",
         "value": "Value",
         "percent_complete": "% complete",
         "days_behind": "Days behind",
@@ -137,7 +139,8 @@ LABELS: dict[str, dict[str, str]] = {
         "version": "版本",
         "access": "权限",
         "field": "项目",
-        "value": "内容",
+        "detail": "内容",
+        "value": "产值",
         "percent_complete": "完成率%",
         "days_behind": "滞后天数",
         "construction_days": "施工天数",
@@ -293,7 +296,7 @@ def emit(
         if as_csv:
             rows = [rows]
         else:
-            rows = [{"field": label(key, lang), "value": display(key, value, lang)} for key, value in rows.items()]
+            rows = [{"field": label(key, lang), "detail": display(key, value, lang)} for key, value in rows.items()]
     if as_csv:
         click.echo(to_csv(rows, lang), nl=False)
         return

@@ -109,3 +109,11 @@ def ledger_totals(connection: Connection) -> dict[str, Decimal]:
 
 def ledger_items_of(connection: Connection, code: str) -> set[str]:
     return set(connection.execute(select(items.c.item).where(items.c.code == code)).scalars())
+
+
+def metered_value_by_period(connection: Connection) -> dict[str, Decimal]:
+    """Value metered in each period across all compounds (corrections included), in period order."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for entry in connection.execute(select(entries.c.period, entries.c.value)):
+        totals[entry.period] += entry.value
+    return dict(sorted(totals.items()))

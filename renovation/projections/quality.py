@@ -166,7 +166,7 @@ class Tally:
             "findings_open": self.open,
             "findings_overdue": self.overdue,
             "findings_closed": self.closed,
-            "mean_days_to_close": mean.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP) if mean is not None else None,
+            "mean_days_to_close": mean.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if mean is not None else None,
             "samples": self.samples,
             "samples_failed": self.failed,
             **{

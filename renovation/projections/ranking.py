@@ -129,6 +129,6 @@ def ranking_rows(connection: Connection, weights: Mapping[str, int], period: str
         row["total"] = entry["total"]
         row.update((d, entry[d]) for d in SCORE_DIMENSIONS)
         row["movement"] = None if before is None else before - entry["rank"]
-        row["last"] = entry["rank"] == last_rank and len(current) > 1
+        row["last"] = entry["rank"] == last_rank and last_rank > 1  # when all tie, nobody is last
         result.append(row)
     return result

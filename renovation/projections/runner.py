@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Connection, Engine, String, Table, create_engine, event, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 
 from renovation.projections.base import Event, Projection, metadata, position_of, set_position, tracking
@@ -153,10 +155,12 @@ class ReadModels:
         return [get_topic(getattr(CompoundProject, event_name)) for event_name in sorted(names)]
 
     def remember(self, connection: Connection, originator: str, code: str) -> None:
-        # Ask the table, not the cache: a rolled-back catch-up leaves the code cached but not stored.
-        stored = connection.execute(select(directory.c.code).where(directory.c.originator_id == originator)).scalar()
-        if stored is None:
-            connection.execute(insert(directory).values(originator_id=originator, code=code))
+        # Write through to the table whatever the cache says (a rolled-back catch-up leaves the code
+        # cached but not stored); two projections catching up at once may both write it.
+        dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+        connection.execute(
+            dialect_insert(directory).values(originator_id=originator, code=code).on_conflict_do_nothing()
+        )
         self._codes[originator] = code
 
     def code_of(self, connection: Connection, originator: str, *, missing_ok: bool = False) -> str:

@@ -108,7 +108,7 @@ def every_error() -> list[DomainError]:
         errors.ScoreCorrectionWithoutScore(code="JM", period="2021-04"),
         errors.UnknownTicket(code="JM", ticket_id="T1"),
         errors.TicketAlreadyResolved(ticket_id="T1"),
-        errors.UnknownUser(user="王五"),
+        errors.UnknownUser(user="王五", action="access_meter", required=["auditor"]),
         errors.NotTheContractor(user="王五", company="乙公司", contractor="甲公司"),
         *[
             errors.AccessRefused(user="王五", role=role, action=f"access_{action}", required=list(roles))

@@ -1,0 +1,54 @@
+"""Benchmark 2: how long a user waits for a command, against the imports the lightest use of this
+stack cannot avoid, run by the same interpreter in the same run (medians of several runs).
+
+    --help                     vs  python -c "import click"                                  (≤ 2×)
+    one recorded inspection    vs  python -c "import click, pydantic, eventsourcing.application,
+                                                eventsourcing.sqlite"                        (≤ 2×)
+    ranking --json             vs  python -c "import click, pydantic, sqlalchemy,
+                                                eventsourcing.application"                   (≤ 2×)
+
+    python benchmarks/cli_latency.py [--runs 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from common import demo_store, median_seconds
+
+CLI = [sys.executable, "-c", "from renovation.cli import cli; cli()"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=9)
+    args = parser.parse_args()
+    source = demo_store()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "demo.db"
+        shutil.copy(source, db)
+        base = [*CLI, "--db", str(db), "--user", "bench"]
+        # Catch the read models up once, as the demo's own first read would.
+        median_seconds([*base, "ranking", "--json"], 1)
+        cases = [
+            ("--help", "import click", [*CLI, "--help"]),
+            ("inspect JM --kind patrol",
+             "import click, pydantic, eventsourcing.application, eventsourcing.sqlite",
+             [*base, "inspect", "JM", "--kind", "patrol"]),
+            ("ranking --json", "import click, pydantic, sqlalchemy, eventsourcing.application",
+             [*base, "ranking", "--json"]),
+        ]
+        print(f"medians of {args.runs} runs, {sys.executable}")
+        for name, imports, command in cases:
+            floor = median_seconds([sys.executable, "-c", imports], args.runs)
+            ours = median_seconds(command, args.runs)
+            print(f"{name:26} {ours * 1000:7.1f} ms   floor `{imports}` {floor * 1000:7.1f} ms   "
+                  f"ratio {ours / floor:.2f} (must ≤ 2, aim 1.5)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""``renovation report``: the leaders' report as one self-contained HTML file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from renovation.cli import Session, pass_session
+
+
+@click.command()
+@click.option("--html", "html_path", required=True, metavar="FILE",
+              type=click.Path(dir_okay=False, path_type=Path), help="Write the report to this HTML file.")
+@click.option("--period", default=None, metavar="YYYY-MM",
+              help="The horse-race board's period (default: the latest scored).")
+@pass_session
+def report(session: Session, html_path: Path, period: str | None) -> None:
+    """The report for the bureau's leaders and the contractors: the horse-race board (赛马) by
+    contractor and by compound, with rank, total, movement and the last place (末位); progress (percent
+    complete per compound, cumulative metered value against plan); quality (findings open and overdue,
+    morning-round coverage, material failures); and every compound in one table.
+
+    One HTML file with its charts inline (SVG): it opens without a network. Counted to --today; the
+    labels follow --lang.
+
+    \b
+    Example:
+      renovation --lang zh report --html report.html
+      renovation report --html report-2021-05.html --period 2021-05
+    """
+    from renovation.cli.inputs import parse_period
+    from renovation.config import BadConfig
+
+    if period is not None:
+        try:
+            period = parse_period(period)
+        except ValueError as error:
+            raise click.UsageError(f"--period: {error}") from None
+    try:
+        weights = session.config.ranking.weights.as_dict()
+    except BadConfig as error:  # a bad renovation.toml is bad input: exit 2, one line
+        raise click.UsageError(str(error)) from None
+    if not html_path.parent.is_dir():  # refused before the work, not after
+        raise click.UsageError(f"--html: cannot write {html_path}: no such directory {html_path.parent}")
+    today = session.today()
+    models = session.read_models("progress", "quality", "ledger", "ranking", "feedback")
+
+    from renovation.report import gather, render  # matplotlib and the read models: only when run
+
+    with models.engine.connect() as connection:
+        data = gather(connection, today=today, weights=weights, period=period)
+    document = render(data, session.lang)
+    try:
+        html_path.write_text(document, encoding="utf-8")
+    except OSError as error:
+        raise click.UsageError(f"--html: cannot write {html_path}: {error.strerror}") from None
+    board = data.period or "-"
+    if session.lang == "zh":
+        click.echo(f"报告已写入 {html_path}（{len(data.progress)} 个小区，赛马期间 {board}，截至 {today}）")
+    else:
+        click.echo(f"report written to {html_path} ({len(data.progress)} compounds, period {board}, as of {today})")
+
+
+COMMANDS = [report]

@@ -1,0 +1,444 @@
+"""The auditor through the CLI: `audit verify` names the first event changed behind the application's
+back (edited, deleted, reordered, inserted, truncated against a digest) by position and compound, on
+SQLite and PostgreSQL; a store without a chain is refused until `--init`; history, replay, reconcile
+and the boards as of a past moment."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import pytest
+from cli_support import REGISTER_JM, Renovation
+from click.testing import Result
+
+from tests.backends import pg_url, store_url
+
+VERIFIED = re.compile(r"^verified (\d+) events; the chain is intact; head (\d+):([0-9a-f]{64})$")
+
+
+def build(run: Renovation, boq_file: Path) -> None:
+    """JM and LY: 9 events. Positions 1-7 and 9 are JM versions 1-8, position 8 is LY's registration.
+
+    1 registered, 2 bill of quantities, 3 started, 4 M1 (A1 10), 5 inspection, 6 M2 (B2 5),
+    7 M1 corrected to 9.5, 8 LY registered, 9 inspection."""
+    run.ok(*REGISTER_JM)
+    run.ok("boq", "import", "JM", str(boq_file))
+    run.ok("construction", "start", "JM", "--date", "2021-03-01")
+    run.ok("meter", "JM", "--item", "A1", "--period", "2021-03", "--quantity", "10")
+    run.ok("inspect", "JM", "--kind", "morning", "--at", "2021-03-02T06:30")
+    run.ok("meter", "JM", "--item", "B2", "--period", "2021-04", "--quantity", "5")
+    run.ok("meter", "correct", "JM", "M1", "--quantity", "9.5", "--reason", "复核现场实测")
+    run.ok("compound", "register", "LY", "--name", "利源小区", "--district", "西安区", "--contractor", "吉林二建",
+           "--households", "180", "--contract-value", "800000", "--planned-start", "2021-03-10",
+           "--planned-finish", "2021-10-31")
+    run.ok("inspect", "JM", "--kind", "patrol", "--at", "2021-03-03T10:00")
+
+
+def sqlite(db: Path, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    """SQL on the store's file, behind the application's back."""
+    connection = sqlite3.connect(db)
+    try:
+        with connection:
+            return connection.execute(statement, params).fetchall()
+    finally:
+        connection.close()
+
+
+def refused(result: Result) -> str:
+    """The one line of a refused `audit verify` (further problems follow as 'also position' lines)."""
+    assert result.exit_code == 1, (result.exit_code, result.output)
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    errors = [line for line in lines if line.startswith("Error: ")]
+    assert len(errors) == 1, lines
+    assert all(line == errors[0] or line.startswith("  also position ") or line.startswith("chain initialised ")
+               for line in lines), lines
+    return errors[0]
+
+
+def verified(result: Result) -> int:
+    assert result.exit_code == 0, (result.exit_code, result.output)
+    match = VERIFIED.match(result.output.strip().splitlines()[-1])
+    assert match, result.output
+    return int(match.group(1))
+
+
+@pytest.fixture
+def store(run: Renovation, boq_file: Path) -> Renovation:
+    build(run, boq_file)
+    return run
+
+
+# ---------------------------------------------------------------- an untouched store
+
+
+def test_an_untouched_store_verifies(store: Renovation) -> None:
+    result = store.ok("audit", "verify")
+
+    assert verified(result) == 9
+    assert len(result.output.strip().splitlines()) == 1
+    head = result.output.strip().rsplit(" ", 1)[1]
+    assert store.ok("audit", "digest").output.strip() == head
+    assert head.startswith("9:")
+
+
+def test_an_empty_store_has_nothing_to_verify(run: Renovation) -> None:
+    assert run.ok("audit", "verify").output.strip() == "the store is empty; nothing to verify"
+
+
+# ---------------------------------------------------------------- tampering on SQLite
+
+
+def test_an_edited_event_is_named_by_position_and_compound(store: Renovation) -> None:
+    (state,) = sqlite(store.db, "SELECT state FROM stored_events WHERE rowid = 4")[0]
+    assert b'"_data_":"10"' in state
+    sqlite(store.db, "UPDATE stored_events SET state = ? WHERE rowid = 4",
+           (state.replace(b'"_data_":"10"', b'"_data_":"100"'),))
+
+    line = refused(store("audit", "verify"))
+
+    assert line == ("Error: position 4: edited: altered (edited or reordered): JM version 4 (QuantityMeasured) "
+                    "(1 problem(s) in all)")
+
+
+@pytest.mark.parametrize("change", [
+    "UPDATE stored_events SET topic = replace(topic, 'InspectionRecorded', 'FindingClosed') WHERE rowid = 5",
+    "UPDATE stored_events SET originator_version = 99 WHERE rowid = 5",
+    "UPDATE stored_events SET state = CAST(state AS TEXT) || ' ' WHERE rowid = 5",
+])
+def test_any_column_of_an_event_edited_is_found(store: Renovation, change: str) -> None:
+    sqlite(store.db, change)
+
+    line = refused(store("audit", "verify"))
+
+    assert line.startswith("Error: position 5: edited: ")
+    assert " JM version " in line
+
+
+def test_a_deleted_event_is_named_by_position_and_compound(store: Renovation) -> None:
+    sqlite(store.db, "DELETE FROM stored_events WHERE rowid = 6")
+
+    line = refused(store("audit", "verify"))
+
+    assert line == ("Error: position 6: deleted: the chain has a link here but the event is gone: JM version 6 "
+                    "(1 problem(s) in all)")
+
+
+def test_a_deleted_registration_is_named_by_position(store: Renovation) -> None:
+    sqlite(store.db, "DELETE FROM stored_events WHERE rowid = 8")  # LY's only event
+
+    line = refused(store("audit", "verify"))
+
+    assert line.startswith("Error: position 8: deleted: the chain has a link here but the event is gone")
+
+
+def test_reordered_events_are_named_by_position_and_compound(store: Renovation) -> None:
+    sqlite(store.db, "UPDATE stored_events SET rowid = 100 WHERE rowid = 5")
+    sqlite(store.db, "UPDATE stored_events SET rowid = 5 WHERE rowid = 6")
+    sqlite(store.db, "UPDATE stored_events SET rowid = 6 WHERE rowid = 100")
+
+    result = store("audit", "verify")
+    line = refused(result)
+
+    assert line == ("Error: position 5: edited: altered (edited or reordered): JM version 6 (QuantityMeasured) "
+                    "(2 problem(s) in all)")
+    assert "  also position 6: edited" in result.output.splitlines()
+
+
+def test_swapped_states_are_named_by_position_and_compound(store: Renovation) -> None:
+    (fourth,), (sixth,) = sqlite(store.db, "SELECT state FROM stored_events WHERE rowid IN (4, 6) ORDER BY rowid")
+    sqlite(store.db, "UPDATE stored_events SET state = ? WHERE rowid = 4", (sixth,))
+    sqlite(store.db, "UPDATE stored_events SET state = ? WHERE rowid = 6", (fourth,))
+
+    line = refused(store("audit", "verify"))
+
+    assert line.startswith("Error: position 4: edited: altered (edited or reordered): JM version 4 ")
+    assert line.endswith("(2 problem(s) in all)")
+
+
+def test_an_inserted_event_is_named_by_position_and_compound(store: Renovation) -> None:
+    sqlite(store.db, "INSERT INTO stored_events (originator_id, originator_version, topic, state) "
+                     "SELECT originator_id, 9, topic, state FROM stored_events WHERE rowid = 4")
+
+    line = refused(store("audit", "verify"))
+
+    assert line == ("Error: position 10: inserted: no link was written with it: JM version 9 (QuantityMeasured) "
+                    "(1 problem(s) in all)")
+
+
+def test_an_event_inserted_into_a_hole_is_named_by_position(store: Renovation) -> None:
+    """An event deleted and another put in its place, with its own version."""
+    sqlite(store.db, "DELETE FROM stored_events WHERE rowid = 9")
+    sqlite(store.db, "DELETE FROM event_chain WHERE position = 9")
+    sqlite(store.db, "INSERT INTO stored_events (rowid, originator_id, originator_version, topic, state) "
+                     "SELECT 9, originator_id, 8, topic, state FROM stored_events WHERE rowid = 6")
+
+    line = refused(store("audit", "verify"))
+
+    assert line.startswith("Error: position 9: inserted: no link was written with it: JM version 8 (QuantityMeasured)")
+
+
+def test_truncation_is_found_against_a_digest_taken_before(store: Renovation) -> None:
+    digest = store.ok("audit", "digest").output.strip()
+    sqlite(store.db, "DELETE FROM stored_events WHERE rowid > 7")
+    sqlite(store.db, "DELETE FROM event_chain WHERE position > 7")
+
+    assert verified(store.ok("audit", "verify")) == 7  # consistent in itself: only the digest tells
+    line = refused(store("audit", "verify", "--digest", digest))
+
+    assert line == ("Error: position 9: truncated: the log no longer reaches the digest's position "
+                    "(1 problem(s) in all)")
+
+
+def test_a_log_grown_after_the_digest_still_extends_it(store: Renovation) -> None:
+    digest = store.ok("audit", "digest").output.strip()
+    store.ok("inspect", "JM", "--kind", "patrol", "--at", "2021-03-04T10:00")
+
+    assert verified(store.ok("audit", "verify", "--digest", digest)) == 10
+
+
+def test_a_chain_rewritten_after_an_edit_is_found_against_the_digest(store: Renovation) -> None:
+    from renovation.chain import GENESIS, link
+
+    digest = store.ok("audit", "digest").output.strip()
+    (state,) = sqlite(store.db, "SELECT state FROM stored_events WHERE rowid = 4")[0]
+    sqlite(store.db, "UPDATE stored_events SET state = ? WHERE rowid = 4",
+           (state.replace(b'"_data_":"10"', b'"_data_":"100"'),))
+    previous = GENESIS  # whoever knows the algorithm can chain the edited log afresh
+    rows = sqlite(store.db, "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
+                            "ORDER BY rowid")
+    for position, originator, version, topic, body in rows:
+        previous = link(previous, position, UUID(originator), version, topic, body)
+        sqlite(store.db, "UPDATE event_chain SET hash = ? WHERE position = ?", (previous, position))
+
+    assert verified(store.ok("audit", "verify")) == 9
+    line = refused(store("audit", "verify", "--digest", digest))
+
+    assert line.startswith("Error: position 9: digest_mismatch: ")
+
+
+@pytest.mark.parametrize("digest", ["9", "9:abc", "x:" + "0" * 64, "9:" + "G" * 64])
+def test_a_malformed_digest_is_bad_usage(store: Renovation, digest: str) -> None:
+    result = store("audit", "verify", "--digest", digest)
+
+    assert result.exit_code == 2
+    assert "--digest" in result.output and "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------- a store without a chain
+
+
+@pytest.mark.parametrize("remove", ["DELETE FROM event_chain", "DROP TABLE event_chain"])
+def test_a_store_without_a_chain_is_refused_until_init(store: Renovation, remove: str) -> None:
+    sqlite(store.db, remove)
+
+    line = refused(store("audit", "verify"))
+    assert line == "Error: this store has no hash chain yet; run `renovation audit verify --init` once"
+    assert store("audit", "digest").exit_code == 1
+
+    init = store.ok("audit", "verify", "--init")
+
+    lines = init.output.strip().splitlines()
+    assert lines[0] == "chained 9 existing events (recorded as an initialisation)"
+    assert re.fullmatch(
+        r"chain initialised on \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00 by tester over 9 events: "
+        r"changes before then cannot be detected", lines[1]), lines[1]
+    assert verified(init) == 9
+    # Every later verification says so, and the chain grows with new events.
+    store.ok("meter", "JM", "--item", "A1", "--period", "2021-04", "--quantity", "1")
+    again = store.ok("audit", "verify")
+    assert again.output.startswith("chain initialised on ") and " by tester over 9 events" in again.output
+    assert verified(again) == 10
+    # Changes after the initialisation are found as usual.
+    sqlite(store.db, "DELETE FROM stored_events WHERE rowid = 6")
+    assert refused(store("audit", "verify")).startswith("Error: position 6: deleted: ")
+
+
+def test_init_on_a_chained_store_is_refused(store: Renovation) -> None:
+    line = refused(store("audit", "verify", "--init"))
+
+    assert line == "Error: this store already has a hash chain; --init is only for a store without one"
+    assert verified(store.ok("audit", "verify")) == 9
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture
+def pg(tmp_path: Path, boq_file: Path) -> Iterator[Renovation]:
+    for url in store_url("postgres", tmp_path):
+        run = Renovation(url)  # type: ignore[arg-type]  # a URL where the helper expects a path
+        build(run, boq_file)
+        yield run
+
+
+def pg_sql(run: Renovation, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    import psycopg
+
+    schema = str(run.db).rsplit("schema=", 1)[1]
+    with psycopg.connect(pg_url(), autocommit=True) as connection:
+        cursor = connection.execute(statement.replace("{events}", f'"{schema}".renovation_events'), params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def pg_positions(run: Renovation) -> list[int]:
+    return [row[0] for row in pg_sql(run, "SELECT notification_id FROM {events} ORDER BY notification_id")]
+
+
+def test_an_untouched_postgresql_store_verifies(pg: Renovation) -> None:
+    assert verified(pg.ok("audit", "verify")) == 9
+
+
+def test_an_edited_event_on_postgresql_is_named_by_position_and_compound(pg: Renovation) -> None:
+    position = pg_positions(pg)[3]
+    (state,) = pg_sql(pg, "SELECT state FROM {events} WHERE notification_id = %s", (position,))[0]
+    pg_sql(pg, "UPDATE {events} SET state = %s WHERE notification_id = %s",
+           (bytes(state).replace(b'"_data_":"10"', b'"_data_":"100"'), position))
+
+    line = refused(pg("audit", "verify"))
+
+    assert line == (f"Error: position {position}: edited: altered (edited or reordered): JM version 4 "
+                    "(QuantityMeasured) (1 problem(s) in all)")
+
+
+def test_a_deleted_event_on_postgresql_is_named_by_position_and_compound(pg: Renovation) -> None:
+    position = pg_positions(pg)[5]
+    pg_sql(pg, "DELETE FROM {events} WHERE notification_id = %s", (position,))
+
+    line = refused(pg("audit", "verify"))
+
+    assert line == (f"Error: position {position}: deleted: the chain has a link here but the event is gone: "
+                    "JM version 6 (1 problem(s) in all)")
+
+
+def test_a_gap_from_a_rolled_back_transaction_on_postgresql_verifies(pg: Renovation) -> None:
+    pg_sql(pg, "SELECT nextval(pg_get_serial_sequence('{events}', 'notification_id'))")
+    pg.ok("inspect", "JM", "--kind", "patrol", "--at", "2021-03-04T10:00")
+    positions = pg_positions(pg)
+    assert positions[-1] == positions[-2] + 2
+
+    assert verified(pg.ok("audit", "verify")) == 10
+
+
+# ---------------------------------------------------------------- history, replay, reconcile, as of
+
+
+def test_history_lists_measured_corrected_and_variation_with_who_and_why(store: Renovation) -> None:
+    store.ok("variation", "JM", "--item", "A1", "--quantity", "120", "--reason", "变更令 BG-07")
+
+    rows = store.json("audit", "history", "JM")
+
+    assert [(r["kind"], r["entry_id"], r["item"], r["period"], r["previous_quantity"], r["quantity"], r["value"],
+             r["user"], r["reason"]) for r in rows] == [
+        ("measured", "M1", "A1", "2021-03", None, "10", "1234.50", "tester", None),
+        ("measured", "M2", "B2", "2021-04", None, "5", "925.00", "tester", None),
+        ("corrected", "M1", "A1", "2021-03", "10", "9.5", "1172.78", "tester", "复核现场实测"),
+        ("variation", None, "A1", None, "100", "120", None, "tester", "变更令 BG-07"),
+    ]
+    times = [datetime.fromisoformat(r["recorded_at"]) for r in rows]
+    assert times == sorted(times) and len(set(times)) == 4
+    assert [r["kind"] for r in store.json("audit", "history", "JM", "--item", "A1")] == [
+        "measured", "corrected", "variation"]
+    assert [r["entry_id"] for r in store.json("audit", "history", "JM", "--period", "2021-04")] == ["M2"]
+
+
+def test_replay_as_of_before_a_correction_shows_the_original_quantity(store: Renovation) -> None:
+    rows = store.json("audit", "history", "JM")
+    corrected_at = datetime.fromisoformat(rows[2]["recorded_at"])
+    just_before = (corrected_at - timedelta(microseconds=1)).isoformat()
+
+    before = store.json("audit", "replay", "JM", "--as-of", just_before)
+    after = store.json("audit", "replay", "JM", "--as-of", corrected_at.isoformat())
+    now = store.json("audit", "replay", "JM")
+
+    assert before == {
+        "code": "JM", "as_of": just_before,
+        "items": [{"item": "A1", "description": "雨污分流", "unit": "m", "quantity": "10", "value": "1234.50"},
+                  {"item": "B2", "description": "外墙保温", "unit": "m2", "quantity": "5", "value": "925.00"}],
+        "total_value": "2159.50",
+    }
+    assert after["items"][0]["quantity"] == "9.5" and after["items"][0]["value"] == "1172.78"
+    assert after["total_value"] == "2097.78"
+    assert now["total_value"] == "2097.78"
+    first = datetime.fromisoformat(rows[0]["recorded_at"])
+    assert store.json("audit", "replay", "JM", "--as-of", (first - timedelta(microseconds=1)).isoformat())[
+        "total_value"] == "0"
+    assert store.json("audit", "replay", "JM", "--as-of", "2021-01-01")["items"] == []
+
+
+def test_reconcile_agrees_then_names_a_corrupted_ledger_row(store: Renovation) -> None:
+    agreed = store.ok("audit", "reconcile")
+    assert agreed.output.strip() == "ledgers of 2 compounds agree with the events, to the fen"
+    assert store.json("audit", "reconcile") == []
+
+    sqlite(store.db, "UPDATE ledger_entries SET quantity = '12', value = '1481.40' WHERE code = 'JM' AND "
+                     "entry_id = 'M1'")
+
+    result = store("audit", "reconcile", "--json")
+    assert result.exit_code == 1
+    assert '"code": "JM"' in result.stdout and '"item": "A1"' in result.stdout
+    assert "Error: 1 difference(s) between the events and the read models" in result.output
+    csv = store("audit", "reconcile", "--csv")
+    assert csv.exit_code == 1
+    assert "JM,A1,ledger,9.5 / 1172.78,12 / 1481.40" in csv.output
+
+
+def test_compound_show_and_boards_as_of_a_past_moment(store: Renovation) -> None:
+    rows = store.json("audit", "history", "JM")
+    corrected_at = datetime.fromisoformat(rows[2]["recorded_at"])
+    before = (corrected_at - timedelta(microseconds=1)).isoformat()
+
+    then = store.json("compound", "show", "JM", "--as-of", before)
+    now = store.json("compound", "show", "JM")
+
+    assert then["metered_value"] == "2159.50" and now["metered_value"] == "2097.78"
+    assert then["entries"] == 2 and then["inspections"] == 1 and now["inspections"] == 2
+    assert then["events"] == 6 and now["events"] == 8
+    progress_then = {r["code"]: r for r in store.json("progress", "--as-of", before)}
+    assert list(progress_then) == ["JM"]  # LY was registered later
+    assert progress_then["JM"]["metered_value"] == "2159.50"
+    assert {r["code"]: r["metered_value"] for r in store.json("progress")}["JM"] == "2097.78"
+    unknown = store("compound", "show", "JM", "--as-of", "2021-01-01")
+    assert unknown.exit_code == 1 and "JM" in unknown.output
+    bad = store("compound", "show", "JM", "--as-of", "yesterday")
+    assert bad.exit_code == 2 and "--as-of" in bad.output
+
+
+
+def test_ranking_as_of_a_past_moment(store: Renovation) -> None:
+    def scores(value: str) -> list[str]:
+        return [part for name in ("quality", "safety", "progress", "civilized", "satisfaction")
+                for part in (f"--{name}", value)]
+
+    store.ok("construction", "start", "LY", "--date", "2021-03-10")
+    store.ok("score", "JM", "--period", "2021-03", *scores("80"))
+    between = datetime.now(ZoneInfo("Asia/Shanghai")).isoformat()  # after JM's score, before LY's
+    store.ok("score", "LY", "--period", "2021-03", *scores("90"))
+
+    live = store.json("ranking", "--by", "compound")
+    then = store.json("ranking", "--by", "compound", "--as-of", between)
+    before_any = store.json("ranking", "--by", "compound", "--as-of", "2021-01-01")
+
+    assert [(r["code"], r["rank"]) for r in live] == [("LY", 1), ("JM", 2)]
+    assert [(r["code"], r["rank"], r["total"]) for r in then] == [("JM", 1, "80.00")]
+    assert before_any == []
+
+
+def test_imported_events_are_chained_like_the_originals(store: Renovation, tmp_path: Path) -> None:
+    exported = tmp_path / "log.jsonl"
+    store.ok("export", str(exported))
+    copy = Renovation(tmp_path / "copy.db")
+
+    copy.ok("import", str(exported))
+
+    assert verified(copy.ok("audit", "verify")) == 9
+    assert copy.ok("audit", "digest").output == store.ok("audit", "digest").output
+    copy.ok("import", str(exported))  # again: nothing added, the chain unchanged
+    assert verified(copy.ok("audit", "verify")) == 9

@@ -1,0 +1,425 @@
+"""Who may record what (roles from renovation.toml `[users]`), through the CLI: every write command
+as every role, reads for everyone, blind samples invisible to contractors until their result, and
+everyone may write when there is no configuration."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from cli_support import BOQ_CSV, ENV, event_count
+from click.testing import CliRunner, Result
+
+from renovation.access import ALLOWED
+from renovation.cli import cli
+
+CONTRACTOR = "辽源建工"  # builds every compound of these tests
+USERS = {
+    "supervisor": "张工",
+    "auditor": "孙工",
+    "bureau": "周科长",
+    "contractor": "李经理",  # works for 辽源建工: its own compounds
+    "other contractor": "王经理",  # works for 吉林二建
+    "not listed": "路人甲",
+}
+CONFIG = f"""
+[ranking.weights]
+quality = 30
+safety = 25
+progress = 20
+civilized = 15
+satisfaction = 10
+
+[users]
+"张工" = {{ role = "supervisor" }}
+"孙工" = {{ role = "auditor" }}
+"周科长" = {{ role = "bureau" }}
+"李经理" = {{ role = "contractor", contractor = "{CONTRACTOR}" }}
+"王经理" = {{ role = "contractor", contractor = "吉林二建" }}
+"""
+
+#: The roles that may record each action, as the issue states them (checked against renovation.access).
+MAY = {
+    "register": {"bureau"}, "demolition": {"bureau"}, "lifecycle": {"bureau"}, "boq": {"bureau", "auditor"},
+    "variation": {"bureau"}, "score": {"bureau"}, "feedback": {"bureau"},
+    "inspect": {"supervisor"}, "sample": {"supervisor"}, "result": {"supervisor"}, "close": {"supervisor"},
+    "reopen": {"supervisor"}, "rectify": {"contractor"}, "meter": {"auditor"}, "correct": {"auditor"},
+    "maintain": {"bureau", "auditor"},
+}
+
+SCORES = ["--quality", "80", "--safety", "85", "--progress", "90", "--civilized", "75", "--satisfaction", "88"]
+
+#: Every write command: (action, arguments), each recordable on the template store by whoever may.
+WRITES: dict[str, tuple[str, list[str]]] = {
+    "compound register": ("register", [
+        "compound", "register", "NEW", "--name", "新小区", "--district", "龙山区", "--contractor", CONTRACTOR,
+        "--households", "100", "--contract-value", "100000", "--planned-start", "2021-04-01",
+        "--planned-finish", "2021-10-31"]),
+    "boq import": ("boq", ["boq", "import", "KX", "{boq}"]),
+    "demolition record": ("demolition", ["demolition", "record", "KX", "--count", "3"]),
+    "demolition clear": ("demolition", ["demolition", "clear", "HH"]),
+    "construction start": ("lifecycle", ["construction", "start", "KX", "--date", "2021-03-05"]),
+    "construction complete": ("lifecycle", ["construction", "complete", "JM", "--date", "2021-06-30"]),
+    "construction accept": ("lifecycle", ["construction", "accept", "YH", "--date", "2021-07-05"]),
+    "construction handover": ("lifecycle", ["construction", "handover", "SB", "--date", "2021-07-10"]),
+    "inspect": ("inspect", ["inspect", "JM", "--kind", "morning", "--at", "2021-04-02T06:30"]),
+    "finding rectify": ("rectify", ["finding", "rectify", "JM", "F1", "--note", "已挂安全网"]),
+    "finding close": ("close", ["finding", "close", "JM", "F2"]),
+    "finding reopen": ("reopen", ["finding", "reopen", "JM", "F3", "--note", "复查未通过"]),
+    "material sample": ("sample", ["material", "sample", "JM", "--material", "水泥", "--batch", "C-01",
+                                   "--regime", "routine"]),
+    "material result": ("result", ["material", "result", "JM", "S1", "--pass", "--lab", "辽源市检测站"]),
+    "meter": ("meter", ["meter", "JM", "--item", "A1", "--period", "2021-04", "--quantity", "5"]),
+    "meter correct": ("correct", ["meter", "correct", "JM", "M1", "--quantity", "9", "--reason", "复核"]),
+    "variation": ("variation", ["variation", "JM", "--item", "A1", "--quantity", "150", "--reason", "变更令"]),
+    "score": ("score", ["score", "JM", "--period", "2021-04", *SCORES]),
+    "feedback": ("feedback", ["feedback", "JM", "--channel", "hotline", "--text", "楼道灯不亮"]),
+    "feedback resolve": ("feedback", ["feedback", "resolve", "JM", "T1", "--note", "已维修"]),
+    "audit verify --init": ("maintain", ["audit", "verify", "--init"]),
+    "import": ("maintain", ["import", "{import}"]),
+    "export": ("maintain", ["export", "{export}"]),
+}
+
+READS = [
+    ["compound", "list"], ["compound", "show", "JM"], ["compound", "show", "JM", "--as-of", "2030-01-01"],
+    ["progress"], ["progress", "--as-of", "2030-01-01"], ["quality"], ["quality", "--by", "contractor"],
+    ["quality", "JM", "--missed"], ["ranking"], ["ranking", "--by", "compound"], ["ledger", "JM"],
+    ["feedback", "list"], ["audit", "history", "JM"], ["audit", "replay", "JM"], ["audit", "reconcile"],
+    ["audit", "verify"], ["audit", "digest"], ["projections", "status"],
+]
+
+
+def invoke(db: Path, user: str, *args: str, config: Path | None = None) -> Result:
+    options = ["--db", str(db), "--user", user, "--today", "2021-06-30"]
+    if config is not None:
+        options += ["--config", str(config)]
+    return CliRunner().invoke(cli, [*options, *args], env=ENV)
+
+
+def ok(db: Path, user: str, *args: str, config: Path | None = None) -> Result:
+    result = invoke(db, user, *args, config=config)
+    assert result.exit_code == 0, (user, args, result.output)
+    return result
+
+
+def register(db: Path, config: Path, code: str) -> None:
+    ok(db, USERS["bureau"], "compound", "register", code, "--name", f"{code}小区", "--district", "龙山区",
+       "--contractor", CONTRACTOR, "--households", "120", "--contract-value", "600000",
+       "--planned-start", "2021-03-01", "--planned-finish", "2021-09-30", config=config)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A store where every write command can be recorded by whoever may (built once): the store,
+    the configuration file and a bill of quantities (next to them: ``import.jsonl``, the export of
+    another store, with one compound the template does not have)."""
+    root = tmp_path_factory.mktemp("roles")
+    config = root / "renovation.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    boq = root / "boq.csv"
+    boq.write_text(BOQ_CSV, encoding="utf-8")
+    db = root / "template.db"
+    bureau, supervisor, auditor, contractor = (USERS[r] for r in ("bureau", "supervisor", "auditor", "contractor"))
+    for code in ("JM", "KX", "HH", "YH", "SB"):
+        register(db, config, code)
+    ok(db, auditor, "boq", "import", "JM", str(boq), config=config)
+    ok(db, bureau, "construction", "start", "JM", "--date", "2021-03-01", config=config)
+    ok(db, auditor, "meter", "JM", "--item", "A1", "--period", "2021-03", "--quantity", "10", config=config)
+    ok(db, supervisor, "inspect", "JM", "--kind", "patrol", "--at", "2021-03-02T10:00",
+       "--finding", "safety:major:脚手架未挂安全网", "--finding", "civilized:minor:渣土未苫盖",
+       "--finding", "quality:minor:墙面空鼓", "--due", "2021-03-10", config=config)
+    ok(db, contractor, "finding", "rectify", "JM", "F2", config=config)
+    ok(db, contractor, "finding", "rectify", "JM", "F3", config=config)
+    ok(db, supervisor, "finding", "close", "JM", "F3", config=config)
+    ok(db, supervisor, "material", "sample", "JM", "--material", "防水卷材", "--batch", "B-01", "--regime", "routine",
+       config=config)
+    ok(db, bureau, "feedback", "JM", "--channel", "hotline", "--text", "噪音扰民", config=config)
+    ok(db, bureau, "demolition", "record", "HH", "--count", "2", config=config)
+    for code in ("YH", "SB"):
+        ok(db, bureau, "construction", "start", code, "--date", "2021-03-01", config=config)
+        ok(db, bureau, "construction", "complete", code, "--date", "2021-06-30", config=config)
+    ok(db, bureau, "construction", "accept", "SB", "--date", "2021-07-01", config=config)
+    other = root / "other.db"
+    register(other, config, "IM")
+    ok(other, bureau, "export", str(root / "import.jsonl"), config=config)
+    return db, config, boq
+
+
+@pytest.fixture
+def store(template: tuple[Path, Path, Path], tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A copy of the template for one test."""
+    db, config, boq = template
+    copy = tmp_path / "r.db"
+    shutil.copyfile(db, copy)
+    return copy, config, boq
+
+
+def expected_allowed(action: str, who: str) -> bool:
+    if who == "not listed":
+        return False
+    role = "contractor" if who == "other contractor" else who
+    return role in MAY[action] and who != "other contractor"
+
+
+def test_the_matrix_is_the_one_the_access_policy_applies() -> None:
+    assert {action: set(roles) for action, roles in ALLOWED.items()} == MAY
+    assert {action for action, _args in WRITES.values()} == set(MAY)
+
+
+@pytest.mark.parametrize("who", list(USERS))
+@pytest.mark.parametrize("command", list(WRITES))
+def test_every_write_command_as_every_role(store: tuple[Path, Path, Path], command: str, who: str) -> None:
+    db, config, boq = store
+    action, args = WRITES[command]
+    files = {"{boq}": boq, "{import}": boq.with_name("import.jsonl"), "{export}": db.with_name("export.jsonl")}
+    args = [str(files[arg]) if arg in files else arg for arg in args]
+    user = USERS[who]
+    if command == "audit verify --init":
+        connection = sqlite3.connect(db)
+        with connection:
+            connection.execute("DELETE FROM event_chain")
+        connection.close()
+    before = event_count(db)
+
+    result = invoke(db, user, *args, config=config)
+
+    assert "Traceback" not in result.output
+    if expected_allowed(action, who):
+        assert result.exit_code == 0, (command, who, result.output)
+        if command == "audit verify --init":
+            assert "chained" in result.output and f"by {user}" in result.output
+        elif command == "export":
+            assert event_count(db) == before and files["{export}"].exists()
+        else:
+            assert event_count(db) == before + 1
+        return
+    assert result.exit_code == 1, (command, who, result.output)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, lines
+    (line,) = lines
+    assert event_count(db) == before
+    assert not files["{export}"].exists()
+    if who == "not listed":
+        needed = " or ".join(sorted(MAY[action], key=ALLOWED[action].index))
+        assert line.startswith(f"Error: user {user} is not in the configuration file's [users]; to ")
+        assert line.endswith(f" needs the role {needed}")
+    elif who == "other contractor" and action == "rectify":
+        assert line == f"Error: user {user} works for 吉林二建; only {CONTRACTOR} rectifies findings at this compound"
+    else:
+        role = "contractor" if who == "other contractor" else who
+        needed = " or ".join(sorted(MAY[action], key=ALLOWED[action].index))
+        assert line.startswith(f"Error: user {user} ({role}) may not ")
+        assert line.endswith(f": this needs the role {needed}")
+
+
+def test_a_refused_init_leaves_the_store_without_a_chain(store: tuple[Path, Path, Path]) -> None:
+    db, config, _boq = store
+    connection = sqlite3.connect(db)
+    with connection:
+        connection.execute("DELETE FROM event_chain")
+    connection.close()
+
+    assert invoke(db, USERS["supervisor"], "audit", "verify", "--init", config=config).exit_code == 1
+
+    refused = invoke(db, USERS["supervisor"], "audit", "verify", config=config)
+    assert refused.exit_code == 1 and "no hash chain yet" in refused.output
+
+
+@pytest.mark.parametrize("who", [who for who in USERS if expected_allowed("maintain", who)])
+def test_projections_rebuild_by_a_maintaining_role(store: tuple[Path, Path, Path], who: str) -> None:
+    db, config, _boq = store
+
+    assert ok(db, USERS[who], "projections", "rebuild", config=config).output.strip().startswith("rebuilt ")
+
+
+@pytest.mark.parametrize("who", [who for who in USERS if not expected_allowed("maintain", who)])
+def test_projections_rebuild_is_refused_to_other_roles(store: tuple[Path, Path, Path], who: str) -> None:
+    db, config, _boq = store
+
+    result = invoke(db, USERS[who], "projections", "rebuild", config=config)
+
+    assert result.exit_code == 1, result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("who", list(USERS))
+def test_every_read_command_is_allowed_for_everyone(store: tuple[Path, Path, Path], who: str) -> None:
+    db, config, _boq = store
+    before = event_count(db)
+    for args in READS:
+        for output in ([], ["--json"], ["--csv"]):
+            if args[:2] in (["audit", "verify"], ["audit", "digest"]) and output:
+                continue  # these print one line, without formats
+            result = invoke(db, USERS[who], *args, *output, config=config)
+            assert result.exit_code == 0, (who, args, output, result.output)
+            assert "Traceback" not in result.output
+    assert event_count(db) == before
+
+
+def test_compound_show_names_the_role_of_the_user(store: tuple[Path, Path, Path]) -> None:
+    db, config, _boq = store
+
+    for who, role in [("supervisor", "supervisor"), ("other contractor", "contractor"), ("not listed", "not listed")]:
+        shown = json.loads(ok(db, USERS[who], "compound", "show", "JM", "--json", config=config).stdout)
+        assert shown["access"] == f"roles from {config}; you are {role}"
+
+
+# ---------------------------------------------------------------- blind samples
+
+
+def site(tmp_path: Path, name: str, *, blind: bool) -> tuple[Path, Path]:
+    """JM started, with a routine sample that passed and (if ``blind``) a blind sample awaiting its result."""
+    db = tmp_path / f"{name}.db"
+    (tmp_path / "roles.toml").write_text(CONFIG, encoding="utf-8")
+    config = Path("roles.toml")  # relative: the temporary path names the test, which says "blind"
+    boq = tmp_path / "boq.csv"
+    boq.write_text(BOQ_CSV, encoding="utf-8")
+    supervisor = USERS["supervisor"]
+    register(db, config, "JM")
+    ok(db, USERS["auditor"], "boq", "import", "JM", str(boq), config=config)
+    ok(db, USERS["bureau"], "construction", "start", "JM", "--date", "2021-03-01", config=config)
+    ok(db, supervisor, "inspect", "JM", "--kind", "morning", "--at", "2021-03-02T06:30", config=config)
+    ok(db, supervisor, "material", "sample", "JM", "--material", "水泥", "--batch", "C-0301", "--regime", "routine",
+       config=config)
+    ok(db, supervisor, "material", "result", "JM", "S1", "--pass", "--lab", "辽源市检测站", config=config)
+    if blind:
+        recorded = json.loads(ok(db, supervisor, "material", "sample", "JM", "--material", "防水卷材",
+                                 "--batch", "B-BLIND-0326", "--regime", "blind", "--json", config=config).stdout)
+        assert recorded["sample_id"] == "S2"
+    return db, config
+
+
+VIEWS = [
+    ["compound", "show", "JM"], ["compound", "show", "JM", "--as-of", "2030-01-01"],
+    ["quality"], ["quality", "--by", "contractor"], ["quality", "JM"],
+]
+
+
+def without_events(view: list[str], output: str) -> str:
+    """``compound show`` counts the compound's events; everything else must be the same."""
+    if view[:2] != ["compound", "show"]:
+        return output
+    if output.lstrip().startswith("{"):
+        shown = json.loads(output)
+        shown.pop("events")
+        return json.dumps(shown)
+    if output.startswith("code,"):
+        rows = list(csv.DictReader(io.StringIO(output)))
+        for row in rows:
+            row.pop("events")
+        return json.dumps(rows)
+    return "\n".join(line for line in output.splitlines() if "Events" not in line)
+
+
+@pytest.mark.parametrize("view", VIEWS, ids=" ".join)
+@pytest.mark.parametrize("output", ["table", "--json", "--csv"])
+def test_a_pending_blind_sample_leaves_no_trace_for_a_contractor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, view: list[str], output: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with_blind, config = site(tmp_path, "with", blind=True)
+    without_blind, _config = site(tmp_path, "without", blind=False)
+    formats = [] if output == "table" else [output]
+
+    for who in ("contractor", "other contractor"):
+        seen = ok(with_blind, USERS[who], *view, *formats, config=config).output
+        unseen = ok(without_blind, USERS[who], *view, *formats, config=config).output
+        assert "B-BLIND" not in seen and "防水卷材" not in seen
+        # "blind" only where it is part of the layout (the column blind_pass_rate), as without the sample
+        assert seen.count("blind") == unseen.count("blind"), who
+        assert without_events(view, seen) == without_events(view, unseen), who
+
+
+def test_counts_exclude_a_pending_blind_sample_for_a_contractor_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    db, config = site(tmp_path, "site", blind=True)
+
+    def show(who: str) -> dict[str, object]:
+        shown: dict[str, object] = json.loads(ok(db, USERS[who], "compound", "show", "JM", "--json",
+                                                 config=config).stdout)
+        return shown
+
+    def quality(who: str, by: str = "compound") -> dict[str, object]:
+        (row,) = json.loads(ok(db, USERS[who], "quality", "--by", by, "--json", config=config).stdout)
+        return dict(row)
+
+    def quality_csv(who: str) -> dict[str, str]:
+        (row,) = csv.DictReader(io.StringIO(ok(db, USERS[who], "quality", "--csv", config=config).stdout))
+        return dict(row)
+
+    assert (show("contractor")["samples"], show("contractor")["samples_pending"]) == (1, 0)
+    assert quality("contractor")["samples"] == 1 and quality("contractor", "contractor")["samples"] == 1
+    assert quality_csv("contractor")["samples"] == "1"
+    assert quality("contractor")["blind_pass_rate"] is None and quality("supervisor")["blind_pass_rate"] is None
+    for who in ("supervisor", "bureau", "auditor", "not listed"):
+        assert (show(who)["samples"], show(who)["samples_pending"]) == (2, 1), who
+        assert quality(who)["samples"] == 2 and quality(who, "contractor")["samples"] == 2, who
+        assert quality_csv(who)["samples"] == "2", who
+
+    # Once the result is recorded the contractor sees the sample, its regime included.
+    ok(db, USERS["supervisor"], "material", "result", "JM", "S2", "--fail", "--lab", "辽源市检测站", config=config)
+
+    assert (show("contractor")["samples"], show("contractor")["samples_pending"]) == (2, 0)
+    row = quality("contractor")
+    assert row["samples"] == 2 and row["samples_failed"] == 1 and row["blind_pass_rate"] == "0.00"
+    assert quality("contractor", "contractor")["samples"] == 2
+    assert quality_csv("contractor")["samples"] == "2"
+    table = ok(db, USERS["contractor"], "quality", config=config).output
+    assert table == ok(db, USERS["supervisor"], "quality", config=config).output
+
+
+# ---------------------------------------------------------------- without a configuration
+
+
+def test_without_a_configuration_file_everyone_may_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no renovation.toml here
+    db = tmp_path / "open.db"
+    boq = tmp_path / "boq.csv"
+    boq.write_text(BOQ_CSV, encoding="utf-8")
+
+    ok(db, "任何人", *WRITES["compound register"][1])
+    ok(db, "路人甲", "boq", "import", "NEW", str(boq))
+    ok(db, "李经理", "construction", "start", "NEW", "--date", "2021-04-01")
+    ok(db, "someone", "meter", "NEW", "--item", "A1", "--period", "2021-04", "--quantity", "1")
+    ok(db, "李经理", "material", "sample", "NEW", "--material", "水泥", "--batch", "X", "--regime", "blind")
+    ok(db, "李经理", "audit", "verify")
+
+    shown = json.loads(ok(db, "李经理", "compound", "show", "NEW", "--json").stdout)
+    assert shown["access"] == "everyone may record (no [users] in a configuration file)"
+    assert shown["samples_pending"] == 1  # nobody is a contractor without roles
+    table = ok(db, "李经理", "compound", "show", "NEW").output
+    assert "everyone may record" in table
+
+
+def test_a_configuration_without_users_leaves_everyone_free(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "renovation.toml").write_text("[ranking.weights]\nquality = 40\nsafety = 15\n", encoding="utf-8")
+    db = tmp_path / "open.db"
+
+    ok(db, "路人甲", *WRITES["compound register"][1])
+
+    shown = json.loads(ok(db, "路人甲", "compound", "show", "NEW", "--json").stdout)
+    assert shown["access"] == "everyone may record (no [users] in a configuration file)"
+
+
+def test_renovation_toml_in_the_working_directory_applies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "renovation.toml").write_text(CONFIG, encoding="utf-8")
+    db = tmp_path / "roles.db"
+
+    refused = invoke(db, USERS["supervisor"], *WRITES["compound register"][1])
+    assert refused.exit_code == 1
+    assert refused.output.strip() == (f"Error: user {USERS['supervisor']} (supervisor) may not register compounds: "
+                                      "this needs the role bureau")
+    ok(db, USERS["bureau"], *WRITES["compound register"][1])
+    shown = json.loads(ok(db, USERS["supervisor"], "compound", "show", "NEW", "--json").stdout)
+    assert shown["access"] == "roles from renovation.toml; you are supervisor"
+    stranger = invoke(db, USERS["not listed"], "demolition", "record", "NEW", "--count", "1")
+    assert stranger.exit_code == 1 and "is not in the configuration file's [users]" in stranger.output

@@ -1,0 +1,250 @@
+"""Keeping the read models current: positions, catching up, applying a notification twice, a
+projection killed in the middle of a batch, and rebuilding; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from renovation.application import RenovationApp
+from renovation.domain.compound import NewFinding
+from renovation.projections import NAMES, read_models
+from renovation.projections import runner as runner_module
+from renovation.projections.base import set_position
+from renovation.projections.progress import progress_rows
+from renovation.projections.quality import quality_rows
+from renovation.projections.runner import ReadModels
+from tests.integration.conftest import start_compound
+from tests.integration.projection_support import at, positions, register, snapshot
+
+D = Decimal
+
+
+def busy_programme(app: RenovationApp) -> None:
+    """Two compounds with a little of everything: 22 events."""
+    start_compound(app, "JM")  # 3 events
+    app.measure("JM", "A1", "2021-03", D("10"), user="auditor")
+    app.measure("JM", "B2", "2021-04", D("5"), user="auditor")
+    app.correct_measurement("JM", "M1", D("12.5"), "复核", user="auditor")
+    app.record_inspection("JM", "morning", at=at("2021-03-02"), user="sup",
+                          findings=[NewFinding("safety", "major", "脚手架")])
+    app.record_inspection("JM", "patrol", at=at("2021-03-03", "10:00"), user="sup")
+    app.rectify_finding("JM", "F1", at=at("2021-03-04", "09:00"), user="contractor")
+    app.close_finding("JM", "F1", at=at("2021-03-04", "10:00"), user="sup")
+    app.sample_material("JM", material="钢筋", batch="B1", regime="routine", at=at("2021-03-05"), user="sup")
+    app.record_material_result("JM", "S1", passed=True, lab="站", at=at("2021-03-06"), user="lab")
+    app.score("JM", "2021-04", {d: D("88") for d in ("quality", "safety", "progress", "civilized", "satisfaction")},
+              user="bureau")
+    app.receive_feedback("JM", "hotline", "噪音", at=at("2021-03-02", "08:00"), user="clerk")
+    app.resolve_feedback("JM", "T1", "已处理", at=at("2021-03-03", "08:00"), user="clerk")
+    register(app, "LY", contractor="辽源建工", items=[("C1", "100", "10")], started="2021-03-10")  # 3 events
+    app.measure("LY", "C1", "2021-03", D("7"), user="auditor")
+    app.record_inspection("LY", "morning", at=at("2021-03-10"), user="sup")
+    app.approve_variation("LY", "C1", D("120"), "变更", user="bureau")
+    app.receive_feedback("LY", "visit", "停车", at=at("2021-03-11", "08:00"), user="clerk")
+
+
+def test_status_reports_position_head_and_lag(app: RenovationApp, models: ReadModels) -> None:
+    busy_programme(app)
+    head = models.head()
+    assert head == app.recorder.max_notification_id()
+
+    assert models.status() == [{"projection": name, "position": 0, "head": head, "lag": head} for name in NAMES]
+
+    models.catch_up("progress")
+    status = {row["projection"]: row for row in models.status()}
+    assert (status["progress"]["position"], status["progress"]["lag"]) == (head, 0)
+    assert status["quality"]["lag"] == head
+
+    models.catch_up()
+    assert all(row["position"] == head and row["lag"] == 0 for row in models.status())
+
+
+def test_catch_up_to_a_position(app: RenovationApp, models: ReadModels) -> None:
+    start_compound(app, "JM")  # 1 registered, 2 bill of quantities, 3 started
+    app.measure("JM", "A1", "2021-03", D("10"), user="auditor")  # 4: 1234.50
+    first = app.recorder.max_notification_id()
+    app.measure("JM", "A1", "2021-04", D("1"), user="auditor")  # 5: 123.45
+
+    models.catch_up("progress", upto=first)
+    with models.engine.connect() as connection:
+        (before,) = progress_rows(connection, date(2021, 5, 10))
+    models.catch_up("progress")
+    with models.engine.connect() as connection:
+        (after,) = progress_rows(connection, date(2021, 5, 10))
+
+    assert before["metered_value"] == D("1234.50")
+    assert after["metered_value"] == D("1357.95")  # 1234.50 + 123.45
+    assert positions(models)["progress"] == models.head()
+
+
+def test_every_write_is_seen_by_the_next_catch_up(app: RenovationApp, models: ReadModels) -> None:
+    start_compound(app, "JM")
+    for number, quantity in enumerate(("1", "2", "3"), start=1):
+        app.measure("JM", "A1", "2021-04", D(quantity), user="auditor")
+        models.catch_up("progress")
+        with models.engine.connect() as connection:
+            (row,) = progress_rows(connection, date(2021, 5, 10))
+        # 123.45 x (1 + 2 + .. + number)
+        assert row["metered_value"] == D("123.45") * sum(range(1, number + 1))
+
+
+def test_applying_the_same_notification_twice_changes_nothing(app: RenovationApp, models: ReadModels) -> None:
+    busy_programme(app)
+    notifications = list(app.iter_notifications())
+
+    for notification in notifications:
+        for name in NAMES:
+            models.process(name, [notification])
+        once = snapshot(models)
+        for name in NAMES:
+            models.process(name, [notification])
+        assert snapshot(models) == once
+        assert set(positions(models).values()) == {notification.id}
+
+    # and a whole batch again, after the fact
+    for name in NAMES:
+        models.process(name, notifications)
+    assert snapshot(models) == once
+    assert set(positions(models).values()) == {models.head()}
+
+
+def test_process_and_catch_up_agree(app: RenovationApp, models: ReadModels) -> None:
+    busy_programme(app)
+    for notification in app.iter_notifications():
+        for name in NAMES:
+            models.process(name, [notification])
+    processed = snapshot(models)
+
+    models.rebuild()
+
+    assert snapshot(models) == processed
+
+
+def test_rebuild_equals_incremental(app: RenovationApp, models: ReadModels) -> None:
+    start_compound(app, "JM")
+    models.catch_up()
+    busy_part = [
+        lambda: app.measure("JM", "A1", "2021-03", D("10"), user="auditor"),
+        lambda: app.record_inspection("JM", "morning", at=at("2021-03-02"), user="sup"),
+        lambda: app.receive_feedback("JM", "form", "意见", at=at("2021-03-02", "09:00"), user="clerk"),
+        lambda: app.correct_measurement("JM", "M1", D("9"), "复核", user="auditor"),
+    ]
+    for write in busy_part:
+        write()
+        models.catch_up()
+    incremental = snapshot(models, with_directory=True)
+
+    models.rebuild()
+    assert snapshot(models, with_directory=True) == incremental
+
+    other = read_models(app)  # another process, rebuilding one projection only
+    try:
+        other.rebuild("quality")
+        assert snapshot(other, with_directory=True) == incremental
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("batch", [runner_module.BATCH, 4], ids=["one-batch", "batches-of-4"])
+@pytest.mark.parametrize(
+    ("name", "handler", "nth"),
+    [
+        ("progress", "on_QuantityMeasured", 2),  # the first projection to run: it records the codes
+        ("quality", "on_InspectionRecorded", 3),
+        ("ledger", "on_MeasurementCorrected", 1),
+        ("feedback", "on_FeedbackReceived", 2),
+    ],
+)
+def test_a_projection_killed_between_events_recovers(
+    app: RenovationApp, models: ReadModels, monkeypatch: pytest.MonkeyPatch, batch: int, name: str, handler: str,
+    nth: int,
+) -> None:
+    busy_programme(app)
+    head = models.head()
+    projection = models.projections[name]
+    real = getattr(projection, handler)
+    calls = {"n": 0}
+
+    def dies_on_the_nth(connection: Any, event: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == nth:
+            raise RuntimeError("killed")
+        real(connection, event)
+
+    monkeypatch.setattr(runner_module, "BATCH", batch)
+    monkeypatch.setattr(projection, handler, dies_on_the_nth)
+
+    with pytest.raises(RuntimeError, match="killed"):
+        models.catch_up()
+
+    stopped = positions(models)[name]
+    assert stopped < head
+    if batch == 4 and name != "progress":
+        assert stopped > 0  # whole batches before the failing one were kept
+    partial = snapshot(models)
+
+    monkeypatch.undo()  # the process comes back without the fault
+    assert getattr(projection, handler) == real
+    models.catch_up()
+    recovered = snapshot(models, with_directory=True)
+
+    assert positions(models) == dict.fromkeys(NAMES, head)
+    clean = read_models(app)  # a clean rebuild, by another process
+    try:
+        clean.rebuild()
+        assert snapshot(clean, with_directory=True) == recovered
+
+        # what the killed projection held was the state of a whole number of batches: replaying up to
+        # where it stopped gives exactly that
+        with clean.writing() as connection, connection.begin():
+            clean.projections[name].clear(connection)
+            set_position(connection, name, 0)
+        clean.catch_up(name, upto=stopped)
+        assert {t.name: partial[t.name] for t in projection.tables} == {
+            t.name: rows for t, rows in ((t, snapshot(clean)[t.name]) for t in projection.tables)
+        }
+    finally:
+        clean.close()
+
+    # events recorded after the recovery reach a reader in another process
+    app.record_inspection("JM", "morning", at=at("2021-03-07"), user="sup")
+    later = read_models(app)
+    try:
+        later.catch_up()
+        with later.engine.connect() as connection:
+            (jm, *_) = quality_rows(connection, date(2021, 5, 10))
+        assert jm["morning_inspections"] == 2
+        assert positions(later) == dict.fromkeys(NAMES, later.head())
+    finally:
+        later.close()
+
+
+def test_catching_up_again_after_a_failure_does_not_skip_or_repeat(app: RenovationApp, models: ReadModels,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    start_compound(app, "JM")
+    for quantity in ("1", "2", "3", "4"):
+        app.measure("JM", "A1", "2021-04", D(quantity), user="auditor")
+    projection = models.projections["progress"]
+    real = projection.on_QuantityMeasured
+    seen: list[Decimal] = []
+
+    def dies_on_the_third(connection: Any, event: Any) -> None:
+        seen.append(event.quantity)
+        if len(seen) == 3:
+            raise RuntimeError("killed")
+        real(connection, event)
+
+    monkeypatch.setattr(projection, "on_QuantityMeasured", dies_on_the_third)
+    with pytest.raises(RuntimeError):
+        models.catch_up("progress")
+    monkeypatch.undo()
+    models.catch_up("progress")
+
+    with models.engine.connect() as connection:
+        (row,) = progress_rows(connection, date(2021, 5, 10))
+    # 123.45 x (1 + 2 + 3 + 4) = 1234.50: every entry once
+    assert row["metered_value"] == D("1234.50")
