@@ -39,8 +39,13 @@ REGISTER_JM = [
 ]
 
 
-def event_count(db: Path) -> int:
-    """Rows of the ``stored_events`` table of the SQLite file ``db`` (0 if the file or table is missing)."""
+def event_count(db: Path | str) -> int:
+    """Stored events, read behind the application's back: rows of the ``stored_events`` table of the
+    SQLite file ``db`` (0 if the file or table is missing), or of ``renovation_events`` in the
+    PostgreSQL schema of the URL ``db``."""
+    if isinstance(db, str) and db.startswith("postgresql://"):
+        return _postgres_event_count(db)
+    db = Path(db)
     if not db.exists():
         return 0
     connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -53,6 +58,19 @@ def event_count(db: Path) -> int:
     return int(count)
 
 
+def _postgres_event_count(url: str) -> int:
+    import psycopg
+
+    base, _, query = url.partition("?")
+    schema = query.removeprefix("schema=")
+    with psycopg.connect(base) as connection:
+        found = connection.execute("SELECT to_regclass(%s)", (f'"{schema}".renovation_events',)).fetchone()
+        if not found or found[0] is None:
+            return 0
+        row = connection.execute(f'SELECT COUNT(*) FROM "{schema}".renovation_events').fetchone()
+    return int(row[0]) if row else 0
+
+
 class Renovation:
     """The ``renovation`` command on one test database, run as user ``tester``.
 
@@ -60,7 +78,7 @@ class Renovation:
     succeeded; ``run.json(*args)`` also parses what it printed as JSON. ``lang="zh"`` adds ``--lang zh``.
     """
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path | str) -> None:
         self.db = db
         self.runner = CliRunner()
 

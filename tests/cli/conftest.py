@@ -1,21 +1,29 @@
-"""Fixtures for the CLI tests (helpers in ``cli_support``): a temp database, the command on it, a
-bill of quantities file, and 吉明小区 (JM) registered or started through the CLI."""
+"""Fixtures for the CLI tests (helpers in ``cli_support``): a temp database — an SQLite file, and a
+PostgreSQL schema of the test's own — the command on it, a bill of quantities file, and 吉明小区 (JM)
+registered or started through the CLI."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cli_support import BOQ_CSV, REGISTER_JM, Renovation
 
+from tests.backends import BACKENDS, require_pg, store_url
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path | str]:
+    if request.param == "sqlite":
+        yield tmp_path / "r.db"
+        return
+    require_pg()
+    yield from store_url("postgres", tmp_path)
+
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "r.db"
-
-
-@pytest.fixture
-def run(db: Path) -> Renovation:
+def run(db: Path | str) -> Renovation:
     return Renovation(db)
 
 

@@ -71,6 +71,12 @@ def verified(result: Result) -> int:
 
 
 @pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """An SQLite file only: these tests tamper with it through sqlite3 (PostgreSQL ones use `pg`)."""
+    return tmp_path / "r.db"
+
+
+@pytest.fixture
 def store(run: Renovation, boq_file: Path) -> Renovation:
     build(run, boq_file)
     return run

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from cli_support import Renovation, event_count
 
 
-def stored_findings(db: Path) -> dict[str, dict[str, Any]]:
-    """The findings as the store holds them (plain JSON rows, read with sqlite3), by id."""
-    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+def stored_findings(db: Path | str) -> dict[str, dict[str, Any]]:
+    """The findings as the store holds them (the stored JSON of each event, undecoded), by id."""
+    from renovation.application import RenovationApp
+
+    app = RenovationApp(str(db))
     try:
-        rows = connection.execute(
-            "SELECT state FROM stored_events WHERE topic LIKE '%.InspectionRecorded'"
-        ).fetchall()
+        rows = [n.state for n in app.iter_notifications() if n.topic.endswith(".InspectionRecorded")]
     finally:
-        connection.close()
-    findings = [finding["_data_"] for (state,) in rows for finding in json.loads(state)["findings"]]
+        app.close()
+    findings = [finding["_data_"] for state in rows for finding in json.loads(state)["findings"]]
     return {finding["finding_id"]: finding for finding in findings}
 
 
