@@ -36,9 +36,9 @@ def main() -> None:
         median_seconds([*base, "ranking", "--json"], 1)
         cases = [
             ("--help", "import click", [*CLI, "--help"]),
-            ("inspect JM --kind patrol",
+            ("inspect LY --kind patrol",
              "import click, pydantic, eventsourcing.application, eventsourcing.sqlite",
-             [*base, "inspect", "JM", "--kind", "patrol"]),
+             [*base, "inspect", "LY", "--kind", "patrol"]),
             ("ranking --json", "import click, pydantic, sqlalchemy, eventsourcing.application",
              [*base, "ranking", "--json"]),
         ]

@@ -25,11 +25,12 @@ from renovation.access import Access
 from renovation.domain import errors
 from renovation.domain.compound import CompoundProject, Context, NewFinding, normalise_code
 from renovation.domain.values import BoqItem
+from renovation.faults import crash_point
 
 Recorded = dict[str, Any]
 
 #: How many times a command is re-run after losing a race with another writer.
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 20
 
 
 class WriteConflict(Exception):
@@ -61,6 +62,7 @@ class RenovationApp(Application[UUID]):
         self.clock = clock_func
         self.access = access or Access(None)
         self._batch: dict[str, CompoundProject] | None = None
+        self._lock_connection: Any = None
         persistence = {**store.persistence_env(db), **(env or {})}
         self.persistence = persistence
         with store.prepared(persistence) as prepared:
@@ -97,6 +99,48 @@ class RenovationApp(Application[UUID]):
             return
         with suppress(IntegrityError):  # another process took the same snapshot
             self.snapshots.put([CompoundProject.Snapshot.take(project)])
+        self.prune_snapshots(project.id, project.version)
+
+    def take_snapshot(self, aggregate_id: UUID, version: int | None = None, projector_func: Any = None) -> None:
+        """eventsourcing's snapshot, then the compound's older snapshots dropped: a load only ever
+        reads the latest, and a snapshot holds the whole state of a compound."""
+        super().take_snapshot(aggregate_id, version, projector_func or project_compound)
+        if version is not None:
+            self.prune_snapshots(aggregate_id, version)
+
+    def prune_snapshots(self, aggregate_id: UUID, keep_from: int) -> None:
+        if self.snapshots is None:
+            return
+        recorder: Any = self.snapshots.recorder
+        postgres = hasattr(recorder.datastore, "schema")
+        name = recorder.events_table_name
+        table = f'"{recorder.datastore.schema}"."{name}"' if postgres else name
+        marker = "%s" if postgres else "?"
+        with recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE originator_id = {marker} AND originator_version < {marker}",
+                (aggregate_id if postgres else aggregate_id.hex, keep_from),
+            )
+
+    @contextmanager
+    def writer_lock(self, code: str) -> Iterator[None]:
+        """One writer at a time per store (SQLite) or per compound (PostgreSQL, an advisory lock on a
+        connection of its own), from load to save: writers queue instead of losing version races."""
+        if self._lock_connection is None and "POSTGRES_DBNAME" in self.persistence:
+            self._lock_connection = store.advisory_lock_connection(self.persistence)
+        if self._lock_connection is None:
+            with store.writer_lock(self.persistence):
+                yield
+            return
+        key = f"renovation:{self.persistence.get('POSTGRES_SCHEMA', 'public')}:{normalise_code(code)}"
+        with store.advisory_lock(self._lock_connection, key):
+            yield
+
+    def close(self) -> None:
+        if self._lock_connection is not None:
+            self._lock_connection.close()
+            self._lock_connection = None
+        super().close()
 
     def update(self, code: str, action: str, user: str, command: Callable[[CompoundProject], object]) -> dict[str, Any]:
         """Check that ``user`` may record ``action``; load, run the command, save; re-run from a fresh
@@ -107,15 +151,19 @@ class RenovationApp(Application[UUID]):
         if self._batch is not None:
             return self._update_in_batch(code, action, user, command)
         for attempt in range(MAX_ATTEMPTS):
-            project = self.get_project(code)
-            self.access.check(user, action, project.contractor)
-            command(project)
-            new_events = list(project.pending_events)
-            try:
-                self.save(project)
-            except IntegrityError:
-                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+            with self.writer_lock(code):
+                project = self.get_project(code)
+                self.access.check(user, action, project.contractor)
+                command(project)
+                new_events = list(project.pending_events)
+                try:
+                    self.save(project)
+                except IntegrityError:
+                    new_events = []
+            if not new_events:  # another writer saved first: back off, reload, decide again
+                time.sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))
                 continue
+            crash_point("after_store")
             return {"code": project.code, **event_fields(new_events[-1])}
         raise WriteConflict(f"{normalise_code(code)} kept changing; nothing was recorded, try again")
 
@@ -132,6 +180,7 @@ class RenovationApp(Application[UUID]):
             changed = [project for project in self._batch.values() if project.pending_events]
             if changed:
                 self.save(*changed)
+                crash_point("after_store")
         except BaseException:
             self._batch.clear()  # nothing of the batch was stored: forget what it changed
             raise

@@ -7,6 +7,11 @@ eventsourcing's EXCLUSIVE table lock on PostgreSQL), so concurrent writers exten
 link also records the position of the previous event, so a gap in the notification ids that was
 there when the event was written (a rolled-back transaction on PostgreSQL) is told apart from a
 deleted event.
+
+On PostgreSQL the events table also records the database login that wrote each event
+(``recorded_by``, default ``session_user``); once ``renovation db roles --apply`` has given every
+person a login of their own, ``verify`` also flags an event whose application user (``user`` in its
+payload) is not the person whose login wrote it (``user_mismatch``; see ``renovation.pg_roles``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 GENESIS = "0" * 64
 CHAIN_TABLE = "event_chain"
 META_TABLE = "event_chain_meta"
+#: PostgreSQL: the login role of each person (``renovation db roles``), for the ``user_mismatch`` check.
+LOGINS_TABLE = "db_logins"
+#: Key in the meta table: the last position recorded before the roles were applied.
+ROLES_APPLIED_KEY = "roles_applied_at_position"
 
 
 def link(previous: str, position: int, originator_id: UUID | str, version: int, topic: str, state: bytes) -> str:
@@ -73,7 +82,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
 @dataclass(frozen=True)
 class Problem:
     position: int
-    kind: str  # edited | deleted | inserted | unchained | truncated | digest_mismatch
+    kind: str  # edited | deleted | inserted | unchained | truncated | digest_mismatch | user_mismatch
     detail: str
 
 
@@ -145,6 +154,15 @@ class ChainStore:
                 return
             start = page[-1].id + 1
 
+    def user_problems(self) -> list[Problem]:
+        """Events recorded through a person's own database login under another application user: the
+        hook ``verify`` calls; only PostgreSQL records logins (SQLite has none to compare)."""
+        if not self.postgres:
+            return []
+        from renovation.chain_postgres import user_mismatches
+
+        return user_mismatches(self.recorder)
+
     def rebuild(self, marker: dict[str, str]) -> int:
         """Chain every stored event afresh (``audit verify --init``), recording that it was done."""
         rows = []
@@ -155,7 +173,7 @@ class ChainStore:
             previous_position, previous = event.id, current
         statements: list[tuple[str, Sequence[Any]]] = [(f"DELETE FROM {self._table(CHAIN_TABLE)}", ())]
         statements += [(f"INSERT INTO {self._table(CHAIN_TABLE)} VALUES (?, ?, ?)", row) for row in rows]
-        statements += [(f"DELETE FROM {self._table(META_TABLE)}", ())]
+        statements += [(f"DELETE FROM {self._table(META_TABLE)} WHERE key = ?", (key,)) for key in marker]
         statements += [(f"INSERT INTO {self._table(META_TABLE)} VALUES (?, ?)", item) for item in marker.items()]
         self._execute(statements)
         return len(rows)
@@ -211,6 +229,7 @@ def verify(chain: ChainStore, digest: tuple[int, str] | None = None) -> tuple[in
             problems.append(Problem(position, "truncated", "the log no longer reaches the digest's position"))
         elif found != expected:
             problems.append(Problem(position, "digest_mismatch", "the link at the digest's position differs"))
+    problems.extend(chain.user_problems())
     problems.sort(key=lambda problem: problem.position)
     return verified, _name_deleted(problems, versions)
 
@@ -240,5 +259,9 @@ def _name_deleted(problems: list[Problem], versions: dict[str, dict[int, int]]) 
 
 
 def _describe(notification: Any) -> str:
-    topic = notification.topic.rsplit(".", 1)[-1]
-    return f"aggregate {notification.originator_id} version {notification.originator_version} ({topic})"
+    return describe(notification.originator_id, notification.originator_version, notification.topic)
+
+
+def describe(originator_id: UUID | str, version: int, topic: str) -> str:
+    """An event as problems name it (``audit verify`` replaces the aggregate id by the compound code)."""
+    return f"aggregate {originator_id} version {version} ({topic.rsplit('.', 1)[-1]})"

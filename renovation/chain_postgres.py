@@ -1,15 +1,28 @@
 """The chained recorder for PostgreSQL (see ``renovation.chain``); kept apart so that SQLite users
-never import psycopg."""
+never import psycopg.
+
+Its events table has one column more than the library's: ``recorded_by text DEFAULT session_user``,
+the database login that wrote the row (never written by the application, so the server fills it in).
+Stores created before that column existed get it from ``renovation db roles --apply``; their older
+rows keep NULL (unknown), never a guess. ``user_mismatches`` is the check ``audit verify`` runs with it.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 
-from renovation.chain import CHAIN_TABLE, META_TABLE, links_after
+if TYPE_CHECKING:
+    from psycopg.sql import Composed
+
+from renovation.chain import CHAIN_TABLE, LOGINS_TABLE, META_TABLE, ROLES_APPLIED_KEY, Problem, describe, links_after
+
+#: The events table's column that holds the database login (``session_user``) of each event.
+RECORDED_BY = "recorded_by"
 
 
 class ChainedPostgresRecorder(PostgresApplicationRecorder):
@@ -18,12 +31,14 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         from psycopg.sql import SQL, Identifier
 
         schema = Identifier(self.datastore.schema)
+        self.sql_create_statements.extend(recorded_by_statements(self.datastore.schema, events_table_name))
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {}.{} (position bigint PRIMARY KEY, previous bigint NOT NULL, "
                 "hash text NOT NULL)"
             ).format(schema, Identifier(CHAIN_TABLE))
         )
+        # Last: once this table exists the store is complete (renovation.store.prepared).
         self.sql_create_statements.append(
             SQL("CREATE TABLE IF NOT EXISTS {}.{} (key text PRIMARY KEY, value text NOT NULL)").format(
                 schema, Identifier(META_TABLE)
@@ -45,3 +60,79 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         last = (row["position"], row["hash"]) if row else None
         curs.executemany(self._insert_link, links_after(last, ids, stored_events))
         return ids
+
+
+def recorded_by_statements(schema: str, events_table: str) -> list[Composed]:
+    """Add ``recorded_by`` to the events table: first without a default, so that rows already stored
+    stay NULL (a default added with the column would be stamped on every old row as if the person
+    running this had written them), then ``DEFAULT session_user`` for every row from now on."""
+    from psycopg.sql import SQL, Identifier
+
+    table = SQL("{}.{}").format(Identifier(schema), Identifier(events_table))
+    column = Identifier(RECORDED_BY)
+    return [
+        SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} text").format(table, column),
+        SQL("ALTER TABLE {} ALTER COLUMN {} SET DEFAULT session_user").format(table, column),
+    ]
+
+
+def user_mismatches(recorder: Any, batch: int = 5000) -> list[Problem]:
+    """Events written through a person's own login (``recorded_by`` is in the logins table) whose
+    payload ``user`` is somebody else — only after the position at which the roles were applied
+    (before that everyone wrote through a shared or superuser login, and nothing can be told)."""
+    from psycopg.sql import SQL, Identifier
+
+    schema = Identifier(recorder.datastore.schema)
+    events = SQL("{}.{}").format(schema, Identifier(recorder.events_table_name))
+    logins = SQL("{}.{}").format(schema, Identifier(LOGINS_TABLE))
+    qualified = f'"{recorder.datastore.schema}"."{LOGINS_TABLE}"'
+    problems: list[Problem] = []
+    with recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(
+            SQL("SELECT value FROM {}.{} WHERE key = %s").format(schema, Identifier(META_TABLE)), (ROLES_APPLIED_KEY,)
+        )
+        row = curs.fetchone()
+        if row is None:
+            return []  # roles never applied
+        curs.execute(
+            "SELECT to_regclass(%s) IS NOT NULL AS logins, EXISTS (SELECT FROM pg_attribute WHERE attrelid = "
+            "to_regclass(%s) AND attname = %s AND NOT attisdropped) AS column",
+            (qualified, f'"{recorder.datastore.schema}"."{recorder.events_table_name}"', RECORDED_BY),
+        )
+        found = curs.fetchone()
+        if not found or not found["logins"] or not found["column"]:
+            return []
+        after = int(row["value"])
+        select = SQL(
+            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state, e.{} AS login, "
+            "l.app_user FROM {} e JOIN {} l ON l.login_role = e.{} WHERE e.notification_id > %s "
+            "ORDER BY e.notification_id LIMIT %s"
+        ).format(Identifier(RECORDED_BY), events, logins, Identifier(RECORDED_BY))
+        while True:
+            curs.execute(select, (after, batch))
+            rows = curs.fetchall()
+            for event in rows:
+                user = payload_user(event["state"])
+                if user != event["app_user"]:
+                    problems.append(
+                        Problem(
+                            int(event["notification_id"]),
+                            "user_mismatch",
+                            f"recorded as user {user!r} through the database login {event['login']!r} of "
+                            f"{event['app_user']!r}: "
+                            + describe(event["originator_id"], event["originator_version"], event["topic"]),
+                        )
+                    )
+            if len(rows) < batch:
+                return problems
+            after = int(rows[-1]["notification_id"])
+
+
+def payload_user(state: Any) -> str | None:
+    """The application user recorded in an event's JSON, or None if it has none (or is not JSON)."""
+    try:
+        data = json.loads(bytes(state))
+    except (ValueError, TypeError):
+        return None
+    user = data.get("user") if isinstance(data, dict) else None
+    return user if isinstance(user, str) else None

@@ -29,7 +29,7 @@ class BadConfig(ValueError):
 
 
 class Weights(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     quality: int = Field(30, ge=0, le=100)
     safety: int = Field(25, ge=0, le=100)
@@ -52,13 +52,13 @@ class Weights(BaseModel):
 
 
 class Ranking(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     weights: Weights = Weights()
 
 
 class UserEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     role: Literal["supervisor", "auditor", "contractor", "bureau"]
     contractor: str | None = Field(None, min_length=1, max_length=100)
@@ -71,7 +71,7 @@ class UserEntry(BaseModel):
 
 
 class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     ranking: Ranking = Ranking()
     users: dict[str, UserEntry] | None = None

@@ -150,7 +150,7 @@ def gather(connection: Connection, *, today: date, weights: Mapping[str, int], p
 
 
 def month_of(day: date) -> str:
-    return f"{day:%Y-%m}"
+    return f"{day.year:04d}-{day.month:02d}"  # not %Y: the C library writes year 1 as "1"
 
 
 def month_end(period: str) -> date:
@@ -267,6 +267,10 @@ def value_chart(series: ValueSeries, lang: str) -> str:
                    if v is not None]
         axes.plot([m for m, _ in reached], [v for _, v in reached], marker="o", color="#c0392b", linewidth=2,
                   label=text("metered", lang))
+        if len(series.months) > 36:  # a plan of many years: a label every few months, not thousands of them
+            from matplotlib.ticker import MaxNLocator
+
+            axes.xaxis.set_major_locator(MaxNLocator(nbins=24, integer=True))
         axes.set_ylabel(text("value_axis", lang))
         axes.set_ylim(bottom=0)
         axes.yaxis.set_major_formatter("{x:,.0f}")

@@ -7,6 +7,7 @@ A plain path (or ``sqlite:///path``) is an SQLite file; a ``postgresql://`` URL 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -17,8 +18,19 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 DEFAULT_DB = "renovation.db"
-#: Seconds a command waits for another writer's lock before it gives up ("database busy").
+#: Seconds a command waits for another writer's lock before it gives up ("database busy"), unless
+#: RENOVATION_LOCK_TIMEOUT says otherwise. On PostgreSQL it is also the longest a session may sit idle
+#: inside a transaction, so one stuck client cannot block every writer.
 LOCK_TIMEOUT_SECONDS = 10
+
+
+def lock_timeout() -> str:
+    raw = os.environ.get("RENOVATION_LOCK_TIMEOUT", "")
+    if raw.isdigit() and 0 < int(raw) <= 3600:
+        return raw
+    if raw:
+        raise BadDatabaseURL(f"RENOVATION_LOCK_TIMEOUT={raw!r}: give whole seconds, 1 to 3600")
+    return str(LOCK_TIMEOUT_SECONDS)
 
 
 class BadDatabaseURL(ValueError):
@@ -83,7 +95,7 @@ def persistence_env(db: str) -> dict[str, str]:
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "APPLICATION_RECORDER_TOPIC": "renovation.chain:ChainedSQLiteRecorder",
         "SQLITE_DBNAME": path,
-        "SQLITE_LOCK_TIMEOUT": str(LOCK_TIMEOUT_SECONDS),
+        "SQLITE_LOCK_TIMEOUT": lock_timeout(),
     }
 
 
@@ -101,9 +113,9 @@ def postgres_env(url: str) -> dict[str, str]:
         "POSTGRES_PORT": str(parts.port or 5432),
         "POSTGRES_USER": unquote(parts.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
-        "POSTGRES_LOCK_TIMEOUT": str(LOCK_TIMEOUT_SECONDS),
+        "POSTGRES_LOCK_TIMEOUT": lock_timeout(),
         "POSTGRES_CONNECT_TIMEOUT": "5",
-        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": str(LOCK_TIMEOUT_SECONDS),
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": lock_timeout(),
     }
     schema = parse_qs(parts.query).get("schema")
     if schema:
@@ -152,3 +164,67 @@ def prepared(env: dict[str, str]) -> Iterator[dict[str, str]]:
 CHAIN_CHECK_TABLE = "event_chain_meta"
 #: Advisory lock key held while the tables are created.
 DDL_LOCK = 7_021_216
+
+
+@contextmanager
+def writer_lock(env: dict[str, str]) -> Iterator[None]:
+    """On SQLite, one writer at a time from load to save: an exclusive lock on ``<db>-writer.lock``,
+    waited for up to the lock timeout. Taking it up front (like BEGIN IMMEDIATE, but spanning the
+    load too) means concurrent writers queue instead of losing version races and retrying. On
+    PostgreSQL nothing: eventsourcing's table lock serialises inserts, and conflicts are retried."""
+    path = env.get("SQLITE_DBNAME")
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.sqlite" or not path or path.startswith(":memory:"):
+        yield
+        return
+    import fcntl
+    import time
+
+    from eventsourcing.persistence import OperationalError
+
+    deadline = time.monotonic() + float(env.get("SQLITE_LOCK_TIMEOUT") or LOCK_TIMEOUT_SECONDS)
+    with open(f"{path}-writer.lock", "a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise OperationalError("database is busy: another writer holds the lock") from None
+                time.sleep(0.005)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def advisory_lock_connection(env: dict[str, str]) -> Any:
+    """A PostgreSQL connection of its own for writers' advisory locks (waits obey the lock timeout)."""
+    import psycopg
+    from eventsourcing.persistence import OperationalError
+
+    try:
+        return psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"],
+            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]), autocommit=True,
+            options=f"-c lock_timeout={env.get('POSTGRES_LOCK_TIMEOUT', LOCK_TIMEOUT_SECONDS)}s",
+        )
+    except psycopg.Error as error:
+        raise OperationalError(error) from error
+
+
+@contextmanager
+def advisory_lock(connection: Any, key: str) -> Iterator[None]:
+    import psycopg
+    from eventsourcing.persistence import OperationalError
+
+    try:
+        connection.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+    except psycopg.errors.LockNotAvailable:
+        raise OperationalError("database is busy: another writer holds the compound (lock timeout)") from None
+    except psycopg.Error as error:
+        raise OperationalError(error) from error
+    try:
+        yield
+    finally:
+        connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))

@@ -12,19 +12,25 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import types
 import typing
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 
 from renovation.application import RenovationApp
 from renovation.domain.compound import CompoundProject
+from renovation.domain.values import FIRST_YEAR, LAST_YEAR, MAX_DECIMAL_PLACES
+from renovation.faults import crash_point
 
 BATCH = 5000
 MAX_LINE = 1_000_000  # bytes; a compound's bill of quantities is far smaller
@@ -53,8 +59,8 @@ def export_events(app: RenovationApp, out: IO[str], progress: Callable[[int], No
 
 class Importer:
     """One pass over the file: each line decoded once (state values included), checked against its
-    event class, re-encoded canonically, and stored in batches inside ONE transaction, so a bad line
-    anywhere leaves the store as it was."""
+    event class, applied to its compound (held in memory while the import runs), re-encoded canonically,
+    and stored in batches inside ONE transaction, so a bad line anywhere leaves the store as it was."""
 
     def __init__(self, app: RenovationApp) -> None:
         self.app = app
@@ -62,25 +68,29 @@ class Importer:
         self.classes = _event_classes()
         self.fields: dict[str, dict[str, object]] = {}
         self.known: dict[UUID, int] = {}
+        self.compounds: dict[UUID, CompoundProject] = {}
         self.lines = 0
         self.added = 0
 
     def run(self, path: Path, progress: Callable[[int], None] | None = None) -> None:
+        size = import_batch_size()
         with self.writer() as write:
             batch: list[StoredEvent] = []
             for number, raw in _lines(path):
                 stored = self.parse(number, raw)
                 if stored is not None:
                     batch.append(stored)
-                if len(batch) >= BATCH:
+                if len(batch) >= size:
                     write(batch)
                     self.added += len(batch)
                     batch = []
+                    crash_point("import_batch")
                 if progress and number % 1000 == 0:
                     progress(1000)
             if batch:
                 write(batch)
                 self.added += len(batch)
+                crash_point("import_batch")
 
     @contextmanager
     def writer(self) -> Iterator[Callable[[list[StoredEvent]], None]]:
@@ -106,8 +116,11 @@ class Importer:
             raise BadImport(f"line {number}: not UTF-8") from None
         except ValueError as error:  # JSONDecodeError, or a value its transcoding refuses
             raise BadImport(f"line {number}: not valid ({' '.join(str(error).split())[:120]})") from None
-        except (TypeError, KeyError, ArithmeticError) as error:
-            raise BadImport(f"line {number}: a value does not decode ({error})") from None
+        except RecursionError:
+            raise BadImport(f"line {number}: nested too deeply") from None
+        except (TypeError, KeyError, ArithmeticError, AssertionError) as error:  # eventsourcing asserts types
+            detail = " ".join(str(error).split())[:120] or type(error).__name__
+            raise BadImport(f"line {number}: a value does not decode ({detail})") from None
         if not isinstance(line, dict) or set(line) != {"originator_id", "originator_version", "topic", "state"}:
             raise BadImport(f"line {number}: expected an object with originator_id, originator_version, topic, state")
         try:
@@ -127,6 +140,10 @@ class Importer:
         problem = self.check_state(cls, state)
         if problem:
             raise BadImport(f"line {number}: not a valid {cls.__name__}: {problem}")
+        if (version == 1) != (cls is CompoundProject.Registered):
+            raise BadImport(f"line {number}: version 1 of a compound, and only it, is its registration")
+        if version == 1 and state["originator_topic"] != get_topic(CompoundProject):
+            raise BadImport(f"line {number}: originator_topic is not the compound project's")
         if version == 1 and CompoundProject.create_id(state["code"]) != originator:
             raise BadImport(f"line {number}: the aggregate id does not follow from the compound code")
         last = self.known.get(originator)
@@ -136,24 +153,69 @@ class Importer:
             raise BadImport(f"line {number}: version {version} of {originator} follows {last}: events are missing")
         if version <= last:
             return None  # stored already: importing a file again adds nothing
+        self.replay(number, originator, version, cls, state)
         self.known[originator] = version
         return StoredEvent(originator_id=originator, originator_version=version, topic=topic,
                            state=self.transcoder.encode(state))
 
+    def replay(self, number: int, originator: UUID, version: int, cls: type, state: dict[str, Any]) -> None:
+        """Apply the event to its compound as a load would, so that a file whose events do not follow
+        from each other (a result for a sample never taken, metering of an item not in the bill) is
+        refused instead of stored for every later read to trip over."""
+        compound = self.compounds.get(originator)
+        if compound is None and version > 1:  # its earlier events were stored before this import
+            compound = self.app.repository.get(originator)
+        problem = _inconsistency(compound, cls, state)
+        if problem:
+            raise BadImport(f"line {number}: {cls.__name__} does not follow from the events before it: {problem}")
+        event_state = {key: value for key, value in state.items() if key != "class_version"}
+        for old in range(state.get("class_version", 1), getattr(cls, "class_version", 1)):
+            getattr(cls, f"upcast_v{old}_v{old + 1}")(event_state)
+        event: Any = object.__new__(cls)
+        object.__setattr__(event, "__dict__", {**event_state, "originator_id": originator,
+                                               "originator_version": version})
+        try:
+            self.compounds[originator] = event.mutate(compound)
+        except KeyError as error:  # what it changes is not there
+            raise BadImport(
+                f"line {number}: {cls.__name__} does not follow from the events before it: no {error}"
+            ) from None
+
     def check_state(self, cls: type, state: dict[str, Any]) -> str | None:
+        """What is wrong with the state, read as the application would read it (older versions of
+        the event upcast first); None if nothing. The state itself is stored as written."""
         expected = self.fields.get(cls.__name__)
         if expected is None:
             expected = self.fields[cls.__name__] = _field_types(cls)
+        written = state.get("class_version", 1)
+        current = getattr(cls, "class_version", 1)
+        if type(written) is not int or not 1 <= written <= current:
+            return f"class_version {written!r} is not one this version of the tracker knows"
+        if written != current or "class_version" in state:
+            state = {key: value for key, value in state.items() if key != "class_version"}
+            for version in range(written, current):
+                getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
         if set(state) != set(expected):
             return f"fields {sorted(set(state) ^ set(expected))} do not match"
         for name, hint in expected.items():
             if not _checker(hint)(state[name]):
-                return f"{name} is not of its type"
+                return f"{name} is not of its type, or out of range"
         return None
 
     def stored_version(self, originator: UUID) -> int:
         found = self.app.recorder.select_events(originator, desc=True, limit=1)
         return found[0].originator_version if found else 0
+
+
+def import_batch_size() -> int:
+    """Events per batch of an import: ``BATCH``, unless ``RENOVATION_IMPORT_BATCH`` says otherwise (the
+    crash tests make it small, to kill an import between batches)."""
+    raw = os.environ.get("RENOVATION_IMPORT_BATCH", "").strip()
+    if not raw:
+        return BATCH
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"RENOVATION_IMPORT_BATCH={raw!r}: expected a positive integer")
+    return int(raw)
 
 
 def import_file(app: RenovationApp, path: Path, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
@@ -215,15 +277,60 @@ def _checker(hint: Any) -> Callable[[object], bool]:
     if hint is type(None):
         return lambda value: value is None
     if hint is int:
-        return lambda value: type(value) is int
+        return lambda value: type(value) is int and 0 <= value <= MAX_INT
     if hint is Decimal:
-        return lambda value: isinstance(value, Decimal) and value.is_finite()
+        return _plain_decimal
+    if hint is str:
+        return _plain_text
+    if hint is datetime:
+        return lambda value: type(value) is datetime and value.utcoffset() is not None and _in_years(value)
+    if hint is date:  # not a datetime: the two do not compare
+        return lambda value: type(value) is date and _in_years(value)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         fields = [(name, _checker(kind)) for name, kind in _value_fields(hint).items()]
         return lambda value: isinstance(value, hint) and all(check(getattr(value, name)) for name, check in fields)
     if isinstance(hint, type):
         return lambda value: isinstance(value, hint)
     raise TypeError(f"no check for {hint!r}")
+
+
+def _inconsistency(compound: CompoundProject | None, cls: type, state: dict[str, Any]) -> str | None:
+    """What the reads rely on and applying the event would not notice."""
+    if compound is None:
+        return None
+    if cls is CompoundProject.QuantityMeasured:
+        if state["item"] not in compound.boq:
+            return f"item {state['item'][:32]!r} is not in the bill of quantities"
+        if state["entry_id"] in compound.entries:
+            return f"entry {state['entry_id'][:16]!r} exists already"
+    if cls is CompoundProject.BillOfQuantitiesSet and compound.entries:
+        return "the bill of quantities is replaced after metering began"
+    return None
+
+
+#: What the tracker itself ever stores, so an imported event holds nothing a command would refuse: texts
+#: of at most the longest a command takes (feedback), without control characters; counts; amounts not
+#: negative, with at most 4 decimal places and 24 digits (a quantity times a unit price, each below 10**12).
+MAX_TEXT = 1000
+MAX_INT = 10**9
+MAX_DIGITS = 24
+
+
+def _plain_text(value: object) -> bool:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_TEXT or not value.strip():
+        return False
+    return value.isprintable() or not any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value)
+
+
+def _plain_decimal(value: object) -> bool:
+    if not isinstance(value, Decimal) or not value.is_finite() or value.is_signed():
+        return False
+    exponent = value.as_tuple().exponent
+    return isinstance(exponent, int) and exponent >= -MAX_DECIMAL_PLACES and value.adjusted() < MAX_DIGITS
+
+
+def _in_years(value: date) -> bool:
+    return FIRST_YEAR <= value.year <= LAST_YEAR
 
 
 @functools.cache

@@ -186,7 +186,7 @@ def translatable() -> tuple[type[Exception], ...]:
     import sqlite3
 
     from eventsourcing.persistence import PersistenceError
-    from sqlalchemy.exc import OperationalError as ReadModelDatabaseError
+    from sqlalchemy.exc import DBAPIError as ReadModelDatabaseError
 
     from renovation.application import WriteConflict
     from renovation.clock import BadTimeZone
@@ -195,7 +195,7 @@ def translatable() -> tuple[type[Exception], ...]:
     from renovation.store import BadDatabaseURL
 
     # sqlite3.Error: eventsourcing lets some through unwrapped (a --db file that is not a database);
-    # SQLAlchemy's OperationalError: the read models' database busy or unreachable.
+    # SQLAlchemy's DBAPIError: the read models' database busy, unreachable or refusing this login.
     return (DomainError, WriteConflict, BadTimeZone, BadDatabaseURL, BadConfig, PersistenceError, sqlite3.Error,
             ReadModelDatabaseError)
 
@@ -215,7 +215,7 @@ def translate(error: Exception, session: Session | None) -> click.ClickException
         return RuleRefused(str(error))
     if isinstance(error, (BadDatabaseURL, BadTimeZone, BadConfig)):
         return click.UsageError(str(error))
-    if "database is locked" in str(error).lower():
+    if any(sign in str(error).lower() for sign in ("database is locked", "lock timeout", "database is busy")):
         return RuleRefused("database busy, try again (another writer holds the lock); nothing was recorded")
     where = session.db if session else "the database"
     return RuleRefused(f"database error on {where}: {one_line(str(error))}")
@@ -250,9 +250,9 @@ def cli(ctx: click.Context, db: str, user: str | None, lang: str | None, today: 
 
 
 def _register_commands() -> None:
-    from renovation.cli import audit, boards, compound, demo, money, report, residents, site, transfer
+    from renovation.cli import audit, backup, boards, compound, db, demo, money, report, residents, site, transfer
 
-    for module in (compound, site, money, residents, boards, audit, transfer, demo, report):
+    for module in (compound, site, money, residents, boards, audit, transfer, backup, demo, report, db):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -144,14 +144,16 @@ def _names(session: Session) -> dict[str, str]:
 @pass_session
 def verify(session: Session, digest: str | None, initialise: bool) -> None:
     """Walk the hash chain of every stored event and name the first one that was edited, deleted,
-    reordered or inserted outside the application. Exit 1 if anything is wrong.
+    reordered or inserted outside the application. On PostgreSQL with `db roles` applied, also name
+    an event recorded through a person's database login under another user (user_mismatch). Exit 1
+    if anything is wrong.
 
     \b
     Examples:
       renovation audit verify
       renovation audit verify --digest 20417:9c1e...
     """
-    from renovation.chain import ChainStore
+    from renovation.chain import ROLES_APPLIED_KEY, ChainStore
     from renovation.chain import verify as walk
 
     chain = ChainStore(session.app.recorder)
@@ -166,10 +168,15 @@ def verify(session: Session, digest: str | None, initialise: bool) -> None:
         raise RuleRefused("this store has no hash chain yet; run `renovation audit verify --init` once")
     verified, problems = walk(chain, expected)
     meta = chain.meta()
-    if meta:
+    if "initialised_at" in meta:
         click.echo(
             f"chain initialised on {meta.get('initialised_at')} by {meta.get('initialised_by')} over "
             f"{meta.get('events')} events: changes before then cannot be detected"
+        )
+    if ROLES_APPLIED_KEY in meta:
+        click.echo(
+            f"database roles applied on {meta.get('roles_applied_at')}: each event after position "
+            f"{meta[ROLES_APPLIED_KEY]} recorded through a person's login is checked against its user"
         )
     if problems:
         names = _names(session)

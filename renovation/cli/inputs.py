@@ -17,6 +17,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from renovation.domain.values import (
     CODE_PATTERN,
+    FIRST_YEAR,
+    LAST_YEAR,
     MAX_AMOUNT,
     MAX_DECIMAL_PLACES,
     RESERVED_CODES,
@@ -68,9 +70,12 @@ def parse_date(raw: Any) -> date:
     if not _DATE.match(text):
         raise ValueError(f"{raw!r} is not a date (YYYY-MM-DD)")
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{raw!r} is not a date (YYYY-MM-DD)") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValueError(f"{raw!r} is not a date from {FIRST_YEAR} to {LAST_YEAR}")
+    return day
 
 
 def parse_datetime(raw: Any) -> datetime:
@@ -84,6 +89,8 @@ def parse_datetime(raw: Any) -> datetime:
             moment = datetime.fromisoformat(str(raw).strip())
         except ValueError:
             raise ValueError(f"{raw!r} is not a date-time (ISO 8601, e.g. 2021-02-28T06:30)") from None
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise ValueError(f"{raw!r} is not a date-time from {FIRST_YEAR} to {LAST_YEAR}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=local_zone())
     return moment
@@ -146,7 +153,7 @@ Identifier = Annotated[str, BeforeValidator(parse_identifier)]
 
 
 class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def validate(model: type[M], **values: Any) -> M:

@@ -335,9 +335,10 @@ def print_table(rows: Sequence[dict[str, Any]], lang: str, title: str | None = N
         table.add_column(label(key, lang))
     for row in rows:
         table.add_row(*(display(key, row.get(key), lang) for key in keys))
-    console = Console()
+    # Cells are data (a name may read "[/x]" or ":warning:"), never rich markup or emoji codes.
+    console = Console(markup=False, emoji=False)
     if not console.is_terminal:
-        console = Console(width=240)  # piped or captured: never truncate a column
+        console = Console(width=240, markup=False, emoji=False)  # piped or captured: never truncate a column
     console.print(table)
 
 

@@ -476,6 +476,11 @@ class CompoundProject(Aggregate):
 
     # ---------------------------------------------------------------- material testing (材料检测)
     class MaterialSampled(Event):
+        """Version 2 records ``quantity_factor``: 1 for a sample, 2 for the double-quantity resample a
+        failed result requires. Version 1 events (without it) are upcast when read."""
+
+        class_version = 2
+
         sample_id: str
         material: str
         batch: str
@@ -483,6 +488,11 @@ class CompoundProject(Aggregate):
         witness: str | None
         at: datetime
         resample_of: str | None
+        quantity_factor: int
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["quantity_factor"] = 2 if state.get("resample_of") else 1
 
         def apply(self, aggregate: CompoundProject) -> None:
             aggregate.samples[self.sample_id] = Sample(
@@ -553,6 +563,7 @@ class CompoundProject(Aggregate):
         self._trigger(
             self.MaterialSampled, ctx, sample_id=sample_id, material=material.strip(), batch=batch.strip(),
             regime=regime, witness=witness, at=at, resample_of=resample_of,
+            quantity_factor=2 if resample_of else 1,
         )
         return sample_id, resample_of
 

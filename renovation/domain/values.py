@@ -19,6 +19,10 @@ MAX_AMOUNT = Decimal("1e12")
 #: Finest scale the tracker stores for quantities and prices (0.0001 of a unit).
 MAX_DECIMAL_PLACES = 4
 
+#: Years a date or a date-time may have: the floor of a period; far enough ahead for any plan, and far
+#: enough from datetime's limits that a month or a day more (a report's axis, an offset) never overflows.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,15}$")
 PERIOD_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
 

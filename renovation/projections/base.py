@@ -101,13 +101,25 @@ class Projection:
 
     name: ClassVar[str]
     tables: ClassVar[Sequence[Table]]
+    #: Raised when the tables change shape: the projection then starts again from the first event.
+    version: ClassVar[int] = 1
+
+    @property
+    def key(self) -> str:
+        """The projection's row in ``projection_tracking`` (one per version of its tables)."""
+        return self.name if self.version == 1 else f"{self.name}.v{self.version}"
 
     def handlers(self) -> dict[str, Handler]:
-        return {
-            attribute.removeprefix("on_"): getattr(self, attribute)
-            for attribute in dir(self)
-            if attribute.startswith("on_")
-        }
+        """``on_<EventName>`` methods by event name (looked up once per projection)."""
+        found: dict[str, Handler] | None = self.__dict__.get("_handlers")
+        if found is None:
+            found = {
+                attribute.removeprefix("on_"): getattr(self, attribute)
+                for attribute in dir(self)
+                if attribute.startswith("on_")
+            }
+            self.__dict__["_handlers"] = found
+        return found
 
     def event_names(self) -> set[str]:
         return set(self.handlers())

@@ -11,7 +11,21 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, Integer, String, Table, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Integer,
+    String,
+    Table,
+    and_,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -37,7 +51,7 @@ morning_days = Table(
 )
 
 findings = Table(
-    "quality_findings",
+    "quality_findings_v2",
     metadata,
     Column("code", String(16), primary_key=True),
     Column("finding_id", String(16), primary_key=True),
@@ -47,6 +61,7 @@ findings = Table(
     Column("raised_at", DateTimeText, nullable=False),
     Column("status", String(16), nullable=False),
     Column("closed_at", DateTimeText),
+    Column("close_seconds", Integer),  # from raised to closed, whole seconds, once closed
 )
 
 samples = Table(
@@ -66,6 +81,7 @@ REGIMES = ("routine", "cross", "blind")
 
 class QualityProjection(Projection):
     name = "quality"
+    version = 2  # findings record the seconds they took to close
     tables = (compounds, morning_days, findings, samples)
 
     def on_Registered(self, connection: Connection, event: Event) -> None:
@@ -103,10 +119,15 @@ class QualityProjection(Projection):
         self._finding(connection, event, status="rectified")
 
     def on_FindingClosed(self, connection: Connection, event: Event) -> None:
-        self._finding(connection, event, status="closed", closed_at=event.at)
+        raised = connection.execute(
+            select(findings.c.raised_at).where(findings.c.code == event.code, findings.c.finding_id == event.finding_id)
+        ).scalar_one()
+        delta = event.at - raised
+        self._finding(connection, event, status="closed", closed_at=event.at,
+                      close_seconds=delta.days * 86400 + delta.seconds)
 
     def on_FindingReopened(self, connection: Connection, event: Event) -> None:
-        self._finding(connection, event, status="reopened", closed_at=None)
+        self._finding(connection, event, status="reopened", closed_at=None, close_seconds=None)
 
     def on_MaterialSampled(self, connection: Connection, event: Event) -> None:
         connection.execute(
@@ -150,13 +171,13 @@ class Tally:
         self.morning = self.patrol = 0
         self.covered = self.days = 0
         self.open = self.overdue = self.closed = 0
-        self.close_days: list[Decimal] = []
+        self.close_seconds = 0
         self.samples = self.failed = 0
         self.rejected: set[tuple[str, str]] = set()
         self.by_regime: dict[str, list[int]] = {regime: [0, 0] for regime in REGIMES}  # resulted, passed
 
     def row(self) -> dict[str, Any]:
-        mean = sum(self.close_days, Decimal(0)) / len(self.close_days) if self.close_days else None
+        mean = Decimal(self.close_seconds) / 86400 / self.closed if self.closed else None
         return {
             "inspections": self.morning + self.patrol,
             "morning_inspections": self.morning,
@@ -179,7 +200,8 @@ class Tally:
 
 def quality_rows(connection: Connection, today: date, by: str = "compound",
                  hidden_regimes: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
-    """One row per compound (or per contractor): coverage and findings as of ``today``."""
+    """One row per compound (or per contractor): coverage and findings as of ``today``. Counted in
+    the database, so that a province's thousands of compounds answer quickly."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     contractor_of: dict[str, str] = {}
     key_of: dict[str, str] = {}
@@ -189,29 +211,48 @@ def quality_rows(connection: Connection, today: date, by: str = "compound",
         tally = tallies[key_of[row.code]]
         tally.morning += row.morning
         tally.patrol += row.patrol
-        window = set(construction_days(row, today))
-        tally.days += len(window)
-        inspected = connection.execute(select(morning_days.c.day).where(morning_days.c.code == row.code)).scalars()
-        tally.covered += len(window.intersection(inspected))
-    for finding in connection.execute(select(findings)):
-        tally = tallies[key_of[finding.code]]
-        if finding.status == "closed":
-            tally.closed += 1
-            tally.close_days.append(days_between(finding.raised_at, finding.closed_at))
-        else:
-            tally.open += 1
-            tally.overdue += today > finding.due
-    for sample in connection.execute(select(samples)):
-        if sample.passed is None and sample.regime in hidden_regimes:
-            continue  # a pending sample of a hidden regime does not exist for this reader
-        tally = tallies[key_of[sample.code]]
-        tally.samples += 1
-        if sample.passed is not None:
-            tally.by_regime[sample.regime][0] += 1
-            tally.by_regime[sample.regime][1] += int(bool(sample.passed))
-            tally.failed += not sample.passed
-        if sample.outcome == "batch_rejected":
-            tally.rejected.add((sample.code, sample.batch))
+        if row.started_on is not None:
+            tally.days += max(0, (min(row.completed_on or today, today) - row.started_on).days + 1)
+    # Days with a morning round within each compound's construction days so far.
+    covered = (
+        select(morning_days.c.code, func.count())
+        .join(compounds, compounds.c.code == morning_days.c.code)
+        .where(morning_days.c.day >= compounds.c.started_on, morning_days.c.day <= today,
+               or_(compounds.c.completed_on.is_(None), morning_days.c.day <= compounds.c.completed_on))
+        .group_by(morning_days.c.code)
+    )
+    for code, count in connection.execute(covered):
+        tallies[key_of[code]].covered += count
+    is_closed = findings.c.status == "closed"
+    per_compound = select(
+        findings.c.code,
+        func.sum(case((is_closed, 1), else_=0)),
+        func.sum(case((is_closed, 0), else_=1)),
+        func.sum(case((and_(~is_closed, findings.c.due < today), 1), else_=0)),
+        func.sum(case((is_closed, findings.c.close_seconds), else_=0)),
+    ).group_by(findings.c.code)
+    for code, closed, still_open, overdue, seconds in connection.execute(per_compound):
+        tally = tallies[key_of[code]]
+        tally.closed += int(closed)
+        tally.open += int(still_open)
+        tally.overdue += int(overdue)
+        tally.close_seconds += int(seconds or 0)
+    visible = samples.c.passed.is_not(None) | samples.c.regime.not_in(sorted(hidden_regimes))
+    by_regime = (
+        select(samples.c.code, samples.c.regime, func.count(), func.count(samples.c.passed),
+               func.sum(case((samples.c.passed.is_(True), 1), else_=0)))
+        .where(visible)
+        .group_by(samples.c.code, samples.c.regime)
+    )
+    for code, regime, taken, resulted, passed in connection.execute(by_regime):
+        tally = tallies[key_of[code]]
+        tally.samples += taken
+        tally.by_regime[regime][0] += resulted
+        tally.by_regime[regime][1] += int(passed or 0)
+        tally.failed += resulted - int(passed or 0)
+    rejected = select(samples.c.code, samples.c.batch).where(samples.c.outcome == "batch_rejected").distinct()
+    for code, batch in connection.execute(rejected):
+        tallies[key_of[code]].rejected.add((code, batch))
     if by == "compound":
         return [{"code": code, "contractor": contractor_of[code], **tallies[code].row()} for code in contractor_of]
     return [{"contractor": name, **tallies[name].row()} for name in sorted(set(contractor_of.values()))]

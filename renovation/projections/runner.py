@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 
+from renovation.faults import crash_point
 from renovation.projections.base import Event, Projection, metadata, position_of, set_position, tracking
 from renovation.store import DDL_LOCK
 
@@ -56,7 +57,10 @@ def engine_for(env: dict[str, str]) -> Engine:
         port=int(env["POSTGRES_PORT"]),
         database=env["POSTGRES_DBNAME"],
     )
-    options = f"-c search_path={env['POSTGRES_SCHEMA']}" if env.get("POSTGRES_SCHEMA") else ""
+    seconds = env.get("POSTGRES_LOCK_TIMEOUT", "10")
+    options = f"-c lock_timeout={seconds}s -c idle_in_transaction_session_timeout={seconds}s"
+    if env.get("POSTGRES_SCHEMA"):
+        options += f" -c search_path={env['POSTGRES_SCHEMA']}"
     return create_engine(url, connect_args={"options": options, "connect_timeout": 5})
 
 
@@ -78,8 +82,10 @@ class ReadModels:
     def _ensure_tracking_rows(self) -> None:
         with self.writing() as connection, connection.begin():
             known = set(connection.execute(select(tracking.c.name)).scalars())
-            for name in self.projections.keys() - known:
-                connection.execute(insert(tracking).values(name=name, position=0))
+            for projection in self.projections.values():
+                if projection.key not in known:  # new, or a new version of its tables: start afresh
+                    projection.clear(connection)
+                    connection.execute(insert(tracking).values(name=projection.key, position=0))
 
     def writing(self) -> Connection:
         """A connection whose transactions take the write lock at once (SQLite) ."""
@@ -97,7 +103,7 @@ class ReadModels:
         head = self.head() if upto is None else upto
         for name in names or tuple(self.projections):
             with self.engine.connect() as connection:
-                if position_of(connection, name) >= head:
+                if position_of(connection, self.projections[name].key) >= head:
                     continue  # current: no write lock taken
             with self.writing() as connection:
                 while True:
@@ -105,11 +111,12 @@ class ReadModels:
                         done = self._apply_batch(connection, self.projections[name], head)
                     if not done:
                         break
+                    crash_point("catch_up_batch")
                     if progress:
                         progress(done)
 
     def _apply_batch(self, connection: Connection, projection: Projection, head: int) -> int:
-        position = position_of(connection, projection.name, for_update=True)
+        position = position_of(connection, projection.key, for_update=True)
         if position >= head:
             return 0
         topics = self.topics(projection)
@@ -118,8 +125,9 @@ class ReadModels:
         )
         for notification in notifications:
             self.apply(connection, projection, notification)
+            crash_point("catch_up_apply")
         last = notifications[-1].id if len(notifications) == BATCH else head
-        set_position(connection, projection.name, last)
+        set_position(connection, projection.key, last)
         return last - position
 
     def apply(self, connection: Connection, projection: Projection, notification: Any,
@@ -138,13 +146,13 @@ class ReadModels:
         """Apply given notifications to one projection, skipping any it has already applied."""
         projection = self.projections[name]
         with self.writing() as connection, connection.begin():
-            position = position_of(connection, name, for_update=True)
+            position = position_of(connection, projection.key, for_update=True)
             for notification in notifications:
                 if notification.id <= position:
                     continue
                 self.apply(connection, projection, notification)
                 position = notification.id
-            set_position(connection, name, position)
+            set_position(connection, projection.key, position)
 
     def topics(self, projection: Projection) -> list[str]:
         from eventsourcing.utils import get_topic
@@ -182,14 +190,15 @@ class ReadModels:
         with self.writing() as connection, connection.begin():
             for name in chosen:
                 self.projections[name].clear(connection)
-                set_position(connection, name, 0)
+                set_position(connection, self.projections[name].key, 0)
+        crash_point("rebuild_cleared")
         self.catch_up(*chosen, progress=progress)
 
     def status(self) -> list[dict[str, Any]]:
         head = self.head()
         with self.engine.connect() as connection:
-            return [
-                {"projection": name, "position": position_of(connection, name), "head": head,
-                 "lag": head - min(position_of(connection, name), head)}
-                for name in self.projections
-            ]
+            positions = {name: position_of(connection, p.key) for name, p in self.projections.items()}
+        return [
+            {"projection": name, "position": position, "head": head, "lag": head - min(position, head)}
+            for name, position in positions.items()
+        ]

@@ -65,5 +65,7 @@ def snapshot(models: ReadModels, *, with_directory: bool = False) -> Snapshot:
 
 
 def positions(models: ReadModels) -> dict[str, int]:
+    """Each projection's tracked position, by projection name (its row is named by its key)."""
+    names = {projection.key: name for name, projection in models.projections.items()}
     with models.engine.connect() as connection:
-        return {row.name: row.position for row in connection.execute(select(tracking))}
+        return {names.get(row.name, row.name): row.position for row in connection.execute(select(tracking))}

@@ -412,7 +412,9 @@ def test_boards_as_of_never_touch_the_live_read_models(script: Script) -> None:
     read_models_as_of(app, cst(5, 9, 0)).close()  # every read model, as of after the last event
 
     assert live_tables(script.models) == before
-    assert [s["position"] for s in script.models.status()] == [positions[name] for name in script.models.projections]
+    assert [s["position"] for s in script.models.status()] == [
+        positions[projection.key] for projection in script.models.projections.values()
+    ]
 
 
 def test_reconcile_is_empty_on_a_healthy_store(script: Script) -> None:

@@ -8,7 +8,6 @@ import sys
 import time
 
 from renovation.projections import read_models
-
 from tests.integration.conftest import open_app, start_compound
 
 

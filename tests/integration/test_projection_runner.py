@@ -202,7 +202,7 @@ def test_a_projection_killed_between_events_recovers(
         # where it stopped gives exactly that
         with clean.writing() as connection, connection.begin():
             clean.projections[name].clear(connection)
-            set_position(connection, name, 0)
+            set_position(connection, clean.projections[name].key, 0)
         clean.catch_up(name, upto=stopped)
         assert {t.name: partial[t.name] for t in projection.tables} == {
             t.name: rows for t, rows in ((t, snapshot(clean)[t.name]) for t in projection.tables)

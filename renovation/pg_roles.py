@@ -1,0 +1,394 @@
+"""Least privilege on PostgreSQL: the SQL of ``renovation db roles`` (issue 7).
+
+The application checks the role of ``--user`` (``renovation.access``), but anyone holding the
+database login the application uses could rewrite the log with psql. ``db roles`` moves the checks
+that matter into the server. Everything is plain SQL, printed by the dry run and run by ``--apply``
+in one transaction (a superuser connection: it creates roles and changes owners); running it again
+converges to the same state (roles created if missing, privileges revoked and granted afresh,
+policies and triggers replaced).
+
+Roles (``PREFIX`` is ``--prefix``, default ``renovation``; roles are cluster-wide, so two stores on
+one server that must not share people use two prefixes):
+
+- ``PREFIX_owner`` (NOLOGIN) owns every table of the store's schema. Nobody logs in as it; an
+  administrator may ``SET ROLE`` to it for maintenance.
+- ``PREFIX_supervisor``, ``PREFIX_auditor``, ``PREFIX_contractor``, ``PREFIX_bureau`` (NOLOGIN): one
+  group per application role, holding the privileges.
+- One LOGIN role per person of ``[users]`` in ``renovation.toml``, member of its role's group only
+  (memberships of the other groups are revoked, so a change of role in the file is followed). The
+  name is ``PREFIX_u_`` followed by the user name exactly as written in the file (PostgreSQL
+  identifiers may be Unicode; every statement quotes them with ``psycopg.sql.Identifier``): 张工 →
+  ``renovation_u_张工``. Where that would not be a safe identifier — longer than PostgreSQL's 63
+  bytes, or containing control or unassigned characters — it is ``PREFIX_u_`` + as much of the name as
+  fits (control characters dropped) + ``_`` + the first 10 hex digits of the SHA-256 of the name:
+  deterministic, so the same file always gives the same roles; two names mapping to one role are
+  refused. No password is set: give each login one (``ALTER ROLE ... PASSWORD``) or a certificate, as
+  the server's ``pg_hba.conf`` requires. Attributes are normalised (NOSUPERUSER NOCREATEDB
+  NOCREATEROLE NOREPLICATION NOBYPASSRLS), even for a role that existed before. A person removed from
+  the file keeps the login: drop it (or ``ALTER ROLE ... NOLOGIN``) by hand.
+- ``db_logins`` (owned by the owner) maps each login role to its user, application role and
+  company; ``audit verify`` and the contractors' row-level security read it.
+
+Privileges (everything revoked from PUBLIC and the groups first):
+
+- The writers — supervisor, bureau, and auditor (the cost auditor meters and corrects) — get SELECT
+  and INSERT on the events table (INSERT only of the four columns the library writes, so nobody
+  can supply ``recorded_by`` or a notification id of their choosing), USAGE on its sequence, SELECT
+  and INSERT on the chain and the snapshots, SELECT on the chain meta table and ``db_logins``, and
+  SELECT, INSERT, UPDATE, DELETE on the read models' tables: whoever reads catches the read models
+  up, and they are derived and rebuildable — the events are what is protected. The writers also get
+  TRUNCATE on the events table, only because eventsourcing takes ``LOCK TABLE ... IN EXCLUSIVE MODE``
+  before each insert (the lock that serialises writers and keeps one chain) and PostgreSQL allows that
+  lock mode only with UPDATE, DELETE or TRUNCATE; the TRUNCATE trigger refuses the statement itself.
+  Nobody but the owner has UPDATE or DELETE on the events, the chain and its meta table.
+- The auditor is, apart from metering, SELECT only: it reads everything (events, chain, meta, logins,
+  snapshots, read models) and can write nothing else — not the chain's meta table, not the logins.
+- Contractors get USAGE on the schema, SELECT on the ranking tables (the board is public to them),
+  and SELECT on the read models that carry a compound (progress, quality, ledger, feedback) through
+  row-level security: only rows of compounds whose ``contractor`` is the company of their login (the
+  tables without that column are joined through ``progress_compounds.code``), and in
+  ``quality_samples`` never a blind sample still waiting for its result. Their company is looked up
+  by ``renovation_session_contractor()``, a SECURITY DEFINER function owned by the owner, so they
+  need no access to ``db_logins``. Contractors get nothing on the events table, the snapshots, the
+  chain, the directory or the projections' positions: a raw event (or a snapshot) of their own
+  compound would show a blind sample before its result. So a contractor's login reads with SQL
+  (psql, a reporting tool); the application itself, which replays events, cannot run under it — a
+  contractor's rectification is entered through a writer's connection (a service login that is not
+  a person's, or the superuser: those are not checked for ``user_mismatch``).
+- The read-model tables with row-level security get a permissive policy for the writer groups (all
+  rows, all commands); the owner (as table owner) and superusers bypass row-level security.
+
+Append-only: ``renovation_append_only()`` raises (SQLSTATE 42501) from a BEFORE UPDATE OR DELETE
+row trigger and a BEFORE TRUNCATE statement trigger on the events table, the chain and its meta
+table. Triggers bind every role, the owner and superusers included, unless they are disabled
+(``ALTER TABLE ... DISABLE TRIGGER``, which needs the owner, or ``session_replication_role =
+replica``, which needs a superuser): a deliberate, visible act, and the chain still tells what
+changed. The snapshots are protected by privileges only (the owner may delete a bad snapshot: they
+are derived).
+
+Who wrote what: the events table records ``recorded_by DEFAULT session_user`` (added here to a store
+created before; its older rows stay NULL). The position of the last event before the roles were
+first applied is kept in ``event_chain_meta`` as ``roles_applied_at_position`` (a later run keeps the
+first); ``audit verify`` flags, as ``user_mismatch``, an event after it whose ``recorded_by`` is a
+person's login (in ``db_logins``) and whose payload ``user`` is not that person. Writes through
+other logins (the superuser, a service login) are not flagged. Row-level security and the session
+function use ``session_user`` too, so ``SET ROLE`` to a group does not change whose rows one sees.
+
+``--apply`` first opens the store as the application does (creating any missing table, the read
+models' included, as the connecting user), refuses a store that holds events but no chain (``audit
+verify --init`` first: after this the chain tables can no longer be rewritten), and takes the events
+table's write lock while it runs, so the recorded position is exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import sql
+
+from renovation.access import ROLES, User
+from renovation.chain import CHAIN_TABLE, LOGINS_TABLE, META_TABLE, ROLES_APPLIED_KEY
+from renovation.chain_postgres import recorded_by_statements
+from renovation.store import LOCK_TIMEOUT_SECONDS
+
+DEFAULT_PREFIX = "renovation"
+PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
+#: PostgreSQL's longest identifier, in bytes (NAMEDATALEN - 1).
+MAX_IDENTIFIER_BYTES = 63
+#: eventsourcing's tables for the application named "renovation".
+EVENTS_TABLE = "renovation_events"
+SNAPSHOTS_TABLE = "renovation_snapshots"
+WRITERS = ("supervisor", "bureau", "auditor")
+#: Read models with row-level security for contractors: those carrying the compound's contractor...
+CONTRACTOR_TABLES = ("progress_compounds", "quality_compounds")
+#: ... and those carrying only the compound's code (joined through progress_compounds).
+CODE_TABLES = ("quality_morning_days", "quality_findings_v2", "quality_samples", "ledger_items", "ledger_entries",
+               "feedback_tickets")
+#: The horse-race board: contractors read all of it.
+RANKING_TABLES = ("ranking_compounds", "ranking_scores")
+APPEND_ONLY_FUNCTION = "renovation_append_only"
+CONTRACTOR_FUNCTION = "renovation_session_contractor"
+
+
+class BadRoles(ValueError):
+    """The configuration cannot be turned into roles (no users, a bad prefix, two names on one role)."""
+
+
+def login_role(prefix: str, user: str) -> str:
+    """The login role of a person (see the module's docstring for the rule)."""
+    head = f"{prefix}_u_"
+    plain = head + user
+    if user and len(plain.encode()) <= MAX_IDENTIFIER_BYTES and not any(_unsafe(ch) for ch in user):
+        return plain
+    digest = hashlib.sha256(user.encode()).hexdigest()[:10]
+    room = MAX_IDENTIFIER_BYTES - len(head.encode()) - len(digest) - 1
+    kept = ""
+    for ch in user:
+        if _unsafe(ch):
+            continue
+        if len((kept + ch).encode()) > room:
+            break
+        kept += ch
+    return f"{head}{kept}_{digest}"
+
+
+def _unsafe(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("C")  # control, format, surrogate, private, unassigned
+
+
+def group_role(prefix: str, role: str) -> str:
+    return f"{prefix}_{role}"
+
+
+def owner_role(prefix: str) -> str:
+    return f"{prefix}_owner"
+
+
+@dataclass
+class Step:
+    title: str
+    statements: list[sql.Composed] = field(default_factory=list)
+
+    def add(self, template: str, *parts: Any, **named: Any) -> None:
+        self.statements.append(sql.SQL(template).format(*parts, **named))
+
+
+@dataclass(frozen=True)
+class Plan:
+    schema: str
+    prefix: str
+    logins: dict[str, tuple[str, User]]  # login role -> (user name, user)
+    steps: list[Step]
+
+    def statements(self) -> list[sql.Composed]:
+        return [statement for step in self.steps for statement in step.statements]
+
+    def render(self) -> str:
+        """The SQL as a script (what the dry run prints): ``BEGIN;`` ... ``COMMIT;``."""
+        lines = [f"-- renovation db roles: schema {self.schema}, prefix {self.prefix} (dry run; --apply runs it)",
+                 "BEGIN;"]
+        for step in self.steps:
+            lines.append(f"-- {step.title}")
+            lines.extend(statement.as_string() + ";" for statement in step.statements)
+        lines.append("COMMIT;")
+        return "\n".join(lines)
+
+
+def read_model_tables() -> list[str]:
+    """Every table of the read models (the projections' own, their positions, the compound directory)."""
+    import renovation.projections.runner  # noqa: F401  (defines the directory table)
+    from renovation.projections import all_projections
+    from renovation.projections.base import metadata
+
+    all_projections()
+    return sorted(metadata.tables)
+
+
+def _check_read_models(tables: Sequence[str]) -> None:
+    from renovation.projections.base import metadata
+
+    for name in (*CONTRACTOR_TABLES, *CODE_TABLES, *RANKING_TABLES):
+        if name not in tables:
+            raise BadRoles(f"read-model table {name} not found: renovation.pg_roles needs updating")
+    for name in (*CONTRACTOR_TABLES, *CODE_TABLES):
+        needed = ("contractor", "code") if name in CONTRACTOR_TABLES else ("code",)
+        if any(column not in metadata.tables[name].c for column in needed):
+            raise BadRoles(f"read-model table {name} lacks {' or '.join(needed)}: renovation.pg_roles needs updating")
+
+
+def dollar_quoted(body: str, tag: str = "body") -> str:
+    """``body`` between dollar quotes whose tag does not occur in it."""
+    n = 0
+    quote = f"${tag}$"
+    while quote in body:
+        n += 1
+        quote = f"${tag}{n}$"
+    return f"{quote}{body}{quote}"
+
+
+def build(schema: str, users: Mapping[str, User] | None, prefix: str = DEFAULT_PREFIX) -> Plan:
+    """The statements that apply the roles to the store in ``schema`` (see the module's docstring)."""
+    if not users:
+        raise BadRoles("no [users] in renovation.toml: the roles are made from its users")
+    if not PREFIX_PATTERN.fullmatch(prefix):
+        raise BadRoles(f"--prefix {prefix!r}: 1-32 lower-case letters, digits or _, starting with a letter")
+    logins: dict[str, tuple[str, User]] = {}
+    for name, user in users.items():
+        role = login_role(prefix, name)
+        if role in logins:
+            raise BadRoles(f"users {logins[role][0]!r} and {name!r} would share the login role {role!r}")
+        logins[role] = (name, user)
+
+    ident = sql.Identifier
+    s = ident(schema)
+    owner = ident(owner_role(prefix))
+    groups = {role: ident(group_role(prefix, role)) for role in ROLES}
+    writers = sql.SQL(", ").join(groups[role] for role in WRITERS)
+    everyone = sql.SQL(", ").join(groups[role] for role in ROLES)
+
+    def t(name: str) -> sql.Composable:
+        return sql.SQL("{}.{}").format(s, ident(name))
+
+    def tables(names: Iterable[str]) -> sql.Composable:
+        return sql.SQL(", ").join(t(name) for name in names)
+
+    read_models = read_model_tables()
+    _check_read_models(read_models)
+    rls_tables = (*CONTRACTOR_TABLES, *CODE_TABLES)
+    protected = (EVENTS_TABLE, CHAIN_TABLE, META_TABLE)
+    ours = (EVENTS_TABLE, SNAPSHOTS_TABLE, CHAIN_TABLE, META_TABLE, LOGINS_TABLE, *read_models)
+    events = t(EVENTS_TABLE)
+
+    steps: list[Step] = []
+    lock = Step("hold the writers while the roles change (the position recorded below is exact)")
+    lock.add("SET LOCAL lock_timeout = {}", sql.Literal(f"{LOCK_TIMEOUT_SECONDS}s"))  # busy: give up, change nothing
+    lock.add("LOCK TABLE {} IN EXCLUSIVE MODE", events)
+    steps.append(lock)
+
+    roles = Step("roles: the owner, one group per application role, one login per person")
+    for name, login in [(owner_role(prefix), False), *((group_role(prefix, r), False) for r in ROLES),
+                        *((role, True) for role in logins)]:
+        _create_role(roles, name, login=login)
+    for role, (_name, user) in logins.items():
+        roles.add("GRANT {} TO {}", groups[user.role], ident(role))
+        others = [groups[r] for r in ROLES if r != user.role] + [owner]
+        roles.add("REVOKE {} FROM {}", sql.SQL(", ").join(others), ident(role))
+    steps.append(roles)
+
+    who = Step("who wrote each event: recorded_by (older rows stay NULL) and the logins of the people")
+    who.statements.extend(recorded_by_statements(schema, EVENTS_TABLE))
+    who.add("CREATE TABLE IF NOT EXISTS {} (login_role text PRIMARY KEY, app_user text NOT NULL, "
+            "app_role text NOT NULL, contractor text)", t(LOGINS_TABLE))
+    for role, (name, user) in sorted(logins.items()):
+        who.add(
+            "INSERT INTO {} VALUES ({}, {}, {}, {}) ON CONFLICT (login_role) DO UPDATE SET app_user = "
+            "EXCLUDED.app_user, app_role = EXCLUDED.app_role, contractor = EXCLUDED.contractor",
+            t(LOGINS_TABLE), sql.Literal(role), sql.Literal(name), sql.Literal(user.role),
+            sql.Literal(user.contractor if user.role == "contractor" else None),
+        )
+    steps.append(who)
+
+    owned = Step("the owner owns every table of the store (the events' sequence follows its table)")
+    for name in ours:
+        owned.add("ALTER TABLE {} OWNER TO {}", t(name), owner)
+    steps.append(owned)
+
+    append = Step("append-only: UPDATE, DELETE and TRUNCATE of the events and the chain refused for every role")
+    body = (
+        "BEGIN RAISE EXCEPTION '% on %.% refused: the event log is append-only', TG_OP, TG_TABLE_SCHEMA, "
+        "TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege'; END"
+    )
+    append.statements.append(
+        sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS ").format(t(APPEND_ONLY_FUNCTION))
+        + sql.SQL(dollar_quoted(body))
+    )
+    append.add("ALTER FUNCTION {}() OWNER TO {}", t(APPEND_ONLY_FUNCTION), owner)
+    for name in protected:
+        append.add("CREATE OR REPLACE TRIGGER renovation_append_only BEFORE UPDATE OR DELETE ON {} "
+                   "FOR EACH ROW EXECUTE FUNCTION {}()", t(name), t(APPEND_ONLY_FUNCTION))
+        append.add("CREATE OR REPLACE TRIGGER renovation_no_truncate BEFORE TRUNCATE ON {} "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION {}()", t(name), t(APPEND_ONLY_FUNCTION))
+    steps.append(append)
+
+    grants = Step("privileges, from nothing")
+    grants.add("REVOKE ALL ON TABLE {} FROM PUBLIC, {}", tables(ours), everyone)
+    grants.add("REVOKE ALL ON SEQUENCE {} FROM PUBLIC, {}", t(f"{EVENTS_TABLE}_notification_id_seq"), everyone)
+    grants.add("GRANT USAGE ON SCHEMA {} TO {}, {}", s, owner, everyone)  # the owner: for its function
+    grants.add("GRANT SELECT ON TABLE {} TO {}",
+               tables((EVENTS_TABLE, SNAPSHOTS_TABLE, CHAIN_TABLE, META_TABLE, LOGINS_TABLE, *read_models)), writers)
+    grants.add("GRANT INSERT (originator_id, originator_version, topic, state) ON TABLE {} TO {}", events, writers)
+    grants.add("GRANT TRUNCATE ON TABLE {} TO {}", events, writers)  # for LOCK ... EXCLUSIVE; the trigger refuses
+    grants.add("GRANT USAGE ON SEQUENCE {} TO {}", t(f"{EVENTS_TABLE}_notification_id_seq"), writers)
+    grants.add("GRANT INSERT ON TABLE {} TO {}", tables((CHAIN_TABLE, SNAPSHOTS_TABLE)), writers)
+    grants.add("GRANT INSERT, UPDATE, DELETE ON TABLE {} TO {}", tables(read_models), writers)
+    grants.add("GRANT SELECT ON TABLE {} TO {}", tables((*RANKING_TABLES, *rls_tables)), groups["contractor"])
+    steps.append(grants)
+
+    rls = Step("row-level security: contractors see the rows of their own compounds only")
+    function_body = (
+        sql.SQL("SELECT contractor FROM {} WHERE login_role = session_user::text AND app_role = 'contractor'")
+        .format(t(LOGINS_TABLE)).as_string()
+    )
+    rls.statements.append(
+        sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER "
+                "SET search_path = pg_catalog, pg_temp AS ").format(t(CONTRACTOR_FUNCTION))
+        + sql.SQL(dollar_quoted(function_body))
+    )
+    rls.add("ALTER FUNCTION {}() OWNER TO {}", t(CONTRACTOR_FUNCTION), owner)
+    rls.add("REVOKE ALL ON FUNCTION {}() FROM PUBLIC", t(CONTRACTOR_FUNCTION))
+    rls.add("GRANT EXECUTE ON FUNCTION {}() TO {}", t(CONTRACTOR_FUNCTION), groups["contractor"])
+    own_codes = sql.SQL("code IN (SELECT p.code FROM {} p WHERE p.contractor = {}())").format(
+        t("progress_compounds"), t(CONTRACTOR_FUNCTION)
+    )
+    for name in rls_tables:
+        rls.add("ALTER TABLE {} ENABLE ROW LEVEL SECURITY", t(name))
+        rls.add("DROP POLICY IF EXISTS renovation_writers ON {}", t(name))
+        rls.add("CREATE POLICY renovation_writers ON {} FOR ALL TO {} USING (true) WITH CHECK (true)",
+                t(name), writers)
+        rls.add("DROP POLICY IF EXISTS renovation_contractor_own ON {}", t(name))
+        if name in CONTRACTOR_TABLES:
+            condition: sql.Composable = sql.SQL("contractor = {}()").format(t(CONTRACTOR_FUNCTION))
+        else:
+            condition = own_codes
+        if name == "quality_samples":  # a blind sample stays hidden until it has its result
+            condition = sql.SQL("{} AND (regime <> 'blind' OR passed IS NOT NULL)").format(condition)
+        rls.add("CREATE POLICY renovation_contractor_own ON {} FOR SELECT TO {} USING ({})",
+                t(name), groups["contractor"], condition)
+    steps.append(rls)
+
+    marker = Step("the position from which audit verify compares each event's user with its login (kept if set)")
+    marker.add("INSERT INTO {} (key, value) SELECT {}, COALESCE(MAX(notification_id), 0)::text FROM {} "
+               "ON CONFLICT (key) DO NOTHING", t(META_TABLE), sql.Literal(ROLES_APPLIED_KEY), events)
+    marker.add("INSERT INTO {} (key, value) VALUES ('roles_applied_at', now()::timestamptz(0)::text) "
+               "ON CONFLICT (key) DO NOTHING", t(META_TABLE))
+    steps.append(marker)
+    return Plan(schema=schema, prefix=prefix, logins=logins, steps=steps)
+
+
+def _create_role(step: Step, name: str, *, login: bool) -> None:
+    """CREATE ROLE unless it exists (PostgreSQL has no IF NOT EXISTS for roles), then its attributes."""
+    create = sql.SQL("CREATE ROLE {} {}").format(sql.Identifier(name), sql.SQL("LOGIN" if login else "NOLOGIN"))
+    body = sql.SQL(
+        "BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {}) THEN {}; END IF; END"
+    ).format(sql.Literal(name), create).as_string()
+    step.statements.append(sql.SQL("DO ") + sql.SQL(dollar_quoted(body, "role")))
+    step.add("ALTER ROLE {} WITH {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT",
+             sql.Identifier(name), sql.SQL("LOGIN" if login else "NOLOGIN"))
+
+
+def apply(env: Mapping[str, str], plan: Plan) -> int:
+    """Run the plan in one transaction as the ``--db`` URL's user (a superuser); return the position
+    from which events are checked."""
+    import psycopg
+
+    with psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+        user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"],
+        connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")), autocommit=True,
+    ) as connection:
+        row = connection.execute("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user").fetchone()
+        if not row or not row[0]:
+            raise NotSuperuser(env["POSTGRES_USER"])
+        with connection.transaction():
+            for statement in plan.statements():
+                connection.execute(statement)
+            found = connection.execute(
+                sql.SQL("SELECT value FROM {}.{} WHERE key = %s").format(
+                    sql.Identifier(plan.schema), sql.Identifier(META_TABLE)
+                ),
+                (ROLES_APPLIED_KEY,),
+            ).fetchone()
+    return int(found[0]) if found else 0
+
+
+class NotSuperuser(PermissionError):
+    def __init__(self, user: str) -> None:
+        super().__init__(
+            f"db roles --apply creates roles and changes the owner of the tables: connect as a superuser "
+            f"(the --db URL's user {user!r} is not one)"
+        )

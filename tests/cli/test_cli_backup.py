@@ -1,0 +1,96 @@
+"""`renovation backup` while writers go on, and `renovation restore`: the restored store verifies and
+gives the same read models."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from cli_support import Renovation, event_count
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Renovation:
+    run = Renovation(tmp_path / "source.db")
+    run.ok("demo", "--compounds", "4", "--until", "2021-04-10")
+    return run
+
+
+def boards(run: Renovation) -> list[object]:
+    return [run.json("--today", "2021-04-10", "progress"), run.json("--today", "2021-04-10", "quality"),
+            run.json("ranking", "--by", "compound"), run.json("ledger", "JM")]
+
+
+def test_a_backup_taken_while_writers_go_on_restores_to_a_store_that_verifies(source: Renovation,
+                                                                            tmp_path: Path) -> None:
+    stop = threading.Event()
+
+    def write() -> None:
+        while not stop.is_set():
+            subprocess.run([sys.executable, "-c", "from renovation.cli import cli; cli()", "--db", str(source.db),
+                            "--user", "sup", "inspect", "JM", "--kind", "patrol"], capture_output=True, check=True)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        copies = []
+        for n in range(3):
+            copy = tmp_path / f"backup-{n}.db"
+            source.ok("backup", str(copy))
+            copies.append(copy)
+    finally:
+        stop.set()
+        writer.join()
+    for copy in copies:
+        restored = Renovation(tmp_path / f"restored-{copy.stem}.db")
+        assert "events verify" in restored.ok("restore", str(copy)).output
+        assert "the chain is intact" in restored.ok("audit", "verify").output
+        assert restored.ok("audit", "reconcile").exit_code == 0
+    assert event_count(source.db) > event_count(tmp_path / "restored-backup-0.db")  # the writer went on
+
+
+def test_a_restored_store_gives_the_same_read_models(source: Renovation, tmp_path: Path) -> None:
+    copy = tmp_path / "backup.db"
+    source.ok("backup", str(copy))
+    restored = Renovation(tmp_path / "restored.db")
+
+    restored.ok("restore", str(copy))
+
+    assert boards(restored) == boards(source)
+    assert event_count(restored.db) == event_count(source.db)
+
+
+def test_restore_refuses_to_replace_a_store_with_events_unless_forced(source: Renovation, tmp_path: Path) -> None:
+    copy = tmp_path / "backup.db"
+    source.ok("backup", str(copy))
+
+    refused = source("restore", str(copy))
+
+    assert refused.exit_code == 2 and len(source.lines(refused)) == 1
+    assert "events verify" in source.ok("restore", str(copy), "--force").output
+
+
+def test_a_tampered_backup_is_not_restored(source: Renovation, tmp_path: Path) -> None:
+    import sqlite3
+
+    copy = tmp_path / "backup.db"
+    source.ok("backup", str(copy))
+    with sqlite3.connect(copy) as connection:
+        connection.execute("DELETE FROM stored_events WHERE rowid = 10")
+    target = Renovation(tmp_path / "restored.db")
+
+    result = target("restore", str(copy))
+
+    assert result.exit_code == 1 and "does not verify" in result.output
+    assert event_count(target.db) == 0
+
+
+def test_backup_of_a_postgresql_store_points_to_pg_dump(tmp_path: Path) -> None:
+    run = Renovation("postgresql://postgres@127.0.0.1:5432/test?schema=unused")
+
+    result = run("backup", str(tmp_path / "x.db"))
+
+    assert result.exit_code == 2 and "pg_dump" in result.output and len(run.lines(result)) == 1

@@ -1,0 +1,406 @@
+"""``renovation db roles`` (issue 7): least privilege on the local PostgreSQL server.
+
+Each test gets a schema and a role prefix of its own (roles are cluster-wide), both dropped after.
+The store is filled through the application as the superuser, the roles applied through the CLI,
+then each person's login is tried with psycopg (``user=...``, trust auth on 127.0.0.1) and through
+the CLI (``--db postgresql://<login>@.../test?schema=...``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from renovation.access import User
+from renovation.application import RenovationApp
+from renovation.chain import link
+from renovation.cli import cli
+from renovation.pg_roles import MAX_IDENTIFIER_BYTES, build, login_role
+from renovation.projections import read_models
+from tests.backends import drop_schema, pg_unreachable, pg_url, require_pg, with_schema
+
+CST = timezone(timedelta(hours=8))
+ENV: dict[str, str | None] = {
+    "LC_ALL": None, "LC_MESSAGES": None, "LANG": "C.UTF-8", "RENOVATION_TZ": "Asia/Shanghai",
+    "RENOVATION_DB": None, "RENOVATION_USER": None,
+}
+CONFIG = """\
+[users]
+"张工" = { role = "supervisor" }
+"王工" = { role = "supervisor" }
+"孙工" = { role = "auditor" }
+"周科长" = { role = "bureau" }
+"李经理" = { role = "contractor", contractor = "辽源建工" }
+"赵经理" = { role = "contractor", contractor = "示例建工" }
+"""
+USERS = {
+    "张工": User("supervisor"), "王工": User("supervisor"), "孙工": User("auditor"), "周科长": User("bureau"),
+    "李经理": User("contractor", "辽源建工"), "赵经理": User("contractor", "示例建工"),
+}
+REFUSED = (psycopg.errors.InsufficientPrivilege,)
+#: The append-only tables, each with a column to "update".
+APPEND_ONLY = {"renovation_events": "topic", "event_chain": "hash", "event_chain_meta": "value"}
+#: Events ``fill`` records: JM 7 (register, start, score, inspection, 2 samples, a result), LY 5.
+EVENTS = 12
+
+
+@dataclass
+class Store:
+    schema: str
+    prefix: str
+    config: Path
+    runner: CliRunner
+
+    @property
+    def url(self) -> str:
+        """The superuser's --db URL of this store."""
+        return with_schema(pg_url(), self.schema)
+
+    def login(self, user: str) -> str:
+        return login_role(self.prefix, user)
+
+    def url_of(self, user: str) -> str:
+        """The --db URL of a person's own login."""
+        server = conninfo_to_dict(pg_url())
+        return (f"postgresql://{quote(self.login(user), safe='')}@{server.get('host', '127.0.0.1')}:"
+                f"{server.get('port', 5432)}/{server['dbname']}?schema={self.schema}")
+
+    def cli(self, *args: str, db: str | None = None, user: str = "周科长") -> Result:
+        options = ["--db", db or self.url, "--user", user, "--config", str(self.config), "--lang", "en"]
+        return self.runner.invoke(cli, [*options, *args], env=ENV)
+
+    def connect(self, user: str | None = None, role: str | None = None) -> psycopg.Connection[Any]:
+        """Autocommit connection as a person's login (or as the superuser, optionally SET ROLE)."""
+        params: dict[str, Any] = {**conninfo_to_dict(pg_url()), "autocommit": True}
+        if user is not None:
+            params.update(user=self.login(user), password="")
+        connection = psycopg.connect(**params)
+        if role is not None:
+            connection.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+        return connection
+
+    def table(self, name: str) -> sql.Composable:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(name))
+
+    def rows(self, user: str, query: str, *names: str) -> list[tuple[Any, ...]]:
+        with self.connect(user) as connection:
+            return connection.execute(sql.SQL(query).format(*(self.table(n) for n in names))).fetchall()
+
+    def refused(self, user: str | None, query: str, *names: str, role: str | None = None) -> str:
+        """Run a statement that must fail for lack of privilege (or a trigger); return the error."""
+        with self.connect(user, role) as connection, pytest.raises(REFUSED) as caught:
+            connection.execute(sql.SQL(query).format(*(self.table(n) for n in names)))
+        return str(caught.value)
+
+    def apply(self) -> Result:
+        result = self.cli("db", "roles", "--apply", "--prefix", self.prefix)
+        assert result.exit_code == 0, result.output
+        return result
+
+
+def fill(url: str) -> None:
+    """Two compounds of two contractors, started, inspected (a finding on JM), sampled (a blind sample
+    of JM still without result, a routine one with), scored; the read models caught up."""
+    app = RenovationApp(url)
+    try:
+        for code, name, contractor in (("JM", "吉明小区", "辽源建工"), ("LY", "利源小区", "示例建工")):
+            app.register_compound(
+                code=code, name=name, district="龙山区", contractor=contractor, households=300,
+                contract_value=Decimal("1000000"), planned_start=date(2021, 3, 1),
+                planned_finish=date(2021, 9, 30), user="周科长",
+            )
+            app.start_construction(code, date(2021, 3, 1), user="周科长")
+            app.score(code, "2021-03", {d: Decimal(80 if code == "JM" else 70) for d in
+                                        ("quality", "safety", "progress", "civilized", "satisfaction")},
+                      user="周科长")
+        app.record_inspection("JM", "morning", at=datetime(2021, 3, 2, 6, 40, tzinfo=CST), user="张工")
+        app.record_inspection("LY", "morning", at=datetime(2021, 3, 2, 6, 50, tzinfo=CST), user="张工")
+        app.sample_material("JM", material="防水卷材", batch="B-1", regime="blind", user="张工")
+        app.sample_material("JM", material="水泥", batch="C-1", regime="routine", user="张工")
+        app.record_material_result("JM", "S2", passed=True, lab="市质检站", user="张工")
+        app.sample_material("LY", material="水泥", batch="C-9", regime="routine", user="张工")
+        models = read_models(app)
+        models.catch_up()
+        models.close()
+    finally:
+        app.close()
+
+
+def drop_roles(prefix: str) -> None:
+    with psycopg.connect(pg_url(), autocommit=True) as connection:
+        names = [row[0] for row in connection.execute(
+            "SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s)", (f"{prefix}_",)
+        )]
+        for name in names:
+            connection.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(name)))
+        if names:
+            connection.execute(sql.SQL("DROP ROLE {}").format(sql.SQL(", ").join(map(sql.Identifier, names))))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A filled store in a schema of its own; roles not applied yet."""
+    require_pg()
+    token = uuid.uuid4().hex[:10]
+    config = tmp_path / "renovation.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    created = Store(schema=f"t_{token}", prefix=f"rt{token}", config=config, runner=CliRunner())
+    try:
+        fill(created.url)
+        yield created
+    finally:
+        drop_schema(created.schema)
+        drop_roles(created.prefix)
+
+
+@pytest.fixture
+def applied(store: Store) -> Store:
+    store.apply()
+    return store
+
+
+# ------------------------------------------------------------------ the CLI without a server
+def test_dry_run_prints_the_sql_and_creates_nothing(tmp_path: Path) -> None:
+    config = tmp_path / "renovation.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    prefix = f"rt{uuid.uuid4().hex[:10]}"
+    result = CliRunner().invoke(
+        cli, ["--db", with_schema(pg_url(), "t_dry"), "--config", str(config), "db", "roles", "--prefix", prefix],
+        env=ENV,
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1] == "BEGIN;" and lines[-1] == "COMMIT;"
+    assert f'CREATE ROLE "{prefix}_u_张工" LOGIN' in result.output
+    assert f'GRANT "{prefix}_contractor" TO "{prefix}_u_李经理";' in result.output
+    assert 'ADD COLUMN IF NOT EXISTS "recorded_by" text;' in result.output
+    assert "BEFORE TRUNCATE" in result.output and "ENABLE ROW LEVEL SECURITY" in result.output
+    if pg_unreachable() is None:  # nothing was created on the server
+        with psycopg.connect(pg_url()) as connection:
+            found = connection.execute("SELECT count(*) FROM pg_roles WHERE starts_with(rolname, %s)", (prefix,))
+            assert found.fetchone() == (0,)
+
+
+def test_sqlite_store_is_refused_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "renovation.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    for apply in ([], ["--apply"]):
+        result = CliRunner().invoke(
+            cli, ["--db", str(tmp_path / "r.db"), "--config", str(config), "db", "roles", *apply], env=ENV
+        )
+        assert result.exit_code == 2
+        assert len(result.output.strip().splitlines()) == 1
+        assert "PostgreSQL" in result.output
+    assert not (tmp_path / "r.db").exists()
+
+
+def test_without_users_or_with_a_bad_prefix_is_bad_usage(tmp_path: Path) -> None:
+    config = tmp_path / "renovation.toml"
+    config.write_text("[ranking.weights]\nquality = 100\nsafety = 0\nprogress = 0\ncivilized = 0\nsatisfaction = 0\n",
+                      encoding="utf-8")
+    url = with_schema(pg_url(), "t_dry")
+    result = CliRunner().invoke(cli, ["--db", url, "--config", str(config), "db", "roles"], env=ENV)
+    assert result.exit_code == 2 and "[users]" in result.output
+    config.write_text(CONFIG, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--db", url, "--config", str(config), "db", "roles", "--prefix", "A;"], env=ENV)
+    assert result.exit_code == 2 and "--prefix" in result.output
+
+
+def test_login_role_names_are_deterministic_and_safe() -> None:
+    assert login_role("renovation", "张工") == "renovation_u_张工"
+    assert login_role("renovation", 'O"Brien; DROP') == 'renovation_u_O"Brien; DROP'  # quoted, never spliced
+    long = "很长的名字" * 10
+    for name in (long, "a\tb", "x\u200by"):
+        role = login_role("renovation", name)
+        assert role == login_role("renovation", name)
+        assert len(role.encode()) <= MAX_IDENTIFIER_BYTES
+        assert role.startswith("renovation_u_") and all(ch.isprintable() for ch in role)
+    assert login_role("renovation", long) != login_role("renovation", long + "!")
+    assert 'CREATE ROLE "renovation_u_O""Brien; DROP" LOGIN' in build("s", {'O"Brien; DROP': User("bureau")}).render()
+
+
+# ------------------------------------------------------------------ on the server
+def test_apply_creates_the_roles_and_is_repeatable(store: Store) -> None:
+    first = store.apply()
+    assert f"login {store.login('张工')}, supervisor" in first.output
+    again = store.apply()
+    assert again.output.splitlines()[-1] == first.output.splitlines()[-1]  # the same position, kept
+    with store.connect() as connection:
+        owners = connection.execute(
+            "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = %s", (store.schema,)
+        ).fetchall()
+        assert owners == [(f"{store.prefix}_owner",)]
+        member = connection.execute(
+            "SELECT pg_has_role(%s, %s, 'MEMBER'), pg_has_role(%s, %s, 'MEMBER')",
+            (store.login("张工"), f"{store.prefix}_supervisor", store.login("张工"), f"{store.prefix}_bureau"),
+        ).fetchone()
+        assert member == (True, False)
+
+
+def test_apply_needs_a_superuser(store: Store) -> None:
+    store.apply()
+    result = store.cli("db", "roles", "--apply", "--prefix", store.prefix, db=store.url_of("周科长"))
+    assert result.exit_code == 1
+    assert "superuser" in result.output
+
+
+@pytest.mark.parametrize("person", ["孙工", "张工", "周科长", "李经理"])
+def test_nobody_updates_deletes_or_truncates_the_events(applied: Store, person: str) -> None:
+    for table, column in APPEND_ONLY.items():
+        for statement in (f"UPDATE {{}} SET {column} = {column}", "DELETE FROM {}", "TRUNCATE {}"):
+            applied.refused(person, statement, table)
+    assert applied.rows("孙工", "SELECT count(*) FROM {}", "renovation_events") == [(EVENTS,)]
+
+
+def test_the_trigger_binds_the_owner_and_the_superuser(applied: Store) -> None:
+    owner = f"{applied.prefix}_owner"
+    for role in (owner, None):
+        for table, column in APPEND_ONLY.items():
+            for statement, op in ((f"UPDATE {{}} SET {column} = {column}", "UPDATE"), ("DELETE FROM {}", "DELETE"),
+                                  ("TRUNCATE {}", "TRUNCATE")):
+                message = applied.refused(None, statement, table, role=role)
+                assert f"{op} on {applied.schema}.{table} refused: the event log is append-only" in message
+    verified = applied.cli("audit", "verify")
+    assert verified.exit_code == 0, verified.output
+
+
+def test_auditor_reads_everything_and_inserts_nothing_but_its_events(applied: Store) -> None:
+    for table in ("renovation_events", "renovation_snapshots", "event_chain", "event_chain_meta", "db_logins",
+                  "progress_compounds", "quality_samples", "ranking_scores"):
+        assert applied.rows("孙工", "SELECT count(*) FROM {}", table)[0][0] > 0 or table == "renovation_snapshots"
+    assert len(applied.rows("孙工", "SELECT * FROM {}", "progress_compounds")) == 2  # no row-level limit
+    applied.refused("孙工", "INSERT INTO {} VALUES ('roles_applied_at_position', '999999')", "event_chain_meta")
+    applied.refused("孙工", "INSERT INTO {} VALUES ('x', 'y', 'auditor', NULL)", "db_logins")
+    # Nobody chooses the login an event is recorded under.
+    applied.refused("孙工", "INSERT INTO {} (originator_id, originator_version, topic, state, recorded_by) "
+                    "VALUES (gen_random_uuid(), 1, 't', '\\x7b7d', 'someone')", "renovation_events")
+    verified = applied.cli("audit", "verify", db=applied.url_of("孙工"), user="孙工")
+    assert verified.exit_code == 0, verified.output
+
+
+def test_contractor_sees_the_ranking_and_its_own_rows_only(applied: Store) -> None:
+    for table in ("renovation_events", "renovation_snapshots", "event_chain", "db_logins", "compound_directory"):
+        applied.refused("李经理", "SELECT * FROM {}", table)
+    applied.refused("李经理", "INSERT INTO {} VALUES ('X', 'x', '辽源建工')", "ranking_compounds")
+    ranking = applied.rows("李经理", "SELECT code, contractor FROM {} ORDER BY code", "ranking_compounds")
+    assert ranking == [("JM", "辽源建工"), ("LY", "示例建工")]
+    assert len(applied.rows("李经理", "SELECT * FROM {}", "ranking_scores")) == 2
+    assert applied.rows("李经理", "SELECT code FROM {}", "progress_compounds") == [("JM",)]
+    assert applied.rows("李经理", "SELECT DISTINCT code FROM {}", "quality_morning_days") == [("JM",)]
+    assert applied.rows("赵经理", "SELECT code FROM {}", "progress_compounds") == [("LY",)]
+    assert applied.rows("赵经理", "SELECT code, sample_id FROM {}", "quality_samples") == [("LY", "S1")]
+    # JM's blind sample S1 has no result yet: hidden; the routine S2 with its result is shown.
+    assert applied.rows("李经理", "SELECT code, sample_id FROM {}", "quality_samples") == [("JM", "S2")]
+    assert applied.rows("李经理", "SELECT count(*) FROM {}", "quality_samples")[0][0] == 1
+    # SET ROLE to the group does not widen (or change) what the login sees.
+    with applied.connect("李经理") as connection:
+        connection.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(f"{applied.prefix}_contractor")))
+        assert connection.execute(sql.SQL("SELECT code FROM {}").format(applied.table("progress_compounds"))
+                                  ).fetchall() == [("JM",)]
+    result = applied.cli("material", "result", "JM", "S1", "--pass", "--lab", "市质检站", user="张工",
+                         db=applied.url_of("张工"))
+    assert result.exit_code == 0, result.output
+    caught_up = applied.cli("quality", "--json", user="张工", db=applied.url_of("张工"))
+    assert caught_up.exit_code == 0, caught_up.output
+    shown = applied.rows("李经理", "SELECT sample_id FROM {} ORDER BY sample_id", "quality_samples")
+    assert shown == [("S1",), ("S2",)]
+
+
+def test_supervisor_records_through_its_own_login(applied: Store) -> None:
+    result = applied.cli("inspect", "JM", "--kind", "patrol", "--at", "2021-03-03T09:00",
+                         "--finding", "safety:major:脚手架未挂安全网", "--json", user="张工", db=applied.url_of("张工"))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["finding_ids"] == ["F1"]
+    board = applied.cli("quality", "--json", user="张工", db=applied.url_of("张工"))  # catches up as the login
+    assert board.exit_code == 0, board.output
+    assert {row["code"]: row["patrols"] for row in json.loads(board.stdout)} == {"JM": 1, "LY": 0}
+    last = applied.rows("孙工", "SELECT recorded_by, convert_from(state, 'UTF8') FROM {} "
+                        "ORDER BY notification_id DESC LIMIT 1", "renovation_events")[0]
+    assert last[0] == applied.login("张工")
+    assert json.loads(last[1])["user"] == "张工"
+    before = applied.rows("孙工", "SELECT DISTINCT recorded_by FROM {} WHERE notification_id <= 12",
+                          "renovation_events")
+    assert before == [(conninfo_to_dict(pg_url()).get("user", "postgres"),)]  # the superuser's, not checked
+    verified = applied.cli("audit", "verify")
+    assert verified.exit_code == 0, verified.output
+    assert "verified 13 events" in verified.output and "after position 12" in verified.output
+
+
+def test_a_login_recording_as_somebody_else_is_flagged(applied: Store) -> None:
+    forged = applied.cli("inspect", "LY", "--kind", "patrol", "--at", "2021-03-03T09:00",
+                         user="王工", db=applied.url_of("张工"))
+    assert forged.exit_code == 0, forged.output  # the application cannot tell: verify does
+    honest = applied.cli("inspect", "JM", "--kind", "patrol", "--at", "2021-03-03T10:00",
+                         user="王工", db=applied.url_of("王工"))
+    assert honest.exit_code == 0, honest.output
+    verified = applied.cli("audit", "verify")
+    assert verified.exit_code == 1
+    error = verified.stderr.splitlines()[0]
+    assert error.startswith("Error: position 13: user_mismatch: recorded as user '王工' through the database login")
+    assert applied.login("张工") in error and "LY version 6 (InspectionRecorded)" in error
+    assert "(1 problem(s) in all)" in error
+
+
+def test_an_event_forged_with_psql_and_a_valid_link_is_flagged(applied: Store) -> None:
+    """A writer may INSERT (that is how it records) and can compute a link; what it cannot choose is
+    the login the row is recorded under."""
+    originator = uuid.uuid4()
+    state = json.dumps({"timestamp": {"_type_": "datetime_iso", "_data_": "2021-03-03T01:00:00+00:00"},
+                        "originator_topic": "renovation.domain.compound:CompoundProject", "user": "周科长"},
+                       separators=(",", ":")).encode()
+    topic = "renovation.domain.compound:CompoundProject.FeedbackReceived"
+    with applied.connect("张工") as connection, connection.transaction():
+        connection.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(applied.table("renovation_events")))
+        row = connection.execute(
+            sql.SQL("INSERT INTO {} (originator_id, originator_version, topic, state) VALUES (%s, 1, %s, %s) "
+                    "RETURNING notification_id").format(applied.table("renovation_events")),
+            (originator, topic, state),
+        ).fetchone()
+        assert row is not None
+        last = connection.execute(sql.SQL("SELECT position, hash FROM {} ORDER BY position DESC LIMIT 1").format(
+            applied.table("event_chain"))).fetchone()
+        assert last is not None
+        connection.execute(sql.SQL("INSERT INTO {} VALUES (%s, %s, %s)").format(applied.table("event_chain")),
+                           (row[0], last[0], link(last[1], row[0], originator, 1, topic, state)))
+    verified = applied.cli("audit", "verify")
+    assert verified.exit_code == 1
+    assert verified.stderr.startswith(f"Error: position {row[0]}: user_mismatch: recorded as user '周科长'")
+    assert f"aggregate {originator} version 1 (FeedbackReceived)" in verified.stderr
+
+
+def test_an_untouched_store_verifies_before_and_after(store: Store) -> None:
+    before = store.cli("audit", "verify")
+    assert before.exit_code == 0, before.output
+    assert "roles applied" not in before.output
+    store.apply()
+    after = store.cli("audit", "verify")
+    assert after.exit_code == 0, after.output
+    assert "verified 12 events; the chain is intact" in after.output
+
+
+def test_a_new_store_records_the_login(tmp_path: Path) -> None:
+    require_pg()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        RenovationApp(with_schema(pg_url(), schema)).close()
+        with psycopg.connect(pg_url()) as connection:
+            default = connection.execute(
+                "SELECT column_default FROM information_schema.columns WHERE table_schema = %s "
+                "AND table_name = 'renovation_events' AND column_name = 'recorded_by'", (schema,)
+            ).fetchone()
+        assert default is not None and "session_user" in str(default[0]).lower()
+    finally:
+        drop_schema(schema)
