@@ -405,8 +405,6 @@ class RenovationApp(Application[UUID]):
         """One compound's state as plain values."""
         return describe(self.get_project(code), hide_pending_blind=hide_pending_blind)
 
-    def compounds(self) -> list[dict[str, Any]]:
-        return [describe(self.get_project(code)) for code in self.compound_codes()]
 
     def event_count(self) -> int:
         """How many events are stored (on PostgreSQL notification ids have gaps, so they are counted)."""

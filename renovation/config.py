@@ -12,11 +12,9 @@ Found in the working directory, or given with ``--config``::
 
 from __future__ import annotations
 
-import tomllib
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from renovation.access import Access
@@ -28,52 +26,35 @@ class BadConfig(ValueError):
     pass
 
 
-class Weights(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-    quality: int = Field(30, ge=0, le=100)
-    safety: int = Field(25, ge=0, le=100)
-    progress: int = Field(20, ge=0, le=100)
-    civilized: int = Field(15, ge=0, le=100)
-    satisfaction: int = Field(10, ge=0, le=100)
-
-    @model_validator(mode="after")
-    def sum_to_100(self) -> Weights:
-        total = sum(self.as_dict().values())
-        if total != 100:
-            raise ValueError(f"the ranking weights must sum to 100, not {total}")
-        return self
+@dataclass(frozen=True)
+class Weights:
+    quality: int = 30
+    safety: int = 25
+    progress: int = 20
+    civilized: int = 15
+    satisfaction: int = 10
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            "quality": self.quality, "safety": self.safety, "progress": self.progress,
-            "civilized": self.civilized, "satisfaction": self.satisfaction,
-        }
+        return asdict(self)
 
 
-class Ranking(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-    weights: Weights = Weights()
-
-
-class UserEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-    role: Literal["supervisor", "auditor", "contractor", "bureau"]
-    contractor: str | None = Field(None, min_length=1, max_length=100)
-
-    @model_validator(mode="after")
-    def contractor_names_its_company(self) -> UserEntry:
-        if self.role == "contractor" and not self.contractor:
-            raise ValueError("a contractor user needs contractor = \"<construction unit>\"")
-        return self
+@dataclass(frozen=True)
+class Ranking:
+    weights: Weights = field(default_factory=Weights)
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+@dataclass(frozen=True)
+class UserEntry:
+    role: str
+    contractor: str | None = None
 
-    ranking: Ranking = Ranking()
+
+@dataclass(frozen=True)
+class Config:
+    """The configuration as validated (by the pydantic schema in ``renovation.config_schema``, which
+    is only imported when there is a file to read: most commands start faster without it)."""
+
+    ranking: Ranking = field(default_factory=Ranking)
     users: dict[str, UserEntry] | None = None
     source: str | None = None
 
@@ -88,6 +69,8 @@ class Config(BaseModel):
 
 def load_config(path: str | None) -> Config:
     """The given file, else ``renovation.toml`` in the working directory, else the defaults."""
+    import tomllib
+
     file = Path(path) if path else Path(DEFAULT_FILE)
     if not file.exists():
         if path:
@@ -97,9 +80,6 @@ def load_config(path: str | None) -> Config:
         data: dict[str, Any] = tomllib.loads(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as error:
         raise BadConfig(f"{file}: {' '.join(str(error).split())}") from None
-    try:
-        return Config.model_validate({**data, "source": str(file)})
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise BadConfig(f"{file}: {where}: {first['msg'].removeprefix('Value error, ')}") from None
+    from renovation.config_schema import parse
+
+    return parse(data, str(file))

@@ -15,6 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+# The tracker uses no pydantic plugins; without this, pydantic scans every installed distribution's
+# entry points the first time a model is built, a cost every command would pay at start-up.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 if TYPE_CHECKING:
     from renovation.application import RenovationApp
     from renovation.config import Config
@@ -156,7 +160,31 @@ def one_line(message: str) -> str:
     return " ".join(message.split())
 
 
+#: Where each top-level command lives: a command's module is imported only when it is used.
+COMMAND_MODULES = {
+    "compound": "compound", "boq": "compound", "demolition": "compound", "construction": "compound",
+    "inspect": "site", "finding": "site", "material": "site",
+    "meter": "money", "variation": "money", "score": "money",
+    "feedback": "residents",
+    "progress": "boards", "quality": "boards", "ranking": "boards", "ledger": "boards", "projections": "boards",
+    "audit": "audit", "export": "transfer", "import": "transfer", "backup": "backup", "restore": "backup",
+    "demo": "demo", "report": "report", "db": "db",
+}
+
+
 class RenovationGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = COMMAND_MODULES.get(cmd_name)
+        if module_name is None:
+            return None
+        import importlib
+
+        module = importlib.import_module(f"renovation.cli.{module_name}")
+        return next((command for command in module.COMMANDS if command.name == cmd_name), None)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -249,12 +277,3 @@ def cli(ctx: click.Context, db: str, user: str | None, lang: str | None, today: 
     ctx.call_on_close(session.close)
 
 
-def _register_commands() -> None:
-    from renovation.cli import audit, backup, boards, compound, db, demo, money, report, residents, site, transfer
-
-    for module in (compound, site, money, residents, boards, audit, transfer, backup, demo, report, db):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register_commands()

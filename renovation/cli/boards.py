@@ -114,20 +114,11 @@ def ranking(session: Session, period: str | None, by: str, as_of: str | None, as
       renovation ranking
       renovation ranking --period 2021-05 --by compound --json
     """
-    from renovation.cli.inputs import parse_period
+    from renovation.cli.inputs import period_option
     from renovation.projections.ranking import ranking_rows
 
-    if period is not None:
-        try:
-            period = parse_period(period)
-        except ValueError as error:
-            raise click.UsageError(f"--period: {error}") from None
-    from renovation.config import BadConfig
-
-    try:
-        weights = session.config.ranking.weights.as_dict()
-    except BadConfig as error:  # a bad renovation.toml is bad input: exit 2, one line
-        raise click.UsageError(str(error)) from None
+    period = period_option(period)
+    weights = session.config.ranking.weights.as_dict()  # a bad renovation.toml: exit 2, one line
     models, _today = models_for(session, "ranking", as_of)
     with models.engine.connect() as connection:
         rows = ranking_rows(connection, weights, period, by)

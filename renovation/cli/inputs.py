@@ -103,6 +103,16 @@ def parse_period(raw: Any) -> str:
     return text
 
 
+def period_option(raw: str | None, option: str = "--period") -> str | None:
+    """An optional ``--period`` of a read command, or a one-line usage error."""
+    if raw is None:
+        return None
+    try:
+        return parse_period(raw)
+    except ValueError as error:
+        raise click.UsageError(f"{option}: {error}") from None
+
+
 def parse_code(raw: Any) -> str:
     text = str(raw).strip().upper()
     if not CODE_PATTERN.match(text):

@@ -29,18 +29,10 @@ def report(session: Session, html_path: Path, period: str | None) -> None:
       renovation --lang zh report --html report.html
       renovation report --html report-2021-05.html --period 2021-05
     """
-    from renovation.cli.inputs import parse_period
-    from renovation.config import BadConfig
+    from renovation.cli.inputs import period_option
 
-    if period is not None:
-        try:
-            period = parse_period(period)
-        except ValueError as error:
-            raise click.UsageError(f"--period: {error}") from None
-    try:
-        weights = session.config.ranking.weights.as_dict()
-    except BadConfig as error:  # a bad renovation.toml is bad input: exit 2, one line
-        raise click.UsageError(str(error)) from None
+    period = period_option(period)
+    weights = session.config.ranking.weights.as_dict()  # a bad renovation.toml: exit 2, one line
     if not html_path.parent.is_dir():  # refused before the work, not after
         raise click.UsageError(f"--html: cannot write {html_path}: no such directory {html_path.parent}")
     today = session.today()

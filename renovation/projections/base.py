@@ -9,7 +9,7 @@ up at once (the second waits for the write lock, re-reads the position and finds
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -147,6 +147,3 @@ def set_position(connection: Connection, name: str, position: int) -> None:
     if changed.rowcount == 0:
         connection.execute(insert(tracking).values(name=name, position=position))
 
-
-def rows(result: Iterable[Any]) -> list[dict[str, Any]]:
-    return [dict(row._mapping) for row in result]

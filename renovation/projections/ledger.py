@@ -99,13 +99,6 @@ def ledger_rows(connection: Connection, code: str, item: str | None = None,
     return result
 
 
-def ledger_totals(connection: Connection) -> dict[str, Decimal]:
-    """Metered value per compound, from the ledger's entries."""
-    totals: dict[str, Decimal] = defaultdict(Decimal)
-    for entry in connection.execute(select(entries.c.code, entries.c.value)):
-        totals[entry.code] += entry.value
-    return dict(totals)
-
 
 def ledger_items_of(connection: Connection, code: str) -> set[str]:
     return set(connection.execute(select(items.c.item).where(items.c.code == code)).scalars())

@@ -16,7 +16,10 @@ def walk(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[s
     """The path of every command under ``command``, itself first; hidden commands included."""
     yield path
     if isinstance(command, click.Group):
-        for name, sub in sorted(command.commands.items()):
+        context = click.Context(command)  # the top level lists its commands without importing them
+        for name in sorted(set(command.list_commands(context)) | set(command.commands)):
+            sub = command.get_command(context, name)
+            assert sub is not None, name
             yield from walk(sub, (*path, name))
 
 

@@ -55,8 +55,9 @@ def heavy():
 def walk(command, path=()):
     yield path
     if isinstance(command, click.Group):
-        for name, sub in sorted(command.commands.items()):
-            yield from walk(sub, (*path, name))
+        context = click.Context(command)
+        for name in sorted(set(command.list_commands(context)) | set(command.commands)):
+            yield from walk(command.get_command(context, name), (*path, name))
 
 
 report = {"at_import": heavy(), "helps": []}

@@ -1,0 +1,72 @@
+"""The schema of ``renovation.toml`` (pydantic), checked when a file is read."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from renovation.config import BadConfig, Config, Ranking, UserEntry, Weights
+
+
+class WeightsSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quality: int = Field(30, ge=0, le=100)
+    safety: int = Field(25, ge=0, le=100)
+    progress: int = Field(20, ge=0, le=100)
+    civilized: int = Field(15, ge=0, le=100)
+    satisfaction: int = Field(10, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def sum_to_100(self) -> WeightsSchema:
+        total = self.quality + self.safety + self.progress + self.civilized + self.satisfaction
+        if total != 100:
+            raise ValueError(f"the ranking weights must sum to 100, not {total}")
+        return self
+
+
+class RankingSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weights: WeightsSchema = WeightsSchema()
+
+
+class UserSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Literal["supervisor", "auditor", "contractor", "bureau"]
+    contractor: str | None = Field(None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def contractor_names_its_company(self) -> UserSchema:
+        if self.role == "contractor" and not self.contractor:
+            raise ValueError("a contractor user needs contractor = \"<construction unit>\"")
+        return self
+
+
+class ConfigSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ranking: RankingSchema = RankingSchema()
+    users: dict[str, UserSchema] | None = None
+
+
+def parse(data: dict[str, Any], source: str) -> Config:
+    """The file's contents as a Config, or BadConfig naming the first problem."""
+    try:
+        checked = ConfigSchema.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise BadConfig(f"{source}: {where}: {first['msg'].removeprefix('Value error, ')}") from None
+    weights = checked.ranking.weights
+    users = None
+    if checked.users is not None:
+        users = {name: UserEntry(entry.role, entry.contractor) for name, entry in checked.users.items()}
+    return Config(
+        ranking=Ranking(Weights(weights.quality, weights.safety, weights.progress, weights.civilized,
+                                weights.satisfaction)),
+        users=users,
+        source=source,
+    )
