@@ -32,6 +32,9 @@ Recorded = dict[str, Any]
 #: How many times a command is re-run after losing a race with another writer.
 MAX_ATTEMPTS = 20
 
+#: Most events saved at once on PostgreSQL (see RenovationApp._save_chunks).
+PG_SAVE_EVENTS = 1000
+
 
 class WriteConflict(Exception):
     """Other writers kept changing the compound; the command was not recorded."""
@@ -178,14 +181,30 @@ class RenovationApp(Application[UUID]):
         try:
             yield
             changed = [project for project in self._batch.values() if project.pending_events]
-            if changed:
-                self.save(*changed)
+            for chunk in self._save_chunks(changed):
+                self.save(*chunk)
                 crash_point("after_store")
         except BaseException:
             self._batch.clear()  # nothing of the batch was stored: forget what it changed
             raise
         finally:
             self._batch = None
+
+    def _save_chunks(self, changed: list[CompoundProject]) -> list[list[CompoundProject]]:
+        """One save for the batch on SQLite. On PostgreSQL saves of at most ~1000 events: eventsourcing
+        inserts a save's events in one pipelined statement, and with a few thousand events that
+        statement's parameter hangs the connection (seen with psycopg 3.3 here)."""
+        if not changed or "POSTGRES_DBNAME" not in self.persistence:
+            return [changed] if changed else []
+        chunks: list[list[CompoundProject]] = [[]]
+        size = 0
+        for project in changed:
+            if size and size + len(project.pending_events) > PG_SAVE_EVENTS:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(project)
+            size += len(project.pending_events)
+        return chunks
 
     def _update_in_batch(self, code: str, action: str, user: str,
                          command: Callable[[CompoundProject], object]) -> dict[str, Any]:

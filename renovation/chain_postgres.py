@@ -47,7 +47,12 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         self._select_last_link = SQL("SELECT position, hash FROM {}.{} ORDER BY position DESC LIMIT 1").format(
             schema, Identifier(CHAIN_TABLE)
         )
-        self._insert_link = SQL("INSERT INTO {}.{} VALUES (%s, %s, %s)").format(schema, Identifier(CHAIN_TABLE))
+        # One statement for all the links of a save: an executemany would queue a statement per event
+        # in eventsourcing's pipeline, and a large batch can fill both ends' buffers and hang.
+        self._insert_link = SQL(
+            "INSERT INTO {}.{} (position, previous, hash) "
+            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[])"
+        ).format(schema, Identifier(CHAIN_TABLE))
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -58,7 +63,8 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         curs.execute(self._select_last_link)
         row = curs.fetchone()
         last = (row["position"], row["hash"]) if row else None
-        curs.executemany(self._insert_link, links_after(last, ids, stored_events))
+        links = links_after(last, ids, stored_events)
+        curs.execute(self._insert_link, ([p for p, _, _ in links], [q for _, q, _ in links], [h for _, _, h in links]))
         return ids
 
 
