@@ -110,3 +110,11 @@ def metered_value_by_period(connection: Connection) -> dict[str, Decimal]:
     for entry in connection.execute(select(entries.c.period, entries.c.value)):
         totals[entry.period] += entry.value
     return dict(sorted(totals.items()))
+
+
+def ledger_totals(connection: Connection) -> dict[str, Decimal]:
+    """Metered value per compound, from the ledger's entries."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for entry in connection.execute(select(entries.c.code, entries.c.value)):
+        totals[entry.code] += entry.value
+    return dict(totals)
