@@ -261,6 +261,7 @@ def percent_chart(progress: Sequence[Mapping[str, Any]], lang: str) -> str:
 def value_chart(series: ValueSeries, lang: str) -> str:
     with chart_style("value"):
         figure, axes = new_figure(13, 4)
+        # Floats only to place points on the chart; every figure printed on the page stays a Decimal.
         in_ten_thousands = [float(value / TEN_THOUSAND) for value in series.planned]
         axes.plot(series.months, in_ten_thousands, linestyle="--", color="#888888", label=text("planned", lang))
         reached = [(m, float(v / TEN_THOUSAND)) for m, v in zip(series.months, series.metered, strict=True)

@@ -219,7 +219,8 @@ def without(line: bytes, path: tuple[Any, ...]) -> bytes:
         del node[path[-1]]
     else:
         node.pop(path[-1])
-    return json.dumps(parsed, ensure_ascii=False, separators=(",", ":")).encode()
+    # An earlier mutation may have left a lone surrogate (an escaped "\\ud800"): keep it, as invalid UTF-8.
+    return json.dumps(parsed, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
 
 
 def with_extra(line: bytes, path: tuple[Any, ...], key: str) -> bytes:
@@ -230,7 +231,8 @@ def with_extra(line: bytes, path: tuple[Any, ...], key: str) -> bytes:
     if not isinstance(node, dict):
         return line + b" "  # nothing to add a field to: the line, unchanged in meaning
     node[key] = 1
-    return json.dumps(parsed, ensure_ascii=False, separators=(",", ":")).encode()
+    # An earlier mutation may have left a lone surrogate (an escaped "\\ud800"): keep it, as invalid UTF-8.
+    return json.dumps(parsed, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
 
 
 def joined(lines: list[bytes]) -> bytes:
