@@ -58,6 +58,15 @@ def event_count(db: Path | str) -> int:
     return int(count)
 
 
+def checkpoint(db: Path) -> None:
+    """Fold the write-ahead log into the file, so that copying the file alone copies the store."""
+    connection = sqlite3.connect(db)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
+
+
 def _postgres_event_count(url: str) -> int:
     import psycopg
 

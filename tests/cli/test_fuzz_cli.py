@@ -11,14 +11,13 @@ registered), so examples never see each other's writes.
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from cli_support import BOQ_CSV, ENV, REGISTER_JM, Renovation, event_count
+from cli_support import BOQ_CSV, ENV, REGISTER_JM, Renovation, checkpoint, event_count
 from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -281,15 +280,6 @@ class Template:
             Path(f"{copy}{suffix}").unlink(missing_ok=True)
         shutil.copyfile(self.db, copy)
         return copy
-
-
-def checkpoint(db: Path) -> None:
-    """Fold the write-ahead log into the file, so that copying the file alone copies the store."""
-    connection = sqlite3.connect(db)
-    try:
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        connection.close()
 
 
 @pytest.fixture(scope="module")

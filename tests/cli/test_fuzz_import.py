@@ -17,12 +17,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import ENV, Renovation, event_count
+from cli_support import ENV, Renovation, checkpoint, event_count
 from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -60,15 +59,6 @@ class Mutated:
         changed = new[first] if first < len(new) else b"(end of file)"
         return (f"Mutated({self.name!r}, {self.mode}, {len(self.data)} bytes, first change on line {first + 1}: "
                 f"{changed[:400]!r}{'...' if len(changed) > 400 else ''})")
-
-
-def checkpoint(db: Path) -> None:
-    """Fold the write-ahead log into the file, so that copying the file alone copies the store."""
-    connection = sqlite3.connect(db)
-    try:
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        connection.close()
 
 
 @pytest.fixture(scope="module")
