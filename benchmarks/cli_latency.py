@@ -1,5 +1,6 @@
 """Benchmark 2: how long a user waits for a command, against the imports the lightest use of this
-stack cannot avoid, run by the same interpreter in the same run (medians of several runs).
+stack cannot avoid, run by the same interpreter in the same run (medians of several runs, the floor
+and the command taking turns).
 
     --help                     vs  python -c "import click"                                  (≤ 2×)
     one recorded inspection    vs  python -c "import click, pydantic, eventsourcing.application,
@@ -18,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import demo_store, median_seconds
+from common import demo_store, median_seconds, paired_medians
 
 CLI = [sys.executable, "-c", "from renovation.cli import cli; cli()"]
 
@@ -52,8 +53,7 @@ def main() -> None:
         ]
         print(f"medians of {args.runs} runs, {sys.executable}")
         for name, imports, command in cases:
-            floor = median_seconds([sys.executable, "-c", imports], args.runs)
-            ours = median_seconds(command, args.runs)
+            floor, ours = paired_medians([[sys.executable, "-c", imports], command], args.runs)
             print(f"{name:26} {ours * 1000:7.1f} ms   floor `{imports}` {floor * 1000:7.1f} ms   "
                   f"ratio {ours / floor:.2f} (must ≤ 2, aim 1.5)")
 

@@ -36,12 +36,19 @@ def seconds(action: Callable[[], object]) -> float:
 
 
 def median_seconds(command: list[str], runs: int) -> float:
-    timings = []
+    return paired_medians([command], runs)[0]
+
+
+def paired_medians(commands: list[list[str]], runs: int) -> list[float]:
+    """The median wall time of each command, run in turn (one of each, ``runs`` times), so that a
+    slower or faster spell of the machine falls on all of them alike."""
+    timings: list[list[float]] = [[] for _ in commands]
     for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
+        for command, times in zip(commands, timings, strict=True):
+            started = time.perf_counter()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            times.append(time.perf_counter() - started)
+    return [statistics.median(times) for times in timings]
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
 from renovation.cli.inputs import BoqRow
 from renovation.domain.values import BoqItem
@@ -45,7 +45,7 @@ def read_boq(path: Path) -> list[BoqItem]:
 
 def _item(path: Path, number: int, row: dict[str, str]) -> BoqItem:
     try:
-        parsed = BoqRow.model_validate({key.strip(): value for key, value in row.items()})
+        parsed = BoqRow.validate_dict({key.strip(): value for key, value in row.items()})
     except ValidationError as error:
         first = error.errors()[0]
         field = first["loc"][0] if first["loc"] else "row"

@@ -52,7 +52,7 @@ def register(session: Session, code: str, name: str, district: str, contractor: 
         households=households, contract_value=contract_value, planned_start=planned_start,
         planned_finish=planned_finish,
     )
-    registered = session.app.register_compound(**data.model_dump(), user=session.user)
+    registered = session.app.register_compound(**data.as_dict(), user=session.user)
     recorded({"code": registered, "name": data.name}, said("registered", session.lang, code=registered,
              name=data.name), as_json=as_json)
 

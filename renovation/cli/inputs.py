@@ -1,4 +1,4 @@
-"""Pydantic models for everything typed at the command line or read from a file.
+"""What is typed at the command line or read from a file, validated by pydantic.
 
 A command validates its input with one of these before it touches the store, so bad input exits 2
 with one line and writes nothing.
@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, TypeVar
+from enum import StrEnum
+from typing import Any, ClassVar, Self, TypeVar, cast
 
 import click
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import CoreSchema, SchemaValidator, ValidationError
+from pydantic_core import core_schema as cs
+from pydantic_core.core_schema import TypedDictField
 
 from renovation.domain.values import (
     CODE_PATTERN,
@@ -28,7 +32,8 @@ from renovation.domain.values import (
     is_period,
 )
 
-M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+InputT = TypeVar("InputT", bound="Input")
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _IDENTIFIER = re.compile(r"^[A-Z]\d{1,9}$")
@@ -130,46 +135,119 @@ def parse_identifier(raw: Any) -> str:
     return text
 
 
-def text_parser(max_length: int) -> Any:
+def parse_text(raw: Any, max_length: int) -> str:
+    if not isinstance(raw, str):
+        raise ValueError(f"{raw!r} is not text")
+    text = raw.strip()
+    if not text:
+        raise ValueError("must not be empty")
+    if len(text) > max_length:
+        raise ValueError(f"is longer than {max_length} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in text):
+        raise ValueError("contains a control character")
+    return text
+
+
+def _text(max_length: int) -> Callable[[Any], str]:
     def parse(raw: Any) -> str:
-        if not isinstance(raw, str):
-            raise ValueError(f"{raw!r} is not text")
-        text = raw.strip()
-        if not text:
-            raise ValueError("must not be empty")
-        if len(text) > max_length:
-            raise ValueError(f"is longer than {max_length} characters")
-        if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in text):
-            raise ValueError("contains a control character")
-        return text
+        return parse_text(raw, max_length)
 
-    return BeforeValidator(parse)
+    return parse
 
 
-Quantity = Annotated[Decimal, BeforeValidator(parse_decimal)]
-QuantityOrZero = Annotated[Decimal, BeforeValidator(lambda raw: parse_decimal(raw, allow_zero=True))]
-Money = Annotated[Decimal, BeforeValidator(lambda raw: parse_decimal(raw, places=2))]
-Price = Annotated[Decimal, BeforeValidator(lambda raw: parse_decimal(raw, allow_zero=True))]
-ScoreValue = Annotated[Decimal, BeforeValidator(parse_score)]
-Day = Annotated[date, BeforeValidator(parse_date)]
-Moment = Annotated[datetime, BeforeValidator(parse_datetime)]
-Period = Annotated[str, BeforeValidator(parse_period)]
-Code = Annotated[str, BeforeValidator(parse_code)]
-Name = Annotated[str, text_parser(100)]
-ShortText = Annotated[str, text_parser(64)]
-Text = Annotated[str, text_parser(500)]
-LongText = Annotated[str, text_parser(1000)]
-Identifier = Annotated[str, BeforeValidator(parse_identifier)]
+parse_name, parse_short_text, parse_item = _text(100), _text(64), _text(32)
+parse_long_text, parse_description = _text(1000), _text(500)
 
 
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+def parse_quantity_or_zero(raw: Any) -> Decimal:
+    return parse_decimal(raw, allow_zero=True)
 
 
-def validate(model: type[M], **values: Any) -> M:
+def parse_money(raw: Any) -> Decimal:
+    return parse_decimal(raw, places=2)
+
+
+class _Field:
+    """A field of an :class:`Input` while its class is being defined: its pydantic-core schema."""
+
+    __slots__ = ("schema",)
+
+    def __init__(self, schema: CoreSchema, *, optional: bool = False) -> None:
+        self.schema: TypedDictField = (
+            cs.typed_dict_field(cs.with_default_schema(cs.nullable_schema(schema), default=None), required=False)
+            if optional else cs.typed_dict_field(schema)
+        )
+
+
+def parsed(parser: Callable[[Any], T]) -> T:
+    """A required field, checked and normalised by ``parser`` (which raises ValueError)."""
+    return cast(T, _Field(cs.no_info_plain_validator_function(parser)))
+
+
+def optional(parser: Callable[[Any], T]) -> T | None:
+    """A field that may be left out (None)."""
+    return cast(T | None, _Field(cs.no_info_plain_validator_function(parser), optional=True))
+
+
+def integer(*, gt: int, le: int) -> int:
+    return cast(int, _Field(cs.int_schema(gt=gt, le=le)))
+
+
+def choice(enum: type[StrEnum]) -> str:
+    """One of the enum's values, as plain text."""
+    return cast(str, _Field(cs.literal_schema([member.value for member in enum])))
+
+
+class Input:
+    """Values typed at the command line or read from a file, validated by pydantic.
+
+    A subclass declares its fields with :func:`parsed`, :func:`optional`, :func:`integer` and
+    :func:`choice`; the fields are validated together by pydantic's core engine (``pydantic_core``,
+    the validator every pydantic model compiles to). Declared this way rather than as ``BaseModel``
+    subclasses because a model class costs every command ~50 ms of start-up in pydantic's model
+    and schema-generation machinery (benchmarks/RESULTS.md, CLI latency), while this engine is
+    already loaded by ``import pydantic``. Instances are read-only.
+    """
+
+    _fields: ClassVar[dict[str, TypedDictField]] = {}
+    _validator: ClassVar[SchemaValidator | None] = None
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        cls._fields = {name: value.schema for name, value in vars(cls).items() if isinstance(value, _Field)}
+        for name in cls._fields:
+            delattr(cls, name)
+        cls._validator = None
+
+    @classmethod
+    def validate_dict(cls, values: dict[str, Any]) -> Self:
+        """The validated input; raises pydantic's ``ValidationError`` naming each bad field."""
+        if cls._validator is None:
+            cls._validator = SchemaValidator(cs.typed_dict_schema(cls._fields, extra_behavior="forbid"))
+        instance = object.__new__(cls)
+        vars(instance).update(cls._validator.validate_python(values))
+        return instance
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    def __hash__(self) -> int:
+        return hash(tuple(vars(self).items()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+
+
+def validate(model: type[InputT], **values: Any) -> InputT:
     """The model, or a click usage error (exit 2) naming the first bad option in one line."""
     try:
-        return model(**values)
+        return model.validate_dict(values)
     except ValidationError as error:
         first = error.errors()[0]
         where = param_name(str(first["loc"][0])) if first["loc"] else "input"
@@ -187,31 +265,31 @@ def param_name(field: str) -> str:
 
 
 class RegisterInput(Input):
-    code: Code
-    name: Name
-    district: Name
-    contractor: Name
-    households: int = Field(gt=0, le=100_000)
-    contract_value: Money
-    planned_start: Day
-    planned_finish: Day
+    code: str = parsed(parse_code)
+    name: str = parsed(parse_name)
+    district: str = parsed(parse_name)
+    contractor: str = parsed(parse_name)
+    households: int = integer(gt=0, le=100_000)
+    contract_value: Decimal = parsed(parse_money)
+    planned_start: date = parsed(parse_date)
+    planned_finish: date = parsed(parse_date)
 
 
 class BoqRow(Input):
     """One row of a bill-of-quantities CSV: item,description,unit,quantity,unit_price."""
 
-    item: Annotated[str, text_parser(32)]
-    description: Text
-    unit: Annotated[str, text_parser(16)]
-    quantity: Quantity
-    unit_price: Price
+    item: str = parsed(parse_item)
+    description: str = parsed(parse_description)
+    unit: str = parsed(_text(16))
+    quantity: Decimal = parsed(parse_decimal)
+    unit_price: Decimal = parsed(parse_quantity_or_zero)
 
 
 class FindingInput(Input):
-    category: Category
-    severity: Severity
-    description: Text
-    location: Name | None = None
+    category: str = choice(Category)
+    severity: str = choice(Severity)
+    description: str = parsed(parse_description)
+    location: str | None = optional(parse_name)
 
 
 def parse_finding(spec: str) -> FindingInput:
@@ -226,7 +304,7 @@ def parse_finding(spec: str) -> FindingInput:
     if "@" in text:
         text, location = text.rsplit("@", 1)
     try:
-        return FindingInput.model_validate(
+        return FindingInput.validate_dict(
             {"category": category.strip().lower(), "severity": severity.strip().lower(),
              "description": text, "location": location}
         )
@@ -237,95 +315,95 @@ def parse_finding(spec: str) -> FindingInput:
 
 
 class InspectInput(Input):
-    code: Code
-    at: Moment | None = None
-    due: Day | None = None
+    code: str = parsed(parse_code)
+    at: datetime | None = optional(parse_datetime)
+    due: date | None = optional(parse_date)
 
 
 class FindingActionInput(Input):
-    code: Code
-    finding_id: Identifier
-    note: Text | None = None
-    at: Moment | None = None
+    code: str = parsed(parse_code)
+    finding_id: str = parsed(parse_identifier)
+    note: str | None = optional(parse_description)
+    at: datetime | None = optional(parse_datetime)
 
 
 class SampleInput(Input):
-    code: Code
-    material: Name
-    batch: ShortText
-    witness: Name | None = None
-    at: Moment | None = None
+    code: str = parsed(parse_code)
+    material: str = parsed(parse_name)
+    batch: str = parsed(parse_short_text)
+    witness: str | None = optional(parse_name)
+    at: datetime | None = optional(parse_datetime)
 
 
 class ResultInput(Input):
-    code: Code
-    sample_id: Identifier
-    lab: Name
-    report: ShortText | None = None
-    at: Moment | None = None
+    code: str = parsed(parse_code)
+    sample_id: str = parsed(parse_identifier)
+    lab: str = parsed(parse_name)
+    report: str | None = optional(parse_short_text)
+    at: datetime | None = optional(parse_datetime)
 
 
 class MeterInput(Input):
-    code: Code
-    item: Annotated[str, text_parser(32)]
-    period: Period
-    quantity: Quantity
+    code: str = parsed(parse_code)
+    item: str = parsed(parse_item)
+    period: str = parsed(parse_period)
+    quantity: Decimal = parsed(parse_decimal)
 
 
 class CorrectInput(Input):
-    code: Code
-    entry_id: Identifier
-    quantity: QuantityOrZero
-    reason: Text
+    code: str = parsed(parse_code)
+    entry_id: str = parsed(parse_identifier)
+    quantity: Decimal = parsed(parse_quantity_or_zero)
+    reason: str = parsed(parse_description)
 
 
 class VariationInput(Input):
-    code: Code
-    item: Annotated[str, text_parser(32)]
-    quantity: Quantity
-    reason: Text
+    code: str = parsed(parse_code)
+    item: str = parsed(parse_item)
+    quantity: Decimal = parsed(parse_decimal)
+    reason: str = parsed(parse_description)
 
 
 class ScoreInput(Input):
-    code: Code
-    period: Period
-    quality: ScoreValue
-    safety: ScoreValue
-    progress: ScoreValue
-    civilized: ScoreValue
-    satisfaction: ScoreValue
-    reason: Text | None = None
+    code: str = parsed(parse_code)
+    period: str = parsed(parse_period)
+    quality: Decimal = parsed(parse_score)
+    safety: Decimal = parsed(parse_score)
+    progress: Decimal = parsed(parse_score)
+    civilized: Decimal = parsed(parse_score)
+    satisfaction: Decimal = parsed(parse_score)
+    reason: str | None = optional(parse_description)
 
 
 class FeedbackInput(Input):
-    code: Code
-    text: LongText
-    at: Moment | None = None
+    code: str = parsed(parse_code)
+    text: str = parsed(parse_long_text)
+    at: datetime | None = optional(parse_datetime)
 
 
 class ResolveInput(Input):
-    code: Code
-    ticket_id: Identifier
-    note: Text
-    at: Moment | None = None
+    code: str = parsed(parse_code)
+    ticket_id: str = parsed(parse_identifier)
+    note: str = parsed(parse_description)
+    at: datetime | None = optional(parse_datetime)
 
 
 class CodeInput(Input):
-    code: Code
+    code: str = parsed(parse_code)
 
 
 class DayInput(Input):
-    code: Code
-    on: Day | None = None
-    operator: Name | None = None
+    code: str = parsed(parse_code)
+    on: date | None = optional(parse_date)
+    operator: str | None = optional(parse_name)
 
 
 class CountInput(Input):
-    code: Code
-    count: int = Field(gt=0, le=10_000)
+    code: str = parsed(parse_code)
+    count: int = integer(gt=0, le=10_000)
 
 
 class LedgerInput(Input):
-    code: Code
-    item: Annotated[str, text_parser(32)] | None = None
-    period: Period | None = None
+    code: str = parsed(parse_code)
+    item: str | None = optional(parse_item)
+    period: str | None = optional(parse_period)

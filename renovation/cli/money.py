@@ -115,7 +115,7 @@ def score(session: Session, code: str, period: str, quality: str, safety: str, p
 
     data = validate(ScoreInput, code=code, period=period, quality=quality, safety=safety, progress=progress,
                     civilized=civilized, satisfaction=satisfaction, reason=reason)
-    scores = data.model_dump(include={"quality", "safety", "progress", "civilized", "satisfaction"})
+    scores = {k: getattr(data, k) for k in ("quality", "safety", "progress", "civilized", "satisfaction")}
     result = session.app.score(data.code, data.period, scores, correction=correction, reason=data.reason,
                                user=session.user)
     shown = {k: result[k] for k in ("code", "period", "quality", "safety", "progress", "civilized",

@@ -35,7 +35,7 @@ def inspect(session: Session, code: str, kind: str, at: str | None, findings: tu
     from renovation.domain.compound import NewFinding
 
     data = validate(InspectInput, code=code, at=at, due=due)
-    new = [NewFinding(**parse_finding(spec).model_dump(mode="json")) for spec in findings]
+    new = [NewFinding(**parse_finding(spec).as_dict()) for spec in findings]
     result = session.app.record_inspection(data.code, kind, at=data.at, findings=new, due=data.due,
                                            user=session.user)
     key = "inspected_findings" if result["finding_ids"] else "inspected"
