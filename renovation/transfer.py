@@ -4,7 +4,8 @@ A line is ``{"originator_id": ..., "originator_version": n, "topic": ..., "state
 being the stored JSON itself, so a file is as readable as the store. Import streams the file once,
 checking every line and storing the events in large batches within one transaction (nothing is
 stored if a line is bad, or if the import is killed); events already stored are skipped, so
-importing the same file again adds nothing.
+importing the same file again adds nothing. Its memory is bounded: a batch of lines, and the state
+of at most ``RESIDENT_COMPOUNDS`` compounds (the others wait in a temporary file).
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ import dataclasses
 import functools
 import json
 import os
+import pickle
+import sqlite3
+import tempfile
 import types
 import typing
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -34,6 +39,9 @@ from renovation.faults import crash_point
 
 BATCH = 5000
 MAX_LINE = 1_000_000  # bytes; a compound's bill of quantities is far smaller
+#: Compounds an import holds in memory at most (about 0.1 MB each late in their life); the state of
+#: any others is spilled to a temporary file. ``RENOVATION_IMPORT_COMPOUNDS`` changes it.
+RESIDENT_COMPOUNDS = 2000
 
 
 class BadImport(ValueError):
@@ -57,23 +65,82 @@ def export_events(app: RenovationApp, out: IO[str], progress: Callable[[int], No
     return count
 
 
+class CompoundStates:
+    """The state of each compound an import has touched, at most ``resident`` of them in memory and
+    the rest pickled into a temporary SQLite file, so that memory does not grow with the file.
+
+    When memory is full, the compound used most recently before the one asked for is spilled (not
+    the least recently used): a file in log order visits its compounds round and round, day after
+    day, and under that pattern the least recently used one is always the next needed, whereas
+    keeping the residents put lets all but one slot hit."""
+
+    def __init__(self, resident: int) -> None:
+        self.resident = resident
+        self.memory: OrderedDict[UUID, CompoundProject] = OrderedDict()
+        self.spilled: sqlite3.Connection | None = None
+        self.directory: tempfile.TemporaryDirectory[str] | None = None
+        self.spills = 0
+
+    def get(self, originator: UUID) -> CompoundProject | None:
+        compound = self.memory.get(originator)
+        if compound is not None:
+            self.memory.move_to_end(originator)
+            return compound
+        if self.spilled is None:
+            return None
+        row = self.spilled.execute("SELECT state FROM spilled WHERE id = ?", (originator.bytes,)).fetchone()
+        return None if row is None else pickle.loads(row[0])
+
+    def put(self, originator: UUID, compound: CompoundProject) -> None:
+        if originator not in self.memory and len(self.memory) >= self.resident:
+            self.spill(*self.memory.popitem(last=True))
+        self.memory[originator] = compound
+        self.memory.move_to_end(originator)
+
+    def spill(self, originator: UUID, compound: CompoundProject) -> None:
+        if self.spilled is None:
+            self.directory = tempfile.TemporaryDirectory(prefix="renovation-import-")
+            self.spilled = sqlite3.connect(Path(self.directory.name) / "compounds.db", isolation_level=None)
+            self.spilled.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
+                                       "CREATE TABLE spilled (id BLOB PRIMARY KEY, state BLOB NOT NULL)")
+        self.spilled.execute("INSERT OR REPLACE INTO spilled VALUES (?, ?)",
+                             (originator.bytes, pickle.dumps(compound, protocol=pickle.HIGHEST_PROTOCOL)))
+        self.spills += 1
+
+    def close(self) -> None:
+        self.memory.clear()
+        if self.spilled is not None:
+            self.spilled.close()
+            self.spilled = None
+        if self.directory is not None:
+            self.directory.cleanup()
+            self.directory = None
+
+
 class Importer:
     """One pass over the file: each line decoded once (state values included), checked against its
-    event class, applied to its compound (held in memory while the import runs), re-encoded canonically,
-    and stored in batches inside ONE transaction, so a bad line anywhere leaves the store as it was."""
+    event class, applied to its compound (see :class:`CompoundStates`), re-encoded canonically, and
+    stored in batches inside ONE transaction, so a bad line anywhere leaves the store as it was."""
 
-    def __init__(self, app: RenovationApp) -> None:
+    def __init__(self, app: RenovationApp, *, batch: int | None = None, resident: int | None = None) -> None:
         self.app = app
+        self.batch = import_batch_size() if batch is None else batch
         self.transcoder: Any = app.mapper.transcoder
         self.classes = _event_classes()
         self.fields: dict[str, dict[str, object]] = {}
-        self.known: dict[UUID, int] = {}
-        self.compounds: dict[UUID, CompoundProject] = {}
+        self.known: dict[UUID, int] = {}  # the last version of each compound seen: a few bytes each
+        self.compounds = CompoundStates(resident_compounds() if resident is None else resident)
         self.lines = 0
         self.added = 0
 
     def run(self, path: Path, progress: Callable[[int], None] | None = None) -> None:
-        size = import_batch_size()
+        try:
+            self.stream(path, progress)
+        finally:
+            self.compounds.close()
+
+    def stream(self, path: Path, progress: Callable[[int], None] | None) -> None:
+        size = self.batch
         with self.writer() as write:
             batch: list[StoredEvent] = []
             for number, raw in _lines(path):
@@ -175,7 +242,7 @@ class Importer:
         object.__setattr__(event, "__dict__", {**event_state, "originator_id": originator,
                                                "originator_version": version})
         try:
-            self.compounds[originator] = event.mutate(compound)
+            self.compounds.put(originator, event.mutate(compound))
         except KeyError as error:  # what it changes is not there
             raise BadImport(
                 f"line {number}: {cls.__name__} does not follow from the events before it: no {error}"
@@ -210,17 +277,29 @@ class Importer:
 def import_batch_size() -> int:
     """Events per batch of an import: ``BATCH``, unless ``RENOVATION_IMPORT_BATCH`` says otherwise (the
     crash tests make it small, to kill an import between batches)."""
-    raw = os.environ.get("RENOVATION_IMPORT_BATCH", "").strip()
+    return _positive_setting("RENOVATION_IMPORT_BATCH", BATCH)
+
+
+def resident_compounds() -> int:
+    """Compounds an import keeps in memory: ``RESIDENT_COMPOUNDS`` unless ``RENOVATION_IMPORT_COMPOUNDS``
+    says otherwise."""
+    return _positive_setting("RENOVATION_IMPORT_COMPOUNDS", RESIDENT_COMPOUNDS)
+
+
+def _positive_setting(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return BATCH
+        return default
     if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"RENOVATION_IMPORT_BATCH={raw!r}: expected a positive integer")
+        raise ValueError(f"{name}={raw!r}: expected a positive integer")
     return int(raw)
 
 
-def import_file(app: RenovationApp, path: Path, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
-    """Import the file; returns (lines read, events added)."""
-    importer = Importer(app)
+def import_file(app: RenovationApp, path: Path, progress: Callable[[int], None] | None = None, *,
+                batch: int | None = None, resident: int | None = None) -> tuple[int, int]:
+    """Import the file; returns (lines read, events added). ``batch`` and ``resident`` default to the
+    environment's settings (:func:`import_batch_size`, :func:`resident_compounds`)."""
+    importer = Importer(app, batch=batch, resident=resident)
     importer.run(path, progress)
     return importer.lines, importer.added
 

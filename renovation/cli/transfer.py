@@ -53,14 +53,19 @@ def import_(session: Session, file: Path) -> None:
     """
     from rich.progress import Progress
 
-    from renovation.transfer import BadImport, import_file
+    from renovation.transfer import BadImport, import_batch_size, import_file, resident_compounds
 
+    try:
+        batch, resident = import_batch_size(), resident_compounds()
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     session.may("maintain")
     app = session.app
     try:
         with Progress(transient=True) as bar:
             task = bar.add_task("import", total=None)
-            lines, added = import_file(app, file, progress=lambda done: bar.advance(task, done))
+            lines, added = import_file(app, file, progress=lambda done: bar.advance(task, done), batch=batch,
+                                       resident=resident)
     except BadImport as error:
         raise click.UsageError(f"{file}: {error}") from None
     click.echo(f"imported {added} new events of {lines} in {file}")

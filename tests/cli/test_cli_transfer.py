@@ -128,3 +128,58 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
 
     assert result.exit_code == 2 and "not UTF-8" in result.output
     assert event_count(target.db) == 0
+
+
+def test_an_import_holding_one_compound_in_memory_stores_the_same_events(
+    exported: tuple[Renovation, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, file = exported
+    monkeypatch.setenv("RENOVATION_IMPORT_COMPOUNDS", "1")  # the other five wait in the spill file
+    target = Renovation(tmp_path / "target.db")
+
+    target.ok("import", str(file))
+
+    again = tmp_path / "again.jsonl"
+    target.ok("export", str(again))
+    assert again.read_bytes() == file.read_bytes()
+    assert boards(target) == boards(source)
+    assert "the chain is intact" in target.ok("audit", "verify").output
+
+
+def test_a_spilled_compound_still_refuses_an_event_that_does_not_follow(
+    exported: tuple[Renovation, Path], tmp_path: Path
+) -> None:
+    from renovation.application import RenovationApp
+    from renovation.transfer import BadImport, import_file
+
+    _source, file = exported
+    lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+    metered = max(number for number, line in enumerate(lines) if line.count("QuantityMeasured"))
+    event = json.loads(lines[metered])
+    others = {json.loads(line)["originator_id"] for line in lines[:metered]} - {event["originator_id"]}
+    assert others, "the compound must have been spilled for another before this line"
+    event["state"]["item"] = "Z9"
+    lines[metered] = json.dumps(event, ensure_ascii=False) + "\n"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(lines), encoding="utf-8")
+    app = RenovationApp(str(tmp_path / "target.db"))
+
+    with pytest.raises(BadImport, match=f"line {metered + 1}: QuantityMeasured does not follow .* 'Z9' is not in"):
+        import_file(app, bad, batch=50, resident=1)
+
+    assert app.recorder.max_notification_id() in (None, 0)
+
+
+@pytest.mark.parametrize("setting", ["RENOVATION_IMPORT_COMPOUNDS", "RENOVATION_IMPORT_BATCH"])
+def test_a_bad_import_setting_is_one_line_and_stores_nothing(
+    exported: tuple[Renovation, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    _source, file = exported
+    monkeypatch.setenv(setting, "0")
+    target = Renovation(tmp_path / "target.db")
+
+    result = target("import", str(file))
+
+    assert result.exit_code == 2, result.output
+    assert target.lines(result) == [f"Error: {setting}='0': expected a positive integer"]
+    assert not Path(target.db).exists() or event_count(target.db) == 0
