@@ -25,10 +25,14 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    Update,
+    bindparam,
     insert,
     select,
+    text,
     update,
 )
+from sqlalchemy.sql.elements import TextClause
 
 metadata = MetaData()
 
@@ -78,6 +82,32 @@ class DateTimeText(TypeDecorator[datetime]):
 
 
 Handler = Callable[[Connection, Any], None]
+
+
+# Projections build their statements once, at import, and pass values as parameters: building a
+# statement per event (and SQLAlchemy working out its cache key each time) cost several times more
+# than executing it.
+
+def setter(table: Table, *keys: str) -> Update:
+    """``UPDATE table SET <the columns given> WHERE key = :key_<key> AND ...``; execute it with
+    ``where(key=...)`` merged into the new values (``{**where(code=c), "status": s}``)."""
+    return update(table).where(*(table.c[key] == bindparam(f"key_{key}") for key in keys))
+
+
+def where(**keys: Any) -> dict[str, Any]:
+    """The parameters of a :func:`setter`'s WHERE clause."""
+    return {f"key_{key}": value for key, value in keys.items()}
+
+
+def insert_ignoring(table: Table) -> TextClause:
+    """``INSERT ... ON CONFLICT DO NOTHING`` of every column of the table, for SQLite and PostgreSQL
+    alike. Written out because SQLAlchemy does not cache the compiled form of its dialects'
+    ``on_conflict_do_nothing()``: it recompiled the statement for every event."""
+    names = [column.name for column in table.columns]
+    return text(
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(':' + name for name in names)}) "
+        "ON CONFLICT DO NOTHING"
+    ).bindparams(*(bindparam(column.name, type_=column.type) for column in table.columns))
 
 
 @dataclass(frozen=True)

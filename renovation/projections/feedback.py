@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Column, Connection, String, Table, insert, select, update
+from sqlalchemy import Column, Connection, String, Table, insert, select
 
-from renovation.projections.base import DateTimeText, Event, Projection, metadata
+from renovation.projections.base import DateTimeText, Event, Projection, metadata, setter, where
 from renovation.projections.quality import days_between
 
 tickets = Table(
@@ -23,21 +23,21 @@ tickets = Table(
 )
 
 
+ADD = insert(tickets)
+SET = setter(tickets, "code", "ticket_id")
+
+
 class FeedbackProjection(Projection):
     name = "feedback"
     tables = (tickets,)
 
     def on_FeedbackReceived(self, connection: Connection, event: Event) -> None:
-        connection.execute(
-            insert(tickets).values(code=event.code, ticket_id=event.ticket_id, channel=event.channel,
-                                   text=event.text, received_at=event.at)
-        )
+        connection.execute(ADD, {"code": event.code, "ticket_id": event.ticket_id, "channel": event.channel,
+                                 "text": event.text, "received_at": event.at})
 
     def on_FeedbackResolved(self, connection: Connection, event: Event) -> None:
-        connection.execute(
-            update(tickets).where(tickets.c.code == event.code, tickets.c.ticket_id == event.ticket_id)
-            .values(resolved_at=event.at, note=event.note)
-        )
+        connection.execute(SET, {**where(code=event.code, ticket_id=event.ticket_id),
+                                 "resolved_at": event.at, "note": event.note})
 
 
 def feedback_rows(connection: Connection, *, only_open: bool = False, code: str | None = None) -> list[dict[str, Any]]:

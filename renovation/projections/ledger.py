@@ -6,9 +6,9 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Connection, String, Table, delete, insert, select, update
+from sqlalchemy import Column, Connection, String, Table, bindparam, delete, insert, select
 
-from renovation.projections.base import DecimalText, Event, Projection, metadata
+from renovation.projections.base import DecimalText, Event, Projection, metadata, setter, where
 from renovation.projections.progress import percent
 
 items = Table(
@@ -34,37 +34,35 @@ entries = Table(
 )
 
 
+DROP_ITEMS = delete(items).where(items.c.code == bindparam("key_code"))
+ADD_ITEM = insert(items)
+SET_ITEM = setter(items, "code", "item")
+ADD_ENTRY = insert(entries)
+SET_ENTRY = setter(entries, "code", "entry_id")
+
+
 class LedgerProjection(Projection):
     name = "ledger"
     tables = (items, entries)
 
     def on_BillOfQuantitiesSet(self, connection: Connection, event: Event) -> None:
-        connection.execute(delete(items).where(items.c.code == event.code))
+        connection.execute(DROP_ITEMS, where(code=event.code))
         for item in event.items:
-            connection.execute(
-                insert(items).values(
-                    code=event.code, item=item.code, description=item.description, unit=item.unit,
-                    contract_quantity=item.quantity, unit_price=item.unit_price,
-                )
-            )
+            connection.execute(ADD_ITEM, {
+                "code": event.code, "item": item.code, "description": item.description, "unit": item.unit,
+                "contract_quantity": item.quantity, "unit_price": item.unit_price,
+            })
 
     def on_VariationApproved(self, connection: Connection, event: Event) -> None:
-        connection.execute(
-            update(items).where(items.c.code == event.code, items.c.item == event.item)
-            .values(contract_quantity=event.quantity)
-        )
+        connection.execute(SET_ITEM, {**where(code=event.code, item=event.item), "contract_quantity": event.quantity})
 
     def on_QuantityMeasured(self, connection: Connection, event: Event) -> None:
-        connection.execute(
-            insert(entries).values(code=event.code, entry_id=event.entry_id, item=event.item,
-                                   period=event.period, quantity=event.quantity, value=event.value)
-        )
+        connection.execute(ADD_ENTRY, {"code": event.code, "entry_id": event.entry_id, "item": event.item,
+                                       "period": event.period, "quantity": event.quantity, "value": event.value})
 
     def on_MeasurementCorrected(self, connection: Connection, event: Event) -> None:
-        connection.execute(
-            update(entries).where(entries.c.code == event.code, entries.c.entry_id == event.entry_id)
-            .values(quantity=event.quantity, value=event.value)
-        )
+        connection.execute(SET_ENTRY, {**where(code=event.code, entry_id=event.entry_id),
+                                       "quantity": event.quantity, "value": event.value})
 
 
 def ledger_rows(connection: Connection, code: str, item: str | None = None,

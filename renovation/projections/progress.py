@@ -6,9 +6,9 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Column, Connection, Integer, String, Table, insert, select, update
+from sqlalchemy import Column, Connection, Integer, String, Table, bindparam, insert, select
 
-from renovation.projections.base import DateText, DecimalText, Event, Projection, metadata
+from renovation.projections.base import DateText, DecimalText, Event, Projection, metadata, setter, where
 
 compounds = Table(
     "progress_compounds",
@@ -31,6 +31,10 @@ compounds = Table(
     Column("om_end", DateText),
 )
 
+ADD = insert(compounds)
+SET = setter(compounds, "code")
+METERED = select(compounds.c.metered_value).where(compounds.c.code == bindparam("key_code"))
+
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
 
@@ -47,17 +51,15 @@ class ProgressProjection(Projection):
     tables = (compounds,)
 
     def _set(self, connection: Connection, code: str, **values: Any) -> None:
-        connection.execute(update(compounds).where(compounds.c.code == code).values(**values))
+        connection.execute(SET, {**where(code=code), **values})
 
     def on_Registered(self, connection: Connection, event: Event) -> None:
-        connection.execute(
-            insert(compounds).values(
-                code=event.code, name=event.name, district=event.district, contractor=event.contractor,
-                households=event.households, status="registered", contract_value=event.contract_value,
-                metered_value=Decimal(0), planned_start=event.planned_start,
-                planned_finish=event.planned_finish,
-            )
-        )
+        connection.execute(ADD, {
+            "code": event.code, "name": event.name, "district": event.district, "contractor": event.contractor,
+            "households": event.households, "status": "registered", "contract_value": event.contract_value,
+            "metered_value": Decimal(0), "planned_start": event.planned_start,
+            "planned_finish": event.planned_finish,
+        })
 
     def on_ConstructionStarted(self, connection: Connection, event: Event) -> None:
         self._set(connection, event.code, status="under_construction", started_on=event.on)
@@ -73,7 +75,7 @@ class ProgressProjection(Projection):
                   operator=event.operator, om_end=event.om_end)
 
     def _add_value(self, connection: Connection, code: str, amount: Decimal) -> None:
-        current = connection.execute(select(compounds.c.metered_value).where(compounds.c.code == code)).scalar_one()
+        current = connection.execute(METERED, where(code=code)).scalar_one()
         self._set(connection, code, metered_value=current + amount)
 
     def on_QuantityMeasured(self, connection: Connection, event: Event) -> None:

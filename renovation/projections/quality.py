@@ -19,17 +19,24 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     case,
     func,
     insert,
     or_,
     select,
-    update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from renovation.projections.base import DateText, DateTimeText, Event, Projection, metadata
+from renovation.projections.base import (
+    DateText,
+    DateTimeText,
+    Event,
+    Projection,
+    insert_ignoring,
+    metadata,
+    setter,
+    where,
+)
 from renovation.projections.progress import percent
 
 compounds = Table(
@@ -78,6 +85,19 @@ samples = Table(
 
 REGIMES = ("routine", "cross", "blind")
 
+ADD_COMPOUND = insert(compounds)
+SET_COMPOUND = setter(compounds, "code")
+COUNT_INSPECTION = {
+    kind: setter(compounds, "code").values({compounds.c[kind]: compounds.c[kind] + 1}) for kind in ("morning", "patrol")
+}
+ADD_MORNING_DAY = insert_ignoring(morning_days)
+ADD_FINDING = insert(findings)
+SET_FINDING = setter(findings, "code", "finding_id")
+RAISED_AT = select(findings.c.raised_at).where(findings.c.code == bindparam("key_code"),
+                                               findings.c.finding_id == bindparam("key_finding_id"))
+ADD_SAMPLE = insert(samples)
+SET_SAMPLE = setter(samples, "code", "sample_id")
+
 
 class QualityProjection(Projection):
     name = "quality"
@@ -85,43 +105,33 @@ class QualityProjection(Projection):
     tables = (compounds, morning_days, findings, samples)
 
     def on_Registered(self, connection: Connection, event: Event) -> None:
-        connection.execute(insert(compounds).values(code=event.code, contractor=event.contractor, morning=0, patrol=0))
+        connection.execute(ADD_COMPOUND, {"code": event.code, "contractor": event.contractor, "morning": 0,
+                                          "patrol": 0})
 
     def on_ConstructionStarted(self, connection: Connection, event: Event) -> None:
-        connection.execute(update(compounds).where(compounds.c.code == event.code).values(started_on=event.on))
+        connection.execute(SET_COMPOUND, {**where(code=event.code), "started_on": event.on})
 
     def on_ConstructionCompleted(self, connection: Connection, event: Event) -> None:
-        connection.execute(update(compounds).where(compounds.c.code == event.code).values(completed_on=event.on))
+        connection.execute(SET_COMPOUND, {**where(code=event.code), "completed_on": event.on})
 
     def on_InspectionRecorded(self, connection: Connection, event: Event) -> None:
-        column = compounds.c[event.kind]
-        connection.execute(update(compounds).where(compounds.c.code == event.code).values({column: column + 1}))
+        connection.execute(COUNT_INSPECTION[event.kind], where(code=event.code))
         if event.kind == "morning":
-            dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-            connection.execute(
-                dialect_insert(morning_days).values(code=event.code, day=event.at.date()).on_conflict_do_nothing()
-            )
+            connection.execute(ADD_MORNING_DAY, {"code": event.code, "day": event.at.date()})
         for finding in event.findings:
-            connection.execute(
-                insert(findings).values(
-                    code=event.code, finding_id=finding.finding_id, category=finding.category,
-                    severity=finding.severity, due=finding.due, raised_at=finding.raised_at, status="open",
-                )
-            )
+            connection.execute(ADD_FINDING, {
+                "code": event.code, "finding_id": finding.finding_id, "category": finding.category,
+                "severity": finding.severity, "due": finding.due, "raised_at": finding.raised_at, "status": "open",
+            })
 
     def _finding(self, connection: Connection, event: Event, **values: Any) -> None:
-        connection.execute(
-            update(findings).where(findings.c.code == event.code, findings.c.finding_id == event.finding_id)
-            .values(**values)
-        )
+        connection.execute(SET_FINDING, {**where(code=event.code, finding_id=event.finding_id), **values})
 
     def on_FindingRectified(self, connection: Connection, event: Event) -> None:
         self._finding(connection, event, status="rectified")
 
     def on_FindingClosed(self, connection: Connection, event: Event) -> None:
-        raised = connection.execute(
-            select(findings.c.raised_at).where(findings.c.code == event.code, findings.c.finding_id == event.finding_id)
-        ).scalar_one()
+        raised = connection.execute(RAISED_AT, where(code=event.code, finding_id=event.finding_id)).scalar_one()
         delta = event.at - raised
         self._finding(connection, event, status="closed", closed_at=event.at,
                       close_seconds=delta.days * 86400 + delta.seconds)
@@ -130,16 +140,12 @@ class QualityProjection(Projection):
         self._finding(connection, event, status="reopened", closed_at=None, close_seconds=None)
 
     def on_MaterialSampled(self, connection: Connection, event: Event) -> None:
-        connection.execute(
-            insert(samples).values(code=event.code, sample_id=event.sample_id, regime=event.regime,
-                                   batch=event.batch, resample_of=event.resample_of)
-        )
+        connection.execute(ADD_SAMPLE, {"code": event.code, "sample_id": event.sample_id, "regime": event.regime,
+                                        "batch": event.batch, "resample_of": event.resample_of})
 
     def on_MaterialResultRecorded(self, connection: Connection, event: Event) -> None:
-        connection.execute(
-            update(samples).where(samples.c.code == event.code, samples.c.sample_id == event.sample_id)
-            .values(passed=event.passed, outcome=event.outcome)
-        )
+        connection.execute(SET_SAMPLE, {**where(code=event.code, sample_id=event.sample_id),
+                                        "passed": event.passed, "outcome": event.outcome})
 
 
 def construction_days(row: Any, today: date) -> list[date]:

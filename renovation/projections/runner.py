@@ -5,13 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Connection, Engine, String, Table, create_engine, event, insert, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Column, Connection, Engine, String, Table, bindparam, create_engine, event, insert, select, text
 from sqlalchemy.engine import URL
 
 from renovation.faults import crash_point
-from renovation.projections.base import Event, Projection, metadata, position_of, set_position, tracking
+from renovation.projections.base import (
+    Event,
+    Projection,
+    insert_ignoring,
+    metadata,
+    position_of,
+    set_position,
+    tracking,
+)
 from renovation.store import DDL_LOCK
 
 if TYPE_CHECKING:
@@ -27,6 +33,10 @@ directory = Table(
     Column("originator_id", String(36), primary_key=True),
     Column("code", String(16), nullable=False, unique=True),
 )
+
+
+REMEMBER = insert_ignoring(directory)
+CODE_OF = select(directory.c.code).where(directory.c.originator_id == bindparam("originator_id"))
 
 
 def engine_for(env: dict[str, str]) -> Engine:
@@ -165,18 +175,13 @@ class ReadModels:
     def remember(self, connection: Connection, originator: str, code: str) -> None:
         # Write through to the table whatever the cache says (a rolled-back catch-up leaves the code
         # cached but not stored); two projections catching up at once may both write it.
-        dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-        connection.execute(
-            dialect_insert(directory).values(originator_id=originator, code=code).on_conflict_do_nothing()
-        )
+        connection.execute(REMEMBER, {"originator_id": originator, "code": code})
         self._codes[originator] = code
 
     def code_of(self, connection: Connection, originator: str, *, missing_ok: bool = False) -> str:
         code = self._codes.get(originator)
         if code is None:
-            code = connection.execute(
-                select(directory.c.code).where(directory.c.originator_id == originator)
-            ).scalar()
+            code = connection.execute(CODE_OF, {"originator_id": originator}).scalar()
             if code is None:
                 if missing_ok:
                     return None  # type: ignore[return-value]
