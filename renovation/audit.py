@@ -130,17 +130,22 @@ def read_models_as_of(app: RenovationApp, as_of: datetime, *names: str) -> ReadM
     from sqlalchemy.pool import StaticPool
 
     from renovation.projections import all_projections
-    from renovation.projections.runner import ReadModels
+    from renovation.projections.rows import Rows
+    from renovation.projections.runner import BATCH, ReadModels
 
     engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
     models = ReadModels(app, all_projections(), engine=engine)
     chosen = [models.projections[name] for name in names or models.projections]
     with engine.begin() as connection:
-        for notification in _notifications(app):
+        rows = Rows(connection)
+        for number, notification in enumerate(_notifications(app), start=1):
             event: Any = app.mapper.to_domain_event(notification)
             if event.timestamp <= as_of:
                 for projection in chosen:
-                    models.apply(connection, projection, notification, event)
+                    models.apply(rows, projection, notification, event)
+            if number % BATCH == 0:
+                rows.flush()
+        rows.flush()
     return models
 
 

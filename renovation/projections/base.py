@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     Column,
@@ -25,14 +25,13 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
-    Update,
-    bindparam,
     insert,
     select,
-    text,
     update,
 )
-from sqlalchemy.sql.elements import TextClause
+
+if TYPE_CHECKING:
+    from renovation.projections.rows import Rows
 
 metadata = MetaData()
 
@@ -81,33 +80,7 @@ class DateTimeText(TypeDecorator[datetime]):
         return None if value is None else datetime.fromisoformat(value)
 
 
-Handler = Callable[[Connection, Any], None]
-
-
-# Projections build their statements once, at import, and pass values as parameters: building a
-# statement per event (and SQLAlchemy working out its cache key each time) cost several times more
-# than executing it.
-
-def setter(table: Table, *keys: str) -> Update:
-    """``UPDATE table SET <the columns given> WHERE key = :key_<key> AND ...``; execute it with
-    ``where(key=...)`` merged into the new values (``{**where(code=c), "status": s}``)."""
-    return update(table).where(*(table.c[key] == bindparam(f"key_{key}") for key in keys))
-
-
-def where(**keys: Any) -> dict[str, Any]:
-    """The parameters of a :func:`setter`'s WHERE clause."""
-    return {f"key_{key}": value for key, value in keys.items()}
-
-
-def insert_ignoring(table: Table) -> TextClause:
-    """``INSERT ... ON CONFLICT DO NOTHING`` of every column of the table, for SQLite and PostgreSQL
-    alike. Written out because SQLAlchemy does not cache the compiled form of its dialects'
-    ``on_conflict_do_nothing()``: it recompiled the statement for every event."""
-    names = [column.name for column in table.columns]
-    return text(
-        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(':' + name for name in names)}) "
-        "ON CONFLICT DO NOTHING"
-    ).bindparams(*(bindparam(column.name, type_=column.type) for column in table.columns))
+Handler = Callable[["Rows", Any], None]
 
 
 @dataclass(frozen=True)
@@ -127,7 +100,8 @@ class Event:
 
 
 class Projection:
-    """A read model: tables, and one ``on_<EventName>(connection, event)`` method per event it uses."""
+    """A read model: tables, and one ``on_<EventName>(rows, event)`` method per event it uses, which
+    changes the tables' rows through :class:`~renovation.projections.rows.Rows`."""
 
     name: ClassVar[str]
     tables: ClassVar[Sequence[Table]]
@@ -154,10 +128,10 @@ class Projection:
     def event_names(self) -> set[str]:
         return set(self.handlers())
 
-    def apply(self, connection: Connection, event: Event) -> None:
+    def apply(self, rows: Rows, event: Event) -> None:
         handler = self.handlers().get(event.event_type)
         if handler is not None:
-            handler(connection, event)
+            handler(rows, event)
 
     def clear(self, connection: Connection) -> None:
         for table in reversed(self.tables):

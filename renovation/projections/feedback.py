@@ -5,10 +5,11 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Column, Connection, String, Table, insert, select
+from sqlalchemy import Column, Connection, String, Table, select
 
-from renovation.projections.base import DateTimeText, Event, Projection, metadata, setter, where
+from renovation.projections.base import DateTimeText, Event, Projection, metadata
 from renovation.projections.quality import days_between
+from renovation.projections.rows import Rows
 
 tickets = Table(
     "feedback_tickets",
@@ -23,21 +24,16 @@ tickets = Table(
 )
 
 
-ADD = insert(tickets)
-SET = setter(tickets, "code", "ticket_id")
-
-
 class FeedbackProjection(Projection):
     name = "feedback"
     tables = (tickets,)
 
-    def on_FeedbackReceived(self, connection: Connection, event: Event) -> None:
-        connection.execute(ADD, {"code": event.code, "ticket_id": event.ticket_id, "channel": event.channel,
-                                 "text": event.text, "received_at": event.at})
+    def on_FeedbackReceived(self, rows: Rows, event: Event) -> None:
+        rows.insert(tickets, {"code": event.code, "ticket_id": event.ticket_id, "channel": event.channel,
+                              "text": event.text, "received_at": event.at})
 
-    def on_FeedbackResolved(self, connection: Connection, event: Event) -> None:
-        connection.execute(SET, {**where(code=event.code, ticket_id=event.ticket_id),
-                                 "resolved_at": event.at, "note": event.note})
+    def on_FeedbackResolved(self, rows: Rows, event: Event) -> None:
+        rows.update(tickets, (event.code, event.ticket_id), resolved_at=event.at, note=event.note)
 
 
 def feedback_rows(connection: Connection, *, only_open: bool = False, code: str | None = None) -> list[dict[str, Any]]:

@@ -6,10 +6,11 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Connection, String, Table, bindparam, delete, insert, select
+from sqlalchemy import Column, Connection, String, Table, select
 
-from renovation.projections.base import DecimalText, Event, Projection, metadata, setter, where
+from renovation.projections.base import DecimalText, Event, Projection, metadata
 from renovation.projections.progress import percent
+from renovation.projections.rows import Rows
 
 items = Table(
     "ledger_items",
@@ -34,35 +35,27 @@ entries = Table(
 )
 
 
-DROP_ITEMS = delete(items).where(items.c.code == bindparam("key_code"))
-ADD_ITEM = insert(items)
-SET_ITEM = setter(items, "code", "item")
-ADD_ENTRY = insert(entries)
-SET_ENTRY = setter(entries, "code", "entry_id")
-
-
 class LedgerProjection(Projection):
     name = "ledger"
     tables = (items, entries)
 
-    def on_BillOfQuantitiesSet(self, connection: Connection, event: Event) -> None:
-        connection.execute(DROP_ITEMS, where(code=event.code))
+    def on_BillOfQuantitiesSet(self, rows: Rows, event: Event) -> None:
+        rows.delete(items, event.code)
         for item in event.items:
-            connection.execute(ADD_ITEM, {
+            rows.insert(items, {
                 "code": event.code, "item": item.code, "description": item.description, "unit": item.unit,
                 "contract_quantity": item.quantity, "unit_price": item.unit_price,
             })
 
-    def on_VariationApproved(self, connection: Connection, event: Event) -> None:
-        connection.execute(SET_ITEM, {**where(code=event.code, item=event.item), "contract_quantity": event.quantity})
+    def on_VariationApproved(self, rows: Rows, event: Event) -> None:
+        rows.update(items, (event.code, event.item), contract_quantity=event.quantity)
 
-    def on_QuantityMeasured(self, connection: Connection, event: Event) -> None:
-        connection.execute(ADD_ENTRY, {"code": event.code, "entry_id": event.entry_id, "item": event.item,
-                                       "period": event.period, "quantity": event.quantity, "value": event.value})
+    def on_QuantityMeasured(self, rows: Rows, event: Event) -> None:
+        rows.insert(entries, {"code": event.code, "entry_id": event.entry_id, "item": event.item,
+                              "period": event.period, "quantity": event.quantity, "value": event.value})
 
-    def on_MeasurementCorrected(self, connection: Connection, event: Event) -> None:
-        connection.execute(SET_ENTRY, {**where(code=event.code, entry_id=event.entry_id),
-                                       "quantity": event.quantity, "value": event.value})
+    def on_MeasurementCorrected(self, rows: Rows, event: Event) -> None:
+        rows.update(entries, (event.code, event.entry_id), quantity=event.quantity, value=event.value)
 
 
 def ledger_rows(connection: Connection, code: str, item: str | None = None,

@@ -6,9 +6,10 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Column, Connection, Integer, String, Table, bindparam, insert, select
+from sqlalchemy import Column, Connection, Integer, String, Table, select
 
-from renovation.projections.base import DateText, DecimalText, Event, Projection, metadata, setter, where
+from renovation.projections.base import DateText, DecimalText, Event, Projection, metadata
+from renovation.projections.rows import Rows
 
 compounds = Table(
     "progress_compounds",
@@ -31,10 +32,6 @@ compounds = Table(
     Column("om_end", DateText),
 )
 
-ADD = insert(compounds)
-SET = setter(compounds, "code")
-METERED = select(compounds.c.metered_value).where(compounds.c.code == bindparam("key_code"))
-
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
 
@@ -50,39 +47,35 @@ class ProgressProjection(Projection):
     name = "progress"
     tables = (compounds,)
 
-    def _set(self, connection: Connection, code: str, **values: Any) -> None:
-        connection.execute(SET, {**where(code=code), **values})
-
-    def on_Registered(self, connection: Connection, event: Event) -> None:
-        connection.execute(ADD, {
+    def on_Registered(self, rows: Rows, event: Event) -> None:
+        rows.insert(compounds, {
             "code": event.code, "name": event.name, "district": event.district, "contractor": event.contractor,
             "households": event.households, "status": "registered", "contract_value": event.contract_value,
             "metered_value": Decimal(0), "planned_start": event.planned_start,
             "planned_finish": event.planned_finish,
         })
 
-    def on_ConstructionStarted(self, connection: Connection, event: Event) -> None:
-        self._set(connection, event.code, status="under_construction", started_on=event.on)
+    def on_ConstructionStarted(self, rows: Rows, event: Event) -> None:
+        rows.update(compounds, (event.code,), status="under_construction", started_on=event.on)
 
-    def on_ConstructionCompleted(self, connection: Connection, event: Event) -> None:
-        self._set(connection, event.code, status="completed", completed_on=event.on)
+    def on_ConstructionCompleted(self, rows: Rows, event: Event) -> None:
+        rows.update(compounds, (event.code,), status="completed", completed_on=event.on)
 
-    def on_Accepted(self, connection: Connection, event: Event) -> None:
-        self._set(connection, event.code, status="accepted", accepted_on=event.on)
+    def on_Accepted(self, rows: Rows, event: Event) -> None:
+        rows.update(compounds, (event.code,), status="accepted", accepted_on=event.on)
 
-    def on_HandedOver(self, connection: Connection, event: Event) -> None:
-        self._set(connection, event.code, status="handed_over", handed_over_on=event.on,
-                  operator=event.operator, om_end=event.om_end)
+    def on_HandedOver(self, rows: Rows, event: Event) -> None:
+        rows.update(compounds, (event.code,), status="handed_over", handed_over_on=event.on,
+                    operator=event.operator, om_end=event.om_end)
 
-    def _add_value(self, connection: Connection, code: str, amount: Decimal) -> None:
-        current = connection.execute(METERED, where(code=code)).scalar_one()
-        self._set(connection, code, metered_value=current + amount)
+    def _add_value(self, rows: Rows, code: str, amount: Decimal) -> None:
+        rows.update(compounds, (code,), metered_value=rows.one(compounds, code)["metered_value"] + amount)
 
-    def on_QuantityMeasured(self, connection: Connection, event: Event) -> None:
-        self._add_value(connection, event.code, event.value)
+    def on_QuantityMeasured(self, rows: Rows, event: Event) -> None:
+        self._add_value(rows, event.code, event.value)
 
-    def on_MeasurementCorrected(self, connection: Connection, event: Event) -> None:
-        self._add_value(connection, event.code, event.value - event.previous_value)
+    def on_MeasurementCorrected(self, rows: Rows, event: Event) -> None:
+        self._add_value(rows, event.code, event.value - event.previous_value)
 
 
 def days_behind(row: dict[str, Any], today: date) -> int:

@@ -19,10 +19,8 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    bindparam,
     case,
     func,
-    insert,
     or_,
     select,
 )
@@ -32,12 +30,10 @@ from renovation.projections.base import (
     DateTimeText,
     Event,
     Projection,
-    insert_ignoring,
     metadata,
-    setter,
-    where,
 )
 from renovation.projections.progress import percent
+from renovation.projections.rows import Rows
 
 compounds = Table(
     "quality_compounds",
@@ -85,67 +81,47 @@ samples = Table(
 
 REGIMES = ("routine", "cross", "blind")
 
-ADD_COMPOUND = insert(compounds)
-SET_COMPOUND = setter(compounds, "code")
-COUNT_INSPECTION = {
-    kind: setter(compounds, "code").values({compounds.c[kind]: compounds.c[kind] + 1}) for kind in ("morning", "patrol")
-}
-ADD_MORNING_DAY = insert_ignoring(morning_days)
-ADD_FINDING = insert(findings)
-SET_FINDING = setter(findings, "code", "finding_id")
-RAISED_AT = select(findings.c.raised_at).where(findings.c.code == bindparam("key_code"),
-                                               findings.c.finding_id == bindparam("key_finding_id"))
-ADD_SAMPLE = insert(samples)
-SET_SAMPLE = setter(samples, "code", "sample_id")
-
-
 class QualityProjection(Projection):
     name = "quality"
     version = 2  # findings record the seconds they took to close
     tables = (compounds, morning_days, findings, samples)
 
-    def on_Registered(self, connection: Connection, event: Event) -> None:
-        connection.execute(ADD_COMPOUND, {"code": event.code, "contractor": event.contractor, "morning": 0,
-                                          "patrol": 0})
+    def on_Registered(self, rows: Rows, event: Event) -> None:
+        rows.insert(compounds, {"code": event.code, "contractor": event.contractor, "morning": 0, "patrol": 0})
 
-    def on_ConstructionStarted(self, connection: Connection, event: Event) -> None:
-        connection.execute(SET_COMPOUND, {**where(code=event.code), "started_on": event.on})
+    def on_ConstructionStarted(self, rows: Rows, event: Event) -> None:
+        rows.update(compounds, (event.code,), started_on=event.on)
 
-    def on_ConstructionCompleted(self, connection: Connection, event: Event) -> None:
-        connection.execute(SET_COMPOUND, {**where(code=event.code), "completed_on": event.on})
+    def on_ConstructionCompleted(self, rows: Rows, event: Event) -> None:
+        rows.update(compounds, (event.code,), completed_on=event.on)
 
-    def on_InspectionRecorded(self, connection: Connection, event: Event) -> None:
-        connection.execute(COUNT_INSPECTION[event.kind], where(code=event.code))
+    def on_InspectionRecorded(self, rows: Rows, event: Event) -> None:
+        rows.update(compounds, (event.code,), **{event.kind: rows.one(compounds, event.code)[event.kind] + 1})
         if event.kind == "morning":
-            connection.execute(ADD_MORNING_DAY, {"code": event.code, "day": event.at.date()})
+            rows.insert(morning_days, {"code": event.code, "day": event.at.date()}, ignore_existing=True)
         for finding in event.findings:
-            connection.execute(ADD_FINDING, {
+            rows.insert(findings, {
                 "code": event.code, "finding_id": finding.finding_id, "category": finding.category,
                 "severity": finding.severity, "due": finding.due, "raised_at": finding.raised_at, "status": "open",
             })
 
-    def _finding(self, connection: Connection, event: Event, **values: Any) -> None:
-        connection.execute(SET_FINDING, {**where(code=event.code, finding_id=event.finding_id), **values})
+    def on_FindingRectified(self, rows: Rows, event: Event) -> None:
+        rows.update(findings, (event.code, event.finding_id), status="rectified")
 
-    def on_FindingRectified(self, connection: Connection, event: Event) -> None:
-        self._finding(connection, event, status="rectified")
+    def on_FindingClosed(self, rows: Rows, event: Event) -> None:
+        delta = event.at - rows.one(findings, event.code, event.finding_id)["raised_at"]
+        rows.update(findings, (event.code, event.finding_id), status="closed", closed_at=event.at,
+                    close_seconds=delta.days * 86400 + delta.seconds)
 
-    def on_FindingClosed(self, connection: Connection, event: Event) -> None:
-        raised = connection.execute(RAISED_AT, where(code=event.code, finding_id=event.finding_id)).scalar_one()
-        delta = event.at - raised
-        self._finding(connection, event, status="closed", closed_at=event.at,
-                      close_seconds=delta.days * 86400 + delta.seconds)
+    def on_FindingReopened(self, rows: Rows, event: Event) -> None:
+        rows.update(findings, (event.code, event.finding_id), status="reopened", closed_at=None, close_seconds=None)
 
-    def on_FindingReopened(self, connection: Connection, event: Event) -> None:
-        self._finding(connection, event, status="reopened", closed_at=None, close_seconds=None)
+    def on_MaterialSampled(self, rows: Rows, event: Event) -> None:
+        rows.insert(samples, {"code": event.code, "sample_id": event.sample_id, "regime": event.regime,
+                              "batch": event.batch, "resample_of": event.resample_of})
 
-    def on_MaterialSampled(self, connection: Connection, event: Event) -> None:
-        connection.execute(ADD_SAMPLE, {"code": event.code, "sample_id": event.sample_id, "regime": event.regime,
-                                        "batch": event.batch, "resample_of": event.resample_of})
-
-    def on_MaterialResultRecorded(self, connection: Connection, event: Event) -> None:
-        connection.execute(SET_SAMPLE, {**where(code=event.code, sample_id=event.sample_id),
-                                        "passed": event.passed, "outcome": event.outcome})
+    def on_MaterialResultRecorded(self, rows: Rows, event: Event) -> None:
+        rows.update(samples, (event.code, event.sample_id), passed=event.passed, outcome=event.outcome)
 
 
 def construction_days(row: Any, today: date) -> list[date]:

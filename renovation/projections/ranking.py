@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Column, Connection, String, Table, bindparam, delete, insert, select
+from sqlalchemy import Column, Connection, String, Table, select
 
 from renovation.domain.values import SCORE_DIMENSIONS
-from renovation.projections.base import DecimalText, Event, Projection, metadata, where
+from renovation.projections.base import DecimalText, Event, Projection, metadata
+from renovation.projections.rows import Rows
 
 compounds = Table(
     "ranking_compounds",
@@ -34,23 +35,19 @@ scores = Table(
 
 CENT = Decimal("0.01")
 
-ADD_COMPOUND = insert(compounds)
-ADD_SCORE = insert(scores)
-DROP_SCORE = delete(scores).where(scores.c.code == bindparam("key_code"), scores.c.period == bindparam("key_period"))
-
 
 class RankingProjection(Projection):
     name = "ranking"
     tables = (compounds, scores)
 
-    def on_Registered(self, connection: Connection, event: Event) -> None:
-        connection.execute(ADD_COMPOUND, {"code": event.code, "name": event.name, "contractor": event.contractor})
+    def on_Registered(self, rows: Rows, event: Event) -> None:
+        rows.insert(compounds, {"code": event.code, "name": event.name, "contractor": event.contractor})
 
-    def on_HorseRaceScored(self, connection: Connection, event: Event) -> None:
+    def on_HorseRaceScored(self, rows: Rows, event: Event) -> None:
         # A correction replaces the period's score.
-        connection.execute(DROP_SCORE, where(code=event.code, period=event.period))
-        connection.execute(ADD_SCORE, {"code": event.code, "period": event.period,
-                                       **{dimension: getattr(event, dimension) for dimension in SCORE_DIMENSIONS}})
+        rows.delete(scores, event.code, event.period)
+        rows.insert(scores, {"code": event.code, "period": event.period,
+                             **{dimension: getattr(event, dimension) for dimension in SCORE_DIMENSIONS}})
 
 
 def rounded(value: Decimal) -> Decimal:

@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Connection, Engine, String, Table, bindparam, create_engine, event, insert, select, text
+from sqlalchemy import Column, Connection, Engine, String, Table, create_engine, event, insert, select, text
 from sqlalchemy.engine import URL
 
 from renovation.faults import crash_point
 from renovation.projections.base import (
     Event,
     Projection,
-    insert_ignoring,
     metadata,
     position_of,
     set_position,
     tracking,
 )
+from renovation.projections.rows import Rows
 from renovation.store import DDL_LOCK
 
 if TYPE_CHECKING:
@@ -33,10 +33,6 @@ directory = Table(
     Column("originator_id", String(36), primary_key=True),
     Column("code", String(16), nullable=False, unique=True),
 )
-
-
-REMEMBER = insert_ignoring(directory)
-CODE_OF = select(directory.c.code).where(directory.c.originator_id == bindparam("originator_id"))
 
 
 def engine_for(env: dict[str, str]) -> Engine:
@@ -116,52 +112,59 @@ class ReadModels:
                 if position_of(connection, self.projections[name].key) >= head:
                     continue  # current: no write lock taken
             with self.writing() as connection:
+                rows = Rows(connection)
+                reached: int | None = None
                 while True:
                     with connection.begin():
-                        done = self._apply_batch(connection, self.projections[name], head)
-                    if not done:
+                        position = position_of(connection, self.projections[name].key, for_update=True)
+                        if position != reached:
+                            rows.clear()  # another process applied events since our last batch
+                        reached = self._apply_batch(rows, self.projections[name], position, head)
+                    if reached == position:
                         break
                     crash_point("catch_up_batch")
                     if progress:
-                        progress(done)
+                        progress(reached - position)
 
-    def _apply_batch(self, connection: Connection, projection: Projection, head: int) -> int:
-        position = position_of(connection, projection.key, for_update=True)
+    def _apply_batch(self, rows: Rows, projection: Projection, position: int, head: int) -> int:
+        """Apply the next batch of events after ``position``; returns the position reached."""
         if position >= head:
-            return 0
+            return position
         topics = self.topics(projection)
         notifications = self.app.recorder.select_notifications(
             start=position + 1, limit=BATCH, stop=head, topics=topics
         )
         for notification in notifications:
-            self.apply(connection, projection, notification)
+            self.apply(rows, projection, notification)
             crash_point("catch_up_apply")
+        rows.flush()
         last = notifications[-1].id if len(notifications) == BATCH else head
-        set_position(connection, projection.key, last)
-        return last - position
+        set_position(rows.connection, projection.key, last)
+        return last
 
-    def apply(self, connection: Connection, projection: Projection, notification: Any,
-              domain_event: Any = None) -> None:
-        """Apply one notification (decoded already, or decoded here) to a projection."""
+    def apply(self, rows: Rows, projection: Projection, notification: Any, domain_event: Any = None) -> None:
+        """Apply one notification (decoded already, or decoded here) to a projection's rows."""
         if domain_event is None:
             domain_event = self.app.mapper.to_domain_event(notification)
         fields = {k: v for k, v in vars(domain_event).items() if k not in ("originator_id", "originator_topic")}
         name = type(domain_event).__name__
         originator = str(domain_event.originator_id)
         if name == "Registered":
-            self.remember(connection, originator, fields["code"])
-        projection.apply(connection, Event(event_type=name, code=self.code_of(connection, originator), fields=fields))
+            self.remember(rows, originator, fields["code"])
+        projection.apply(rows, Event(event_type=name, code=self.code_of(rows, originator), fields=fields))
 
     def process(self, name: str, notifications: Sequence[Any]) -> None:
         """Apply given notifications to one projection, skipping any it has already applied."""
         projection = self.projections[name]
         with self.writing() as connection, connection.begin():
+            rows = Rows(connection)
             position = position_of(connection, projection.key, for_update=True)
             for notification in notifications:
                 if notification.id <= position:
                     continue
-                self.apply(connection, projection, notification)
+                self.apply(rows, projection, notification)
                 position = notification.id
+            rows.flush()
             set_position(connection, projection.key, position)
 
     def topics(self, projection: Projection) -> list[str]:
@@ -172,21 +175,19 @@ class ReadModels:
         names = projection.event_names() | {"Registered"}
         return [get_topic(getattr(CompoundProject, event_name)) for event_name in sorted(names)]
 
-    def remember(self, connection: Connection, originator: str, code: str) -> None:
-        # Write through to the table whatever the cache says (a rolled-back catch-up leaves the code
-        # cached but not stored); two projections catching up at once may both write it.
-        connection.execute(REMEMBER, {"originator_id": originator, "code": code})
+    def remember(self, rows: Rows, originator: str, code: str) -> None:
+        # Into the table whatever the cache says (a rolled-back catch-up leaves the code cached but
+        # not stored); two projections catching up at once may both write it.
+        rows.insert(directory, {"originator_id": originator, "code": code}, ignore_existing=True)
         self._codes[originator] = code
 
-    def code_of(self, connection: Connection, originator: str, *, missing_ok: bool = False) -> str:
+    def code_of(self, rows: Rows, originator: str) -> str:
         code = self._codes.get(originator)
         if code is None:
-            code = connection.execute(CODE_OF, {"originator_id": originator}).scalar()
-            if code is None:
-                if missing_ok:
-                    return None  # type: ignore[return-value]
+            found = rows.get(directory, originator)
+            if found is None:
                 raise LookupError(f"no registration seen for {originator}")
-            self._codes[originator] = code
+            code = self._codes[originator] = found["code"]
         return code
 
     def rebuild(self, *names: str, progress: Callable[[int], None] | None = None) -> None:
