@@ -105,7 +105,7 @@ EVENTS_TABLE = "renovation_events"
 SNAPSHOTS_TABLE = "renovation_snapshots"
 WRITERS = ("supervisor", "bureau", "auditor")
 #: Read models with row-level security for contractors: those carrying the compound's contractor...
-CONTRACTOR_TABLES = ("progress_compounds", "quality_compounds")
+CONTRACTOR_TABLES = ("progress_compounds", "quality_compounds_v3")
 #: ... and those carrying only the compound's code (joined through progress_compounds).
 CODE_TABLES = ("quality_morning_days", "quality_findings_v2", "quality_samples", "ledger_items", "ledger_entries",
                "feedback_tickets")

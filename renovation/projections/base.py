@@ -133,6 +133,12 @@ class Projection:
         if handler is not None:
             handler(rows, event)
 
+    def prepare(self, connection: Connection) -> None:
+        """Create the indexes its tables lack: a table made by an earlier version keeps its own."""
+        for table in self.tables:
+            for index in table.indexes:
+                index.create(connection, checkfirst=True)
+
     def clear(self, connection: Connection) -> None:
         for table in reversed(self.tables):
             connection.execute(table.delete())

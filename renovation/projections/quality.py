@@ -1,7 +1,12 @@
 """Quality: inspections, morning-round coverage, findings and material tests, per compound or contractor.
 
-Stored are the facts (inspection days, findings, samples); what depends on today (overdue findings,
-construction days so far) is worked out when asked.
+Stored are the facts (inspection days, findings, samples) and, per compound, running counts of what
+a province's board would otherwise count across hundreds of thousands of rows each time (morning
+days within construction, closed findings and the time they took, results and passes by regime).
+What depends on today (days after it, overdue findings, construction days so far) and what a
+contractor may not see (blind samples still waiting for their result) is worked out when asked,
+from the few rows it concerns (open findings, pending samples, days after today), through partial
+indexes.
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
+    Index,
     Integer,
     String,
     Table,
-    and_,
     case,
     func,
+    literal_column,
     or_,
     select,
 )
@@ -35,8 +41,10 @@ from renovation.projections.base import (
 from renovation.projections.progress import percent
 from renovation.projections.rows import Rows
 
+REGIMES = ("routine", "cross", "blind")
+
 compounds = Table(
-    "quality_compounds",
+    "quality_compounds_v3",
     metadata,
     Column("code", String(16), primary_key=True),
     Column("contractor", String(200), nullable=False),
@@ -44,14 +52,26 @@ compounds = Table(
     Column("completed_on", DateText),
     Column("morning", Integer, nullable=False),
     Column("patrol", Integer, nullable=False),
+    Column("covered_days", Integer, nullable=False),  # morning days from start to completion
+    Column("findings_closed", Integer, nullable=False),
+    Column("close_seconds", Integer, nullable=False),  # of the closed findings, in all
+    *(Column(f"{regime}_{count}", Integer, nullable=False) for regime in REGIMES for count in ("resulted", "passed")),
 )
+COUNTS = [column.name for column in compounds.columns if isinstance(column.type, Integer)]
 
 morning_days = Table(
     "quality_morning_days",
     metadata,
     Column("code", String(16), primary_key=True),
     Column("day", DateText, primary_key=True),
+    Index("quality_morning_days_by_day", "day"),  # the days after a board's date
 )
+
+# Partial indexes hold only the few rows a board counts when asked: a query uses one when its
+# condition is written the same way, as a literal (see ``quality_rows``).
+NOT_CLOSED = literal_column("status") != literal_column("'closed'")
+PENDING = literal_column("passed").is_(None)
+REJECTED = literal_column("outcome") == literal_column("'batch_rejected'")
 
 findings = Table(
     "quality_findings_v2",
@@ -65,6 +85,7 @@ findings = Table(
     Column("status", String(16), nullable=False),
     Column("closed_at", DateTimeText),
     Column("close_seconds", Integer),  # from raised to closed, whole seconds, once closed
+    Index("quality_findings_open", "code", "due", sqlite_where=NOT_CLOSED, postgresql_where=NOT_CLOSED),
 )
 
 samples = Table(
@@ -77,51 +98,103 @@ samples = Table(
     Column("resample_of", String(16)),
     Column("passed", Boolean),
     Column("outcome", String(32)),
+    Index("quality_samples_pending", "code", "regime", sqlite_where=PENDING, postgresql_where=PENDING),
+    Index("quality_samples_rejected", "code", "batch", sqlite_where=REJECTED, postgresql_where=REJECTED),
 )
-
-REGIMES = ("routine", "cross", "blind")
 
 class QualityProjection(Projection):
     name = "quality"
-    version = 2  # findings record the seconds they took to close
+    version = 3  # running counts per compound
     tables = (compounds, morning_days, findings, samples)
 
     def on_Registered(self, rows: Rows, event: Event) -> None:
-        rows.insert(compounds, {"code": event.code, "contractor": event.contractor, "morning": 0, "patrol": 0})
+        rows.insert(compounds, {"code": event.code, "contractor": event.contractor, **dict.fromkeys(COUNTS, 0)})
 
     def on_ConstructionStarted(self, rows: Rows, event: Event) -> None:
         rows.update(compounds, (event.code,), started_on=event.on)
+        self._recount_covered(rows, event.code)
 
     def on_ConstructionCompleted(self, rows: Rows, event: Event) -> None:
         rows.update(compounds, (event.code,), completed_on=event.on)
+        self._recount_covered(rows, event.code)
+
+    def _recount_covered(self, rows: Rows, code: str) -> None:
+        """Morning days within the construction dates, counted again when a date is set."""
+        rows.flush()
+        compound = rows.one(compounds, code)
+        count = rows.connection.execute(
+            select(func.count()).select_from(morning_days)
+            .where(morning_days.c.code == code, *_within_construction(compound["started_on"], compound["completed_on"]))
+        ).scalar_one() if compound["started_on"] is not None else 0
+        rows.update(compounds, (code,), covered_days=count)
 
     def on_InspectionRecorded(self, rows: Rows, event: Event) -> None:
-        rows.update(compounds, (event.code,), **{event.kind: rows.one(compounds, event.code)[event.kind] + 1})
-        if event.kind == "morning":
-            rows.insert(morning_days, {"code": event.code, "day": event.at.date()}, ignore_existing=True)
+        compound = rows.one(compounds, event.code)
+        counts = {event.kind: compound[event.kind] + 1}
+        day = event.at.date()
+        if event.kind == "morning" and rows.get(morning_days, event.code, day) is None:
+            rows.insert(morning_days, {"code": event.code, "day": day})
+            started, completed = compound["started_on"], compound["completed_on"]
+            if started is not None and started <= day and (completed is None or day <= completed):
+                counts["covered_days"] = compound["covered_days"] + 1
+        rows.update(compounds, (event.code,), **counts)
         for finding in event.findings:
             rows.insert(findings, {
                 "code": event.code, "finding_id": finding.finding_id, "category": finding.category,
                 "severity": finding.severity, "due": finding.due, "raised_at": finding.raised_at, "status": "open",
             })
 
+    def _finding(self, rows: Rows, event: Event, status: str, close_seconds: int | None = None,
+                 **values: Any) -> None:
+        """Set a finding's status, keeping the compound's count of closed findings and their time."""
+        before = rows.one(findings, event.code, event.finding_id)
+        compound = rows.one(compounds, event.code)
+        closed, seconds = compound["findings_closed"], compound["close_seconds"]
+        if before["status"] == "closed":
+            closed, seconds = closed - 1, seconds - before["close_seconds"]
+        if status == "closed":
+            closed, seconds = closed + 1, seconds + (close_seconds or 0)
+        rows.update(findings, (event.code, event.finding_id), status=status, close_seconds=close_seconds, **values)
+        rows.update(compounds, (event.code,), findings_closed=closed, close_seconds=seconds)
+
     def on_FindingRectified(self, rows: Rows, event: Event) -> None:
-        rows.update(findings, (event.code, event.finding_id), status="rectified")
+        self._finding(rows, event, "rectified", rows.one(findings, event.code, event.finding_id)["close_seconds"])
 
     def on_FindingClosed(self, rows: Rows, event: Event) -> None:
         delta = event.at - rows.one(findings, event.code, event.finding_id)["raised_at"]
-        rows.update(findings, (event.code, event.finding_id), status="closed", closed_at=event.at,
-                    close_seconds=delta.days * 86400 + delta.seconds)
+        self._finding(rows, event, "closed", delta.days * 86400 + delta.seconds, closed_at=event.at)
 
     def on_FindingReopened(self, rows: Rows, event: Event) -> None:
-        rows.update(findings, (event.code, event.finding_id), status="reopened", closed_at=None, close_seconds=None)
+        self._finding(rows, event, "reopened", None, closed_at=None)
 
     def on_MaterialSampled(self, rows: Rows, event: Event) -> None:
         rows.insert(samples, {"code": event.code, "sample_id": event.sample_id, "regime": event.regime,
                               "batch": event.batch, "resample_of": event.resample_of})
 
     def on_MaterialResultRecorded(self, rows: Rows, event: Event) -> None:
+        before = rows.one(samples, event.code, event.sample_id)
+        compound = rows.one(compounds, event.code)
+        resulted, passed = f"{before['regime']}_resulted", f"{before['regime']}_passed"
+        counts = {resulted: compound[resulted], passed: compound[passed]}
+        if before["passed"] is not None:
+            counts[resulted] -= 1
+            counts[passed] -= int(before["passed"])
+        if event.passed is not None:
+            counts[resulted] += 1
+            counts[passed] += int(event.passed)
         rows.update(samples, (event.code, event.sample_id), passed=event.passed, outcome=event.outcome)
+        rows.update(compounds, (event.code,), **counts)
+
+
+def _within_construction(started_on: Any, completed_on: Any) -> list[Any]:
+    """Conditions on ``morning_days.day``: from the start to the completion, if any (dates or columns)."""
+    conditions = [morning_days.c.day >= started_on]
+    if isinstance(completed_on, date) or completed_on is None:
+        if completed_on is not None:
+            conditions.append(morning_days.c.day <= completed_on)
+    else:
+        conditions.append(or_(completed_on.is_(None), morning_days.c.day <= completed_on))
+    return conditions
 
 
 def construction_days(row: Any, today: date) -> list[date]:
@@ -149,6 +222,21 @@ def days_between(start: datetime, end: datetime) -> Decimal:
 class Tally:
     """The figures of one compound or one contractor."""
 
+    __slots__ = (
+        "by_regime",
+        "close_seconds",
+        "closed",
+        "covered",
+        "days",
+        "failed",
+        "morning",
+        "open",
+        "overdue",
+        "patrol",
+        "rejected",
+        "samples",
+    )
+
     def __init__(self) -> None:
         self.morning = self.patrol = 0
         self.covered = self.days = 0
@@ -156,7 +244,7 @@ class Tally:
         self.close_seconds = 0
         self.samples = self.failed = 0
         self.rejected: set[tuple[str, str]] = set()
-        self.by_regime: dict[str, list[int]] = {regime: [0, 0] for regime in REGIMES}  # resulted, passed
+        self.by_regime = [0] * (2 * len(REGIMES))  # resulted and passed, regime by regime
 
     def row(self) -> dict[str, Any]:
         mean = Decimal(self.close_seconds) / 86400 / self.closed if self.closed else None
@@ -173,8 +261,9 @@ class Tally:
             "samples": self.samples,
             "samples_failed": self.failed,
             **{
-                f"{regime}_pass_rate": percent(Decimal(passed), Decimal(resulted))
-                for regime, (resulted, passed) in self.by_regime.items()
+                f"{regime}_pass_rate": percent(Decimal(self.by_regime[2 * index + 1]),
+                                               Decimal(self.by_regime[2 * index]))
+                for index, regime in enumerate(REGIMES)
             },
             "rejected_batches": len(self.rejected),
         }
@@ -182,58 +271,60 @@ class Tally:
 
 def quality_rows(connection: Connection, today: date, by: str = "compound",
                  hidden_regimes: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
-    """One row per compound (or per contractor): coverage and findings as of ``today``. Counted in
-    the database, so that a province's thousands of compounds answer quickly."""
+    """One row per compound (or per contractor): coverage and findings as of ``today``. The running
+    counts are read from one row per compound; the rest comes from the few rows it concerns."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     contractor_of: dict[str, str] = {}
     key_of: dict[str, str] = {}
-    for row in connection.execute(select(compounds).order_by(compounds.c.code)):
-        contractor_of[row.code] = row.contractor
-        key_of[row.code] = row.code if by == "compound" else row.contractor
-        tally = tallies[key_of[row.code]]
-        tally.morning += row.morning
-        tally.patrol += row.patrol
-        if row.started_on is not None:
-            tally.days += max(0, (min(row.completed_on or today, today) - row.started_on).days + 1)
-    # Days with a morning round within each compound's construction days so far.
-    covered = (
-        select(morning_days.c.code, func.count())
-        .join(compounds, compounds.c.code == morning_days.c.code)
-        .where(morning_days.c.day >= compounds.c.started_on, morning_days.c.day <= today,
-               or_(compounds.c.completed_on.is_(None), morning_days.c.day <= compounds.c.completed_on))
-        .group_by(morning_days.c.code)
-    )
-    for code, count in connection.execute(covered):
-        tallies[key_of[code]].covered += count
-    is_closed = findings.c.status == "closed"
+    regime_columns = [compounds.c[f"{regime}_{count}"] for regime in REGIMES for count in ("resulted", "passed")]
     per_compound = select(
-        findings.c.code,
-        func.sum(case((is_closed, 1), else_=0)),
-        func.sum(case((is_closed, 0), else_=1)),
-        func.sum(case((and_(~is_closed, findings.c.due < today), 1), else_=0)),
-        func.sum(case((is_closed, findings.c.close_seconds), else_=0)),
-    ).group_by(findings.c.code)
-    for code, closed, still_open, overdue, seconds in connection.execute(per_compound):
-        tally = tallies[key_of[code]]
-        tally.closed += int(closed)
-        tally.open += int(still_open)
-        tally.overdue += int(overdue)
-        tally.close_seconds += int(seconds or 0)
-    visible = samples.c.passed.is_not(None) | samples.c.regime.not_in(sorted(hidden_regimes))
-    by_regime = (
-        select(samples.c.code, samples.c.regime, func.count(), func.count(samples.c.passed),
-               func.sum(case((samples.c.passed.is_(True), 1), else_=0)))
-        .where(visible)
-        .group_by(samples.c.code, samples.c.regime)
+        compounds.c.code, compounds.c.contractor, compounds.c.started_on, compounds.c.completed_on,
+        compounds.c.morning, compounds.c.patrol, compounds.c.covered_days, compounds.c.findings_closed,
+        compounds.c.close_seconds, *regime_columns,
+    ).order_by(compounds.c.code)
+    for code, contractor, started_on, completed_on, morning, patrol, covered, closed, seconds, *counts in (
+        connection.execute(per_compound).all()
+    ):
+        contractor_of[code] = contractor
+        key = key_of[code] = code if by == "compound" else contractor
+        tally = tallies[key]
+        tally.morning += morning
+        tally.patrol += patrol
+        tally.covered += covered
+        tally.closed += closed
+        tally.close_seconds += seconds
+        if started_on is not None:
+            tally.days += max(0, (min(completed_on or today, today) - started_on).days + 1)
+        by_regime = tally.by_regime
+        for index, count in enumerate(counts):
+            by_regime[index] += count
+            if index % 2 == 0:
+                tally.samples += count
+                tally.failed += count - counts[index + 1]
+    # Morning days of the construction that come after the board's date do not count yet (counted
+    # here, not grouped in SQL, so that the index on the day finds the few there are).
+    after = (
+        select(morning_days.c.code)
+        .join(compounds, compounds.c.code == morning_days.c.code)
+        .where(morning_days.c.day > today, *_within_construction(compounds.c.started_on, compounds.c.completed_on))
     )
-    for code, regime, taken, resulted, passed in connection.execute(by_regime):
+    for code in connection.execute(after).scalars():
+        tallies[key_of[code]].covered -= 1
+    still_open = (
+        select(findings.c.code, func.count(), func.sum(case((findings.c.due < today, 1), else_=0)))
+        .where(NOT_CLOSED).group_by(findings.c.code)
+    )
+    for code, count, overdue in connection.execute(still_open).all():
         tally = tallies[key_of[code]]
-        tally.samples += taken
-        tally.by_regime[regime][0] += resulted
-        tally.by_regime[regime][1] += int(passed or 0)
-        tally.failed += resulted - int(passed or 0)
-    rejected = select(samples.c.code, samples.c.batch).where(samples.c.outcome == "batch_rejected").distinct()
-    for code, batch in connection.execute(rejected):
+        tally.open += count
+        tally.overdue += int(overdue or 0)
+    pending = select(samples.c.code, func.count()).where(PENDING).group_by(samples.c.code, samples.c.regime)
+    if hidden_regimes:
+        pending = pending.where(samples.c.regime.not_in(sorted(hidden_regimes)))
+    for code, count in connection.execute(pending).all():
+        tallies[key_of[code]].samples += count
+    rejected = select(samples.c.code, samples.c.batch).where(REJECTED).distinct()
+    for code, batch in connection.execute(rejected).all():
         tallies[key_of[code]].rejected.add((code, batch))
     if by == "compound":
         return [{"code": code, "contractor": contractor_of[code], **tallies[code].row()} for code in contractor_of]

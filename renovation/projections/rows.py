@@ -93,6 +93,7 @@ class Rows:
         # deleting every row of a compound does not scan the others.
         self.tables: dict[str, dict[Any, dict[Key, Entry]]] = {}
         self.size = 0
+        self.pending: list[tuple[str, Key, Entry]] = []  # the changed entries, each once
 
     # ----------------------------------------------------------------- reading
     def get(self, table: Table, *key: Any) -> dict[str, Any] | None:
@@ -115,10 +116,12 @@ class Rows:
         group = self.tables.setdefault(table.name, {}).setdefault(key[0], {})
         entry = group.get(key[1:])
         if entry is None:
-            group[key[1:]] = Entry(row=row, stored=None, dirty=True, ignoring=ignore_existing)
+            entry = group[key[1:]] = Entry(row=row, stored=None, ignoring=ignore_existing)
             self.size += 1
+            self._changed(table.name, key, entry)
         elif entry.row is None:
-            entry.row, entry.dirty = row, True
+            entry.row = row
+            self._changed(table.name, key, entry)
         elif not ignore_existing:
             raise ValueError(f"row {key} of {table.name} exists already")
 
@@ -127,7 +130,7 @@ class Rows:
         entry = self._entry(table, key)
         if entry.row is not None:
             entry.row.update(values)
-            entry.dirty = True
+            self._changed(table.name, key, entry)
 
     def delete(self, table: Table, *key: Any) -> None:
         """Remove the row with this key or, given only the key's first column, every row with it."""
@@ -135,34 +138,40 @@ class Rows:
         if len(key) == len(found.key):
             entry = self._entry(table, key)  # read first: a row inserted again must then be updated
             if entry.row is not None:
-                entry.row, entry.dirty = None, True
+                entry.row = None
+                self._changed(table.name, key, entry)
             return
         if len(key) != 1:
             raise ValueError(f"delete from {table.name} takes its whole key or its first column")
         self.connection.execute(found.delete_group, {"key_group": key[0]})  # rows written earlier
         dropped = self.tables.get(table.name, {}).pop(key[0], {})  # rows not written yet
         self.size -= len(dropped)
+        for entry in dropped.values():
+            entry.row, entry.stored, entry.dirty = None, False, False  # left in pending: flush skips it
 
     # ----------------------------------------------------------------- writing
     def flush(self) -> None:
         """Write every change, one ``executemany`` per table and kind of change."""
-        for name, groups in self.tables.items():
+        by_table: dict[str, list[tuple[Key, Entry]]] = {}
+        for name, key, entry in self.pending:
+            by_table.setdefault(name, []).append((key, entry))
+        self.pending = []
+        for name, changed in by_table.items():
             found = _statements[name]
             deletes, inserts, ignoring, updates = [], [], [], []
-            for first, group in groups.items():
-                for rest, entry in group.items():
-                    if not entry.dirty:
-                        continue
-                    if entry.row is None:
-                        if entry.stored is not False:
-                            deletes.append(found.keyed((first, *rest)))
-                    elif entry.stored:
-                        updates.append(found.keyed((first, *rest), entry.row))
-                    elif entry.ignoring:
-                        ignoring.append(dict(entry.row))
-                    else:
-                        inserts.append(dict(entry.row))
-                    entry.stored, entry.dirty, entry.ignoring = entry.row is not None, False, False
+            for key, entry in changed:
+                if not entry.dirty:
+                    continue
+                if entry.row is None:
+                    if entry.stored is not False:
+                        deletes.append(found.keyed(key))
+                elif entry.stored:
+                    updates.append(found.keyed(key, entry.row))
+                elif entry.ignoring:
+                    ignoring.append(dict(entry.row))
+                else:
+                    inserts.append(dict(entry.row))
+                entry.stored, entry.dirty, entry.ignoring = entry.row is not None, False, False
             for statement, params in ((found.delete, deletes), (found.insert, inserts),
                                       (found.insert_ignoring, ignoring), (found.update, updates)):
                 if params:
@@ -174,6 +183,12 @@ class Rows:
         """Forget every row (after a flush, or when another process may have changed them)."""
         self.tables.clear()
         self.size = 0
+        self.pending = []
+
+    def _changed(self, name: str, key: Key, entry: Entry) -> None:
+        if not entry.dirty:
+            entry.dirty = True
+            self.pending.append((name, key, entry))
 
     def _entry(self, table: Table, key: Key) -> Entry:
         group = self.tables.setdefault(table.name, {}).setdefault(key[0], {})

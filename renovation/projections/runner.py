@@ -88,8 +88,13 @@ class ReadModels:
     def _ensure_tracking_rows(self) -> None:
         with self.writing() as connection, connection.begin():
             known = set(connection.execute(select(tracking.c.name)).scalars())
-            for projection in self.projections.values():
+            new = [projection for projection in self.projections.values() if projection.key not in known]
+            if new and connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DDL_LOCK})
+                known = set(connection.execute(select(tracking.c.name)).scalars())  # as the lock's holder left it
+            for projection in new:
                 if projection.key not in known:  # new, or a new version of its tables: start afresh
+                    projection.prepare(connection)
                     projection.clear(connection)
                     connection.execute(insert(tracking).values(name=projection.key, position=0))
 
