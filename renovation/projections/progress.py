@@ -93,7 +93,7 @@ def days_behind(row: dict[str, Any], today: date) -> int:
 def progress_rows(connection: Connection, today: date) -> list[dict[str, Any]]:
     """One row per compound, in code order."""
     result = []
-    for found in connection.execute(select(compounds).order_by(compounds.c.code)):
+    for found in connection.execute(select(compounds).order_by(compounds.c.code)).all():
         row = dict(found._mapping)
         result.append(
             {

@@ -77,7 +77,7 @@ def board(connection: Connection, period: str, weights: Mapping[str, int], by: s
     query = select(scores, compounds.c.name, compounds.c.contractor).join(
         compounds, compounds.c.code == scores.c.code
     ).where(scores.c.period == period)
-    found = [dict(row._mapping) for row in connection.execute(query)]
+    found = [dict(row._mapping) for row in connection.execute(query).all()]
     if by == "compound":
         entries = [
             {"code": row["code"], "name": row["name"], "contractor": row["contractor"],

@@ -9,14 +9,7 @@ from sqlalchemy import Column, Connection, Engine, String, Table, create_engine,
 from sqlalchemy.engine import URL
 
 from renovation.faults import crash_point
-from renovation.projections.base import (
-    Event,
-    Projection,
-    metadata,
-    position_of,
-    set_position,
-    tracking,
-)
+from renovation.projections.base import Event, Projection, metadata, position_of, set_position, tracking
 from renovation.projections.rows import Rows
 from renovation.store import DDL_LOCK
 
@@ -25,6 +18,10 @@ if TYPE_CHECKING:
 
 #: Events applied per transaction while catching up.
 BATCH = 1000
+#: After catching up this many events, PostgreSQL's statistics of the projection's tables are
+#: refreshed at once, so the boards' queries are planned for the rows now there (autovacuum would
+#: do it too, within a minute or so).
+ANALYZE_AFTER = 50_000
 
 #: Compound codes by aggregate id: only events of registration carry the code.
 directory = Table(
@@ -119,9 +116,11 @@ class ReadModels:
             with self.writing() as connection:
                 rows = Rows(connection)
                 reached: int | None = None
+                start: int | None = None
                 while True:
                     with connection.begin():
                         position = position_of(connection, self.projections[name].key, for_update=True)
+                        start = position if start is None else start
                         if position != reached:
                             rows.clear()  # another process applied events since our last batch
                         reached = self._apply_batch(rows, self.projections[name], position, head)
@@ -130,6 +129,15 @@ class ReadModels:
                     crash_point("catch_up_batch")
                     if progress:
                         progress(reached - position)
+                if reached is not None and start is not None and reached - start >= ANALYZE_AFTER \
+                        and connection.dialect.name == "postgresql":
+                    self._analyze(connection, self.projections[name])
+
+    @staticmethod
+    def _analyze(connection: Connection, projection: Projection) -> None:
+        with connection.begin():
+            for table in projection.tables:
+                connection.execute(text(f"ANALYZE {table.name}"))
 
     def _apply_batch(self, rows: Rows, projection: Projection, position: int, head: int) -> int:
         """Apply the next batch of events after ``position``; returns the position reached."""

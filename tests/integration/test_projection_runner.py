@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from renovation.application import RenovationApp
 from renovation.domain.compound import NewFinding
@@ -248,3 +249,21 @@ def test_catching_up_again_after_a_failure_does_not_skip_or_repeat(app: Renovati
         (row,) = progress_rows(connection, date(2021, 5, 10))
     # 123.45 x (1 + 2 + 3 + 4) = 1234.50: every entry once
     assert row["metered_value"] == D("1234.50")
+
+
+def test_a_large_catch_up_refreshes_postgresqls_statistics_of_its_tables(
+        app: RenovationApp, models: ReadModels, monkeypatch: pytest.MonkeyPatch) -> None:
+    if models.engine.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL plans the boards' queries from statistics that go stale after a bulk load")
+    busy_programme(app)
+    monkeypatch.setattr(runner_module, "ANALYZE_AFTER", 5)
+
+    models.catch_up("quality")
+
+    with models.engine.connect() as connection:
+        analyzed = dict(connection.execute(text(
+            "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE schemaname = current_schema()"
+        )).all())
+    assert {name: analyzed[name] for name in ("quality_compounds_v3", "quality_findings_v2", "quality_samples")} \
+        == dict.fromkeys(("quality_compounds_v3", "quality_findings_v2", "quality_samples"), True)
+    assert analyzed["progress_compounds"] is False  # not caught up here
