@@ -5,7 +5,7 @@ unique (stream, version) index, in 1000-row transactions (SQLite in WAL mode; Po
 same database server). Ours: ``renovation import`` (every line validated first, then stored in
 batches through the chained recorder), into a fresh store. Must reach 0.33 of the floor.
 
-    python benchmarks/import_floor.py [--postgres]
+    python benchmarks/import_floor.py [--postgres URL] [--runs 3]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
+import statistics
 import tempfile
 import uuid
 from pathlib import Path
@@ -88,28 +89,34 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--postgres", default=None, metavar="URL",
                         help="also on PostgreSQL, e.g. postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each, taking turns; medians are compared")
     args = parser.parse_args()
     demo_store()
     export = WORK / "demo-53.jsonl"
     events = sum(1 for _ in export.open("rb"))
-    print(f"importing {events} events of the demo's export ({export.stat().st_size / 1e6:.1f} MB)")
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        floor = sqlite_floor(export, folder)
-        mine = ours(export, str(folder / "ours.db"))
-    report("SQLite", events, floor, mine)
+    print(f"importing {events} events of the demo's export ({export.stat().st_size / 1e6:.1f} MB), "
+          f"medians of {args.runs} runs")
+    floors, mine = [], []
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            floors.append(sqlite_floor(export, folder))
+            mine.append(ours(export, str(folder / "ours.db")))
+    report("SQLite", events, statistics.median(floors), statistics.median(mine))
     if args.postgres:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        url = f"{args.postgres}{'&' if '?' in args.postgres else '?'}schema={schema}"
-        floor = postgres_floor(export, args.postgres)
-        try:
-            mine = ours(export, url)
-        finally:
-            import psycopg
+        floors, mine = [], []
+        for _ in range(args.runs):
+            floors.append(postgres_floor(export, args.postgres))
+            schema = f"bench_{uuid.uuid4().hex[:8]}"
+            url = f"{args.postgres}{'&' if '?' in args.postgres else '?'}schema={schema}"
+            try:
+                mine.append(ours(export, url))
+            finally:
+                import psycopg
 
-            with psycopg.connect(args.postgres, autocommit=True) as connection:
-                connection.execute(f"DROP SCHEMA {schema} CASCADE")
-        report("PostgreSQL", events, floor, mine)
+                with psycopg.connect(args.postgres, autocommit=True) as connection:
+                    connection.execute(f"DROP SCHEMA {schema} CASCADE")
+        report("PostgreSQL", events, statistics.median(floors), statistics.median(mine))
 
 
 def report(backend: str, events: int, floor: float, mine: float) -> None:

@@ -47,12 +47,30 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         self._select_last_link = SQL("SELECT position, hash FROM {}.{} ORDER BY position DESC LIMIT 1").format(
             schema, Identifier(CHAIN_TABLE)
         )
+        self._insert_events_arrays = SQL(
+            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
+        ).format(schema, Identifier(events_table_name), SQL(self.datastore.originator_id_type))
         # One statement for all the links of a save: an executemany would queue a statement per event
         # in eventsourcing's pipeline, and a large batch can fill both ends' buffers and hang.
         self._insert_link = SQL(
             "INSERT INTO {}.{} (position, previous, hash) "
-            "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[])"
+            "SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::text[])"
         ).format(schema, Identifier(CHAIN_TABLE))
+
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        """As the library's (lock the table, notify, insert returning the notification ids), with the
+        events passed as four arrays of plain values rather than one array of a composite type: psycopg
+        writes plain arrays in C, composites value by value in Python (an import of 22,000 events
+        spent a sixth of its time escaping them)."""
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(self._insert_events_arrays, (
+            [event.originator_id for event in stored_events],
+            [event.originator_version for event in stored_events],
+            [event.topic for event in stored_events],
+            [event.state for event in stored_events],
+        ))
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
