@@ -7,7 +7,7 @@ changing them needs no rebuild.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -54,10 +54,9 @@ def rounded(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def weighted_total(row: Mapping[str, Any], weights: Mapping[str, int]) -> Decimal:
-    """Σ score × weight ÷ Σ weights, exact."""
-    total_weight = sum(weights.values())
-    return sum((row[d] * weights[d] for d in SCORE_DIMENSIONS), Decimal(0)) / total_weight
+def weighted_total(values: Sequence[Decimal], weights: Sequence[int], total_weight: int) -> Decimal:
+    """Σ score × weight ÷ Σ weights, exact (scores and weights in ``SCORE_DIMENSIONS`` order)."""
+    return sum((value * weight for value, weight in zip(values, weights, strict=True)), Decimal(0)) / total_weight
 
 
 def competition_ranks(totals: list[Decimal]) -> list[int]:
@@ -74,25 +73,30 @@ def periods(connection: Connection) -> list[str]:
 
 def board(connection: Connection, period: str, weights: Mapping[str, int], by: str) -> list[dict[str, Any]]:
     """Ranked rows of one period, without movement."""
-    query = select(scores, compounds.c.name, compounds.c.contractor).join(
-        compounds, compounds.c.code == scores.c.code
-    ).where(scores.c.period == period)
-    found = [dict(row._mapping) for row in connection.execute(query).all()]
+    query = select(
+        scores.c.code, compounds.c.name, compounds.c.contractor, *(scores.c[d] for d in SCORE_DIMENSIONS)
+    ).join(compounds, compounds.c.code == scores.c.code).where(scores.c.period == period)
+    ordered = [weights[d] for d in SCORE_DIMENSIONS]
+    total_weight = sum(ordered)
+    found = [(code, name, contractor, values, weighted_total(values, ordered, total_weight))
+             for code, name, contractor, *values in connection.execute(query).all()]
+    entries: list[dict[str, Any]]
     if by == "compound":
         entries = [
-            {"code": row["code"], "name": row["name"], "contractor": row["contractor"],
-             **{d: row[d] for d in SCORE_DIMENSIONS}, "exact": weighted_total(row, weights)}
-            for row in found
+            {"code": code, "name": name, "contractor": contractor, **dict(zip(SCORE_DIMENSIONS, values, strict=True)),
+             "exact": exact}
+            for code, name, contractor, values, exact in found
         ]
     else:
-        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        grouped: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         for row in found:
-            grouped[row["contractor"]].append(row)
+            grouped[row[2]].append(row)
         entries = [
             {"contractor": name, "compounds": len(group),
-             **{d: rounded(sum((r[d] for r in group), Decimal(0)) / len(group)) for d in SCORE_DIMENSIONS},
+             **{d: rounded(sum((row[3][index] for row in group), Decimal(0)) / len(group))
+                for index, d in enumerate(SCORE_DIMENSIONS)},
              # a contractor's total is the mean of its compounds' totals
-             "exact": sum((weighted_total(r, weights) for r in group), Decimal(0)) / len(group)}
+             "exact": sum((row[4] for row in group), Decimal(0)) / len(group)}
             for name, group in grouped.items()
         ]
     for entry in entries:
