@@ -14,12 +14,13 @@ from typing import Any
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from renovation.application import RenovationApp
 from renovation.domain.compound import NewFinding
 from renovation.domain.errors import DomainError
 from renovation.domain.values import SCORE_DIMENSIONS
-from renovation.projections import NAMES, read_models
+from renovation.projections import NAMES, quality, read_models
 from renovation.projections.runner import ReadModels
 from tests.integration.conftest import CST, open_app
 from tests.integration.projection_support import positions, register, snapshot
@@ -207,6 +208,31 @@ def test_incremental_read_models_equal_a_rebuild(script: list[Step], every: int,
             for table, rows in incremental.items():
                 assert rows == rebuilt[table], table
             assert positions(models) == dict.fromkeys(NAMES, models.head())
+            assert_quality_counts_agree_with_the_facts(models)
         finally:
             models.close()
             app.close()
+
+
+def assert_quality_counts_agree_with_the_facts(models: ReadModels) -> None:
+    """The quality read model's running counts equal counting its rows of facts afresh."""
+    with models.engine.connect() as connection:
+        days = connection.execute(select(quality.morning_days)).all()
+        findings = connection.execute(select(quality.findings)).all()
+        samples = connection.execute(select(quality.samples)).all()
+        kept_open = set(connection.execute(select(quality.open_findings)).all())
+        for compound in connection.execute(select(quality.compounds)).mappings():
+            code, started, completed = compound["code"], compound["started_on"], compound["completed_on"]
+            covered = sum(1 for row in days if row.code == code and started is not None and started <= row.day
+                          and (completed is None or row.day <= completed))
+            closed = [row for row in findings if row.code == code and row.status == "closed"]
+            expected = {"covered_days": covered, "findings_closed": len(closed),
+                        "close_seconds": sum(row.close_seconds for row in closed)}
+            for regime in quality.REGIMES:
+                resulted = [row for row in samples if row.code == code and row.regime == regime
+                            and row.passed is not None]
+                expected[f"{regime}_resulted"] = len(resulted)
+                expected[f"{regime}_passed"] = sum(1 for row in resulted if row.passed)
+            assert {name: compound[name] for name in expected} == expected, code
+    assert kept_open == {(row.code, row.finding_id, row.due) for row in findings if row.status != "closed"}
+
