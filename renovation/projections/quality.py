@@ -38,7 +38,6 @@ from renovation.projections.base import (
     Projection,
     metadata,
 )
-from renovation.projections.progress import percent
 from renovation.projections.rows import Rows
 
 REGIMES = ("routine", "cross", "blind")
@@ -234,6 +233,15 @@ def days_between(start: datetime, end: datetime) -> Decimal:
     return Decimal(delta.days * 86400 + delta.seconds) / 86400
 
 
+def count_percent(part: int, whole: int) -> Decimal | None:
+    """``percent`` of two counts, the same value worked out in integers (a province's board works
+    out thousands of them): part ÷ whole × 100, rounded half-up to two decimals."""
+    if not whole:
+        return None
+    cents = (part * 20000 + whole) // (2 * whole)
+    return Decimal(f"{cents // 100}.{cents % 100:02d}")
+
+
 class Tally:
     """The figures of one compound or one contractor."""
 
@@ -268,7 +276,7 @@ class Tally:
             "morning_inspections": self.morning,
             "patrols": self.patrol,
             "construction_days": self.days,
-            "morning_coverage": percent(Decimal(self.covered), Decimal(self.days)),
+            "morning_coverage": count_percent(self.covered, self.days),
             "findings_open": self.open,
             "findings_overdue": self.overdue,
             "findings_closed": self.closed,
@@ -276,8 +284,7 @@ class Tally:
             "samples": self.samples,
             "samples_failed": self.failed,
             **{
-                f"{regime}_pass_rate": percent(Decimal(self.by_regime[2 * index + 1]),
-                                               Decimal(self.by_regime[2 * index]))
+                f"{regime}_pass_rate": count_percent(self.by_regime[2 * index + 1], self.by_regime[2 * index])
                 for index, regime in enumerate(REGIMES)
             },
             "rejected_batches": len(self.rejected),

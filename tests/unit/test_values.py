@@ -4,8 +4,12 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from renovation.domain.values import BoqItem, add_years, boq_total, canonical, is_period, period_of, value_of
+from renovation.projections.progress import percent
+from renovation.projections.quality import count_percent
 
 
 @pytest.mark.parametrize(
@@ -71,3 +75,9 @@ def test_the_period_of_a_day_is_its_year_and_month():
 )
 def test_canonical_numbers_are_never_written_with_a_positive_exponent(number, text):
     assert str(canonical(Decimal(number))) == text
+
+
+@given(part=st.integers(0, 10**6), whole=st.integers(0, 10**6))
+def test_a_percentage_of_two_counts_is_the_decimal_percentage(part: int, whole: int) -> None:
+    assert count_percent(part, whole) == percent(Decimal(part), Decimal(whole))
+    assert str(count_percent(part, whole)) == str(percent(Decimal(part), Decimal(whole)))
