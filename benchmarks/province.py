@@ -4,6 +4,7 @@ SQLite and on PostgreSQL: build time, database bytes per event, peak memory of t
 (without interpreter start): progress, quality, ranking and one recorded inspection (aim p95 ≤ 100 ms).
 
     python benchmarks/province.py [--compounds 3000] [--postgres URL] [--runs 30]
+    python benchmarks/province.py --measure DB [--runs 30]      (a store built before: measure only)
 """
 
 from __future__ import annotations
@@ -97,7 +98,13 @@ def main() -> None:
     parser.add_argument("--postgres", default=None, metavar="URL")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--measure", default=None, metavar="DB",
+                        help="only measure an existing store (a province built by an earlier run), then stop")
     args = parser.parse_args()
+    if args.measure:
+        for name, (p50, p95) in measure(args.measure, args.runs).items():
+            print(f"  {name:11} p50 {p50 * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms   (aim p95 ≤ 100 ms)")
+        return
     WORK.mkdir(exist_ok=True)
     if not args.skip_sqlite:
         db = WORK / f"province-{args.compounds}.db"
