@@ -128,7 +128,7 @@ class Importer:
         self.transcoder: Any = app.mapper.transcoder
         self.classes = _event_classes()
         self.fields: dict[str, dict[str, object]] = {}
-        self.known: dict[UUID, int] = {}  # the last version of each compound seen: a few bytes each
+        self.known: dict[UUID, int] = {}  # the last version of each compound seen (~200 bytes each)
         self.compounds = CompoundStates(resident_compounds() if resident is None else resident)
         self.lines = 0
         self.added = 0

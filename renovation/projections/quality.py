@@ -31,19 +31,13 @@ from sqlalchemy import (
     select,
 )
 
-from renovation.projections.base import (
-    DateText,
-    DateTimeText,
-    Event,
-    Projection,
-    metadata,
-)
+from renovation.projections.base import DateText, DateTimeText, Event, Projection, metadata
 from renovation.projections.rows import Rows
 
 REGIMES = ("routine", "cross", "blind")
 
 compounds = Table(
-    "quality_compounds_v3",
+    "quality_compounds_v3",  # the shape of version 3 of the projection (version 4 added open_findings)
     metadata,
     Column("code", String(16), primary_key=True),
     Column("contractor", String(200), nullable=False),
