@@ -45,7 +45,8 @@ def export(session: Session, file: Path) -> None:
 def import_(session: Session, file: Path) -> None:
     """Store the events of a JSON-lines FILE made by `renovation export`. Every line is checked, and
     all is stored in one transaction: nothing is stored if a line is bad. Events already in the
-    store are skipped, so importing the same file twice adds nothing. Streams, in large batches.
+    store are skipped, so importing the same file twice adds nothing. Streams, in large batches;
+    holds the state of at most RENOVATION_IMPORT_COMPOUNDS compounds (default 2000) in memory.
 
     \b
     Example:
