@@ -44,11 +44,11 @@ from typing import Any
 from click.testing import CliRunner
 from sqlalchemy import create_engine, select
 
-from renovation.application import RenovationApp
-from renovation.chain import ChainStore
 from renovation.cli import cli
 from renovation.projections import NAMES, all_projections, read_models
 from renovation.projections.runner import ReadModels, directory
+from renovation.services.application import RenovationApp
+from renovation.store.chain import ChainStore
 
 DAY = "2021-04-15"
 CLI = [sys.executable, "-c", "from renovation.cli import cli; cli()"]

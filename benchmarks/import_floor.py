@@ -20,8 +20,8 @@ from pathlib import Path
 
 from common import WORK, demo_store, seconds
 
-from renovation.application import RenovationApp
-from renovation.transfer import import_file
+from renovation.services.application import RenovationApp
+from renovation.services.transfer import import_file
 
 
 def rows(export: Path) -> list[tuple[str, int, str, bytes]]:

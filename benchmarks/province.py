@@ -21,11 +21,11 @@ from pathlib import Path
 
 from common import WORK, percentile
 
-from renovation.application import RenovationApp
 from renovation.projections import read_models
 from renovation.projections.progress import progress_rows
 from renovation.projections.quality import quality_rows
 from renovation.projections.ranking import ranking_rows
+from renovation.services.application import RenovationApp
 
 TODAY = date(2021, 7, 31)
 WEIGHTS = {"quality": 30, "safety": 25, "progress": 20, "civilized": 15, "satisfaction": 10}

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from common import demo_store, seconds
 
-from renovation.application import RenovationApp
 from renovation.projections import read_models
+from renovation.services.application import RenovationApp
 
 
 def main() -> None:

@@ -18,8 +18,8 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from renovation.application import RenovationApp
 from renovation.domain.values import BoqItem
+from renovation.services.application import RenovationApp
 
 NOW = datetime(2021, 6, 30, 9, tzinfo=timezone(timedelta(hours=8)))
 

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from renovation.application import RenovationApp
+from renovation.services.application import RenovationApp
 
 NOW = datetime(2021, 7, 31, 9, tzinfo=timezone(timedelta(hours=8)))
 

@@ -20,9 +20,9 @@ import click
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 if TYPE_CHECKING:
-    from renovation.application import RenovationApp
-    from renovation.config import Config
     from renovation.projections.runner import ReadModels
+    from renovation.services.application import RenovationApp
+    from renovation.services.config import Config
 
 
 def default_lang() -> str:
@@ -83,7 +83,7 @@ class Session:
     @property
     def config(self) -> Config:
         if self._config is None:
-            from renovation.config import load_config
+            from renovation.services.config import load_config
 
             self._config = load_config(self.config_path)
         return self._config
@@ -100,7 +100,7 @@ class Session:
     @property
     def app(self) -> RenovationApp:
         if self._app is None:
-            from renovation.application import RenovationApp
+            from renovation.services.application import RenovationApp
 
             self._app = RenovationApp(self.db, access=self.config.access())
         return self._app
@@ -117,7 +117,7 @@ class Session:
         """Delete the SQLite file (and its write-ahead log); a PostgreSQL store is refused."""
         from pathlib import Path
 
-        from renovation.store import persistence_env
+        from renovation.store.backend import persistence_env
 
         env = persistence_env(self.db)
         if "SQLITE_DBNAME" not in env:
@@ -216,11 +216,11 @@ def translatable() -> tuple[type[Exception], ...]:
     from eventsourcing.persistence import PersistenceError
     from sqlalchemy.exc import DBAPIError as ReadModelDatabaseError
 
-    from renovation.application import WriteConflict
-    from renovation.clock import BadTimeZone
-    from renovation.config import BadConfig
     from renovation.domain.errors import DomainError
-    from renovation.store import BadDatabaseURL
+    from renovation.services.application import WriteConflict
+    from renovation.services.clock import BadTimeZone
+    from renovation.services.config import BadConfig
+    from renovation.store.backend import BadDatabaseURL
 
     # sqlite3.Error: eventsourcing lets some through unwrapped (a --db file that is not a database);
     # SQLAlchemy's DBAPIError: the read models' database busy, unreachable or refusing this login.
@@ -230,11 +230,11 @@ def translatable() -> tuple[type[Exception], ...]:
 
 def translate(error: Exception, session: Session | None) -> click.ClickException:
     """One of the errors of ``translatable()`` as a one-line click error."""
-    from renovation.application import WriteConflict
-    from renovation.clock import BadTimeZone
-    from renovation.config import BadConfig
     from renovation.domain.errors import DomainError
-    from renovation.store import BadDatabaseURL
+    from renovation.services.application import WriteConflict
+    from renovation.services.clock import BadTimeZone
+    from renovation.services.config import BadConfig
+    from renovation.store.backend import BadDatabaseURL
 
     lang = session.lang if session else "en"
     if isinstance(error, DomainError):

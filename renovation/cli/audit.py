@@ -54,8 +54,8 @@ def history(session: Session, code: str, item: str | None, period: str | None, a
     Example:
       renovation audit history JM --item 010101 --period 2021-04
     """
-    from renovation.audit import metering_history
     from renovation.cli.inputs import LedgerInput, validate
+    from renovation.services.audit import metering_history
 
     data = validate(LedgerInput, code=code, item=item, period=period)
     rows = metering_history(session.app, data.code, data.item, data.period)
@@ -81,8 +81,8 @@ def replay(session: Session, code: str, as_of: str | None, as_json: bool, as_csv
     Example:
       renovation audit replay JM --as-of 2021-04-30T18:00+08:00
     """
-    from renovation.audit import replay_ledger
     from renovation.cli.inputs import CodeInput, validate
+    from renovation.services.audit import replay_ledger
 
     data = validate(CodeInput, code=code)
     moment = parse_as_of(as_of) or session.app.clock()
@@ -116,7 +116,7 @@ def reconcile(session: Session, as_json: bool, as_csv: bool) -> None:
     Example:
       renovation audit reconcile
     """
-    from renovation.audit import reconcile as differences_of
+    from renovation.services.audit import reconcile as differences_of
 
     differences = differences_of(session.app, session.read_models("ledger", "progress"))
     if differences or as_json or as_csv:
@@ -153,8 +153,8 @@ def verify(session: Session, digest: str | None, initialise: bool) -> None:
       renovation audit verify
       renovation audit verify --digest 20417:9c1e...
     """
-    from renovation.chain import ROLES_APPLIED_KEY, ChainStore
-    from renovation.chain import verify as walk
+    from renovation.store.chain import ROLES_APPLIED_KEY, ChainStore
+    from renovation.store.chain import verify as walk
 
     chain = ChainStore(session.app.recorder)
     expected = _parse_digest(digest)
@@ -227,7 +227,7 @@ def digest(session: Session) -> None:
     Example:
       renovation audit digest > digest-2021-07-31.txt
     """
-    from renovation.chain import ChainStore
+    from renovation.store.chain import ChainStore
 
     head = ChainStore(session.app.recorder).head()
     if head is None:

@@ -10,7 +10,7 @@ from renovation.cli import RuleRefused, Session, pass_session
 
 
 def _sqlite_path(session: Session, action: str) -> str:
-    from renovation.store import persistence_env
+    from renovation.store.backend import persistence_env
 
     env = persistence_env(session.db)
     if "SQLITE_DBNAME" not in env:
@@ -67,8 +67,8 @@ def restore(session: Session, file: Path, force: bool) -> None:
     """
     import shutil
 
-    from renovation.application import RenovationApp
-    from renovation.chain import ChainStore, verify
+    from renovation.services.application import RenovationApp
+    from renovation.store.chain import ChainStore, verify
 
     target = _sqlite_path(session, "restore")
     session.may("maintain")

@@ -24,8 +24,8 @@ def models_for(session: Session, name: str, as_of: str | None) -> tuple[ReadMode
     """The caught-up live read models and today; or, with --as-of, a temporary replay and that day."""
     if as_of is None:
         return session.read_models(name), session.today()
-    from renovation.audit import read_models_as_of
     from renovation.cli.audit import parse_as_of
+    from renovation.services.audit import read_models_as_of
 
     moment = parse_as_of(as_of)
     assert moment is not None

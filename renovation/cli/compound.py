@@ -99,7 +99,7 @@ def show(session: Session, code: str, as_of: str | None, as_json: bool, as_csv: 
     if moment is None:
         shown = session.app.compound(data.code, hide_pending_blind=session.hides_pending_blind_samples)
     else:
-        from renovation.audit import compound_as_of
+        from renovation.services.audit import compound_as_of
 
         shown = compound_as_of(session.app, data.code, moment, hide_pending_blind=session.hides_pending_blind_samples)
     access = session.config.access()

@@ -5,7 +5,7 @@ transaction through a superuser connection. The design — an owner role, a grou
 role, a login per person named ``PREFIX_u_<user name>``, an append-only events table and chain
 enforced by triggers, contractors limited by row-level security and kept away from the raw events,
 ``recorded_by`` and the ``user_mismatch`` check of ``audit verify`` — is described in
-``renovation.pg_roles``. SQLite has no roles: the command refuses an SQLite store (exit 2).
+``renovation.store.pg_roles``. SQLite has no roles: the command refuses an SQLite store (exit 2).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import click
 from renovation.cli import RuleRefused, Session, pass_session
 
 if TYPE_CHECKING:
-    from renovation.pg_roles import Plan
+    from renovation.store.pg_roles import Plan
 
 
 @click.group()
@@ -47,12 +47,12 @@ def roles(session: Session, run: bool, prefix: str) -> None:
       renovation db roles > roles.sql
       renovation --user 周科长 db roles --apply
     """
-    from renovation.store import persistence_env
+    from renovation.store.backend import persistence_env
 
     env = persistence_env(session.db)
     if env["PERSISTENCE_MODULE"] != "eventsourcing.postgres":
         raise click.UsageError("db roles is for PostgreSQL (--db postgresql://...); an SQLite file has no roles")
-    from renovation.pg_roles import BadRoles, build
+    from renovation.store.pg_roles import BadRoles, build
 
     schema = env.get("POSTGRES_SCHEMA") or "public"
     try:
@@ -68,9 +68,9 @@ def roles(session: Session, run: bool, prefix: str) -> None:
 def _apply(session: Session, env: dict[str, str], plan: Plan) -> None:
     import psycopg
 
-    from renovation.chain import ChainStore
-    from renovation.pg_roles import EVENTS_TABLE, NotSuperuser, apply
     from renovation.projections import read_models
+    from renovation.store.chain import ChainStore
+    from renovation.store.pg_roles import EVENTS_TABLE, NotSuperuser, apply
 
     session.may("maintain")
     app = session.app  # creates the store's tables if missing

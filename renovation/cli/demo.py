@@ -28,7 +28,7 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
     from rich.progress import Progress
 
     from renovation.cli.inputs import parse_date
-    from renovation.demo import KICK_OFF, Simulation, days
+    from renovation.services.demo import KICK_OFF, Simulation, days
 
     try:
         last = parse_date(until)
@@ -41,7 +41,7 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
         session.discard_sqlite_file()
     app = session.app
     # The simulated programme records as its own synthetic people, whoever runs it.
-    from renovation.access import Access
+    from renovation.services.access import Access
 
     checked, app.access = app.access, Access(None)
     if not app.is_empty():

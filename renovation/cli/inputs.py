@@ -85,7 +85,7 @@ def parse_date(raw: Any) -> date:
 
 def parse_datetime(raw: Any) -> datetime:
     """ISO 8601, with an offset or else in the user's zone."""
-    from renovation.clock import local_zone
+    from renovation.services.clock import local_zone
 
     if isinstance(raw, datetime):
         moment = raw

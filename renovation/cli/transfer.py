@@ -22,7 +22,7 @@ def export(session: Session, file: Path) -> None:
     """
     from rich.progress import Progress
 
-    from renovation.transfer import export_events
+    from renovation.services.transfer import export_events
 
     session.may("maintain")
     app = session.app
@@ -54,7 +54,7 @@ def import_(session: Session, file: Path) -> None:
     """
     from rich.progress import Progress
 
-    from renovation.transfer import BadImport, import_batch_size, import_file, resident_compounds
+    from renovation.services.transfer import BadImport, import_batch_size, import_file, resident_compounds
 
     try:
         batch, resident = import_batch_size(), resident_compounds()

@@ -16,7 +16,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from renovation.domain import errors
-from renovation.domain.checks import check_amount, check_count, check_not_future, check_text
+from renovation.domain.rules import check_amount, check_count, check_not_future, check_text
 from renovation.domain.values import (
     CODE_PATTERN,
     DEFAULT_DUE_DAYS,

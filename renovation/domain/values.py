@@ -1,7 +1,7 @@
 """Value objects and vocabularies shared by the domain.
 
 Everything here is plain data: the aggregate keeps these in its state, the events carry them, and
-the application's transcoder stores them as JSON (see ``renovation.store``).
+the application's transcoder stores them as JSON (see ``renovation.store.backend``).
 """
 
 from __future__ import annotations

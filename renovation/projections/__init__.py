@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from renovation.application import RenovationApp
     from renovation.projections.base import Projection
     from renovation.projections.runner import ReadModels
+    from renovation.services.application import RenovationApp
 
 NAMES = ("progress", "quality", "ledger", "ranking", "feedback")
 

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Column, Connection, Engine, String, Table, create_engine, event, insert, select, text
 from sqlalchemy.engine import URL
 
-from renovation.faults import crash_point
 from renovation.projections.base import Event, Projection, metadata, position_of, set_position, tracking
 from renovation.projections.rows import Rows
-from renovation.store import DDL_LOCK
+from renovation.store.backend import DDL_LOCK
+from renovation.store.faults import crash_point
 
 if TYPE_CHECKING:
-    from renovation.application import RenovationApp
+    from renovation.services.application import RenovationApp
 
 #: Events applied per transaction while catching up.
 BATCH = 1000

@@ -211,7 +211,7 @@ def test_a_log_grown_after_the_digest_still_extends_it(store: Renovation) -> Non
 
 
 def test_a_chain_rewritten_after_an_edit_is_found_against_the_digest(store: Renovation) -> None:
-    from renovation.chain import GENESIS, link
+    from renovation.store.chain import GENESIS, link
 
     digest = store.ok("audit", "digest").output.strip()
     (state,) = sqlite(store.db, "SELECT state FROM stored_events WHERE rowid = 4")[0]

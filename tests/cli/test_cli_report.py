@@ -134,9 +134,9 @@ def test_report_needs_a_file(demo: Renovation) -> None:
 
 
 def test_metered_value_by_period_counts_corrections(run: Renovation, started: str) -> None:
-    from renovation.application import RenovationApp
     from renovation.projections import read_models
     from renovation.projections.ledger import metered_value_by_period
+    from renovation.services.application import RenovationApp
 
     run.ok("meter", started, "--item", "A1", "--period", "2021-03", "--quantity", "10")  # 1,234.50
     entry = run.json("meter", started, "--item", "B2", "--period", "2021-03", "--quantity", "2")["entry_id"]

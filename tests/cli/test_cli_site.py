@@ -11,7 +11,7 @@ from cli_support import Renovation, event_count
 
 def stored_findings(db: Path | str) -> dict[str, dict[str, Any]]:
     """The findings as the store holds them (the stored JSON of each event, undecoded), by id."""
-    from renovation.application import RenovationApp
+    from renovation.services.application import RenovationApp
 
     app = RenovationApp(str(db))
     try:

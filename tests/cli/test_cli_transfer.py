@@ -149,8 +149,8 @@ def test_an_import_holding_one_compound_in_memory_stores_the_same_events(
 def test_a_spilled_compound_still_refuses_an_event_that_does_not_follow(
     exported: tuple[Renovation, Path], tmp_path: Path
 ) -> None:
-    from renovation.application import RenovationApp
-    from renovation.transfer import BadImport, import_file
+    from renovation.services.application import RenovationApp
+    from renovation.services.transfer import BadImport, import_file
 
     _source, file = exported
     lines = file.read_text(encoding="utf-8").splitlines(keepends=True)

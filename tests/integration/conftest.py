@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from renovation.application import RenovationApp
 from renovation.domain.values import BoqItem
 from renovation.projections.runner import ReadModels
+from renovation.services.application import RenovationApp
 from tests.backends import BACKENDS, store_url
 
 CST = timezone(timedelta(hours=8))

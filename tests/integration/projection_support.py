@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from renovation.application import RenovationApp
 from renovation.domain.values import BoqItem
 from renovation.projections.base import tracking
 from renovation.projections.runner import ReadModels, directory
+from renovation.services.application import RenovationApp
 from tests.integration.conftest import CST
 
 Snapshot = dict[str, list[tuple[Any, ...]]]

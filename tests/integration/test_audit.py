@@ -19,9 +19,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from renovation.application import RenovationApp
-from renovation.audit import compound_as_of, metering_history, read_models_as_of, reconcile, replay_ledger
-from renovation.config import Weights
 from renovation.domain.errors import CompoundNotFound
 from renovation.domain.values import BoqItem
 from renovation.projections import read_models
@@ -29,6 +26,9 @@ from renovation.projections.base import metadata
 from renovation.projections.progress import progress_rows
 from renovation.projections.ranking import ranking_rows
 from renovation.projections.runner import ReadModels
+from renovation.services.application import RenovationApp
+from renovation.services.audit import compound_as_of, metering_history, read_models_as_of, reconcile, replay_ledger
+from renovation.services.config import Weights
 from tests.integration.conftest import CST
 
 WEIGHTS = Weights().as_dict()

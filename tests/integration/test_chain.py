@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from renovation.application import RenovationApp
-from renovation.chain import GENESIS, ChainStore, link, verify
 from renovation.domain.compound import CompoundProject
+from renovation.services.application import RenovationApp
+from renovation.store.chain import GENESIS, ChainStore, link, verify
 from tests.backends import pg_url, store_url
 from tests.integration.conftest import open_app, start_compound
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from renovation.application import RenovationApp
 from renovation.domain import errors
 from renovation.domain.compound import CompoundProject
+from renovation.services.application import RenovationApp
 from tests.integration.conftest import open_app, start_compound
 
 

@@ -1,7 +1,7 @@
 """Crash safety (issue 7): the ``renovation`` command killed with SIGKILL at injected points.
 
 Each case runs the real command in a subprocess with ``RENOVATION_CRASH_AT`` naming a point of
-``renovation.faults`` (``NAME:N``: the N-th time it is reached), checks that the process died by
+``renovation.store.faults`` (``NAME:N``: the N-th time it is reached), checks that the process died by
 SIGKILL, then that what is left is a state the application can stand on:
 
 - every command is all-or-nothing: a write killed after its save has stored all of its events
@@ -36,11 +36,11 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import create_engine
 
-from renovation.application import RenovationApp
-from renovation.chain import ChainStore
 from renovation.cli import cli
 from renovation.projections import all_projections, read_models
 from renovation.projections.runner import ReadModels
+from renovation.services.application import RenovationApp
+from renovation.store.chain import ChainStore
 from tests.integration.projection_support import Snapshot, snapshot
 
 DAY = "2021-04-15"  # the demo's last day, and "today" for the boards

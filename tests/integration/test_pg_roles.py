@@ -24,12 +24,12 @@ from click.testing import CliRunner, Result
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from renovation.access import User
-from renovation.application import RenovationApp
-from renovation.chain import link
 from renovation.cli import cli
-from renovation.pg_roles import MAX_IDENTIFIER_BYTES, build, login_role
 from renovation.projections import read_models
+from renovation.services.access import User
+from renovation.services.application import RenovationApp
+from renovation.store.chain import link
+from renovation.store.pg_roles import MAX_IDENTIFIER_BYTES, build, login_role
 from tests.backends import drop_schema, pg_unreachable, pg_url, require_pg, with_schema
 
 CST = timezone(timedelta(hours=8))

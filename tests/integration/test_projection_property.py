@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from renovation.application import RenovationApp
 from renovation.domain.compound import NewFinding
 from renovation.domain.errors import DomainError
 from renovation.domain.values import SCORE_DIMENSIONS
 from renovation.projections import NAMES, quality, read_models
 from renovation.projections.runner import ReadModels
+from renovation.services.application import RenovationApp
 from tests.integration.conftest import CST, open_app
 from tests.integration.projection_support import positions, register, snapshot
 

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from renovation.application import RenovationApp
 from renovation.domain.compound import NewFinding
 from renovation.projections import NAMES, read_models
 from renovation.projections import runner as runner_module
@@ -18,6 +17,7 @@ from renovation.projections.base import set_position
 from renovation.projections.progress import progress_rows
 from renovation.projections.quality import quality_rows
 from renovation.projections.runner import ReadModels
+from renovation.services.application import RenovationApp
 from tests.integration.conftest import start_compound
 from tests.integration.projection_support import at, positions, register, snapshot
 

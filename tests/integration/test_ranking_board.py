@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from renovation.application import RenovationApp
-from renovation.config import Weights
 from renovation.domain.values import SCORE_DIMENSIONS
 from renovation.projections.ranking import competition_ranks, ranking_rows
 from renovation.projections.runner import ReadModels
+from renovation.services.application import RenovationApp
+from renovation.services.config import Weights
 from tests.integration.projection_support import register
 
 D = Decimal

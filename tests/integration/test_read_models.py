@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from renovation.application import RenovationApp
 from renovation.domain.compound import NewFinding
 from renovation.projections.feedback import feedback_rows
 from renovation.projections.ledger import ledger_rows, ledger_totals
 from renovation.projections.progress import progress_rows
 from renovation.projections.quality import missed_days, quality_rows
 from renovation.projections.runner import ReadModels
+from renovation.services.application import RenovationApp
 from tests.integration.conftest import start_compound
 from tests.integration.projection_support import at, register
 

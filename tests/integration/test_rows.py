@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, select
 
-from renovation.application import RenovationApp
 from renovation.projections.base import DateText, DecimalText
 from renovation.projections.rows import Rows
 from renovation.projections.runner import engine_for
+from renovation.services.application import RenovationApp
 
 metadata = MetaData()
 things = Table(

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from renovation.application import RenovationApp
-from renovation.chain import ChainStore, verify
 from renovation.domain.compound import CompoundProject
 from renovation.projections import read_models
 from renovation.projections.progress import progress_rows
-from renovation.transfer import import_file
+from renovation.services.application import RenovationApp
+from renovation.services.transfer import import_file
+from renovation.store.chain import ChainStore, verify
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 STORE = FIXTURES / "store-2021-v1.db"  # written by `renovation demo --compounds 2 --until 2021-03-20`

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from eventsourcing.persistence import JSONTranscoder
 
-from renovation.application import RenovationApp
 from renovation.domain import errors
 from renovation.domain.compound import NewFinding
 from renovation.domain.values import VALUE_TYPES, BoqItem, Finding, MeterEntry, Sample, Score, Ticket
-from renovation.store import persistence_env
+from renovation.services.application import RenovationApp
+from renovation.store.backend import persistence_env
 from tests.integration.conftest import CST, open_app, start_compound
 
 

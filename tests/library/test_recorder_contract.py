@@ -2,8 +2,8 @@
 
 The test cases of ``eventsourcing.tests.persistence`` (the ones the library runs on its own SQLite and
 PostgreSQL recorders) are given recorders made the way ``RenovationApp`` makes them: the
-``InfrastructureFactory`` constructed from ``renovation.store.persistence_env(db)`` under the
-application's name, after ``renovation.store.prepared`` (which creates the ``?schema=`` on PostgreSQL).
+``InfrastructureFactory`` constructed from ``renovation.store.backend.persistence_env(db)`` under the
+application's name, after ``renovation.store.backend.prepared`` (which creates the ``?schema=`` on PostgreSQL).
 So the application recorder is ``ChainedSQLiteRecorder`` / ``ChainedPostgresRecorder`` (writing a
 hash-chain link with every event), the snapshot store's aggregate recorder is the library's own, and
 the settings are the project's (SQLite lock timeout, PostgreSQL lock and idle timeouts, database
@@ -15,7 +15,7 @@ with the reason when the server cannot be reached, failed under ``CI=true`` (``t
 
 After every test on a chained recorder (the library's insert/select, performance, concurrent-writer and
 non-interleaving cases included), the chain is verified: every stored event has its link and
-``renovation.chain.verify`` finds no problem. None of the library's tests needed overriding: all pass
+``renovation.store.chain.verify`` finds no problem. None of the library's tests needed overriding: all pass
 unchanged on the chained recorders, each in a few seconds at most.
 
 Besides the library's ``AggregateRecorderTestCase`` (snapshot store), ``ApplicationRecorderTestCase``
@@ -48,10 +48,10 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteProcessRecorder,
 from eventsourcing.tests import persistence as contract
 from eventsourcing.utils import Environment
 
-from renovation.application import RenovationApp
-from renovation.chain import ChainedSQLiteRecorder, ChainStore, verify
-from renovation.chain_postgres import ChainedPostgresRecorder
-from renovation.store import LOCK_TIMEOUT_SECONDS, persistence_env, prepared
+from renovation.services.application import RenovationApp
+from renovation.store.backend import LOCK_TIMEOUT_SECONDS, persistence_env, prepared
+from renovation.store.chain import ChainedSQLiteRecorder, ChainStore, verify
+from renovation.store.postgres import ChainedPostgresRecorder
 from tests.backends import drop_schema, pg_url, require_pg, with_schema
 
 #: The environment name the application's factory reads its settings under (and, on PostgreSQL,

@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from renovation.access import ALLOWED, ROLES
 from renovation.domain import compound, errors
 from renovation.domain.errors import DomainError
 from renovation.domain.messages import ERRORS, WORDS
 from renovation.domain.values import Status
+from renovation.services.access import ALLOWED, ROLES
 
 SOURCE = inspect.getsource(compound)
 

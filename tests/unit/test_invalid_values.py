@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from renovation.domain import checks, compound, errors
+from renovation.domain import compound, errors
+from renovation.domain import rules as checks
 from renovation.domain.compound import CompoundProject, Context
 from renovation.domain.values import SCORE_DIMENSIONS
 

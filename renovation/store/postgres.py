@@ -1,4 +1,4 @@
-"""The chained recorder for PostgreSQL (see ``renovation.chain``); kept apart so that SQLite users
+"""The chained recorder for PostgreSQL (see ``renovation.store.chain``); kept apart so that SQLite users
 never import psycopg.
 
 Its events table has one column more than the library's: ``recorded_by text DEFAULT session_user``,
@@ -19,7 +19,15 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 if TYPE_CHECKING:
     from psycopg.sql import Composed
 
-from renovation.chain import CHAIN_TABLE, LOGINS_TABLE, META_TABLE, ROLES_APPLIED_KEY, Problem, describe, links_after
+from renovation.store.chain import (
+    CHAIN_TABLE,
+    LOGINS_TABLE,
+    META_TABLE,
+    ROLES_APPLIED_KEY,
+    Problem,
+    describe,
+    links_after,
+)
 
 #: The events table's column that holds the database login (``session_user``) of each event.
 RECORDED_BY = "recorded_by"
@@ -38,7 +46,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 "hash text NOT NULL)"
             ).format(schema, Identifier(CHAIN_TABLE))
         )
-        # Last: once this table exists the store is complete (renovation.store.prepared).
+        # Last: once this table exists the store is complete (renovation.store.backend.prepared).
         self.sql_create_statements.append(
             SQL("CREATE TABLE IF NOT EXISTS {}.{} (key text PRIMARY KEY, value text NOT NULL)").format(
                 schema, Identifier(META_TABLE)

@@ -1,6 +1,6 @@
 """Least privilege on PostgreSQL: the SQL of ``renovation db roles`` (issue 7).
 
-The application checks the role of ``--user`` (``renovation.access``), but anyone holding the
+The application checks the role of ``--user`` (``renovation.services.access``), but anyone holding the
 database login the application uses could rewrite the log with psql. ``db roles`` moves the checks
 that matter into the server. Everything is plain SQL, printed by the dry run and run by ``--apply``
 in one transaction (a superuser connection: it creates roles and changes owners); running it again
@@ -91,10 +91,10 @@ from typing import Any
 
 from psycopg import sql
 
-from renovation.access import ROLES, User
-from renovation.chain import CHAIN_TABLE, LOGINS_TABLE, META_TABLE, ROLES_APPLIED_KEY
-from renovation.chain_postgres import recorded_by_statements
-from renovation.store import LOCK_TIMEOUT_SECONDS
+from renovation.services.access import ROLES, User
+from renovation.store.backend import LOCK_TIMEOUT_SECONDS
+from renovation.store.chain import CHAIN_TABLE, LOGINS_TABLE, META_TABLE, ROLES_APPLIED_KEY
+from renovation.store.postgres import recorded_by_statements
 
 DEFAULT_PREFIX = "renovation"
 PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -194,11 +194,12 @@ def _check_read_models(tables: Sequence[str]) -> None:
 
     for name in (*CONTRACTOR_TABLES, *CODE_TABLES, *RANKING_TABLES):
         if name not in tables:
-            raise BadRoles(f"read-model table {name} not found: renovation.pg_roles needs updating")
+            raise BadRoles(f"read-model table {name} not found: renovation.store.pg_roles needs updating")
     for name in (*CONTRACTOR_TABLES, *CODE_TABLES):
         needed = ("contractor", "code") if name in CONTRACTOR_TABLES else ("code",)
         if any(column not in metadata.tables[name].c for column in needed):
-            raise BadRoles(f"read-model table {name} lacks {' or '.join(needed)}: renovation.pg_roles needs updating")
+            raise BadRoles(f"read-model table {name} lacks {' or '.join(needed)}: "
+                           "renovation.store.pg_roles needs updating")
 
 
 def dollar_quoted(body: str, tag: str = "body") -> str:

@@ -1,4 +1,4 @@
-"""``renovation.toml``: the horse-race weights and who has which role (see ``renovation.access``).
+"""``renovation.toml``: the horse-race weights and who has which role (see ``renovation.services.access``).
 
 Found in the working directory, or given with ``--config``::
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from renovation.access import Access
+    from renovation.services.access import Access
 
 DEFAULT_FILE = "renovation.toml"
 
@@ -51,7 +51,7 @@ class UserEntry:
 
 @dataclass(frozen=True)
 class Config:
-    """The configuration as validated (by the pydantic schema in ``renovation.config_schema``, which
+    """The configuration as validated (by the pydantic schema in ``renovation.services.config_schema``, which
     is only imported when there is a file to read: most commands start faster without it)."""
 
     ranking: Ranking = field(default_factory=Ranking)
@@ -60,7 +60,7 @@ class Config:
 
     def access(self) -> Access:
         """Roles apply once the file lists [users]; without it everyone may record anything."""
-        from renovation.access import Access, User
+        from renovation.services.access import Access, User
 
         if self.users is None:
             return Access(None)
@@ -80,6 +80,6 @@ def load_config(path: str | None) -> Config:
         data: dict[str, Any] = tomllib.loads(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as error:
         raise BadConfig(f"{file}: {' '.join(str(error).split())}") from None
-    from renovation.config_schema import parse
+    from renovation.services.config_schema import parse
 
     return parse(data, str(file))

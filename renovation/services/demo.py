@@ -14,10 +14,10 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from renovation.application import RenovationApp
 from renovation.domain.compound import CompoundProject, NewFinding
 from renovation.domain.errors import DomainError
 from renovation.domain.values import BoqItem, boq_total, period_of
+from renovation.services.application import RenovationApp
 
 ZONE = ZoneInfo("Asia/Shanghai")
 KICK_OFF = date(2021, 2, 16)

@@ -11,7 +11,7 @@ deleted event.
 On PostgreSQL the events table also records the database login that wrote each event
 (``recorded_by``, default ``session_user``); once ``renovation db roles --apply`` has given every
 person a login of their own, ``verify`` also flags an event whose application user (``user`` in its
-payload) is not the person whose login wrote it (``user_mismatch``; see ``renovation.pg_roles``).
+payload) is not the person whose login wrote it (``user_mismatch``; see ``renovation.store.pg_roles``).
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ class ChainStore:
         hook ``verify`` calls; only PostgreSQL records logins (SQLite has none to compare)."""
         if not self.postgres:
             return []
-        from renovation.chain_postgres import user_mismatches
+        from renovation.store.postgres import user_mismatches
 
         return user_mismatches(self.recorder)
 

@@ -15,9 +15,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from renovation.application import RenovationApp, describe, project_compound
 from renovation.domain.compound import CompoundProject
 from renovation.domain.values import BoqItem, MeterEntry
+from renovation.services.application import RenovationApp, describe, project_compound
 
 if TYPE_CHECKING:
     from renovation.projections.runner import ReadModels

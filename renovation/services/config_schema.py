@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from renovation.config import BadConfig, Config, Ranking, UserEntry, Weights
+from renovation.services.config import BadConfig, Config, Ranking, UserEntry, Weights
 
 
 class WeightsSchema(BaseModel):

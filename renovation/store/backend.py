@@ -93,7 +93,7 @@ def persistence_env(db: str) -> dict[str, str]:
         raise BadDatabaseURL(f"unsupported database {db!r}: give a file path or a postgresql:// URL")
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "APPLICATION_RECORDER_TOPIC": "renovation.chain:ChainedSQLiteRecorder",
+        "APPLICATION_RECORDER_TOPIC": "renovation.store.chain:ChainedSQLiteRecorder",
         "SQLITE_DBNAME": path,
         "SQLITE_LOCK_TIMEOUT": lock_timeout(),
     }
@@ -106,7 +106,7 @@ def postgres_env(url: str) -> dict[str, str]:
         raise BadDatabaseURL(f"database name missing in {url!r}")
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "APPLICATION_RECORDER_TOPIC": "renovation.chain_postgres:ChainedPostgresRecorder",
+        "APPLICATION_RECORDER_TOPIC": "renovation.store.postgres:ChainedPostgresRecorder",
         "POSTGRES_ENABLE_DB_FUNCTIONS": "n",  # inserts go through the chained recorder's hook
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": parts.hostname or "localhost",

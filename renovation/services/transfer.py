@@ -32,10 +32,10 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from renovation.application import RenovationApp
 from renovation.domain.compound import CompoundProject
 from renovation.domain.values import FIRST_YEAR, LAST_YEAR, MAX_DECIMAL_PLACES
-from renovation.faults import crash_point
+from renovation.services.application import RenovationApp
+from renovation.store.faults import crash_point
 
 BATCH = 5000
 MAX_LINE = 1_000_000  # bytes; a compound's bill of quantities is far smaller

@@ -20,12 +20,13 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from eventsourcing.utils import get_topic
 
-from renovation import clock, store
-from renovation.access import Access
 from renovation.domain import errors
 from renovation.domain.compound import CompoundProject, Context, NewFinding, normalise_code
 from renovation.domain.values import BoqItem
-from renovation.faults import crash_point
+from renovation.services import clock
+from renovation.services.access import Access
+from renovation.store import backend as store
+from renovation.store.faults import crash_point
 
 Recorded = dict[str, Any]
 
