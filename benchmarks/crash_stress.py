@@ -127,7 +127,7 @@ def events_of(db: str) -> list[tuple[Any, ...]]:
 def chain_of(db: str) -> list[tuple[int, int, str]]:
     app = RenovationApp(db)
     try:
-        return list(ChainStore(app.recorder).links())
+        return list(ChainStore(app.backend).links())
     finally:
         app.close()
 

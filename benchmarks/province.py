@@ -42,14 +42,13 @@ def build(db: str, compounds: int) -> tuple[float, float]:
 
 
 def store_bytes(app: RenovationApp, db: str) -> int:
-    recorder = app.recorder
-    if hasattr(recorder.datastore, "schema"):
-        schema = recorder.datastore.schema  # type: ignore[attr-defined]
-        with recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
-            cursor.execute("SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS n FROM pg_class c "
-                           "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                           "WHERE n.nspname = %s AND c.relkind = 'r'", (schema,))
-            return int(cursor.fetchone()["n"])
+    backend = app.backend
+    if backend.is_postgres:
+        schema = backend.env.get("POSTGRES_SCHEMA") or "public"
+        (row,) = backend.query("SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                               "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                               "WHERE n.nspname = ? AND c.relkind = 'r'", (schema,))
+        return int(row[0])
     return sum(Path(db + suffix).stat().st_size for suffix in ("", "-wal") if Path(db + suffix).exists())
 
 

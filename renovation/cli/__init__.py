@@ -56,18 +56,18 @@ def checked_user(_ctx: click.Context, _param: click.Parameter, name: str | None)
 
 
 class Session:
-    """What every command shares: the store, the user, the language; the app is built on first use."""
+    """What every command shares: the workspace (store, configuration, application, read models, each
+    made on first use), the user, the language and the day the boards count to."""
 
     def __init__(self, db: str, user: str, lang: str, config_path: str | None = None,
                  today: str | None = None) -> None:
+        from renovation.services.workspace import Workspace
+
         self.db = db
         self._today = today
         self.user = user
         self.lang = lang
-        self.config_path = config_path
-        self._app: RenovationApp | None = None
-        self._read_models: ReadModels | None = None
-        self._config: Config | None = None
+        self.workspace = Workspace(db, config_path)
 
     def today(self) -> date:
         """The day the boards count to (overdue findings, construction days, days behind plan)."""
@@ -82,28 +82,15 @@ class Session:
 
     @property
     def config(self) -> Config:
-        if self._config is None:
-            from renovation.services.config import load_config
-
-            self._config = load_config(self.config_path)
-        return self._config
+        return self.workspace.config
 
     def read_models(self, *names: str) -> ReadModels:
         """The read models, caught up with every event recorded so far (the named ones, or all)."""
-        if self._read_models is None:
-            from renovation.projections import read_models
-
-            self._read_models = read_models(self.app)
-        self._read_models.catch_up(*names)
-        return self._read_models
+        return self.workspace.read_models(*names)
 
     @property
     def app(self) -> RenovationApp:
-        if self._app is None:
-            from renovation.services.application import RenovationApp
-
-            self._app = RenovationApp(self.db, access=self.config.access())
-        return self._app
+        return self.workspace.app
 
     def may(self, action: str) -> None:
         """Refuse now (exit 1) unless the user may do this maintenance action."""
@@ -113,26 +100,8 @@ class Session:
     def hides_pending_blind_samples(self) -> bool:
         return self.config.access().hides_pending_blind_samples(self.user)
 
-    def discard_sqlite_file(self) -> None:
-        """Delete the SQLite file (and its write-ahead log); a PostgreSQL store is refused."""
-        from pathlib import Path
-
-        from renovation.store.backend import persistence_env
-
-        env = persistence_env(self.db)
-        if "SQLITE_DBNAME" not in env:
-            raise click.UsageError("--force only deletes an SQLite file; empty a PostgreSQL database yourself")
-        self.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(env["SQLITE_DBNAME"] + suffix).unlink(missing_ok=True)
-
     def close(self) -> None:
-        if self._read_models is not None:
-            self._read_models.close()
-            self._read_models = None
-        if self._app is not None:
-            self._app.close()
-            self._app = None
+        self.workspace.close()
 
 
 pass_session = click.make_pass_decorator(Session)
@@ -217,31 +186,39 @@ def translatable() -> tuple[type[Exception], ...]:
     from sqlalchemy.exc import DBAPIError as ReadModelDatabaseError
 
     from renovation.domain.errors import DomainError
-    from renovation.services.application import WriteConflict
-    from renovation.services.clock import BadTimeZone
-    from renovation.services.config import BadConfig
-    from renovation.store.backend import BadDatabaseURL
+    from renovation.services.errors import (
+        BadConfig,
+        BadDatabaseURL,
+        BadRequest,
+        BadTimeZone,
+        Refused,
+        WriteConflict,
+    )
 
     # sqlite3.Error: eventsourcing lets some through unwrapped (a --db file that is not a database);
     # SQLAlchemy's DBAPIError: the read models' database busy, unreachable or refusing this login.
-    return (DomainError, WriteConflict, BadTimeZone, BadDatabaseURL, BadConfig, PersistenceError, sqlite3.Error,
-            ReadModelDatabaseError)
+    return (DomainError, WriteConflict, Refused, BadRequest, BadTimeZone, BadDatabaseURL, BadConfig, PersistenceError,
+            sqlite3.Error, ReadModelDatabaseError)
 
 
 def translate(error: Exception, session: Session | None) -> click.ClickException:
     """One of the errors of ``translatable()`` as a one-line click error."""
     from renovation.domain.errors import DomainError
-    from renovation.services.application import WriteConflict
-    from renovation.services.clock import BadTimeZone
-    from renovation.services.config import BadConfig
-    from renovation.store.backend import BadDatabaseURL
+    from renovation.services.errors import (
+        BadConfig,
+        BadDatabaseURL,
+        BadRequest,
+        BadTimeZone,
+        Refused,
+        WriteConflict,
+    )
 
     lang = session.lang if session else "en"
     if isinstance(error, DomainError):
         return RuleRefused(error.render(lang))
-    if isinstance(error, WriteConflict):
+    if isinstance(error, (WriteConflict, Refused)):
         return RuleRefused(str(error))
-    if isinstance(error, (BadDatabaseURL, BadTimeZone, BadConfig)):
+    if isinstance(error, (BadDatabaseURL, BadRequest, BadTimeZone, BadConfig)):
         return click.UsageError(str(error))
     if any(sign in str(error).lower() for sign in ("database is locked", "lock timeout", "database is busy")):
         return RuleRefused("database busy, try again (another writer holds the lock); nothing was recorded")

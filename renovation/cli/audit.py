@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import click
 
@@ -153,45 +152,42 @@ def verify(session: Session, digest: str | None, initialise: bool) -> None:
       renovation audit verify
       renovation audit verify --digest 20417:9c1e...
     """
-    from renovation.store.chain import ROLES_APPLIED_KEY, ChainStore
-    from renovation.store.chain import verify as walk
+    from renovation.services import admin
 
-    chain = ChainStore(session.app.recorder)
     expected = _parse_digest(digest)
     if initialise:
-        _initialise(session, chain)
-    head = chain.head()
-    if head is None and session.app.is_empty():
+        session.may("maintain")
+        count = admin.initialise_chain(session.workspace, session.user)
+        click.echo(f"chained {count} existing events (recorded as an initialisation)")
+    found = admin.verify_chain(session.workspace, expected)
+    if found is None:
         click.echo("the store is empty; nothing to verify")
         return
-    if head is None:
-        raise RuleRefused("this store has no hash chain yet; run `renovation audit verify --init` once")
-    verified, problems = walk(chain, expected)
-    meta = chain.meta()
+    meta = found.meta
     if "initialised_at" in meta:
         click.echo(
             f"chain initialised on {meta.get('initialised_at')} by {meta.get('initialised_by')} over "
             f"{meta.get('events')} events: changes before then cannot be detected"
         )
-    if ROLES_APPLIED_KEY in meta:
+    if found.roles_applied_after is not None:
         click.echo(
             f"database roles applied on {meta.get('roles_applied_at')}: each event after position "
-            f"{meta[ROLES_APPLIED_KEY]} recorded through a person's login is checked against its user"
+            f"{found.roles_applied_after} recorded through a person's login is checked against its user"
         )
-    if problems:
+    if found.problems:
         names = _names(session)
-        first = problems[0]
+        first = found.problems[0]
         detail = first.detail
         for originator, code in names.items():
             detail = detail.replace(f"aggregate {originator}", code)
         # The first problem first, as the one error line; then a few more, if any.
-        click.echo(f"Error: position {first.position}: {first.kind}: {detail} ({len(problems)} problem(s) in all)",
-                   err=True)
-        for problem in problems[1:6]:
+        click.echo(f"Error: position {first.position}: {first.kind}: {detail} ({len(found.problems)} problem(s) "
+                   "in all)", err=True)
+        for problem in found.problems[1:6]:
             click.echo(f"  also position {problem.position}: {problem.kind}", err=True)
         raise click.exceptions.Exit(RuleRefused.exit_code)
-    position, hash_ = chain.head() or (0, "")
-    click.echo(f"verified {verified} events; the chain is intact; head {position}:{hash_}")
+    position, hash_ = found.head or (0, "")
+    click.echo(f"verified {found.events} events; the chain is intact; head {position}:{hash_}")
 
 
 def _parse_digest(raw: str | None) -> tuple[int, str] | None:
@@ -201,20 +197,6 @@ def _parse_digest(raw: str | None) -> tuple[int, str] | None:
     if not position.isdigit() or len(hash_) != 64 or any(ch not in "0123456789abcdef" for ch in hash_):
         raise click.UsageError("--digest: expected POSITION:HASH as printed by `renovation audit digest`")
     return int(position), hash_
-
-
-def _initialise(session: Session, chain: Any) -> None:
-    session.may("maintain")
-    if chain.head() is not None:
-        raise RuleRefused("this store already has a hash chain; --init is only for a store without one")
-    count = chain.rebuild(
-        {
-            "initialised_at": session.app.clock().isoformat(timespec="seconds"),
-            "initialised_by": session.user,
-            "events": str(session.app.event_count()),
-        }
-    )
-    click.echo(f"chained {count} existing events (recorded as an initialisation)")
 
 
 @audit.command("digest")
@@ -227,9 +209,9 @@ def digest(session: Session) -> None:
     Example:
       renovation audit digest > digest-2021-07-31.txt
     """
-    from renovation.store.chain import ChainStore
+    from renovation.services.admin import chain_head
 
-    head = ChainStore(session.app.recorder).head()
+    head = chain_head(session.workspace)
     if head is None:
         raise RuleRefused("no chain yet: the store is empty or needs `renovation audit verify --init`")
     click.echo(f"{head[0]}:{head[1]}")

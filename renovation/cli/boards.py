@@ -5,31 +5,14 @@ Every read command first catches its read model up with every event recorded so 
 
 from __future__ import annotations
 
-from datetime import date
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
 import click
 
 from renovation.cli import Session, pass_session
 from renovation.cli.output import emit, output_options
 
-if TYPE_CHECKING:
-    from renovation.projections.runner import ReadModels
-
-
 AS_OF_HELP = "Answer as on that moment (ISO 8601 or a date), from the events recorded by then."
-
-
-def models_for(session: Session, name: str, as_of: str | None) -> tuple[ReadModels, date]:
-    """The caught-up live read models and today; or, with --as-of, a temporary replay and that day."""
-    if as_of is None:
-        return session.read_models(name), session.today()
-    from renovation.cli.audit import parse_as_of
-    from renovation.services.audit import read_models_as_of
-
-    moment = parse_as_of(as_of)
-    assert moment is not None
-    return read_models_as_of(session.app, moment, name), moment.date()
 
 
 @click.command()
@@ -47,11 +30,11 @@ def progress(session: Session, as_of: str | None, as_json: bool, as_csv: bool) -
     Example:
       renovation progress --json
     """
-    from renovation.projections.progress import progress_rows
+    from renovation.cli.audit import parse_as_of
+    from renovation.services import boards
 
-    models, today = models_for(session, "progress", as_of)
-    with models.engine.connect() as connection:
-        rows = progress_rows(connection, today)
+    moment = parse_as_of(as_of)
+    rows = boards.progress(session.workspace, session.today() if moment is None else moment.date(), moment)
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 
@@ -75,24 +58,13 @@ def quality(session: Session, code: str | None, by: str, missed: bool, as_json: 
       renovation quality JM --missed
     """
     from renovation.cli.inputs import CodeInput, validate
-    from renovation.projections.quality import missed_days, quality_rows
+    from renovation.services import boards
 
     if missed and not code:
         raise click.UsageError("--missed needs a compound CODE")
-    models = session.read_models("quality")
-    today = session.today()
-    # Contractors never learn of a blind sample before its result.
-    hidden = frozenset({"blind"}) if session.hides_pending_blind_samples else frozenset()
-    with models.engine.connect() as connection:
-        if code:
-            chosen = validate(CodeInput, code=code).code
-            session.app.get_project(chosen)  # an unknown code is refused, not shown as empty
-            if missed:
-                rows = [{"code": chosen, "day": day} for day in missed_days(connection, chosen, today)]
-            else:
-                rows = [row for row in quality_rows(connection, today, "compound", hidden) if row["code"] == chosen]
-        else:
-            rows = quality_rows(connection, today, by, hidden)
+    chosen = validate(CodeInput, code=code).code if code else None
+    rows = boards.quality(session.workspace, session.today(), code=chosen, by=by, missed=missed,
+                          hide_blind=session.hides_pending_blind_samples)
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 
@@ -114,14 +86,14 @@ def ranking(session: Session, period: str | None, by: str, as_of: str | None, as
       renovation ranking
       renovation ranking --period 2021-05 --by compound --json
     """
+    from renovation.cli.audit import parse_as_of
     from renovation.cli.inputs import period_option
-    from renovation.projections.ranking import ranking_rows
+    from renovation.services import boards
 
     period = period_option(period)
-    weights = session.config.ranking.weights.as_dict()  # a bad renovation.toml: exit 2, one line
-    models, _today = models_for(session, "ranking", as_of)
-    with models.engine.connect() as connection:
-        rows = ranking_rows(connection, weights, period, by)
+    moment = parse_as_of(as_of)
+    rows = boards.ranking(session.workspace, period, by, session.today() if moment is None else moment.date(),
+                          moment)
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 
@@ -141,16 +113,10 @@ def ledger(session: Session, code: str, item: str | None, period: str | None, as
       renovation ledger JM --item 010101 --period 2021-04 --csv
     """
     from renovation.cli.inputs import LedgerInput, validate
-    from renovation.domain.errors import UnknownItem
-    from renovation.projections.ledger import ledger_items_of, ledger_rows
+    from renovation.services import boards
 
     data = validate(LedgerInput, code=code, item=item, period=period)
-    session.app.get_project(data.code)  # an unknown code is refused, not shown as empty
-    models = session.read_models("ledger")
-    with models.engine.connect() as connection:
-        if data.item is not None and data.item not in (known := ledger_items_of(connection, data.code)):
-            raise UnknownItem(code=data.code, item=data.item, known=", ".join(sorted(known)))
-        rows = ledger_rows(connection, data.code, data.item, data.period)
+    rows = boards.ledger(session.workspace, data.code, data.item, data.period)
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 
@@ -176,13 +142,9 @@ def status(session: Session, as_json: bool, as_csv: bool) -> None:
     Example:
       renovation projections status
     """
-    from renovation.projections import read_models
+    from renovation.services import boards
 
-    models = read_models(session.app)
-    try:
-        emit(models.status(), as_json=as_json, as_csv=as_csv, lang=session.lang)
-    finally:
-        models.close()
+    emit(boards.status(session.workspace), as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 
 @projections.command("rebuild")
@@ -196,27 +158,20 @@ def rebuild(session: Session, names: tuple[str, ...]) -> None:
       renovation projections rebuild
       renovation projections rebuild ranking
     """
-    from rich.progress import Progress, TaskID
+    from rich.progress import Progress
 
-    from renovation.projections import NAMES, read_models
+    from renovation.services import boards
+    from renovation.services.boards import NAMES
 
-    session.may("maintain")  # rebuilding is maintenance (renovation/access.py)
-    models = read_models(session.app)
+    session.may("maintain")  # rebuilding is maintenance (renovation/domain/access.py)
     chosen = names or NAMES
-    try:
-        head = models.head()
-        with Progress(transient=True) as bar:
+    with Progress(transient=True) as bar:
+
+        def started(head: int) -> Callable[[str, int], None]:
             tasks = {name: bar.add_task(name, total=head or 1) for name in chosen}
-            for name in chosen:
-                task = tasks[name]
+            return lambda name, done: bar.advance(tasks[name], done)
 
-                def advance(done: int, task: TaskID = task) -> None:
-                    bar.advance(task, done)
-
-                models.rebuild(name, progress=advance)
-                bar.update(task, completed=head or 1)
-    finally:
-        models.close()
+        head = boards.rebuild(session.workspace, chosen, started)
     if session.lang == "zh":
         click.echo(f"已从 {head} 个事件重建 {', '.join(chosen)}")
     else:
@@ -238,38 +193,18 @@ def follow(session: Session, seconds: float | None) -> None:
     """
     import threading
 
-    from renovation.projections import read_models
+    from renovation.services import boards
 
-    models = read_models(session.app)
     stop = threading.Event()
     if seconds is not None:
         threading.Timer(seconds, stop.set).start()
     try:
-        start = models.head()
-        models.catch_up()
-        click.echo(f"following {session.db} from position {start}")
-        recorder: Any = session.app.recorder
-        if hasattr(recorder.datastore, "schema"):  # PostgreSQL: LISTEN/NOTIFY
-            # Subscribing after `start` also delivers what was recorded while catching up.
-            with recorder.subscribe(gt=start) as subscription:
-
-                def stop_when_told() -> None:
-                    stop.wait()
-                    subscription.stop()
-
-                threading.Thread(target=stop_when_told, daemon=True).start()
-                for _notification in subscription:
-                    models.catch_up()
-        else:
-            while not stop.wait(1.0):
-                models.catch_up()
+        position = boards.follow(session.workspace, stop,
+                                 lambda start: click.echo(f"following {session.db} from position {start}"))
     except KeyboardInterrupt:
-        pass
-    finally:
-        stop.set()
-        models.close()
+        position = None
     if seconds is not None:
-        click.echo(f"stopped after {seconds} s at position {models.head()}")
+        click.echo(f"stopped after {seconds} s at position {position}")
 
 
 COMMANDS = [progress, quality, ranking, ledger, projections]

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from renovation.cli import Session, pass_session
-from renovation.cli.output import emit, output_options, recorded, write_options
+from renovation.cli.output import as_row, emit, output_options, recorded, write_options
 from renovation.cli.said import said
 
 
@@ -52,9 +52,8 @@ def register(session: Session, code: str, name: str, district: str, contractor: 
         households=households, contract_value=contract_value, planned_start=planned_start,
         planned_finish=planned_finish,
     )
-    registered = session.app.register_compound(**data.as_dict(), user=session.user)
-    recorded({"code": registered, "name": data.name}, said("registered", session.lang, code=registered,
-             name=data.name), as_json=as_json)
+    result = session.app.register_compound(**data.as_dict(), user=session.user)
+    recorded(result, said("registered", session.lang, **as_row(result)), as_json=as_json)
 
 
 @compound.command("list")
@@ -67,12 +66,9 @@ def list_compounds(session: Session, as_json: bool, as_csv: bool) -> None:
     Example:
       renovation compound list --json
     """
-    from renovation.projections.progress import progress_rows
+    from renovation.services import boards
 
-    keys = ("code", "name", "district", "contractor", "status", "contract_value", "metered_value")
-    models = session.read_models("progress")
-    with models.engine.connect() as connection:
-        rows = [{key: row[key] for key in keys} for row in progress_rows(connection, session.today())]
+    rows = boards.compounds(session.workspace, session.today())
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 
@@ -104,10 +100,10 @@ def show(session: Session, code: str, as_of: str | None, as_json: bool, as_csv: 
         shown = compound_as_of(session.app, data.code, moment, hide_pending_blind=session.hides_pending_blind_samples)
     access = session.config.access()
     if access.open:
-        shown["access"] = "everyone may record (no [users] in a configuration file)"
+        who = "everyone may record (no [users] in a configuration file)"
     else:
-        shown["access"] = f"roles from {session.config.source}; you are {access.role(session.user) or 'not listed'}"
-    emit(shown, as_json=as_json, as_csv=as_csv, lang=session.lang)
+        who = f"roles from {session.config.source}; you are {access.role(session.user) or 'not listed'}"
+    emit({**as_row(shown), "access": who}, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 
 @click.group()
@@ -138,12 +134,9 @@ def boq_import(session: Session, code: str, file: Path, as_json: bool) -> None:
 
     data = validate(CodeInput, code=code)
     items = read_boq(file)
-    from renovation.domain.values import boq_total
 
     result = session.app.set_bill_of_quantities(data.code, items, user=session.user)
-    total = boq_total(items)
-    recorded({"code": result["code"], "items": len(items), "total": total},
-             said("boq", session.lang, code=result["code"], items=len(items), total=total), as_json=as_json)
+    recorded(result, said("boq", session.lang, **as_row(result)), as_json=as_json)
 
 
 @click.group()
@@ -172,11 +165,8 @@ def demolition_record(session: Session, code: str, count: str, as_json: bool) ->
     from renovation.cli.inputs import CountInput, validate
 
     data = validate(CountInput, code=code, count=count)
-    session.app.record_illegal_structures(data.code, data.count, user=session.user)
-    standing = session.app.compound(data.code)["illegal_structures"]
-    recorded({"code": data.code, "count": data.count, "standing": standing},
-             said("illegal_recorded", session.lang, code=data.code, count=data.count, standing=standing),
-             as_json=as_json)
+    result = session.app.record_illegal_structures(data.code, data.count, user=session.user)
+    recorded(result, said("illegal_recorded", session.lang, **as_row(result)), as_json=as_json)
 
 
 @demolition.command("clear")
@@ -194,8 +184,7 @@ def demolition_clear(session: Session, code: str, as_json: bool) -> None:
 
     data = validate(CodeInput, code=code)
     result = session.app.clear_illegal_structures(data.code, user=session.user)
-    recorded({"code": data.code, "count": result["count"]}, said("illegal_cleared", session.lang, code=data.code),
-             as_json=as_json)
+    recorded(result, said("illegal_cleared", session.lang, **as_row(result)), as_json=as_json)
 
 
 @click.group()
@@ -219,7 +208,7 @@ def _lifecycle(name: str, action: str, key: str, doc: str) -> click.Command:
 
         data = validate(DayInput, code=code, on=on)
         result = getattr(session.app, action)(data.code, data.on, user=session.user)
-        recorded(result, said(key, session.lang, **result), as_json=as_json)
+        recorded(result, said(key, session.lang, **as_row(result)), as_json=as_json)
 
     command.__doc__ = doc
     return construction.command(name)(command)
@@ -264,7 +253,7 @@ def handover(session: Session, code: str, on: str | None, operator: str | None, 
 
     data = validate(DayInput, code=code, on=on, operator=operator)
     result = session.app.hand_over(data.code, data.on, data.operator, user=session.user)
-    recorded(result, said("handed_over", session.lang, **result), as_json=as_json)
+    recorded(result, said("handed_over", session.lang, **as_row(result)), as_json=as_json)
 
 
 COMMANDS = [compound, boq, demolition, construction]

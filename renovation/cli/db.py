@@ -10,14 +10,9 @@ enforced by triggers, contractors limited by row-level security and kept away fr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
-from renovation.cli import RuleRefused, Session, pass_session
-
-if TYPE_CHECKING:
-    from renovation.store.pg_roles import Plan
+from renovation.cli import Session, pass_session
 
 
 @click.group()
@@ -47,45 +42,14 @@ def roles(session: Session, run: bool, prefix: str) -> None:
       renovation db roles > roles.sql
       renovation --user 周科长 db roles --apply
     """
-    from renovation.store.backend import persistence_env
+    from renovation.services import admin
 
-    env = persistence_env(session.db)
-    if env["PERSISTENCE_MODULE"] != "eventsourcing.postgres":
-        raise click.UsageError("db roles is for PostgreSQL (--db postgresql://...); an SQLite file has no roles")
-    from renovation.store.pg_roles import BadRoles, build
-
-    schema = env.get("POSTGRES_SCHEMA") or "public"
-    try:
-        plan = build(schema, session.config.access().users, prefix)
-    except BadRoles as error:
-        raise click.UsageError(str(error)) from None
+    plan = admin.roles_plan(session.workspace, prefix)
     if not run:
         click.echo(plan.render())
         return
-    _apply(session, env, plan)
-
-
-def _apply(session: Session, env: dict[str, str], plan: Plan) -> None:
-    import psycopg
-
-    from renovation.projections import read_models
-    from renovation.store.chain import ChainStore
-    from renovation.store.pg_roles import EVENTS_TABLE, NotSuperuser, apply
-
     session.may("maintain")
-    app = session.app  # creates the store's tables if missing
-    if app.recorder.events_table_name != EVENTS_TABLE:  # type: ignore[attr-defined]
-        raise RuleRefused(f"unexpected events table {app.recorder.events_table_name}")  # type: ignore[attr-defined]
-    if ChainStore(app.recorder).head() is None and not app.is_empty():
-        raise RuleRefused("this store has events but no hash chain: run `renovation audit verify --init` first "
-                          "(after the roles the chain can no longer be rewritten)")
-    read_models(app).close()  # creates the read models' tables if missing, so they get their privileges
-    try:
-        position = apply(env, plan)
-    except NotSuperuser as error:
-        raise RuleRefused(str(error)) from None
-    except psycopg.Error as error:
-        raise RuleRefused(f"database error, nothing applied: {' '.join(str(error).split())}") from None
+    position = admin.apply_roles(session.workspace, plan)
     click.echo(f"roles applied to schema {plan.schema}: owner {plan.prefix}_owner, groups "
                + ", ".join(f"{plan.prefix}_{role}" for role in ("supervisor", "auditor", "contractor", "bureau")))
     for role, (name, user) in sorted(plan.logins.items(), key=lambda item: item[1][0]):

@@ -38,10 +38,10 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
         raise click.UsageError(f"--until: {last} is before the kick-off {KICK_OFF}")
     session.may("maintain")
     if force:
-        session.discard_sqlite_file()
+        session.workspace.discard()
     app = session.app
     # The simulated programme records as its own synthetic people, whoever runs it.
-    from renovation.services.access import Access
+    from renovation.domain.access import Access
 
     checked, app.access = app.access, Access(None)
     if not app.is_empty():
@@ -61,33 +61,12 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
 
 def print_board(session: Session, last: date) -> None:
     """The contractor ranking of the latest period, and a progress summary by status."""
-    from decimal import Decimal
-
     from renovation.cli.output import emit
-    from renovation.projections.progress import percent, progress_rows
-    from renovation.projections.ranking import ranking_rows
+    from renovation.services import boards
 
-    models = session.read_models("ranking", "progress")
-    with models.engine.connect() as connection:
-        board = ranking_rows(connection, session.config.ranking.weights.as_dict())
-        progress = progress_rows(connection, last)
-    keys = ("period", "rank", "contractor", "compounds", "total", "movement", "last")
-    emit([{key: row[key] for key in keys} for row in board], as_json=False, as_csv=False, lang=session.lang)
-    contract = sum((row["contract_value"] for row in progress), Decimal(0))
-    metered = sum((row["metered_value"] for row in progress), Decimal(0))
-    summary: list[dict[str, object]] = []
-    for status in ("registered", "under_construction", "completed", "accepted", "handed_over"):
-        rows = [row for row in progress if row["status"] == status]
-        if rows:
-            contract = sum((row["contract_value"] for row in rows), Decimal(0))
-            metered = sum((row["metered_value"] for row in rows), Decimal(0))
-            summary.append({"status": status, "compounds": len(rows), "contract_value": contract,
-                            "metered_value": metered, "percent_complete": percent(metered, contract)})
-    contract = sum((row["contract_value"] for row in progress), Decimal(0))
-    metered = sum((row["metered_value"] for row in progress), Decimal(0))
-    summary.append({"status": "all", "compounds": len(progress), "contract_value": contract,
-                    "metered_value": metered, "percent_complete": percent(metered, contract)})
-    emit(summary, as_json=False, as_csv=False, lang=session.lang)
+    board, by_status = boards.summary(session.workspace, last)
+    emit(board, as_json=False, as_csv=False, lang=session.lang)
+    emit(by_status, as_json=False, as_csv=False, lang=session.lang)
 
 
 COMMANDS = [demo]

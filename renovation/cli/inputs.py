@@ -1,13 +1,13 @@
 """What is typed at the command line or read from a file, validated by pydantic.
 
 A command validates its input with one of these before it touches the store, so bad input exits 2
-with one line and writes nothing.
+with one line and writes nothing. The parsers here only turn text into values (a number, a date);
+every limit and its message is the domain's (``renovation.domain.rules``).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -19,17 +19,16 @@ from pydantic_core import CoreSchema, SchemaValidator, ValidationError
 from pydantic_core import core_schema as cs
 from pydantic_core.core_schema import TypedDictField
 
+from renovation.domain import rules
+from renovation.domain.errors import InvalidValue
 from renovation.domain.values import (
-    CODE_PATTERN,
     FIRST_YEAR,
     LAST_YEAR,
-    MAX_AMOUNT,
     MAX_DECIMAL_PLACES,
-    RESERVED_CODES,
     Category,
     Severity,
     canonical,
-    is_period,
+    normalise_code,
 )
 
 T = TypeVar("T")
@@ -39,33 +38,36 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _IDENTIFIER = re.compile(r"^[A-Z]\d{1,9}$")
 
 
-def parse_decimal(raw: Any, *, places: int = MAX_DECIMAL_PLACES, allow_zero: bool = False) -> Decimal:
-    """A quantity or an amount: a plain finite number, not negative, not absurd."""
-    if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)):
-        raise ValueError(f"{raw!r} is not a number")
+def ruled(raw: Any, check: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """Run one of the domain's checks on a value parsed from ``raw``; a broken rule becomes the
+    ValueError a parser raises, in the domain's words, quoting ``raw`` as typed (the field is named by
+    whoever reports it)."""
     try:
-        number = Decimal(str(raw).strip())
-    except InvalidOperation:
-        raise ValueError(f"{raw!r} is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"{raw!r} is not a finite number")
-    if number < 0:
-        raise ValueError(f"{raw!r} is negative")
-    if number == 0 and not allow_zero:
-        raise ValueError(f"{raw!r} must be greater than zero")
-    if number > MAX_AMOUNT:
-        raise ValueError(f"{raw!r} is larger than {MAX_AMOUNT:f}")
-    exponent = number.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > places:
-        raise ValueError(f"{raw!r} has more than {places} decimal places")
+        check(*args, **kwargs)
+    except InvalidValue as error:
+        raise ValueError(error.phrase("en", shown=raw)) from None
+
+
+def parse_decimal(raw: Any, *, places: int = MAX_DECIMAL_PLACES, allow_zero: bool = False) -> Decimal:
+    """A quantity or an amount: a plain number, then the domain's rule for amounts."""
+    number = _number(raw)
+    ruled(raw, rules.check_amount, "value", number, allow_zero=allow_zero, places=places)
     return canonical(number)
 
 
+def _number(raw: Any) -> Decimal:
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)):
+        raise ValueError(f"{raw!r} is not a number")
+    try:
+        return Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise ValueError(f"{raw!r} is not a number") from None
+
+
 def parse_score(raw: Any) -> Decimal:
-    number = parse_decimal(raw, places=2, allow_zero=True)
-    if number > 100:
-        raise ValueError(f"{raw!r} is not a score from 0 to 100")
-    return number
+    number = _number(raw)
+    ruled(raw, rules.check_score, "score", number, places=rules.SCORE_PLACES)
+    return canonical(number)
 
 
 def parse_date(raw: Any) -> date:
@@ -103,8 +105,7 @@ def parse_datetime(raw: Any) -> datetime:
 
 def parse_period(raw: Any) -> str:
     text = str(raw).strip()
-    if not is_period(text):
-        raise ValueError(f"{raw!r} is not a period (YYYY-MM, month 01-12)")
+    ruled(raw, rules.check_period, text)
     return text
 
 
@@ -119,11 +120,8 @@ def period_option(raw: str | None, option: str = "--period") -> str | None:
 
 
 def parse_code(raw: Any) -> str:
-    text = str(raw).strip().upper()
-    if not CODE_PATTERN.match(text):
-        raise ValueError(f"{raw!r} is not a compound code (1-16 letters, digits or '-')")
-    if text.lower() in RESERVED_CODES:
-        raise ValueError(f"{raw!r} is a subcommand's name and cannot be a compound code")
+    text = normalise_code(str(raw))
+    ruled(raw, rules.check_code, text)
     return text
 
 
@@ -139,12 +137,7 @@ def parse_text(raw: Any, max_length: int) -> str:
     if not isinstance(raw, str):
         raise ValueError(f"{raw!r} is not text")
     text = raw.strip()
-    if not text:
-        raise ValueError("must not be empty")
-    if len(text) > max_length:
-        raise ValueError(f"is longer than {max_length} characters")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in text):
-        raise ValueError("contains a control character")
+    ruled(raw, rules.check_text, "text", text, max_length=max_length)
     return text
 
 
@@ -155,8 +148,8 @@ def _text(max_length: int) -> Callable[[Any], str]:
     return parse
 
 
-parse_name, parse_short_text, parse_item = _text(100), _text(64), _text(32)
-parse_long_text, parse_description = _text(1000), _text(500)
+parse_name, parse_short_text, parse_item = _text(rules.NAME), _text(rules.LABEL), _text(rules.ITEM)
+parse_long_text, parse_description, parse_unit = _text(rules.LONG_TEXT), _text(rules.DESCRIPTION), _text(rules.UNIT)
 
 
 def parse_quantity_or_zero(raw: Any) -> Decimal:
@@ -164,7 +157,7 @@ def parse_quantity_or_zero(raw: Any) -> Decimal:
 
 
 def parse_money(raw: Any) -> Decimal:
-    return parse_decimal(raw, places=2)
+    return parse_decimal(raw, places=rules.MONEY_PLACES)
 
 
 class _Field:
@@ -269,7 +262,7 @@ class RegisterInput(Input):
     name: str = parsed(parse_name)
     district: str = parsed(parse_name)
     contractor: str = parsed(parse_name)
-    households: int = integer(gt=0, le=100_000)
+    households: int = integer(gt=0, le=rules.MAX_HOUSEHOLDS)
     contract_value: Decimal = parsed(parse_money)
     planned_start: date = parsed(parse_date)
     planned_finish: date = parsed(parse_date)
@@ -280,7 +273,7 @@ class BoqRow(Input):
 
     item: str = parsed(parse_item)
     description: str = parsed(parse_description)
-    unit: str = parsed(_text(16))
+    unit: str = parsed(parse_unit)
     quantity: Decimal = parsed(parse_decimal)
     unit_price: Decimal = parsed(parse_quantity_or_zero)
 
@@ -400,7 +393,7 @@ class DayInput(Input):
 
 class CountInput(Input):
     code: str = parsed(parse_code)
-    count: int = integer(gt=0, le=10_000)
+    count: int = integer(gt=0, le=rules.MAX_STRUCTURES)
 
 
 class LedgerInput(Input):

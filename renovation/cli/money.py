@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from renovation.cli import DefaultGroup, Session, pass_session
-from renovation.cli.output import recorded, write_options
+from renovation.cli.output import as_row, recorded, write_options
 from renovation.cli.said import said
 
 
@@ -39,8 +39,7 @@ def meter_record(session: Session, code: str, item: str, period: str, quantity: 
 
     data = validate(MeterInput, code=code, item=item, period=period, quantity=quantity)
     result = session.app.measure(data.code, data.item, data.period, data.quantity, user=session.user)
-    shown = {k: result[k] for k in ("code", "entry_id", "item", "period", "quantity", "value")}
-    recorded(shown, said("measured", session.lang, **shown), as_json=as_json)
+    recorded(result, said("measured", session.lang, **as_row(result)), as_json=as_json)
 
 
 @meter.command("correct")
@@ -62,9 +61,7 @@ def meter_correct(session: Session, code: str, entry_id: str, quantity: str, rea
     data = validate(CorrectInput, code=code, entry_id=entry_id, quantity=quantity, reason=reason)
     result = session.app.correct_measurement(data.code, data.entry_id, data.quantity, data.reason,
                                              user=session.user)
-    shown = {k: result[k] for k in ("code", "entry_id", "item", "period", "previous_quantity", "quantity",
-                                    "value", "reason")}
-    recorded(shown, said("corrected", session.lang, **shown), as_json=as_json)
+    recorded(result, said("corrected", session.lang, **as_row(result)), as_json=as_json)
 
 
 @click.command()
@@ -85,8 +82,7 @@ def variation(session: Session, code: str, item: str, quantity: str, reason: str
 
     data = validate(VariationInput, code=code, item=item, quantity=quantity, reason=reason)
     result = session.app.approve_variation(data.code, data.item, data.quantity, data.reason, user=session.user)
-    shown = {k: result[k] for k in ("code", "item", "previous_quantity", "quantity", "reason")}
-    recorded(shown, said("variation", session.lang, **shown), as_json=as_json)
+    recorded(result, said("variation", session.lang, **as_row(result)), as_json=as_json)
 
 
 @click.command()
@@ -118,9 +114,7 @@ def score(session: Session, code: str, period: str, quality: str, safety: str, p
     scores = {k: getattr(data, k) for k in ("quality", "safety", "progress", "civilized", "satisfaction")}
     result = session.app.score(data.code, data.period, scores, correction=correction, reason=data.reason,
                                user=session.user)
-    shown = {k: result[k] for k in ("code", "period", "quality", "safety", "progress", "civilized",
-                                    "satisfaction", "correction")}
-    recorded(shown, said("scored", session.lang, **shown), as_json=as_json)
+    recorded(result, said("scored", session.lang, **as_row(result)), as_json=as_json)
 
 
 COMMANDS = [meter, variation, score]

@@ -38,7 +38,8 @@ def report(session: Session, html_path: Path, period: str | None) -> None:
     today = session.today()
     models = session.read_models("progress", "quality", "ledger", "ranking", "feedback")
 
-    from renovation.report.html import gather, render  # matplotlib and the read models: only when run
+    from renovation.report.data import gather  # the read models and matplotlib: only when run
+    from renovation.report.html import render
 
     with models.engine.connect() as connection:
         data = gather(connection, today=today, weights=weights, period=period)

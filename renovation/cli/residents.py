@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from renovation.cli import DefaultGroup, Session, pass_session
-from renovation.cli.output import emit, output_options, recorded, write_options
+from renovation.cli.output import as_row, emit, output_options, recorded, write_options
 from renovation.cli.said import said
 
 
@@ -38,8 +38,7 @@ def receive(session: Session, code: str, channel: str, text: str, at: str | None
 
     data = validate(FeedbackInput, code=code, text=text, at=at)
     result = session.app.receive_feedback(data.code, channel, data.text, at=data.at, user=session.user)
-    shown = {k: result[k] for k in ("code", "ticket_id", "channel", "at")}
-    recorded(shown, said("feedback", session.lang, **shown), as_json=as_json)
+    recorded(result, said("feedback", session.lang, **as_row(result)), as_json=as_json)
 
 
 @feedback.command("resolve")
@@ -60,8 +59,7 @@ def resolve(session: Session, code: str, ticket_id: str, note: str, at: str | No
 
     data = validate(ResolveInput, code=code, ticket_id=ticket_id, note=note, at=at)
     result = session.app.resolve_feedback(data.code, data.ticket_id, data.note, at=data.at, user=session.user)
-    shown = {k: result[k] for k in ("code", "ticket_id", "note", "at")}
-    recorded(shown, said("resolved", session.lang, **shown), as_json=as_json)
+    recorded(result, said("resolved", session.lang, **as_row(result)), as_json=as_json)
 
 
 @feedback.command("list")
@@ -75,11 +73,9 @@ def list_feedback(session: Session, only_open: bool, as_json: bool, as_csv: bool
     Example:
       renovation feedback list --open
     """
-    from renovation.projections.feedback import feedback_rows
+    from renovation.services import boards
 
-    models = session.read_models("feedback")
-    with models.engine.connect() as connection:
-        rows = feedback_rows(connection, only_open=only_open)
+    rows = boards.feedback(session.workspace, only_open=only_open)
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 

@@ -57,7 +57,7 @@ SAID: dict[str, dict[str, str]] = {
 
 
 def said(key: str, lang: str, **params: Any) -> str:
-    from renovation.cli.output import plain
+    from renovation.report.labels import plain
 
     values = {name: ", ".join(value) if isinstance(value, list) else plain(value) for name, value in params.items()}
     return SAID.get(lang, SAID["en"])[key].format(**values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from renovation.cli import Session, pass_session
-from renovation.cli.output import recorded, write_options
+from renovation.cli.output import as_row, recorded, write_options
 from renovation.cli.said import said
 from renovation.domain.messages import word
 
@@ -38,9 +38,9 @@ def inspect(session: Session, code: str, kind: str, at: str | None, findings: tu
     new = [NewFinding(**parse_finding(spec).as_dict()) for spec in findings]
     result = session.app.record_inspection(data.code, kind, at=data.at, findings=new, due=data.due,
                                            user=session.user)
-    key = "inspected_findings" if result["finding_ids"] else "inspected"
-    shown = {k: result[k] for k in ("code", "inspection_id", "kind", "at", "finding_ids")}
-    recorded(shown, said(key, session.lang, **{**shown, "kind": word(kind, session.lang)}), as_json=as_json)
+    key = "inspected_findings" if result.finding_ids else "inspected"
+    shown = as_row(result)
+    recorded(result, said(key, session.lang, **{**shown, "kind": word(kind, session.lang)}), as_json=as_json)
 
 
 @click.group()
@@ -66,12 +66,11 @@ def _finding_action(name: str, action: str, doc: str) -> click.Command:
         from renovation.cli.inputs import FindingActionInput, validate
 
         data = validate(FindingActionInput, code=code, finding_id=finding_id, note=note, at=at)
-        result = getattr(session.app, action)(data.code, data.finding_id, note=data.note, at=data.at,
-                                              user=session.user)
-        status = {"rectify": "rectified", "close": "closed", "reopen": "reopened"}[name]
-        recorded({**result, "status": status},
-                 said("finding", session.lang, code=data.code, finding_id=data.finding_id,
-                      status=word(status, session.lang)), as_json=as_json)
+        app = session.app
+        act = {"rectify": app.rectify_finding, "close": app.close_finding, "reopen": app.reopen_finding}[name]
+        result = act(data.code, data.finding_id, note=data.note, at=data.at, user=session.user)
+        recorded(result, said("finding", session.lang, code=result.code, finding_id=result.finding_id,
+                              status=word(result.status, session.lang)), as_json=as_json)
 
     command.__doc__ = doc
     return finding.command(name)(command)
@@ -131,9 +130,8 @@ def sample(session: Session, code: str, material: str, batch: str, regime: str, 
     data = validate(SampleInput, code=code, material=material, batch=batch, witness=witness, at=at)
     result = session.app.sample_material(data.code, material=data.material, batch=data.batch, regime=regime,
                                          witness=data.witness, at=data.at, user=session.user)
-    key = "resampled" if result["resample_of"] else "sampled"
-    shown = {k: result[k] for k in ("code", "sample_id", "batch", "regime", "resample_of")}
-    recorded(shown, said(key, session.lang, **shown), as_json=as_json)
+    key = "resampled" if result.resample_of else "sampled"
+    recorded(result, said(key, session.lang, **as_row(result)), as_json=as_json)
 
 
 @material.command("result")
@@ -161,8 +159,7 @@ def result(session: Session, code: str, sample_id: str, passed: bool | None, lab
     data = validate(ResultInput, code=code, sample_id=sample_id, lab=lab, report=report, at=at)
     outcome = session.app.record_material_result(data.code, data.sample_id, passed=passed, lab=data.lab,
                                                  report=data.report, at=data.at, user=session.user)
-    shown = {k: outcome[k] for k in ("code", "sample_id", "batch", "passed", "outcome")}
-    recorded(shown, said(f"result_{outcome['outcome']}", session.lang, **shown), as_json=as_json)
+    recorded(outcome, said(f"result_{outcome.outcome}", session.lang, **as_row(outcome)), as_json=as_json)
 
 
 COMMANDS = [inspect, finding, material]

@@ -34,8 +34,25 @@ class CompoundAlreadyRegistered(DomainError):
     pass
 
 
+#: Reasons said of a value worth quoting (a number, a code): the CLI puts the value before them.
+VALUE_SHOWN = frozenset({"not_finite", "not_positive", "negative", "too_large", "too_precise", "bad_code",
+                         "reserved_code", "bad_period", "score_range"})
+
+
 class InvalidValue(DomainError):
     """A value the domain cannot accept (a code, a name, a number out of range)."""
+
+    def phrase(self, lang: str = "en", shown: object = None) -> str:
+        """The reason alone, as the edge says it after the field's name: ``'1.001' has more than 2
+        decimal places``, ``must not be empty``; ``shown`` is the value as the user typed it."""
+        from renovation.domain.messages import word
+
+        reason = str(self.params["reason"])
+        if reason == "not_positive" and str(self.params["value"]).startswith("-"):
+            reason = "negative"  # the rule is "greater than zero"; what is wrong with -5 is its sign
+        said = word(reason, lang, **self.params)
+        value = self.params["value"] if shown is None else shown
+        return f"{value!r} {said}" if reason in VALUE_SHOWN else said
 
 
 class WrongStatus(DomainError):

@@ -1,7 +1,9 @@
-"""Checks on single values, shared by every command of the aggregate.
+"""The rules every single value must keep, and their limits: the one source of them.
 
-The edge (pydantic models in the CLI) validates the same things first; these keep the aggregate
-safe when it is driven from elsewhere (the demo, an import, a test).
+The aggregate checks each value it is given with these; the CLI's parsers (``renovation.cli.inputs``)
+turn typed text into a value and then call the same checks, so a limit or a message is written once;
+the importer checks every value of an imported event with them too. A broken rule raises
+:class:`~renovation.domain.errors.InvalidValue`, whose reason words live in ``messages``.
 """
 
 from __future__ import annotations
@@ -11,15 +13,39 @@ from datetime import datetime
 from decimal import Decimal
 
 from renovation.domain.errors import InvalidValue, TimeInFuture
-from renovation.domain.values import MAX_AMOUNT, MAX_DECIMAL_PLACES
+from renovation.domain.values import CODE_PATTERN, MAX_AMOUNT, MAX_DECIMAL_PLACES, RESERVED_CODES, is_period
+
+#: The longest text of each kind (characters).
+NAME = 100  # a compound, district, contractor, operator, material, witness, lab or location
+LABEL = 64  # a batch or a report number
+ITEM = 32  # a bill-of-quantities item code
+UNIT = 16  # a unit of measure
+DESCRIPTION = 500  # a description, a reason, a note
+LONG_TEXT = 1000  # a resident's feedback: the longest text the tracker keeps
+#: Text checked without a kind of its own.
+DEFAULT_TEXT = 200
+
+#: What a person types is held to fen for money (a contract value) and to two decimal places for a
+#: score; the record itself keeps any amount or score to MAX_DECIMAL_PLACES (older data, imports).
+MONEY_PLACES = 2
+SCORE_PLACES = 2
+#: A horse-race score is 0 to 100.
+MAX_SCORE = Decimal(100)
+#: The most households of a compound, and the most illegal structures one record may count.
+MAX_HOUSEHOLDS = 100_000
+MAX_STRUCTURES = 10_000
+
+#: Unicode categories no text may hold: controls, invisible formatting (e.g. U+202E, which reverses
+#: what follows it on screen), lone surrogates.
+_HIDDEN = ("Cc", "Cf", "Cs")
 
 
-def check_text(field: str, value: str, *, max_length: int = 200) -> None:
-    if not value or not value.strip():
-        raise InvalidValue(field=field, value=value, reason="empty")
+def check_text(field: str, value: str, *, max_length: int = DEFAULT_TEXT) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValue(field=field, value=value if isinstance(value, str) else "", reason="empty")
     if len(value) > max_length:
         raise InvalidValue(field=field, value=value[:20] + "…", reason="too_long", limit=max_length)
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):
+    if not value.isprintable() and any(unicodedata.category(ch) in _HIDDEN for ch in value):
         raise InvalidValue(field=field, value=value[:20], reason="control_character")
 
 
@@ -31,21 +57,42 @@ def check_count(field: str, count: int, *, limit: int) -> None:
         raise InvalidValue(field=field, value=str(count), reason="too_large", limit=limit)
 
 
-def check_amount(field: str, value: Decimal, *, allow_zero: bool = False) -> None:
-    """Quantities, prices and amounts: finite, not negative, not absurd, at most 4 decimal places."""
+def check_amount(field: str, value: Decimal, *, allow_zero: bool = False, places: int = MAX_DECIMAL_PLACES,
+                 largest: Decimal = MAX_AMOUNT) -> None:
+    """Quantities, prices and amounts: finite, not negative (nor zero unless ``allow_zero``), at most
+    ``largest``, with at most ``places`` decimal places."""
     if not isinstance(value, Decimal) or not value.is_finite():
         raise InvalidValue(field=field, value=str(value), reason="not_finite")
-    if (value < 0 or value.is_signed()) and allow_zero:
-        raise InvalidValue(field=field, value=str(value), reason="negative")
-    if value < 0 or value.is_signed() or (value == 0 and not allow_zero):
-        raise InvalidValue(field=field, value=str(value), reason="not_positive")
-    if value > MAX_AMOUNT:
-        raise InvalidValue(field=field, value=str(value), reason="too_large", limit=str(MAX_AMOUNT))
+    if value.is_signed() or value == 0:  # -0 is signed
+        if allow_zero and value.is_signed():
+            raise InvalidValue(field=field, value=str(value), reason="negative")
+        if not allow_zero:
+            raise InvalidValue(field=field, value=str(value), reason="not_positive")
+    if value > largest:
+        raise InvalidValue(field=field, value=str(value), reason="too_large", limit=str(largest))
     exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > MAX_DECIMAL_PLACES:
-        raise InvalidValue(
-            field=field, value=str(value), reason="too_precise", limit=MAX_DECIMAL_PLACES
-        )
+    if isinstance(exponent, int) and -exponent > places:
+        raise InvalidValue(field=field, value=str(value), reason="too_precise", limit=places)
+
+
+def check_score(field: str, value: Decimal, *, places: int = MAX_DECIMAL_PLACES) -> None:
+    check_amount(field, value, allow_zero=True, places=places)
+    if value > MAX_SCORE:
+        raise InvalidValue(field=field, value=str(value), reason="score_range")
+
+
+def check_code(code: str) -> None:
+    """A compound code, already normalised (upper case, trimmed)."""
+    if not CODE_PATTERN.match(code):
+        raise InvalidValue(field="code", value=code, reason="bad_code")
+    if code.lower() in RESERVED_CODES:
+        raise InvalidValue(field="code", value=code, reason="reserved_code")
+
+
+def check_period(period: str, field: str = "period") -> None:
+    """A month of metering or scoring, ``YYYY-MM``."""
+    if not is_period(period):
+        raise InvalidValue(field=field, value=period, reason="bad_period")
 
 
 def check_not_future(at: datetime, now: datetime) -> None:

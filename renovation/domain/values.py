@@ -26,6 +26,11 @@ FIRST_YEAR, LAST_YEAR = 1900, 2999
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,15}$")
 PERIOD_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
 
+def normalise_code(code: str) -> str:
+    """Compound codes are typed in a hurry: ``jm`` and ``JM`` are the same compound."""
+    return code.strip().upper()
+
+
 #: Words that are subcommand names, so a compound code can never be mistaken for one.
 RESERVED_CODES = frozenset(
     {

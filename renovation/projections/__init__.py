@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from renovation.projections.base import Projection
-    from renovation.projections.runner import ReadModels
-    from renovation.services.application import RenovationApp
+    from renovation.projections.runner import EventSource, ReadModels
 
 NAMES = ("progress", "quality", "ledger", "ranking", "feedback")
 
@@ -22,7 +21,8 @@ def all_projections() -> list[Projection]:
     return [ProgressProjection(), QualityProjection(), LedgerProjection(), RankingProjection(), FeedbackProjection()]
 
 
-def read_models(app: RenovationApp) -> ReadModels:
+def read_models(source: EventSource) -> ReadModels:
+    """Every read model of the store ``source`` (the application) writes to."""
     from renovation.projections.runner import ReadModels
 
-    return ReadModels(app, all_projections())
+    return ReadModels(source, all_projections())

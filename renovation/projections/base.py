@@ -146,7 +146,7 @@ class Projection:
 
 def position_of(connection: Connection, name: str, *, for_update: bool = False) -> int:
     query = select(tracking.c.position).where(tracking.c.name == name)
-    if for_update and connection.dialect.name == "postgresql":
+    if for_update:  # SQLite has no FOR UPDATE (SQLAlchemy leaves it out); its write lock serialises
         query = query.with_for_update()
     found = connection.execute(query).scalar()
     return int(found) if found is not None else 0

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, String, Table, select
 
 from renovation.projections.base import DateTimeText, Event, Projection, metadata
-from renovation.projections.quality import days_between
+from renovation.projections.common import days_between
 from renovation.projections.rows import Rows
 
 tickets = Table(

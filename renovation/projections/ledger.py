@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, String, Table, select
 
 from renovation.projections.base import DecimalText, Event, Projection, metadata
-from renovation.projections.progress import percent
+from renovation.projections.common import percent
 from renovation.projections.rows import Rows
 
 items = Table(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Column, Connection, Integer, String, Table, select
 
 from renovation.projections.base import DateText, DecimalText, Event, Projection, metadata
+from renovation.projections.common import percent
 from renovation.projections.rows import Rows
 
 compounds = Table(
@@ -34,13 +35,6 @@ compounds = Table(
 
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
-
-
-def percent(part: Decimal, whole: Decimal) -> Decimal | None:
-    """part ÷ whole × 100, rounded half-up to two decimals (None when there is no whole)."""
-    if not whole:
-        return None
-    return (part / whole * HUNDRED).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 class ProgressProjection(Projection):

@@ -12,7 +12,7 @@ through partial indexes).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 
 from renovation.projections.base import DateText, DateTimeText, Event, Projection, metadata
+from renovation.projections.common import count_percent
 from renovation.projections.rows import Rows
 
 REGIMES = ("routine", "cross", "blind")
@@ -222,20 +223,6 @@ def missed_days(connection: Connection, code: str, today: date) -> list[date]:
     return [day for day in construction_days(row, today) if day not in inspected]
 
 
-def days_between(start: datetime, end: datetime) -> Decimal:
-    delta = end - start
-    return Decimal(delta.days * 86400 + delta.seconds) / 86400
-
-
-def count_percent(part: int, whole: int) -> Decimal | None:
-    """``percent`` of two counts, the same value worked out in integers (a province's board works
-    out thousands of them): part ÷ whole × 100, rounded half-up to two decimals."""
-    if not whole:
-        return None
-    cents = (part * 20000 + whole) // (2 * whole)
-    return Decimal(f"{cents // 100}.{cents % 100:02d}")
-
-
 class Tally:
     """The figures of one compound or one contractor."""
 
@@ -292,6 +279,16 @@ def quality_rows(connection: Connection, today: date, by: str = "compound",
     tallies: dict[str, Tally] = defaultdict(Tally)
     contractor_of: dict[str, str] = {}
     key_of: dict[str, str] = {}
+    _tally_running_counts(connection, today, by, tallies, contractor_of, key_of)
+    _tally_the_few_rows(connection, today, hidden_regimes, tallies, key_of)
+    if by == "compound":
+        return [{"code": code, "contractor": contractor_of[code], **tallies[code].row()} for code in contractor_of]
+    return [{"contractor": name, **tallies[name].row()} for name in sorted(set(contractor_of.values()))]
+
+
+def _tally_running_counts(connection: Connection, today: date, by: str, tallies: dict[str, Tally],
+                          contractor_of: dict[str, str], key_of: dict[str, str]) -> None:
+    """Each compound's running counts, into its own tally or its contractor's."""
     regime_columns = [compounds.c[f"{regime}_{count}"] for regime in REGIMES for count in ("resulted", "passed")]
     per_compound = select(
         compounds.c.code, compounds.c.contractor, compounds.c.started_on, compounds.c.completed_on,
@@ -317,6 +314,12 @@ def quality_rows(connection: Connection, today: date, by: str = "compound",
             if index % 2 == 0:
                 tally.samples += count
                 tally.failed += count - counts[index + 1]
+
+
+def _tally_the_few_rows(connection: Connection, today: date, hidden_regimes: frozenset[str],
+                        tallies: dict[str, Tally], key_of: dict[str, str]) -> None:
+    """What the running counts cannot hold: morning days after the board's date, open findings,
+    pending samples (not those of a hidden regime) and rejected batches."""
     # Morning days of the construction that come after the board's date do not count yet (counted
     # here, not grouped in SQL, so that the index on the day finds the few there are).
     after = (
@@ -342,6 +345,3 @@ def quality_rows(connection: Connection, today: date, by: str = "compound",
     rejected = select(samples.c.code, samples.c.batch).where(REJECTED).distinct()
     for code, batch in connection.execute(rejected).all():
         tallies[key_of[code]].rejected.add((code, batch))
-    if by == "compound":
-        return [{"code": code, "contractor": contractor_of[code], **tallies[code].row()} for code in contractor_of]
-    return [{"contractor": name, **tallies[name].row()} for name in sorted(set(contractor_of.values()))]

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Column, Connection, Engine, String, Table, create_engine, event, insert, select, text
-from sqlalchemy.engine import URL
+from sqlalchemy import Column, Connection, Engine, String, Table, insert, select
 
 from renovation.projections.base import Event, Projection, metadata, position_of, set_position, tracking
 from renovation.projections.rows import Rows
-from renovation.store.backend import DDL_LOCK
 from renovation.store.faults import crash_point
 
 if TYPE_CHECKING:
-    from renovation.services.application import RenovationApp
+    from eventsourcing.persistence import Mapper
+
+    from renovation.store.backend import Backend
 
 #: Events applied per transaction while catching up.
 BATCH = 1000
@@ -32,52 +32,28 @@ directory = Table(
 )
 
 
-def engine_for(env: dict[str, str]) -> Engine:
-    """An SQLAlchemy engine on the database that holds the events."""
-    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
-        engine = create_engine(
-            f"sqlite:///{env['SQLITE_DBNAME']}",
-            connect_args={"timeout": float(env.get("SQLITE_LOCK_TIMEOUT", "10"))},
-        )
+class EventSource(Protocol):
+    """Where the read models read the log from: the application (its backend and its event mapper)."""
 
-        @event.listens_for(engine, "connect")
-        def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None  # transactions are begun below, explicitly
+    @property
+    def backend(self) -> Backend: ...
 
-        @event.listens_for(engine, "begin")
-        def _begin(connection: Connection) -> None:
-            # Catching up reads its position and then writes: it takes the write lock up front,
-            # so two processes catching up at once queue instead of failing to upgrade a read lock.
-            immediate = connection.get_execution_options().get("immediate", False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-        return engine
-    url = URL.create(
-        "postgresql+psycopg",
-        username=env["POSTGRES_USER"],
-        password=env.get("POSTGRES_PASSWORD") or None,
-        host=env["POSTGRES_HOST"],
-        port=int(env["POSTGRES_PORT"]),
-        database=env["POSTGRES_DBNAME"],
-    )
-    seconds = env.get("POSTGRES_LOCK_TIMEOUT", "10")
-    options = f"-c lock_timeout={seconds}s -c idle_in_transaction_session_timeout={seconds}s"
-    if env.get("POSTGRES_SCHEMA"):
-        options += f" -c search_path={env['POSTGRES_SCHEMA']}"
-    return create_engine(url, connect_args={"options": options, "connect_timeout": 5})
+    @property
+    def mapper(self) -> Mapper[Any]: ...
 
 
 class ReadModels:
     """The projections of one store."""
 
-    def __init__(self, app: RenovationApp, projections: Sequence[Projection], engine: Engine | None = None) -> None:
-        self.app = app
+    def __init__(self, source: EventSource, projections: Sequence[Projection], engine: Engine | None = None) -> None:
+        self.backend = backend = source.backend
+        self.mapper = source.mapper  # decodes the stored events
         self.projections = {projection.name: projection for projection in projections}
-        self.engine = engine or engine_for(app.persistence)
+        #: A given engine is another database (a replay in memory): the store's locks are not its.
+        self.on_store = engine is None
+        self.engine = engine or backend.engine()
         with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                # Processes starting together must not run the same DDL at once.
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DDL_LOCK})
+            self._lock_ddl(connection)
             metadata.create_all(connection)
         self._codes: dict[str, str] = {}
         self._ensure_tracking_rows()
@@ -86,14 +62,18 @@ class ReadModels:
         with self.writing() as connection, connection.begin():
             known = set(connection.execute(select(tracking.c.name)).scalars())
             new = [projection for projection in self.projections.values() if projection.key not in known]
-            if new and connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DDL_LOCK})
+            if new:
+                self._lock_ddl(connection)
                 known = set(connection.execute(select(tracking.c.name)).scalars())  # as the lock's holder left it
             for projection in new:
                 if projection.key not in known:  # new, or a new version of its tables: start afresh
                     projection.prepare(connection)
                     projection.clear(connection)
                     connection.execute(insert(tracking).values(name=projection.key, position=0))
+
+    def _lock_ddl(self, connection: Connection) -> None:
+        if self.on_store:
+            self.backend.lock_ddl(connection)
 
     def writing(self) -> Connection:
         """A connection whose transactions take the write lock at once (SQLite) ."""
@@ -103,7 +83,7 @@ class ReadModels:
         self.engine.dispose()
 
     def head(self) -> int:
-        return self.app.recorder.max_notification_id() or 0
+        return self.backend.recorder.max_notification_id() or 0
 
     def catch_up(self, *names: str, upto: int | None = None,
                  progress: Callable[[int], None] | None = None) -> None:
@@ -129,22 +109,15 @@ class ReadModels:
                     crash_point("catch_up_batch")
                     if progress:
                         progress(reached - position)
-                if reached is not None and start is not None and reached - start >= ANALYZE_AFTER \
-                        and connection.dialect.name == "postgresql":
-                    self._analyze(connection, self.projections[name])
-
-    @staticmethod
-    def _analyze(connection: Connection, projection: Projection) -> None:
-        with connection.begin():
-            for table in projection.tables:
-                connection.execute(text(f"ANALYZE {table.name}"))
+                if self.on_store and reached is not None and start is not None and reached - start >= ANALYZE_AFTER:
+                    self.backend.analyze(connection, [table.name for table in self.projections[name].tables])
 
     def _apply_batch(self, rows: Rows, projection: Projection, position: int, head: int) -> int:
         """Apply the next batch of events after ``position``; returns the position reached."""
         if position >= head:
             return position
         topics = self.topics(projection)
-        notifications = self.app.recorder.select_notifications(
+        notifications = self.backend.recorder.select_notifications(
             start=position + 1, limit=BATCH, stop=head, topics=topics
         )
         for notification in notifications:
@@ -158,7 +131,7 @@ class ReadModels:
     def apply(self, rows: Rows, projection: Projection, notification: Any, domain_event: Any = None) -> None:
         """Apply one notification (decoded already, or decoded here) to a projection's rows."""
         if domain_event is None:
-            domain_event = self.app.mapper.to_domain_event(notification)
+            domain_event = self.mapper.to_domain_event(notification)
         fields = {k: v for k, v in vars(domain_event).items() if k not in ("originator_id", "originator_topic")}
         name = type(domain_event).__name__
         originator = str(domain_event.originator_id)

@@ -13,16 +13,61 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from renovation.domain.compound import CompoundProject
 from renovation.domain.values import BoqItem, MeterEntry
-from renovation.services.application import RenovationApp, describe, project_compound
+from renovation.services.application import RenovationApp
+from renovation.services.results import CompoundView
+from renovation.services.writer import project_compound
 
 if TYPE_CHECKING:
     from renovation.projections.runner import ReadModels
 
 METERING_EVENTS = ("QuantityMeasured", "MeasurementCorrected", "VariationApproved")
+
+
+class HistoryRow(TypedDict):
+    """One metering event (``audit history``); rows are dicts, as every table and CSV row is."""
+
+    entry_id: str | None
+    kind: str  # measured | corrected | variation
+    item: str
+    period: str | None
+    previous_quantity: Decimal | None
+    quantity: Decimal
+    value: Decimal | None
+    recorded_at: datetime
+    user: str
+    reason: str | None
+    version: int
+
+
+class ReplayedItem(TypedDict):
+    item: str
+    description: str
+    unit: str
+    quantity: Decimal
+    value: Decimal
+
+
+class Replay(TypedDict):
+    """The ledger of a compound as recorded by ``as_of`` (``audit replay``)."""
+
+    code: str
+    as_of: datetime
+    items: list[ReplayedItem]
+    total_value: Decimal
+
+
+class Difference(TypedDict):
+    """Where a read model and the events disagree (``audit reconcile``)."""
+
+    code: str
+    item: str | None
+    what: str  # ledger | metered_value
+    events_side: str
+    read_model: str
 
 
 def compound_events(app: RenovationApp, code: str) -> list[CompoundProject.Event]:
@@ -32,9 +77,9 @@ def compound_events(app: RenovationApp, code: str) -> list[CompoundProject.Event
 
 def metering_history(
     app: RenovationApp, code: str, item: str | None = None, period: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[HistoryRow]:
     """Every metering event of the compound in recording order."""
-    rows = []
+    rows: list[HistoryRow] = []
     for event in compound_events(app, code):
         kind = type(event).__name__
         if kind not in METERING_EVENTS:
@@ -66,7 +111,7 @@ def metering_history(
     return rows
 
 
-def replay_ledger(app: RenovationApp, code: str, as_of: datetime) -> dict[str, Any]:
+def replay_ledger(app: RenovationApp, code: str, as_of: datetime) -> Replay:
     """The ledger recomputed from the events recorded up to ``as_of``: per bill-of-quantities item
     the quantity and value summed over all periods, and the total to the fen."""
     boq: dict[str, BoqItem] = {}
@@ -92,7 +137,7 @@ def replay_ledger(app: RenovationApp, code: str, as_of: datetime) -> dict[str, A
     for entry in entries.values():
         sums[entry.item][0] += entry.quantity
         sums[entry.item][1] += entry.value
-    items: list[dict[str, Any]] = [
+    items: list[ReplayedItem] = [
         {
             "item": item,
             "description": boq[item].description,
@@ -112,7 +157,7 @@ def replay_ledger(app: RenovationApp, code: str, as_of: datetime) -> dict[str, A
 
 def compound_as_of(
     app: RenovationApp, code: str, as_of: datetime, *, hide_pending_blind: bool = False
-) -> dict[str, Any]:
+) -> CompoundView:
     """The compound as it stood with the events recorded up to ``as_of``."""
     events = [event for event in compound_events(app, code) if event.timestamp <= as_of]
     if not events:
@@ -121,7 +166,7 @@ def compound_as_of(
         raise CompoundNotFound(code=code)
     project = project_compound(None, events)
     assert isinstance(project, CompoundProject)
-    return describe(project, hide_pending_blind=hide_pending_blind)
+    return CompoundView.of(project, hide_pending_blind=hide_pending_blind)
 
 
 def read_models_as_of(app: RenovationApp, as_of: datetime, *names: str) -> ReadModels:
@@ -153,14 +198,14 @@ def _notifications(app: RenovationApp) -> Iterator[Any]:
     yield from app.iter_notifications()
 
 
-def reconcile(app: RenovationApp, models: ReadModels) -> list[dict[str, Any]]:
+def reconcile(app: RenovationApp, models: ReadModels) -> list[Difference]:
     """Every compound's ledger recomputed from its events against the ledger and progress read models;
     one row per difference (none when they agree)."""
     from renovation.projections.ledger import entries as ledger_entries
     from renovation.projections.progress import compounds as progress_compounds
 
     now = app.clock()
-    differences = []
+    differences: list[Difference] = []
     with models.engine.connect() as connection:
         projected: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
         for row in connection.execute(ledger_entries.select()):
@@ -169,15 +214,15 @@ def reconcile(app: RenovationApp, models: ReadModels) -> list[dict[str, Any]]:
         progress_values = {row.code: row.metered_value for row in connection.execute(progress_compounds.select())}
     for code in app.compound_codes():
         replayed = replay_ledger(app, code, now)
-        for row in replayed["items"]:
-            quantity, value = projected.pop((code, row["item"]), [Decimal(0), Decimal(0)])
-            if quantity != row["quantity"] or value != row["value"]:
+        for item in replayed["items"]:
+            quantity, value = projected.pop((code, item["item"]), [Decimal(0), Decimal(0)])
+            if quantity != item["quantity"] or value != item["value"]:
                 differences.append(
                     {
                         "code": code,
-                        "item": row["item"],
+                        "item": item["item"],
                         "what": "ledger",
-                        "events_side": f"{row['quantity']} / {row['value']}",
+                        "events_side": f"{item['quantity']} / {item['value']}",
                         "read_model": f"{quantity} / {value}",
                     }
                 )
@@ -191,11 +236,11 @@ def reconcile(app: RenovationApp, models: ReadModels) -> list[dict[str, Any]]:
                     "read_model": str(progress_values.get(code)),
                 }
             )
-    for (code, item), (quantity, value) in projected.items():
+    for (code, item_code), (quantity, value) in projected.items():
         differences.append(
             {
                 "code": code,
-                "item": item,
+                "item": item_code,
                 "what": "ledger",
                 "events_side": "0 / 0",
                 "read_model": f"{quantity} / {value}",

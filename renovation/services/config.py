@@ -1,4 +1,4 @@
-"""``renovation.toml``: the horse-race weights and who has which role (see ``renovation.services.access``).
+"""``renovation.toml``: the horse-race weights and who has which role (see ``renovation.domain.access``).
 
 Found in the working directory, or given with ``--config``::
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from renovation.services.access import Access
+    from renovation.domain.access import Access
 
 DEFAULT_FILE = "renovation.toml"
 
@@ -60,7 +60,7 @@ class Config:
 
     def access(self) -> Access:
         """Roles apply once the file lists [users]; without it everyone may record anything."""
-        from renovation.services.access import Access, User
+        from renovation.domain.access import Access, User
 
         if self.users is None:
             return Access(None)
@@ -80,6 +80,19 @@ def load_config(path: str | None) -> Config:
         data: dict[str, Any] = tomllib.loads(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as error:
         raise BadConfig(f"{file}: {' '.join(str(error).split())}") from None
-    from renovation.services.config_schema import parse
+    from renovation.services.config_schema import validate
 
-    return parse(data, str(file))
+    try:
+        checked = validate(data)
+    except ValueError as error:
+        raise BadConfig(f"{file}: {error}") from None
+    weights = checked.ranking.weights
+    users = None
+    if checked.users is not None:
+        users = {name: UserEntry(entry.role, entry.contractor) for name, entry in checked.users.items()}
+    return Config(
+        ranking=Ranking(Weights(weights.quality, weights.safety, weights.progress, weights.civilized,
+                                weights.satisfaction)),
+        users=users,
+        source=str(file),
+    )

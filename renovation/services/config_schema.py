@@ -1,12 +1,11 @@
-"""The schema of ``renovation.toml`` (pydantic), checked when a file is read."""
+"""The schema of ``renovation.toml`` (pydantic), checked when a file is read (``renovation.services.config``
+turns what it accepts into a ``Config``)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from renovation.services.config import BadConfig, Config, Ranking, UserEntry, Weights
 
 
 class WeightsSchema(BaseModel):
@@ -52,21 +51,11 @@ class ConfigSchema(BaseModel):
     users: dict[str, UserSchema] | None = None
 
 
-def parse(data: dict[str, Any], source: str) -> Config:
-    """The file's contents as a Config, or BadConfig naming the first problem."""
+def validate(data: dict[str, Any]) -> ConfigSchema:
+    """The file's contents checked, or a ValueError naming the first problem (``where: what``)."""
     try:
-        checked = ConfigSchema.model_validate(data)
+        return ConfigSchema.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise BadConfig(f"{source}: {where}: {first['msg'].removeprefix('Value error, ')}") from None
-    weights = checked.ranking.weights
-    users = None
-    if checked.users is not None:
-        users = {name: UserEntry(entry.role, entry.contractor) for name, entry in checked.users.items()}
-    return Config(
-        ranking=Ranking(Weights(weights.quality, weights.safety, weights.progress, weights.civilized,
-                                weights.satisfaction)),
-        users=users,
-        source=source,
-    )
+        raise ValueError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None

@@ -264,7 +264,8 @@ class Simulation:
                 if severity != "minor":
                     site.month_findings[category] += 1
         recorded = self.app.record_inspection(site.code, kind, at=moment, findings=findings, user=site.supervisor)
-        for finding in recorded["findings"]:
+        project = self.app.get_project(site.code)
+        for finding in (project.findings[finding_id] for finding_id in recorded.finding_ids):
             late = rnd.random() < 0.12 * site.care  # some are rectified after their due date
             days_to_fix = (finding.due - moment.date()).days + (rnd.randint(1, 6) if late else -rnd.randint(0, 1))
             site.open_findings.append((finding.finding_id, moment.date() + timedelta(days=max(1, days_to_fix))))
@@ -282,7 +283,7 @@ class Simulation:
             )
         except DomainError:  # a rejected batch has left the site
             return
-        site.pending_samples.append((recorded["sample_id"], day + timedelta(days=self.random.randint(2, 5))))
+        site.pending_samples.append((recorded.sample_id, day + timedelta(days=self.random.randint(2, 5))))
 
     def follow_up(self, site: Site, day: date) -> None:
         rnd = self.random
@@ -315,7 +316,7 @@ class Simulation:
                     user=site.supervisor,
                 )
                 site.pending_samples.remove((sample_id, when))
-                if outcome["outcome"] == "resample_required":  # double quantity, same batch
+                if outcome.outcome == "resample_required":  # double quantity, same batch
                     self.sample(site, day, taken.regime, taken.batch)
         for ticket_id, when in list(site.open_tickets):
             if day >= when:
@@ -347,7 +348,7 @@ class Simulation:
         )
         site.month_complaints += 1
         if rnd.random() < 0.9:  # most are resolved within days; a few stay open
-            site.open_tickets.append((ticket["ticket_id"], day + timedelta(days=rnd.randint(1, 7))))
+            site.open_tickets.append((ticket.ticket_id, day + timedelta(days=rnd.randint(1, 7))))
 
     def month_end(self, last_day: date) -> None:
         """Monthly metering by the cost consultant (with the odd correction and variation), then
@@ -369,7 +370,7 @@ class Simulation:
                 corrected = (quantity * Decimal("0.95")).quantize(QUARTER)
                 if rnd.random() < 0.02 and corrected != quantity:  # a re-measurement finds the entry too high
                     self.app.correct_measurement(
-                        site.code, entry["entry_id"], corrected, "复核现场实测,原计量偏大", user=AUDITOR
+                        site.code, entry.entry_id, corrected, "复核现场实测,原计量偏大", user=AUDITOR
                     )
                     site.metered[item] += corrected - quantity
             if self.variations < 2 and rnd.random() < 0.05:

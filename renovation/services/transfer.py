@@ -19,10 +19,8 @@ import sqlite3
 import tempfile
 import types
 import typing
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -32,8 +30,10 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
+from renovation.domain import rules
 from renovation.domain.compound import CompoundProject
-from renovation.domain.values import FIRST_YEAR, LAST_YEAR, MAX_DECIMAL_PLACES
+from renovation.domain.errors import InvalidValue
+from renovation.domain.values import FIRST_YEAR, LAST_YEAR
 from renovation.services.application import RenovationApp
 from renovation.store.faults import crash_point
 
@@ -141,7 +141,7 @@ class Importer:
 
     def stream(self, path: Path, progress: Callable[[int], None] | None) -> None:
         size = self.batch
-        with self.writer() as write:
+        with self.app.backend.appending() as write:  # one transaction: all or nothing
             batch: list[StoredEvent] = []
             for number, raw in _lines(path):
                 stored = self.parse(number, raw)
@@ -158,19 +158,6 @@ class Importer:
                 write(batch)
                 self.added += len(batch)
                 crash_point("import_batch")
-
-    @contextmanager
-    def writer(self) -> Iterator[Callable[[list[StoredEvent]], None]]:
-        recorder: Any = self.app.recorder
-        with recorder.datastore.transaction(commit=True) as cursor:
-            if hasattr(recorder.datastore, "schema"):  # PostgreSQL: lock, insert, then chain
-                def write(batch: list[StoredEvent]) -> None:
-                    recorder._insert_stored_events(cursor, batch)
-                    recorder._fetch_ids_after_insert_events(cursor, batch)
-            else:
-                def write(batch: list[StoredEvent]) -> None:
-                    recorder._insert_events(cursor, batch)
-            yield write
 
     def parse(self, number: int, raw: bytes) -> StoredEvent | None:
         """The line as a stored event, None if the store has it already; BadImport if it is bad."""
@@ -387,25 +374,28 @@ def _inconsistency(compound: CompoundProject | None, cls: type, state: dict[str,
     return None
 
 
-#: What the tracker itself ever stores, so an imported event holds nothing a command would refuse: texts
-#: of at most the longest a command takes (feedback), without control characters; counts; amounts not
-#: negative, with at most 4 decimal places and 24 digits (a quantity times a unit price, each below 10**12).
-MAX_TEXT = 1000
+#: What the tracker itself ever stores, so an imported event holds nothing a command would refuse, by
+#: the domain's own rules (``renovation.domain.rules``): texts of at most the longest a command takes
+#: (feedback), without control characters; counts; amounts not negative, with at most 4 decimal
+#: places, below 10**24 (a value: a quantity times a unit price, each at most 10**12).
 MAX_INT = 10**9
-MAX_DIGITS = 24
+MAX_VALUE = Decimal(10) ** 24 - Decimal("0.0001")
 
 
 def _plain_text(value: object) -> bool:
-    if not isinstance(value, str) or not 0 < len(value) <= MAX_TEXT or not value.strip():
+    try:
+        rules.check_text("text", value, max_length=rules.LONG_TEXT)  # type: ignore[arg-type]
+    except InvalidValue:
         return False
-    return value.isprintable() or not any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value)
+    return True
 
 
 def _plain_decimal(value: object) -> bool:
-    if not isinstance(value, Decimal) or not value.is_finite() or value.is_signed():
+    try:
+        rules.check_amount("value", value, allow_zero=True, largest=MAX_VALUE)  # type: ignore[arg-type]
+    except InvalidValue:
         return False
-    exponent = value.as_tuple().exponent
-    return isinstance(exponent, int) and exponent >= -MAX_DECIMAL_PLACES and value.adjusted() < MAX_DIGITS
+    return True
 
 
 def _in_years(value: date) -> bool:

@@ -1,27 +1,42 @@
-"""Where the events are kept: the ``--db`` URL, and how values are written as JSON.
+"""The backend: everything that depends on which database holds a store, behind one object.
 
-A plain path (or ``sqlite:///path``) is an SQLite file; a ``postgresql://`` URL selects PostgreSQL
-(``?schema=NAME`` puts the tables in that schema).
+A store is named by the ``--db`` value: a plain path (or ``sqlite:///path``) is an SQLite file; a
+``postgresql://`` URL selects PostgreSQL (``?schema=NAME`` puts the tables in that schema).
+``renovation.store.open_backend(db)`` makes the one :class:`Backend` of that value; the application, the
+read models, the chain and the importer ask it every question whose answer differs between the two
+databases, and it makes every call into eventsourcing's private API (``tests/library`` pins those
+calls, so that an upgrade of the library fails one clear test).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date
-from decimal import Decimal
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID
 
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+if TYPE_CHECKING:
+    from eventsourcing.persistence import StoredEvent
+    from sqlalchemy import Connection, Engine
+
+    from renovation.store.chain import Problem
 
 DEFAULT_DB = "renovation.db"
 #: Seconds a command waits for another writer's lock before it gives up ("database busy"), unless
 #: RENOVATION_LOCK_TIMEOUT says otherwise. On PostgreSQL it is also the longest a session may sit idle
 #: inside a transaction, so one stuck client cannot block every writer.
 LOCK_TIMEOUT_SECONDS = 10
+#: Advisory lock key held while tables are created, the events' and the read models' (PostgreSQL).
+DDL_LOCK = 7_021_216
+
+#: Writes the stored events of one transaction and returns their positions (notification ids).
+Append = Callable[[Sequence["StoredEvent"]], Sequence[int]]
+
+
+class BadDatabaseURL(ValueError):
+    pass
 
 
 def lock_timeout() -> str:
@@ -33,198 +48,131 @@ def lock_timeout() -> str:
     return str(LOCK_TIMEOUT_SECONDS)
 
 
-class BadDatabaseURL(ValueError):
-    pass
+class Backend(ABC):
+    """One store's database. Made from the ``--db`` value; bound to the application's recorders once
+    the application has made them (:meth:`bind`)."""
 
+    kind: ClassVar[str]
+    #: The placeholder of the database driver's parameters.
+    marker: ClassVar[str]
 
-class DecimalAsPlainStr(Transcoding):
-    """Decimals as plain strings (``"4200"``, ``"0.50"``), keeping their scale; never exponents."""
+    def __init__(self, db: str, env: dict[str, str]) -> None:
+        self.db = db
+        #: The eventsourcing environment of the store (``PERSISTENCE_MODULE``, ``SQLITE_DBNAME``, ...).
+        self.env = env
+        self._recorder: Any = None
+        self._snapshot_recorder: Any = None
 
-    type = Decimal
-    name = "decimal_str"
+    @property
+    def is_postgres(self) -> bool:
+        return self.kind == "postgres"
 
-    def encode(self, obj: Decimal) -> str:
-        return format(obj, "f")
+    # ---------------------------------------------------------------- the application's recorders
+    def bind(self, recorder: Any, snapshot_recorder: Any = None) -> None:
+        self._recorder = recorder
+        self._snapshot_recorder = snapshot_recorder
 
-    def decode(self, data: str) -> Decimal:
-        return Decimal(data)
+    @property
+    def recorder(self) -> Any:
+        if self._recorder is None:
+            raise RuntimeError("the backend is not bound to an application yet")
+        return self._recorder
 
+    def transaction(self, *, commit: bool) -> AbstractContextManager[Any]:
+        """A cursor inside one transaction of the events' database (rolled back on any error)."""
+        return self.recorder.datastore.transaction(commit=commit)  # type: ignore[no-any-return]
 
-class DateAsISO(Transcoding):
-    type = date
-    name = "date_iso"
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only statement written with ``?`` placeholders, as tuples."""
+        with self.transaction(commit=False) as cursor:
+            cursor.execute(self._placeheld(sql), params)
+            return [self._tuple(row) for row in cursor.fetchall()]
 
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
+    def execute(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Statements written with ``?`` placeholders, in one transaction."""
+        with self.transaction(commit=True) as cursor:
+            for sql, params in statements:
+                cursor.execute(self._placeheld(sql), params)
 
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
+    def _placeheld(self, sql: str) -> str:
+        return sql if self.marker == "?" else sql.replace("?", self.marker)
 
+    @staticmethod
+    def _tuple(row: Any) -> tuple[Any, ...]:
+        return tuple(row.values()) if isinstance(row, dict) else tuple(row)
 
-class DataclassAsDict(Transcoding):
-    """A frozen dataclass of the domain as an object of its fields (nested values transcoded too)."""
+    @property
+    def events_table(self) -> str:
+        return self.qualified(self.recorder.events_table_name)
 
-    def __init__(self, cls: type) -> None:
-        self.type = cls
-        self.name = cls.__name__
+    def count_events(self) -> int:
+        """How many events are stored (on PostgreSQL notification ids have gaps, so they are counted)."""
+        (row,) = self.query(f"SELECT COUNT(*) FROM {self.events_table}")  # the table name is ours, not input
+        return int(row[0])
 
-    def encode(self, obj: Any) -> dict[str, Any]:
-        return {field.name: getattr(obj, field.name) for field in dataclasses.fields(obj)}
-
-    def decode(self, data: dict[str, Any]) -> Any:
-        return self.type(**data)
-
-
-def register_transcodings(transcoder: JSONTranscoder) -> None:
-    from renovation.domain.values import VALUE_TYPES
-
-    transcoder.register(DecimalAsPlainStr())
-    transcoder.register(DateAsISO())
-    for cls in VALUE_TYPES:
-        transcoder.register(DataclassAsDict(cls))
-
-
-def persistence_env(db: str) -> dict[str, str]:
-    """The eventsourcing environment for a ``--db`` value."""
-    if db.startswith(("postgresql://", "postgres://")):
-        return postgres_env(db)
-    path = db.removeprefix("sqlite:///") if db.startswith("sqlite:///") else db
-    if not path or "://" in path:
-        raise BadDatabaseURL(f"unsupported database {db!r}: give a file path or a postgresql:// URL")
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "APPLICATION_RECORDER_TOPIC": "renovation.store.chain:ChainedSQLiteRecorder",
-        "SQLITE_DBNAME": path,
-        "SQLITE_LOCK_TIMEOUT": lock_timeout(),
-    }
-
-
-def postgres_env(url: str) -> dict[str, str]:
-    parts = urlsplit(url)
-    dbname = unquote(parts.path.lstrip("/"))
-    if not dbname:
-        raise BadDatabaseURL(f"database name missing in {url!r}")
-    env = {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "APPLICATION_RECORDER_TOPIC": "renovation.store.postgres:ChainedPostgresRecorder",
-        "POSTGRES_ENABLE_DB_FUNCTIONS": "n",  # inserts go through the chained recorder's hook
-        "POSTGRES_DBNAME": dbname,
-        "POSTGRES_HOST": parts.hostname or "localhost",
-        "POSTGRES_PORT": str(parts.port or 5432),
-        "POSTGRES_USER": unquote(parts.username or "postgres"),
-        "POSTGRES_PASSWORD": unquote(parts.password or ""),
-        "POSTGRES_LOCK_TIMEOUT": lock_timeout(),
-        "POSTGRES_CONNECT_TIMEOUT": "5",
-        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": lock_timeout(),
-    }
-    schema = parse_qs(parts.query).get("schema")
-    if schema:
-        env["POSTGRES_SCHEMA"] = schema[0]
-    return env
-
-
-@contextmanager
-def prepared(env: dict[str, str]) -> Iterator[dict[str, str]]:
-    """The environment to build the application with. On PostgreSQL: create the ``?schema=`` schema
-    if missing and, while the tables do not exist yet, hold an advisory lock so that processes
-    starting together do not run the same DDL at once (PostgreSQL refuses concurrent DDL on one
-    catalogue row); once they exist, skip the DDL."""
-    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
-        yield env
-        return
-    import psycopg
-    from eventsourcing.persistence import OperationalError
-    from psycopg import sql
-
-    schema = env.get("POSTGRES_SCHEMA") or "public"
-    try:
-        connection = psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
-            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"],
-            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]), autocommit=True,
-        )
-    except psycopg.Error as error:
-        raise OperationalError(error) from error
-    with connection:
-        found = connection.execute(
-            "SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}"."{CHAIN_CHECK_TABLE}"',)
-        ).fetchone()
-        if found and found[0]:
-            yield {**env, "CREATE_TABLE": "n"}
+    def prune_snapshots(self, aggregate_id: UUID, keep_from: int) -> None:
+        """Drop an aggregate's snapshots older than ``keep_from`` (a load reads only the latest)."""
+        if self._snapshot_recorder is None:
             return
-        connection.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
-        try:
-            connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            yield env
-        finally:
-            connection.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
+        table = self.qualified(self._snapshot_recorder.events_table_name)
+        self.execute([(f"DELETE FROM {table} WHERE originator_id = ? AND originator_version < ?",
+                       (self.originator_param(aggregate_id), keep_from))])
+
+    # ---------------------------------------------------------------- what differs
+    @abstractmethod
+    def qualified(self, table: str) -> str:
+        """A table's name as SQL (schema-qualified and quoted on PostgreSQL)."""
+
+    @abstractmethod
+    def originator_param(self, aggregate_id: UUID) -> Any:
+        """An aggregate id as the events table stores it."""
+
+    @abstractmethod
+    def prepared(self) -> AbstractContextManager[dict[str, str]]:
+        """The environment to build the application with (creating what the store lacks)."""
+
+    @abstractmethod
+    def writer_lock(self, code: str) -> AbstractContextManager[None]:
+        """Held by a writer of the compound ``code`` from load to save."""
+
+    @abstractmethod
+    def appending(self) -> AbstractContextManager[Append]:
+        """One transaction to write stored events in, batch after batch, each with its chain links;
+        committed when the block ends, rolled back if it fails."""
+
+    @abstractmethod
+    def engine(self) -> Engine:
+        """An SQLAlchemy engine on the same database, for the read models."""
+
+    #: Most events written by one statement, or None for no limit (see PostgresBackend).
+    max_save_events: int | None = None
+
+    def lock_ddl(self, connection: Connection) -> None:
+        """Hold, until the read models' transaction ends, the lock under which tables are created: on
+        PostgreSQL processes starting together must not run the same DDL at once (SQLite's write lock
+        already serialises it)."""
+        return None
+
+    def analyze(self, connection: Connection, tables: Sequence[str]) -> None:
+        """Refresh the planner's statistics of tables that just received many rows (PostgreSQL; SQLite
+        plans well enough without)."""
+        return None
+
+    def user_problems(self) -> list[Problem]:
+        """Events recorded through a person's own database login under another user (PostgreSQL)."""
+        return []
+
+    def close(self) -> None:
+        """Release what the backend holds besides the application's own connections."""
+        return None
 
 
-#: The last table the application creates: once it exists, so do the others.
-CHAIN_CHECK_TABLE = "event_chain_meta"
-#: Advisory lock key held while the tables are created.
-DDL_LOCK = 7_021_216
-
-
-@contextmanager
-def writer_lock(env: dict[str, str]) -> Iterator[None]:
-    """On SQLite, one writer at a time from load to save: an exclusive lock on ``<db>-writer.lock``,
-    waited for up to the lock timeout. Taking it up front (like BEGIN IMMEDIATE, but spanning the
-    load too) means concurrent writers queue instead of losing version races and retrying. On
-    PostgreSQL nothing: eventsourcing's table lock serialises inserts, and conflicts are retried."""
-    path = env.get("SQLITE_DBNAME")
-    if env.get("PERSISTENCE_MODULE") != "eventsourcing.sqlite" or not path or path.startswith(":memory:"):
-        yield
-        return
-    import fcntl
-    import time
-
-    from eventsourcing.persistence import OperationalError
-
-    deadline = time.monotonic() + float(env.get("SQLITE_LOCK_TIMEOUT") or LOCK_TIMEOUT_SECONDS)
-    with open(f"{path}-writer.lock", "a") as handle:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise OperationalError("database is busy: another writer holds the lock") from None
-                time.sleep(0.005)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def advisory_lock_connection(env: dict[str, str]) -> Any:
-    """A PostgreSQL connection of its own for writers' advisory locks (waits obey the lock timeout)."""
-    import psycopg
-    from eventsourcing.persistence import OperationalError
-
-    try:
-        return psycopg.connect(
-            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
-            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"],
-            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]), autocommit=True,
-            options=f"-c lock_timeout={env.get('POSTGRES_LOCK_TIMEOUT', LOCK_TIMEOUT_SECONDS)}s",
-        )
-    except psycopg.Error as error:
-        raise OperationalError(error) from error
-
-
-@contextmanager
-def advisory_lock(connection: Any, key: str) -> Iterator[None]:
-    import psycopg
-    from eventsourcing.persistence import OperationalError
-
-    try:
-        connection.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
-    except psycopg.errors.LockNotAvailable:
-        raise OperationalError("database is busy: another writer holds the compound (lock timeout)") from None
-    except psycopg.Error as error:
-        raise OperationalError(error) from error
-    try:
-        yield
-    finally:
-        connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+def iter_notifications(backend: Backend, topics: Sequence[str] = (), batch: int = 1000) -> Iterator[Any]:
+    """Every notification of the log, in order (optionally of some topics only), read page by page."""
+    start = 1
+    while True:
+        page = backend.recorder.select_notifications(start, batch, topics=topics)
+        yield from page
+        if len(page) < batch:
+            return
+        start = page[-1].id + 1

@@ -1,7 +1,8 @@
 """Tamper evidence: every stored event is chained to the one before it.
 
 A link is SHA-256 over the previous link, the event's position (notification id) and its stored
-bytes (aggregate id, version, topic, state). The recorders below write the link in the same
+bytes (aggregate id, version, topic, state). The chained recorders (``renovation.store.sqlite``,
+``renovation.store.postgres``) write the link in the same
 transaction as the event, while they hold the events table's write lock (SQLite's write lock;
 eventsourcing's EXCLUSIVE table lock on PostgreSQL), so concurrent writers extend one chain. Each
 link also records the position of the previous event, so a gap in the notification ids that was
@@ -19,11 +20,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+
+from renovation.store.backend import iter_notifications
+
+if TYPE_CHECKING:
+    from renovation.store.backend import Backend
 
 GENESIS = "0" * 64
 CHAIN_TABLE = "event_chain"
@@ -57,28 +62,6 @@ def links_after(
     return rows
 
 
-class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
-    def construct_create_table_statements(self) -> list[str]:
-        return [
-            *super().construct_create_table_statements(),
-            f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} (position INTEGER PRIMARY KEY, "
-            "previous INTEGER NOT NULL, hash TEXT NOT NULL)",
-            f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        ]
-
-    def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
-        assert ids is not None
-        # The INSERT above holds the write lock: no other writer can extend the chain meanwhile.
-        c.execute(f"SELECT position, hash FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
-        row = c.fetchone()
-        last = (row[0], row[1]) if row else None
-        c.executemany(f"INSERT INTO {CHAIN_TABLE} VALUES (?, ?, ?)", links_after(last, ids, stored_events))
-        return ids
-
-
 @dataclass(frozen=True)
 class Problem:
     position: int
@@ -87,81 +70,49 @@ class Problem:
 
 
 class ChainStore:
-    """Reading the chain of one application's recorder (either backend)."""
+    """Reading and (for ``audit verify --init``) writing the chain of one store, through its backend."""
 
-    def __init__(self, recorder: Any) -> None:
-        self.recorder = recorder
-        self.postgres = hasattr(recorder.datastore, "schema")  # PostgreSQL; SQLite has no schemas
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
 
     def _table(self, name: str) -> str:
-        if self.postgres:
-            return f'"{self.recorder.datastore.schema}"."{name}"'
-        return name
-
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        if self.postgres:
-            sql = sql.replace("?", "%s")
-        with self.recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(sql, params)
-            return list(cursor.fetchall())
-
-    def _execute(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        with self.recorder.datastore.transaction(commit=True) as cursor:
-            for sql, params in statements:
-                cursor.execute(sql.replace("?", "%s") if self.postgres else sql, params)
+        return self.backend.qualified(name)
 
     def links(self, batch: int = 5000) -> Iterator[tuple[int, int, str]]:
         after = 0
         while True:
-            rows = self._query(
+            rows = self.backend.query(
                 f"SELECT position, previous, hash FROM {self._table(CHAIN_TABLE)} WHERE position > ? "
                 f"ORDER BY position LIMIT ?",
                 (after, batch),
             )
-            for row in rows:
-                yield (
-                    (int(row[0]), int(row[1]), str(row[2]))
-                    if not self.postgres
-                    else (int(row["position"]), int(row["previous"]), str(row["hash"]))
-                )
+            for position, previous, hash_ in rows:
+                yield int(position), int(previous), str(hash_)
             if len(rows) < batch:
                 return
-            after = int(rows[-1][0] if not self.postgres else rows[-1]["position"])
+            after = int(rows[-1][0])
 
     def head(self) -> tuple[int, str] | None:
-        rows = self._query(f"SELECT position, hash FROM {self._table(CHAIN_TABLE)} ORDER BY position DESC LIMIT 1")
-        if not rows:
-            return None
-        row = rows[0]
-        return (int(row[0]), str(row[1])) if not self.postgres else (int(row["position"]), str(row["hash"]))
+        rows = self.backend.query(
+            f"SELECT position, hash FROM {self._table(CHAIN_TABLE)} ORDER BY position DESC LIMIT 1"
+        )
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
 
     def link_at(self, position: int) -> str | None:
-        rows = self._query(f"SELECT hash FROM {self._table(CHAIN_TABLE)} WHERE position = ?", (position,))
-        if not rows:
-            return None
-        return str(rows[0][0] if not self.postgres else rows[0]["hash"])
+        rows = self.backend.query(f"SELECT hash FROM {self._table(CHAIN_TABLE)} WHERE position = ?", (position,))
+        return str(rows[0][0]) if rows else None
 
     def meta(self) -> dict[str, str]:
-        rows = self._query(f"SELECT key, value FROM {self._table(META_TABLE)}")
-        return {(r[0] if not self.postgres else r["key"]): (r[1] if not self.postgres else r["value"]) for r in rows}
+        rows = self.backend.query(f"SELECT key, value FROM {self._table(META_TABLE)}")
+        return {str(key): str(value) for key, value in rows}
 
     def events(self, batch: int = 5000) -> Iterator[Any]:
-        start = 1
-        while True:
-            page = self.recorder.select_notifications(start, batch)
-            yield from page
-            if len(page) < batch:
-                return
-            start = page[-1].id + 1
+        return iter_notifications(self.backend, batch=batch)
 
     def user_problems(self) -> list[Problem]:
         """Events recorded through a person's own database login under another application user: the
         hook ``verify`` calls; only PostgreSQL records logins (SQLite has none to compare)."""
-        if not self.postgres:
-            return []
-        from renovation.store.postgres import user_mismatches
-
-        return user_mismatches(self.recorder)
+        return self.backend.user_problems()
 
     def rebuild(self, marker: dict[str, str]) -> int:
         """Chain every stored event afresh (``audit verify --init``), recording that it was done."""
@@ -175,7 +126,7 @@ class ChainStore:
         statements += [(f"INSERT INTO {self._table(CHAIN_TABLE)} VALUES (?, ?, ?)", row) for row in rows]
         statements += [(f"DELETE FROM {self._table(META_TABLE)} WHERE key = ?", (key,)) for key in marker]
         statements += [(f"INSERT INTO {self._table(META_TABLE)} VALUES (?, ?)", item) for item in marker.items()]
-        self._execute(statements)
+        self.backend.execute(statements)
         return len(rows)
 
 

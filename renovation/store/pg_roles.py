@@ -1,6 +1,6 @@
 """Least privilege on PostgreSQL: the SQL of ``renovation db roles`` (issue 7).
 
-The application checks the role of ``--user`` (``renovation.services.access``), but anyone holding the
+The application checks the role of ``--user`` (``renovation.domain.access``), but anyone holding the
 database login the application uses could rewrite the log with psql. ``db roles`` moves the checks
 that matter into the server. Everything is plain SQL, printed by the dry run and run by ``--apply``
 in one transaction (a superuser connection: it creates roles and changes owners); running it again
@@ -91,10 +91,10 @@ from typing import Any
 
 from psycopg import sql
 
-from renovation.services.access import ROLES, User
+from renovation.domain.access import ROLES, User
 from renovation.store.backend import LOCK_TIMEOUT_SECONDS
 from renovation.store.chain import CHAIN_TABLE, LOGINS_TABLE, META_TABLE, ROLES_APPLIED_KEY
-from renovation.store.postgres import recorded_by_statements
+from renovation.store.postgres import PostgresBackend, recorded_by_statements
 
 DEFAULT_PREFIX = "renovation"
 PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -179,25 +179,14 @@ class Plan:
         return "\n".join(lines)
 
 
-def read_model_tables() -> list[str]:
-    """Every table of the read models (the projections' own, their positions, the compound directory)."""
-    import renovation.projections.runner  # noqa: F401  (defines the directory table)
-    from renovation.projections import all_projections
-    from renovation.projections.base import metadata
-
-    all_projections()
-    return sorted(metadata.tables)
-
-
-def _check_read_models(tables: Sequence[str]) -> None:
-    from renovation.projections.base import metadata
-
+def _check_read_models(tables: Mapping[str, Sequence[str]]) -> None:
+    """The read models' tables (name -> column names) hold the tables the policies name."""
     for name in (*CONTRACTOR_TABLES, *CODE_TABLES, *RANKING_TABLES):
         if name not in tables:
             raise BadRoles(f"read-model table {name} not found: renovation.store.pg_roles needs updating")
     for name in (*CONTRACTOR_TABLES, *CODE_TABLES):
         needed = ("contractor", "code") if name in CONTRACTOR_TABLES else ("code",)
-        if any(column not in metadata.tables[name].c for column in needed):
+        if any(column not in tables[name] for column in needed):
             raise BadRoles(f"read-model table {name} lacks {' or '.join(needed)}: "
                            "renovation.store.pg_roles needs updating")
 
@@ -212,8 +201,14 @@ def dollar_quoted(body: str, tag: str = "body") -> str:
     return f"{quote}{body}{quote}"
 
 
-def build(schema: str, users: Mapping[str, User] | None, prefix: str = DEFAULT_PREFIX) -> Plan:
-    """The statements that apply the roles to the store in ``schema`` (see the module's docstring)."""
+def build(schema: str, users: Mapping[str, User] | None, prefix: str = DEFAULT_PREFIX, *,
+          read_model_tables: Mapping[str, Sequence[str]] | None = None) -> Plan:
+    """The statements that apply the roles to the store in ``schema`` (see the module's docstring);
+    ``read_model_tables`` names every table of the read models with its columns (the services pass
+    them from ``renovation.projections``; without them, only the tables the policies name)."""
+    if read_model_tables is None:
+        read_model_tables = {name: ("contractor", "code") for name in CONTRACTOR_TABLES}
+        read_model_tables.update({name: ("code",) for name in (*CODE_TABLES, *RANKING_TABLES)})
     if not users:
         raise BadRoles("no [users] in renovation.toml: the roles are made from its users")
     if not PREFIX_PATTERN.fullmatch(prefix):
@@ -224,131 +219,158 @@ def build(schema: str, users: Mapping[str, User] | None, prefix: str = DEFAULT_P
         if role in logins:
             raise BadRoles(f"users {logins[role][0]!r} and {name!r} would share the login role {role!r}")
         logins[role] = (name, user)
+    _check_read_models(read_model_tables)
+    n = _Names(schema, prefix, sorted(read_model_tables))
+    steps = [_lock(n), _roles(n, logins), _who(n, logins), _owned(n), _append_only(n), _grants(n),
+             _row_security(n), _marker(n)]
+    return Plan(schema=schema, prefix=prefix, logins=logins, steps=steps)
 
-    ident = sql.Identifier
-    s = ident(schema)
-    owner = ident(owner_role(prefix))
-    groups = {role: ident(group_role(prefix, role)) for role in ROLES}
-    writers = sql.SQL(", ").join(groups[role] for role in WRITERS)
-    everyone = sql.SQL(", ").join(groups[role] for role in ROLES)
 
-    def t(name: str) -> sql.Composable:
-        return sql.SQL("{}.{}").format(s, ident(name))
+class _Names:
+    """The identifiers every step of a plan uses."""
 
-    def tables(names: Iterable[str]) -> sql.Composable:
-        return sql.SQL(", ").join(t(name) for name in names)
+    def __init__(self, schema: str, prefix: str, read_models: list[str]) -> None:
+        ident = sql.Identifier
+        self.schema = schema
+        self.s = ident(schema)
+        self.owner = ident(owner_role(prefix))
+        self.prefix = prefix
+        self.groups = {role: ident(group_role(prefix, role)) for role in ROLES}
+        self.writers = sql.SQL(", ").join(self.groups[role] for role in WRITERS)
+        self.everyone = sql.SQL(", ").join(self.groups[role] for role in ROLES)
+        self.read_models = read_models
+        self.ours = (EVENTS_TABLE, SNAPSHOTS_TABLE, CHAIN_TABLE, META_TABLE, LOGINS_TABLE, *read_models)
+        self.events = self.t(EVENTS_TABLE)
 
-    read_models = read_model_tables()
-    _check_read_models(read_models)
-    rls_tables = (*CONTRACTOR_TABLES, *CODE_TABLES)
-    protected = (EVENTS_TABLE, CHAIN_TABLE, META_TABLE)
-    ours = (EVENTS_TABLE, SNAPSHOTS_TABLE, CHAIN_TABLE, META_TABLE, LOGINS_TABLE, *read_models)
-    events = t(EVENTS_TABLE)
+    def t(self, name: str) -> sql.Composable:
+        return sql.SQL("{}.{}").format(self.s, sql.Identifier(name))
 
-    steps: list[Step] = []
+    def tables(self, names: Iterable[str]) -> sql.Composable:
+        return sql.SQL(", ").join(self.t(name) for name in names)
+
+
+def _lock(n: _Names) -> Step:
     lock = Step("hold the writers while the roles change (the position recorded below is exact)")
     lock.add("SET LOCAL lock_timeout = {}", sql.Literal(f"{LOCK_TIMEOUT_SECONDS}s"))  # busy: give up, change nothing
-    lock.add("LOCK TABLE {} IN EXCLUSIVE MODE", events)
-    steps.append(lock)
+    lock.add("LOCK TABLE {} IN EXCLUSIVE MODE", n.events)
+    return lock
 
+
+def _roles(n: _Names, logins: dict[str, tuple[str, User]]) -> Step:
     roles = Step("roles: the owner, one group per application role, one login per person")
-    for name, login in [(owner_role(prefix), False), *((group_role(prefix, r), False) for r in ROLES),
+    for name, login in [(owner_role(n.prefix), False), *((group_role(n.prefix, r), False) for r in ROLES),
                         *((role, True) for role in logins)]:
         _create_role(roles, name, login=login)
     for role, (_name, user) in logins.items():
-        roles.add("GRANT {} TO {}", groups[user.role], ident(role))
-        others = [groups[r] for r in ROLES if r != user.role] + [owner]
-        roles.add("REVOKE {} FROM {}", sql.SQL(", ").join(others), ident(role))
-    steps.append(roles)
+        roles.add("GRANT {} TO {}", n.groups[user.role], sql.Identifier(role))
+        others = [n.groups[r] for r in ROLES if r != user.role] + [n.owner]
+        roles.add("REVOKE {} FROM {}", sql.SQL(", ").join(others), sql.Identifier(role))
+    return roles
 
+
+def _who(n: _Names, logins: dict[str, tuple[str, User]]) -> Step:
     who = Step("who wrote each event: recorded_by (older rows stay NULL) and the logins of the people")
-    who.statements.extend(recorded_by_statements(schema, EVENTS_TABLE))
+    who.statements.extend(recorded_by_statements(n.schema, EVENTS_TABLE))
     who.add("CREATE TABLE IF NOT EXISTS {} (login_role text PRIMARY KEY, app_user text NOT NULL, "
-            "app_role text NOT NULL, contractor text)", t(LOGINS_TABLE))
+            "app_role text NOT NULL, contractor text)", n.t(LOGINS_TABLE))
     for role, (name, user) in sorted(logins.items()):
         who.add(
             "INSERT INTO {} VALUES ({}, {}, {}, {}) ON CONFLICT (login_role) DO UPDATE SET app_user = "
             "EXCLUDED.app_user, app_role = EXCLUDED.app_role, contractor = EXCLUDED.contractor",
-            t(LOGINS_TABLE), sql.Literal(role), sql.Literal(name), sql.Literal(user.role),
+            n.t(LOGINS_TABLE), sql.Literal(role), sql.Literal(name), sql.Literal(user.role),
             sql.Literal(user.contractor if user.role == "contractor" else None),
         )
-    steps.append(who)
+    return who
 
+
+def _owned(n: _Names) -> Step:
     owned = Step("the owner owns every table of the store (the events' sequence follows its table)")
-    for name in ours:
-        owned.add("ALTER TABLE {} OWNER TO {}", t(name), owner)
-    steps.append(owned)
+    for name in n.ours:
+        owned.add("ALTER TABLE {} OWNER TO {}", n.t(name), n.owner)
+    return owned
 
+
+def _append_only(n: _Names) -> Step:
     append = Step("append-only: UPDATE, DELETE and TRUNCATE of the events and the chain refused for every role")
     body = (
         "BEGIN RAISE EXCEPTION '% on %.% refused: the event log is append-only', TG_OP, TG_TABLE_SCHEMA, "
         "TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege'; END"
     )
+    function = n.t(APPEND_ONLY_FUNCTION)
     append.statements.append(
-        sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS ").format(t(APPEND_ONLY_FUNCTION))
+        sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS ").format(function)
         + sql.SQL(dollar_quoted(body))
     )
-    append.add("ALTER FUNCTION {}() OWNER TO {}", t(APPEND_ONLY_FUNCTION), owner)
-    for name in protected:
+    append.add("ALTER FUNCTION {}() OWNER TO {}", function, n.owner)
+    for name in (EVENTS_TABLE, CHAIN_TABLE, META_TABLE):
         append.add("CREATE OR REPLACE TRIGGER renovation_append_only BEFORE UPDATE OR DELETE ON {} "
-                   "FOR EACH ROW EXECUTE FUNCTION {}()", t(name), t(APPEND_ONLY_FUNCTION))
+                   "FOR EACH ROW EXECUTE FUNCTION {}()", n.t(name), function)
         append.add("CREATE OR REPLACE TRIGGER renovation_no_truncate BEFORE TRUNCATE ON {} "
-                   "FOR EACH STATEMENT EXECUTE FUNCTION {}()", t(name), t(APPEND_ONLY_FUNCTION))
-    steps.append(append)
+                   "FOR EACH STATEMENT EXECUTE FUNCTION {}()", n.t(name), function)
+    return append
 
+
+def _grants(n: _Names) -> Step:
     grants = Step("privileges, from nothing")
-    grants.add("REVOKE ALL ON TABLE {} FROM PUBLIC, {}", tables(ours), everyone)
-    grants.add("REVOKE ALL ON SEQUENCE {} FROM PUBLIC, {}", t(f"{EVENTS_TABLE}_notification_id_seq"), everyone)
-    grants.add("GRANT USAGE ON SCHEMA {} TO {}, {}", s, owner, everyone)  # the owner: for its function
-    grants.add("GRANT SELECT ON TABLE {} TO {}",
-               tables((EVENTS_TABLE, SNAPSHOTS_TABLE, CHAIN_TABLE, META_TABLE, LOGINS_TABLE, *read_models)), writers)
-    grants.add("GRANT INSERT (originator_id, originator_version, topic, state) ON TABLE {} TO {}", events, writers)
-    grants.add("GRANT TRUNCATE ON TABLE {} TO {}", events, writers)  # for LOCK ... EXCLUSIVE; the trigger refuses
-    grants.add("GRANT USAGE ON SEQUENCE {} TO {}", t(f"{EVENTS_TABLE}_notification_id_seq"), writers)
-    grants.add("GRANT INSERT ON TABLE {} TO {}", tables((CHAIN_TABLE, SNAPSHOTS_TABLE)), writers)
-    grants.add("GRANT INSERT, UPDATE, DELETE ON TABLE {} TO {}", tables(read_models), writers)
-    grants.add("GRANT SELECT ON TABLE {} TO {}", tables((*RANKING_TABLES, *rls_tables)), groups["contractor"])
-    steps.append(grants)
+    sequence = n.t(f"{EVENTS_TABLE}_notification_id_seq")
+    grants.add("REVOKE ALL ON TABLE {} FROM PUBLIC, {}", n.tables(n.ours), n.everyone)
+    grants.add("REVOKE ALL ON SEQUENCE {} FROM PUBLIC, {}", sequence, n.everyone)
+    grants.add("GRANT USAGE ON SCHEMA {} TO {}, {}", n.s, n.owner, n.everyone)  # the owner: for its function
+    grants.add("GRANT SELECT ON TABLE {} TO {}", n.tables(n.ours), n.writers)
+    grants.add("GRANT INSERT (originator_id, originator_version, topic, state) ON TABLE {} TO {}", n.events,
+               n.writers)
+    grants.add("GRANT TRUNCATE ON TABLE {} TO {}", n.events, n.writers)  # for LOCK ... EXCLUSIVE; the trigger refuses
+    grants.add("GRANT USAGE ON SEQUENCE {} TO {}", sequence, n.writers)
+    grants.add("GRANT INSERT ON TABLE {} TO {}", n.tables((CHAIN_TABLE, SNAPSHOTS_TABLE)), n.writers)
+    grants.add("GRANT INSERT, UPDATE, DELETE ON TABLE {} TO {}", n.tables(n.read_models), n.writers)
+    grants.add("GRANT SELECT ON TABLE {} TO {}", n.tables((*RANKING_TABLES, *CONTRACTOR_TABLES, *CODE_TABLES)),
+               n.groups["contractor"])
+    return grants
 
+
+def _row_security(n: _Names) -> Step:
     rls = Step("row-level security: contractors see the rows of their own compounds only")
+    function = n.t(CONTRACTOR_FUNCTION)
     function_body = (
         sql.SQL("SELECT contractor FROM {} WHERE login_role = session_user::text AND app_role = 'contractor'")
-        .format(t(LOGINS_TABLE)).as_string()
+        .format(n.t(LOGINS_TABLE)).as_string()
     )
     rls.statements.append(
         sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS text LANGUAGE sql STABLE SECURITY DEFINER "
-                "SET search_path = pg_catalog, pg_temp AS ").format(t(CONTRACTOR_FUNCTION))
+                "SET search_path = pg_catalog, pg_temp AS ").format(function)
         + sql.SQL(dollar_quoted(function_body))
     )
-    rls.add("ALTER FUNCTION {}() OWNER TO {}", t(CONTRACTOR_FUNCTION), owner)
-    rls.add("REVOKE ALL ON FUNCTION {}() FROM PUBLIC", t(CONTRACTOR_FUNCTION))
-    rls.add("GRANT EXECUTE ON FUNCTION {}() TO {}", t(CONTRACTOR_FUNCTION), groups["contractor"])
+    rls.add("ALTER FUNCTION {}() OWNER TO {}", function, n.owner)
+    rls.add("REVOKE ALL ON FUNCTION {}() FROM PUBLIC", function)
+    rls.add("GRANT EXECUTE ON FUNCTION {}() TO {}", function, n.groups["contractor"])
     own_codes = sql.SQL("code IN (SELECT p.code FROM {} p WHERE p.contractor = {}())").format(
-        t("progress_compounds"), t(CONTRACTOR_FUNCTION)
+        n.t("progress_compounds"), function
     )
-    for name in rls_tables:
-        rls.add("ALTER TABLE {} ENABLE ROW LEVEL SECURITY", t(name))
-        rls.add("DROP POLICY IF EXISTS renovation_writers ON {}", t(name))
+    for name in (*CONTRACTOR_TABLES, *CODE_TABLES):
+        table = n.t(name)
+        rls.add("ALTER TABLE {} ENABLE ROW LEVEL SECURITY", table)
+        rls.add("DROP POLICY IF EXISTS renovation_writers ON {}", table)
         rls.add("CREATE POLICY renovation_writers ON {} FOR ALL TO {} USING (true) WITH CHECK (true)",
-                t(name), writers)
-        rls.add("DROP POLICY IF EXISTS renovation_contractor_own ON {}", t(name))
+                table, n.writers)
+        rls.add("DROP POLICY IF EXISTS renovation_contractor_own ON {}", table)
         if name in CONTRACTOR_TABLES:
-            condition: sql.Composable = sql.SQL("contractor = {}()").format(t(CONTRACTOR_FUNCTION))
+            condition: sql.Composable = sql.SQL("contractor = {}()").format(function)
         else:
             condition = own_codes
         if name == "quality_samples":  # a blind sample stays hidden until it has its result
             condition = sql.SQL("{} AND (regime <> 'blind' OR passed IS NOT NULL)").format(condition)
         rls.add("CREATE POLICY renovation_contractor_own ON {} FOR SELECT TO {} USING ({})",
-                t(name), groups["contractor"], condition)
-    steps.append(rls)
+                table, n.groups["contractor"], condition)
+    return rls
 
+
+def _marker(n: _Names) -> Step:
     marker = Step("the position from which audit verify compares each event's user with its login (kept if set)")
     marker.add("INSERT INTO {} (key, value) SELECT {}, COALESCE(MAX(notification_id), 0)::text FROM {} "
-               "ON CONFLICT (key) DO NOTHING", t(META_TABLE), sql.Literal(ROLES_APPLIED_KEY), events)
+               "ON CONFLICT (key) DO NOTHING", n.t(META_TABLE), sql.Literal(ROLES_APPLIED_KEY), n.events)
     marker.add("INSERT INTO {} (key, value) VALUES ('roles_applied_at', now()::timestamptz(0)::text) "
-               "ON CONFLICT (key) DO NOTHING", t(META_TABLE))
-    steps.append(marker)
-    return Plan(schema=schema, prefix=prefix, logins=logins, steps=steps)
+               "ON CONFLICT (key) DO NOTHING", n.t(META_TABLE))
+    return marker
 
 
 def _create_role(step: Step, name: str, *, login: bool) -> None:
@@ -362,19 +384,13 @@ def _create_role(step: Step, name: str, *, login: bool) -> None:
              sql.Identifier(name), sql.SQL("LOGIN" if login else "NOLOGIN"))
 
 
-def apply(env: Mapping[str, str], plan: Plan) -> int:
+def apply(backend: PostgresBackend, plan: Plan) -> int:
     """Run the plan in one transaction as the ``--db`` URL's user (a superuser); return the position
     from which events are checked."""
-    import psycopg
-
-    with psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
-        user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"],
-        connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT", "5")), autocommit=True,
-    ) as connection:
+    with backend.connect() as connection:
         row = connection.execute("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user").fetchone()
         if not row or not row[0]:
-            raise NotSuperuser(env["POSTGRES_USER"])
+            raise NotSuperuser(backend.env["POSTGRES_USER"])
         with connection.transaction():
             for statement in plan.statements():
                 connection.execute(statement)

@@ -1,5 +1,5 @@
-"""The chained recorder for PostgreSQL (see ``renovation.store.chain``); kept apart so that SQLite users
-never import psycopg.
+"""The PostgreSQL backend and its chained recorder (see ``renovation.store.chain``); kept apart so that
+SQLite users never import psycopg.
 
 Its events table has one column more than the library's: ``recorded_by text DEFAULT session_user``,
 the database login that wrote the row (never written by the application, so the server fills it in).
@@ -10,15 +10,19 @@ rows keep NULL (unknown), never a guess. ``user_mismatches`` is the check ``audi
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qs, unquote, urlsplit
+from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+import psycopg
+from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import sql
+from psycopg.sql import SQL, Identifier
 
-if TYPE_CHECKING:
-    from psycopg.sql import Composed
-
+from renovation.store.backend import DDL_LOCK, LOCK_TIMEOUT_SECONDS, Append, Backend, BadDatabaseURL
 from renovation.store.chain import (
     CHAIN_TABLE,
     LOGINS_TABLE,
@@ -29,6 +33,10 @@ from renovation.store.chain import (
     links_after,
 )
 
+if TYPE_CHECKING:
+    from psycopg.sql import Composed
+    from sqlalchemy import Connection, Engine
+
 #: The events table's column that holds the database login (``session_user``) of each event.
 RECORDED_BY = "recorded_by"
 
@@ -36,8 +44,6 @@ RECORDED_BY = "recorded_by"
 class ChainedPostgresRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
-        from psycopg.sql import SQL, Identifier
-
         schema = Identifier(self.datastore.schema)
         self.sql_create_statements.extend(recorded_by_statements(self.datastore.schema, events_table_name))
         self.sql_create_statements.append(
@@ -46,7 +52,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 "hash text NOT NULL)"
             ).format(schema, Identifier(CHAIN_TABLE))
         )
-        # Last: once this table exists the store is complete (renovation.store.backend.prepared).
+        # Last: once this table exists the store is complete (PostgresBackend.prepared).
         self.sql_create_statements.append(
             SQL("CREATE TABLE IF NOT EXISTS {}.{} (key text PRIMARY KEY, value text NOT NULL)").format(
                 schema, Identifier(META_TABLE)
@@ -98,8 +104,6 @@ def recorded_by_statements(schema: str, events_table: str) -> list[Composed]:
     """Add ``recorded_by`` to the events table: first without a default, so that rows already stored
     stay NULL (a default added with the column would be stamped on every old row as if the person
     running this had written them), then ``DEFAULT session_user`` for every row from now on."""
-    from psycopg.sql import SQL, Identifier
-
     table = SQL("{}.{}").format(Identifier(schema), Identifier(events_table))
     column = Identifier(RECORDED_BY)
     return [
@@ -112,8 +116,6 @@ def user_mismatches(recorder: Any, batch: int = 5000) -> list[Problem]:
     """Events written through a person's own login (``recorded_by`` is in the logins table) whose
     payload ``user`` is somebody else — only after the position at which the roles were applied
     (before that everyone wrote through a shared or superuser login, and nothing can be told)."""
-    from psycopg.sql import SQL, Identifier
-
     schema = Identifier(recorder.datastore.schema)
     events = SQL("{}.{}").format(schema, Identifier(recorder.events_table_name))
     logins = SQL("{}.{}").format(schema, Identifier(LOGINS_TABLE))
@@ -168,3 +170,161 @@ def payload_user(state: Any) -> str | None:
         return None
     user = data.get("user") if isinstance(data, dict) else None
     return user if isinstance(user, str) else None
+
+
+#: The last table the application creates: once it exists, so do the others.
+CHAIN_CHECK_TABLE = META_TABLE
+#: Most events saved by one statement: eventsourcing's pipelined insert of a few thousand events hung
+#: the connection (psycopg 3.3 here); larger saves are written in chunks within one transaction.
+MAX_SAVE_EVENTS = 1000
+
+
+def postgres_env(url: str, timeout: str) -> dict[str, str]:
+    parts = urlsplit(url)
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname:
+        raise BadDatabaseURL(f"database name missing in {url!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise BadDatabaseURL(f"bad port in {url!r}") from None
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "renovation.store.postgres:ChainedPostgresRecorder",
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "n",  # inserts go through the chained recorder's hook
+        "POSTGRES_DBNAME": dbname,
+        "POSTGRES_HOST": parts.hostname or "localhost",
+        "POSTGRES_PORT": str(port or 5432),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_LOCK_TIMEOUT": timeout,
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": timeout,
+    }
+    schema = parse_qs(parts.query).get("schema")
+    if schema:
+        env["POSTGRES_SCHEMA"] = schema[0]
+    return env
+
+
+class PostgresBackend(Backend):
+    kind = "postgres"
+    marker: ClassVar[str] = "%s"
+    max_save_events = MAX_SAVE_EVENTS
+
+    def __init__(self, db: str, env: dict[str, str]) -> None:
+        super().__init__(db, env)
+        self._lock_connection: psycopg.Connection[Any] | None = None
+
+    @property
+    def schema(self) -> str:
+        return self.env.get("POSTGRES_SCHEMA") or "public"
+
+    def qualified(self, table: str) -> str:
+        return f'"{self.schema}"."{table}"'
+
+    def originator_param(self, aggregate_id: UUID) -> Any:
+        return aggregate_id
+
+    def connect(self, *, options: str | None = None) -> psycopg.Connection[Any]:
+        """A connection of its own (autocommit) as the URL's user; OperationalError if it cannot."""
+        env = self.env
+        try:
+            return psycopg.connect(
+                dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
+                user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"],
+                connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]), autocommit=True, options=options,
+            )
+        except psycopg.Error as error:
+            raise OperationalError(error) from error
+
+    @contextmanager
+    def prepared(self) -> Iterator[dict[str, str]]:
+        """Create the ``?schema=`` schema if missing and, while the tables do not exist yet, hold an
+        advisory lock so that processes starting together do not run the same DDL at once (PostgreSQL
+        refuses concurrent DDL on one catalogue row); once they exist, skip the DDL."""
+        with self.connect() as connection:
+            found = connection.execute(
+                "SELECT to_regclass(%s) IS NOT NULL", (self.qualified(CHAIN_CHECK_TABLE),)
+            ).fetchone()
+            if found and found[0]:
+                yield {**self.env, "CREATE_TABLE": "n"}
+                return
+            connection.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
+            try:
+                connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+                yield self.env
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
+
+    @contextmanager
+    def writer_lock(self, code: str) -> Iterator[None]:
+        """One writer per compound from load to save: an advisory lock, on a connection of its own whose
+        waits obey the lock timeout."""
+        if self._lock_connection is None:
+            seconds = self.env.get("POSTGRES_LOCK_TIMEOUT", str(LOCK_TIMEOUT_SECONDS))
+            self._lock_connection = self.connect(options=f"-c lock_timeout={seconds}s")
+        connection = self._lock_connection
+        key = f"renovation:{self.schema}:{code}"
+        try:
+            connection.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+        except psycopg.errors.LockNotAvailable:
+            raise OperationalError("database is busy: another writer holds the compound (lock timeout)") from None
+        except psycopg.Error as error:
+            raise OperationalError(error) from error
+        try:
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+
+    @contextmanager
+    def appending(self) -> Iterator[Append]:
+        recorder = self.recorder
+        with self.transaction(commit=True) as cursor:
+
+            def append(batch: Sequence[StoredEvent]) -> Sequence[int]:
+                ids: list[int] = []
+                for start in range(0, len(batch), MAX_SAVE_EVENTS):
+                    chunk = batch[start:start + MAX_SAVE_EVENTS]
+                    recorder._insert_stored_events(cursor, chunk)  # lock the table, notify, insert
+                    found = recorder._fetch_ids_after_insert_events(cursor, chunk)  # ids, then the links
+                    assert found is not None
+                    ids.extend(found)
+                return ids
+
+            yield append
+
+    def engine(self) -> Engine:
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import URL
+
+        env = self.env
+        url = URL.create(
+            "postgresql+psycopg", username=env["POSTGRES_USER"], password=env.get("POSTGRES_PASSWORD") or None,
+            host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]), database=env["POSTGRES_DBNAME"],
+        )
+        seconds = env.get("POSTGRES_LOCK_TIMEOUT", str(LOCK_TIMEOUT_SECONDS))
+        options = f"-c lock_timeout={seconds}s -c idle_in_transaction_session_timeout={seconds}s"
+        if env.get("POSTGRES_SCHEMA"):
+            options += f" -c search_path={env['POSTGRES_SCHEMA']}"
+        return create_engine(url, connect_args={"options": options, "connect_timeout": 5})
+
+    def lock_ddl(self, connection: Connection) -> None:
+        from sqlalchemy import text
+
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": DDL_LOCK})
+
+    def analyze(self, connection: Connection, tables: Sequence[str]) -> None:
+        from sqlalchemy import text
+
+        with connection.begin():
+            for table in tables:
+                connection.execute(text(f'ANALYZE "{table}"'))  # our own tables' names
+
+    def user_problems(self) -> list[Problem]:
+        return user_mismatches(self.recorder)
+
+    def close(self) -> None:
+        if self._lock_connection is not None:
+            self._lock_connection.close()
+            self._lock_connection = None

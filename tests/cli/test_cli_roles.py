@@ -16,7 +16,7 @@ from cli_support import BOQ_CSV, ENV, event_count
 from click.testing import CliRunner, Result
 
 from renovation.cli import cli
-from renovation.services.access import ALLOWED
+from renovation.domain.access import ALLOWED
 
 CONTRACTOR = "辽源建工"  # builds every compound of these tests
 USERS = {
@@ -43,7 +43,7 @@ satisfaction = 10
 "王经理" = {{ role = "contractor", contractor = "吉林二建" }}
 """
 
-#: The roles that may record each action, as the issue states them (checked against renovation.services.access).
+#: The roles that may record each action, as the issue states them (checked against renovation.domain.access).
 MAY = {
     "register": {"bureau"}, "demolition": {"bureau"}, "lifecycle": {"bureau"}, "boq": {"bureau", "auditor"},
     "variation": {"bureau"}, "score": {"bureau"}, "feedback": {"bureau"},

@@ -129,8 +129,8 @@ class Script:
 
     # --- commands that touch the ledger, with what the history should show
     def measure(self, code: str, item: str, period: str, quantity: str, user: str) -> str:
-        def expect(recorded: dict[str, Any]) -> None:
-            entry_id = recorded["entry_id"]
+        def expect(recorded: Any) -> None:
+            entry_id = recorded.entry_id
             self.entries.setdefault(code, {})[entry_id] = [item, period, Decimal(quantity)]
             self.history.setdefault(code, []).append({
                 "entry_id": entry_id, "kind": "measured", "item": item, "period": period, "previous_quantity": None,
@@ -139,7 +139,7 @@ class Script:
             })
 
         recorded = self.run(code, lambda: self.app.measure(code, item, period, Decimal(quantity), user=user), expect)
-        return str(recorded["entry_id"])
+        return str(recorded.entry_id)
 
     def correct(self, code: str, entry_id: str, quantity: str, reason: str, user: str) -> None:
         item, period, previous = self.entries[code][entry_id]
@@ -275,7 +275,7 @@ def test_replay_totals_are_exact_to_the_fen(script: Script) -> None:
     assert str(final["total_value"]) == "14048.62"
     assert replay_ledger(script.app, "LY", script.moments[-1].at)["total_value"] == Decimal("1049.91")
     # The live compound agrees to the fen.
-    assert script.app.compound("JM")["metered_value"] == final["total_value"]
+    assert script.app.compound("JM").metered_value == final["total_value"]
 
 
 def test_a_correction_recorded_after_the_cut_is_not_applied(script: Script) -> None:
@@ -345,10 +345,10 @@ def test_compound_as_of_every_recording_time_equals_the_compound_then(script: Sc
     # The blind sample, pending from 03-26 until its result on 04-21, is hidden from a contractor meanwhile.
     pending = compound_as_of(script.app, "JM", cst(4, 1, 0))
     hidden = compound_as_of(script.app, "JM", cst(4, 1, 0), hide_pending_blind=True)
-    assert (pending["samples"], pending["samples_pending"]) == (1, 1)
-    assert (hidden["samples"], hidden["samples_pending"]) == (0, 0)
+    assert (pending.samples, pending.samples_pending) == (1, 1)
+    assert (hidden.samples, hidden.samples_pending) == (0, 0)
     resulted = compound_as_of(script.app, "JM", cst(4, 22, 0), hide_pending_blind=True)
-    assert (resulted["samples"], resulted["samples_pending"]) == (1, 0)
+    assert (resulted.samples, resulted.samples_pending) == (1, 0)
 
 
 def live_tables(models: ReadModels) -> dict[str, list[tuple[Any, ...]]]:

@@ -60,7 +60,7 @@ def history(app: RenovationApp) -> None:
 
 def test_an_untouched_store_verifies_every_event(app: RenovationApp) -> None:
     history(app)
-    chain = ChainStore(app.recorder)
+    chain = ChainStore(app.backend)
 
     verified, problems = verify(chain)
 
@@ -75,7 +75,7 @@ def test_an_untouched_store_verifies_every_event(app: RenovationApp) -> None:
 
 def test_each_link_hashes_the_previous_link_and_the_stored_event(app: RenovationApp) -> None:
     history(app)
-    chain = ChainStore(app.recorder)
+    chain = ChainStore(app.backend)
     previous = GENESIS
     for (position, _before, stored), event in zip(chain.links(), chain.events(), strict=True):
         expected = link(previous, event.id, event.originator_id, event.originator_version, event.topic, event.state)
@@ -84,8 +84,8 @@ def test_each_link_hashes_the_previous_link_and_the_stored_event(app: Renovation
 
 
 def test_an_empty_store_has_nothing_to_verify(app: RenovationApp) -> None:
-    assert verify(ChainStore(app.recorder)) == (0, [])
-    assert ChainStore(app.recorder).head() is None
+    assert verify(ChainStore(app.backend)) == (0, [])
+    assert ChainStore(app.backend).head() is None
 
 
 def test_an_edited_event_is_named_by_position(app: RenovationApp, db: str) -> None:
@@ -96,7 +96,7 @@ def test_an_edited_event_is_named_by_position(app: RenovationApp, db: str) -> No
     assert edited != bytes(state)
     sql(db, "UPDATE {events} SET state = ? WHERE {id} = ?", (edited, target))
 
-    verified, problems = verify(ChainStore(app.recorder))
+    verified, problems = verify(ChainStore(app.backend))
 
     assert [(p.position, p.kind) for p in problems] == [(target, "edited")]
     assert f"aggregate {JM} version 4 (QuantityMeasured)" in problems[0].detail
@@ -108,7 +108,7 @@ def test_a_deleted_event_is_named_by_position_and_aggregate(app: RenovationApp, 
     target = positions(db)[4]  # JM version 5
     sql(db, "DELETE FROM {events} WHERE {id} = ?", (target,))
 
-    verified, problems = verify(ChainStore(app.recorder))
+    verified, problems = verify(ChainStore(app.backend))
 
     assert [(p.position, p.kind) for p in problems] == [(target, "deleted")]
     assert problems[0].detail.endswith(f"aggregate {JM} version 5")
@@ -122,7 +122,7 @@ def test_events_deleted_with_their_links_are_found_from_the_next_link(app: Renov
         sql(db, "DELETE FROM {events} WHERE {id} = ?", (position,))
         sql(db, "DELETE FROM {chain} WHERE position = ?", (position,))
 
-    verified, problems = verify(ChainStore(app.recorder))
+    verified, problems = verify(ChainStore(app.backend))
 
     assert [(p.position, p.kind) for p in problems] == [(gone[-1], "deleted")]
     assert f"aggregate {JM} version(s) 5, 6" in problems[0].detail
@@ -131,7 +131,7 @@ def test_events_deleted_with_their_links_are_found_from_the_next_link(app: Renov
 
 def test_digest_proves_the_log_still_extends_it(app: RenovationApp, db: str) -> None:
     history(app)
-    chain = ChainStore(app.recorder)
+    chain = ChainStore(app.backend)
     digest = chain.head()
     assert digest is not None
     app.record_inspection("JM", "patrol", user="sup")  # the log grows past the digest: fine
@@ -152,9 +152,9 @@ def test_digest_proves_the_log_still_extends_it(app: RenovationApp, db: str) -> 
 
 def test_rebuilding_the_chain_records_the_initialisation(app: RenovationApp, db: str) -> None:
     history(app)
-    head = ChainStore(app.recorder).head()
+    head = ChainStore(app.backend).head()
     sql(db, "DELETE FROM {chain}")
-    chain = ChainStore(app.recorder)
+    chain = ChainStore(app.backend)
     assert chain.head() is None and chain.meta() == {}
 
     count = chain.rebuild({"initialised_at": "2021-05-10T09:00:00+08:00", "initialised_by": "auditor",
@@ -184,11 +184,11 @@ def test_a_rolled_back_transactions_gap_on_postgresql_is_not_a_deletion(pg_db: s
     ids = positions(pg_db)
     assert ids[-2] == ids[-3] + 2  # the gap
 
-    assert verify(ChainStore(app.recorder)) == (10, [])
+    assert verify(ChainStore(app.backend)) == (10, [])
 
     # A deletion right after the gap is still a deletion.
     sql(pg_db, "DELETE FROM {events} WHERE {id} = ?", (ids[-2],))
-    _verified, problems = verify(ChainStore(app.recorder))
+    _verified, problems = verify(ChainStore(app.backend))
     assert [(p.position, p.kind) for p in problems] == [(ids[-2], "deleted")]
     assert problems[0].detail.endswith(f"aggregate {JM} version 9")
     app.close()
@@ -212,7 +212,7 @@ def test_concurrent_writers_leave_a_valid_chain(app: RenovationApp, db: str) -> 
         done = pool.starmap(_write_many, [(db, worker, each) for worker in range(processes)])
     assert sum(done) == processes * each
 
-    verified, problems = verify(ChainStore(app.recorder))
+    verified, problems = verify(ChainStore(app.backend))
 
     assert problems == []
     assert verified == app.event_count() == 3 + processes * each

@@ -36,7 +36,7 @@ def test_a_writer_that_loses_the_race_reloads_and_runs_its_command_again(db: str
     recorded = first.update("JM", "inspect", "sup", inspect_while_the_other_writer_meters)
 
     assert len(attempts) == 2 and attempts[1] == attempts[0] + 1
-    assert recorded["inspection_id"] == "I1"
+    assert recorded.inspection_id == "I1"
     project = second.get_project("JM")
     assert project.inspections == 1 and list(project.entries) == ["M1"]
     first.close()
@@ -94,6 +94,6 @@ def test_a_fresh_app_reads_what_another_app_wrote(db: str) -> None:
     writer = open_app(db)
     start_compound(writer)
     reader = RenovationApp(db)
-    assert reader.compound("JM")["status"] == "under_construction"
+    assert reader.compound("JM").status == "under_construction"
     writer.close()
     reader.close()

@@ -128,7 +128,7 @@ def without_time(events: list[Event]) -> list[tuple[Any, ...]]:
 def chain_of(db: Path | str) -> list[tuple[int, int, str]]:
     app = RenovationApp(str(db))
     try:
-        return list(ChainStore(app.recorder).links())
+        return list(ChainStore(app.backend).links())
     finally:
         app.close()
 

@@ -112,7 +112,7 @@ def test_progress_metered_value_agrees_with_the_ledger(app: RenovationApp, model
 
     assert totals == {"JM": D("14815.85"), "LY": D("245.00")}
     assert metered == {"HH": D("0"), "JM": D("14815.85"), "LY": D("245.00"), "YH": D("0")}
-    assert metered["JM"] == app.compound("JM")["metered_value"]
+    assert metered["JM"] == app.compound("JM").metered_value
 
 
 # ---------------------------------------------------------------------------------------------- quality
@@ -143,7 +143,7 @@ def quality_programme(app: RenovationApp) -> None:
         ("卷材", "D2", "blind", None),  # S7: blind, pending
     ]:
         sample_id = app.sample_material("JM", material=material, batch=batch, regime=regime,
-                                        at=at("2021-03-05", "10:00"), user="sup")["sample_id"]
+                                        at=at("2021-03-05", "10:00"), user="sup").sample_id
         if passed is not None:
             app.record_material_result("JM", sample_id, passed=passed, lab=lab, at=at("2021-03-05", "16:00"),
                                        user="lab")

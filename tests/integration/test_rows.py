@@ -11,7 +11,6 @@ from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, sel
 
 from renovation.projections.base import DateText, DecimalText
 from renovation.projections.rows import Rows
-from renovation.projections.runner import engine_for
 from renovation.services.application import RenovationApp
 
 metadata = MetaData()
@@ -27,7 +26,7 @@ things = Table(
 
 @pytest.fixture
 def connection(app: RenovationApp) -> Iterator[Connection]:
-    engine = engine_for(app.persistence)
+    engine = app.backend.engine()
     with engine.connect() as connection:
         with connection.begin():
             metadata.create_all(connection)

@@ -51,10 +51,10 @@ def test_old_sample_events_are_upcast_when_read(old_store: RenovationApp) -> Non
 
 
 def test_an_old_store_loads_verifies_and_answers(old_store: RenovationApp) -> None:
-    verified, problems = verify(ChainStore(old_store.recorder))
+    verified, problems = verify(ChainStore(old_store.backend))
     assert problems == [] and verified == old_store.event_count()
     for code in old_store.compound_codes():
-        assert old_store.compound(code)["code"] == code
+        assert old_store.compound(code).code == code
     models = read_models(old_store)
     models.rebuild()
     with models.engine.connect() as connection:
@@ -67,10 +67,11 @@ def test_an_old_store_takes_new_events_beside_the_old_ones(old_store: Renovation
     recorded = old_store.sample_material(code, material="水泥", batch="NEW-1", regime="routine",
                                          user="sup")
 
-    assert recorded["quantity_factor"] == 1
+    stored = list(old_store.events.get(old_store.get_project(code).id))[-1]
+    assert stored.quantity_factor == 1  # type: ignore[attr-defined]
     assert stored_versions(old_store, "MaterialSampled") == {1, 2}
-    assert old_store.get_project(code).samples[recorded["sample_id"]].batch == "NEW-1"
-    _verified, problems = verify(ChainStore(old_store.recorder))
+    assert old_store.get_project(code).samples[recorded.sample_id].batch == "NEW-1"
+    _verified, problems = verify(ChainStore(old_store.backend))
     assert problems == []
 
 
@@ -81,5 +82,5 @@ def test_an_old_export_imports_into_a_new_store(tmp_path: Path) -> None:
 
     assert lines == added == sum(1 for _ in EXPORT.open("rb"))
     assert stored_versions(app, "MaterialSampled") == {1}  # stored as written; upcast when read
-    assert {code: app.compound(code)["samples"] for code in app.compound_codes()}
+    assert {code: app.compound(code).samples for code in app.compound_codes()}
     app.close()

@@ -14,7 +14,7 @@ from renovation.domain import errors
 from renovation.domain.compound import NewFinding
 from renovation.domain.values import VALUE_TYPES, BoqItem, Finding, MeterEntry, Sample, Score, Ticket
 from renovation.services.application import RenovationApp
-from renovation.store.backend import persistence_env
+from renovation.store import persistence_env
 from tests.integration.conftest import CST, open_app, start_compound
 
 
@@ -90,8 +90,9 @@ def test_every_event_records_its_user_and_recording_time(started: RenovationApp)
 def test_a_backfilled_inspection_keeps_both_clocks(started: RenovationApp) -> None:
     at = datetime(2021, 5, 8, 6, 35, tzinfo=CST)
     recorded = started.record_inspection("JM", "morning", at=at, user="sup")
-    assert recorded["at"] == at
-    assert recorded["recorded_at"] == datetime(2021, 5, 10, 9, 0, tzinfo=CST)
+    assert recorded.at == at
+    stored = list(started.events.get(started.get_project("JM").id))[-1]
+    assert stored.timestamp == datetime(2021, 5, 10, 9, 0, tzinfo=CST)
 
 
 def test_registering_the_same_code_twice_is_refused(started: RenovationApp) -> None:
@@ -100,7 +101,7 @@ def test_registering_the_same_code_twice_is_refused(started: RenovationApp) -> N
 
 
 def test_codes_are_case_insensitive(started: RenovationApp) -> None:
-    assert started.compound("jm")["code"] == "JM"
+    assert started.compound("jm").code == "JM"
 
 
 def test_compound_codes_lists_every_registered_compound(started: RenovationApp) -> None:

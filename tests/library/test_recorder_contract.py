@@ -2,8 +2,8 @@
 
 The test cases of ``eventsourcing.tests.persistence`` (the ones the library runs on its own SQLite and
 PostgreSQL recorders) are given recorders made the way ``RenovationApp`` makes them: the
-``InfrastructureFactory`` constructed from ``renovation.store.backend.persistence_env(db)`` under the
-application's name, after ``renovation.store.backend.prepared`` (which creates the ``?schema=`` on PostgreSQL).
+``InfrastructureFactory`` constructed from the environment of ``renovation.store.open_backend(db)`` under
+the application's name, inside ``Backend.prepared`` (which creates the ``?schema=`` on PostgreSQL).
 So the application recorder is ``ChainedSQLiteRecorder`` / ``ChainedPostgresRecorder`` (writing a
 hash-chain link with every event), the snapshot store's aggregate recorder is the library's own, and
 the settings are the project's (SQLite lock timeout, PostgreSQL lock and idle timeouts, database
@@ -49,9 +49,11 @@ from eventsourcing.tests import persistence as contract
 from eventsourcing.utils import Environment
 
 from renovation.services.application import RenovationApp
-from renovation.store.backend import LOCK_TIMEOUT_SECONDS, persistence_env, prepared
-from renovation.store.chain import ChainedSQLiteRecorder, ChainStore, verify
+from renovation.store import open_backend, persistence_env
+from renovation.store.backend import LOCK_TIMEOUT_SECONDS, Backend
+from renovation.store.chain import ChainStore, verify
 from renovation.store.postgres import ChainedPostgresRecorder
+from renovation.store.sqlite import ChainedSQLiteRecorder
 from tests.backends import drop_schema, pg_url, require_pg, with_schema
 
 #: The environment name the application's factory reads its settings under (and, on PostgreSQL,
@@ -88,6 +90,7 @@ class ProjectStore(_Base):
         super().setUp()
         self.factories: list[InfrastructureFactory[Any]] = []
         self.recorders: list[Any] = []
+        self.backends: dict[int, Backend] = {}
         if self.backend == "sqlite":
             self.tmp = Path(tempfile.mkdtemp(prefix="renovation-contract-"))
             self.db = str(self.tmp / "renovation.db")
@@ -102,6 +105,8 @@ class ProjectStore(_Base):
         finally:
             for factory in self.factories:
                 factory.close()
+            for backend in self.backends.values():
+                backend.close()
             if self.backend == "sqlite":
                 shutil.rmtree(self.tmp, ignore_errors=True)
             else:
@@ -113,14 +118,21 @@ class ProjectStore(_Base):
 
     def make(self, build: Any) -> Any:
         """Construct the factory from the project's environment and build a recorder with it, inside
-        ``store.prepared`` as ``RenovationApp.__init__`` does (on PostgreSQL: schema created, DDL
+        ``Backend.prepared`` as ``RenovationApp.__init__`` does (on PostgreSQL: schema created, DDL
         under the advisory lock, or skipped once the chain's tables exist)."""
-        with prepared(project_env(self.db)) as env:
-            factory = InfrastructureFactory.construct(Environment(APP_NAME, env))
+        backend = open_backend(self.db)
+        with backend.prepared() as env:
+            factory = InfrastructureFactory.construct(Environment(APP_NAME, {**project_env(self.db), **env}))
             self.factories.append(factory)
             made = build(factory)
+        backend.bind(made)
+        self.backends[id(made)] = backend
         self.recorders.append(made)
         return made
+
+    def chain(self, recorder: Any) -> ChainStore:
+        """The chain of the store ``recorder`` writes to, read through the backend bound to it."""
+        return ChainStore(self.backends[id(recorder)])
 
 
 class ChainChecked(ProjectStore):
@@ -133,7 +145,7 @@ class ChainChecked(ProjectStore):
                 self.assert_chain_intact(recorder)
 
     def assert_chain_intact(self, recorder: ApplicationRecorder) -> int:
-        chain = ChainStore(recorder)
+        chain = self.chain(recorder)
         events = sum(1 for _ in chain.events())
         verified, problems = verify(chain)
         self.assertEqual(problems, [], "the chain no longer verifies")
@@ -158,7 +170,7 @@ class ChainExtras(ChainChecked):
         self.test_insert_select()  # type: ignore[attr-defined]
         recorder = self.recorders[-1]
         self.assertEqual(self.assert_chain_intact(recorder), 3)
-        chain = ChainStore(recorder)
+        chain = self.chain(recorder)
         self.assertEqual([position for position, _, _ in chain.links()], [1, 2, 3])
         head = chain.head()
         assert head is not None
@@ -170,7 +182,7 @@ class ChainExtras(ChainChecked):
         originator = uuid.uuid4()
         recorder.insert_events([stored(originator, 1), stored(originator, 2)])
         self.tamper(recorder)
-        _, problems = verify(ChainStore(recorder))
+        _, problems = verify(self.chain(recorder))
         self.assertEqual([(problem.position, problem.kind) for problem in problems], [(2, "edited")])
         self.recorders.remove(recorder)  # tampered on purpose: not for the after-test check
 
@@ -221,7 +233,7 @@ class ProcessBypassesChain(ProjectStore):
         process = self.make(lambda factory: factory.process_recorder())
         self.assertEqual(process.events_table_name, chained.events_table_name)
         process.insert_events([stored()])
-        _, problems = verify(ChainStore(chained))
+        _, problems = verify(self.chain(chained))
         self.assertEqual([problem.kind for problem in problems], ["inserted"])
 
 

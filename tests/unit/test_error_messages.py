@@ -12,7 +12,7 @@ from renovation.domain import compound, errors
 from renovation.domain.errors import DomainError
 from renovation.domain.messages import ERRORS, WORDS
 from renovation.domain.values import Status
-from renovation.services.access import ALLOWED, ROLES
+from renovation.domain.access import ALLOWED, ROLES
 
 SOURCE = inspect.getsource(compound)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from renovation.report.html import month_end, months_from, planned_value, value_series
+from renovation.report.data import month_end, months_from, planned_value, value_series
 
 MARCH_TO_MAY = {"contract_value": Decimal("920000"), "planned_start": date(2021, 3, 1),
                 "planned_finish": date(2021, 5, 31)}  # 92 days: 10,000 yuan a day

@@ -8,8 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from renovation.domain.values import BoqItem, add_years, boq_total, canonical, is_period, period_of, value_of
-from renovation.projections.progress import percent
-from renovation.projections.quality import count_percent
+from renovation.projections.common import count_percent, percent
 
 
 @pytest.mark.parametrize(

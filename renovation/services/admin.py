@@ -1,0 +1,161 @@
+"""The maintainer's use cases: verify the hash chain (and chain an old store), apply PostgreSQL roles,
+back up and restore an SQLite store. Each refuses with an exception the CLI shows as one line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from renovation.services.errors import BadRequest, Refused
+from renovation.store.backend import BadDatabaseURL
+from renovation.store.chain import ROLES_APPLIED_KEY, ChainStore, Problem
+from renovation.store.chain import verify as walk
+
+if TYPE_CHECKING:
+    from renovation.services.workspace import Workspace
+    from renovation.store.pg_roles import Plan
+    from renovation.store.sqlite import SQLiteBackend
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What ``audit verify`` found: how many events verify, the problems (first first), the chain's head,
+    and its metadata (when it was initialised, when roles were applied)."""
+
+    events: int
+    problems: list[Problem]
+    head: tuple[int, str] | None
+    meta: dict[str, str] = field(default_factory=dict)
+    roles_applied_after: str | None = None
+
+
+def chain_head(ws: Workspace) -> tuple[int, str] | None:
+    ws.app  # noqa: B018  (binds the backend to the store's recorders)
+    return ChainStore(ws.backend).head()
+
+
+def initialise_chain(ws: Workspace, user: str) -> int:
+    """Chain a store that has events but no chain (recorded as an initialisation)."""
+    app = ws.app
+    chain = ChainStore(ws.backend)
+    if chain.head() is not None:
+        raise Refused("this store already has a hash chain; --init is only for a store without one")
+    return chain.rebuild({"initialised_at": app.clock().isoformat(timespec="seconds"), "initialised_by": user,
+                          "events": str(app.event_count())})
+
+
+def verify_chain(ws: Workspace, digest: tuple[int, str] | None = None) -> Verified | None:
+    """Walk the chain (None for an empty store); a store with events and no chain is refused."""
+    app = ws.app
+    chain = ChainStore(ws.backend)
+    head = chain.head()
+    if head is None and app.is_empty():
+        return None
+    if head is None:
+        raise Refused("this store has no hash chain yet; run `renovation audit verify --init` once")
+    count, problems = walk(chain, digest)
+    meta = chain.meta()
+    return Verified(count, problems, chain.head(), meta, meta.get(ROLES_APPLIED_KEY))
+
+
+# ------------------------------------------------------------------------------ PostgreSQL roles
+def roles_plan(ws: Workspace, prefix: str) -> Plan:
+    """The SQL of ``db roles`` (connects to nothing); refused for a bad prefix or [users]."""
+    from renovation.store.pg_roles import BadRoles, build
+
+    backend = ws.backend
+    if not backend.is_postgres:
+        raise BadDatabaseURL("db roles is for PostgreSQL (--db postgresql://...); an SQLite file has no roles")
+    schema = backend.env.get("POSTGRES_SCHEMA") or "public"
+    try:
+        return build(schema, ws.config.access().users, prefix, read_model_tables=read_model_tables())
+    except BadRoles as error:
+        raise BadRequest(str(error)) from None
+
+
+def read_model_tables() -> dict[str, list[str]]:
+    """Every table of the read models (the projections', their positions, the compound directory) with
+    its columns."""
+    import renovation.projections.runner  # noqa: F401  (defines the directory table)
+    from renovation.projections import all_projections
+    from renovation.projections.base import metadata
+
+    all_projections()  # defines every projection's tables
+    return {name: [column.name for column in table.columns] for name, table in metadata.tables.items()}
+
+
+def apply_roles(ws: Workspace, plan: Plan) -> int:
+    """Create the store's tables (events and read models) if missing, then run the plan; returns the
+    position after which each event is checked against the login that recorded it."""
+    import psycopg
+
+    from renovation.projections import read_models
+    from renovation.store.pg_roles import EVENTS_TABLE, NotSuperuser, apply
+    from renovation.store.postgres import PostgresBackend
+
+    app = ws.app  # creates the store's tables if missing
+    backend = ws.backend
+    assert isinstance(backend, PostgresBackend)
+    if app.recorder.events_table_name != EVENTS_TABLE:  # type: ignore[attr-defined]
+        raise Refused(f"unexpected events table {app.recorder.events_table_name}")  # type: ignore[attr-defined]
+    if ChainStore(backend).head() is None and not app.is_empty():
+        raise Refused("this store has events but no hash chain: run `renovation audit verify --init` first "
+                      "(after the roles the chain can no longer be rewritten)")
+    read_models(app).close()  # creates the read models' tables if missing, so they get their privileges
+    try:
+        return apply(backend, plan)
+    except NotSuperuser as error:
+        raise Refused(str(error)) from None
+    except psycopg.Error as error:
+        raise Refused(f"database error, nothing applied: {' '.join(str(error).split())}") from None
+
+
+# ------------------------------------------------------------------------------ backup and restore
+PG_DUMP_HINT = ("for PostgreSQL use pg_dump, e.g. `pg_dump --format=custom --schema=SCHEMA DBNAME > FILE` "
+                "(a consistent snapshot while writers go on) and `pg_restore --dbname=DBNAME FILE`, then "
+                "`renovation audit verify`")
+
+
+def sqlite_store(ws: Workspace, action: str) -> SQLiteBackend:
+    """The SQLite store that ``action`` (backup, restore) copies; a PostgreSQL store is refused."""
+    return ws.sqlite(f"{action} copies an SQLite file; {PG_DUMP_HINT}")
+
+
+def backup(ws: Workspace, target: Path) -> str:
+    """Copy the SQLite store to ``target`` (a new file) while writers go on; returns the store's path."""
+    import sqlite3
+
+    backend = sqlite_store(ws, "backup")
+    if not Path(backend.path).exists():
+        raise BadDatabaseURL(f"{backend.path}: no such store")
+    if target.exists():
+        raise BadDatabaseURL(f"{target} exists; give a new file name")
+    try:
+        backend.backup_to(target)
+    except (sqlite3.Error, OSError) as error:
+        raise Refused(f"backup failed: {' '.join(str(error).split())}") from None
+    return backend.path
+
+
+def restore(ws: Workspace, source: Path, *, force: bool) -> int:
+    """Replace the SQLite store by a backup whose chain verifies; a store holding events only with
+    ``force``. Returns how many events the backup verified."""
+    from renovation.services.application import RenovationApp
+
+    backend = sqlite_store(ws, "restore")
+    try:
+        checked = RenovationApp(str(source))
+    except (OSError, ValueError) as error:
+        raise BadDatabaseURL(f"{source}: not a store ({error})") from None
+    try:
+        verified, problems = walk(ChainStore(checked.backend))
+    finally:
+        checked.close()
+    if problems:
+        raise Refused(f"{source} does not verify: position {problems[0].position}: {problems[0].kind}; not restored")
+    if Path(backend.path).exists() and not force and not ws.app.is_empty():
+        raise BadDatabaseURL(f"{backend.path} holds events; use --force to replace it")
+    ws.close()
+    backend.replace_with(source)
+    return verified

@@ -1,0 +1,164 @@
+"""The boards as use cases: each catches its read model up (or replays the log up to ``--as-of``) and
+returns its rows. Rows are dicts keyed as the spec's ``--json`` output (see ``renovation.projections``
+for each board's row type)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from renovation.domain import errors
+
+if TYPE_CHECKING:
+    from renovation.projections.runner import ReadModels
+    from renovation.services.workspace import Workspace
+
+Row = dict[str, Any]
+#: The read models, in the order a rebuild of all of them runs.
+NAMES = ("progress", "quality", "ledger", "ranking", "feedback")
+
+
+def models_for(ws: Workspace, name: str, today: date, as_of: datetime | None) -> tuple[ReadModels, date]:
+    """The caught-up live read models and today; or, as of a moment, a temporary replay and that day."""
+    if as_of is None:
+        return ws.read_models(name), today
+    from renovation.services.audit import read_models_as_of
+
+    return read_models_as_of(ws.app, as_of, name), as_of.date()
+
+
+def progress(ws: Workspace, today: date, as_of: datetime | None = None) -> list[Row]:
+    from renovation.projections.progress import progress_rows
+
+    models, day = models_for(ws, "progress", today, as_of)
+    with models.engine.connect() as connection:
+        return progress_rows(connection, day)
+
+
+def compounds(ws: Workspace, today: date) -> list[Row]:
+    """``compound list``: the progress board's identifying columns."""
+    keys = ("code", "name", "district", "contractor", "status", "contract_value", "metered_value")
+    return [{key: row[key] for key in keys} for row in progress(ws, today)]
+
+
+def quality(ws: Workspace, today: date, *, code: str | None, by: str, missed: bool, hide_blind: bool) -> list[Row]:
+    """The quality board (by compound or contractor), one compound's row, or its days without a
+    morning round. A contractor (``hide_blind``) never learns of a blind sample before its result."""
+    from renovation.projections.quality import missed_days, quality_rows
+
+    models = ws.read_models("quality")
+    hidden = frozenset({"blind"}) if hide_blind else frozenset()
+    with models.engine.connect() as connection:
+        if code is None:
+            return quality_rows(connection, today, by, hidden)
+        ws.app.get_project(code)  # an unknown code is refused, not shown as empty
+        if missed:
+            return [{"code": code, "day": day} for day in missed_days(connection, code, today)]
+        return [row for row in quality_rows(connection, today, "compound", hidden) if row["code"] == code]
+
+
+def ranking(ws: Workspace, period: str | None, by: str, today: date, as_of: datetime | None = None) -> list[Row]:
+    from renovation.projections.ranking import ranking_rows
+
+    weights = ws.config.ranking.weights.as_dict()  # a bad renovation.toml fails here, before any work
+    models, _day = models_for(ws, "ranking", today, as_of)
+    with models.engine.connect() as connection:
+        return ranking_rows(connection, weights, period, by)
+
+
+def ledger(ws: Workspace, code: str, item: str | None, period: str | None) -> list[Row]:
+    from renovation.projections.ledger import ledger_items_of, ledger_rows
+
+    ws.app.get_project(code)  # an unknown code is refused, not shown as empty
+    models = ws.read_models("ledger")
+    with models.engine.connect() as connection:
+        if item is not None and item not in (known := ledger_items_of(connection, code)):
+            raise errors.UnknownItem(code=code, item=item, known=", ".join(sorted(known)))
+        return ledger_rows(connection, code, item, period)
+
+
+def feedback(ws: Workspace, *, only_open: bool) -> list[Row]:
+    from renovation.projections.feedback import feedback_rows
+
+    models = ws.read_models("feedback")
+    with models.engine.connect() as connection:
+        return feedback_rows(connection, only_open=only_open)
+
+
+def summary(ws: Workspace, last: date) -> tuple[list[Row], list[Row]]:
+    """The demo's closing board: the contractor ranking of the latest period, and progress by status."""
+    from renovation.projections.common import percent
+
+    keys = ("period", "rank", "contractor", "compounds", "total", "movement", "last")
+    board = [{key: row[key] for key in keys} for row in ranking(ws, None, "contractor", last)]
+    rows = progress(ws, last)
+    by_status: list[Row] = []
+    for status in ("registered", "under_construction", "completed", "accepted", "handed_over", "all"):
+        chosen = rows if status == "all" else [row for row in rows if row["status"] == status]
+        if chosen or status == "all":
+            contract = sum((row["contract_value"] for row in chosen), Decimal(0))
+            metered = sum((row["metered_value"] for row in chosen), Decimal(0))
+            by_status.append({"status": status, "compounds": len(chosen), "contract_value": contract,
+                              "metered_value": metered, "percent_complete": percent(metered, contract)})
+    return board, by_status
+
+
+# ---------------------------------------------------------------------------------- the read models
+def status(ws: Workspace) -> list[Row]:
+    """Per projection: its position, the head of the log and the lag (without catching up first)."""
+    from renovation.projections import read_models
+
+    models = read_models(ws.app)
+    try:
+        return models.status()
+    finally:
+        models.close()
+
+
+def rebuild(ws: Workspace, names: tuple[str, ...], started: Callable[[int], Callable[[str, int], None]]) -> int:
+    """Clear and replay the named read models (or all); ``started(head)`` gives the progress callback
+    ``advance(name, events_done)``. Returns the head of the log they were rebuilt to."""
+    from renovation.projections import read_models
+
+    models = read_models(ws.app)
+    try:
+        head = models.head()
+        advance = started(head)
+        for name in names or NAMES:
+            models.rebuild(name, progress=lambda done, name=name: advance(name, done))  # type: ignore[misc]
+        return head
+    finally:
+        models.close()
+
+
+def follow(ws: Workspace, stop: threading.Event, started: Callable[[int], None]) -> int:
+    """Keep the read models current until ``stop`` is set: woken by LISTEN/NOTIFY on PostgreSQL (the
+    library's subscription), polling once a second on SQLite. Returns the position reached."""
+    from renovation.projections import read_models
+
+    models = read_models(ws.app)
+    try:
+        start = models.head()
+        models.catch_up()
+        started(start)
+        if ws.backend.is_postgres:
+            # Subscribing after `start` also delivers what was recorded while catching up.
+            with ws.app.recorder.subscribe(gt=start) as subscription:
+
+                def stop_when_told() -> None:
+                    stop.wait()
+                    subscription.stop()
+
+                threading.Thread(target=stop_when_told, daemon=True).start()
+                for _notification in subscription:
+                    models.catch_up()
+        else:
+            while not stop.wait(1.0):
+                models.catch_up()
+        return models.head()
+    finally:
+        stop.set()
+        models.close()

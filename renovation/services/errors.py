@@ -1,0 +1,19 @@
+"""The errors a use case may raise that a user caused or can act on; the CLI shows each as one line
+(the domain's own refusals are ``renovation.domain.errors``)."""
+
+from __future__ import annotations
+
+from renovation.services.clock import BadTimeZone
+from renovation.services.config import BadConfig
+from renovation.services.writer import WriteConflict
+from renovation.store.backend import BadDatabaseURL
+
+__all__ = ["BadConfig", "BadDatabaseURL", "BadRequest", "BadTimeZone", "Refused", "WriteConflict"]
+
+
+class Refused(Exception):
+    """A maintenance action refused by the state of the store (exit 1); nothing was changed."""
+
+
+class BadRequest(ValueError):
+    """The request itself cannot be carried out as given (exit 2); nothing was changed."""

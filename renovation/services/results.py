@@ -1,0 +1,219 @@
+"""What the write use cases return: one frozen dataclass per kind of command, whose fields are what the
+command prints (``--json`` gives exactly these keys, in this order).
+
+A compound's state is a ``CompoundView``. The boards return rows (dicts keyed as the spec's ``--json``
+lists them, ``renovation.services.boards``); the auditor's tools return the TypedDicts of
+``renovation.services.audit``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from renovation.domain.compound import CompoundProject
+
+
+@dataclass(frozen=True)
+class Registered:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class BillSet:
+    code: str
+    items: int
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class StructuresRecorded:
+    code: str
+    count: int
+    standing: int
+
+
+@dataclass(frozen=True)
+class StructuresCleared:
+    code: str
+    count: int
+
+
+@dataclass(frozen=True)
+class StageReached:
+    """Construction started, completed or accepted."""
+
+    code: str
+    user: str
+    on: date
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class HandedOver:
+    code: str
+    user: str
+    on: date
+    operator: str
+    om_end: date
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class Inspected:
+    code: str
+    inspection_id: str
+    kind: str
+    at: datetime
+    finding_ids: list[str]
+
+
+@dataclass(frozen=True)
+class FindingChanged:
+    """A finding rectified, closed or reopened."""
+
+    code: str
+    user: str
+    finding_id: str
+    at: datetime
+    note: str | None
+    recorded_at: datetime
+    status: str
+
+
+@dataclass(frozen=True)
+class Sampled:
+    code: str
+    sample_id: str
+    batch: str
+    regime: str
+    resample_of: str | None
+
+
+@dataclass(frozen=True)
+class SampleResulted:
+    code: str
+    sample_id: str
+    batch: str
+    passed: bool
+    outcome: str  # passed | resample_required | batch_rejected
+
+
+@dataclass(frozen=True)
+class Measured:
+    code: str
+    entry_id: str
+    item: str
+    period: str
+    quantity: Decimal
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Corrected:
+    code: str
+    entry_id: str
+    item: str
+    period: str
+    previous_quantity: Decimal
+    quantity: Decimal
+    value: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
+class VariationApproved:
+    code: str
+    item: str
+    previous_quantity: Decimal
+    quantity: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
+class Scored:
+    code: str
+    period: str
+    quality: Decimal
+    safety: Decimal
+    progress: Decimal
+    civilized: Decimal
+    satisfaction: Decimal
+    correction: bool
+
+
+@dataclass(frozen=True)
+class TicketReceived:
+    code: str
+    ticket_id: str
+    channel: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TicketResolved:
+    code: str
+    ticket_id: str
+    note: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CompoundView:
+    """One compound's state as plain values (``compound show``)."""
+
+    code: str
+    name: str
+    district: str
+    contractor: str
+    households: int
+    status: str
+    contract_value: Decimal
+    metered_value: Decimal
+    planned_start: date
+    planned_finish: date
+    started_on: date | None
+    completed_on: date | None
+    accepted_on: date | None
+    handed_over_on: date | None
+    operator: str | None
+    om_end: date | None
+    illegal_structures: int
+    boq_items: int
+    entries: int
+    inspections: int
+    findings_open: int
+    findings_closed: int
+    samples: int
+    samples_pending: int
+    rejected_batches: list[str]
+    scored_periods: list[str]
+    tickets_open: int
+    events: int
+
+    @classmethod
+    def of(cls, project: CompoundProject, *, hide_pending_blind: bool = False) -> CompoundView:
+        """The compound as plain values; for a contractor, a blind sample without result does not exist."""
+        findings = list(project.findings.values())
+        samples = [s for s in project.samples.values()
+                   if not (hide_pending_blind and s.regime == "blind" and s.passed is None)]
+        return cls(
+            code=project.code, name=project.name, district=project.district, contractor=project.contractor,
+            households=project.households, status=project.status, contract_value=project.contract_value,
+            metered_value=project.metered_value(), planned_start=project.planned_start,
+            planned_finish=project.planned_finish, started_on=project.started_on,
+            completed_on=project.completed_on, accepted_on=project.accepted_on,
+            handed_over_on=project.handed_over_on, operator=project.operator, om_end=project.om_end,
+            illegal_structures=project.illegal_structures, boq_items=len(project.boq),
+            entries=len(project.entries), inspections=project.inspections,
+            findings_open=sum(1 for f in findings if f.status != "closed"),
+            findings_closed=sum(1 for f in findings if f.status == "closed"),
+            samples=len(samples), samples_pending=sum(1 for s in samples if s.passed is None),
+            rejected_batches=project.rejected_batches(), scored_periods=sorted(project.scores),
+            tickets_open=sum(1 for t in project.tickets.values() if t.resolved_at is None),
+            events=project.version,
+        )

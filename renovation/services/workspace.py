@@ -1,0 +1,84 @@
+"""One store as every use case sees it: the backend made once from the ``--db`` value, the
+configuration, the application and the read models, each made on first use and closed together."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from renovation.store import open_backend
+from renovation.store.backend import BadDatabaseURL
+
+if TYPE_CHECKING:
+    from renovation.projections.runner import ReadModels
+    from renovation.services.application import RenovationApp
+    from renovation.services.config import Config
+    from renovation.store.backend import Backend
+    from renovation.store.sqlite import SQLiteBackend
+
+
+class Workspace:
+    def __init__(self, db: str, config_path: str | None = None) -> None:
+        self.db = db
+        self.config_path = config_path
+        self._backend: Backend | None = None
+        self._app: RenovationApp | None = None
+        self._read_models: ReadModels | None = None
+        self._config: Config | None = None
+
+    @property
+    def backend(self) -> Backend:
+        """The store's database (connects to nothing until asked)."""
+        if self._backend is None:
+            self._backend = open_backend(self.db)
+        return self._backend
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from renovation.services.config import load_config
+
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def app(self) -> RenovationApp:
+        """The application (creates the store's tables if missing)."""
+        if self._app is None:
+            from renovation.services.application import RenovationApp
+
+            self._app = RenovationApp(self.backend, access=self.config.access())
+        return self._app
+
+    def read_models(self, *names: str) -> ReadModels:
+        """The read models, caught up with every event recorded so far (the named ones, or all)."""
+        if self._read_models is None:
+            from renovation.projections import read_models
+
+            self._read_models = read_models(self.app)
+        self._read_models.catch_up(*names)
+        return self._read_models
+
+    def sqlite(self, refusal: str) -> SQLiteBackend:
+        """The backend, which must be an SQLite file; otherwise ``refusal`` is the error."""
+        from renovation.store.sqlite import SQLiteBackend
+
+        backend = self.backend
+        if not isinstance(backend, SQLiteBackend):
+            raise BadDatabaseURL(refusal)
+        return backend
+
+    def discard(self) -> None:
+        """Delete the SQLite file (and its companions); a PostgreSQL store is refused."""
+        backend = self.sqlite("--force only deletes an SQLite file; empty a PostgreSQL database yourself")
+        self.close()
+        backend.discard()
+
+    def close(self) -> None:
+        if self._read_models is not None:
+            self._read_models.close()
+            self._read_models = None
+        if self._app is not None:
+            self._app.close()  # closes the backend's own connections too
+            self._app = None
+        elif self._backend is not None:
+            self._backend.close()

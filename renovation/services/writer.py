@@ -1,0 +1,226 @@
+"""The write path every use case shares: load a compound, check the user may act, run one command,
+save its events with their chain links; on a version conflict reload and run it again.
+
+The application is eventsourcing's ``Application`` over the store's :class:`~renovation.store.backend.
+Backend`, which it is built from and which answers every question about the database.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar, overload
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+
+from renovation.domain import errors
+from renovation.domain.access import Access
+from renovation.domain.compound import CompoundProject, Context
+from renovation.domain.values import normalise_code
+from renovation.services import clock
+from renovation.store import open_backend
+from renovation.store.backend import DEFAULT_DB, Backend, iter_notifications
+from renovation.store.faults import crash_point
+from renovation.store.transcoding import register_transcodings
+
+#: How many times a command is re-run after losing a race with another writer.
+MAX_ATTEMPTS = 20
+
+E = TypeVar("E", bound=CompoundProject.Event)
+
+
+class WriteConflict(Exception):
+    """Other writers kept changing the compound; the command was not recorded."""
+
+
+def project_compound(project: Any, events: Iterable[Any]) -> Any:
+    """Replays events onto a compound (eventsourcing's default projector also asserts a runtime
+    protocol on every event, which costs about half of the time of a load)."""
+    for event in events:
+        project = event.mutate(project)
+    return project
+
+
+class CompoundWriter(Application[UUID]):
+    name = "renovation"
+    #: A compound is loaded from its latest snapshot plus at most this many events.
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {CompoundProject: 100}
+    snapshotting_projectors: ClassVar[dict[type[Any], Any]] = {CompoundProject: project_compound}
+
+    def __init__(
+        self,
+        db: str | Backend = DEFAULT_DB,
+        *,
+        env: dict[str, str] | None = None,
+        clock_func: Callable[[], datetime] = clock.now,
+        access: Access | None = None,
+    ) -> None:
+        self.clock = clock_func
+        self.access = access or Access(None)
+        self._batch: dict[str, CompoundProject] | None = None
+        self.backend = open_backend(db) if isinstance(db, str) else db
+        with self.backend.prepared() as prepared:
+            super().__init__(env={**prepared, **(env or {})})
+        self.backend.bind(self.recorder, self.snapshots.recorder if self.snapshots else None)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_transcodings(transcoder)
+
+    def close(self) -> None:
+        self.backend.close()
+        super().close()
+
+    # ------------------------------------------------------------------ loading
+    def context(self, user: str) -> Context:
+        return Context(user=user, now=self.clock())
+
+    def get_project(self, code: str) -> CompoundProject:
+        code = normalise_code(code)
+        if self._batch is not None and code in self._batch:
+            return self._batch[code]
+        try:
+            project = self.repository.get(CompoundProject.create_id(code), projector_func=project_compound)
+        except AggregateNotFoundError:
+            raise errors.CompoundNotFound(code=code) from None
+        assert isinstance(project, CompoundProject)
+        self.snapshot_if_stale(project)
+        return project
+
+    def snapshot_if_stale(self, project: CompoundProject) -> None:
+        """Snapshot a compound whose latest snapshot lags far behind (after an import, say): snapshots
+        are otherwise taken only when a save crosses an interval."""
+        interval = self.snapshotting_intervals[CompoundProject]
+        if self.snapshots is None or project.version < 2 * interval or project.pending_events:
+            return
+        latest = self.snapshots.recorder.select_events(project.id, desc=True, limit=1)
+        if project.version - (latest[0].originator_version if latest else 0) < 2 * interval:
+            return
+        with suppress(IntegrityError):  # another process took the same snapshot
+            self.snapshots.put([CompoundProject.Snapshot.take(project)])
+        self.backend.prune_snapshots(project.id, project.version)
+
+    def take_snapshot(self, aggregate_id: UUID, version: int | None = None, projector_func: Any = None) -> None:
+        """eventsourcing's snapshot, then the compound's older snapshots dropped: a load only ever
+        reads the latest, and a snapshot holds the whole state of a compound."""
+        super().take_snapshot(aggregate_id, version, projector_func or project_compound)
+        if version is not None:
+            self.backend.prune_snapshots(aggregate_id, version)
+
+    # ------------------------------------------------------------------ writing
+    @overload
+    def update(self, code: str, action: str, user: str,
+               command: Callable[[CompoundProject], object]) -> CompoundProject.Event: ...
+
+    @overload
+    def update(self, code: str, action: str, user: str, command: Callable[[CompoundProject], object],
+               kind: type[E]) -> E: ...
+
+    def update(self, code: str, action: str, user: str, command: Callable[[CompoundProject], object],
+               kind: type[Any] = CompoundProject.Event) -> Any:
+        """Check that ``user`` may record ``action``; load, run the command, save; re-run from a fresh
+        load on a version conflict. Returns the event recorded (of ``kind``)."""
+        if self._batch is not None:
+            return self._update_in_batch(code, action, user, command, kind)
+        for attempt in range(MAX_ATTEMPTS):
+            with self.writer_lock(normalise_code(code)):
+                project = self.get_project(code)
+                self.access.check(user, action, project.contractor)
+                command(project)
+                new_events = list(project.pending_events)
+                try:
+                    self.save(project)
+                except IntegrityError:
+                    new_events = []
+            if not new_events:  # another writer saved first: back off, reload, decide again
+                time.sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))
+                continue
+            crash_point("after_store")
+            return _of_kind(new_events[-1], kind)
+        raise WriteConflict(f"{normalise_code(code)} kept changing; nothing was recorded, try again")
+
+    def writer_lock(self, code: str) -> AbstractContextManager[None]:
+        """Held from load to save: one writer of a compound at a time (the backend's lock)."""
+        return self.backend.writer_lock(code)
+
+    def register(self, project: CompoundProject) -> None:
+        """Save a newly registered compound (in the batch, if one is open)."""
+        if self._batch is not None:
+            if project.code in self._batch:
+                raise errors.CompoundAlreadyRegistered(code=project.code)
+            self._batch[project.code] = project
+            return
+        try:
+            self.save(project)
+        except IntegrityError:
+            raise errors.CompoundAlreadyRegistered(code=project.code) from None
+
+    @contextmanager
+    def batch(self, loaded: dict[str, CompoundProject] | None = None) -> Iterator[None]:
+        """Run many commands and store all their events in one transaction at the end (or none, if
+        the block fails). For a single writer such as the demo: compounds stay loaded in memory (in
+        ``loaded``, which may be kept for the next batch) and there is no retry on a conflict."""
+        if self._batch is not None:
+            raise RuntimeError("batches do not nest")
+        self._batch = loaded if loaded is not None else {}
+        try:
+            yield
+            changed = [project for project in self._batch.values() if project.pending_events]
+            for chunk in self._save_chunks(changed):
+                self.save(*chunk)
+                crash_point("after_store")
+        except BaseException:
+            self._batch.clear()  # nothing of the batch was stored: forget what it changed
+            raise
+        finally:
+            self._batch = None
+
+    def _save_chunks(self, changed: list[CompoundProject]) -> list[list[CompoundProject]]:
+        """One save for the batch, unless the backend limits the events a save may write."""
+        limit = self.backend.max_save_events
+        if not changed or limit is None:
+            return [changed] if changed else []
+        chunks: list[list[CompoundProject]] = [[]]
+        size = 0
+        for project in changed:
+            if size and size + len(project.pending_events) > limit:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(project)
+            size += len(project.pending_events)
+        return chunks
+
+    def _update_in_batch(self, code: str, action: str, user: str, command: Callable[[CompoundProject], object],
+                         kind: type[E]) -> E:
+        assert self._batch is not None
+        project = self.get_project(code)
+        self._batch[project.code] = project
+        self.access.check(user, action, project.contractor)
+        before = len(project.pending_events)
+        try:
+            command(project)
+        except errors.DomainError:
+            del project.pending_events[before:]  # a refused command leaves nothing behind
+            raise
+        return _of_kind(project.pending_events[-1], kind)
+
+    # ------------------------------------------------------------------ the log
+    def iter_notifications(self, topics: list[str] | None = None, batch: int = 1000) -> Iterator[Any]:
+        return iter_notifications(self.backend, topics or (), batch)
+
+    def event_count(self) -> int:
+        return self.backend.count_events()
+
+    def is_empty(self) -> bool:
+        return self.recorder.max_notification_id() is None
+
+
+def _of_kind(event: object, kind: type[E]) -> E:
+    if not isinstance(event, kind):
+        raise TypeError(f"expected {kind.__name__}, the command recorded {type(event).__name__}")
+    return event

@@ -1,0 +1,167 @@
+"""The SQLite backend: one file holds the events, their hash chain, the snapshots and the read models.
+
+Writers queue on a lock file beside the store (``<db>-writer.lock``) from load to save; the chained
+recorder writes each event's link in the event's own transaction.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+
+from renovation.store.backend import LOCK_TIMEOUT_SECONDS, Append, Backend
+from renovation.store.chain import CHAIN_TABLE, META_TABLE, links_after
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
+#: The files of a store besides the database itself.
+COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def sqlite_env(path: str, timeout: str) -> dict[str, str]:
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "APPLICATION_RECORDER_TOPIC": "renovation.store.sqlite:ChainedSQLiteRecorder",
+        "SQLITE_DBNAME": path,
+        "SQLITE_LOCK_TIMEOUT": timeout,
+    }
+
+
+class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
+    """eventsourcing's SQLite recorder, writing the hash-chain link of every event it inserts in the
+    same transaction (see ``renovation.store.chain``)."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} (position INTEGER PRIMARY KEY, "
+            "previous INTEGER NOT NULL, hash TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        ]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        assert ids is not None
+        # The INSERT above holds the write lock: no other writer can extend the chain meanwhile.
+        c.execute(f"SELECT position, hash FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
+        row = c.fetchone()
+        last = (row[0], row[1]) if row else None
+        c.executemany(f"INSERT INTO {CHAIN_TABLE} VALUES (?, ?, ?)", links_after(last, ids, stored_events))
+        return ids
+
+
+class SQLiteBackend(Backend):
+    kind = "sqlite"
+    marker: ClassVar[str] = "?"
+
+    @property
+    def path(self) -> str:
+        return self.env["SQLITE_DBNAME"]
+
+    def files(self) -> list[Path]:
+        """The store's file and its companions (write-ahead log, shared memory, rollback journal)."""
+        return [Path(self.path), *(Path(self.path + suffix) for suffix in COMPANIONS)]
+
+    def qualified(self, table: str) -> str:
+        return f'"{table}"'
+
+    def originator_param(self, aggregate_id: UUID) -> Any:
+        return aggregate_id.hex
+
+    @contextmanager
+    def prepared(self) -> Iterator[dict[str, str]]:
+        yield self.env
+
+    @contextmanager
+    def writer_lock(self, code: str) -> Iterator[None]:
+        """One writer at a time from load to save: an exclusive lock on ``<db>-writer.lock``, waited for
+        up to the lock timeout. Taking it up front (like BEGIN IMMEDIATE, but spanning the load too)
+        means concurrent writers queue instead of losing version races and retrying."""
+        if self.path.startswith(":memory:"):
+            yield
+            return
+        deadline = time.monotonic() + float(self.env.get("SQLITE_LOCK_TIMEOUT") or LOCK_TIMEOUT_SECONDS)
+        with open(f"{self.path}-writer.lock", "a") as handle:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise OperationalError("database is busy: another writer holds the lock") from None
+                    time.sleep(0.005)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextmanager
+    def appending(self) -> Iterator[Append]:
+        recorder = self.recorder
+        with self.transaction(commit=True) as cursor:
+
+            def append(batch: Sequence[StoredEvent]) -> Sequence[int]:
+                ids = recorder._insert_events(cursor, batch)  # the chained recorder's: events and links
+                assert ids is not None
+                return list(ids)
+
+            yield append
+
+    def engine(self) -> Engine:
+        from sqlalchemy import create_engine, event
+
+        engine = create_engine(f"sqlite:///{self.path}",
+                               connect_args={"timeout": float(self.env.get("SQLITE_LOCK_TIMEOUT", "10"))})
+
+        @event.listens_for(engine, "connect")
+        def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # transactions are begun below, explicitly
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            # Catching up reads its position and then writes: it takes the write lock up front,
+            # so two processes catching up at once queue instead of failing to upgrade a read lock.
+            immediate = connection.get_execution_options().get("immediate", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    def discard(self) -> None:
+        """Delete the store's file and its companions."""
+        for file in self.files():
+            file.unlink(missing_ok=True)
+
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy of the whole file (events, chain, read models) while writers go on,
+        through SQLite's online backup API; written beside ``target`` and renamed into place."""
+        partial = target.with_name(target.name + ".partial")
+        try:
+            with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30) as origin, \
+                    sqlite3.connect(partial) as copy:
+                origin.backup(copy, pages=1024)  # steps, so writers are not held up for the whole copy
+            partial.replace(target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+
+    def replace_with(self, source: Path) -> None:
+        """Put a copy of ``source`` in the store's place (its write-ahead log and journal dropped)."""
+        import shutil
+
+        for file in self.files()[1:]:
+            file.unlink(missing_ok=True)
+        restoring = Path(self.path + ".restoring")
+        shutil.copyfile(source, restoring)
+        restoring.replace(self.path)

@@ -1,0 +1,90 @@
+"""The parts of eventsourcing that are not its public API, which the store relies on: pinned here, so
+that an upgrade of the library that changes one of them fails this one clear test, not a user's import
+or write. Each is called (or overridden) only in ``renovation/store`` (checked below with ``ast``).
+
+What they do for us:
+- SQLite ``_insert_events(cursor, stored_events)``: inserts a save's events inside the recorder's
+  transaction; ``ChainedSQLiteRecorder`` overrides it to write the chain links in the same
+  transaction, and ``SQLiteBackend.appending`` calls it to import in one transaction.
+- PostgreSQL ``_insert_stored_events``, ``_lock_table``, ``_notify_channel`` and
+  ``_fetch_ids_after_insert_events``: the steps of the library's insert, which
+  ``ChainedPostgresRecorder`` overrides (events as plain arrays; links after the ids are known) and
+  ``PostgresBackend.appending`` calls in one transaction.
+- ``datastore.transaction(commit=...)`` and the recorders' ``events_table_name``, ``datastore.schema``,
+  ``datastore.originator_id_type`` and ``sql_create_statements``.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+
+PACKAGE = Path(__file__).resolve().parents[2] / "renovation"
+
+#: (class, method) -> its parameters as the store calls or overrides them.
+PINNED = {
+    (SQLiteApplicationRecorder, "_insert_events"): ["self", "c", "stored_events", "_"],
+    (PostgresApplicationRecorder, "_insert_stored_events"): ["self", "curs", "stored_events", "kwargs"],
+    (PostgresApplicationRecorder, "_fetch_ids_after_insert_events"): ["self", "curs", "stored_events", "_"],
+    (PostgresApplicationRecorder, "_lock_table"): ["self", "curs"],
+    (PostgresApplicationRecorder, "_notify_channel"): ["self", "curs"],
+    (SQLiteDatastore, "transaction"): ["self", "commit"],
+    (PostgresDatastore, "transaction"): ["self", "commit"],
+}
+PRIVATE_NAMES = {name for _cls, name in PINNED if name.startswith("_")}
+
+
+def test_the_library_is_the_version_these_pins_were_read_from() -> None:
+    assert version("eventsourcing").startswith("9.5."), (
+        "eventsourcing changed version: check each pinned method below against the new release, then update"
+    )
+
+
+@pytest.mark.parametrize(("owner", "name"), sorted(PINNED, key=lambda key: (key[0].__name__, key[1])),
+                         ids=lambda value: getattr(value, "__name__", value))
+def test_each_pinned_method_exists_with_the_parameters_the_store_uses(owner: type, name: str) -> None:
+    method = getattr(owner, name, None)
+    assert method is not None, f"{owner.__name__}.{name} is gone"
+    assert list(inspect.signature(method).parameters) == PINNED[(owner, name)]
+
+
+def test_the_recorders_keep_the_attributes_the_store_reads() -> None:
+    for owner in (SQLiteApplicationRecorder, PostgresApplicationRecorder):
+        assert "events_table_name" in inspect.signature(owner.__init__).parameters
+    source = inspect.getsource(PostgresApplicationRecorder.__init__)
+    assert "self.sql_create_statements" in inspect.getsource(PostgresApplicationRecorder)
+    assert "events_table_name" in source
+    assert "schema" in inspect.getsource(PostgresDatastore.__init__)
+    assert "originator_id_type" in inspect.getsource(PostgresDatastore)
+    # Our PostgreSQL insert relies on the library inserting through these steps, in this order.
+    insert = inspect.getsource(PostgresApplicationRecorder.insert_events)
+    assert insert.index("_insert_stored_events") < insert.index("_fetch_ids_after_insert_events")
+
+
+def private_calls() -> list[tuple[str, str]]:
+    """(module, name) of every use of a pinned private name in the package, outside ``store``."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.relative_to(PACKAGE).parts[0] == "store":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in PRIVATE_NAMES:
+                found.append((str(path.relative_to(PACKAGE)), node.attr))
+    return found
+
+
+def test_only_the_store_touches_the_librarys_private_methods() -> None:
+    assert private_calls() == []
+
+
+def test_the_store_does_use_them() -> None:
+    """Not vacuous: the scan would find them where they are."""
+    store = "".join(path.read_text(encoding="utf-8") for path in (PACKAGE / "store").glob("*.py"))
+    for name in PRIVATE_NAMES:
+        assert f"._{name.lstrip('_')}(" in store or f"def {name}(" in store, name
