@@ -28,8 +28,15 @@ def output_options(func: F) -> F:
     return func
 
 
+def is_record(value: Any) -> bool:
+    """A use case's result: a named tuple or a dataclass instance."""
+    return hasattr(value, "_asdict") or (dataclasses.is_dataclass(value) and not isinstance(value, type))
+
+
 def as_row(value: Any) -> dict[str, Any]:
-    """A result (a dataclass) or a row as a dict of its fields, in order."""
+    """A result (a named tuple or a dataclass) or a row as a dict of its fields, in order."""
+    if hasattr(value, "_asdict"):
+        return dict(value._asdict())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
     return dict(value)
@@ -39,7 +46,7 @@ def emit(rows: Any, *, as_json: bool, as_csv: bool, lang: str, title: str | None
     """Print rows (a sequence of dicts or dataclasses) or one object in the chosen format."""
     if as_json and as_csv:
         raise click.UsageError("--json and --csv cannot be combined")
-    rows = as_row(rows) if isinstance(rows, dict) or dataclasses.is_dataclass(rows) else [as_row(r) for r in rows]
+    rows = as_row(rows) if isinstance(rows, dict) or is_record(rows) else [as_row(r) for r in rows]
     if as_json:
         click.echo(json.dumps(plain(rows), ensure_ascii=False, indent=2))
         return

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import Column, Connection, String, Table, select
 
@@ -36,13 +37,27 @@ class FeedbackProjection(Projection):
         rows.update(tickets, (event.code, event.ticket_id), resolved_at=event.at, note=event.note)
 
 
-def feedback_rows(connection: Connection, *, only_open: bool = False, code: str | None = None) -> list[dict[str, Any]]:
+class TicketRow(TypedDict):
+    """A resident's feedback ticket (``renovation feedback list``)."""
+
+    code: str
+    ticket_id: str
+    channel: str
+    text: str
+    received_at: datetime
+    resolved_at: datetime | None
+    note: str | None
+    status: str  # resolved | unresolved
+    days_to_resolve: Decimal | None
+
+
+def feedback_rows(connection: Connection, *, only_open: bool = False, code: str | None = None) -> list[TicketRow]:
     query = select(tickets).order_by(tickets.c.received_at, tickets.c.code, tickets.c.ticket_id)
     if only_open:
         query = query.where(tickets.c.resolved_at.is_(None))
     if code:
         query = query.where(tickets.c.code == code)
-    result = []
+    result: list[TicketRow] = []
     for row in connection.execute(query):
         days = days_between(row.received_at, row.resolved_at) if row.resolved_at else None
         result.append(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import Column, Connection, String, Table, select
 
@@ -58,8 +58,24 @@ class LedgerProjection(Projection):
         rows.update(entries, (event.code, event.entry_id), quantity=event.quantity, value=event.value)
 
 
+class LedgerRow(TypedDict):
+    """A row of the metering ledger (``renovation ledger``): one item in one period."""
+
+    code: str
+    item: str
+    description: str
+    unit: str
+    period: str
+    quantity: Decimal
+    value: Decimal
+    cumulative_quantity: Decimal
+    cumulative_value: Decimal
+    contract_quantity: Decimal
+    share_of_contract: Decimal | None
+
+
 def ledger_rows(connection: Connection, code: str, item: str | None = None,
-                period: str | None = None) -> list[dict[str, Any]]:
+                period: str | None = None) -> list[LedgerRow]:
     """Per item and period: the quantity and value metered in the period, the cumulative quantity and
     value up to it, and the cumulative share of the item's contract quantity (percent)."""
     contract = {
@@ -70,7 +86,7 @@ def ledger_rows(connection: Connection, code: str, item: str | None = None,
         total = sums[(entry.item, entry.period)]
         total[0] += entry.quantity
         total[1] += entry.value
-    result = []
+    result: list[LedgerRow] = []
     running: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     for (item_code, item_period), (quantity, value) in sorted(sums.items()):
         cumulative = running[item_code]

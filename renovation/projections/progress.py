@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Column, Connection, Integer, String, Table, select
 
@@ -84,9 +84,27 @@ def days_behind(row: dict[str, Any], today: date) -> int:
     return max(0, late_start, (today - planned_finish).days)
 
 
-def progress_rows(connection: Connection, today: date) -> list[dict[str, Any]]:
+class ProgressRow(TypedDict):
+    """A row of the progress board (``renovation progress``)."""
+
+    code: str
+    name: str
+    district: str
+    status: str
+    contractor: str
+    contract_value: Decimal
+    metered_value: Decimal
+    percent_complete: Decimal | None
+    planned_start: date
+    started_on: date | None
+    planned_finish: date
+    completed_on: date | None
+    days_behind: int
+
+
+def progress_rows(connection: Connection, today: date) -> list[ProgressRow]:
     """One row per compound, in code order."""
-    result = []
+    result: list[ProgressRow] = []
     for found in connection.execute(select(compounds).order_by(compounds.c.code)).all():
         row = dict(found._mapping)
         result.append(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Literal, TypedDict, overload
 
 from sqlalchemy import (
     Boolean,
@@ -250,8 +250,9 @@ class Tally:
         self.rejected: set[tuple[str, str]] = set()
         self.by_regime = [0] * (2 * len(REGIMES))  # resulted and passed, regime by regime
 
-    def row(self) -> dict[str, Any]:
+    def row(self) -> QualityFigures:
         mean = Decimal(self.close_seconds) / 86400 / self.closed if self.closed else None
+        by_regime = self.by_regime  # resulted, passed for each of REGIMES in turn
         return {
             "inspections": self.morning + self.patrol,
             "morning_inspections": self.morning,
@@ -264,16 +265,74 @@ class Tally:
             "mean_days_to_close": mean.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if mean is not None else None,
             "samples": self.samples,
             "samples_failed": self.failed,
-            **{
-                f"{regime}_pass_rate": count_percent(self.by_regime[2 * index + 1], self.by_regime[2 * index])
-                for index, regime in enumerate(REGIMES)
-            },
+            "routine_pass_rate": count_percent(by_regime[1], by_regime[0]),
+            "cross_pass_rate": count_percent(by_regime[3], by_regime[2]),
+            "blind_pass_rate": count_percent(by_regime[5], by_regime[4]),
             "rejected_batches": len(self.rejected),
         }
 
 
+class QualityFigures(TypedDict):
+    """The figures of a quality row, for a compound or a contractor."""
+
+    inspections: int
+    morning_inspections: int
+    patrols: int
+    construction_days: int
+    morning_coverage: Decimal | None
+    findings_open: int
+    findings_overdue: int
+    findings_closed: int
+    mean_days_to_close: Decimal | None
+    samples: int
+    samples_failed: int
+    routine_pass_rate: Decimal | None
+    cross_pass_rate: Decimal | None
+    blind_pass_rate: Decimal | None
+    rejected_batches: int
+
+
+class CompoundQuality(QualityFigures):
+    """A row of the quality board by compound (``renovation quality``)."""
+
+    code: str
+    contractor: str
+
+
+class ContractorQuality(QualityFigures):
+    """A row of the quality board by contractor (``renovation quality --by contractor``)."""
+
+    contractor: str
+
+
+#: The quality board: by compound or by contractor.
+QualityRows = list[CompoundQuality] | list[ContractorQuality]
+
+
+class MissedDay(TypedDict):
+    """A construction day of a compound without a morning round (``renovation quality CODE --missed``)."""
+
+    code: str
+    day: date
+
+
+@overload
+def quality_rows(connection: Connection, today: date, by: Literal["compound"] = ...,
+                 hidden_regimes: frozenset[str] = ...) -> list[CompoundQuality]: ...
+
+
+@overload
+def quality_rows(connection: Connection, today: date, by: Literal["contractor"],
+                 hidden_regimes: frozenset[str] = ...) -> list[ContractorQuality]: ...
+
+
+@overload
+def quality_rows(connection: Connection, today: date, by: str,
+                 hidden_regimes: frozenset[str] = ...) -> QualityRows: ...
+
+
 def quality_rows(connection: Connection, today: date, by: str = "compound",
-                 hidden_regimes: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+                 hidden_regimes: frozenset[str] = frozenset()) -> QualityRows:
     """One row per compound (or per contractor): coverage and findings as of ``today``. The running
     counts are read from one row per compound; the rest comes from the few rows it concerns."""
     tallies: dict[str, Tally] = defaultdict(Tally)
@@ -282,8 +341,14 @@ def quality_rows(connection: Connection, today: date, by: str = "compound",
     _tally_running_counts(connection, today, by, tallies, contractor_of, key_of)
     _tally_the_few_rows(connection, today, hidden_regimes, tallies, key_of)
     if by == "compound":
-        return [{"code": code, "contractor": contractor_of[code], **tallies[code].row()} for code in contractor_of]
-    return [{"contractor": name, **tallies[name].row()} for name in sorted(set(contractor_of.values()))]
+        by_compound: list[CompoundQuality] = [
+            {"code": code, "contractor": contractor_of[code], **tallies[code].row()} for code in contractor_of
+        ]
+        return by_compound
+    by_contractor: list[ContractorQuality] = [
+        {"contractor": name, **tallies[name].row()} for name in sorted(set(contractor_of.values()))
+    ]
+    return by_contractor
 
 
 def _tally_running_counts(connection: Connection, today: date, by: str, tallies: dict[str, Tally],

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from sqlalchemy import Column, Connection, String, Table, select
 
@@ -107,8 +107,28 @@ def board(connection: Connection, period: str, weights: Mapping[str, int], by: s
     return entries
 
 
+class RankingRow(TypedDict):
+    """A row of the horse-race board (``renovation ranking``): a contractor's (with how many compounds
+    it has scored) or, by compound, a compound's (with its code and name)."""
+
+    period: str
+    rank: int
+    code: NotRequired[str]
+    name: NotRequired[str]
+    contractor: str
+    compounds: NotRequired[int]
+    total: Decimal
+    quality: Decimal
+    safety: Decimal
+    progress: Decimal
+    civilized: Decimal
+    satisfaction: Decimal
+    movement: int | None  # places moved up since the previous scored period; None in the first
+    last: bool  # 末位
+
+
 def ranking_rows(connection: Connection, weights: Mapping[str, int], period: str | None = None,
-                 by: str = "contractor") -> list[dict[str, Any]]:
+                 by: str = "contractor") -> list[RankingRow]:
     """The board of a period (default: the latest scored), with movement since the previous scored
     period (positive: moved up) and the last place marked."""
     known = periods(connection)
@@ -122,14 +142,15 @@ def ranking_rows(connection: Connection, weights: Mapping[str, int], period: str
     if earlier:
         previous = {e[key]: e["rank"] for e in board(connection, earlier[-1], weights, by)}
     last_rank = max((entry["rank"] for entry in current), default=0)
-    result = []
+    result: list[RankingRow] = []
     for entry in current:
         before = previous.get(entry[key])
+        # Built key by key, in the order the board's columns (and --json, --csv) show them.
         row: dict[str, Any] = {"period": period, "rank": entry["rank"]}
         row.update((k, entry[k]) for k in ("code", "name", "contractor", "compounds") if k in entry)
         row["total"] = entry["total"]
         row.update((d, entry[d]) for d in SCORE_DIMENSIONS)
         row["movement"] = None if before is None else before - entry["rank"]
         row["last"] = entry["rank"] == last_rank and last_rank > 1  # when all tie, nobody is last
-        result.append(row)
+        result.append(cast(RankingRow, row))
     return result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from sqlalchemy import Column, Connection, Engine, String, Table, insert, select
 
@@ -30,6 +30,15 @@ directory = Table(
     Column("originator_id", String(36), primary_key=True),
     Column("code", String(16), nullable=False, unique=True),
 )
+
+
+class ProjectionStatus(TypedDict):
+    """How far a read model has caught up (``renovation projections status``)."""
+
+    projection: str
+    position: int
+    head: int
+    lag: int
 
 
 class EventSource(Protocol):
@@ -186,7 +195,7 @@ class ReadModels:
         crash_point("rebuild_cleared")
         self.catch_up(*chosen, progress=progress)
 
-    def status(self) -> list[dict[str, Any]]:
+    def status(self) -> list[ProjectionStatus]:
         head = self.head()
         with self.engine.connect() as connection:
             positions = {name: position_of(connection, p.key) for name, p in self.projections.items()}

@@ -13,9 +13,9 @@ from sqlalchemy import Connection
 
 from renovation.projections.feedback import feedback_rows
 from renovation.projections.ledger import metered_value_by_period
-from renovation.projections.progress import progress_rows
-from renovation.projections.quality import quality_rows
-from renovation.projections.ranking import periods, ranking_rows
+from renovation.projections.progress import ProgressRow, progress_rows
+from renovation.projections.quality import CompoundQuality, ContractorQuality, quality_rows
+from renovation.projections.ranking import RankingRow, periods, ranking_rows
 
 CENT = Decimal("0.01")
 
@@ -34,11 +34,11 @@ class ReportData:
     today: date
     period: str | None  # the board's period; None when nothing has been scored
     weights: dict[str, int]
-    board_contractors: list[dict[str, Any]]
-    board_compounds: list[dict[str, Any]]
-    progress: list[dict[str, Any]]
-    quality_contractors: list[dict[str, Any]]
-    quality_compounds: list[dict[str, Any]]
+    board_contractors: list[RankingRow]
+    board_compounds: list[RankingRow]
+    progress: list[ProgressRow]
+    quality_contractors: list[ContractorQuality]
+    quality_compounds: list[CompoundQuality]
     value: ValueSeries
     tickets_open: int
 

@@ -117,9 +117,11 @@ def board_section(data: ReportData, lang: str) -> str:
 def render(data: ReportData, lang: str) -> str:
     """The whole report as one HTML document (charts drawn here)."""
     coverage = {row["code"]: row for row in data.quality_compounds}
-    compounds = [{**row, **{key: coverage.get(row["code"], {}).get(key) for key in ("morning_coverage",
-                                                                                    "findings_open")}}
-                 for row in data.progress]
+    compounds: list[dict[str, Any]] = []
+    for row in data.progress:
+        found = coverage.get(row["code"])
+        compounds.append({**row, "morning_coverage": found["morning_coverage"] if found else None,
+                          "findings_open": found["findings_open"] if found else None})
     subtitle = text("as_of", lang, today=data.today.isoformat())
     if data.period:
         subtitle += " · " + text("board_period", lang, period=data.period)

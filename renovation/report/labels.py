@@ -244,6 +244,8 @@ def plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, dict):
         return {key: plain(item) for key, item in value.items()}
+    if hasattr(value, "_asdict"):  # a named tuple: a record, not a list
+        return {key: plain(item) for key, item in value._asdict().items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {field.name: plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):

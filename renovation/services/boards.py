@@ -1,6 +1,6 @@
 """The boards as use cases: each catches its read model up (or replays the log up to ``--as-of``) and
-returns its rows. Rows are dicts keyed as the spec's ``--json`` output (see ``renovation.projections``
-for each board's row type)."""
+returns its rows: dicts keyed as the spec's ``--json`` output, each board's a TypedDict of
+``renovation.projections`` (``ProgressRow``, ``CompoundQuality``, ``RankingRow``, ``LedgerRow``, ...)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 from renovation.domain import errors
 
 if TYPE_CHECKING:
-    from renovation.projections.runner import ReadModels
+    from renovation.projections.feedback import TicketRow
+    from renovation.projections.ledger import LedgerRow
+    from renovation.projections.progress import ProgressRow
+    from renovation.projections.quality import MissedDay, QualityRows
+    from renovation.projections.ranking import RankingRow
+    from renovation.projections.runner import ProjectionStatus, ReadModels
     from renovation.services.workspace import Workspace
 
 Row = dict[str, Any]
@@ -30,7 +35,7 @@ def models_for(ws: Workspace, name: str, today: date, as_of: datetime | None) ->
     return read_models_as_of(ws.app, as_of, name), as_of.date()
 
 
-def progress(ws: Workspace, today: date, as_of: datetime | None = None) -> list[Row]:
+def progress(ws: Workspace, today: date, as_of: datetime | None = None) -> list[ProgressRow]:
     from renovation.projections.progress import progress_rows
 
     models, day = models_for(ws, "progress", today, as_of)
@@ -40,11 +45,13 @@ def progress(ws: Workspace, today: date, as_of: datetime | None = None) -> list[
 
 def compounds(ws: Workspace, today: date) -> list[Row]:
     """``compound list``: the progress board's identifying columns."""
-    keys = ("code", "name", "district", "contractor", "status", "contract_value", "metered_value")
-    return [{key: row[key] for key in keys} for row in progress(ws, today)]
+    return [{"code": row["code"], "name": row["name"], "district": row["district"], "contractor": row["contractor"],
+             "status": row["status"], "contract_value": row["contract_value"], "metered_value": row["metered_value"]}
+            for row in progress(ws, today)]
 
 
-def quality(ws: Workspace, today: date, *, code: str | None, by: str, missed: bool, hide_blind: bool) -> list[Row]:
+def quality(ws: Workspace, today: date, *, code: str | None, by: str, missed: bool,
+            hide_blind: bool) -> QualityRows | list[MissedDay]:
     """The quality board (by compound or contractor), one compound's row, or its days without a
     morning round. A contractor (``hide_blind``) never learns of a blind sample before its result."""
     from renovation.projections.quality import missed_days, quality_rows
@@ -56,11 +63,13 @@ def quality(ws: Workspace, today: date, *, code: str | None, by: str, missed: bo
             return quality_rows(connection, today, by, hidden)
         ws.app.get_project(code)  # an unknown code is refused, not shown as empty
         if missed:
-            return [{"code": code, "day": day} for day in missed_days(connection, code, today)]
+            days: list[MissedDay] = [{"code": code, "day": day} for day in missed_days(connection, code, today)]
+            return days
         return [row for row in quality_rows(connection, today, "compound", hidden) if row["code"] == code]
 
 
-def ranking(ws: Workspace, period: str | None, by: str, today: date, as_of: datetime | None = None) -> list[Row]:
+def ranking(ws: Workspace, period: str | None, by: str, today: date,
+            as_of: datetime | None = None) -> list[RankingRow]:
     from renovation.projections.ranking import ranking_rows
 
     weights = ws.config.ranking.weights.as_dict()  # a bad renovation.toml fails here, before any work
@@ -69,7 +78,7 @@ def ranking(ws: Workspace, period: str | None, by: str, today: date, as_of: date
         return ranking_rows(connection, weights, period, by)
 
 
-def ledger(ws: Workspace, code: str, item: str | None, period: str | None) -> list[Row]:
+def ledger(ws: Workspace, code: str, item: str | None, period: str | None) -> list[LedgerRow]:
     from renovation.projections.ledger import ledger_items_of, ledger_rows
 
     ws.app.get_project(code)  # an unknown code is refused, not shown as empty
@@ -80,7 +89,7 @@ def ledger(ws: Workspace, code: str, item: str | None, period: str | None) -> li
         return ledger_rows(connection, code, item, period)
 
 
-def feedback(ws: Workspace, *, only_open: bool) -> list[Row]:
+def feedback(ws: Workspace, *, only_open: bool) -> list[TicketRow]:
     from renovation.projections.feedback import feedback_rows
 
     models = ws.read_models("feedback")
@@ -92,8 +101,11 @@ def summary(ws: Workspace, last: date) -> tuple[list[Row], list[Row]]:
     """The demo's closing board: the contractor ranking of the latest period, and progress by status."""
     from renovation.projections.common import percent
 
-    keys = ("period", "rank", "contractor", "compounds", "total", "movement", "last")
-    board = [{key: row[key] for key in keys} for row in ranking(ws, None, "contractor", last)]
+    board: list[Row] = [
+        {"period": row["period"], "rank": row["rank"], "contractor": row["contractor"],
+         "compounds": row.get("compounds"), "total": row["total"], "movement": row["movement"], "last": row["last"]}
+        for row in ranking(ws, None, "contractor", last)
+    ]
     rows = progress(ws, last)
     by_status: list[Row] = []
     for status in ("registered", "under_construction", "completed", "accepted", "handed_over", "all"):
@@ -107,7 +119,7 @@ def summary(ws: Workspace, last: date) -> tuple[list[Row], list[Row]]:
 
 
 # ---------------------------------------------------------------------------------- the read models
-def status(ws: Workspace) -> list[Row]:
+def status(ws: Workspace) -> list[ProjectionStatus]:
     """Per projection: its position, the head of the log and the lag (without catching up first)."""
     from renovation.projections import read_models
 

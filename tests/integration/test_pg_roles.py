@@ -25,8 +25,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from renovation.cli import cli
-from renovation.projections import read_models
 from renovation.domain.access import User
+from renovation.projections import read_models
 from renovation.services.application import RenovationApp
 from renovation.store.chain import link
 from renovation.store.pg_roles import MAX_IDENTIFIER_BYTES, build, login_role

@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 
 from renovation.domain import compound, errors
+from renovation.domain.access import ALLOWED, ROLES
 from renovation.domain.errors import DomainError
 from renovation.domain.messages import ERRORS, WORDS
 from renovation.domain.values import Status
-from renovation.domain.access import ALLOWED, ROLES
 
 SOURCE = inspect.getsource(compound)
 
