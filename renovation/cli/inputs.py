@@ -59,9 +59,10 @@ def _number(raw: Any) -> Decimal:
     if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)):
         raise ValueError(f"{raw!r} is not a number")
     try:
-        return Decimal(str(raw).strip())
+        number = Decimal(str(raw).strip())
     except InvalidOperation:
         raise ValueError(f"{raw!r} is not a number") from None
+    return abs(number) if number.is_zero() else number  # "-0" typed is zero, not a negative number
 
 
 def parse_score(raw: Any) -> Decimal:
@@ -272,7 +273,7 @@ class BoqRow(Input):
     """One row of a bill-of-quantities CSV: item,description,unit,quantity,unit_price."""
 
     item: str = parsed(parse_item)
-    description: str = parsed(parse_description)
+    description: str = parsed(_text(rules.ITEM_DESCRIPTION))
     unit: str = parsed(parse_unit)
     quantity: Decimal = parsed(parse_decimal)
     unit_price: Decimal = parsed(parse_quantity_or_zero)

@@ -228,7 +228,7 @@ class CompoundProject(Aggregate):
         seen: set[str] = set()
         for item in items:
             check_text("item", item.code, max_length=rules.ITEM)
-            check_text("description", item.description, max_length=rules.DESCRIPTION)
+            check_text("description", item.description, max_length=rules.ITEM_DESCRIPTION)
             check_text("unit", item.unit, max_length=rules.UNIT)
             check_amount("quantity", item.quantity)
             check_amount("unit_price", item.unit_price, allow_zero=True)

@@ -2,7 +2,8 @@
 
 The aggregate checks each value it is given with these; the CLI's parsers (``renovation.cli.inputs``)
 turn typed text into a value and then call the same checks, so a limit or a message is written once;
-the importer checks every value of an imported event with them too. A broken rule raises
+the importer checks the texts and amounts of imported events with them (the rules that involve a
+compound's state are the aggregate's, which an import does not run yet). A broken rule raises
 :class:`~renovation.domain.errors.InvalidValue`, whose reason words live in ``messages``.
 """
 
@@ -20,7 +21,8 @@ NAME = 100  # a compound, district, contractor, operator, material, witness, lab
 LABEL = 64  # a batch or a report number
 ITEM = 32  # a bill-of-quantities item code
 UNIT = 16  # a unit of measure
-DESCRIPTION = 500  # a description, a reason, a note
+DESCRIPTION = 500  # a finding's description, a reason, a note
+ITEM_DESCRIPTION = 200  # a bill-of-quantities item's description
 LONG_TEXT = 1000  # a resident's feedback: the longest text the tracker keeps
 #: Text checked without a kind of its own.
 DEFAULT_TEXT = 200
@@ -69,7 +71,7 @@ def check_amount(field: str, value: Decimal, *, allow_zero: bool = False, places
         if not allow_zero:
             raise InvalidValue(field=field, value=str(value), reason="not_positive")
     if value > largest:
-        raise InvalidValue(field=field, value=str(value), reason="too_large", limit=str(largest))
+        raise InvalidValue(field=field, value=str(value), reason="too_large", limit=format(largest, "f"))
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
         raise InvalidValue(field=field, value=str(value), reason="too_precise", limit=places)
