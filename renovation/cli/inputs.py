@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, ClassVar, Self, TypeVar, cast
@@ -100,7 +100,12 @@ def parse_datetime(raw: Any) -> datetime:
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:
         raise ValueError(f"{raw!r} is not a date-time from {FIRST_YEAR} to {LAST_YEAR}")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=local_zone())
+        zone = local_zone()
+        moment = moment.replace(tzinfo=zone)
+        # A wall time skipped when the clocks went forward maps to no instant: refuse it rather
+        # than store an hour that never was (zoneinfo would quietly read it with one offset).
+        if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment.replace(tzinfo=None):
+            raise ValueError(f"{raw!r} does not exist in {zone} (the clocks went forward)")
     return moment
 
 

@@ -7,6 +7,7 @@ and words follow ``--lang``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -72,12 +73,24 @@ def to_csv(rows: Sequence[dict[str, Any]], lang: str) -> str:
     return buffer.getvalue()
 
 
+#: What a spreadsheet program reads as the start of a formula when a cell begins with it.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
-        return ";".join(str(plain(item)) for item in value)
+        return _neutralised(";".join(str(plain(item)) for item in value))
     if value is None:
         return ""
+    if isinstance(value, str):  # text a person typed; numbers (decimals included) stay numbers
+        return _neutralised(value)
     return plain(value)
+
+
+def _neutralised(text: str) -> str:
+    """Text that a spreadsheet would run as a formula, kept as text with a leading apostrophe (the
+    convention spreadsheet programs themselves use)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def print_table(rows: Sequence[dict[str, Any]], lang: str, title: str | None = None) -> None:
@@ -106,7 +119,19 @@ def write_options(func: F) -> F:
 
 
 def recorded(result: Any, message: str, *, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(plain(result), ensure_ascii=False))
-    else:
-        click.echo(message)
+    """Print what a write command recorded. Its events are stored already: if stdout cannot take the
+    confirmation (a full disk, a closed pipe), the command has still succeeded, and says so on
+    stderr rather than failing (a user who saw it fail would record it again)."""
+    import os
+    import sys
+
+    try:
+        click.echo(json.dumps(plain(result), ensure_ascii=False) if as_json else message)
+        sys.stdout.flush()
+    except OSError as error:
+        # Nothing more may reach the broken stdout, not even the interpreter's flush at exit.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        reason = error.strerror or type(error).__name__
+        with contextlib.suppress(OSError):
+            click.echo(f"recorded, but its confirmation could not be printed ({reason})", err=True)

@@ -137,13 +137,14 @@ def sample(session: Session, code: str, material: str, batch: str, regime: str, 
 @material.command("result")
 @click.argument("code")
 @click.argument("sample_id")
-@click.option("--pass/--fail", "passed", default=None, help="The result.")
+@click.option("--pass", "pass_", is_flag=True, help="The sample passed.")
+@click.option("--fail", "fail", is_flag=True, help="The sample failed.")
 @click.option("--lab", required=True, help="Testing laboratory.")
 @click.option("--report", default=None, help="Report number.")
 @click.option("--at", default=None, help="When the result came, ISO 8601 (default now).")
 @write_options
 @pass_session
-def result(session: Session, code: str, sample_id: str, passed: bool | None, lab: str, report: str | None,
+def result(session: Session, code: str, sample_id: str, pass_: bool, fail: bool, lab: str, report: str | None,
            at: str | None, as_json: bool) -> None:
     """Record the result of SAMPLE_ID (one result per sample). A failed sample needs a resample of the
     batch; a failed resample rejects the batch (退场).
@@ -154,8 +155,11 @@ def result(session: Session, code: str, sample_id: str, passed: bool | None, lab
     """
     from renovation.cli.inputs import ResultInput, validate
 
-    if passed is None:
+    if pass_ and fail:
+        raise click.UsageError("give --pass or --fail, not both")
+    if not pass_ and not fail:
         raise click.UsageError("give --pass or --fail")
+    passed = pass_
     data = validate(ResultInput, code=code, sample_id=sample_id, lab=lab, report=report, at=at)
     outcome = session.app.record_material_result(data.code, data.sample_id, passed=passed, lab=data.lab,
                                                  report=data.report, at=data.at, user=session.user)

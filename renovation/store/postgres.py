@@ -10,6 +10,7 @@ rows keep NULL (unknown), never a guess. ``user_mismatches`` is the check ``audi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -174,13 +175,21 @@ def payload_user(state: Any) -> str | None:
 
 #: The last table the application creates: once it exists, so do the others.
 CHAIN_CHECK_TABLE = META_TABLE
-#: Most events saved by one statement: eventsourcing's pipelined insert of a few thousand events hung
-#: the connection (psycopg 3.3 here); larger saves are written in chunks within one transaction.
+#: Most events written by one statement: eventsourcing's pipelined insert of a few thousand events hung
+#: the connection (psycopg 3.3 here); ``appending`` writes larger batches in chunks of one transaction.
 MAX_SAVE_EVENTS = 1000
 
 
+#: A ``?schema=`` the tracker accepts: a plain identifier PostgreSQL keeps whole (it cuts names at 63 bytes).
+SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
 def postgres_env(url: str, timeout: str) -> dict[str, str]:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.hostname  # noqa: B018  (a malformed host, "[::1" say, is found when it is read)
+    except ValueError as error:
+        raise BadDatabaseURL(f"{url!r}: {error}") from None
     dbname = unquote(parts.path.lstrip("/"))
     if not dbname:
         raise BadDatabaseURL(f"database name missing in {url!r}")
@@ -203,6 +212,9 @@ def postgres_env(url: str, timeout: str) -> dict[str, str]:
     }
     schema = parse_qs(parts.query).get("schema")
     if schema:
+        if not SCHEMA_NAME.fullmatch(schema[0]) or schema[0].lower().startswith("pg_"):
+            raise BadDatabaseURL(f"?schema={schema[0]!r}: a schema is 1-63 letters, digits or _, not starting "
+                                 "with a digit or pg_")
         env["POSTGRES_SCHEMA"] = schema[0]
     return env
 

@@ -204,7 +204,13 @@ def test_acceptance_with_an_open_finding(run: Renovation, started: str) -> None:
     assert_refused_in_one_line(run, ["construction", "accept", "JM", "--date", "2021-07-28"], 1, "F1")
 
 
-@pytest.mark.parametrize("db", ["mysql://x/y", "sqlite:///"], ids=["mysql-url", "no-path"])
+@pytest.mark.parametrize(
+    "db",
+    ["mysql://x/y", "sqlite:///", "postgresql://postgres@127.0.0.1:5432/test?schema=a%22b",
+     "postgresql://postgres@127.0.0.1:5432/test?schema=x%00y", "postgresql://postgres@127.0.0.1:5432/test?schema=pg_x",
+     "postgresql://postgres@127.0.0.1:5432/test?schema=" + "s" * 64, "postgresql://[::1/test"],
+    ids=["mysql-url", "no-path", "schema-quote", "schema-nul", "schema-reserved", "schema-too-long", "bad-ipv6"],
+)
 def test_a_bad_database_url(db: str) -> None:
     result = CliRunner().invoke(cli, ["--db", db, "compound", "list"], env=ENV)
 

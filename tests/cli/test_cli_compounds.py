@@ -71,6 +71,22 @@ def test_list_with_csv_parses_with_a_header_row(run: Renovation, registered: str
     assert rows[1]["contract_value"] == "2500000.50"
 
 
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised(run: Renovation) -> None:
+    """A name typed as "=HYPERLINK(...)" or "@SUM(...)" is text: the CSV quotes it for spreadsheet
+    programs with a leading apostrophe; JSON keeps it as typed."""
+    formula, at_sign = '=HYPERLINK("http://example.invalid","点此")', "@SUM(1+1)*cmd|' /C calc'!A0"
+    run.ok("compound", "register", "ZZ", "--name", formula, "--district", "-2+3", "--contractor", at_sign,
+           "--households", "10", "--contract-value", "1000", "--planned-start", "2021-03-01",
+           "--planned-finish", "2021-09-30")
+
+    (row,) = list(csv.DictReader(io.StringIO(run.ok("compound", "list", "--csv").stdout)))
+
+    assert (row["name"], row["district"], row["contractor"]) == ("'" + formula, "'-2+3", "'" + at_sign)
+    assert row["contract_value"] == "1000" and row["metered_value"] == "0"
+    (shown,) = run.json("compound", "list")
+    assert (shown["name"], shown["district"], shown["contractor"]) == (formula, "-2+3", at_sign)
+
+
 def test_list_of_an_empty_database_says_none(run: Renovation) -> None:
     assert run.ok("compound", "list").output.strip() == "(none)"
     assert run.json("compound", "list") == []

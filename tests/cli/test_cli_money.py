@@ -92,3 +92,32 @@ def test_score_then_correct_it_with_a_reason(run: Renovation, started: str) -> N
     assert corrected["correction"] is True
     assert corrected["satisfaction"] == "96.5"
     assert run.json("compound", "show", "JM")["scored_periods"] == ["2021-04"]
+
+
+def test_a_recorded_command_whose_output_cannot_be_written_still_succeeds(run: Renovation, started: str) -> None:
+    """stdout on a full disk: the event is stored, so the command exits 0 and says on stderr that its
+    confirmation could not be printed; no traceback, and nothing recorded twice. (/dev/full is only
+    written to here, as a process's stdout; it is never a path the tracker is given.)"""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pytest
+    from cli_support import ENV
+
+    if not Path("/dev/full").is_char_device():
+        pytest.skip("no /dev/full on this machine")
+    before = event_count(run.db)
+    with open("/dev/full", "w") as full:
+        finished = subprocess.run(
+            [sys.executable, "-c", "from renovation.cli import cli; cli()", "--db", str(run.db), "--user", "tester",
+             "meter", "JM", "--item", "A1", "--period", "2021-04", "--quantity", "1", "--json"],
+            stdout=full, stderr=subprocess.PIPE, text=True, check=False,
+            env={key: value for key, value in {**os.environ, **ENV}.items() if value is not None},
+        )
+
+    assert finished.returncode == 0, finished.stderr
+    assert "Traceback" not in finished.stderr
+    assert "recorded, but its confirmation could not be printed" in finished.stderr
+    assert event_count(run.db) == before + 1

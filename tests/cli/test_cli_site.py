@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cli_support import Renovation, event_count
+from cli_support import ENV, Renovation, event_count
 
 
 def stored_findings(db: Path | str) -> dict[str, dict[str, Any]]:
@@ -181,3 +181,39 @@ def test_material_result_needs_pass_or_fail(run: Renovation, started: str) -> No
     assert result.exit_code == 2
     assert run.lines(result) == ["Error: give --pass or --fail"]
     assert event_count(run.db) == before
+
+
+def test_material_result_refuses_both_pass_and_fail(run: Renovation, started: str) -> None:
+    """`--pass --fail` is not "fail" (the last one given): it is refused, and nothing is recorded."""
+    run.ok("material", "sample", "JM", "--material", "水泥", "--batch", "C7", "--regime", "routine")
+    before = event_count(run.db)
+
+    for flags in (("--pass", "--fail"), ("--fail", "--pass")):
+        result = run("material", "result", "JM", "S1", "--lab", "吉林省检测中心", *flags)
+
+        assert result.exit_code == 2
+        assert run.lines(result) == ["Error: give --pass or --fail, not both"]
+    assert event_count(run.db) == before
+
+
+def test_a_time_that_does_not_exist_in_the_users_zone_is_refused(run: Renovation, started: str) -> None:
+    """In a zone with daylight saving, 02:30 on the night the clocks go forward never happened: it is
+    refused rather than stored as some other time; 02:30 the night before is fine."""
+    from click.testing import CliRunner
+
+    from renovation.cli import cli
+
+    def in_berlin(*args: str) -> Any:
+        return CliRunner().invoke(cli, ["--db", str(run.db), "--user", "tester", *args],
+                                  env={**ENV, "RENOVATION_TZ": "Europe/Berlin"})
+
+    before = event_count(run.db)
+
+    result = in_berlin("inspect", "JM", "--kind", "patrol", "--at", "2021-03-28T02:30")
+
+    assert result.exit_code == 2
+    assert run.lines(result) == ["Error: --at: '2021-03-28T02:30' does not exist in Europe/Berlin "
+                                 "(the clocks went forward)"]
+    assert event_count(run.db) == before
+    recorded = in_berlin("inspect", "JM", "--kind", "patrol", "--at", "2021-03-27T02:30", "--json")
+    assert recorded.exit_code == 0 and json.loads(recorded.stdout)["at"] == "2021-03-27T02:30:00+01:00"
