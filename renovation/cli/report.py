@@ -11,7 +11,7 @@ from renovation.cli import Session, pass_session
 
 @click.command()
 @click.option("--html", "html_path", required=True, metavar="FILE",
-              type=click.Path(dir_okay=False, path_type=Path), help="Write the report to this HTML file.")
+              type=click.Path(path_type=Path), help="Write the report to this HTML file.")
 @click.option("--period", default=None, metavar="YYYY-MM",
               help="The horse-race board's period (default: the latest scored).")
 @pass_session
@@ -33,8 +33,13 @@ def report(session: Session, html_path: Path, period: str | None) -> None:
 
     period = period_option(period)
     weights = session.config.ranking.weights.as_dict()  # a bad renovation.toml: exit 2, one line
-    if not html_path.parent.is_dir():  # refused before the work, not after
-        raise click.UsageError(f"--html: cannot write {html_path}: no such directory {html_path.parent}")
+    from renovation.services.outputs import BadOutput, check_target, writing
+
+    protected = session.workspace.store_files()
+    try:
+        check_target(html_path, protected)  # refused before the work, not after
+    except BadOutput as error:
+        raise click.UsageError(f"--html: cannot write {error}") from None
     today = session.today()
     models = session.read_models("progress", "quality", "ledger", "ranking", "feedback")
 
@@ -45,9 +50,10 @@ def report(session: Session, html_path: Path, period: str | None) -> None:
         data = gather(connection, today=today, weights=weights, period=period)
     document = render(data, session.lang)
     try:
-        html_path.write_text(document, encoding="utf-8")
-    except OSError as error:
-        raise click.UsageError(f"--html: cannot write {html_path}: {error.strerror}") from None
+        with writing(html_path, protected) as out:
+            out.write(document)
+    except BadOutput as error:
+        raise click.UsageError(f"--html: cannot write {error}") from None
     board = data.period or "-"
     if session.lang == "zh":
         click.echo(f"报告已写入 {html_path}（{len(data.progress)} 个小区，赛马期间 {board}，截至 {today}）")

@@ -10,7 +10,7 @@ from renovation.cli import Session, pass_session
 
 
 @click.command("export")
-@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @pass_session
 def export(session: Session, file: Path) -> None:
     """Write every stored event, in log order, to FILE as JSON lines (one event a line, its stored JSON
@@ -22,20 +22,17 @@ def export(session: Session, file: Path) -> None:
     """
     from rich.progress import Progress
 
+    from renovation.services.outputs import check_target, writing
     from renovation.services.transfer import export_events
 
+    protected = session.workspace.store_files()
+    check_target(file, protected)  # before anything is opened or counted
     session.may("maintain")
     app = session.app
     total = app.recorder.max_notification_id() or 0
-    partial = file.with_name(file.name + ".partial")
-    try:
-        with partial.open("w", encoding="utf-8") as out, Progress(transient=True) as bar:
-            task = bar.add_task("export", total=total or 1)
-            count = export_events(app, out, progress=lambda done: bar.advance(task, done))
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise click.UsageError(f"{file}: {error.strerror}") from None
-    partial.replace(file)  # a file that exists is complete
+    with writing(file, protected) as out, Progress(transient=True) as bar:  # a file that exists is complete
+        task = bar.add_task("export", total=total or 1)
+        count = export_events(app, out, progress=lambda done: bar.advance(task, done))
     click.echo(f"exported {count} events to {file}")
 
 

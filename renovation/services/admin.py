@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eventsourcing.persistence import PersistenceError
+
 from renovation.services.errors import BadRequest, Refused
 from renovation.store.backend import BadDatabaseURL
 from renovation.store.chain import ROLES_APPLIED_KEY, ChainStore, Problem
@@ -140,22 +142,70 @@ def backup(ws: Workspace, target: Path) -> str:
 
 def restore(ws: Workspace, source: Path, *, force: bool) -> int:
     """Replace the SQLite store by a backup whose chain verifies; a store holding events only with
-    ``force``. Returns how many events the backup verified."""
+    ``force``. The backup is only read: it is copied beside the store, and the copy is checked (a
+    store of this tracker, its chain intact) and then put in the store's place. Returns how many
+    events the backup verified."""
+    import sqlite3
+
     from renovation.services.application import RenovationApp
 
     backend = sqlite_store(ws, "restore")
+    checking = Path(backend.path + ".restoring")  # beside the store: renamed into its place at the end
     try:
-        checked = RenovationApp(str(source))
-    except (OSError, ValueError) as error:
-        raise BadDatabaseURL(f"{source}: not a store ({error})") from None
+        _copy_read_only(source, checking)
+    except (sqlite3.Error, OSError) as error:
+        checking.unlink(missing_ok=True)
+        raise BadDatabaseURL(f"{source}: not a renovation store ({' '.join(str(error).split())})") from None
     try:
-        verified, problems = walk(ChainStore(checked.backend))
+        if not _holds_a_store(checking):
+            raise BadDatabaseURL(f"{source}: not a renovation store (no events table and hash chain in it)")
+        try:
+            checked = RenovationApp(str(checking), env={"CREATE_TABLE": "n"})
+        except (OSError, ValueError, sqlite3.Error, PersistenceError) as error:
+            raise BadDatabaseURL(f"{source}: not a renovation store ({' '.join(str(error).split())})") from None
+        try:
+            verified, problems = walk(ChainStore(checked.backend))
+        finally:
+            checked.close()
+        if problems:
+            raise Refused(f"{source} does not verify: position {problems[0].position}: {problems[0].kind}; "
+                          "not restored")
+        if Path(backend.path).exists() and not force and not ws.app.is_empty():
+            raise BadDatabaseURL(f"{backend.path} holds events; use --force to replace it")
+        ws.close()
+        backend.replace_with(checking)
+        return verified
     finally:
-        checked.close()
-    if problems:
-        raise Refused(f"{source} does not verify: position {problems[0].position}: {problems[0].kind}; not restored")
-    if Path(backend.path).exists() and not force and not ws.app.is_empty():
-        raise BadDatabaseURL(f"{backend.path} holds events; use --force to replace it")
-    ws.close()
-    backend.replace_with(source)
-    return verified
+        for leftover in (checking, *(Path(str(checking) + suffix) for suffix in ("-wal", "-shm", "-journal"))):
+            leftover.unlink(missing_ok=True)
+
+
+def _copy_read_only(source: Path, target: Path) -> None:
+    """A consistent copy of the SQLite file ``source`` (its write-ahead log included) through SQLite's
+    backup API, ``source`` opened read-only."""
+    import sqlite3
+    from contextlib import closing
+
+    if not source.is_file():
+        raise OSError(f"{source} is not a regular file")
+    # Without a write-ahead log beside it the file is all there is: opened as immutable, SQLite
+    # creates nothing next to it (a read-only open of a WAL-mode file would add -wal and -shm).
+    wal = Path(str(source) + "-wal").exists()
+    uri = source.resolve().as_uri() + ("?mode=ro" if wal else "?mode=ro&immutable=1")
+    with closing(sqlite3.connect(uri, uri=True)) as origin, closing(sqlite3.connect(target)) as copy:
+        origin.backup(copy)
+
+
+def _holds_a_store(path: Path) -> bool:
+    """Whether the SQLite file ``path`` has the tables of a store (opened read-only)."""
+    import sqlite3
+    from contextlib import closing
+
+    from renovation.store.chain import CHAIN_TABLE
+
+    try:
+        with closing(sqlite3.connect(path.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)) as connection:
+            names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error:
+        return False
+    return {"stored_events", CHAIN_TABLE} <= names

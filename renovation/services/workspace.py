@@ -3,6 +3,7 @@ configuration, the application and the read models, each made on first use and c
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from renovation.store import open_backend
@@ -66,6 +67,13 @@ class Workspace:
         if not isinstance(backend, SQLiteBackend):
             raise BadDatabaseURL(refusal)
         return backend
+
+    def store_files(self) -> list[Path]:
+        """The files that make up the store (none for PostgreSQL): never an output's target."""
+        from renovation.store.sqlite import SQLiteBackend
+
+        backend = self.backend
+        return backend.protected() if isinstance(backend, SQLiteBackend) else []
 
     def discard(self) -> None:
         """Delete the SQLite file (and its companions); a PostgreSQL store is refused."""

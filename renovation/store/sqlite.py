@@ -74,6 +74,10 @@ class SQLiteBackend(Backend):
         """The store's file and its companions (write-ahead log, shared memory, rollback journal)."""
         return [Path(self.path), *(Path(self.path + suffix) for suffix in COMPANIONS)]
 
+    def protected(self) -> list[Path]:
+        """Every file of the store, the writers' lock file included: never an output's target."""
+        return [*self.files(), Path(f"{self.path}-writer.lock")]
+
     def qualified(self, table: str) -> str:
         return f'"{table}"'
 
@@ -148,7 +152,7 @@ class SQLiteBackend(Backend):
         through SQLite's online backup API; written beside ``target`` and renamed into place."""
         partial = target.with_name(target.name + ".partial")
         try:
-            with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30) as origin, \
+            with sqlite3.connect(Path(self.path).resolve().as_uri() + "?mode=ro", uri=True, timeout=30) as origin, \
                     sqlite3.connect(partial) as copy:
                 origin.backup(copy, pages=1024)  # steps, so writers are not held up for the whole copy
             partial.replace(target)
@@ -156,12 +160,9 @@ class SQLiteBackend(Backend):
             partial.unlink(missing_ok=True)
             raise
 
-    def replace_with(self, source: Path) -> None:
-        """Put a copy of ``source`` in the store's place (its write-ahead log and journal dropped)."""
-        import shutil
-
+    def replace_with(self, prepared: Path) -> None:
+        """Put ``prepared``, a complete store file beside this one, in the store's place (its
+        write-ahead log and journal dropped first): a rename, so the store is never half-written."""
         for file in self.files()[1:]:
             file.unlink(missing_ok=True)
-        restoring = Path(self.path + ".restoring")
-        shutil.copyfile(source, restoring)
-        restoring.replace(self.path)
+        prepared.replace(self.path)

@@ -94,3 +94,33 @@ def test_backup_of_a_postgresql_store_points_to_pg_dump(tmp_path: Path) -> None:
     result = run("backup", str(tmp_path / "x.db"))
 
     assert result.exit_code == 2 and "pg_dump" in result.output and len(run.lines(result)) == 1
+
+
+@pytest.mark.parametrize("kind", ["empty-file", "text-file", "other-sqlite-db"])
+def test_restore_reads_its_input_and_refuses_anything_but_a_store(source: Renovation, tmp_path: Path,
+                                                                 kind: str) -> None:
+    """`restore empty.db --force` once created tables in the empty file and replaced the store with an
+    empty one. The input is only read; what is not a store of this tracker is refused, naming it."""
+    import hashlib
+    import sqlite3
+
+    given = tmp_path / "given.db"
+    if kind == "empty-file":
+        given.write_bytes(b"")
+    elif kind == "text-file":
+        given.write_text("not a store\n" * 50, encoding="utf-8")
+    else:
+        with sqlite3.connect(given) as connection:
+            connection.execute("CREATE TABLE notes (body TEXT)")
+        sqlite3.connect(given).close()
+    before = hashlib.sha256(given.read_bytes()).hexdigest()
+    events = event_count(source.db)
+
+    result = source("restore", str(given), "--force")
+
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    (line,) = source.lines(result)
+    assert str(given) in line and "not a renovation store" in line
+    assert hashlib.sha256(given.read_bytes()).hexdigest() == before  # the input is untouched
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("given")) == ["given.db"]
+    assert event_count(source.db) == events  # the store is untouched
