@@ -12,7 +12,7 @@ the compound's whole life reads top to bottom in one place. The rules on single 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -58,10 +58,12 @@ _ID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:renovation:compound")
 
 @dataclass(frozen=True)
 class Context:
-    """Who records a command, and when (the recording clock; business times are separate)."""
+    """Who records a command, and when (the recording clock; business times are separate); and the
+    command's id, made once per invocation, which every event of the command carries."""
 
     user: str
     now: datetime
+    command_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,10 @@ class NewFinding:
 class CompoundProject(Aggregate):
     class Event(Aggregate.Event):
         user: str
+        #: The command that recorded the event (the same for every try of one invocation), so that a
+        #: retry can tell its own stored events from another writer's. None in events recorded before
+        #: commands had ids (their JSON has no such key; the class attribute answers).
+        command_id: str | None = field(default=None, kw_only=True)
 
     # ---------------------------------------------------------------- registration
     class Registered(Event, Aggregate.Created):
@@ -143,8 +149,8 @@ class CompoundProject(Aggregate):
     ) -> CompoundProject:
         code = normalise_code(code)
         check_code(code)
-        for field, text in (("name", name), ("district", district), ("contractor", contractor)):
-            check_text(field, text, max_length=rules.NAME)
+        for what, text in (("name", name), ("district", district), ("contractor", contractor)):
+            check_text(what, text, max_length=rules.NAME)
         check_count("households", households, limit=rules.MAX_HOUSEHOLDS)
         check_amount("contract_value", contract_value)
         if planned_finish < planned_start:
@@ -157,6 +163,7 @@ class CompoundProject(Aggregate):
             id=cls.create_id(code),
             timestamp=ctx.now,
             user=ctx.user,
+            command_id=ctx.command_id,
             code=code,
             name=name.strip(),
             district=district.strip(),
@@ -168,7 +175,7 @@ class CompoundProject(Aggregate):
         )
 
     def _trigger(self, event_class: type[CompoundProject.Event], ctx: Context, **kwargs: Any) -> None:
-        self.trigger_event(event_class, timestamp=ctx.now, user=ctx.user, **kwargs)
+        self.trigger_event(event_class, timestamp=ctx.now, user=ctx.user, command_id=ctx.command_id, **kwargs)
 
     def check_status(self, action: str, *allowed: Status) -> None:
         if self.status not in allowed:

@@ -93,8 +93,8 @@ def apply_roles(ws: Workspace, plan: Plan) -> int:
     import psycopg
 
     from renovation.projections import read_models
-    from renovation.store.pg_roles import EVENTS_TABLE, NotSuperuser, apply
-    from renovation.store.postgres import PostgresBackend
+    from renovation.store.pg_roles import NotSuperuser, apply
+    from renovation.store.postgres import EVENTS_TABLE, PostgresBackend
 
     app = ws.app  # creates the store's tables if missing
     backend = ws.backend

@@ -32,12 +32,13 @@ class RenovationApp(CompoundWriter):
         planned_start: date, planned_finish: date, user: str,
     ) -> results.Registered:
         self.access.check(user, "register")
-        project = CompoundProject.register(
-            code=code, name=name, district=district, contractor=contractor, households=households,
-            contract_value=contract_value, planned_start=planned_start, planned_finish=planned_finish,
-            ctx=self.context(user),
-        )
-        self.register(project)
+        with self.command():
+            project = CompoundProject.register(
+                code=code, name=name, district=district, contractor=contractor, households=households,
+                contract_value=contract_value, planned_start=planned_start, planned_finish=planned_finish,
+                ctx=self.context(user),
+            )
+            self.register(project)
         return results.Registered(code=project.code, name=project.name)
 
     def record_illegal_structures(self, code: str, count: int, *, user: str) -> results.StructuresRecorded:

@@ -249,10 +249,11 @@ class Importer:
             state = {key: value for key, value in state.items() if key != "class_version"}
             for version in range(written, current):
                 getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
-        if set(state) != set(expected):
-            return f"fields {sorted(set(state) ^ set(expected))} do not match"
+        missing = set(expected) - set(state) - OPTIONAL_FIELDS
+        if missing or set(state) - set(expected):
+            return f"fields {sorted(missing | (set(state) - set(expected)))} do not match"
         for name, hint in expected.items():
-            if not _checker(hint)(state[name]):
+            if name in state and not _checker(hint)(state[name]):
                 return f"{name} is not of its type, or out of range"
         return None
 
@@ -379,6 +380,8 @@ def _inconsistency(compound: CompoundProject | None, cls: type, state: dict[str,
 #: (feedback), without control characters; counts; amounts not negative, with at most 4 decimal
 #: places, below 10**24 (a value: a quantity times a unit price, each at most 10**12).
 MAX_INT = 10**9
+#: Fields an event written by an older version of the tracker does not have (they read as None).
+OPTIONAL_FIELDS = frozenset({"command_id"})
 MAX_VALUE = Decimal(10) ** 24 - Decimal("0.0001")
 
 

@@ -7,16 +7,17 @@ Backend`, which it is built from and which answers every question about the data
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar, overload
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, PersistenceError
 
 from renovation.domain import errors
 from renovation.domain.access import Access
@@ -27,6 +28,8 @@ from renovation.store import open_backend
 from renovation.store.backend import DEFAULT_DB, Backend, iter_notifications
 from renovation.store.faults import crash_point
 from renovation.store.transcoding import register_transcodings
+
+log = logging.getLogger(__name__)
 
 #: How many times a command is re-run after losing a race with another writer.
 MAX_ATTEMPTS = 20
@@ -63,6 +66,7 @@ class CompoundWriter(Application[UUID]):
         self.clock = clock_func
         self.access = access or Access(None)
         self._batch: dict[str, CompoundProject] | None = None
+        self._command_id: str | None = None
         self.backend = open_backend(db) if isinstance(db, str) else db
         with self.backend.prepared() as prepared:
             super().__init__(env={**prepared, **(env or {})})
@@ -78,7 +82,26 @@ class CompoundWriter(Application[UUID]):
 
     # ------------------------------------------------------------------ loading
     def context(self, user: str) -> Context:
-        return Context(user=user, now=self.clock())
+        """Who records, now, and the id of the command being run (see :meth:`command`)."""
+        return Context(user=user, now=self.clock(), command_id=self._command_id)
+
+    @contextmanager
+    def command(self) -> Iterator[str]:
+        """One invocation of a command: a fresh command id that every event it records carries, however
+        many times it is tried (inside a command already, that command's id)."""
+        if self._command_id is not None:
+            yield self._command_id
+            return
+        self._command_id = uuid4().hex
+        try:
+            yield self._command_id
+        finally:
+            self._command_id = None
+
+    def stored_by(self, aggregate_id: UUID, after_version: int, command_id: str) -> list[Any]:
+        """The events of an aggregate after ``after_version`` that the command ``command_id`` recorded."""
+        return [event for event in self.events.get(aggregate_id, gt=after_version)
+                if getattr(event, "command_id", None) == command_id]
 
     def get_project(self, code: str) -> CompoundProject:
         code = normalise_code(code)
@@ -94,23 +117,31 @@ class CompoundWriter(Application[UUID]):
 
     def snapshot_if_stale(self, project: CompoundProject) -> None:
         """Snapshot a compound whose latest snapshot lags far behind (after an import, say): snapshots
-        are otherwise taken only when a save crosses an interval."""
+        are otherwise taken only when a save crosses an interval. A snapshot that cannot be written
+        (another process wrote it first, this login may not) is left for later: never an error."""
         interval = self.snapshotting_intervals[CompoundProject]
         if self.snapshots is None or project.version < 2 * interval or project.pending_events:
             return
         latest = self.snapshots.recorder.select_events(project.id, desc=True, limit=1)
         if project.version - (latest[0].originator_version if latest else 0) < 2 * interval:
             return
-        with suppress(IntegrityError):  # another process took the same snapshot
+        try:
             self.snapshots.put([CompoundProject.Snapshot.take(project)])
-        self.backend.prune_snapshots(project.id, project.version)
+        except PersistenceError as error:
+            log.warning("snapshot of %s at version %d not written: %s", project.code, project.version, error)
 
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None, projector_func: Any = None) -> None:
-        """eventsourcing's snapshot, then the compound's older snapshots dropped: a load only ever
-        reads the latest, and a snapshot holds the whole state of a compound."""
         super().take_snapshot(aggregate_id, version, projector_func or project_compound)
-        if version is not None:
-            self.backend.prune_snapshots(aggregate_id, version)
+
+    def _take_snapshots(self, processing_event: Any) -> None:
+        """eventsourcing's step after a save has committed its events: the snapshots due. Nothing that
+        happens here may fail the command, whose events are stored: a duplicate snapshot (a reader took
+        the same one first), a login that may not write snapshots, a lost connection. Older snapshots
+        are never deleted (a load reads only the latest, and a writer's login may not delete)."""
+        try:
+            super()._take_snapshots(processing_event)
+        except Exception as error:  # noqa: BLE001  (the events are committed: report, never raise)
+            log.warning("snapshot not written after a save: %s", " ".join(str(error).split()))
 
     # ------------------------------------------------------------------ writing
     @overload
@@ -125,40 +156,57 @@ class CompoundWriter(Application[UUID]):
                kind: type[Any] = CompoundProject.Event) -> Any:
         """Check that ``user`` may record ``action``; load, run the command, save; re-run from a fresh
         load on a version conflict. Returns the event recorded (of ``kind``)."""
-        if self._batch is not None:
-            return self._update_in_batch(code, action, user, command, kind)
-        for attempt in range(MAX_ATTEMPTS):
-            with self.writer_lock(normalise_code(code)):
-                project = self.get_project(code)
-                self.access.check(user, action, project.contractor)
-                command(project)
-                new_events = list(project.pending_events)
-                try:
-                    self.save(project)
-                except IntegrityError:
-                    new_events = []
-            if not new_events:  # another writer saved first: back off, reload, decide again
+        with self.command() as command_id:
+            if self._batch is not None:
+                return self._update_in_batch(code, action, user, command, kind)
+            for attempt in range(MAX_ATTEMPTS):
+                recorded = self._try(code, action, user, command, command_id)
+                if recorded:
+                    crash_point("after_store")
+                    return _of_kind(recorded[-1], kind)
+                # another writer saved first: back off, reload, decide again
                 time.sleep(random.uniform(0, min(0.25, 0.005 * 2**attempt)))
-                continue
-            crash_point("after_store")
-            return _of_kind(new_events[-1], kind)
         raise WriteConflict(f"{normalise_code(code)} kept changing; nothing was recorded, try again")
+
+    def _try(self, code: str, action: str, user: str, command: Callable[[CompoundProject], object],
+             command_id: str) -> list[Any]:
+        """One try of a command: the events it stored, or none if another writer's came first. An
+        IntegrityError from the events' (compound, version) key is either that other writer or this
+        command's own events, committed by an insert whose acknowledgement was lost and met again by
+        the library's retry: its command id tells them apart."""
+        with self.writer_lock(normalise_code(code)):
+            project = self.get_project(code)
+            loaded = project.version
+            self.access.check(user, action, project.contractor)
+            command(project)
+            new_events = list(project.pending_events)
+            try:
+                self.save(project)
+            except IntegrityError as error:
+                mine = self.stored_by(project.id, loaded, command_id)
+                if mine or self.backend.is_version_conflict(error):
+                    return mine
+                raise
+            return new_events
 
     def writer_lock(self, code: str) -> AbstractContextManager[None]:
         """Held from load to save: one writer of a compound at a time (the backend's lock)."""
         return self.backend.writer_lock(code)
 
     def register(self, project: CompoundProject) -> None:
-        """Save a newly registered compound (in the batch, if one is open)."""
+        """Save a newly registered compound (in the batch, if one is open). A registration whose commit
+        was not acknowledged is found by its command id, not refused as a duplicate."""
         if self._batch is not None:
             if project.code in self._batch:
                 raise errors.CompoundAlreadyRegistered(code=project.code)
             self._batch[project.code] = project
             return
+        command_id = project.pending_events[0].command_id  # type: ignore[attr-defined]
         try:
             self.save(project)
         except IntegrityError:
-            raise errors.CompoundAlreadyRegistered(code=project.code) from None
+            if command_id is None or not self.stored_by(project.id, 0, command_id):
+                raise errors.CompoundAlreadyRegistered(code=project.code) from None
 
     @contextmanager
     def batch(self, loaded: dict[str, CompoundProject] | None = None) -> Iterator[None]:
@@ -170,30 +218,31 @@ class CompoundWriter(Application[UUID]):
         self._batch = loaded if loaded is not None else {}
         try:
             yield
-            changed = [project for project in self._batch.values() if project.pending_events]
-            for chunk in self._save_chunks(changed):
-                self.save(*chunk)
-                crash_point("after_store")
+            self._store_whole([project for project in self._batch.values() if project.pending_events])
         except BaseException:
             self._batch.clear()  # nothing of the batch was stored: forget what it changed
             raise
         finally:
             self._batch = None
 
-    def _save_chunks(self, changed: list[CompoundProject]) -> list[list[CompoundProject]]:
-        """One save for the batch, unless the backend limits the events a save may write."""
-        limit = self.backend.max_save_events
-        if not changed or limit is None:
-            return [changed] if changed else []
-        chunks: list[list[CompoundProject]] = [[]]
-        size = 0
-        for project in changed:
-            if size and size + len(project.pending_events) > limit:
-                chunks.append([])
-                size = 0
-            chunks[-1].append(project)
-            size += len(project.pending_events)
-        return chunks
+    def _store_whole(self, changed: list[CompoundProject]) -> None:
+        """Every pending event of ``changed`` in one transaction of the backend (however many statements
+        it takes), then the snapshots that fell due, which may fail without failing the batch."""
+        if not changed:
+            return
+        events = [(project, event) for project in changed for event in project.collect_events()]
+        with self.backend.appending() as append:
+            append([self.mapper.to_stored_event(event) for _project, event in events])
+        crash_point("after_store")
+        interval = self.snapshotting_intervals[CompoundProject]
+        due = {project.code: project for project, event in events if event.originator_version % interval == 0}
+        for project in due.values():
+            if self.snapshots is None:
+                break
+            try:
+                self.snapshots.put([CompoundProject.Snapshot.take(project)])
+            except PersistenceError as error:
+                log.warning("snapshot of %s not written after a batch: %s", project.code, error)
 
     def _update_in_batch(self, code: str, action: str, user: str, command: Callable[[CompoundProject], object],
                          kind: type[E]) -> E:

@@ -110,14 +110,6 @@ class Backend(ABC):
         (row,) = self.query(f"SELECT COUNT(*) FROM {self.events_table}")  # the table name is ours, not input
         return int(row[0])
 
-    def prune_snapshots(self, aggregate_id: UUID, keep_from: int) -> None:
-        """Drop an aggregate's snapshots older than ``keep_from`` (a load reads only the latest)."""
-        if self._snapshot_recorder is None:
-            return
-        table = self.qualified(self._snapshot_recorder.events_table_name)
-        self.execute([(f"DELETE FROM {table} WHERE originator_id = ? AND originator_version < ?",
-                       (self.originator_param(aggregate_id), keep_from))])
-
     # ---------------------------------------------------------------- what differs
     @abstractmethod
     def qualified(self, table: str) -> str:
@@ -144,9 +136,6 @@ class Backend(ABC):
     def engine(self) -> Engine:
         """An SQLAlchemy engine on the same database, for the read models."""
 
-    #: Most events written by one statement, or None for no limit (see PostgresBackend).
-    max_save_events: int | None = None
-
     def lock_ddl(self, connection: Connection) -> None:
         """Hold, until the read models' transaction ends, the lock under which tables are created: on
         PostgreSQL processes starting together must not run the same DDL at once (SQLite's write lock
@@ -157,6 +146,11 @@ class Backend(ABC):
         """Refresh the planner's statistics of tables that just received many rows (PostgreSQL; SQLite
         plans well enough without)."""
         return None
+
+    def is_version_conflict(self, error: Exception) -> bool:
+        """Whether an IntegrityError from saving events is the (compound, version) key: another writer
+        saved first. Any other (PostgreSQL: an event without its chain link) is a failure to report."""
+        return True
 
     def user_problems(self) -> list[Problem]:
         """Events recorded through a person's own database login under another user (PostgreSQL)."""

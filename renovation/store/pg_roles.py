@@ -94,15 +94,20 @@ from psycopg import sql
 from renovation.domain.access import ROLES, User
 from renovation.store.backend import LOCK_TIMEOUT_SECONDS
 from renovation.store.chain import CHAIN_TABLE, LOGINS_TABLE, META_TABLE, ROLES_APPLIED_KEY
-from renovation.store.postgres import PostgresBackend, recorded_by_statements
+from renovation.store.postgres import (
+    EVENTS_TABLE,
+    REQUIRE_LINK_FUNCTION,
+    SNAPSHOTS_TABLE,
+    PostgresBackend,
+    dollar_quoted,
+    recorded_by_statements,
+    require_link_statements,
+)
 
 DEFAULT_PREFIX = "renovation"
 PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
 #: PostgreSQL's longest identifier, in bytes (NAMEDATALEN - 1).
 MAX_IDENTIFIER_BYTES = 63
-#: eventsourcing's tables for the application named "renovation".
-EVENTS_TABLE = "renovation_events"
-SNAPSHOTS_TABLE = "renovation_snapshots"
 WRITERS = ("supervisor", "bureau", "auditor")
 #: Read models with row-level security for contractors: those carrying the compound's contractor...
 CONTRACTOR_TABLES = ("progress_compounds", "quality_compounds_v3")
@@ -189,16 +194,6 @@ def _check_read_models(tables: Mapping[str, Sequence[str]]) -> None:
         if any(column not in tables[name] for column in needed):
             raise BadRoles(f"read-model table {name} lacks {' or '.join(needed)}: "
                            "renovation.store.pg_roles needs updating")
-
-
-def dollar_quoted(body: str, tag: str = "body") -> str:
-    """``body`` between dollar quotes whose tag does not occur in it."""
-    n = 0
-    quote = f"${tag}$"
-    while quote in body:
-        n += 1
-        quote = f"${tag}{n}$"
-    return f"{quote}{body}{quote}"
 
 
 def build(schema: str, users: Mapping[str, User] | None, prefix: str = DEFAULT_PREFIX, *,
@@ -302,6 +297,8 @@ def _append_only(n: _Names) -> Step:
         + sql.SQL(dollar_quoted(body))
     )
     append.add("ALTER FUNCTION {}() OWNER TO {}", function, n.owner)
+    append.statements.extend(require_link_statements(n.schema, EVENTS_TABLE))  # no event without its link
+    append.add("ALTER FUNCTION {}() OWNER TO {}", n.t(REQUIRE_LINK_FUNCTION), n.owner)
     for name in (EVENTS_TABLE, CHAIN_TABLE, META_TABLE):
         append.add("CREATE OR REPLACE TRIGGER renovation_append_only BEFORE UPDATE OR DELETE ON {} "
                    "FOR EACH ROW EXECUTE FUNCTION {}()", n.t(name), function)

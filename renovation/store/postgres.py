@@ -21,7 +21,7 @@ import psycopg
 from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 from renovation.store.backend import DDL_LOCK, LOCK_TIMEOUT_SECONDS, Append, Backend, BadDatabaseURL
 from renovation.store.chain import (
@@ -53,6 +53,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 "hash text NOT NULL)"
             ).format(schema, Identifier(CHAIN_TABLE))
         )
+        self.sql_create_statements.extend(require_link_statements(self.datastore.schema, events_table_name))
         # Last: once this table exists the store is complete (PostgresBackend.prepared).
         self.sql_create_statements.append(
             SQL("CREATE TABLE IF NOT EXISTS {}.{} (key text PRIMARY KEY, value text NOT NULL)").format(
@@ -99,6 +100,53 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         links = links_after(last, ids, stored_events)
         curs.execute(self._insert_link, ([p for p, _, _ in links], [q for _, q, _ in links], [h for _, _, h in links]))
         return ids
+
+
+#: The application's tables (eventsourcing names them after the application, "renovation").
+EVENTS_TABLE = "renovation_events"
+SNAPSHOTS_TABLE = "renovation_snapshots"
+#: The constraint trigger that refuses to commit an event without its chain link.
+REQUIRE_LINK_TRIGGER = "renovation_requires_link"
+REQUIRE_LINK_FUNCTION = "renovation_require_link"
+
+
+def require_link_statements(schema: str, events_table: str) -> list[Composed]:
+    """A deferred constraint trigger: at COMMIT, every event inserted in the transaction must have its
+    link in the chain, or the whole transaction fails. The library commits what its pipeline inserted
+    before it re-raises an error raised meanwhile (in working out the links, say); with this, such a
+    commit fails instead of storing an event without its link."""
+    s = Identifier(schema)
+    function = SQL("{}.{}").format(s, Identifier(REQUIRE_LINK_FUNCTION))
+    table = SQL("{}.{}").format(s, Identifier(events_table))
+    chain = SQL("{}.{}").format(s, Identifier(CHAIN_TABLE))
+    body = SQL(
+        "BEGIN IF NOT EXISTS (SELECT FROM {} WHERE position = NEW.notification_id) THEN RAISE EXCEPTION "
+        "'event % (version % of %) has no chain link: not stored', NEW.notification_id, NEW.originator_version, "
+        "NEW.originator_id USING ERRCODE = 'integrity_constraint_violation'; END IF; RETURN NULL; END"
+    ).format(chain).as_string()
+    create = SQL(
+        "CREATE CONSTRAINT TRIGGER {} AFTER INSERT ON {} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+        "EXECUTE FUNCTION {}()"
+    ).format(Identifier(REQUIRE_LINK_TRIGGER), table, function).as_string()
+    guard = SQL(
+        "BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgname = {} AND tgrelid = {}::regclass) "
+        "THEN {}; END IF; END"
+    ).format(Literal(REQUIRE_LINK_TRIGGER), Literal(table.as_string()), SQL(create)).as_string()
+    return [
+        SQL("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS ").format(function)
+        + SQL(dollar_quoted(body)),
+        SQL("DO ") + SQL(dollar_quoted(guard)),
+    ]
+
+
+def dollar_quoted(body: str, tag: str = "body") -> str:
+    """``body`` between dollar quotes whose tag does not occur in it."""
+    n = 0
+    quote = f"${tag}$"
+    while quote in body:
+        n += 1
+        quote = f"${tag}{n}$"
+    return f"{quote}{body}{quote}"
 
 
 def recorded_by_statements(schema: str, events_table: str) -> list[Composed]:
@@ -222,7 +270,6 @@ def postgres_env(url: str, timeout: str) -> dict[str, str]:
 class PostgresBackend(Backend):
     kind = "postgres"
     marker: ClassVar[str] = "%s"
-    max_save_events = MAX_SAVE_EVENTS
 
     def __init__(self, db: str, env: dict[str, str]) -> None:
         super().__init__(db, env)
@@ -260,6 +307,7 @@ class PostgresBackend(Backend):
                 "SELECT to_regclass(%s) IS NOT NULL", (self.qualified(CHAIN_CHECK_TABLE),)
             ).fetchone()
             if found and found[0]:
+                self._require_links(connection)
                 yield {**self.env, "CREATE_TABLE": "n"}
                 return
             connection.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
@@ -268,6 +316,26 @@ class PostgresBackend(Backend):
                 yield self.env
             finally:
                 connection.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
+
+    def _require_links(self, connection: psycopg.Connection[Any]) -> None:
+        """A store made before the link trigger existed gets it from the first login that may create it
+        (the tables' owner; ``db roles --apply`` adds it too); a writer's login leaves it for them."""
+        events = self.qualified(EVENTS_TABLE)
+        found = connection.execute(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgname = %s AND tgrelid = to_regclass(%s))",
+            (REQUIRE_LINK_TRIGGER, events),
+        ).fetchone()
+        if found and found[0]:
+            return
+        connection.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
+        try:
+            with connection.transaction():
+                for statement in require_link_statements(self.schema, EVENTS_TABLE):
+                    connection.execute(statement)
+        except psycopg.errors.InsufficientPrivilege:
+            pass
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
 
     @contextmanager
     def writer_lock(self, code: str) -> Iterator[None]:
@@ -332,6 +400,10 @@ class PostgresBackend(Backend):
         with connection.begin():
             for table in tables:
                 connection.execute(text(f'ANALYZE "{table}"'))  # our own tables' names
+
+    def is_version_conflict(self, error: Exception) -> bool:
+        cause = error.__cause__ or (error.args[0] if error.args else None)
+        return getattr(cause, "sqlstate", None) == psycopg.errors.UniqueViolation.sqlstate
 
     def user_problems(self) -> list[Problem]:
         return user_mismatches(self.recorder)

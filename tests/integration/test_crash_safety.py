@@ -109,7 +109,9 @@ def events_of(db: Path | str) -> list[Event]:
     """Every stored event in log order: (notification id, aggregate, version, topic, decoded state)."""
     app = RenovationApp(str(db))
     try:
-        return [(n.id, str(n.originator_id), n.originator_version, n.topic, json.loads(n.state))
+        # Without the command ids: made afresh by every run, so a killed run and a clean one differ there.
+        return [(n.id, str(n.originator_id), n.originator_version, n.topic,
+                 {k: v for k, v in json.loads(n.state).items() if k != "command_id"})
                 for n in app.iter_notifications()]
     finally:
         app.close()

@@ -10,6 +10,9 @@ What they do for us:
   ``_fetch_ids_after_insert_events``: the steps of the library's insert, which
   ``ChainedPostgresRecorder`` overrides (events as plain arrays; links after the ids are known) and
   ``PostgresBackend.appending`` calls in one transaction.
+- ``Application._take_snapshots(processing_event)``: the step of ``save`` after the events are
+  committed; ``services.writer.CompoundWriter`` overrides it so that no snapshot failure fails a
+  command (the one override outside ``store``, allowed below).
 - ``datastore.transaction(commit=...)`` and the recorders' ``events_table_name``, ``datastore.schema``,
   ``datastore.originator_id_type`` and ``sql_create_statements``.
 """
@@ -22,6 +25,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from eventsourcing.application import Application
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
@@ -34,6 +38,7 @@ PINNED = {
     (PostgresApplicationRecorder, "_fetch_ids_after_insert_events"): ["self", "curs", "stored_events", "_"],
     (PostgresApplicationRecorder, "_lock_table"): ["self", "curs"],
     (PostgresApplicationRecorder, "_notify_channel"): ["self", "curs"],
+    (Application, "_take_snapshots"): ["self", "processing_event"],
     (SQLiteDatastore, "transaction"): ["self", "commit"],
     (PostgresDatastore, "transaction"): ["self", "commit"],
 }
@@ -67,6 +72,10 @@ def test_the_recorders_keep_the_attributes_the_store_reads() -> None:
     assert insert.index("_insert_stored_events") < insert.index("_fetch_ids_after_insert_events")
 
 
+#: Outside ``store``, the one module that may override a pinned method (the write path's snapshot step).
+ALSO_ALLOWED = {("services/writer.py", "_take_snapshots")}
+
+
 def private_calls() -> list[tuple[str, str]]:
     """(module, name) of every use of a pinned private name in the package, outside ``store``."""
     found = []
@@ -74,8 +83,10 @@ def private_calls() -> list[tuple[str, str]]:
         if path.relative_to(PACKAGE).parts[0] == "store":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Attribute) and node.attr in PRIVATE_NAMES:
-                found.append((str(path.relative_to(PACKAGE)), node.attr))
+            name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "name", None)
+            where = (str(path.relative_to(PACKAGE)), str(name))
+            if name in PRIVATE_NAMES and where not in ALSO_ALLOWED:
+                found.append(where)
     return found
 
 
@@ -86,5 +97,6 @@ def test_only_the_store_touches_the_librarys_private_methods() -> None:
 def test_the_store_does_use_them() -> None:
     """Not vacuous: the scan would find them where they are."""
     store = "".join(path.read_text(encoding="utf-8") for path in (PACKAGE / "store").glob("*.py"))
+    store += (PACKAGE / "services" / "writer.py").read_text(encoding="utf-8")
     for name in PRIVATE_NAMES:
         assert f"._{name.lstrip('_')}(" in store or f"def {name}(" in store, name
