@@ -1,5 +1,10 @@
 """The auditor's view: straight from the event store, independent of the read models.
 
+"As of" a moment means each compound's events in order up to the first one recorded after that
+moment: a prefix of its history, never a selection (a store may hold recording times out of order,
+written by a client whose clock was wrong before writers kept them in order; a selection would then
+skip an event that later ones build on).
+
 - the metering history of a compound (every measurement, correction and variation, who, when, why);
 - the ledger replayed as recorded by any moment (recording time, not business period);
 - the boards as they would have answered then (a temporary in-memory projection of the events
@@ -9,6 +14,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
@@ -119,7 +125,7 @@ def replay_ledger(app: RenovationApp, code: str, as_of: datetime) -> Replay:
     events = compound_events(app, code)
     for event in events:
         if event.timestamp > as_of:
-            continue
+            break  # a prefix of the compound's history (see the module's docstring)
         fields = vars(event)
         kind = type(event).__name__
         if kind == "BillOfQuantitiesSet":
@@ -159,7 +165,7 @@ def compound_as_of(
     app: RenovationApp, code: str, as_of: datetime, *, hide_pending_blind: bool = False
 ) -> CompoundView:
     """The compound as it stood with the events recorded up to ``as_of``."""
-    events = [event for event in compound_events(app, code) if event.timestamp <= as_of]
+    events = list(itertools.takewhile(lambda event: event.timestamp <= as_of, compound_events(app, code)))
     if not events:
         from renovation.domain.errors import CompoundNotFound
 
@@ -181,13 +187,18 @@ def read_models_as_of(app: RenovationApp, as_of: datetime, *names: str) -> ReadM
     engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
     models = ReadModels(app, all_projections(), engine=engine)
     chosen = [models.projections[name] for name in names or models.projections]
+    past: set[Any] = set()  # compounds whose history has reached an event recorded after as_of
     with engine.begin() as connection:
         rows = Rows(connection)
         for number, notification in enumerate(_notifications(app), start=1):
+            if notification.originator_id in past:
+                continue
             event: Any = app.mapper.to_domain_event(notification)
-            if event.timestamp <= as_of:
-                for projection in chosen:
-                    models.apply(rows, projection, notification, event)
+            if event.timestamp > as_of:
+                past.add(notification.originator_id)
+                continue
+            for projection in chosen:
+                models.apply(rows, projection, notification, event)
             if number % BATCH == 0:
                 rows.flush()
         rows.flush()

@@ -67,6 +67,9 @@ class CompoundWriter(Application[UUID]):
         self.access = access or Access(None)
         self._batch: dict[str, CompoundProject] | None = None
         self._command_id: str | None = None
+        #: While a command runs: the recording time of its compound's last event, which its own
+        #: events may not precede (a client's clock may be behind).
+        self._floor: datetime | None = None
         self.backend = open_backend(db) if isinstance(db, str) else db
         with self.backend.prepared() as prepared:
             super().__init__(env={**prepared, **(env or {})})
@@ -82,8 +85,12 @@ class CompoundWriter(Application[UUID]):
 
     # ------------------------------------------------------------------ loading
     def context(self, user: str) -> Context:
-        """Who records, now, and the id of the command being run (see :meth:`command`)."""
-        return Context(user=user, now=self.clock(), command_id=self._command_id)
+        """Who records, now, and the id of the command being run (see :meth:`command`). Now is never
+        before the compound's last recorded event: a clock that is behind records at that time."""
+        now = self.clock()
+        if self._floor is not None and now < self._floor:
+            now = self._floor
+        return Context(user=user, now=now, command_id=self._command_id)
 
     @contextmanager
     def command(self) -> Iterator[str]:
@@ -178,7 +185,11 @@ class CompoundWriter(Application[UUID]):
             project = self.get_project(code)
             loaded = project.version
             self.access.check(user, action, project.contractor)
-            command(project)
+            self._floor = project.modified_on
+            try:
+                command(project)
+            finally:
+                self._floor = None
             new_events = list(project.pending_events)
             try:
                 self.save(project)
@@ -251,11 +262,14 @@ class CompoundWriter(Application[UUID]):
         self._batch[project.code] = project
         self.access.check(user, action, project.contractor)
         before = len(project.pending_events)
+        self._floor = project.modified_on
         try:
             command(project)
         except errors.DomainError:
             del project.pending_events[before:]  # a refused command leaves nothing behind
             raise
+        finally:
+            self._floor = None
         return _of_kind(project.pending_events[-1], kind)
 
     # ------------------------------------------------------------------ the log
