@@ -164,7 +164,7 @@ def test_a_spilled_compound_still_refuses_an_event_that_does_not_follow(
     bad.write_text("".join(lines), encoding="utf-8")
     app = RenovationApp(str(tmp_path / "target.db"))
 
-    with pytest.raises(BadImport, match=f"line {metered + 1}: QuantityMeasured does not follow .* 'Z9' is not in"):
+    with pytest.raises(BadImport, match=f"line {metered + 1}: QuantityMeasured refused by the rules: .*item Z9"):
         import_file(app, bad, batch=50, resident=1)
 
     assert app.recorder.max_notification_id() in (None, 0)

@@ -1,0 +1,110 @@
+"""An event re-derived from the command that makes it: what an import holds each event to.
+
+``rerun(compound, event)`` runs, on the compound as it stood, the command that records an event of
+that kind with the event's own arguments (its user, recording time and command id as the context),
+and returns the compound after it and the event the command recorded. The command checks every rule
+a user meets (status, ranges, ids, dates, money), so an imported event is held to exactly the rules
+of the command; and comparing what the command recorded with what the file says catches every value
+that does not follow from them (a value that is not quantity × price, an id reused, a due date).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from renovation.domain.compound import CompoundProject, Context, NewFinding
+from renovation.domain.values import DEFAULT_DUE_DAYS, SCORE_DIMENSIONS, Severity
+
+P = CompoundProject
+
+#: The access action of each kind of event (as the application checks it for the command).
+ACTIONS: dict[type[Any], str] = {
+    P.Registered: "register", P.IllegalStructuresRecorded: "demolition", P.IllegalStructuresCleared: "demolition",
+    P.BillOfQuantitiesSet: "boq", P.VariationApproved: "variation", P.ConstructionStarted: "lifecycle",
+    P.ConstructionCompleted: "lifecycle", P.Accepted: "lifecycle", P.HandedOver: "lifecycle",
+    P.InspectionRecorded: "inspect", P.FindingRectified: "rectify", P.FindingClosed: "close",
+    P.FindingReopened: "reopen", P.MaterialSampled: "sample", P.MaterialResultRecorded: "result",
+    P.QuantityMeasured: "meter", P.MeasurementCorrected: "correct", P.HorseRaceScored: "score",
+    P.FeedbackReceived: "feedback", P.FeedbackResolved: "feedback",
+}
+
+#: Fields an event carries that its command does not decide.
+NOT_COMPARED = frozenset({"originator_id", "originator_version", "timestamp", "command_id", "originator_topic"})
+
+
+def _due(event: Any) -> Any:
+    """The ``--due`` the inspection was given: None when every finding has its severity's default."""
+    findings = event.findings
+    if all(f.due == event.at.date() + timedelta(days=DEFAULT_DUE_DAYS[Severity(f.severity)])
+           for f in findings if f.severity in Severity.__members__.values()):
+        return None
+    return findings[0].due
+
+
+def _findings(event: Any) -> list[NewFinding]:
+    return [NewFinding(f.category, f.severity, f.description, f.location) for f in event.findings]
+
+
+#: For each kind of event (but the registration): the command that records it, given the event.
+COMMANDS: dict[type[Any], Callable[[CompoundProject, Any, Context], object]] = {
+    P.IllegalStructuresRecorded: lambda p, e, c: p.record_illegal_structures(e.count, c),
+    P.IllegalStructuresCleared: lambda p, e, c: p.clear_illegal_structures(c),
+    P.BillOfQuantitiesSet: lambda p, e, c: p.set_bill_of_quantities(list(e.items), c),
+    P.VariationApproved: lambda p, e, c: p.approve_variation(e.item, e.quantity, e.reason, c),
+    P.ConstructionStarted: lambda p, e, c: p.start_construction(e.on, c),
+    P.ConstructionCompleted: lambda p, e, c: p.complete_construction(e.on, c),
+    P.Accepted: lambda p, e, c: p.accept(e.on, c),
+    P.HandedOver: lambda p, e, c: p.hand_over(e.on, e.operator, c),
+    P.InspectionRecorded: lambda p, e, c: p.record_inspection(e.kind, e.at, _findings(e), _due(e), c),
+    P.FindingRectified: lambda p, e, c: p.rectify_finding(e.finding_id, e.note, e.at, c),
+    P.FindingClosed: lambda p, e, c: p.close_finding(e.finding_id, e.note, e.at, c),
+    P.FindingReopened: lambda p, e, c: p.reopen_finding(e.finding_id, e.note, e.at, c),
+    P.MaterialSampled: lambda p, e, c: p.sample_material(e.material, e.batch, e.regime, e.witness, e.at, c),
+    P.MaterialResultRecorded: lambda p, e, c: p.record_material_result(e.sample_id, e.passed, e.lab, e.report,
+                                                                        e.at, c),
+    P.QuantityMeasured: lambda p, e, c: p.measure(e.item, e.period, e.quantity, c),
+    P.MeasurementCorrected: lambda p, e, c: p.correct_measurement(e.entry_id, e.quantity, e.reason, c),
+    P.HorseRaceScored: lambda p, e, c: p.score(e.period, {d: getattr(e, d) for d in SCORE_DIMENSIONS}, c,
+                                               correction=e.correction, reason=e.reason),
+    P.FeedbackReceived: lambda p, e, c: p.receive_feedback(e.channel, e.text, e.at, c),
+    P.FeedbackResolved: lambda p, e, c: p.resolve_feedback(e.ticket_id, e.note, e.at, c),
+}
+
+
+class DoesNotFollow(ValueError):
+    """An event that its command, run with its own arguments, records otherwise (a field differs)."""
+
+    def __init__(self, field: str, given: str, derived: str) -> None:
+        super().__init__(f"{field} is {given}, the rules give {derived}")
+
+
+def rerun(compound: CompoundProject | None, event: Any) -> tuple[CompoundProject, Any]:
+    """The compound after the command of ``event`` ran on it, and the event the command recorded.
+    Raises the command's DomainError if a rule refuses it, or DoesNotFollow if what it recorded
+    differs from ``event``."""
+    ctx = Context(user=event.user, now=event.timestamp, command_id=getattr(event, "command_id", None))
+    kind = type(event)
+    if kind is P.Registered:
+        compound = P.register(code=event.code, name=event.name, district=event.district,
+                              contractor=event.contractor, households=event.households,
+                              contract_value=event.contract_value, planned_start=event.planned_start,
+                              planned_finish=event.planned_finish, ctx=ctx)
+    else:
+        assert compound is not None
+        COMMANDS[kind](compound, event, ctx)
+    produced = compound.pending_events[-1]
+    compound.pending_events.clear()
+    if type(produced) is not kind:
+        raise DoesNotFollow(field="kind", given=kind.__name__, derived=type(produced).__name__)
+    given, derived = vars(event), vars(produced)
+    for name in sorted(set(given) | set(derived)):
+        if name not in NOT_COMPARED and given.get(name) != derived.get(name):
+            raise DoesNotFollow(field=name, given=_short(given.get(name)), derived=_short(derived.get(name)))
+    return compound, produced
+
+
+def _short(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "…"

@@ -1,0 +1,167 @@
+"""An import goes through the same rules as the commands (issue 12, item 6): every event of a file is
+re-derived by running its command on the compound as it stood, with the event's own user, time and
+arguments. A file holding an event no command would record is refused whole, naming the line and
+the rule; nothing of it is stored, and every board still answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_support import Renovation, event_count
+
+Line = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory: pytest.TempPathFactory) -> list[Line]:
+    """The lines of a two-compound programme's export, to the end of April."""
+    folder = tmp_path_factory.mktemp("import-rules")
+    source = Renovation(folder / "source.db")
+    source.ok("demo", "--compounds", "2", "--until", "2021-04-30")
+    file = folder / "log.jsonl"
+    source.ok("export", str(file))
+    return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
+
+
+def event_name(line: Line) -> str:
+    return str(line["topic"]).rsplit(".", 1)[-1]
+
+
+def first(lines: list[Line], name: str) -> int:
+    return next(index for index, line in enumerate(lines) if event_name(line) == name)
+
+
+def data(value: Any) -> Any:
+    """A transcoded value's plain content (``{"_type_": ..., "_data_": x}`` gives x)."""
+    return value["_data_"] if isinstance(value, dict) and "_data_" in value else value
+
+
+def with_data(value: Any, new: Any) -> Any:
+    return {**value, "_data_": new} if isinstance(value, dict) and "_data_" in value else new
+
+
+def set_field(name: str, field: str, new: Callable[[Any], Any]) -> Callable[[list[Line]], int]:
+    """Change ``field`` of the first event called ``name``; returns its line number (1-based)."""
+    def change(lines: list[Line]) -> int:
+        index = first(lines, name)
+        state = lines[index]["state"]
+        state[field] = with_data(state[field], new(data(state[field])))
+        return index + 1
+    return change
+
+
+def second_score(lines: list[Line]) -> int:
+    index = first(lines, "HorseRaceScored")
+    again = json.loads(json.dumps(lines[index]))
+    same = [i for i, line in enumerate(lines) if line["originator_id"] == again["originator_id"]]
+    again["originator_version"] = lines[same[-1]]["originator_version"] + 1
+    again["state"]["timestamp"] = lines[same[-1]]["state"]["timestamp"]
+    lines.append(again)
+    return len(lines)
+
+
+def reused_inspection_ids(lines: list[Line]) -> int:
+    indexes = [i for i, line in enumerate(lines) if event_name(line) == "InspectionRecorded"]
+    later = lines[indexes[1]]["state"]
+    later["inspection_id"] = lines[indexes[0]]["state"]["inspection_id"]
+    return indexes[1] + 1
+
+
+def backdated(lines: list[Line]) -> int:
+    """A metering recorded, so the file says, a day before the compound's previous event."""
+    index = first(lines, "QuantityMeasured")
+    previous = max(i for i in range(index) if lines[i]["originator_id"] == lines[index]["originator_id"])
+    stamp = data(lines[previous]["state"]["timestamp"])
+    earlier = (datetime.fromisoformat(stamp) - timedelta(days=1)).isoformat()
+    lines[index]["state"]["timestamp"] = with_data(lines[index]["state"]["timestamp"], earlier)
+    return index + 1
+
+
+CASES: dict[str, Callable[[list[Line]], int]] = {
+    "a recording time before the compound's previous event": backdated,
+    "a score of 999999": set_field("HorseRaceScored", "quality", lambda _v: "999999"),
+    "a value that is not quantity times price": set_field("QuantityMeasured", "value", lambda _v: "99999999.00"),
+    "an inspection kind no command takes": set_field("InspectionRecorded", "kind", lambda _v: "evening"),
+    "a regime no command takes": set_field("MaterialSampled", "regime", lambda _v: "nope"),
+    "a period that is no month": set_field("QuantityMeasured", "period", lambda _v: "9999-99"),
+    "no households": set_field("Registered", "households", lambda _v: 0),
+    "a name of 101 characters": set_field("Registered", "name", lambda _v: "长" * 101),
+    "a second score for a scored period": second_score,
+    "an inspection reusing an id": reused_inspection_ids,
+    "a business time after its recording time": set_field(
+        "InspectionRecorded", "at", lambda v: "2099-01-01T06:30:00+08:00"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_an_event_no_command_would_record_is_refused(export: list[Line], tmp_path: Path, case: str) -> None:
+    lines = json.loads(json.dumps(export))
+    number = CASES[case](lines)
+    file = tmp_path / "forged.jsonl"
+    file.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+    target = Renovation(tmp_path / "target.db")
+
+    result = target("import", str(file))
+
+    assert result.exit_code == 2, (case, result.output)
+    (message,) = target.lines(result)
+    assert message.startswith("Error: ") and f"forged.jsonl: line {number}: " in message, message
+    assert "Traceback" not in result.output
+    assert event_count(target.db) == 0
+    for board in (("quality",), ("progress",), ("feedback", "list"), ("ranking",)):
+        target.ok(*board)
+
+
+def test_an_honest_export_still_imports_whole(export: list[Line], tmp_path: Path) -> None:
+    file = tmp_path / "log.jsonl"
+    file.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in export), encoding="utf-8")
+    target = Renovation(tmp_path / "target.db")
+
+    target.ok("import", str(file))
+
+    assert event_count(target.db) == len(export)
+    assert "the chain is intact" in target.ok("audit", "verify").output
+
+
+def test_an_event_recorded_by_a_user_without_the_role_is_refused(tmp_path: Path) -> None:
+    """With roles configured, an import may not carry a score (the bureau's to give) recorded by a
+    supervisor: the file is made by people with their roles, then the score's user is changed."""
+    from cli_support import BOQ_CSV, ENV, REGISTER_JM
+    from click.testing import CliRunner
+
+    from renovation.cli import cli
+
+    config = tmp_path / "renovation.toml"
+    config.write_text('[users]\n"孙工" = { role = "auditor" }\n"张工" = { role = "supervisor" }\n'
+                      '"周科长" = { role = "bureau" }\n', encoding="utf-8")
+    boq = tmp_path / "boq.csv"
+    boq.write_text(BOQ_CSV, encoding="utf-8")
+
+    def as_user(db: Path, user: str, *args: str) -> Any:
+        result = CliRunner().invoke(cli, ["--db", str(db), "--user", user, "--config", str(config), *args], env=ENV)
+        return result
+
+    source = tmp_path / "source.db"
+    for user, args in [("周科长", REGISTER_JM), ("孙工", ("boq", "import", "JM", str(boq))),
+                       ("周科长", ("construction", "start", "JM", "--date", "2021-03-01")),
+                       ("周科长", ("score", "JM", "--period", "2021-03", "--quality", "90", "--safety", "90",
+                                 "--progress", "90", "--civilized", "90", "--satisfaction", "90"))]:
+        assert as_user(source, user, *args).exit_code == 0
+    file = tmp_path / "log.jsonl"
+    assert as_user(source, "孙工", "export", str(file)).exit_code == 0
+    lines = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
+    index = first(lines, "HorseRaceScored")
+    lines[index]["state"]["user"] = "张工"
+    file.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+    target = tmp_path / "target.db"
+
+    result = as_user(target, "孙工", "import", str(file))
+
+    assert result.exit_code == 2, result.output
+    assert f"line {index + 1}: " in result.output and "张工" in result.output
+    assert event_count(target) == 0
