@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import pickle
@@ -130,6 +131,9 @@ class Importer:
         self.classes = _event_classes()
         self.fields: dict[str, dict[str, object]] = {}
         self.known: dict[UUID, int] = {}  # the last version of each compound seen (~200 bytes each)
+        #: Per compound, the first version this import adds and an 8-byte digest of each event it adds
+        #: (a line repeated later in the file must be the same event: 8 bytes an event, not its state).
+        self.digests: dict[UUID, tuple[int, bytearray]] = {}
         self.compounds = CompoundStates(resident_compounds() if resident is None else resident)
         self.lines = 0
         self.added = 0
@@ -206,12 +210,36 @@ class Importer:
             last = self.known[originator] = self.stored_version(originator)
         if version > last + 1:
             raise BadImport(f"line {number}: version {version} of {originator} follows {last}: events are missing")
+        encoded = self.transcoder.encode(state)
+        digest = hashlib.blake2b(topic.encode() + b"\0" + encoded, digest_size=8).digest()
         if version <= last:
+            self.check_same(number, originator, version, topic, state, digest)
             return None  # stored already: importing a file again adds nothing
         self.replay(number, originator, version, cls, state)
         self.known[originator] = version
-        return StoredEvent(originator_id=originator, originator_version=version, topic=topic,
-                           state=self.transcoder.encode(state))
+        _first, digests = self.digests.setdefault(originator, (version, bytearray()))
+        digests += digest
+        return StoredEvent(originator_id=originator, originator_version=version, topic=topic, state=encoded)
+
+    def check_same(self, number: int, originator: UUID, version: int, topic: str, state: dict[str, Any],
+                   digest: bytes) -> None:
+        """A line whose compound and version the store (or this file, earlier) holds already must hold
+        the same event; a different one is work done elsewhere (an offline copy) on a compound that
+        moved on here: a conflict, refused, never dropped in silence."""
+        first, digests = self.digests.get(originator, (version + 1, bytearray()))
+        if version >= first:  # imported earlier in this file: compared by its digest
+            offset = 8 * (version - first)
+            if digests[offset:offset + 8] == digest:
+                return
+            other = "an earlier line of this file"
+        else:
+            (stored,) = self.app.recorder.select_events(originator, gt=version - 1, lte=version, limit=1)
+            if stored.topic == topic and self.transcoder.decode(stored.state) == state:
+                return
+            other = f"the store ({stored.topic.rsplit('.', 1)[-1]})"
+        project: Any = self.compounds.get(originator) or self.app.repository.get(originator)
+        raise BadImport(f"line {number}: conflict: {project.code} version {version} is another event in {other}; "
+                        "nothing was imported (record the copy's work again on the current state)")
 
     def replay(self, number: int, originator: UUID, version: int, cls: type, state: dict[str, Any]) -> None:
         """Run the event's own command on its compound as it stood (``renovation.domain.rerun``): the

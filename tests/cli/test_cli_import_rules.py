@@ -165,3 +165,36 @@ def test_an_event_recorded_by_a_user_without_the_role_is_refused(tmp_path: Path)
     assert result.exit_code == 2, result.output
     assert f"line {index + 1}: " in result.output and "张工" in result.output
     assert event_count(target) == 0
+
+
+def test_an_offline_copys_diverging_work_is_a_conflict_not_silently_dropped(tmp_path: Path) -> None:
+    """A field laptop's copy recorded an inspection on a compound the main store had advanced too: the
+    same version holds different events. Importing the copy's export used to say "imported 0 new
+    events" and exit 0, losing the inspection; it is refused, naming the compound and version."""
+    import shutil
+
+    from cli_support import BOQ_CSV, REGISTER_JM
+
+    main = Renovation(tmp_path / "main.db")
+    boq = tmp_path / "boq.csv"
+    boq.write_text(BOQ_CSV, encoding="utf-8")
+    main.ok(*REGISTER_JM)
+    main.ok("boq", "import", "JM", str(boq))
+    main.ok("construction", "start", "JM", "--date", "2021-03-01")
+    shutil.copyfile(tmp_path / "main.db", tmp_path / "laptop.db")
+    laptop = Renovation(tmp_path / "laptop.db")
+    laptop.ok("inspect", "JM", "--kind", "patrol", "--finding", "safety:major:脚手架未挂安全网")
+    main.ok("meter", "JM", "--item", "A1", "--period", "2021-04", "--quantity", "3")
+    exported = tmp_path / "laptop.jsonl"
+    laptop.ok("export", str(exported))
+    before = event_count(main.db)
+
+    result = main("import", str(exported))
+
+    assert result.exit_code == 2, result.output
+    (line,) = main.lines(result)
+    assert "line 4: " in line and "conflict" in line and "JM" in line and "version 4" in line
+    assert event_count(main.db) == before
+    identical = tmp_path / "main.jsonl"
+    main.ok("export", str(identical))
+    assert "imported 0 new events" in main.ok("import", str(identical)).output  # the same events: skipped
