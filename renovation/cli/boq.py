@@ -13,18 +13,27 @@ from renovation.domain.values import BoqItem
 
 COLUMNS = ("item", "description", "unit", "quantity", "unit_price")
 MAX_ROWS = 10_000
+#: The largest file read: far above 10,000 rows of the longest fields.
+MAX_BYTES = 10 * 2**20
 
 
 def read_boq(path: Path) -> list[BoqItem]:
     """The items of the file, or a usage error naming the first bad row."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)  # never more: a device or a pipe may never end
+        if len(raw) > MAX_BYTES:
+            raise click.UsageError(f"{path}: larger than {MAX_BYTES // 2**20} MB; no bill of quantities is that large")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise click.UsageError(f"{path}: not UTF-8 text (save the CSV as UTF-8)") from None
     except OSError as error:
         raise click.UsageError(f"{path}: {error.strerror}") from None
     reader = csv.DictReader(text.splitlines())
-    header = tuple(name.strip() for name in reader.fieldnames or ())
+    try:
+        header = tuple(name.strip() for name in reader.fieldnames or ())
+    except csv.Error as error:
+        raise click.UsageError(f"{path}: not valid CSV ({error})") from None
     if header != COLUMNS:
         found = ",".join(header) or "nothing"
         raise click.UsageError(f"{path}: the header must be {','.join(COLUMNS)} (found {found})")

@@ -67,6 +67,35 @@ def export_events(app: RenovationApp, out: IO[str], progress: Callable[[int], No
     return count
 
 
+#: The temporary folders of imports: ``renovation-import-<pid>-<random>``.
+SPILL_PREFIX = "renovation-import-"
+
+
+def remove_stale_spills() -> int:
+    """Remove the temporary folders of imports whose process is gone (killed before it could clean
+    up); returns how many."""
+    import shutil
+
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob(f"{SPILL_PREFIX}*"):
+        pid = folder.name.removeprefix(SPILL_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or not folder.is_dir() or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process, or no such pid to ask about: leave it
+    return True
+
+
 class CompoundStates:
     """The state of each compound an import has touched, at most ``resident`` of them in memory and
     the rest pickled into a temporary SQLite file, so that memory does not grow with the file.
@@ -101,7 +130,7 @@ class CompoundStates:
 
     def spill(self, originator: UUID, compound: CompoundProject) -> None:
         if self.spilled is None:
-            self.directory = tempfile.TemporaryDirectory(prefix="renovation-import-")
+            self.directory = tempfile.TemporaryDirectory(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
             self.spilled = sqlite3.connect(Path(self.directory.name) / "compounds.db", isolation_level=None)
             self.spilled.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
                                        "CREATE TABLE spilled (id BLOB PRIMARY KEY, state BLOB NOT NULL)")
@@ -139,6 +168,7 @@ class Importer:
         self.added = 0
 
     def run(self, path: Path, progress: Callable[[int], None] | None = None) -> None:
+        remove_stale_spills()
         try:
             self.stream(path, progress)
         finally:

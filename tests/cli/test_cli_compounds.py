@@ -196,3 +196,18 @@ def test_the_user_is_recorded_on_the_event(run: Renovation, started: str) -> Non
 
     assert result.exit_code == 0, result.output
     assert '"user": "王监理"' in result.stdout
+
+
+def test_a_bill_of_quantities_file_larger_than_any_bill_is_refused_unread(run: Renovation, registered: str,
+                                                                        tmp_path: Path) -> None:
+    """`boq import /dev/zero` never ended; a file is read up to the size of the largest bill (10 MB)."""
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as handle:
+        handle.truncate(10 * 1024 * 1024 + 1)  # sparse: eleven megabytes of zeros, nothing on disk
+    before = event_count(run.db)
+
+    result = run("boq", "import", "JM", str(huge))
+
+    assert result.exit_code == 2
+    assert run.lines(result) == [f"Error: {huge}: larger than 10 MB; no bill of quantities is that large"]
+    assert event_count(run.db) == before

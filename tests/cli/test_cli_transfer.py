@@ -183,3 +183,25 @@ def test_a_bad_import_setting_is_one_line_and_stores_nothing(
     assert result.exit_code == 2, result.output
     assert target.lines(result) == [f"Error: {setting}='0': expected a positive integer"]
     assert not Path(target.db).exists() or event_count(target.db) == 0
+
+
+def test_an_import_removes_the_temporary_folders_of_killed_imports(exported: tuple[Renovation, Path],
+                                                                  tmp_path: Path) -> None:
+    """A killed import cannot remove its temporary folder; the next import removes the folders whose
+    process is gone, and leaves a running one's alone."""
+    import os
+    import tempfile
+
+    from renovation.services.transfer import SPILL_PREFIX
+
+    _source, file = exported
+    dead = Path(tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}999999999-"))
+    (dead / "compounds.db").write_bytes(b"x" * 100)
+    running = Path(tempfile.mkdtemp(prefix=f"{SPILL_PREFIX}{os.getpid()}-"))
+    try:
+        Renovation(tmp_path / "target.db").ok("import", str(file))
+
+        assert not dead.exists()
+        assert running.exists()
+    finally:
+        running.rmdir()
