@@ -12,6 +12,7 @@ the compound's whole life reads top to bottom in one place. The rules on single 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -54,6 +55,14 @@ from renovation.domain.values import (
 )
 
 _ID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:renovation:compound")
+
+
+def project_compound(project: Any, events: Iterable[Any]) -> Any:
+    """Replays events onto a compound (eventsourcing's default projector also asserts a runtime
+    protocol on every event, which costs about half of the time of a load)."""
+    for event in events:
+        project = event.mutate(project)
+    return project
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,10 @@ def verify_chain(ws: Workspace, digest: tuple[int, str] | None = None) -> Verifi
     if head is None:
         raise Refused("this store has no hash chain yet; run `renovation audit verify --init` once")
     count, problems = walk(chain, digest)
+    from renovation.services import snapshots
+
+    problems += [Problem(position, "snapshot", detail)
+                 for position, detail in snapshots.problems(app, ws.backend, app.compound_codes())]
     meta = chain.meta()
     return Verified(count, problems, chain.head(), meta, meta.get(ROLES_APPLIED_KEY))
 

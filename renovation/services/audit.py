@@ -21,11 +21,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from renovation.domain.compound import CompoundProject
+from renovation.domain.compound import CompoundProject, project_compound
 from renovation.domain.values import BoqItem, MeterEntry
 from renovation.services.application import RenovationApp
 from renovation.services.results import CompoundView
-from renovation.services.writer import project_compound
 
 if TYPE_CHECKING:
     from renovation.projections.runner import ReadModels

@@ -267,7 +267,7 @@ class Importer:
             if stored.topic == topic and self.transcoder.decode(stored.state) == state:
                 return
             other = f"the store ({stored.topic.rsplit('.', 1)[-1]})"
-        project: Any = self.compounds.get(originator) or self.app.repository.get(originator)
+        project: Any = self.compounds.get(originator) or self.app.load(originator)[0]
         raise BadImport(f"line {number}: conflict: {project.code} version {version} is another event in {other}; "
                         "nothing was imported (record the copy's work again on the current state)")
 
@@ -279,7 +279,7 @@ class Importer:
         over."""
         compound = self.compounds.get(originator)
         if compound is None and version > 1:  # its earlier events were stored before this import
-            compound = self.app.repository.get(originator)
+            compound = self.app.load(originator)[0]
         event_state = {key: value for key, value in state.items() if key != "class_version"}
         for old in range(state.get("class_version", 1), getattr(cls, "class_version", 1)):
             getattr(cls, f"upcast_v{old}_v{old + 1}")(event_state)

@@ -10,20 +10,21 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar, overload
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, PersistenceError
 
 from renovation.domain import errors
 from renovation.domain.access import Access
-from renovation.domain.compound import CompoundProject, Context
+from renovation.domain.compound import CompoundProject, Context, project_compound
 from renovation.domain.values import normalise_code
 from renovation.services import clock
+from renovation.services import snapshots as sealed
 from renovation.store import open_backend
 from renovation.store.backend import DEFAULT_DB, Backend, iter_notifications
 from renovation.store.faults import crash_point
@@ -39,14 +40,6 @@ E = TypeVar("E", bound=CompoundProject.Event)
 
 class WriteConflict(Exception):
     """Other writers kept changing the compound; the command was not recorded."""
-
-
-def project_compound(project: Any, events: Iterable[Any]) -> Any:
-    """Replays events onto a compound (eventsourcing's default projector also asserts a runtime
-    protocol on every event, which costs about half of the time of a load)."""
-    for event in events:
-        project = event.mutate(project)
-    return project
 
 
 class CompoundWriter(Application[UUID]):
@@ -111,34 +104,58 @@ class CompoundWriter(Application[UUID]):
                 if getattr(event, "command_id", None) == command_id]
 
     def get_project(self, code: str) -> CompoundProject:
+        """The compound as its events leave it: from its latest snapshot if that can be trusted (see
+        ``renovation.services.snapshots``), then the events after it."""
         code = normalise_code(code)
         if self._batch is not None and code in self._batch:
             return self._batch[code]
-        try:
-            project = self.repository.get(CompoundProject.create_id(code), projector_func=project_compound)
-        except AggregateNotFoundError:
-            raise errors.CompoundNotFound(code=code) from None
-        assert isinstance(project, CompoundProject)
-        self.snapshot_if_stale(project)
+        project, from_snapshot = self.load(CompoundProject.create_id(code), code)
+        if project is None:
+            raise errors.CompoundNotFound(code=code)
+        self.snapshot_if_stale(project, from_snapshot)
         return project
 
-    def snapshot_if_stale(self, project: CompoundProject) -> None:
-        """Snapshot a compound whose latest snapshot lags far behind (after an import, say): snapshots
-        are otherwise taken only when a save crosses an interval. A snapshot that cannot be written
-        (another process wrote it first, this login may not) is left for later: never an error."""
+    def load(self, aggregate_id: UUID, code: str = "",
+             upto: int | None = None) -> tuple[CompoundProject | None, int]:
+        """The compound (up to version ``upto``; None if it has no events) and the version of the
+        trusted snapshot it started from (0 if none). ``code`` names it in a warning."""
+        start = sealed.latest(self, self.backend, aggregate_id, code or str(aggregate_id))
+        if start is not None and upto is not None and start.version > upto:
+            start = None
+        from_snapshot = start.version if start is not None else 0
+        events = self.events.get(aggregate_id, gt=from_snapshot or None, lte=upto)
+        project = project_compound(start, events)
+        assert project is None or isinstance(project, CompoundProject)
+        return project, from_snapshot
+
+    def snapshot_if_stale(self, project: CompoundProject, from_snapshot: int = 0) -> None:
+        """Snapshot a compound whose trusted snapshot lags far behind (after an import, say, or when
+        the latest one was discarded): snapshots are otherwise taken only when a save crosses an
+        interval. A snapshot that cannot be written (another process wrote it first, this login may
+        not) is left for later: never an error."""
         interval = self.snapshotting_intervals[CompoundProject]
         if self.snapshots is None or project.version < 2 * interval or project.pending_events:
             return
-        latest = self.snapshots.recorder.select_events(project.id, desc=True, limit=1)
-        if project.version - (latest[0].originator_version if latest else 0) < 2 * interval:
+        if project.version - from_snapshot < 2 * interval:
+            return
+        self._put_snapshot(project)
+
+    def _put_snapshot(self, project: CompoundProject) -> None:
+        """A sealed snapshot of ``project``, whose events are stored; nothing that goes wrong is an error."""
+        if self.snapshots is None:
             return
         try:
-            self.snapshots.put([CompoundProject.Snapshot.take(project)])
+            snapshot = sealed.take(self, self.backend, project)
+            if snapshot is not None:
+                self.snapshots.put([snapshot])
         except PersistenceError as error:
             log.warning("snapshot of %s at version %d not written: %s", project.code, project.version, error)
 
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None, projector_func: Any = None) -> None:
-        super().take_snapshot(aggregate_id, version, projector_func or project_compound)
+        """eventsourcing's snapshot step, with the compound loaded the trusted way and the snapshot sealed."""
+        project, _from = self.load(aggregate_id, upto=version)
+        if project is not None:
+            self._put_snapshot(project)
 
     def _take_snapshots(self, processing_event: Any) -> None:
         """eventsourcing's step after a save has committed its events: the snapshots due. Nothing that
@@ -248,12 +265,7 @@ class CompoundWriter(Application[UUID]):
         interval = self.snapshotting_intervals[CompoundProject]
         due = {project.code: project for project, event in events if event.originator_version % interval == 0}
         for project in due.values():
-            if self.snapshots is None:
-                break
-            try:
-                self.snapshots.put([CompoundProject.Snapshot.take(project)])
-            except PersistenceError as error:
-                log.warning("snapshot of %s not written after a batch: %s", project.code, error)
+            self._put_snapshot(project)
 
     def _update_in_batch(self, code: str, action: str, user: str, command: Callable[[CompoundProject], object],
                          kind: type[E]) -> E:

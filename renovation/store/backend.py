@@ -55,6 +55,8 @@ class Backend(ABC):
     kind: ClassVar[str]
     #: The placeholder of the database driver's parameters.
     marker: ClassVar[str]
+    #: The events table's column of an event's position in the log (its notification id).
+    position_column: ClassVar[str]
 
     def __init__(self, db: str, env: dict[str, str]) -> None:
         self.db = db

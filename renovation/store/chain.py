@@ -65,7 +65,7 @@ def links_after(
 @dataclass(frozen=True)
 class Problem:
     position: int
-    kind: str  # edited | deleted | inserted | unchained | truncated | digest_mismatch | user_mismatch
+    kind: str  # edited | deleted | inserted | unchained | truncated | digest_mismatch | user_mismatch | snapshot
     detail: str
 
 
@@ -95,6 +95,16 @@ class ChainStore:
     def head(self) -> tuple[int, str] | None:
         rows = self.backend.query(
             f"SELECT position, hash FROM {self._table(CHAIN_TABLE)} ORDER BY position DESC LIMIT 1"
+        )
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def link_of(self, aggregate_id: UUID, version: int) -> tuple[int, str] | None:
+        """The position of an aggregate's event and its link, or None if either is missing."""
+        backend = self.backend
+        rows = backend.query(
+            f"SELECT c.position, c.hash FROM {backend.events_table} e JOIN {self._table(CHAIN_TABLE)} c "
+            f"ON c.position = e.{backend.position_column} WHERE e.originator_id = ? AND e.originator_version = ?",
+            (backend.originator_param(aggregate_id), version),
         )
         return (int(rows[0][0]), str(rows[0][1])) if rows else None
 

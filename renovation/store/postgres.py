@@ -270,6 +270,7 @@ def postgres_env(url: str, timeout: str) -> dict[str, str]:
 class PostgresBackend(Backend):
     kind = "postgres"
     marker: ClassVar[str] = "%s"
+    position_column: ClassVar[str] = "notification_id"
 
     def __init__(self, db: str, env: dict[str, str]) -> None:
         super().__init__(db, env)

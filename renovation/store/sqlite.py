@@ -65,6 +65,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
 class SQLiteBackend(Backend):
     kind = "sqlite"
     marker: ClassVar[str] = "?"
+    position_column: ClassVar[str] = "rowid"
 
     @property
     def path(self) -> str:

@@ -1,0 +1,116 @@
+"""Snapshots that are not trusted blindly.
+
+A snapshot holds a compound's whole state at a version so that a load need not replay every event.
+A row of the snapshots table can be edited behind the application's back, and an edited bill of
+quantities would let a meter record millions against a contract of a hundred. So each snapshot is
+sealed when it is taken: inside its state, the chain link of the event it covers (binding it to the
+hash chain, and so to one position in the log), a SHA-256 of the rest of its state, and the
+aggregate's class version. A load uses the latest snapshot only if its seal holds; otherwise it warns,
+discards it and replays the compound from its events. ``audit verify`` goes further: it replays each
+compound up to its latest snapshot and compares the states, which no recomputed seal can fool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from renovation.domain.compound import CompoundProject, project_compound
+from renovation.store.chain import ChainStore
+
+if TYPE_CHECKING:
+    from eventsourcing.application import Application
+
+    from renovation.store.backend import Backend
+
+log = logging.getLogger(__name__)
+
+#: The key of the seal inside a snapshot's state (removed before the state becomes a compound).
+SEAL = "_renovation_seal"
+
+
+def class_version() -> int:
+    return int(getattr(CompoundProject, "class_version", 1))
+
+
+def state_hash(app: Application[UUID], state: dict[str, Any]) -> str:
+    unsealed = {key: value for key, value in state.items() if key != SEAL}
+    return hashlib.sha256(app.mapper.transcoder.encode(unsealed)).hexdigest()
+
+
+def take(app: Application[UUID], backend: Backend, project: CompoundProject) -> Any:
+    """A sealed snapshot of ``project`` (whose events are stored), or None if its last event has no
+    link to bind it to (a store not chained yet)."""
+    link = ChainStore(backend).link_of(project.id, project.version)
+    if link is None:
+        return None
+    snapshot = CompoundProject.Snapshot.take(project)
+    snapshot.state[SEAL] = {"chain": link[1], "state": state_hash(app, snapshot.state), "class": class_version()}
+    return snapshot
+
+
+def problem_with(app: Application[UUID], backend: Backend, snapshot: Any) -> str | None:
+    """Why ``snapshot`` cannot be trusted, or None if its seal holds."""
+    seal = snapshot.state.get(SEAL)
+    if not isinstance(seal, dict):
+        return "it has no seal (taken before snapshots were sealed)"
+    if seal.get("class") != class_version():
+        return f"it is of class version {seal.get('class')}, the compound's is {class_version()}"
+    if seal.get("state") != state_hash(app, snapshot.state):
+        return "its state does not match its seal (edited)"
+    link = ChainStore(backend).link_of(snapshot.originator_id, snapshot.originator_version)
+    if link is None or seal.get("chain") != link[1]:
+        return "it is not bound to the chain at its version"
+    return None
+
+
+def latest(app: Application[UUID], backend: Backend, aggregate_id: UUID, code: str) -> CompoundProject | None:
+    """The compound from its latest snapshot if that can be trusted; None (after a warning, if there
+    was one that cannot) to replay it from its events."""
+    if app.snapshots is None:
+        return None
+    rows = app.snapshots.recorder.select_events(aggregate_id, desc=True, limit=1)
+    if not rows:
+        return None
+    snapshot: Any = app.snapshots.mapper.to_domain_event(rows[0])
+    problem = problem_with(app, backend, snapshot)
+    if problem is not None:
+        if not problem.startswith("it has no seal"):
+            log.warning("snapshot of %s at version %d discarded, %s; replayed from its events",
+                        code, snapshot.originator_version, problem)
+        return None
+    del snapshot.state[SEAL]
+    project = snapshot.mutate(None)
+    assert isinstance(project, CompoundProject)
+    return project
+
+
+def problems(app: Application[UUID], backend: Backend, codes: list[str]) -> list[tuple[int, str]]:
+    """For ``audit verify``: each compound whose latest snapshot does not hold, or differs from the
+    compound replayed from its events up to the snapshot's version, as (position, detail)."""
+    found: list[tuple[int, str]] = []
+    if app.snapshots is None:
+        return found
+    for code in codes:
+        aggregate_id = CompoundProject.create_id(code)
+        rows = app.snapshots.recorder.select_events(aggregate_id, desc=True, limit=1)
+        if not rows:
+            continue
+        snapshot: Any = app.snapshots.mapper.to_domain_event(rows[0])
+        version = snapshot.originator_version
+        link = ChainStore(backend).link_of(aggregate_id, version)
+        position = link[0] if link else 0
+        problem = problem_with(app, backend, snapshot)
+        if problem is not None and problem.startswith("it has no seal"):
+            continue  # an older snapshot is never used; it is not evidence of anything
+        if problem is None:
+            replayed = project_compound(None, app.events.get(aggregate_id, lte=version))
+            state = {key: value for key, value in snapshot.state.items() if key != SEAL}
+            expected = CompoundProject.Snapshot.take(replayed).state
+            if state != expected:
+                problem = "its state differs from the compound's events up to that version (forged)"
+        if problem is not None:
+            found.append((position, f"the snapshot of {code} at version {version}: {problem}"))
+    return found

@@ -1,0 +1,94 @@
+"""Snapshots are not trusted blindly (issue 12, item 5): a snapshot row edited in the database is found
+on load (its own hash no longer matches, or it no longer sits on the chain), discarded with a warning,
+and the compound is replayed from its events; `audit verify` names it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from renovation.domain import errors
+from renovation.domain.compound import CompoundProject
+from renovation.services import admin
+from renovation.services.application import RenovationApp
+from renovation.services.workspace import Workspace
+from tests.integration.conftest import open_app, start_compound
+from tests.integration.test_chain import sql
+
+INTERVAL = RenovationApp.snapshotting_intervals[CompoundProject]
+
+
+def snapshots_table(db: str) -> str:
+    if db.startswith("postgresql://"):
+        return f'"{db.rsplit("schema=", 1)[1]}".renovation_snapshots'
+    return "stored_snapshots"
+
+
+def with_a_snapshot(db: str) -> RenovationApp:
+    app = open_app(db)
+    start_compound(app)
+    while app.get_project("JM").version < INTERVAL:
+        app.record_inspection("JM", "patrol", user="sup")
+    assert app.snapshots is not None and list(app.snapshots.get(app.get_project("JM").id))
+    return app
+
+
+def forge(db: str, change: Any) -> None:
+    """Edit the latest snapshot's JSON behind the application's back."""
+    table = snapshots_table(db)
+    rows = sql(db, f"SELECT originator_version, state FROM {table} ORDER BY originator_version DESC")
+    version, state = rows[0]
+    data = json.loads(bytes(state))
+    change(data)
+    sql(db, f"UPDATE {table} SET state = ? WHERE originator_version = ?",
+        (json.dumps(data).encode(), version))
+
+
+def generous_bill(data: dict[str, Any]) -> None:
+    """The bill of quantities inside the snapshot: A1 1,000,000 units at 100,000 yuan."""
+    item = data["state"]["boq"]["A1"]["_data_"]
+    item["quantity"]["_data_"] = "1000000"
+    item["unit_price"]["_data_"] = "100000"
+
+
+def test_a_forged_snapshot_is_discarded_and_the_rules_hold(db: str, caplog: pytest.LogCaptureFixture) -> None:
+    app = with_a_snapshot(db)
+    forge(db, generous_bill)
+    app.close()
+    fresh = open_app(db)
+
+    with caplog.at_level(logging.WARNING), pytest.raises(errors.MeteringExceedsContract):
+        fresh.measure("JM", "A1", "2021-05", Decimal("5000"), user="auditor")
+
+    assert fresh.get_project("JM").boq["A1"].quantity == Decimal("100")
+    assert any("snapshot" in record.getMessage() and "JM" in record.getMessage() for record in caplog.records)
+    fresh.close()
+
+
+def test_audit_verify_names_a_forged_snapshot(db: str) -> None:
+    app = with_a_snapshot(db)
+    app.close()
+    forge(db, generous_bill)
+    workspace = Workspace(db)
+
+    found = admin.verify_chain(workspace)
+
+    assert found is not None
+    kinds = [(problem.kind, problem.detail) for problem in found.problems]
+    assert any(kind == "snapshot" and "JM" in detail for kind, detail in kinds), kinds
+    workspace.close()
+
+
+def test_an_honest_snapshot_is_used_and_verifies(db: str) -> None:
+    app = with_a_snapshot(db)
+    app.close()
+    workspace = Workspace(db)
+
+    found = admin.verify_chain(workspace)
+
+    assert found is not None and found.problems == []
+    workspace.close()
