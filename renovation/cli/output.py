@@ -120,13 +120,23 @@ def write_options(func: F) -> F:
 
 def recorded(result: Any, message: str, *, as_json: bool) -> None:
     """Print what a write command recorded. Its events are stored already: if stdout cannot take the
-    confirmation (a full disk, a closed pipe), the command has still succeeded, and says so on
-    stderr rather than failing (a user who saw it fail would record it again)."""
+    confirmation, the command has still succeeded (a user who saw it fail would record it again)."""
+    say(json.dumps(plain(result), ensure_ascii=False) if as_json else message, after="recorded")
+
+
+def say(message: str, *, after: str) -> None:
+    """Print the confirmation of work that is done (``after``: "recorded", "written"...). If stdout
+    cannot take it (a full disk, a closed pipe, no stdout at all), the work still stands: the
+    command says so on stderr and succeeds."""
     import os
     import sys
 
+    if sys.stdout is None:
+        with contextlib.suppress(OSError, AttributeError):
+            click.echo(f"{after}, but its confirmation could not be printed (no standard output)", err=True)
+        return
     try:
-        click.echo(json.dumps(plain(result), ensure_ascii=False) if as_json else message)
+        click.echo(message)
         sys.stdout.flush()
     except OSError as error:
         # Nothing more may reach the broken stdout, not even the interpreter's flush at exit.
@@ -134,4 +144,4 @@ def recorded(result: Any, message: str, *, as_json: bool) -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         reason = error.strerror or type(error).__name__
         with contextlib.suppress(OSError):
-            click.echo(f"recorded, but its confirmation could not be printed ({reason})", err=True)
+            click.echo(f"{after}, but its confirmation could not be printed ({reason})", err=True)

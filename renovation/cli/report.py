@@ -54,11 +54,14 @@ def report(session: Session, html_path: Path, period: str | None) -> None:
             out.write(document)
     except BadOutput as error:
         raise click.UsageError(f"--html: cannot write {error}") from None
+    from renovation.cli.output import say
+
     board = data.period or "-"
     if session.lang == "zh":
-        click.echo(f"报告已写入 {html_path}（{len(data.progress)} 个小区，赛马期间 {board}，截至 {today}）")
+        say(f"报告已写入 {html_path}（{len(data.progress)} 个小区，赛马期间 {board}，截至 {today}）", after="written")
     else:
-        click.echo(f"report written to {html_path} ({len(data.progress)} compounds, period {board}, as of {today})")
+        say(f"report written to {html_path} ({len(data.progress)} compounds, period {board}, as of {today})",
+            after="written")
 
 
 COMMANDS = [report]

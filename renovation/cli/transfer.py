@@ -20,8 +20,10 @@ def export(session: Session, file: Path) -> None:
     Example:
       renovation export liaoyuan-2021.jsonl
     """
+    from rich.console import Console
     from rich.progress import Progress
 
+    from renovation.cli.output import say
     from renovation.services.outputs import check_target, writing
     from renovation.services.transfer import export_events
 
@@ -30,10 +32,11 @@ def export(session: Session, file: Path) -> None:
     session.may("maintain")
     app = session.app
     total = app.recorder.max_notification_id() or 0
-    with writing(file, protected) as out, Progress(transient=True) as bar:  # a file that exists is complete
+    # The progress bar on stderr: stdout is the user's to redirect, and a full one must not fail the file.
+    with writing(file, protected) as out, Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("export", total=total or 1)
         count = export_events(app, out, progress=lambda done: bar.advance(task, done))
-    click.echo(f"exported {count} events to {file}")
+    say(f"exported {count} events to {file}", after="exported")  # a file that exists is complete
 
 
 @click.command("import")

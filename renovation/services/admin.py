@@ -135,8 +135,10 @@ def backup(ws: Workspace, target: Path) -> str:
     backend = sqlite_store(ws, "backup")
     if not Path(backend.path).exists():
         raise BadDatabaseURL(f"{backend.path}: no such store")
-    if target.exists():
+    if target.exists() or target.is_symlink():
         raise BadDatabaseURL(f"{target} exists; give a new file name")
+    if any(target.resolve() == file.resolve() for file in backend.protected()):
+        raise BadDatabaseURL(f"{target}: the store's own file; give a new file name")
     try:
         backend.backup_to(target)
     except (sqlite3.Error, OSError) as error:
@@ -149,12 +151,18 @@ def restore(ws: Workspace, source: Path, *, force: bool) -> int:
     ``force``. The backup is only read: it is copied beside the store, and the copy is checked (a
     store of this tracker, its chain intact) and then put in the store's place. Returns how many
     events the backup verified."""
+    import os
     import sqlite3
+    import tempfile
 
     from renovation.services.application import RenovationApp
 
     backend = sqlite_store(ws, "restore")
-    checking = Path(backend.path + ".restoring")  # beside the store: renamed into its place at the end
+    # Beside the store (renamed into its place at the end), under a name nobody else has: never a file
+    # or a link that was there already.
+    handle, name = tempfile.mkstemp(dir=Path(backend.real_path).parent, prefix=".restoring-", suffix=".db")
+    os.close(handle)
+    checking = Path(name)
     try:
         _copy_read_only(source, checking)
     except (sqlite3.Error, OSError) as error:
@@ -176,8 +184,9 @@ def restore(ws: Workspace, source: Path, *, force: bool) -> int:
                           "not restored")
         if Path(backend.path).exists() and not force and not ws.app.is_empty():
             raise BadDatabaseURL(f"{backend.path} holds events; use --force to replace it")
-        ws.close()
-        backend.replace_with(checking)
+        with backend.writer_lock("restore"):  # writers wait, and then see the file was replaced
+            ws.close()
+            backend.replace_with(checking)
         return verified
     finally:
         for leftover in (checking, *(Path(str(checking) + suffix) for suffix in ("-wal", "-shm", "-journal"))):

@@ -60,7 +60,7 @@ def writing(target: Path, protected: Sequence[Path] = ()) -> Iterator[IO[str]]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(partial, 0o666 & ~_umask())  # as a plain open() would have made it
+        os.chmod(partial, _mode_for(target))
         partial.replace(target)
     except OSError as error:
         partial.unlink(missing_ok=True)
@@ -68,6 +68,17 @@ def writing(target: Path, protected: Sequence[Path] = ()) -> Iterator[IO[str]]:
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def _mode_for(target: Path) -> int:
+    """The permissions the file being replaced had (a private export stays private), else what a
+    plain open() would give a new file."""
+    try:
+        if target.is_file():
+            return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        pass
+    return 0o666 & ~_umask()
 
 
 def _umask() -> int:

@@ -20,6 +20,8 @@ def open_backend(db: str) -> Backend:
     path = db.removeprefix("sqlite:///") if db.startswith("sqlite:///") else db
     if not path or "://" in path:
         raise BadDatabaseURL(f"unsupported database {db!r}: give a file path or a postgresql:// URL")
+    if path.startswith("file:"):  # SQLite would read it as a URI naming another file than the one checked
+        raise BadDatabaseURL(f"--db {db!r}: give the file's path, not a file: URI")
     from renovation.store.sqlite import SQLiteBackend, sqlite_env
 
     return SQLiteBackend(db, sqlite_env(path, lock_timeout()))

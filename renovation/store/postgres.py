@@ -9,6 +9,7 @@ rows keep NULL (unknown), never a guess. ``user_mismatches`` is the check ``audi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -229,7 +230,7 @@ MAX_SAVE_EVENTS = 1000
 
 
 #: A ``?schema=`` the tracker accepts: a plain identifier PostgreSQL keeps whole (it cuts names at 63 bytes).
-SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # lower case: PostgreSQL folds unquoted names
 
 
 def postgres_env(url: str, timeout: str) -> dict[str, str]:
@@ -258,11 +259,15 @@ def postgres_env(url: str, timeout: str) -> dict[str, str]:
         "POSTGRES_CONNECT_TIMEOUT": "5",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": timeout,
     }
-    schema = parse_qs(parts.query).get("schema")
-    if schema:
-        if not SCHEMA_NAME.fullmatch(schema[0]) or schema[0].lower().startswith("pg_"):
-            raise BadDatabaseURL(f"?schema={schema[0]!r}: a schema is 1-63 letters, digits or _, not starting "
-                                 "with a digit or pg_")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(query) - {"schema"})
+    if unknown:  # sslmode and the like would be dropped without a word: refused instead
+        raise BadDatabaseURL(f"{url!r}: the tracker reads only ?schema=, not {', '.join(unknown)}")
+    schema = query.get("schema")
+    if schema is not None:
+        if len(schema) > 1 or not SCHEMA_NAME.fullmatch(schema[0]) or schema[0].startswith("pg_"):
+            raise BadDatabaseURL(f"?schema={schema[0]!r}: one schema, 1-63 lower-case letters, digits or _, not "
+                                 "starting with a digit or pg_")
         env["POSTGRES_SCHEMA"] = schema[0]
     return env
 
@@ -356,7 +361,12 @@ class PostgresBackend(Backend):
         try:
             yield
         finally:
-            connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+            try:
+                connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+            except psycopg.Error:  # the connection is gone, and its advisory lock with it
+                self._lock_connection = None
+                with contextlib.suppress(psycopg.Error):
+                    connection.close()
 
     @contextmanager
     def appending(self) -> Iterator[Append]:
@@ -404,7 +414,10 @@ class PostgresBackend(Backend):
 
     def is_version_conflict(self, error: Exception) -> bool:
         cause = error.__cause__ or (error.args[0] if error.args else None)
-        return getattr(cause, "sqlstate", None) == psycopg.errors.UniqueViolation.sqlstate
+        if getattr(cause, "sqlstate", None) != psycopg.errors.UniqueViolation.sqlstate:
+            return False
+        # The events' (aggregate, version) key; a duplicate chain position is not a lost race.
+        return getattr(getattr(cause, "diag", None), "table_name", None) in (None, EVENTS_TABLE)
 
     def user_problems(self) -> list[Problem]:
         return user_mismatches(self.recorder)

@@ -7,6 +7,7 @@ recorder writes each event's link in the event's own transaction.
 from __future__ import annotations
 
 import fcntl
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -71,13 +72,20 @@ class SQLiteBackend(Backend):
     def path(self) -> str:
         return self.env["SQLITE_DBNAME"]
 
+    @property
+    def real_path(self) -> str:
+        """The store's file with every symbolic link resolved: SQLite names its companions after it."""
+        return os.path.realpath(self.path)
+
     def files(self) -> list[Path]:
         """The store's file and its companions (write-ahead log, shared memory, rollback journal)."""
         return [Path(self.path), *(Path(self.path + suffix) for suffix in COMPANIONS)]
 
     def protected(self) -> list[Path]:
         """Every file of the store, the writers' lock file included: never an output's target."""
-        return [*self.files(), Path(f"{self.path}-writer.lock")]
+        real = self.real_path
+        return [*self.files(), Path(f"{self.path}-writer.lock"), Path(real),
+                *(Path(real + suffix) for suffix in (*COMPANIONS, "-writer.lock"))]
 
     def qualified(self, table: str) -> str:
         return f'"{table}"'
@@ -98,7 +106,7 @@ class SQLiteBackend(Backend):
             yield
             return
         deadline = time.monotonic() + float(self.env.get("SQLITE_LOCK_TIMEOUT") or LOCK_TIMEOUT_SECONDS)
-        with open(f"{self.path}-writer.lock", "a") as handle:
+        with open(f"{self.real_path}-writer.lock", "a") as handle:  # one lock however --db is spelled
             while True:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -108,9 +116,29 @@ class SQLiteBackend(Backend):
                         raise OperationalError("database is busy: another writer holds the lock") from None
                     time.sleep(0.005)
             try:
+                self._still_the_same_file()
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def bind(self, recorder: Any, snapshot_recorder: Any = None) -> None:
+        super().bind(recorder, snapshot_recorder)
+        self._identity = self._file_identity()  # the file the application's connections opened
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            found = os.stat(self.real_path)
+        except OSError:
+            return None
+        return found.st_dev, found.st_ino
+
+    def _still_the_same_file(self) -> None:
+        """A writer that waited while `restore` put another file in the store's place would write into
+        the old one, gone from the directory: it stops instead."""
+        identity = getattr(self, "_identity", None)
+        if identity is not None and self._file_identity() != identity:
+            raise OperationalError("the store was replaced (restored) while this command waited; nothing was "
+                                   "recorded, run it again")
 
     @contextmanager
     def appending(self) -> Iterator[Append]:
@@ -126,9 +154,12 @@ class SQLiteBackend(Backend):
 
     def engine(self) -> Engine:
         from sqlalchemy import create_engine, event
+        from sqlalchemy.pool import QueuePool
 
-        engine = create_engine(f"sqlite:///{self.path}",
-                               connect_args={"timeout": float(self.env.get("SQLITE_LOCK_TIMEOUT", "10"))})
+        path, timeout = self.path, float(self.env.get("SQLITE_LOCK_TIMEOUT", "10"))
+        # The driver's connection made by hand: in a URL, a '?' or '#' in the path would start a query.
+        engine = create_engine("sqlite://", poolclass=QueuePool,  # as for a file (not one shared connection)
+                               creator=lambda: sqlite3.connect(path, timeout=timeout, check_same_thread=False))
 
         @event.listens_for(engine, "connect")
         def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
@@ -151,7 +182,11 @@ class SQLiteBackend(Backend):
     def backup_to(self, target: Path) -> None:
         """A consistent copy of the whole file (events, chain, read models) while writers go on,
         through SQLite's online backup API; written beside ``target`` and renamed into place."""
-        partial = target.with_name(target.name + ".partial")
+        import tempfile
+
+        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+        os.close(handle)  # a name of its own: never a file or a link that was there
+        partial = Path(name)
         try:
             with sqlite3.connect(Path(self.path).resolve().as_uri() + "?mode=ro", uri=True, timeout=30) as origin, \
                     sqlite3.connect(partial) as copy:
@@ -164,6 +199,7 @@ class SQLiteBackend(Backend):
     def replace_with(self, prepared: Path) -> None:
         """Put ``prepared``, a complete store file beside this one, in the store's place (its
         write-ahead log and journal dropped first): a rename, so the store is never half-written."""
-        for file in self.files()[1:]:
-            file.unlink(missing_ok=True)
-        prepared.replace(self.path)
+        real = self.real_path  # through a link, the file it points to is replaced, not the link
+        for suffix in COMPANIONS:
+            Path(real + suffix).unlink(missing_ok=True)
+        prepared.replace(real)

@@ -124,3 +124,60 @@ def test_restore_reads_its_input_and_refuses_anything_but_a_store(source: Renova
     assert hashlib.sha256(given.read_bytes()).hexdigest() == before  # the input is untouched
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("given")) == ["given.db"]
     assert event_count(source.db) == events  # the store is untouched
+
+
+def test_restore_and_backup_never_write_through_a_file_or_link_that_was_there(source: Renovation,
+                                                                              tmp_path: Path) -> None:
+    """Their temporary files have names of their own: a link planted at `<store>.restoring` or at
+    `<backup>.partial` is left alone, and so is a file of that name."""
+    copy = tmp_path / "backup.db"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n", encoding="utf-8")
+    (tmp_path / "backup2.db.partial").symlink_to(victim)
+    source.ok("backup", str(copy))
+    source.ok("backup", str(tmp_path / "backup2.db"))
+    target = tmp_path / "target.db"
+    (tmp_path / "target.db.restoring").symlink_to(victim)
+    mine = tmp_path / "mine.db.restoring"
+    mine.write_text("a user's file\n", encoding="utf-8")
+
+    Renovation(target).ok("restore", str(copy))
+
+    assert victim.read_text(encoding="utf-8") == "keep me\n"
+    assert target.is_file() and not target.is_symlink()
+    assert mine.read_text(encoding="utf-8") == "a user's file\n"
+    assert event_count(target) == event_count(source.db)
+
+
+def test_a_backup_onto_the_stores_own_files_is_refused(source: Renovation) -> None:
+    for suffix in ("-journal", "-wal", "-writer.lock"):
+        target = Path(str(source.db) + suffix)
+        existed = target.exists()
+        result = source("backup", str(target))
+
+        assert result.exit_code == 2, (suffix, result.output)
+        assert target.exists() == existed
+
+
+def test_a_writer_that_waited_through_a_restore_records_nothing(source: Renovation, tmp_path: Path) -> None:
+    """A writer whose store was restored while it waited would write into the old file, gone from the
+    directory: its command stops with a one-line refusal, and the restored store has nothing of it."""
+    from eventsourcing.persistence import OperationalError
+
+    from renovation.services import admin
+    from renovation.services.application import RenovationApp
+    from renovation.services.workspace import Workspace
+
+    copy = tmp_path / "backup.db"
+    source.ok("backup", str(copy))
+    waiting = RenovationApp(str(source.db))  # opened before the restore
+    workspace = Workspace(str(source.db))
+    admin.restore(workspace, copy, force=True)
+    workspace.close()
+    before = event_count(source.db)
+
+    with pytest.raises(OperationalError, match="the store was replaced"):
+        waiting.record_inspection("JM", "patrol", user="sup")
+
+    waiting.close()
+    assert event_count(source.db) == before

@@ -208,8 +208,12 @@ def test_acceptance_with_an_open_finding(run: Renovation, started: str) -> None:
     "db",
     ["mysql://x/y", "sqlite:///", "postgresql://postgres@127.0.0.1:5432/test?schema=a%22b",
      "postgresql://postgres@127.0.0.1:5432/test?schema=x%00y", "postgresql://postgres@127.0.0.1:5432/test?schema=pg_x",
-     "postgresql://postgres@127.0.0.1:5432/test?schema=" + "s" * 64, "postgresql://[::1/test"],
-    ids=["mysql-url", "no-path", "schema-quote", "schema-nul", "schema-reserved", "schema-too-long", "bad-ipv6"],
+     "postgresql://postgres@127.0.0.1:5432/test?schema=" + "s" * 64, "postgresql://[::1/test",
+     "postgresql://postgres@127.0.0.1:5432/test?schema=Mixed_Case", "postgresql://postgres@127.0.0.1:5432/test?schema=",
+     "postgresql://postgres@127.0.0.1:5432/test?schema=a&schema=b",
+     "postgresql://postgres@127.0.0.1:5432/test?sslmode=require", "file:renovation.db?mode=ro"],
+    ids=["mysql-url", "no-path", "schema-quote", "schema-nul", "schema-reserved", "schema-too-long", "bad-ipv6",
+         "schema-mixed-case", "schema-empty", "schema-twice", "unread-parameter", "sqlite-uri"],
 )
 def test_a_bad_database_url(db: str) -> None:
     result = CliRunner().invoke(cli, ["--db", db, "compound", "list"], env=ENV)

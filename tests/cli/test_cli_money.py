@@ -121,3 +121,24 @@ def test_a_recorded_command_whose_output_cannot_be_written_still_succeeds(run: R
     assert "Traceback" not in finished.stderr
     assert "recorded, but its confirmation could not be printed" in finished.stderr
     assert event_count(run.db) == before + 1
+
+
+def test_a_recorded_command_without_any_stdout_still_succeeds(run: Renovation, started: str) -> None:
+    """Started with stdout closed (`>&-`): recorded, exit 0, a note on stderr."""
+    import os
+    import subprocess
+    import sys
+
+    from cli_support import ENV
+
+    before = event_count(run.db)
+    finished = subprocess.run(
+        [sys.executable, "-c", "from renovation.cli import cli; cli()", "--db", str(run.db),
+         "--user", "tester", "meter", "JM", "--item", "A1", "--period", "2021-04", "--quantity", "1"],
+        stderr=subprocess.PIPE, text=True, check=False, preexec_fn=lambda: os.close(1),
+        env={key: value for key, value in {**os.environ, **ENV}.items() if value is not None},
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    assert "Traceback" not in finished.stderr and "recorded, but" in finished.stderr
+    assert event_count(run.db) == before + 1

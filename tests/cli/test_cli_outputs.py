@@ -109,3 +109,27 @@ def test_a_failed_write_leaves_the_old_file_whole(store: Renovation, output: str
     assert result.exit_code == 2 and "No space left on device" in result.output
     assert target.read_text(encoding="utf-8") == "the previous report\n"
     assert sorted(p.name for p in tmp_path.iterdir() if "out" in p.name) == ["out.txt"]
+
+
+@pytest.mark.parametrize("output", sorted(OUTPUTS))
+def test_the_files_of_a_store_opened_through_a_link_are_refused(output: str, tmp_path: Path) -> None:
+    """SQLite names the write-ahead log after the link's target: that is the file to protect."""
+    real = Renovation(tmp_path / "real.db")
+    real.ok(*REGISTER_JM)
+    (tmp_path / "link.db").symlink_to(tmp_path / "real.db")
+    through_link = Renovation(tmp_path / "link.db")
+    for target in (tmp_path / "real.db-wal", tmp_path / "real.db", tmp_path / "real.db-writer.lock"):
+        result = through_link(*OUTPUTS[output](target))
+
+        assert result.exit_code == 2 and "the store's own file" in result.output, (target, result.output)
+
+
+@pytest.mark.parametrize("output", sorted(OUTPUTS))
+def test_a_replaced_file_keeps_its_permissions(store: Renovation, output: str, tmp_path: Path) -> None:
+    target = tmp_path / "private.out"
+    target.write_text("old\n", encoding="utf-8")
+    target.chmod(0o600)
+
+    store.ok(*OUTPUTS[output](target))
+
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
