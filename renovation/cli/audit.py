@@ -169,6 +169,8 @@ def verify(session: Session, digest: str | None, initialise: bool) -> None:
             f"chain initialised on {meta.get('initialised_at')} by {meta.get('initialised_by')} over "
             f"{meta.get('events')} events: changes before then cannot be detected"
         )
+    for warning in found.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if found.roles_applied_after is not None:
         click.echo(
             f"database roles applied on {meta.get('roles_applied_at')}: each event after position "

@@ -375,7 +375,7 @@ class CompoundProject(Aggregate):
         note: str | None
 
         def apply(self, aggregate: CompoundProject) -> None:
-            aggregate.set_finding(self.finding_id, status=FindingStatus.RECTIFIED.value)
+            aggregate.set_finding(self.finding_id, status=FindingStatus.RECTIFIED.value, changed_at=self.at)
 
     class FindingClosed(Event):  # 销项
         finding_id: str
@@ -383,7 +383,8 @@ class CompoundProject(Aggregate):
         note: str | None
 
         def apply(self, aggregate: CompoundProject) -> None:
-            aggregate.set_finding(self.finding_id, status=FindingStatus.CLOSED.value, closed_at=self.at)
+            aggregate.set_finding(self.finding_id, status=FindingStatus.CLOSED.value, closed_at=self.at,
+                                  changed_at=self.at)
 
     class FindingReopened(Event):
         finding_id: str
@@ -391,7 +392,8 @@ class CompoundProject(Aggregate):
         note: str | None
 
         def apply(self, aggregate: CompoundProject) -> None:
-            aggregate.set_finding(self.finding_id, status=FindingStatus.REOPENED.value, closed_at=None)
+            aggregate.set_finding(self.finding_id, status=FindingStatus.REOPENED.value, closed_at=None,
+                                  changed_at=self.at)
 
     def set_finding(self, finding_id: str, **changes: Any) -> None:
         self.findings[finding_id] = replace(self.findings[finding_id], **changes)
@@ -467,6 +469,11 @@ class CompoundProject(Aggregate):
             raise errors.DateOutOfOrder(
                 what=action, day=at.isoformat(timespec="minutes"),
                 before="raised", other=finding.raised_at.isoformat(timespec="minutes"),
+            )
+        if finding.changed_at is not None and at < finding.changed_at:  # its lifecycle in order
+            raise errors.DateOutOfOrder(
+                what=action, day=at.isoformat(timespec="minutes"),
+                before=finding.status, other=finding.changed_at.isoformat(timespec="minutes"),
             )
 
     def rectify_finding(self, finding_id: str, note: str | None, at: datetime, ctx: Context) -> None:

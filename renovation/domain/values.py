@@ -171,6 +171,9 @@ class Finding:  # 整改问题
     raised_at: datetime
     status: str = FindingStatus.OPEN.value
     closed_at: datetime | None = None
+    #: When it was last rectified, closed or reopened (None until then; also in findings recorded
+    #: before the tracker kept it): the next of these may not be before it.
+    changed_at: datetime | None = None
 
 
 @dataclass(frozen=True)

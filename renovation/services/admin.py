@@ -30,6 +30,8 @@ class Verified:
     head: tuple[int, str] | None
     meta: dict[str, str] = field(default_factory=dict)
     roles_applied_after: str | None = None
+    #: Safeguards the store lacks (PostgreSQL: the trigger that refuses an event without its link).
+    warnings: list[str] = field(default_factory=list)
 
 
 def chain_head(ws: Workspace) -> tuple[int, str] | None:
@@ -62,7 +64,7 @@ def verify_chain(ws: Workspace, digest: tuple[int, str] | None = None) -> Verifi
     problems += [Problem(position, "snapshot", detail)
                  for position, detail in snapshots.problems(app, ws.backend, app.compound_codes())]
     meta = chain.meta()
-    return Verified(count, problems, chain.head(), meta, meta.get(ROLES_APPLIED_KEY))
+    return Verified(count, problems, chain.head(), meta, meta.get(ROLES_APPLIED_KEY), ws.backend.missing_safeguards())
 
 
 # ------------------------------------------------------------------------------ PostgreSQL roles
@@ -182,6 +184,7 @@ def restore(ws: Workspace, source: Path, *, force: bool) -> int:
         if problems:
             raise Refused(f"{source} does not verify: position {problems[0].position}: {problems[0].kind}; "
                           "not restored")
+        _forget_read_models(checking)
         if Path(backend.path).exists() and not force and not ws.app.is_empty():
             raise BadDatabaseURL(f"{backend.path} holds events; use --force to replace it")
         with backend.writer_lock("restore"):  # writers wait, and then see the file was replaced
@@ -207,6 +210,23 @@ def _copy_read_only(source: Path, target: Path) -> None:
     uri = source.resolve().as_uri() + ("?mode=ro" if wal else "?mode=ro&immutable=1")
     with closing(sqlite3.connect(uri, uri=True)) as origin, closing(sqlite3.connect(target)) as copy:
         origin.backup(copy)
+
+
+def _forget_read_models(path: Path) -> None:
+    """Only the events and their chain were verified: the copy's read models are dropped from the
+    record of what they have applied, so the next read clears and rebuilds each from the events."""
+    import sqlite3
+    from contextlib import closing
+
+    from renovation.projections.base import tracking
+    from renovation.projections.runner import directory
+
+    with closing(sqlite3.connect(path)) as connection, connection:
+        for table in (tracking.name, directory.name):  # what each has applied; codes by aggregate id
+            found = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                       (table,)).fetchone()
+            if found:
+                connection.execute(f'DELETE FROM "{table}"')  # our own tables' names
 
 
 def _holds_a_store(path: Path) -> bool:

@@ -154,6 +154,10 @@ class Backend(ABC):
         saved first. Any other (PostgreSQL: an event without its chain link) is a failure to report."""
         return True
 
+    def missing_safeguards(self) -> list[str]:
+        """What the store should have and lacks, for ``audit verify`` to say (PostgreSQL)."""
+        return []
+
     def user_problems(self) -> list[Problem]:
         """Events recorded through a person's own database login under another user (PostgreSQL)."""
         return []

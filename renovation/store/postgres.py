@@ -419,6 +419,16 @@ class PostgresBackend(Backend):
         # The events' (aggregate, version) key; a duplicate chain position is not a lost race.
         return getattr(getattr(cause, "diag", None), "table_name", None) in (None, EVENTS_TABLE)
 
+    def missing_safeguards(self) -> list[str]:
+        rows = self.query(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgname = ? AND tgrelid = to_regclass(?))",
+            (REQUIRE_LINK_TRIGGER, self.qualified(EVENTS_TABLE)),
+        )
+        if rows and rows[0][0]:
+            return []
+        return [f"the events table has no {REQUIRE_LINK_TRIGGER} trigger: an event could be committed without its "
+                "link; run the tracker once with the tables' owner login, or `renovation db roles --apply`"]
+
     def user_problems(self) -> list[Problem]:
         return user_mismatches(self.recorder)
 

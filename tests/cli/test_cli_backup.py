@@ -181,3 +181,22 @@ def test_a_writer_that_waited_through_a_restore_records_nothing(source: Renovati
 
     waiting.close()
     assert event_count(source.db) == before
+
+
+def test_a_restored_store_answers_from_its_events_not_from_copied_read_models(source: Renovation,
+                                                                             tmp_path: Path) -> None:
+    """Only the events and their chain are verified; the read models in a backup could say anything.
+    They are rebuilt from the restored events on the next read."""
+    import sqlite3
+
+    copy = tmp_path / "backup.db"
+    source.ok("backup", str(copy))
+    honest = source.json("--today", "2021-04-30", "progress")
+    with sqlite3.connect(copy) as connection:
+        connection.execute("UPDATE progress_compounds SET metered_value = contract_value")
+    connection.close()
+    target = Renovation(tmp_path / "restored.db")
+
+    target.ok("restore", str(copy))
+
+    assert target.json("--today", "2021-04-30", "progress") == honest

@@ -217,3 +217,20 @@ def test_a_time_that_does_not_exist_in_the_users_zone_is_refused(run: Renovation
     assert event_count(run.db) == before
     recorded = in_berlin("inspect", "JM", "--kind", "patrol", "--at", "2021-03-27T02:30", "--json")
     assert recorded.exit_code == 0 and json.loads(recorded.stdout)["at"] == "2021-03-27T02:30:00+01:00"
+
+
+def test_a_findings_lifecycle_times_are_in_order(run: Renovation, started: str) -> None:
+    """A finding cannot be closed before it was rectified, nor rectified before it was reopened."""
+    run.ok("inspect", "JM", "--kind", "patrol", "--at", "2021-03-02T09:00", "--finding", "quality:minor:墙面空鼓")
+    run.ok("finding", "rectify", "JM", "F1", "--at", "2021-03-03T10:00")
+    before = event_count(run.db)
+
+    early_close = run("finding", "close", "JM", "F1", "--at", "2021-03-03T09:00")
+
+    assert early_close.exit_code == 1 and len(run.lines(early_close)) == 1, early_close.output
+    assert event_count(run.db) == before
+    run.ok("finding", "close", "JM", "F1", "--at", "2021-03-04T10:00")
+    run.ok("finding", "reopen", "JM", "F1", "--at", "2021-03-05T10:00")
+    early_rectify = run("finding", "rectify", "JM", "F1", "--at", "2021-03-05T09:00")
+    assert early_rectify.exit_code == 1
+    assert event_count(run.db) == before + 2

@@ -254,7 +254,7 @@ WRITES = [
                               "--at", f"{DAY}T12:00"), ("quality", "LY", "--json")),
     Write("feedback", ("feedback", "LY", "--channel", "hotline", "--text", "楼道施工噪音太早", "--at", f"{DAY}T08:00"),
           ("feedback", "list", "--json")),
-    Write("finding-close", ("finding", "close", "LY", "F30", "--note", "复查合格", "--at", f"{DAY}T11:00"),
+    Write("finding-close", ("finding", "close", "LY", "F30", "--note", "复查合格", "--at", f"{DAY}T18:00"),
           ("quality", "LY", "--json")),
     Write("complete", ("construction", "complete", "YH", "--date", DAY), ("progress", "--json")),
 ]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -189,3 +190,29 @@ def test_no_event_is_stored_without_its_chain_link(db: str, monkeypatch: pytest.
     assert app.event_count() == before
     assert verify(ChainStore(app.backend))[1] == []
     app.close()
+
+
+def test_verify_says_when_postgresql_lacks_the_link_trigger(tmp_path: Path) -> None:
+    """A store made before the trigger, used only through logins that may not add it, goes without:
+    `audit verify` says so (it cannot show what was never stopped)."""
+    from renovation.services import admin
+    from renovation.services.workspace import Workspace
+    from renovation.store.postgres import REQUIRE_LINK_TRIGGER
+    from tests.backends import store_url
+    from tests.integration.test_chain import sql
+
+    stores = store_url("postgres", tmp_path)  # PostgreSQL's alone: SQLite writes a link in its event's transaction
+    db = next(stores)
+    app = open_app(db)
+    start_compound(app)
+    assert app.backend.missing_safeguards() == []
+    schema = db.rsplit("schema=", 1)[1]
+    sql(db, f'DROP TRIGGER {REQUIRE_LINK_TRIGGER} ON "{schema}".renovation_events')
+
+    assert REQUIRE_LINK_TRIGGER in app.backend.missing_safeguards()[0]
+    workspace = Workspace(db)  # a superuser's login: puts the trigger back when it opens the store
+    found = admin.verify_chain(workspace)
+    assert found is not None and found.warnings == []
+    workspace.close()
+    app.close()
+    stores.close()  # drops the schema
