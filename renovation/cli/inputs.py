@@ -34,8 +34,8 @@ from renovation.domain.values import (
 T = TypeVar("T")
 InputT = TypeVar("InputT", bound="Input")
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_IDENTIFIER = re.compile(r"^[A-Z]\d{1,9}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+_IDENTIFIER = re.compile(r"^[A-Z]\d{1,9}$", re.ASCII)
 
 
 def ruled(raw: Any, check: Callable[..., None], *args: Any, **kwargs: Any) -> None:
@@ -56,7 +56,9 @@ def parse_decimal(raw: Any, *, places: int = MAX_DECIMAL_PLACES, allow_zero: boo
 
 
 def _number(raw: Any) -> Decimal:
-    if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)):
+    # Decimal would read "١٢" (digits of other scripts) as 12: only ASCII text is a number here.
+    foreign = isinstance(raw, str) and not raw.isascii()
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)) or foreign:
         raise ValueError(f"{raw!r} is not a number")
     try:
         number = Decimal(str(raw).strip())
@@ -294,9 +296,10 @@ class FindingInput(Input):
 def parse_finding(spec: str) -> FindingInput:
     """``CATEGORY:SEVERITY:TEXT[@LOCATION]``, e.g. ``safety:major:脚手架未挂安全网@3号楼``."""
     parts = spec.split(":", 2)
+    shown = spec if len(spec) <= 80 else spec[:77] + "…"  # an error line quotes the start of a long one
     if len(parts) != 3:
         raise click.UsageError(
-            f"--finding: {spec!r} is not CATEGORY:SEVERITY:TEXT (e.g. quality:minor:墙面空鼓)"
+            f"--finding: {shown!r} is not CATEGORY:SEVERITY:TEXT (e.g. quality:minor:墙面空鼓)"
         )
     category, severity, text = parts
     location = None
@@ -310,7 +313,7 @@ def parse_finding(spec: str) -> FindingInput:
     except ValidationError as error:
         first = error.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "finding"
-        raise click.UsageError(f"--finding {spec!r}: {field}: {first['msg'].removeprefix('Value error, ')}") from None
+        raise click.UsageError(f"--finding {shown!r}: {field}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
 class InspectInput(Input):

@@ -24,7 +24,7 @@ MAX_DECIMAL_PLACES = 4
 FIRST_YEAR, LAST_YEAR = 1900, 2999
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,15}$")
-PERIOD_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
+PERIOD_PATTERN = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)  # ASCII: \d would take ２０２１
 
 def normalise_code(code: str) -> str:
     """Compound codes are typed in a hurry: ``jm`` and ``JM`` are the same compound."""

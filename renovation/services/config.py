@@ -77,7 +77,7 @@ def load_config(path: str | None) -> Config:
             raise BadConfig(f"{path}: no such configuration file")
         return Config()
     try:
-        data: dict[str, Any] = tomllib.loads(file.read_text(encoding="utf-8"))
+        data: dict[str, Any] = tomllib.loads(file.read_text(encoding="utf-8-sig"))  # a BOM from a Windows editor
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as error:
         raise BadConfig(f"{file}: {' '.join(str(error).split())}") from None
     from renovation.services.config_schema import validate

@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 class WeightsSchema(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    quality: int = Field(30, ge=0, le=100)
-    safety: int = Field(25, ge=0, le=100)
-    progress: int = Field(20, ge=0, le=100)
-    civilized: int = Field(15, ge=0, le=100)
-    satisfaction: int = Field(10, ge=0, le=100)
+    quality: int = Field(30, ge=0, le=100, strict=True)
+    safety: int = Field(25, ge=0, le=100, strict=True)
+    progress: int = Field(20, ge=0, le=100, strict=True)
+    civilized: int = Field(15, ge=0, le=100, strict=True)
+    satisfaction: int = Field(10, ge=0, le=100, strict=True)
 
     @model_validator(mode="after")
     def sum_to_100(self) -> WeightsSchema:
@@ -49,6 +49,12 @@ class ConfigSchema(BaseModel):
 
     ranking: RankingSchema = RankingSchema()
     users: dict[str, UserSchema] | None = None
+
+    @model_validator(mode="after")
+    def users_not_empty(self) -> ConfigSchema:
+        if self.users is not None and not self.users:
+            raise ValueError("[users] is empty: list the people who record, or leave the table out")
+        return self
 
 
 def validate(data: dict[str, Any]) -> ConfigSchema:

@@ -423,3 +423,39 @@ def test_renovation_toml_in_the_working_directory_applies(tmp_path: Path, monkey
     assert shown["access"] == "roles from renovation.toml; you are supervisor"
     stranger = invoke(db, USERS["not listed"], "demolition", "record", "NEW", "--count", "1")
     assert stranger.exit_code == 1 and "is not in the configuration file's [users]" in stranger.output
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("[ranking.weights]\nquality = true\nsafety = 25\nprogress = 20\ncivilized = 15\nsatisfaction = 40\n",
+         "ranking.weights.quality"),
+        ('[ranking.weights]\nquality = "30"\nsafety = 25\nprogress = 20\ncivilized = 15\nsatisfaction = 10\n',
+         "ranking.weights.quality"),
+        ("[users]\n", "[users] is empty"),
+    ],
+    ids=["weight-true", "weight-text", "empty-users"],
+)
+def test_a_configuration_that_says_something_else_than_it_seems_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, expected: str
+) -> None:
+    """A weight of `true` (read as 1) or "30", and an empty [users] (which refused everyone), are
+    refused in one line instead of taken."""
+    (tmp_path / "renovation.toml").write_text(content, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "compound", "list"], env=ENV)
+
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_configuration_saved_with_a_byte_order_mark_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "renovation.toml").write_bytes(
+        "\ufeff[ranking.weights]\nquality = 30\nsafety = 25\nprogress = 20\ncivilized = 15\nsatisfaction = 10\n"
+        .encode())
+    monkeypatch.chdir(tmp_path)
+
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "compound", "list"], env=ENV)
+
+    assert result.exit_code == 0, result.output

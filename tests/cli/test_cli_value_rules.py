@@ -44,3 +44,23 @@ def test_a_bill_of_quantities_description_is_at_most_200_characters(run: Renovat
     assert event_count(run.db) == before
     boq.write_text("item,description,unit,quantity,unit_price\n" f"A1,{'长' * 200},m,1,1\n", encoding="utf-8")
     assert json.loads(run.ok("boq", "import", "JM", str(boq), "--json").stdout)["items"] == 1
+
+
+def test_digits_of_other_scripts_are_not_numbers(run: Renovation, started: str) -> None:
+    """Python reads "١٢" (Arabic-Indic) as 12; a quantity typed so is refused, not recorded as 12."""
+    before = event_count(run.db)
+
+    refused = run("meter", "JM", "--item", "A1", "--period", "2021-04", "--quantity", "١٢")
+
+    assert refused.exit_code == 2 and "is not a number" in refused.output
+    wide = run("meter", "JM", "--item", "A1", "--period", "２０２１-04", "--quantity", "1")
+    assert wide.exit_code == 2 and "is not a period" in wide.output
+    assert event_count(run.db) == before
+
+
+def test_an_oversized_finding_is_not_echoed_whole(run: Renovation, started: str) -> None:
+    refused = run("inspect", "JM", "--kind", "patrol", "--finding", "quality:minor:" + "长" * 10_000)
+
+    assert refused.exit_code == 2
+    (line,) = run.lines(refused)
+    assert len(line) < 300
