@@ -234,3 +234,21 @@ def test_a_findings_lifecycle_times_are_in_order(run: Renovation, started: str) 
     early_rectify = run("finding", "rectify", "JM", "F1", "--at", "2021-03-05T09:00")
     assert early_rectify.exit_code == 1
     assert event_count(run.db) == before + 2
+
+
+def test_without_renovation_tz_the_machines_named_zone_is_used(run: Renovation, started: str) -> None:
+    """A machine whose zone is Europe/Berlin (TZ) stores 06:40 on 2021-04-20 at +02:00 (summer time
+    that day), not at whatever offset the zone has on the day the command runs."""
+    from click.testing import CliRunner
+
+    from renovation.cli import cli
+
+    env = {**ENV, "RENOVATION_TZ": None, "TZ": "Europe/Berlin"}
+    result = CliRunner().invoke(cli, ["--db", str(run.db), "--user", "tester", "inspect", "JM", "--kind", "patrol",
+                                      "--at", "2021-04-20T06:40", "--json"], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["at"] == "2021-04-20T06:40:00+02:00"
+    gap = CliRunner().invoke(cli, ["--db", str(run.db), "--user", "tester", "inspect", "JM", "--kind", "patrol",
+                                   "--at", "2021-03-28T02:30"], env=env)
+    assert gap.exit_code == 2 and "does not exist in Europe/Berlin" in gap.output
