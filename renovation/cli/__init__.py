@@ -186,39 +186,24 @@ def translatable() -> tuple[type[Exception], ...]:
     from sqlalchemy.exc import DBAPIError as ReadModelDatabaseError
 
     from renovation.domain.errors import DomainError
-    from renovation.services.errors import (
-        BadConfig,
-        BadDatabaseURL,
-        BadRequest,
-        BadTimeZone,
-        Refused,
-        WriteConflict,
-    )
+    from renovation.services.errors import BAD_INPUT, REFUSED
 
     # sqlite3.Error: eventsourcing lets some through unwrapped (a --db file that is not a database);
     # SQLAlchemy's DBAPIError: the read models' database busy, unreachable or refusing this login.
-    return (DomainError, WriteConflict, Refused, BadRequest, BadTimeZone, BadDatabaseURL, BadConfig, PersistenceError,
-            sqlite3.Error, ReadModelDatabaseError)
+    return (DomainError, *REFUSED, *BAD_INPUT, PersistenceError, sqlite3.Error, ReadModelDatabaseError)
 
 
 def translate(error: Exception, session: Session | None) -> click.ClickException:
     """One of the errors of ``translatable()`` as a one-line click error."""
     from renovation.domain.errors import DomainError
-    from renovation.services.errors import (
-        BadConfig,
-        BadDatabaseURL,
-        BadRequest,
-        BadTimeZone,
-        Refused,
-        WriteConflict,
-    )
+    from renovation.services.errors import BAD_INPUT, REFUSED
 
     lang = session.lang if session else "en"
     if isinstance(error, DomainError):
         return RuleRefused(error.render(lang))
-    if isinstance(error, (WriteConflict, Refused)):
+    if isinstance(error, REFUSED):
         return RuleRefused(str(error))
-    if isinstance(error, (BadDatabaseURL, BadRequest, BadTimeZone, BadConfig)):
+    if isinstance(error, BAD_INPUT):
         return click.UsageError(str(error))
     if any(sign in str(error).lower() for sign in ("database is locked", "lock timeout", "database is busy")):
         return RuleRefused("database busy, try again (another writer holds the lock); nothing was recorded")

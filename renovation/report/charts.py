@@ -1,5 +1,10 @@
 """The report's charts: matplotlib figures (no pyplot) written as inline SVG, text kept as text so that
-the browser draws Chinese with its own fonts."""
+the browser draws Chinese with its own fonts.
+
+The only floats near money or quantities are here: matplotlib places bars and lines by float coordinates (and
+sizes figures in inches). Every figure the report states in words or tables is the Decimal of the
+read models (``renovation.report.html``); a chart only draws it.
+"""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any, ClassVar
 
 from eventsourcing.utils import get_topic
 
@@ -118,28 +119,29 @@ class RenovationApp(CompoundWriter):
 
     def rectify_finding(self, code: str, finding_id: str, *, note: str | None = None, at: datetime | None = None,
                         user: str) -> results.FindingChanged:
-        code, event = self._recorded(code, "rectify", user,
-                                     lambda p: p.rectify_finding(finding_id, note, *self._at(at, user)),
-                                     P.FindingRectified)
-        return self._finding(code, event, "rectified")
+        return self._finding_step("rectify", code, finding_id, note, at, user)
 
     def close_finding(self, code: str, finding_id: str, *, note: str | None = None, at: datetime | None = None,
                       user: str) -> results.FindingChanged:
-        code, event = self._recorded(code, "close", user,
-                                     lambda p: p.close_finding(finding_id, note, *self._at(at, user)),
-                                     P.FindingClosed)
-        return self._finding(code, event, "closed")
+        return self._finding_step("close", code, finding_id, note, at, user)
 
     def reopen_finding(self, code: str, finding_id: str, *, note: str | None = None, at: datetime | None = None,
                        user: str) -> results.FindingChanged:
-        code, event = self._recorded(code, "reopen", user,
-                                     lambda p: p.reopen_finding(finding_id, note, *self._at(at, user)),
-                                     P.FindingReopened)
-        return self._finding(code, event, "reopened")
+        return self._finding_step("reopen", code, finding_id, note, at, user)
 
-    @staticmethod
-    def _finding(code: str, event: P.FindingRectified | P.FindingClosed | P.FindingReopened,
-                 status: str) -> results.FindingChanged:
+    #: Each step of a finding's life: the compound's command, the event it records, the status it leaves.
+    FINDING_STEPS: ClassVar[dict[str, tuple[str, type[Any], str]]] = {
+        "rectify": ("rectify_finding", P.FindingRectified, "rectified"),
+        "close": ("close_finding", P.FindingClosed, "closed"),
+        "reopen": ("reopen_finding", P.FindingReopened, "reopened"),
+    }
+
+    def _finding_step(self, action: str, code: str, finding_id: str, note: str | None, at: datetime | None,
+                      user: str) -> results.FindingChanged:
+        method, kind, status = self.FINDING_STEPS[action]
+        code, event = self._recorded(
+            code, action, user, lambda p: getattr(p, method)(finding_id, note, *self._at(at, user)), kind
+        )
         return results.FindingChanged(code=code, user=event.user, finding_id=event.finding_id, at=event.at,
                                       note=event.note, recorded_at=event.timestamp, status=status)
 

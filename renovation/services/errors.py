@@ -8,7 +8,8 @@ from renovation.services.config import BadConfig
 from renovation.services.writer import WriteConflict
 from renovation.store.backend import BadDatabaseURL
 
-__all__ = ["BadConfig", "BadDatabaseURL", "BadRequest", "BadTimeZone", "Refused", "WriteConflict"]
+__all__ = ["BAD_INPUT", "REFUSED", "BadConfig", "BadDatabaseURL", "BadRequest", "BadTimeZone", "Refused",
+           "WriteConflict"]
 
 
 class Refused(Exception):
@@ -17,3 +18,8 @@ class Refused(Exception):
 
 class BadRequest(ValueError):
     """The request itself cannot be carried out as given (exit 2); nothing was changed."""
+
+
+#: What the state of the store refused (exit 1), and what was asked wrongly (exit 2).
+REFUSED: tuple[type[Exception], ...] = (WriteConflict, Refused)
+BAD_INPUT: tuple[type[Exception], ...] = (BadDatabaseURL, BadRequest, BadTimeZone, BadConfig)

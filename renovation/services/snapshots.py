@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 #: The key of the seal inside a snapshot's state (removed before the state becomes a compound).
 SEAL = "_renovation_seal"
+#: Why a snapshot taken before snapshots were sealed is not used (not evidence of anything).
+UNSEALED = "it has no seal (taken before snapshots were sealed)"
 
 
 def class_version() -> int:
@@ -55,7 +57,7 @@ def problem_with(app: Application[UUID], backend: Backend, snapshot: Any) -> str
     """Why ``snapshot`` cannot be trusted, or None if its seal holds."""
     seal = snapshot.state.get(SEAL)
     if not isinstance(seal, dict):
-        return "it has no seal (taken before snapshots were sealed)"
+        return UNSEALED
     if seal.get("class") != class_version():
         return f"it is of class version {seal.get('class')}, the compound's is {class_version()}"
     if seal.get("state") != state_hash(app, snapshot.state):
@@ -77,7 +79,7 @@ def latest(app: Application[UUID], backend: Backend, aggregate_id: UUID, code: s
     snapshot: Any = app.snapshots.mapper.to_domain_event(rows[0])
     problem = problem_with(app, backend, snapshot)
     if problem is not None:
-        if not problem.startswith("it has no seal"):
+        if problem != UNSEALED:
             log.warning("snapshot of %s at version %d discarded, %s; replayed from its events",
                         code, snapshot.originator_version, problem)
         return None
@@ -103,7 +105,7 @@ def problems(app: Application[UUID], backend: Backend, codes: list[str]) -> list
         link = ChainStore(backend).link_of(aggregate_id, version)
         position = link[0] if link else 0
         problem = problem_with(app, backend, snapshot)
-        if problem is not None and problem.startswith("it has no seal"):
+        if problem == UNSEALED:
             continue  # an older snapshot is never used; it is not evidence of anything
         if problem is None:
             replayed = project_compound(None, app.events.get(aggregate_id, lte=version))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -148,8 +149,9 @@ class CompoundWriter(Application[UUID]):
             snapshot = sealed.take(self, self.backend, project)
             if snapshot is not None:
                 self.snapshots.put([snapshot])
-        except PersistenceError as error:
-            log.warning("snapshot of %s at version %d not written: %s", project.code, project.version, error)
+        except (PersistenceError, sqlite3.Error) as error:  # the events are committed: report, never raise
+            log.warning("snapshot of %s at version %d not written: %s", project.code, project.version,
+                        " ".join(str(error).split()))
 
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None, projector_func: Any = None) -> None:
         """eventsourcing's snapshot step, with the compound loaded the trusted way and the snapshot sealed."""
@@ -158,14 +160,20 @@ class CompoundWriter(Application[UUID]):
             self._put_snapshot(project)
 
     def _take_snapshots(self, processing_event: Any) -> None:
-        """eventsourcing's step after a save has committed its events: the snapshots due. Nothing that
-        happens here may fail the command, whose events are stored: a duplicate snapshot (a reader took
-        the same one first), a login that may not write snapshots, a lost connection. Older snapshots
-        are never deleted (a load reads only the latest, and a writer's login may not delete)."""
-        try:
-            super()._take_snapshots(processing_event)
-        except Exception as error:  # noqa: BLE001  (the events are committed: report, never raise)
-            log.warning("snapshot not written after a save: %s", " ".join(str(error).split()))
+        """eventsourcing's step after a save has committed its events: the snapshots due, taken of the
+        compounds just saved (already in memory). Nothing that happens here may fail the command, whose
+        events are stored (see :meth:`_put_snapshot`)."""
+        saved = processing_event.aggregates
+        self._snapshot_due([(saved[event.originator_id], event) for event in processing_event.events
+                            if isinstance(saved.get(event.originator_id), CompoundProject)])
+
+    def _snapshot_due(self, saved: list[tuple[CompoundProject, Any]]) -> None:
+        """A sealed snapshot of each compound one of whose saved events crossed a snapshot interval.
+        Older snapshots are never deleted (a load reads only the latest, and a writer's login may not)."""
+        interval = self.snapshotting_intervals[CompoundProject]
+        due = {project.code: project for project, event in saved if event.originator_version % interval == 0}
+        for project in due.values():
+            self._put_snapshot(project)
 
     # ------------------------------------------------------------------ writing
     @overload
@@ -262,10 +270,7 @@ class CompoundWriter(Application[UUID]):
         with self.backend.appending() as append:
             append([self.mapper.to_stored_event(event) for _project, event in events])
         crash_point("after_store")
-        interval = self.snapshotting_intervals[CompoundProject]
-        due = {project.code: project for project, event in events if event.originator_version % interval == 0}
-        for project in due.values():
-            self._put_snapshot(project)
+        self._snapshot_due(events)
 
     def _update_in_batch(self, code: str, action: str, user: str, command: Callable[[CompoundProject], object],
                          kind: type[E]) -> E:

@@ -91,4 +91,6 @@ def test_an_honest_snapshot_is_used_and_verifies(db: str) -> None:
     found = admin.verify_chain(workspace)
 
     assert found is not None and found.problems == []
+    _project, from_snapshot = workspace.app.load(CompoundProject.create_id("JM"), "JM")
+    assert from_snapshot == INTERVAL  # the load started from it
     workspace.close()
