@@ -237,5 +237,9 @@ def cli(ctx: click.Context, db: str, user: str | None, lang: str | None, today: 
                       today=today)
     ctx.obj = session
     ctx.call_on_close(session.close)
+    from renovation.services import clock
+
+    clock.use_store_zone(session.workspace.store_zone)  # times typed without an offset are the store's
+    ctx.call_on_close(lambda: clock.use_store_zone(None))
 
 

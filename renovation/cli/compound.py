@@ -33,11 +33,15 @@ def compound() -> None:
 @click.option("--contract-value", required=True, help="Contract value in yuan (exact decimal).")
 @click.option("--planned-start", required=True, help="Planned start, YYYY-MM-DD.")
 @click.option("--planned-finish", required=True, help="Planned finish, YYYY-MM-DD.")
+@click.option("--registered-on", default=None,
+              help="The day the project was registered, YYYY-MM-DD (default: today); no lifecycle date precedes it.")
 @write_options
 @pass_session
 def register(session: Session, code: str, name: str, district: str, contractor: str, households: str,
-             contract_value: str, planned_start: str, planned_finish: str, as_json: bool) -> None:
-    """Register a compound project under CODE (1-16 letters, digits or '-').
+             contract_value: str, planned_start: str, planned_finish: str, registered_on: str | None,
+             as_json: bool) -> None:
+    """Register a compound project under CODE (1-16 letters, digits or '-'). A programme entered
+    after the fact gives --registered-on the day it was registered: construction cannot start before.
 
     \b
     Example:
@@ -50,7 +54,7 @@ def register(session: Session, code: str, name: str, district: str, contractor: 
     data = validate(
         RegisterInput, code=code, name=name, district=district, contractor=contractor,
         households=households, contract_value=contract_value, planned_start=planned_start,
-        planned_finish=planned_finish,
+        planned_finish=planned_finish, registered_on=registered_on,
     )
     result = session.app.register_compound(**data.as_dict(), user=session.user)
     recorded(result, said("registered", session.lang, **as_row(result)), as_json=as_json)

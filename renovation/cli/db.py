@@ -17,13 +17,59 @@ from renovation.cli import Session, pass_session
 
 @click.group()
 def db() -> None:
-    """Database administration (PostgreSQL).
+    """The store: what it is (info), its time zone (zone), PostgreSQL roles (roles).
 
     \b
     Examples:
+      renovation db info
       renovation --db postgresql://postgres@db:5432/city db roles            # print the SQL
       renovation --db postgresql://postgres@db:5432/city --user 周科长 db roles --apply
     """
+
+
+@db.command("info")
+@click.option("--json", "as_json", is_flag=True, help="Print it as one JSON object.")
+@pass_session
+def info(session: Session, as_json: bool) -> None:
+    """The store: its database, how many events it holds, and its time zone (the zone times typed
+    without an offset are read in, and every recorded time is stored in).
+
+    \b
+    Example:
+      renovation db info
+    """
+    import json
+
+    app = session.app
+    facts = {"database": session.workspace.describe(), "events": app.event_count(),
+             "time_zone": str(app.zone_name or app.zone), "time_zone_kept": app.zone_name is not None}
+    if as_json:
+        click.echo(json.dumps(facts, ensure_ascii=False))
+        return
+    click.echo(f"database: {facts['database']}")
+    click.echo(f"events: {facts['events']}")
+    if app.zone_name:
+        click.echo(f"time zone: {app.zone_name} (kept by the store since it was created)")
+    else:
+        click.echo(f"time zone: {app.zone} (the store keeps none: RENOVATION_TZ or this machine's; "
+                   "keep one with `renovation db zone NAME`)")
+
+
+@db.command("zone")
+@click.argument("name")
+@pass_session
+def zone(session: Session, name: str) -> None:
+    """Keep NAME (an IANA time zone such as Asia/Shanghai) as the store's time zone: for a store made
+    before stores kept one, or one that holds no events yet. A store keeps its zone once it holds
+    events recorded in it.
+
+    \b
+    Example:
+      renovation db zone Asia/Shanghai
+    """
+    session.may("maintain")
+    session.app.set_zone(name.strip())
+    click.echo(f"time zone: {session.app.zone_name}")
 
 
 @db.command("roles")

@@ -28,7 +28,7 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
     from rich.progress import Progress
 
     from renovation.cli.inputs import parse_date
-    from renovation.services.demo import KICK_OFF, Simulation, days
+    from renovation.services.demo import DEMO_ZONE, KICK_OFF, Simulation, days
 
     try:
         last = parse_date(until)
@@ -46,6 +46,7 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
     checked, app.access = app.access, Access(None)
     if not app.is_empty():
         raise click.UsageError(f"{session.db} already holds events; use an empty database (or --force)")
+    app.set_zone(DEMO_ZONE)  # the programme is in 辽源, Jilin
     simulation = Simulation(app, seed=seed, compounds=compounds)
     total = len(list(days(KICK_OFF, last)))
     try:

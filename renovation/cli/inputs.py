@@ -274,6 +274,7 @@ class RegisterInput(Input):
     contract_value: Decimal = parsed(parse_money)
     planned_start: date = parsed(parse_date)
     planned_finish: date = parsed(parse_date)
+    registered_on: date | None = optional(parse_date)
 
 
 class BoqRow(Input):

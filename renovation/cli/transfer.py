@@ -41,19 +41,29 @@ def export(session: Session, file: Path) -> None:
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rebase", is_flag=True,
+              help="Re-apply, on the current state, an offline copy's work that conflicts with the store.")
 @pass_session
-def import_(session: Session, file: Path) -> None:
-    """Store the events of a JSON-lines FILE made by `renovation export`. Every line is checked, and
-    all is stored in one transaction: nothing is stored if a line is bad. Events already in the
-    store are skipped, so importing the same file twice adds nothing. Streams, in large batches;
-    holds the state of at most RENOVATION_IMPORT_COMPOUNDS compounds (default 2000) in memory.
+def import_(session: Session, file: Path, rebase: bool) -> None:
+    """Store the events of a JSON-lines FILE made by `renovation export`. Every line is checked
+    against the rules of the command that records it, and all is stored in one transaction: nothing
+    is stored if a line is bad. Events already in the store are skipped, so importing the same file
+    twice adds nothing. An event where the store holds another (an offline copy's work on a compound
+    that moved on meanwhile) is a conflict: refused, naming it. With --rebase, the copy's conflicting
+    work is re-applied on the current state instead: each command checked by the rules again, with
+    its recording user and business time, its ids given afresh; what the rules refuse now is listed.
+    Streams, in large batches; holds the state of at most RENOVATION_IMPORT_COMPOUNDS compounds
+    (default 2000) in memory.
 
     \b
-    Example:
+    Examples:
       renovation --db province.db import liaoyuan-2021.jsonl
+      renovation import --rebase laptop.jsonl     # a field laptop's copy, back in the office
     """
     from rich.progress import Progress
 
+    from renovation.cli.output import say
+    from renovation.services.rebase import Rebase
     from renovation.services.transfer import BadImport, import_batch_size, import_file, resident_compounds
 
     try:
@@ -62,14 +72,23 @@ def import_(session: Session, file: Path) -> None:
         raise click.UsageError(str(error)) from None
     session.may("maintain")
     app = session.app
+    rebasing = Rebase.of_file(file.name, session.user) if rebase else None
     try:
         with Progress(transient=True) as bar:
             task = bar.add_task("import", total=None)
             lines, added = import_file(app, file, progress=lambda done: bar.advance(task, done), batch=batch,
-                                       resident=resident)
+                                       resident=resident, rebase=rebasing)
     except BadImport as error:
         raise click.UsageError(f"{file}: {error}") from None
-    click.echo(f"imported {added} new events of {lines} in {file}")
+    say(f"imported {added} new events of {lines} in {file}", after="imported")
+    if rebasing is not None and rebasing.tails:
+        held = f", {rebasing.already} held already" if rebasing.already else ""
+        say(f"re-applied {rebasing.applied} of the copy's commands on the current state{held}, "
+            f"{len(rebasing.not_applied)} not applied", after="imported")
+        if rebasing.renumbered:
+            say(f"ids given anew (the copy's=here): {', '.join(rebasing.renumbered)}", after="imported")
+        for line in rebasing.not_applied:
+            click.echo(f"not applied: {line}", err=True)
 
 
 COMMANDS = [export, import_]

@@ -91,8 +91,14 @@ class CompoundProject(Aggregate):
         #: commands had ids (their JSON has no such key; the class attribute answers).
         command_id: str | None = field(default=None, kw_only=True)
 
+    #: The day the compound was registered (its project approved); no lifecycle date precedes it. None
+    #: for a compound registered before registrations kept it (and in snapshots taken before): unknown.
+    registered_on: date | None = None
+
     # ---------------------------------------------------------------- registration
     class Registered(Event, Aggregate.Created):
+        class_version = 2
+
         code: str
         name: str
         district: str
@@ -101,6 +107,11 @@ class CompoundProject(Aggregate):
         contract_value: Decimal
         planned_start: date
         planned_finish: date
+        registered_on: date | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["registered_on"] = None  # registered before the day was kept: unknown
 
     def __init__(
         self,
@@ -112,7 +123,9 @@ class CompoundProject(Aggregate):
         contract_value: Decimal,
         planned_start: date,
         planned_finish: date,
+        registered_on: date | None,
     ) -> None:
+        self.registered_on = registered_on
         self.code = code
         self.name = name
         self.district = district
@@ -155,8 +168,14 @@ class CompoundProject(Aggregate):
         planned_start: date,
         planned_finish: date,
         ctx: Context,
+        registered_on: date | None = None,
     ) -> CompoundProject:
+        """Register a compound; ``registered_on`` is the day its project was registered (the day it
+        is recorded, or an earlier one for a programme entered after the fact; None: unknown, as in
+        registrations recorded before the day was kept)."""
         code = normalise_code(code)
+        if registered_on is not None and registered_on > ctx.now.date():
+            raise errors.TimeInFuture(at=registered_on.isoformat(), now=ctx.now.date().isoformat())
         check_code(code)
         for what, text in (("name", name), ("district", district), ("contractor", contractor)):
             check_text(what, text, max_length=rules.NAME)
@@ -181,6 +200,7 @@ class CompoundProject(Aggregate):
             contract_value=contract_value,
             planned_start=planned_start,
             planned_finish=planned_finish,
+            registered_on=registered_on,
         )
 
     def _trigger(self, event_class: type[CompoundProject.Event], ctx: Context, **kwargs: Any) -> None:
@@ -327,7 +347,7 @@ class CompoundProject(Aggregate):
         self.check_status("start_construction", Status.REGISTERED)
         if self.illegal_structures:
             raise errors.IllegalStructuresStanding(code=self.code, count=self.illegal_structures)
-        self.check_day("start", on, "", None, ctx)
+        self.check_day("start", on, "registration", self.registered_on, ctx)
         self._trigger(self.ConstructionStarted, ctx, on=on)
 
     def complete_construction(self, on: date, ctx: Context) -> None:
@@ -796,3 +816,30 @@ class CompoundProject(Aggregate):
                 before="received", other=ticket.received_at.isoformat(timespec="minutes"),
             )
         self._trigger(self.FeedbackResolved, ctx, ticket_id=ticket_id, note=note.strip(), at=at)
+
+    # ---------------------------------------------------------------- an offline copy's work, re-applied
+    class CopyRebased(Event):
+        """``renovation import --rebase`` re-applied an offline copy's commands on this compound (the
+        events just before this one, recorded by the same import): from ``source``, how many were
+        applied and how many the rules refused, and each id of the copy that was given anew
+        (``"F5=F7"``: the copy's F5 is F7 here)."""
+
+        source: str
+        applied: int
+        not_applied: int
+        renumbered: list[str]
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            return None  # the re-applied events changed the compound; this records that they were
+
+    def record_rebase(self, source: str, applied: int, not_applied: int, renumbered: list[str],
+                      ctx: Context) -> None:
+        check_text("source", source, max_length=rules.NAME)
+        for count_name, count in (("applied", applied), ("not_applied", not_applied)):
+            if not 0 <= count <= rules.MAX_REBASED:
+                raise errors.InvalidValue(field=count_name, value=str(count), reason="too_large",
+                                          limit=rules.MAX_REBASED)
+        for pair in renumbered:
+            check_text("renumbered", pair, max_length=rules.LABEL)
+        self._trigger(self.CopyRebased, ctx, source=source.strip(), applied=applied, not_applied=not_applied,
+                      renumbered=list(renumbered))

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from renovation.domain.compound import CompoundProject, Context, NewFinding
+from renovation.domain.errors import CompoundAlreadyRegistered, CompoundNotFound
 from renovation.domain.values import DEFAULT_DUE_DAYS, SCORE_DIMENSIONS, Severity
 
 P = CompoundProject
@@ -27,7 +28,7 @@ ACTIONS: dict[type[Any], str] = {
     P.InspectionRecorded: "inspect", P.FindingRectified: "rectify", P.FindingClosed: "close",
     P.FindingReopened: "reopen", P.MaterialSampled: "sample", P.MaterialResultRecorded: "result",
     P.QuantityMeasured: "meter", P.MeasurementCorrected: "correct", P.HorseRaceScored: "score",
-    P.FeedbackReceived: "feedback", P.FeedbackResolved: "feedback",
+    P.FeedbackReceived: "feedback", P.FeedbackResolved: "feedback", P.CopyRebased: "maintain",
 }
 
 #: Fields an event carries that its command does not decide.
@@ -70,6 +71,7 @@ COMMANDS: dict[type[Any], Callable[[CompoundProject, Any, Context], object]] = {
                                                correction=e.correction, reason=e.reason),
     P.FeedbackReceived: lambda p, e, c: p.receive_feedback(e.channel, e.text, e.at, c),
     P.FeedbackResolved: lambda p, e, c: p.resolve_feedback(e.ticket_id, e.note, e.at, c),
+    P.CopyRebased: lambda p, e, c: p.record_rebase(e.source, e.applied, e.not_applied, list(e.renumbered), c),
 }
 
 
@@ -80,21 +82,32 @@ class DoesNotFollow(ValueError):
         super().__init__(f"{field} is {given}, the rules give {derived}")
 
 
+def reapply(compound: CompoundProject | None, event: Any, ctx: Context) -> tuple[CompoundProject, Any]:
+    """Run the command that records ``event``, with the event's arguments, on the compound as it
+    stands (None: not registered), in ``ctx``: the compound after it and the event it recorded (kept
+    pending). Raises the command's DomainError if a rule refuses it."""
+    kind = type(event)
+    if kind is P.Registered:
+        if compound is not None:
+            raise CompoundAlreadyRegistered(code=event.code)
+        compound = P.register(code=event.code, name=event.name, district=event.district,
+                              contractor=event.contractor, households=event.households,
+                              contract_value=event.contract_value, planned_start=event.planned_start,
+                              planned_finish=event.planned_finish, ctx=ctx, registered_on=event.registered_on)
+    else:
+        if compound is None:
+            raise CompoundNotFound(code=str(event.originator_id))
+        COMMANDS[kind](compound, event, ctx)
+    return compound, compound.pending_events[-1]
+
+
 def rerun(compound: CompoundProject | None, event: Any) -> tuple[CompoundProject, Any]:
     """The compound after the command of ``event`` ran on it, and the event the command recorded.
     Raises the command's DomainError if a rule refuses it, or DoesNotFollow if what it recorded
     differs from ``event``."""
     ctx = Context(user=event.user, now=event.timestamp, command_id=getattr(event, "command_id", None))
     kind = type(event)
-    if kind is P.Registered:
-        compound = P.register(code=event.code, name=event.name, district=event.district,
-                              contractor=event.contractor, households=event.households,
-                              contract_value=event.contract_value, planned_start=event.planned_start,
-                              planned_finish=event.planned_finish, ctx=ctx)
-    else:
-        assert compound is not None
-        COMMANDS[kind](compound, event, ctx)
-    produced = compound.pending_events[-1]
+    compound, produced = reapply(compound, event, ctx)
     compound.pending_events.clear()
     if type(produced) is not kind:
         raise DoesNotFollow(field="kind", given=kind.__name__, derived=type(produced).__name__)

@@ -36,6 +36,8 @@ MAX_SCORE = Decimal(100)
 #: The most households of a compound, and the most illegal structures one record may count.
 MAX_HOUSEHOLDS = 100_000
 MAX_STRUCTURES = 10_000
+#: The most commands of an offline copy one import re-applies to a compound (``import --rebase``).
+MAX_REBASED = 1_000_000
 
 #: Unicode categories no text may hold: controls, invisible formatting (e.g. U+202E, which reverses
 #: what follows it on screen), lone surrogates.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -68,13 +68,14 @@ class DateText(TypeDecorator[date]):
 
 
 class DateTimeText(TypeDecorator[datetime]):
-    """An aware date-time with its own offset, as ISO 8601 (sorts correctly within one zone)."""
+    """An aware date-time stored in UTC as ISO 8601, so that rows sort by time whatever offset each was
+    recorded with; read back in UTC (a board shows it in the store's zone)."""
 
     impl = String(40)
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:
-        return None if value is None else value.isoformat()
+        return None if value is None else value.astimezone(UTC).isoformat()
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> datetime | None:
         return None if value is None else datetime.fromisoformat(value)
@@ -107,6 +108,8 @@ class Projection:
     tables: ClassVar[Sequence[Table]]
     #: Raised when the tables change shape: the projection then starts again from the first event.
     version: ClassVar[int] = 1
+    #: The store's time zone: the day of a time is its day there (set by the read models).
+    zone: tzinfo = UTC
 
     @property
     def key(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TypedDict
 
@@ -28,6 +28,7 @@ tickets = Table(
 class FeedbackProjection(Projection):
     name = "feedback"
     tables = (tickets,)
+    version = 2  # times stored in UTC
 
     def on_FeedbackReceived(self, rows: Rows, event: Event) -> None:
         rows.insert(tickets, {"code": event.code, "ticket_id": event.ticket_id, "channel": event.channel,
@@ -51,7 +52,9 @@ class TicketRow(TypedDict):
     days_to_resolve: Decimal | None
 
 
-def feedback_rows(connection: Connection, *, only_open: bool = False, code: str | None = None) -> list[TicketRow]:
+def feedback_rows(connection: Connection, *, only_open: bool = False, code: str | None = None,
+                  zone: tzinfo = UTC) -> list[TicketRow]:
+    """The tickets in the order they were received, their times shown in ``zone`` (the store's)."""
     query = select(tickets).order_by(tickets.c.received_at, tickets.c.code, tickets.c.ticket_id)
     if only_open:
         query = query.where(tickets.c.resolved_at.is_(None))
@@ -63,7 +66,8 @@ def feedback_rows(connection: Connection, *, only_open: bool = False, code: str 
         result.append(
             {
                 "code": row.code, "ticket_id": row.ticket_id, "channel": row.channel, "text": row.text,
-                "received_at": row.received_at, "resolved_at": row.resolved_at, "note": row.note,
+                "received_at": row.received_at.astimezone(zone),
+                "resolved_at": row.resolved_at.astimezone(zone) if row.resolved_at else None, "note": row.note,
                 "status": "resolved" if row.resolved_at else "unresolved",
                 "days_to_resolve": days.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if days is not None else None,
             }

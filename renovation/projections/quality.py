@@ -107,7 +107,7 @@ samples = Table(
 
 class QualityProjection(Projection):
     name = "quality"
-    version = 4  # running counts per compound, and the open findings apart
+    version = 5  # times stored in UTC and days counted in the store's zone (4: the open findings apart)
     tables = (compounds, morning_days, findings, open_findings, samples)
 
     def on_Registered(self, rows: Rows, event: Event) -> None:
@@ -134,7 +134,7 @@ class QualityProjection(Projection):
     def on_InspectionRecorded(self, rows: Rows, event: Event) -> None:
         compound = rows.one(compounds, event.code)
         counts = {event.kind: compound[event.kind] + 1}
-        day = event.at.date()
+        day = event.at.astimezone(self.zone).date()  # the project's day, whoever recorded it where
         if event.kind == "morning" and rows.get(morning_days, event.code, day) is None:
             rows.insert(morning_days, {"code": event.code, "day": day})
             started, completed = compound["started_on"], compound["completed_on"]

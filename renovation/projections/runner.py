@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from sqlalchemy import Column, Connection, Engine, String, Table, insert, select
@@ -50,6 +51,9 @@ class EventSource(Protocol):
     @property
     def mapper(self) -> Mapper[Any]: ...
 
+    @property
+    def zone(self) -> tzinfo: ...
+
 
 class ReadModels:
     """The projections of one store."""
@@ -58,6 +62,9 @@ class ReadModels:
         self.backend = backend = source.backend
         self.mapper = source.mapper  # decodes the stored events
         self.projections = {projection.name: projection for projection in projections}
+        self.zone = source.zone
+        for projection in projections:
+            projection.zone = source.zone
         #: A given engine is another database (a replay in memory): the store's locks are not its.
         self.on_store = engine is None
         self.engine = engine or backend.engine()

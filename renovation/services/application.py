@@ -30,16 +30,15 @@ class RenovationApp(CompoundWriter):
     # ------------------------------------------------------------------ registration and lifecycle
     def register_compound(
         self, *, code: str, name: str, district: str, contractor: str, households: int, contract_value: Decimal,
-        planned_start: date, planned_finish: date, user: str,
+        planned_start: date, planned_finish: date, user: str, registered_on: date | None = None,
     ) -> results.Registered:
+        """Register a compound, registered on ``registered_on`` (default: today)."""
         self.access.check(user, "register")
-        with self.command():
-            project = CompoundProject.register(
-                code=code, name=name, district=district, contractor=contractor, households=households,
-                contract_value=contract_value, planned_start=planned_start, planned_finish=planned_finish,
-                ctx=self.context(user),
-            )
-            self.register(project)
+        project = self.register(user, lambda ctx: CompoundProject.register(
+            code=code, name=name, district=district, contractor=contractor, households=households,
+            contract_value=contract_value, planned_start=planned_start, planned_finish=planned_finish, ctx=ctx,
+            registered_on=registered_on or ctx.now.date(),
+        ))
         return results.Registered(code=project.code, name=project.name)
 
     def record_illegal_structures(self, code: str, count: int, *, user: str) -> results.StructuresRecorded:
@@ -102,8 +101,9 @@ class RenovationApp(CompoundWriter):
         return on or ctx.now.date(), ctx
 
     def _at(self, at: datetime | None, user: str) -> tuple[datetime, Context]:
+        """The business time (given, else now) in the store's zone, as every stored time is."""
         ctx = self.context(user)
-        return at or ctx.now, ctx
+        return (at.astimezone(self.zone) if at is not None else ctx.now), ctx
 
     # ------------------------------------------------------------------ site
     def record_inspection(self, code: str, kind: str, *, at: datetime | None = None,

@@ -1,9 +1,10 @@
 """The auditor's view: straight from the event store, independent of the read models.
 
-"As of" a moment means each compound's events in order up to the first one recorded after that
-moment: a prefix of its history, never a selection (a store may hold recording times out of order,
-written by a client whose clock was wrong before writers kept them in order; a selection would then
-skip an event that later ones build on).
+"As of" a moment means a position in the log: the events stored before the first one recorded after
+that moment (:func:`position_as_of`). Recording times are in log order (``renovation.store.timeorder``),
+so that is every event recorded by then; in a store written before they were kept in order it is
+still a prefix of the log, never a selection (a selection would skip an event that later ones build
+on), the same for every compound and every board.
 
 - the metering history of a compound (every measurement, correction and variation, who, when, why);
 - the ledger replayed as recorded by any moment (recording time, not business period);
@@ -14,7 +15,6 @@ skip an event that later ones build on).
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
@@ -25,6 +25,7 @@ from renovation.domain.compound import CompoundProject, project_compound
 from renovation.domain.values import BoqItem, MeterEntry
 from renovation.services.application import RenovationApp
 from renovation.services.results import CompoundView
+from renovation.store.timeorder import recorded_at
 
 if TYPE_CHECKING:
     from renovation.projections.runner import ReadModels
@@ -116,15 +117,31 @@ def metering_history(
     return rows
 
 
+def position_as_of(app: RenovationApp, as_of: datetime) -> int:
+    """The log as of ``as_of``: the position of the last event before the first one recorded after it
+    (0 if that is the first). Reads each event's recording time only, up to that event."""
+    position = 0
+    for notification in app.iter_notifications():
+        when = recorded_at(notification.state)
+        if when is not None and when > as_of:
+            break
+        position = notification.id
+    return position
+
+
+def events_as_of(app: RenovationApp, code: str, as_of: datetime) -> list[CompoundProject.Event]:
+    """The compound's events in the log as of ``as_of`` (see :func:`position_as_of`)."""
+    project = app.get_project(code)  # refuses an unknown code
+    last = app.backend.version_at(project.id, position_as_of(app, as_of))
+    return list(app.events.get(project.id, lte=last)) if last else []  # type: ignore[arg-type]
+
+
 def replay_ledger(app: RenovationApp, code: str, as_of: datetime) -> Replay:
     """The ledger recomputed from the events recorded up to ``as_of``: per bill-of-quantities item
     the quantity and value summed over all periods, and the total to the fen."""
     boq: dict[str, BoqItem] = {}
     entries: dict[str, MeterEntry] = {}
-    events = compound_events(app, code)
-    for event in events:
-        if event.timestamp > as_of:
-            break  # a prefix of the compound's history (see the module's docstring)
+    for event in events_as_of(app, code, as_of):
         fields = vars(event)
         kind = type(event).__name__
         if kind == "BillOfQuantitiesSet":
@@ -164,7 +181,7 @@ def compound_as_of(
     app: RenovationApp, code: str, as_of: datetime, *, hide_pending_blind: bool = False
 ) -> CompoundView:
     """The compound as it stood with the events recorded up to ``as_of``."""
-    events = list(itertools.takewhile(lambda event: event.timestamp <= as_of, compound_events(app, code)))
+    events = events_as_of(app, code, as_of)
     if not events:
         from renovation.domain.errors import CompoundNotFound
 
@@ -186,16 +203,12 @@ def read_models_as_of(app: RenovationApp, as_of: datetime, *names: str) -> ReadM
     engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
     models = ReadModels(app, all_projections(), engine=engine)
     chosen = [models.projections[name] for name in names or models.projections]
-    past: set[Any] = set()  # compounds whose history has reached an event recorded after as_of
     with engine.begin() as connection:
         rows = Rows(connection)
         for number, notification in enumerate(_notifications(app), start=1):
-            if notification.originator_id in past:
-                continue
             event: Any = app.mapper.to_domain_event(notification)
             if event.timestamp > as_of:
-                past.add(notification.originator_id)
-                continue
+                break  # the log as of then ends here (see position_as_of)
             for projection in chosen:
                 models.apply(rows, projection, notification, event)
             if number % BATCH == 0:

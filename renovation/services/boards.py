@@ -94,7 +94,7 @@ def feedback(ws: Workspace, *, only_open: bool) -> list[TicketRow]:
 
     models = ws.read_models("feedback")
     with models.engine.connect() as connection:
-        return feedback_rows(connection, only_open=only_open)
+        return feedback_rows(connection, only_open=only_open, zone=models.zone)
 
 
 def summary(ws: Workspace, last: date) -> tuple[list[Row], list[Row]]:

@@ -19,7 +19,8 @@ from renovation.domain.errors import DomainError
 from renovation.domain.values import BoqItem, boq_total, period_of
 from renovation.services.application import RenovationApp
 
-ZONE = ZoneInfo("Asia/Shanghai")
+DEMO_ZONE = "Asia/Shanghai"
+ZONE = ZoneInfo(DEMO_ZONE)
 KICK_OFF = date(2021, 2, 16)
 DEFAULT_UNTIL = date(2021, 7, 31)
 DISTRICTS = ("龙山区", "西安区", "东丰县", "东辽县")

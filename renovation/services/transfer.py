@@ -4,8 +4,11 @@ A line is ``{"originator_id": ..., "originator_version": n, "topic": ..., "state
 being the stored JSON itself, so a file is as readable as the store. Import streams the file once,
 checking every line and storing the events in large batches within one transaction (nothing is
 stored if a line is bad, or if the import is killed); events already stored are skipped, so
-importing the same file again adds nothing. Its memory is bounded: a batch of lines, and the state
-of at most ``RESIDENT_COMPOUNDS`` compounds (the others wait in a temporary file).
+importing the same file again adds nothing. An event whose compound and version hold another event
+here (an offline copy's work on a compound that moved on) is a conflict: refused, or with
+``--rebase`` re-applied on the current state (``renovation.services.rebase``). Its memory is
+bounded: a batch of lines, and the state of at most ``RESIDENT_COMPOUNDS`` compounds (the others
+wait in a temporary file).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from renovation.domain.errors import DomainError, InvalidValue
 from renovation.domain.rerun import ACTIONS, DoesNotFollow, rerun
 from renovation.domain.values import FIRST_YEAR, LAST_YEAR
 from renovation.services.application import RenovationApp
+from renovation.services.rebase import Rebase
 from renovation.store.faults import crash_point
 
 BATCH = 5000
@@ -158,8 +162,11 @@ class Importer:
     event class, applied to its compound (see :class:`CompoundStates`), re-encoded canonically, and
     stored in batches inside ONE transaction, so a bad line anywhere leaves the store as it was."""
 
-    def __init__(self, app: RenovationApp, *, batch: int | None = None, resident: int | None = None) -> None:
+    def __init__(self, app: RenovationApp, *, batch: int | None = None, resident: int | None = None,
+                 rebase: Rebase | None = None) -> None:
         self.app = app
+        #: With ``import --rebase``: the copy's work that cannot be appended as it is, re-applied at the end.
+        self.rebase = rebase
         self.batch = import_batch_size() if batch is None else batch
         self.transcoder: Any = app.mapper.transcoder
         self.classes = _event_classes()
@@ -171,6 +178,8 @@ class Importer:
         self.compounds = CompoundStates(resident_compounds() if resident is None else resident)
         self.lines = 0
         self.added = 0
+        #: The latest recording time stored or imported so far: no event may be recorded before it.
+        self.latest = app.backend.latest_recorded_time()
 
     def run(self, path: Path, progress: Callable[[int], None] | None = None) -> None:
         remove_stale_spills()
@@ -197,6 +206,10 @@ class Importer:
             if batch:
                 write(batch)
                 self.added += len(batch)
+                crash_point("import_batch")
+            if self.rebase is not None and self.rebase.tails:
+                reapplied = self.rebase.apply(self.app, self.latest, self.current)
+                write([self.app.mapper.to_stored_event(event) for event in reapplied])
                 crash_point("import_batch")
 
     def parse(self, number: int, raw: bytes) -> StoredEvent | None:
@@ -240,14 +253,28 @@ class Importer:
             raise BadImport(f"line {number}: originator_topic is not the compound project's")
         if version == 1 and CompoundProject.create_id(state["code"]) != originator:
             raise BadImport(f"line {number}: the aggregate id does not follow from the compound code")
+        if self.rebase is not None and originator in self.rebase.tails:
+            self.rebase.add(originator, number, self.event_object(cls, state, originator, version))
+            return None
         last = self.known.get(originator)
         if last is None:
             last = self.known[originator] = self.stored_version(originator)
         if version > last + 1:
             raise BadImport(f"line {number}: version {version} of {originator} follows {last}: events are missing")
         if version <= last:
-            self.check_same(number, originator, version, topic, state)
-            return None  # stored already: importing a file again adds nothing
+            other = self.differs(originator, version, topic, state)
+            if other is None:
+                return None  # stored already: importing a file again adds nothing
+            if self.rebase is None:
+                project: Any = self.current(originator)
+                raise BadImport(f"line {number}: conflict: {project.code} version {version} is another event in "
+                                f"{other}; nothing was imported (import --rebase re-applies the copy's work on the "
+                                "current state)")
+            self.rebase.add(originator, number, self.event_object(cls, state, originator, version))
+            return None
+        if self.rebase is not None and self.before_latest(state):
+            self.rebase.add(originator, number, self.event_object(cls, state, originator, version))
+            return None
         self.replay(number, originator, version, cls, state)
         self.known[originator] = version
         encoded = self.transcoder.encode(state)
@@ -255,24 +282,41 @@ class Importer:
         digests += _digest(topic, encoded)
         return StoredEvent(originator_id=originator, originator_version=version, topic=topic, state=encoded)
 
-    def check_same(self, number: int, originator: UUID, version: int, topic: str, state: dict[str, Any]) -> None:
-        """A line whose compound and version the store (or this file, earlier) holds already must hold
-        the same event; a different one is work done elsewhere (an offline copy) on a compound that
-        moved on here: a conflict, refused, never dropped in silence."""
+    def differs(self, originator: UUID, version: int, topic: str, state: dict[str, Any]) -> str | None:
+        """Where a line whose compound and version the store (or this file, earlier) holds already
+        finds another event there (None if it holds the same): work done elsewhere (an offline copy)
+        on a compound that moved on here, a conflict never dropped in silence."""
         first, digests = self.digests.get(originator, (version + 1, bytearray()))
         if version >= first:  # imported earlier in this file: compared by its digest
             offset = 8 * (version - first)
             if digests[offset:offset + 8] == _digest(topic, self.transcoder.encode(state)):
-                return
-            other = "an earlier line of this file"
-        else:
-            (stored,) = self.app.recorder.select_events(originator, gt=version - 1, lte=version, limit=1)
-            if stored.topic == topic and self.transcoder.decode(stored.state) == state:
-                return
-            other = f"the store ({stored.topic.rsplit('.', 1)[-1]})"
-        project: Any = self.compounds.get(originator) or self.app.load(originator)[0]
-        raise BadImport(f"line {number}: conflict: {project.code} version {version} is another event in {other}; "
-                        "nothing was imported (record the copy's work again on the current state)")
+                return None
+            return "an earlier line of this file"
+        (stored,) = self.app.recorder.select_events(originator, gt=version - 1, lte=version, limit=1)
+        if stored.topic == topic and self.transcoder.decode(stored.state) == state:
+            return None
+        return f"the store ({stored.topic.rsplit('.', 1)[-1]})"
+
+    def current(self, originator: UUID) -> CompoundProject | None:
+        """The compound as the store and this import so far leave it (None if not registered)."""
+        return self.compounds.get(originator) or self.app.load(originator)[0]
+
+    def before_latest(self, state: dict[str, Any]) -> bool:
+        """Whether an event with a command id is recorded before the latest event stored or imported."""
+        stamp = state.get("timestamp")
+        return (state.get("command_id") is not None and isinstance(stamp, datetime) and self.latest is not None
+                and stamp < self.latest)
+
+    @staticmethod
+    def event_object(cls: type, state: dict[str, Any], originator: UUID, version: int) -> Any:
+        """The domain event of a checked line (an older version of its class upcast first)."""
+        event_state = {key: value for key, value in state.items() if key != "class_version"}
+        for old in range(state.get("class_version", 1), getattr(cls, "class_version", 1)):
+            getattr(cls, f"upcast_v{old}_v{old + 1}")(event_state)
+        event: Any = object.__new__(cls)
+        object.__setattr__(event, "__dict__", {**event_state, "originator_id": originator,
+                                               "originator_version": version})
+        return event
 
     def replay(self, number: int, originator: UUID, version: int, cls: type, state: dict[str, Any]) -> None:
         """Run the event's own command on its compound as it stood (``renovation.domain.rerun``): the
@@ -283,18 +327,17 @@ class Importer:
         compound = self.compounds.get(originator)
         if compound is None and version > 1:  # its earlier events were stored before this import
             compound = self.app.load(originator)[0]
-        event_state = {key: value for key, value in state.items() if key != "class_version"}
-        for old in range(state.get("class_version", 1), getattr(cls, "class_version", 1)):
-            getattr(cls, f"upcast_v{old}_v{old + 1}")(event_state)
-        event: Any = object.__new__(cls)
-        object.__setattr__(event, "__dict__", {**event_state, "originator_id": originator,
-                                               "originator_version": version})
+        event = self.event_object(cls, state, originator, version)
         name = cls.__name__
-        # In order since commands have ids; events written before (without one) kept the times they
-        # were given, and the older demo and skewed clocks gave some out of order: taken as recorded.
-        if compound is not None and event.command_id is not None and event.timestamp < compound.modified_on:
+        # In log order since commands have ids (renovation.store.timeorder); events written before
+        # (without one) kept the times they were given, some out of order: taken as recorded.
+        latest = self.latest
+        if latest is not None and event.command_id is not None and event.timestamp < latest:
             raise BadImport(f"line {number}: {name} is recorded at {event.timestamp.isoformat()}, before the "
-                            f"compound's previous event ({compound.modified_on.isoformat()})")
+                            f"latest event before it ({latest.isoformat()}); recording times follow the log "
+                            "(import --rebase records such work anew)")
+        if latest is None or event.timestamp > latest:
+            self.latest = event.timestamp
         try:
             if not self.app.access.open:
                 self.app.access.check(event.user, ACTIONS[cls], compound.contractor if compound else None)
@@ -354,10 +397,13 @@ def _positive_setting(name: str, default: int) -> int:
 
 
 def import_file(app: RenovationApp, path: Path, progress: Callable[[int], None] | None = None, *,
-                batch: int | None = None, resident: int | None = None) -> tuple[int, int]:
-    """Import the file; returns (lines read, events added). ``batch`` and ``resident`` default to the
-    environment's settings (:func:`import_batch_size`, :func:`resident_compounds`)."""
-    importer = Importer(app, batch=batch, resident=resident)
+                batch: int | None = None, resident: int | None = None,
+                rebase: Rebase | None = None) -> tuple[int, int]:
+    """Import the file; returns (lines read, events added as they are). ``batch`` and ``resident``
+    default to the environment's settings (:func:`import_batch_size`, :func:`resident_compounds`);
+    with ``rebase`` (``import --rebase``), what cannot be added as it is is re-applied
+    (``renovation.services.rebase``), and ``rebase`` tells what came of it."""
+    importer = Importer(app, batch=batch, resident=resident, rebase=rebase)
     importer.run(path, progress)
     return importer.lines, importer.added
 

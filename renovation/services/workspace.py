@@ -50,6 +50,23 @@ class Workspace:
             self._app = RenovationApp(self.backend, access=self.config.access())
         return self._app
 
+    def describe(self) -> str:
+        """The store for a person to read: the SQLite file, or PostgreSQL's server, database and
+        schema (never a password)."""
+        backend, env = self.backend, self.backend.env
+        if backend.is_postgres:
+            schema = env.get("POSTGRES_SCHEMA") or "public"
+            return (f"PostgreSQL {env['POSTGRES_USER']}@{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/"
+                    f"{env['POSTGRES_DBNAME']}, schema {schema}")
+        return f"SQLite {Path(env['SQLITE_DBNAME']).resolve()}"
+
+    def store_zone(self) -> str | None:
+        """The store's time zone: the open application's, else read without opening the store (so
+        that parsing a time typed on the command line creates and writes nothing)."""
+        if self._app is not None:
+            return self._app.zone_name
+        return self.backend.peek_zone()
+
     def read_models(self, *names: str) -> ReadModels:
         """The read models, caught up with every event recorded so far (the named ones, or all)."""
         if self._read_models is None:

@@ -13,7 +13,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, ClassVar, TypeVar, overload
 from uuid import UUID, uuid4
 
@@ -26,9 +26,10 @@ from renovation.domain.compound import CompoundProject, Context, project_compoun
 from renovation.domain.values import normalise_code
 from renovation.services import clock
 from renovation.services import snapshots as sealed
-from renovation.store import open_backend
+from renovation.store import chain, open_backend
 from renovation.store.backend import DEFAULT_DB, Backend, iter_notifications
 from renovation.store.faults import crash_point
+from renovation.store.timeorder import RecordedOutOfOrder
 from renovation.store.transcoding import register_transcodings
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,10 @@ class WriteConflict(Exception):
     """Other writers kept changing the compound; the command was not recorded."""
 
 
+class ZoneKept(Exception):
+    """The store keeps another time zone, and holds events recorded in it: its zone stays."""
+
+
 class CompoundWriter(Application[UUID]):
     name = "renovation"
     #: A compound is loaded from its latest snapshot plus at most this many events.
@@ -54,20 +59,56 @@ class CompoundWriter(Application[UUID]):
         db: str | Backend = DEFAULT_DB,
         *,
         env: dict[str, str] | None = None,
-        clock_func: Callable[[], datetime] = clock.now,
+        clock_func: Callable[[], datetime] | None = None,
         access: Access | None = None,
+        zone: str | None = None,
     ) -> None:
-        self.clock = clock_func
+        self.clock = clock_func or self._wall_clock
         self.access = access or Access(None)
         self._batch: dict[str, CompoundProject] | None = None
         self._command_id: str | None = None
-        #: While a command runs: the recording time of its compound's last event, which its own
-        #: events may not precede (a client's clock may be behind).
+        #: While a command runs: the recording time of the store's latest event, which its own events
+        #: may not precede (a client's clock may be behind; see ``renovation.store.timeorder``).
         self._floor: datetime | None = None
+        #: While a batch runs: the store's latest recording time when it began.
+        self._batch_floor: datetime | None = None
         self.backend = open_backend(db) if isinstance(db, str) else db
         with self.backend.prepared() as prepared:
             super().__init__(env={**prepared, **(env or {})})
         self.backend.bind(self.recorder, self.snapshots.recorder if self.snapshots else None)
+        #: The store's time zone (``renovation.services.clock``); ``zone`` names it for a new store.
+        self.zone_name = self._keep_zone(zone)
+        self.zone: tzinfo = (clock.zone_named(self.zone_name, "the store's time zone ") if self.zone_name
+                             else clock.default_zone())
+
+    def _keep_zone(self, zone: str | None) -> str | None:
+        """The store's zone; a new (empty) store keeps ``zone``, else the zone a new store gets. A
+        store made before stores kept one, or a login that may not read or write it, goes without:
+        None (times are then read in ``RENOVATION_TZ`` or the machine's zone)."""
+        try:
+            stored = chain.stored_zone(self.backend)
+            if stored is not None or not self.is_empty():
+                return stored
+        except PersistenceError:  # a PostgreSQL login that may not read the store's own tables
+            return None
+        name = zone or clock.zone_name(clock.default_zone())
+        try:
+            chain.keep_zone(self.backend, name)
+        except PersistenceError:  # another process kept one first, or this login may not write it
+            return chain.stored_zone(self.backend)
+        return name
+
+    def set_zone(self, name: str) -> None:
+        """Keep ``name`` as the store's time zone: for a store that has none (made before stores kept
+        one) or holds no events yet; a store that keeps one and holds events keeps it (ZoneKept)."""
+        zone = clock.zone_named(name)
+        if self.zone_name == zone.key:
+            return
+        if self.zone_name is not None and not self.is_empty():
+            raise ZoneKept(f"the store's time zone is {self.zone_name}, kept since it was created; "
+                           "its recorded times are in it")
+        chain.keep_zone(self.backend, zone.key, replace=True)
+        self.zone_name, self.zone = zone.key, zone
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -80,11 +121,22 @@ class CompoundWriter(Application[UUID]):
     # ------------------------------------------------------------------ loading
     def context(self, user: str) -> Context:
         """Who records, now, and the id of the command being run (see :meth:`command`). Now is never
-        before the compound's last recorded event: a clock that is behind records at that time."""
-        now = self.clock()
+        before the store's latest recorded event: a clock that is behind records at that time."""
+        now = self.clock().astimezone(self.zone)
         if self._floor is not None and now < self._floor:
-            now = self._floor
+            now = self._floor.astimezone(self.zone)
         return Context(user=user, now=now, command_id=self._command_id)
+
+    def _wall_clock(self) -> datetime:
+        """The recording clock: the database server's where it has one (PostgreSQL: every writer reads
+        the same clock), else this machine's."""
+        server = self.backend.server_now()
+        return clock.now(self.zone) if server is None else server.astimezone(self.zone)
+
+    def _latest(self, *times: datetime | None) -> datetime | None:
+        """The latest of ``times`` and the store's latest recording time."""
+        known = [when for when in (*times, self.backend.latest_recorded_time()) if when is not None]
+        return max(known) if known else None
 
     @contextmanager
     def command(self) -> Iterator[str]:
@@ -210,7 +262,7 @@ class CompoundWriter(Application[UUID]):
             project = self.get_project(code)
             loaded = project.version
             self.access.check(user, action, project.contractor)
-            self._floor = project.modified_on
+            self._floor = self._latest(project.modified_on)
             try:
                 command(project)
             finally:
@@ -229,20 +281,36 @@ class CompoundWriter(Application[UUID]):
         """Held from load to save: one writer of a compound at a time (the backend's lock)."""
         return self.backend.writer_lock(code)
 
-    def register(self, project: CompoundProject) -> None:
-        """Save a newly registered compound (in the batch, if one is open). A registration whose commit
-        was not acknowledged is found by its command id, not refused as a duplicate."""
-        if self._batch is not None:
-            if project.code in self._batch:
-                raise errors.CompoundAlreadyRegistered(code=project.code)
-            self._batch[project.code] = project
-            return
-        command_id = project.pending_events[0].command_id  # type: ignore[attr-defined]
-        try:
-            self.save(project)
-        except IntegrityError:
-            if command_id is None or not self.stored_by(project.id, 0, command_id):
-                raise errors.CompoundAlreadyRegistered(code=project.code) from None
+    def register(self, user: str, make: Callable[[Context], CompoundProject]) -> CompoundProject:
+        """Register a compound: ``make`` builds it from the context, which is saved (or kept in the
+        batch, if one is open). A registration whose commit was not acknowledged is found by its
+        command id, not refused as a duplicate; one that lost a race on recording time is made again."""
+        with self.command() as command_id:
+            if self._batch is not None:
+                self._floor = self._batch_floor
+                try:
+                    project = make(self.context(user))
+                finally:
+                    self._floor = None
+                if project.code in self._batch:
+                    raise errors.CompoundAlreadyRegistered(code=project.code)
+                self._batch[project.code] = project
+                return project
+            for _attempt in range(MAX_ATTEMPTS):
+                self._floor = self._latest()
+                try:
+                    project = make(self.context(user))
+                finally:
+                    self._floor = None
+                try:
+                    self.save(project)
+                except RecordedOutOfOrder:
+                    continue
+                except IntegrityError:
+                    if not self.stored_by(project.id, 0, command_id):
+                        raise errors.CompoundAlreadyRegistered(code=project.code) from None
+                return project
+        raise WriteConflict(f"{normalise_code(project.code)} kept changing; nothing was recorded, try again")
 
     @contextmanager
     def batch(self, loaded: dict[str, CompoundProject] | None = None) -> Iterator[None]:
@@ -252,6 +320,7 @@ class CompoundWriter(Application[UUID]):
         if self._batch is not None:
             raise RuntimeError("batches do not nest")
         self._batch = loaded if loaded is not None else {}
+        self._batch_floor = self._latest()
         try:
             yield
             self._store_whole([project for project in self._batch.values() if project.pending_events])
@@ -266,7 +335,9 @@ class CompoundWriter(Application[UUID]):
         it takes), then the snapshots that fell due, which may fail without failing the batch."""
         if not changed:
             return
-        events = [(project, event) for project in changed for event in project.collect_events()]
+        # In order of recording time, as the log must be (each compound's own are in order already).
+        events = sorted(((project, event) for project in changed for event in project.collect_events()),
+                        key=lambda pair: pair[1].timestamp)
         with self.backend.appending() as append:
             append([self.mapper.to_stored_event(event) for _project, event in events])
         crash_point("after_store")
@@ -279,7 +350,7 @@ class CompoundWriter(Application[UUID]):
         self._batch[project.code] = project
         self.access.check(user, action, project.contractor)
         before = len(project.pending_events)
-        self._floor = project.modified_on
+        self._floor = max(project.modified_on, self._batch_floor or project.modified_on)
         try:
             command(project)
         except errors.DomainError:

@@ -14,6 +14,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
@@ -150,9 +151,35 @@ class Backend(ABC):
         return None
 
     def is_version_conflict(self, error: Exception) -> bool:
-        """Whether an IntegrityError from saving events is the (compound, version) key: another writer
-        saved first. Any other (PostgreSQL: an event without its chain link) is a failure to report."""
+        """Whether an IntegrityError from saving events is a lost race: the (compound, version) key, or
+        events recorded before one that another writer stored meanwhile (``RecordedOutOfOrder``). Any
+        other (PostgreSQL: an event without its chain link) is a failure to report."""
         return True
+
+    def latest_recorded_time(self) -> datetime | None:
+        """The recording time of the last stored event (None if there is none): no event is recorded
+        before it (``renovation.store.timeorder``)."""
+        from renovation.store.timeorder import recorded_at
+
+        rows = self.query(f"SELECT state FROM {self.events_table} ORDER BY {self.position_column} DESC LIMIT 1")
+        return recorded_at(rows[0][0]) if rows else None
+
+    def peek_zone(self) -> str | None:
+        """The store's time zone read without opening the store as the application does (nothing is
+        created or written): None if there is no store yet, it keeps none, or it cannot be read."""
+        return None
+
+    def version_at(self, aggregate_id: UUID, position: int) -> int:
+        """The aggregate's last version stored at or before ``position`` in the log (0 if none)."""
+        rows = self.query(
+            f"SELECT MAX(originator_version) FROM {self.events_table} WHERE originator_id = ? "
+            f"AND {self.position_column} <= ?", (self.originator_param(aggregate_id), position),
+        )
+        return int(rows[0][0] or 0) if rows else 0
+
+    def server_now(self) -> datetime | None:
+        """The database server's clock, where the server has one (PostgreSQL); None for SQLite."""
+        return None
 
     def missing_safeguards(self) -> list[str]:
         """What the store should have and lacks, for ``audit verify`` to say (PostgreSQL)."""

@@ -37,6 +37,8 @@ META_TABLE = "event_chain_meta"
 LOGINS_TABLE = "db_logins"
 #: Key in the meta table: the last position recorded before the roles were applied.
 ROLES_APPLIED_KEY = "roles_applied_at_position"
+#: Key in the meta table: the store's time zone (an IANA name), set when the store is created.
+TIME_ZONE_KEY = "time_zone"
 
 
 def link(previous: str, position: int, originator_id: UUID | str, version: int, topic: str, state: bytes) -> str:
@@ -138,6 +140,20 @@ class ChainStore:
         statements += [(f"INSERT INTO {self._table(META_TABLE)} VALUES (?, ?)", item) for item in marker.items()]
         self.backend.execute(statements)
         return len(rows)
+
+
+def stored_zone(backend: Backend) -> str | None:
+    """The store's time zone (an IANA name), None if it keeps none (made before stores kept one)."""
+    rows = backend.query(f"SELECT value FROM {backend.qualified(META_TABLE)} WHERE key = ?", (TIME_ZONE_KEY,))
+    return str(rows[0][0]) if rows else None
+
+
+def keep_zone(backend: Backend, name: str, *, replace: bool = False) -> None:
+    """Record the store's time zone (IntegrityError if it has one, unless ``replace``)."""
+    table = backend.qualified(META_TABLE)
+    insert = (f"INSERT INTO {table} (key, value) VALUES (?, ?)", (TIME_ZONE_KEY, name))
+    delete = (f"DELETE FROM {table} WHERE key = ?", (TIME_ZONE_KEY,))
+    backend.execute([delete, insert] if replace else [insert])
 
 
 def verify(chain: ChainStore, digest: tuple[int, str] | None = None) -> tuple[int, list[Problem]]:

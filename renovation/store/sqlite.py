@@ -14,13 +14,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.request import pathname2url
 from uuid import UUID
 
 from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
 from renovation.store.backend import LOCK_TIMEOUT_SECONDS, Append, Backend
-from renovation.store.chain import CHAIN_TABLE, META_TABLE, links_after
+from renovation.store.chain import CHAIN_TABLE, META_TABLE, TIME_ZONE_KEY, links_after
+from renovation.store.timeorder import check_order, recorded_at
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -56,6 +58,12 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         ids = super()._insert_events(c, stored_events, **kwargs)
         assert ids is not None
         # The INSERT above holds the write lock: no other writer can extend the chain meanwhile.
+        # Raising here rolls the transaction back.
+        if ids:
+            c.execute(f"SELECT state FROM {self.events_table_name} WHERE rowid < ? ORDER BY rowid DESC LIMIT 1",
+                      (ids[0],))
+            before = c.fetchone()
+            check_order(recorded_at(before[0]) if before else None, stored_events)
         c.execute(f"SELECT position, hash FROM {CHAIN_TABLE} ORDER BY position DESC LIMIT 1")
         row = c.fetchone()
         last = (row[0], row[1]) if row else None
@@ -89,6 +97,19 @@ class SQLiteBackend(Backend):
 
     def qualified(self, table: str) -> str:
         return f'"{table}"'
+
+    def peek_zone(self) -> str | None:
+        if self.path.startswith(":memory:") or not os.path.isfile(self.path):
+            return None
+        try:
+            connection = sqlite3.connect(f"file:{pathname2url(self.real_path)}?mode=ro", uri=True, timeout=1)
+            try:
+                row = connection.execute(f"SELECT value FROM {META_TABLE} WHERE key = ?", (TIME_ZONE_KEY,)).fetchone()
+            finally:
+                connection.close()
+        except sqlite3.Error:
+            return None
+        return str(row[0]) if row else None
 
     def originator_param(self, aggregate_id: UUID) -> Any:
         return aggregate_id.hex

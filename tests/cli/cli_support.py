@@ -35,7 +35,7 @@ BOQ_CSV = (
 REGISTER_JM = [
     "compound", "register", "JM", "--name", "吉明小区", "--district", "龙山区", "--contractor", "辽源建工",
     "--households", "320", "--contract-value", "1000000",
-    "--planned-start", "2021-03-01", "--planned-finish", "2021-09-30",
+    "--planned-start", "2021-03-01", "--planned-finish", "2021-09-30", "--registered-on", "2021-01-04",
 ]
 
 

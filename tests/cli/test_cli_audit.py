@@ -37,7 +37,7 @@ def build(run: Renovation, boq_file: Path) -> None:
     run.ok("meter", "correct", "JM", "M1", "--quantity", "9.5", "--reason", "复核现场实测")
     run.ok("compound", "register", "LY", "--name", "利源小区", "--district", "西安区", "--contractor", "吉林二建",
            "--households", "180", "--contract-value", "800000", "--planned-start", "2021-03-10",
-           "--planned-finish", "2021-10-31")
+           "--planned-finish", "2021-10-31", "--registered-on", "2021-01-04")
     run.ok("inspect", "JM", "--kind", "patrol", "--at", "2021-03-03T10:00")
 
 

@@ -74,14 +74,14 @@ def programme(run: Renovation, started: str, tmp_path: Path) -> Renovation:
     boq.write_text("item,description,unit,quantity,unit_price\nC1,管网改造,m,1000,1\n", encoding="utf-8")
     run.ok("compound", "register", "LY", "--name", "利源小区", "--district", "龙山区", "--contractor", "辽源建工",
            "--households", "200", "--contract-value", "20000",
-           "--planned-start", "2021-03-01", "--planned-finish", "2021-04-20")
+           "--planned-start", "2021-03-01", "--planned-finish", "2021-04-20", "--registered-on", "2021-01-04")
     run.ok("boq", "import", "LY", str(boq))
     run.ok("construction", "start", "LY", "--date", "2021-03-11")
     run.ok("meter", "LY", "--item", "C1", "--period", "2021-03", "--quantity", "245")
     run.ok("inspect", "LY", "--kind", "morning", "--at", "2021-03-11T06:30")
     run.ok("compound", "register", "YH", "--name", "颐和小区", "--district", "西安区", "--contractor", "示例建工",
            "--households", "150", "--contract-value", "500000",
-           "--planned-start", "2021-04-01", "--planned-finish", "2021-12-31")
+           "--planned-start", "2021-04-01", "--planned-finish", "2021-12-31", "--registered-on", "2021-01-04")
     return run
 
 
@@ -104,7 +104,7 @@ def race(run: Renovation) -> Renovation:
                              ("DA", "丁公司")):
         run.ok("compound", "register", code, "--name", f"{code}小区", "--district", "龙山区",
                "--contractor", contractor, "--households", "100", "--contract-value", "100000",
-               "--planned-start", "2021-04-01", "--planned-finish", "2021-10-31")
+               "--planned-start", "2021-04-01", "--planned-finish", "2021-10-31", "--registered-on", "2021-01-04")
         run.ok("construction", "start", code, "--date", "2021-04-01")
     score(run, "AA", "2021-04", "90", "80", "70", "60", "50")
     score(run, "AB", "2021-04", "85")
@@ -605,6 +605,6 @@ def test_a_read_right_after_a_write_shows_it(run: Renovation, started: str) -> N
 
     run.ok("compound", "register", "YH", "--name", "颐和小区", "--district", "西安区", "--contractor", "示例建工",
            "--households", "150", "--contract-value", "500000",
-           "--planned-start", "2021-04-01", "--planned-finish", "2021-12-31")
+           "--planned-start", "2021-04-01", "--planned-finish", "2021-12-31", "--registered-on", "2021-01-04")
     assert progress_of("YH")["status"] == "registered"
     assert [row["code"] for row in run.json(*TODAY, "quality")] == ["JM", "YH"]

@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from cli_support import ENV, Renovation, event_count
 from click.testing import CliRunner
 
@@ -15,7 +16,7 @@ from renovation.cli import cli
 REGISTER_LY = [
     "compound", "register", "LY", "--name", "利源小区", "--district", "龙山区", "--contractor", "辽源二建",
     "--households", "165", "--contract-value", "2500000.50",
-    "--planned-start", "2021-04-01", "--planned-finish", "2021-10-31",
+    "--planned-start", "2021-04-01", "--planned-finish", "2021-10-31", "--registered-on", "2021-01-04",
 ]
 
 
@@ -77,7 +78,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised(run:
     formula, at_sign = '=HYPERLINK("http://example.invalid","点此")', "@SUM(1+1)*cmd|' /C calc'!A0"
     run.ok("compound", "register", "ZZ", "--name", formula, "--district", "-2+3", "--contractor", at_sign,
            "--households", "10", "--contract-value", "1000", "--planned-start", "2021-03-01",
-           "--planned-finish", "2021-09-30")
+           "--planned-finish", "2021-09-30", "--registered-on", "2021-01-04")
 
     (row,) = list(csv.DictReader(io.StringIO(run.ok("compound", "list", "--csv").stdout)))
 
@@ -211,3 +212,26 @@ def test_a_bill_of_quantities_file_larger_than_any_bill_is_refused_unread(run: R
     assert result.exit_code == 2
     assert run.lines(result) == [f"Error: {huge}: larger than 10 MB; no bill of quantities is that large"]
     assert event_count(run.db) == before
+
+
+@pytest.mark.parametrize("day", ["1900-01-01", "2021-01-03"])
+def test_construction_cannot_start_before_the_compound_was_registered(run: Renovation, day: str) -> None:
+    run.ok(*REGISTER_LY)  # registered on 2021-01-04
+    before = event_count(run.db)
+
+    result = run("construction", "start", "LY", "--date", day)
+
+    assert result.exit_code in (1, 2) and len(run.lines(result)) == 1, result.output
+    assert event_count(run.db) == before
+    run.ok("construction", "start", "LY", "--date", "2021-01-04")
+
+
+def test_a_registration_is_on_the_day_it_is_recorded_unless_told(run: Renovation) -> None:
+    run.ok(*REGISTER_LY[:-2])  # without --registered-on: today
+
+    refused = run("construction", "start", "LY", "--date", "2021-04-01")
+
+    assert refused.exit_code == 1
+    assert "before the registration date" in refused.output
+    future = run("compound", "register", "FU", *REGISTER_LY[3:-1], "2999-01-01")
+    assert future.exit_code != 0 and "Traceback" not in future.output

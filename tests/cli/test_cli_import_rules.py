@@ -66,7 +66,8 @@ def second_score(lines: list[Line]) -> int:
 
 
 def reused_inspection_ids(lines: list[Line]) -> int:
-    indexes = [i for i, line in enumerate(lines) if event_name(line) == "InspectionRecorded"]
+    inspections = [i for i, line in enumerate(lines) if event_name(line) == "InspectionRecorded"]
+    indexes = [i for i in inspections if lines[i]["originator_id"] == lines[inspections[0]]["originator_id"]]
     later = lines[indexes[1]]["state"]
     later["inspection_id"] = lines[indexes[0]]["state"]["inspection_id"]
     return indexes[1] + 1
@@ -82,8 +83,26 @@ def backdated(lines: list[Line]) -> int:
     return index + 1
 
 
+def before_another_compounds(lines: list[Line]) -> int:
+    """A metering recorded after its own compound's previous event but a second before the event of
+    another compound logged just before it: recording times follow the log, store-wide."""
+    def stamp(index: int) -> datetime:
+        return datetime.fromisoformat(data(lines[index]["state"]["timestamp"]))
+
+    for index, line in enumerate(lines):
+        if event_name(line) != "QuantityMeasured" or lines[index - 1]["originator_id"] == line["originator_id"]:
+            continue
+        own = max(i for i in range(index) if lines[i]["originator_id"] == line["originator_id"])
+        earlier = stamp(index - 1) - timedelta(seconds=1)
+        if stamp(own) <= earlier:
+            line["state"]["timestamp"] = with_data(line["state"]["timestamp"], earlier.isoformat())
+            return index + 1
+    raise AssertionError("the export has no metering right after another compound's later event")
+
+
 CASES: dict[str, Callable[[list[Line]], int]] = {
     "a recording time before the compound's previous event": backdated,
+    "a recording time before another compound's earlier event": before_another_compounds,
     "a score of 999999": set_field("HorseRaceScored", "quality", lambda _v: "999999"),
     "a value that is not quantity times price": set_field("QuantityMeasured", "value", lambda _v: "99999999.00"),
     "an inspection kind no command takes": set_field("InspectionRecorded", "kind", lambda _v: "evening"),

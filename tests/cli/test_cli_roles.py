@@ -59,7 +59,7 @@ WRITES: dict[str, tuple[str, list[str]]] = {
     "compound register": ("register", [
         "compound", "register", "NEW", "--name", "新小区", "--district", "龙山区", "--contractor", CONTRACTOR,
         "--households", "100", "--contract-value", "100000", "--planned-start", "2021-04-01",
-        "--planned-finish", "2021-10-31"]),
+        "--planned-finish", "2021-10-31", "--registered-on", "2021-01-04"]),
     "boq import": ("boq", ["boq", "import", "KX", "{boq}"]),
     "demolition record": ("demolition", ["demolition", "record", "KX", "--count", "3"]),
     "demolition clear": ("demolition", ["demolition", "clear", "HH"]),
@@ -110,7 +110,8 @@ def ok(db: Path, user: str, *args: str, config: Path | None = None) -> Result:
 def register(db: Path, config: Path, code: str) -> None:
     ok(db, USERS["bureau"], "compound", "register", code, "--name", f"{code}小区", "--district", "龙山区",
        "--contractor", CONTRACTOR, "--households", "120", "--contract-value", "600000",
-       "--planned-start", "2021-03-01", "--planned-finish", "2021-09-30", config=config)
+       "--planned-start", "2021-03-01", "--planned-finish", "2021-09-30", "--registered-on", "2021-01-04",
+       config=config)
 
 
 @pytest.fixture(scope="module")

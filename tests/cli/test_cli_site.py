@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from cli_support import ENV, Renovation, event_count
+import pytest
+from cli_support import ENV, REGISTER_JM, Renovation, event_count
+from sqlalchemy import select
+
+from renovation.cli import cli
 
 
 def stored_findings(db: Path | str) -> dict[str, dict[str, Any]]:
@@ -196,26 +201,32 @@ def test_material_result_refuses_both_pass_and_fail(run: Renovation, started: st
     assert event_count(run.db) == before
 
 
-def test_a_time_that_does_not_exist_in_the_users_zone_is_refused(run: Renovation, started: str) -> None:
+def test_a_time_that_does_not_exist_in_the_stores_zone_is_refused(tmp_path: Path, boq_file: Path) -> None:
     """In a zone with daylight saving, 02:30 on the night the clocks go forward never happened: it is
     refused rather than stored as some other time; 02:30 the night before is fine."""
     from click.testing import CliRunner
 
     from renovation.cli import cli
 
+    db = tmp_path / "berlin.db"
+
     def in_berlin(*args: str) -> Any:
-        return CliRunner().invoke(cli, ["--db", str(run.db), "--user", "tester", *args],
-                                  env={**ENV, "RENOVATION_TZ": "Europe/Berlin"})
+        return CliRunner().invoke(cli, ["--db", str(db), "--user", "tester", *args],
+                                  env={**ENV, "RENOVATION_TZ": "Europe/Berlin"})  # the zone of the new store
 
-    before = event_count(run.db)
+    in_berlin(*REGISTER_JM)
+    in_berlin("boq", "import", "JM", str(boq_file))
+    assert in_berlin("construction", "start", "JM", "--date", "2021-03-01").exit_code == 0
+    run = Renovation(db)  # the test's own environment (RENOVATION_TZ=Asia/Shanghai): the store's zone holds
+    before = event_count(db)
 
-    result = in_berlin("inspect", "JM", "--kind", "patrol", "--at", "2021-03-28T02:30")
+    result = run("inspect", "JM", "--kind", "patrol", "--at", "2021-03-28T02:30")
 
     assert result.exit_code == 2
     assert run.lines(result) == ["Error: --at: '2021-03-28T02:30' does not exist in Europe/Berlin "
                                  "(the clocks went forward)"]
-    assert event_count(run.db) == before
-    recorded = in_berlin("inspect", "JM", "--kind", "patrol", "--at", "2021-03-27T02:30", "--json")
+    assert event_count(db) == before
+    recorded = run("inspect", "JM", "--kind", "patrol", "--at", "2021-03-27T02:30", "--json")
     assert recorded.exit_code == 0 and json.loads(recorded.stdout)["at"] == "2021-03-27T02:30:00+01:00"
 
 
@@ -236,19 +247,56 @@ def test_a_findings_lifecycle_times_are_in_order(run: Renovation, started: str) 
     assert event_count(run.db) == before + 2
 
 
-def test_without_renovation_tz_the_machines_named_zone_is_used(run: Renovation, started: str) -> None:
-    """A machine whose zone is Europe/Berlin (TZ) stores 06:40 on 2021-04-20 at +02:00 (summer time
-    that day), not at whatever offset the zone has on the day the command runs."""
+def test_a_new_store_without_renovation_tz_keeps_the_machines_named_zone(tmp_path: Path, boq_file: Path) -> None:
+    """A store made on a machine whose zone is Europe/Berlin (TZ) keeps that zone: 06:40 on 2021-04-20
+    is stored at +02:00 (summer time that day, not the offset of the day the command runs), also when
+    the command runs where RENOVATION_TZ says otherwise."""
     from click.testing import CliRunner
 
     from renovation.cli import cli
 
-    env = {**ENV, "RENOVATION_TZ": None, "TZ": "Europe/Berlin"}
-    result = CliRunner().invoke(cli, ["--db", str(run.db), "--user", "tester", "inspect", "JM", "--kind", "patrol",
-                                      "--at", "2021-04-20T06:40", "--json"], env=env)
+    db = tmp_path / "berlin.db"
+    berlin = {**ENV, "RENOVATION_TZ": None, "TZ": "Europe/Berlin"}
+    for args in (REGISTER_JM, ("boq", "import", "JM", str(boq_file)), ("construction", "start", "JM", "--date",
+                                                                     "2021-03-01")):
+        assert CliRunner().invoke(cli, ["--db", str(db), "--user", "tester", *args], env=berlin).exit_code == 0
+    run = Renovation(db)  # RENOVATION_TZ=Asia/Shanghai here: the store's zone holds
+
+    recorded = run.json("inspect", "JM", "--kind", "patrol", "--at", "2021-04-20T06:40")
+
+    assert recorded["at"] == "2021-04-20T06:40:00+02:00"
+    gap = run("inspect", "JM", "--kind", "patrol", "--at", "2021-03-28T02:30")
+    assert gap.exit_code == 2 and "does not exist in Europe/Berlin" in gap.output
+    assert run.json("db", "info")["time_zone"] == "Europe/Berlin"
+
+
+def test_a_morning_round_recorded_on_a_utc_machine_counts_on_the_stores_day(
+        run: Renovation, boq_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """06:30 in 辽源 is 22:30 UTC the day before: a round recorded then without --at, from a machine
+    whose zone is UTC, is the store's 06:30 (Asia/Shanghai) and counts for that morning."""
+    from renovation.services import clock
+    from renovation.store.postgres import PostgresBackend
+
+    moment = [datetime(2021, 3, 1, 1, 0, tzinfo=UTC)]  # the store is set up that morning
+    monkeypatch.setattr(clock, "now", lambda zone=None: moment[0].astimezone(zone or UTC))
+    monkeypatch.setattr(PostgresBackend, "server_now", lambda _self: moment[0])  # the server's clock too
+    run.ok(*REGISTER_JM)
+    run.ok("boq", "import", "JM", str(boq_file))
+    run.ok("construction", "start", "JM", "--date", "2021-03-01")
+    moment[0] = datetime(2021, 3, 1, 22, 30, tzinfo=UTC)  # 2021-03-02 06:30 in the store's zone
+    monkeypatch.setenv("TZ", "UTC")
+    utc = {**ENV, "RENOVATION_TZ": None, "TZ": "UTC", "RENOVATION_TODAY": "2021-03-02"}
+
+    result = run.runner.invoke(cli, ["--db", str(run.db), "--user", "tester", "inspect", "JM", "--kind", "morning",
+                                     "--json"], env=utc)
 
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["at"] == "2021-04-20T06:40:00+02:00"
-    gap = CliRunner().invoke(cli, ["--db", str(run.db), "--user", "tester", "inspect", "JM", "--kind", "patrol",
-                                   "--at", "2021-03-28T02:30"], env=env)
-    assert gap.exit_code == 2 and "does not exist in Europe/Berlin" in gap.output
+    assert json.loads(result.stdout)["at"] == "2021-03-02T06:30:00+08:00"
+    from renovation.projections.quality import morning_days
+    from renovation.services.workspace import Workspace
+
+    workspace = Workspace(str(run.db))
+    with workspace.read_models("quality").engine.connect() as connection:
+        days = connection.execute(select(morning_days.c.day).where(morning_days.c.code == "JM")).scalars().all()
+    workspace.close()
+    assert days == [date(2021, 3, 2)]

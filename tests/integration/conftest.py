@@ -37,7 +37,7 @@ def start_compound(app: RenovationApp, code: str = "JM") -> None:
     app.register_compound(
         code=code, name="吉明小区", district="龙山区", contractor="示例建工一公司", households=300,
         contract_value=Decimal("1000000"), planned_start=date(2021, 3, 1), planned_finish=date(2021, 9, 30),
-        user="bureau",
+        registered_on=date(2021, 1, 4), user="bureau",
     )
     app.set_bill_of_quantities(
         code,

@@ -39,7 +39,7 @@ def register(
     app.register_compound(
         code=code, name=name or f"{code}小区", district="龙山区", contractor=contractor, households=100,
         contract_value=Decimal(contract_value), planned_start=date.fromisoformat(planned[0]),
-        planned_finish=date.fromisoformat(planned[1]), user="bureau",
+        planned_finish=date.fromisoformat(planned[1]), registered_on=date(2021, 1, 4), user="bureau",
     )
     if items:
         app.set_bill_of_quantities(

@@ -170,7 +170,7 @@ class Script:
         self.run(code, lambda: self.app.register_compound(
             code=code, name=f"{code}小区", district="龙山区", contractor=contractor, households=200,
             contract_value=Decimal("500000"), planned_start=date(2021, 3, 1), planned_finish=date(2021, 9, 30),
-            user=BUREAU,
+            registered_on=date(2021, 1, 4), user=BUREAU,
         ))
 
     def boq(self, code: str) -> None:

@@ -155,7 +155,7 @@ def test_rebuilding_the_chain_records_the_initialisation(app: RenovationApp, db:
     head = ChainStore(app.backend).head()
     sql(db, "DELETE FROM {chain}")
     chain = ChainStore(app.backend)
-    assert chain.head() is None and chain.meta() == {}
+    assert chain.head() is None and chain.meta() == {"time_zone": "Asia/Shanghai"}  # the store's zone only
 
     count = chain.rebuild({"initialised_at": "2021-05-10T09:00:00+08:00", "initialised_by": "auditor",
                            "events": "8"})
@@ -163,7 +163,7 @@ def test_rebuilding_the_chain_records_the_initialisation(app: RenovationApp, db:
     assert count == 8
     assert chain.head() == head  # the same links as the recorder wrote
     assert chain.meta() == {"initialised_at": "2021-05-10T09:00:00+08:00", "initialised_by": "auditor",
-                            "events": "8"}
+                            "events": "8", "time_zone": "Asia/Shanghai"}
     assert verify(chain) == (8, [])
     app.record_inspection("JM", "patrol", user="sup")  # and the recorder extends the rebuilt chain
     assert verify(chain) == (9, [])

@@ -120,7 +120,7 @@ def fill(url: str) -> None:
             app.register_compound(
                 code=code, name=name, district="龙山区", contractor=contractor, households=300,
                 contract_value=Decimal("1000000"), planned_start=date(2021, 3, 1),
-                planned_finish=date(2021, 9, 30), user="周科长",
+                planned_finish=date(2021, 9, 30), registered_on=date(2021, 1, 4), user="周科长",
             )
             app.start_construction(code, date(2021, 3, 1), user="周科长")
             app.score(code, "2021-03", {d: Decimal(80 if code == "JM" else 70) for d in

@@ -157,7 +157,7 @@ def test_recording_an_inspection_imports_no_read_model_and_no_chart(tmp_path: Pa
     for args in (
         ["compound", "register", "JM", "--name", "吉明小区", "--district", "龙山区", "--contractor", "辽源建工",
          "--households", "320", "--contract-value", "1000000", "--planned-start", "2021-03-01",
-         "--planned-finish", "2021-09-30"],
+         "--planned-finish", "2021-09-30", "--registered-on", "2021-01-04"],
         ["boq", "import", "JM", str(boq)],
         ["construction", "start", "JM", "--date", "2021-03-01"],
     ):

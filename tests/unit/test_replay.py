@@ -56,6 +56,7 @@ def test_every_event_type_replays_to_the_live_aggregate(register, boq_items, ctx
     step(project.correct_measurement, "M1", Decimal("600.1"), "复核")
     step(project.approve_variation, "010101", Decimal("1100"), "增加北侧外墙")
     step(project.score, "2021-04", dict.fromkeys(SCORE_DIMENSIONS, Decimal("88.5")))
+    step(project.record_rebase, "laptop.jsonl", 2, 1, ["I1=I2", "F1=F2"])
     step(project.complete_construction, date(2021, 4, 20))
     step(project.accept, date(2021, 4, 25))
     step(project.hand_over, date(2021, 4, 30), "龙山物业")

@@ -1,0 +1,157 @@
+"""``renovation import --rebase``: an offline copy's work re-applied on the store's current state.
+
+An import appends a file's events as they are when it can. A copy's event that cannot be appended
+as it is — its compound and version hold another event here (the compound moved on while the copy
+was offline), or it was recorded before the store's latest event — is, with ``--rebase``, taken
+with every later event of its compound in the file as the copy's work to re-apply: each event's
+command runs again, with the event's own arguments, recording user and business time, on the
+compound as it now stands, so every rule is checked again. The ids the rules give (inspections,
+findings, samples, metering entries, tickets) are allocated afresh and the copy's later references
+to them follow; recording times are the import's. A re-applied event keeps its command's id, so a
+command the compound holds already (the same file rebased twice) is not applied again. A command
+the rules refuse now is not applied and is reported with its line and reason, as is every later
+one that refers to what it would have made. Each compound's re-applied events are followed by a
+``CopyRebased`` event recording the rebase.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from renovation.domain.compound import CompoundProject, Context
+from renovation.domain.errors import DomainError
+from renovation.domain.rerun import ACTIONS, reapply
+from renovation.services.application import RenovationApp
+
+P = CompoundProject
+
+#: The field of each kind of event that refers to something made by an earlier event.
+REFERENCES: dict[type[Any], str] = {
+    P.FindingRectified: "finding_id", P.FindingClosed: "finding_id", P.FindingReopened: "finding_id",
+    P.MaterialResultRecorded: "sample_id", P.MeasurementCorrected: "entry_id", P.FeedbackResolved: "ticket_id",
+}
+
+
+def made_ids(event: Any) -> list[str]:
+    """The ids an event gives to what it makes, in order (an inspection's, then its findings')."""
+    kind = type(event)
+    if kind is P.InspectionRecorded:
+        return [event.inspection_id, *(finding.finding_id for finding in event.findings)]
+    field = {P.MaterialSampled: "sample_id", P.QuantityMeasured: "entry_id", P.FeedbackReceived: "ticket_id"}.get(kind)
+    return [getattr(event, field)] if field else []
+
+
+@dataclasses.dataclass
+class Rebase:
+    """The copy's work to re-apply, by compound, and what came of it."""
+
+    source: str  # the file's name (printable, at most 100 characters), recorded in each CopyRebased
+    user: str  # who runs the import, who records each CopyRebased
+    tails: dict[UUID, list[tuple[int, Any]]] = dataclasses.field(default_factory=dict)
+    applied: int = 0
+    #: Commands the compound held already (re-applied by an earlier import of the same work).
+    already: int = 0
+    #: What was not applied, "line N: Kind: reason", by compound in the order of the file.
+    not_applied: list[str] = dataclasses.field(default_factory=list)
+    renumbered: list[str] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def of_file(cls, name: str, user: str) -> Rebase:
+        printable = "".join(ch if ch.isprintable() else "?" for ch in name).strip()[:100]
+        return cls(source=printable or "?", user=user)
+
+    def add(self, originator: UUID, number: int, event: Any) -> None:
+        self.tails.setdefault(originator, []).append((number, event))
+
+    def apply(self, app: RenovationApp, latest: datetime | None,
+              current: Callable[[UUID], CompoundProject | None]) -> list[Any]:
+        """Re-apply every compound's work (``current`` gives the compound as it stands); returns the
+        events recorded, to be stored in the import's transaction. Recorded at the store's clock, never
+        before ``latest``."""
+        now = app.clock().astimezone(app.zone)
+        if latest is not None and now < latest:
+            now = latest.astimezone(app.zone)
+        recorded: list[Any] = []
+        for originator, tail in self.tails.items():
+            compound = current(originator)
+            compound, applied, renumbered = self._compound(app, compound, tail, now)
+            if compound is None:
+                continue
+            if applied:
+                compound.record_rebase(self.source, applied, len(tail) - applied, renumbered,
+                                       Context(user=self.user, now=now, command_id=uuid4().hex))
+                self.applied += applied
+                self.renumbered += [f"{compound.code} {pair}" for pair in renumbered]
+            recorded += compound.collect_events()
+        return recorded
+
+    def _compound(self, app: RenovationApp, compound: CompoundProject | None, tail: list[tuple[int, Any]],
+                  now: datetime) -> tuple[CompoundProject | None, int, list[str]]:
+        ids: dict[str, str] = {}  # the copy's id -> the id given here
+        lost: dict[str, int] = {}  # the copy's id -> the line whose command was not applied
+        applied = 0
+        renumbered: list[str] = []
+        held = self._held(app, compound)
+        for number, event in tail:
+            kind = type(event)
+            made = made_ids(event)
+            if event.command_id is not None and event.command_id in held:
+                self.already += 1
+                for old, new in zip(made, made_ids(held[event.command_id]), strict=False):
+                    ids[old] = new
+                continue
+            reason = self._dependency(event, ids, lost)
+            if reason is None:
+                try:
+                    event = self._translated(event, ids)
+                    if not app.access.open:
+                        app.access.check(event.user, ACTIONS[kind], compound.contractor if compound else None)
+                    ctx = Context(user=event.user, now=now, command_id=event.command_id or uuid4().hex)
+                    before = len(compound.pending_events) if compound is not None else 0
+                    try:
+                        compound, produced = reapply(compound, event, ctx)
+                    except DomainError:
+                        if compound is not None:
+                            del compound.pending_events[before:]
+                        raise
+                except DomainError as error:
+                    reason = error.render("en")
+            if reason is not None:
+                lost.update(dict.fromkeys(made, number))
+                self.not_applied.append(f"line {number}: {kind.__name__}: {reason}")
+                continue
+            applied += 1
+            for old, new in zip(made, made_ids(produced), strict=True):
+                ids[old] = new
+                if old != new:
+                    renumbered.append(f"{old}={new}")
+        return compound, applied, renumbered
+
+    @staticmethod
+    def _held(app: RenovationApp, compound: CompoundProject | None) -> dict[str, Any]:
+        """The compound's stored events by command id (of those that have one)."""
+        if compound is None:
+            return {}
+        return {event.command_id: event for event in app.events.get(compound.id)  # type: ignore[attr-defined]
+                if getattr(event, "command_id", None) is not None}
+
+    @staticmethod
+    def _dependency(event: Any, ids: dict[str, str], lost: dict[str, int]) -> str | None:
+        field = REFERENCES.get(type(event))
+        old = getattr(event, field) if field else None
+        if old is not None and old in lost and old not in ids:
+            return f"refers to {old}, which line {lost[old]} would have made"
+        return None
+
+    @staticmethod
+    def _translated(event: Any, ids: dict[str, str]) -> Any:
+        field = REFERENCES.get(type(event))
+        if field is None or getattr(event, field) not in ids:
+            return event
+        moved: Any = object.__new__(type(event))
+        object.__setattr__(moved, "__dict__", {**vars(event), field: ids[getattr(event, field)]})
+        return moved

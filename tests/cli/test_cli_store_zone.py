@@ -1,0 +1,58 @@
+"""One time zone per store (issue 12, item 9): kept when the store is created, shown by `db info`,
+set once; the read models store times in one convention (UTC), so boards order them right whatever
+offset each was typed with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cli_support import ENV, Renovation, event_count
+from click.testing import CliRunner, Result
+
+from renovation.cli import cli
+
+
+def invoke(db: Path, *args: str, **env: str | None) -> Result:
+    return CliRunner().invoke(cli, ["--db", str(db), "--user", "tester", *args], env={**ENV, **env})
+
+
+def test_the_demo_keeps_its_zone_whatever_the_machines(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    result = invoke(db, "demo", "--compounds", "1", "--until", "2021-02-20", RENOVATION_TZ="UTC")
+    assert result.exit_code == 0, result.output
+
+    info = Renovation(db).json("db", "info")
+
+    assert info["time_zone"] == "Asia/Shanghai" and info["time_zone_kept"] is True
+    assert info["events"] == event_count(db)
+
+
+def test_a_store_keeps_its_zone_once_it_holds_events(run: Renovation, started: str) -> None:
+    assert run.json("db", "info")["time_zone"] == "Asia/Shanghai"  # RENOVATION_TZ when it was created
+
+    refused = run("db", "zone", "Europe/Berlin")
+
+    assert refused.exit_code == 1
+    assert run.lines(refused) == ["Error: the store's time zone is Asia/Shanghai, kept since it was created; "
+                                  "its recorded times are in it"]
+    assert run.json("db", "info")["time_zone"] == "Asia/Shanghai"
+    run.ok("db", "zone", "Asia/Shanghai")  # the same: nothing to change
+    unknown = run("db", "zone", "Mars/Olympus")
+    assert unknown.exit_code == 2 and "'Mars/Olympus' is not a known time zone" in unknown.output
+
+
+def test_an_empty_store_may_take_another_zone(run: Renovation) -> None:
+    run.ok("db", "info")  # creates the store, in RENOVATION_TZ's zone
+    run.ok("db", "zone", "Europe/Berlin")
+
+    assert run.json("db", "info")["time_zone"] == "Europe/Berlin"
+
+
+def test_tickets_are_listed_in_time_order_whatever_offset_they_were_typed_with(run: Renovation, started: str) -> None:
+    run.ok("feedback", "JM", "--channel", "hotline", "--text", "九点", "--at", "2021-03-05T09:00+08:00")  # 01:00 UTC
+    run.ok("feedback", "JM", "--channel", "hotline", "--text", "两点", "--at", "2021-03-05T02:00+00:00")  # 10:00 +08
+
+    rows = run.json("feedback", "list")
+
+    assert [row["text"] for row in rows] == ["九点", "两点"]
+    assert [row["received_at"] for row in rows] == ["2021-03-05T09:00:00+08:00", "2021-03-05T10:00:00+08:00"]
