@@ -25,7 +25,7 @@ import types
 import typing
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -44,6 +44,8 @@ from renovation.services.rebase import Rebase
 from renovation.store.faults import crash_point
 
 BATCH = 5000
+#: How far ahead of the importing clock an imported event's recording time may be.
+FUTURE_TOLERANCE = timedelta(hours=1)
 MAX_LINE = 1_000_000  # bytes; a compound's bill of quantities is far smaller
 #: Compounds an import holds in memory at most (about 0.1 MB each late in their life); the state of
 #: any others is spilled to a temporary file. ``RENOVATION_IMPORT_COMPOUNDS`` changes it.
@@ -180,6 +182,9 @@ class Importer:
         self.added = 0
         #: The latest recording time stored or imported so far: no event may be recorded before it.
         self.latest = app.backend.latest_recorded_time()
+        #: No event is recorded after this (the clock's now, and an hour for another machine's clock):
+        #: one event from the future would hold every later recording time up to it.
+        self.horizon = app.clock() + FUTURE_TOLERANCE
 
     def run(self, path: Path, progress: Callable[[int], None] | None = None) -> None:
         remove_stale_spills()
@@ -247,6 +252,9 @@ class Importer:
         problem = self.check_state(cls, state)
         if problem:
             raise BadImport(f"line {number}: not a valid {cls.__name__}: {problem}")
+        if state["timestamp"] > self.horizon:
+            raise BadImport(f"line {number}: recorded at {state['timestamp'].isoformat()}, in the future "
+                            f"(this clock says {(self.horizon - FUTURE_TOLERANCE).isoformat(timespec='seconds')})")
         if (version == 1) != (cls is CompoundProject.Registered):
             raise BadImport(f"line {number}: version 1 of a compound, and only it, is its registration")
         if version == 1 and state["originator_topic"] != get_topic(CompoundProject):

@@ -103,6 +103,8 @@ def before_another_compounds(lines: list[Line]) -> int:
 CASES: dict[str, Callable[[list[Line]], int]] = {
     "a recording time before the compound's previous event": backdated,
     "a recording time before another compound's earlier event": before_another_compounds,
+    "a recording time in the future": set_field("QuantityMeasured", "timestamp",
+                                                lambda _v: "2099-01-01T00:00:00+08:00"),
     "a score of 999999": set_field("HorseRaceScored", "quality", lambda _v: "999999"),
     "a value that is not quantity times price": set_field("QuantityMeasured", "value", lambda _v: "99999999.00"),
     "an inspection kind no command takes": set_field("InspectionRecorded", "kind", lambda _v: "evening"),
