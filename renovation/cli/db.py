@@ -50,6 +50,8 @@ def info(session: Session, as_json: bool) -> None:
     click.echo(f"events: {facts['events']}")
     if app.zone_name:
         click.echo(f"time zone: {app.zone_name} (kept by the store since it was created)")
+    elif app.zone_problem:
+        click.echo(f"time zone: {app.zone} ({app.zone_problem})")
     else:
         click.echo(f"time zone: {app.zone} (the store keeps none: RENOVATION_TZ or this machine's; "
                    "keep one with `renovation db zone NAME`)")

@@ -35,6 +35,9 @@ T = TypeVar("T")
 InputT = TypeVar("InputT", bound="Input")
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+#: A date-time as the help shows it: the date, then T (or a space) and the hour and minute; not the
+#: other forms ISO 8601 allows (20210531, 2021-W22), which read as the start of a day.
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", re.ASCII)
 _IDENTIFIER = re.compile(r"^[A-Z]\d{1,9}$", re.ASCII)
 
 
@@ -95,6 +98,8 @@ def parse_datetime(raw: Any) -> datetime:
     if isinstance(raw, datetime):
         moment = raw
     else:
+        if not _DATETIME.match(str(raw).strip()):
+            raise ValueError(f"{raw!r} is not a date-time (ISO 8601, e.g. 2021-02-28T06:30)")
         try:
             moment = datetime.fromisoformat(str(raw).strip())
         except ValueError:

@@ -11,10 +11,11 @@ sets one.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
-from datetime import datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 
 class BadTimeZone(ValueError):
@@ -33,12 +34,27 @@ def use_store_zone(source: Callable[[], str | None] | None) -> None:
     _store_zone, _resolved = source, None
 
 
+#: Names in the zone database that name no one zone (they mean whatever the machine is set to).
+NOT_A_PLACE = frozenset({"localtime", "posixrules", "Factory"})
+
+
 def zone_named(name: str, where: str = "") -> ZoneInfo:
     """The zone of an IANA name; BadTimeZone naming ``where`` it came from if there is none."""
+    if name in NOT_A_PLACE:
+        raise BadTimeZone(f"{where}{name!r} names no one time zone (give an IANA name such as Asia/Shanghai)")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "Asia", too long a name
         raise BadTimeZone(f"{where}{name!r} is not a known time zone (an IANA name such as Asia/Shanghai)") from None
+
+
+def keepable(name: str, where: str = "") -> ZoneInfo:
+    """The zone a store may keep: a name of the zone database's own list (not a file that happens to
+    parse, which another machine may not have)."""
+    zone = zone_named(name, where)
+    if name not in _known():
+        raise BadTimeZone(f"{where}{name!r} is not a known time zone (an IANA name such as Asia/Shanghai)")
+    return zone
 
 
 def local_zone() -> tzinfo:
@@ -55,7 +71,7 @@ def default_zone() -> tzinfo:
     in summer gets its summer offset; only if neither names one, the machine's offset of today."""
     name = os.environ.get("RENOVATION_TZ")
     if name:
-        return zone_named(name, "RENOVATION_TZ=")
+        return keepable(name, "RENOVATION_TZ=")
     machine = _machine_zone()
     if machine is not None:
         return machine
@@ -64,31 +80,37 @@ def default_zone() -> tzinfo:
     return zone
 
 
-def zone_name(zone: tzinfo) -> str:
-    """The IANA name a store keeps: the zone's key, or for a bare offset of whole hours its
-    ``Etc/GMT`` name (whose sign is inverted by convention), else UTC."""
-    if isinstance(zone, ZoneInfo):
-        return zone.key
-    offset = datetime.now(zone).utcoffset() or timedelta(0)
-    hours, rest = divmod(int(offset.total_seconds()), 3600)
-    if rest or not hours:
-        return "UTC"
-    return f"Etc/GMT{-hours:+d}"
+def zone_name(zone: tzinfo) -> str | None:
+    """The IANA name a store keeps for ``zone``; None for a zone without one (a bare offset, or a POSIX
+    rule such as "CST-8"): no guess is kept."""
+    if isinstance(zone, ZoneInfo) and zone.key not in NOT_A_PLACE and zone.key in _known():
+        return str(zone.key)
+    return None
+
+
+@functools.cache
+def _known() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 def _machine_zone() -> ZoneInfo | None:
+    """The machine's zone by its name: ``TZ`` (a name, or a path into the zone database), else the
+    zone ``/etc/localtime`` links to; None if neither names one."""
     named = os.environ.get("TZ", "").removeprefix(":")
     if named:
-        try:
-            return ZoneInfo(named)
-        except (ZoneInfoNotFoundError, ValueError):
-            return None  # a POSIX rule such as "CST-8": the C library's offset below
+        return _named(named.split("zoneinfo/", 1)[1] if "zoneinfo/" in named else named)
     try:
         target = os.path.realpath("/etc/localtime")
-        key = target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else None
-        return ZoneInfo(key) if key else None
-    except (ZoneInfoNotFoundError, ValueError, OSError):
+    except OSError:
         return None
+    return _named(target.split("zoneinfo/", 1)[1]) if "zoneinfo/" in target else None
+
+
+def _named(name: str) -> ZoneInfo | None:
+    try:
+        return zone_named(name)
+    except BadTimeZone:
+        return None  # a POSIX rule such as "CST-8": the C library's offset (see default_zone)
 
 
 def now(zone: tzinfo | None = None) -> datetime:

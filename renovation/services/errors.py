@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from renovation.services.clock import BadTimeZone
 from renovation.services.config import BadConfig
-from renovation.services.writer import WriteConflict, ZoneKept
+from renovation.services.writer import ClockBehind, WriteConflict, ZoneKept
 from renovation.store.backend import BadDatabaseURL
 
-__all__ = ["BAD_INPUT", "REFUSED", "BadConfig", "BadDatabaseURL", "BadRequest", "BadTimeZone", "Refused",
-           "WriteConflict", "ZoneKept"]
+__all__ = ["BAD_INPUT", "REFUSED", "BadConfig", "BadDatabaseURL", "BadRequest", "BadTimeZone", "ClockBehind",
+           "Refused", "WriteConflict", "ZoneKept"]
 
 
 class Refused(Exception):
@@ -21,5 +21,5 @@ class BadRequest(ValueError):
 
 
 #: What the state of the store refused (exit 1), and what was asked wrongly (exit 2).
-REFUSED: tuple[type[Exception], ...] = (WriteConflict, Refused, ZoneKept)
+REFUSED: tuple[type[Exception], ...] = (ClockBehind, WriteConflict, Refused, ZoneKept)
 BAD_INPUT: tuple[type[Exception], ...] = (BadDatabaseURL, BadRequest, BadTimeZone, BadConfig)

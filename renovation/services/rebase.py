@@ -7,8 +7,10 @@ with every later event of its compound in the file as the copy's work to re-appl
 command runs again, with the event's own arguments, recording user and business time, on the
 compound as it now stands, so every rule is checked again. The ids the rules give (inspections,
 findings, samples, metering entries, tickets) are allocated afresh and the copy's later references
-to them follow; recording times are the import's. A re-applied event keeps its command's id, so a
-command the compound holds already (the same file rebased twice) is not applied again. A command
+to them follow; recording times are the import's. A re-applied event keeps its command's id (an
+event recorded before commands had ids gets one made from its content), so a command the compound
+holds already (the same file rebased twice, or a line repeated) is not applied again; the copy's own
+``CopyRebased`` events are not re-applied (this rebase records itself). A command
 the rules refuse now is not applied and is reported with its line and reason, as is every later
 one that refers to what it would have made. Each compound's re-applied events are followed by a
 ``CopyRebased`` event recording the rebase.
@@ -26,6 +28,7 @@ from renovation.domain.compound import CompoundProject, Context
 from renovation.domain.errors import DomainError
 from renovation.domain.rerun import ACTIONS, reapply
 from renovation.services.application import RenovationApp
+from renovation.services.writer import lifted
 
 P = CompoundProject
 
@@ -52,6 +55,8 @@ class Rebase:
     source: str  # the file's name (printable, at most 100 characters), recorded in each CopyRebased
     user: str  # who runs the import, who records each CopyRebased
     tails: dict[UUID, list[tuple[int, Any]]] = dataclasses.field(default_factory=dict)
+    #: The copy's last version kept of each compound (its events must follow one another).
+    versions: dict[UUID, int] = dataclasses.field(default_factory=dict)
     applied: int = 0
     #: Commands the compound held already (re-applied by an earlier import of the same work).
     already: int = 0
@@ -64,8 +69,12 @@ class Rebase:
         printable = "".join(ch if ch.isprintable() else "?" for ch in name).strip()[:100]
         return cls(source=printable or "?", user=user)
 
-    def add(self, originator: UUID, number: int, event: Any) -> None:
+    def last_version(self, originator: UUID) -> int | None:
+        return self.versions.get(originator)
+
+    def add(self, originator: UUID, number: int, version: int, event: Any) -> None:
         self.tails.setdefault(originator, []).append((number, event))
+        self.versions[originator] = version
 
     def apply(self, app: RenovationApp, latest: datetime | None,
               current: Callable[[UUID], CompoundProject | None]) -> list[Any]:
@@ -74,15 +83,14 @@ class Rebase:
         before ``latest``."""
         now = app.clock().astimezone(app.zone)
         if latest is not None and now < latest:
-            now = latest.astimezone(app.zone)
+            now = lifted(now, latest).astimezone(app.zone)
         recorded: list[Any] = []
         for originator, tail in self.tails.items():
-            compound = current(originator)
-            compound, applied, renumbered = self._compound(app, compound, tail, now)
+            compound, applied, refused, renumbered = self._compound(app, current(originator), tail, now)
             if compound is None:
                 continue
             if applied:
-                compound.record_rebase(self.source, applied, len(tail) - applied, renumbered,
+                compound.record_rebase(self.source, applied, refused, renumbered,
                                        Context(user=self.user, now=now, command_id=uuid4().hex))
                 self.applied += applied
                 self.renumbered += [f"{compound.code} {pair}" for pair in renumbered]
@@ -90,46 +98,54 @@ class Rebase:
         return recorded
 
     def _compound(self, app: RenovationApp, compound: CompoundProject | None, tail: list[tuple[int, Any]],
-                  now: datetime) -> tuple[CompoundProject | None, int, list[str]]:
+                  now: datetime) -> tuple[CompoundProject | None, int, int, list[str]]:
+        """One compound's work: the compound after it, how many commands were applied and refused,
+        and the ids given anew."""
         ids: dict[str, str] = {}  # the copy's id -> the id given here
         lost: dict[str, int] = {}  # the copy's id -> the line whose command was not applied
-        applied = 0
+        applied = refused = 0
         renumbered: list[str] = []
-        held = self._held(app, compound)
+        held = self._held(app, compound)  # by command id, and each command applied now joins them
         for number, event in tail:
-            kind = type(event)
+            if type(event) is P.CopyRebased:
+                continue  # the copy's own rebase of its copy: this one records itself
             made = made_ids(event)
-            if event.command_id is not None and event.command_id in held:
+            if event.command_id in held:  # applied before (the same work rebased again, or repeated)
                 self.already += 1
-                for old, new in zip(made, made_ids(held[event.command_id]), strict=False):
-                    ids[old] = new
+                ids.update(zip(made, made_ids(held[event.command_id]), strict=False))
                 continue
             reason = self._dependency(event, ids, lost)
             if reason is None:
-                try:
-                    event = self._translated(event, ids)
-                    if not app.access.open:
-                        app.access.check(event.user, ACTIONS[kind], compound.contractor if compound else None)
-                    ctx = Context(user=event.user, now=now, command_id=event.command_id or uuid4().hex)
-                    before = len(compound.pending_events) if compound is not None else 0
-                    try:
-                        compound, produced = reapply(compound, event, ctx)
-                    except DomainError:
-                        if compound is not None:
-                            del compound.pending_events[before:]
-                        raise
-                except DomainError as error:
-                    reason = error.render("en")
+                compound, produced, reason = self._run(app, compound, self._translated(event, ids), now)
             if reason is not None:
+                refused += 1
                 lost.update(dict.fromkeys(made, number))
-                self.not_applied.append(f"line {number}: {kind.__name__}: {reason}")
+                self.not_applied.append(f"line {number}: {type(event).__name__}: {reason}")
                 continue
             applied += 1
+            held[event.command_id] = produced
             for old, new in zip(made, made_ids(produced), strict=True):
                 ids[old] = new
                 if old != new:
                     renumbered.append(f"{old}={new}")
-        return compound, applied, renumbered
+        return compound, applied, refused, renumbered
+
+    @staticmethod
+    def _run(app: RenovationApp, compound: CompoundProject | None, event: Any,
+             now: datetime) -> tuple[CompoundProject | None, Any, str | None]:
+        """Run the event's command as its recording user, now: the compound, the event recorded and
+        None; or, if the rules (or the user's role) refuse it, the compound unchanged and why."""
+        before = len(compound.pending_events) if compound is not None else 0
+        try:
+            if not app.access.open:
+                app.access.check(event.user, ACTIONS[type(event)], compound.contractor if compound else None)
+            ctx = Context(user=event.user, now=now, command_id=event.command_id)
+            changed, produced = reapply(compound, event, ctx)
+        except DomainError as error:
+            if compound is not None:
+                del compound.pending_events[before:]
+            return compound, None, error.render("en")
+        return changed, produced, None
 
     @staticmethod
     def _held(app: RenovationApp, compound: CompoundProject | None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import itertools
 import json
 import os
 import pickle
@@ -29,7 +30,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
@@ -40,10 +41,15 @@ from renovation.domain.errors import DomainError, InvalidValue
 from renovation.domain.rerun import ACTIONS, DoesNotFollow, rerun
 from renovation.domain.values import FIRST_YEAR, LAST_YEAR
 from renovation.services.application import RenovationApp
+from renovation.services.clock import BadTimeZone
 from renovation.services.rebase import Rebase
+from renovation.services.writer import WriteConflict
 from renovation.store.faults import crash_point
+from renovation.store.timeorder import RecordedOutOfOrder
 
 BATCH = 5000
+#: The namespace of the command ids made for a copy's events that have none (``Importer.to_rebase``).
+REBASED_COMMANDS = UUID("6f1d2c3e-9a4b-5c6d-8e7f-0a1b2c3d4e5f")
 #: How far ahead of the importing clock an imported event's recording time may be.
 FUTURE_TOLERANCE = timedelta(hours=1)
 MAX_LINE = 1_000_000  # bytes; a compound's bill of quantities is far smaller
@@ -56,7 +62,15 @@ class BadImport(ValueError):
     """The file cannot be imported; the message names the line."""
 
 
+#: The first line of an export: what the events' store was (its time zone, in which their days are
+#: counted). A file without it (written before exports had one) is read as before.
+HEADER_KEY = "renovation_export"
+
+
 def export_events(app: RenovationApp, out: IO[str], progress: Callable[[int], None] | None = None) -> int:
+    """Write the header line, then every stored event, in log order; returns how many events."""
+    out.write(json.dumps({HEADER_KEY: 1, "time_zone": app.zone_name}, separators=(",", ":")))
+    out.write("\n")
     count = 0
     for notification in app.iter_notifications(batch=BATCH):
         line = {
@@ -182,6 +196,8 @@ class Importer:
         self.added = 0
         #: The latest recording time stored or imported so far: no event may be recorded before it.
         self.latest = app.backend.latest_recorded_time()
+        #: The store's latest recording time before this import, which no event of it may precede.
+        self.stored_latest = self.latest
         #: No event is recorded after this (the clock's now, and an hour for another machine's clock):
         #: one event from the future would hold every later recording time up to it.
         self.horizon = app.clock() + FUTURE_TOLERANCE
@@ -190,14 +206,22 @@ class Importer:
         remove_stale_spills()
         try:
             self.stream(path, progress)
+        except RecordedOutOfOrder as error:  # checked under the table's lock: another writer came between
+            raise WriteConflict(f"another writer recorded meanwhile, later than this file's events ({error}); "
+                                "nothing was imported: import it again (--rebase re-applies what is then out "
+                                "of order)") from None
         finally:
             self.compounds.close()
 
     def stream(self, path: Path, progress: Callable[[int], None] | None) -> None:
         size = self.batch
+        lines = _lines(path)
+        first = next(lines, None)
+        if first is not None and self.header(*first):
+            first = None
         with self.app.backend.appending() as write:  # one transaction: all or nothing
             batch: list[StoredEvent] = []
-            for number, raw in _lines(path):
+            for number, raw in itertools.chain([first] if first else [], lines):
                 stored = self.parse(number, raw)
                 if stored is not None:
                     batch.append(stored)
@@ -216,6 +240,31 @@ class Importer:
                 reapplied = self.rebase.apply(self.app, self.latest, self.current)
                 write([self.app.mapper.to_stored_event(event) for event in reapplied])
                 crash_point("import_batch")
+
+    def header(self, number: int, raw: bytes) -> bool:
+        """Whether the line is an export's header; if it is, check that the file's store and this one
+        count days in the same zone (an empty store takes the file's)."""
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            return False
+        if not isinstance(line, dict) or HEADER_KEY not in line:
+            return False
+        zone = line.get("time_zone")
+        if set(line) != {HEADER_KEY, "time_zone"} or line[HEADER_KEY] != 1 or not (zone is None or
+                                                                                 isinstance(zone, str)):
+            raise BadImport(f"line {number}: not a header this version of the tracker writes")
+        if zone is None or zone == self.app.zone_name:
+            return True
+        if self.app.is_empty():
+            try:
+                self.app.set_zone(zone)
+            except BadTimeZone as error:
+                raise BadImport(f"line {number}: {error}") from None
+            return True
+        raise BadImport(f"line {number}: the file's store keeps the time zone {zone}, this one "
+                        f"{self.app.zone_name or 'none'}: its days would be counted in another zone (import it into "
+                        f"an empty store, or one that keeps {zone})")
 
     def parse(self, number: int, raw: bytes) -> StoredEvent | None:
         """The line as a stored event, None if the store has it already; BadImport if it is bad."""
@@ -262,7 +311,7 @@ class Importer:
         if version == 1 and CompoundProject.create_id(state["code"]) != originator:
             raise BadImport(f"line {number}: the aggregate id does not follow from the compound code")
         if self.rebase is not None and originator in self.rebase.tails:
-            self.rebase.add(originator, number, self.event_object(cls, state, originator, version))
+            self.to_rebase(number, originator, version, cls, state)
             return None
         last = self.known.get(originator)
         if last is None:
@@ -278,10 +327,10 @@ class Importer:
                 raise BadImport(f"line {number}: conflict: {project.code} version {version} is another event in "
                                 f"{other}; nothing was imported (import --rebase re-applies the copy's work on the "
                                 "current state)")
-            self.rebase.add(originator, number, self.event_object(cls, state, originator, version))
+            self.to_rebase(number, originator, version, cls, state)
             return None
         if self.rebase is not None and self.before_latest(state):
-            self.rebase.add(originator, number, self.event_object(cls, state, originator, version))
+            self.to_rebase(number, originator, version, cls, state)
             return None
         self.replay(number, originator, version, cls, state)
         self.known[originator] = version
@@ -305,15 +354,31 @@ class Importer:
             return None
         return f"the store ({stored.topic.rsplit('.', 1)[-1]})"
 
+    def to_rebase(self, number: int, originator: UUID, version: int, cls: type, state: dict[str, Any]) -> None:
+        """Keep a line for ``--rebase`` (``renovation.services.rebase``): the copy's events of a compound
+        must follow one another; one without a command id (recorded before commands had them) gets
+        one made from its content, the same whenever the file is rebased, so it is applied once."""
+        assert self.rebase is not None
+        last = self.rebase.last_version(originator)
+        if last is not None and version != last + 1:
+            raise BadImport(f"line {number}: version {version} of {originator} follows {last}: the copy's events "
+                            "are out of sequence")
+        event = self.event_object(cls, state, originator, version)
+        if event.command_id is None:
+            content = hashlib.sha256(self.transcoder.encode(state)).hexdigest()
+            object.__setattr__(event, "command_id", uuid5(REBASED_COMMANDS, f"{originator}:{version}:{content}").hex)
+        self.rebase.add(originator, number, version, event)
+
     def current(self, originator: UUID) -> CompoundProject | None:
         """The compound as the store and this import so far leave it (None if not registered)."""
         return self.compounds.get(originator) or self.app.load(originator)[0]
 
     def before_latest(self, state: dict[str, Any]) -> bool:
-        """Whether an event with a command id is recorded before the latest event stored or imported."""
+        """Whether an event is recorded before the latest event stored or imported (one without a
+        command id: before the latest stored)."""
         stamp = state.get("timestamp")
-        return (state.get("command_id") is not None and isinstance(stamp, datetime) and self.latest is not None
-                and stamp < self.latest)
+        latest = self.latest if state.get("command_id") is not None else self.stored_latest
+        return isinstance(stamp, datetime) and latest is not None and stamp < latest
 
     @staticmethod
     def event_object(cls: type, state: dict[str, Any], originator: UUID, version: int) -> Any:
@@ -338,9 +403,10 @@ class Importer:
         event = self.event_object(cls, state, originator, version)
         name = cls.__name__
         # In log order since commands have ids (renovation.store.timeorder); events written before
-        # (without one) kept the times they were given, some out of order: taken as recorded.
-        latest = self.latest
-        if latest is not None and event.command_id is not None and event.timestamp < latest:
+        # (without one) kept the times they were given, some out of order among themselves: taken as
+        # recorded, but never before what the store held before this import.
+        latest = self.latest if event.command_id is not None else self.stored_latest
+        if latest is not None and event.timestamp < latest:
             raise BadImport(f"line {number}: {name} is recorded at {event.timestamp.isoformat()}, before the "
                             f"latest event before it ({latest.isoformat()}); recording times follow the log "
                             "(import --rebase records such work anew)")
@@ -367,9 +433,17 @@ class Importer:
         if type(written) is not int or not 1 <= written <= current:
             return f"class_version {written!r} is not one this version of the tracker knows"
         if written != current or "class_version" in state:
-            state = {key: value for key, value in state.items() if key != "class_version"}
+            given = {key: value for key, value in state.items() if key != "class_version"}
+            state = dict(given)
             for version in range(written, current):
                 getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+            added = sorted(key for key in given if state.get(key, given[key]) is not given[key])
+            if added:  # a field its version did not have, which the upcast would overwrite
+                return f"fields {added} are not of class_version {written}"
+        if cls.__name__ in REQUIRED_SINCE and written >= REQUIRED_SINCE[cls.__name__][1]:
+            field = REQUIRED_SINCE[cls.__name__][0]
+            if state.get(field) is None:
+                return f"{field} is empty (every command since class_version {written} records it)"
         missing = set(expected) - set(state) - OPTIONAL_FIELDS
         if missing or set(state) - set(expected):
             return f"fields {sorted(missing | (set(state) - set(expected)))} do not match"
@@ -492,6 +566,8 @@ def _checker(hint: Any) -> Callable[[object], bool]:
 MAX_INT = 10**9
 #: Fields an event written by an older version of the tracker does not have (they read as None).
 OPTIONAL_FIELDS = frozenset({"command_id"})
+#: Fields that may be None only in events of a class version before the one given (upcast as unknown).
+REQUIRED_SINCE = {"Registered": ("registered_on", 2)}
 MAX_VALUE = Decimal(10) ** 24 - Decimal("0.0001")
 
 

@@ -65,7 +65,13 @@ class Workspace:
         that parsing a time typed on the command line creates and writes nothing)."""
         if self._app is not None:
             return self._app.zone_name
-        return self.backend.peek_zone()
+        from renovation.services.clock import BadTimeZone, zone_named
+
+        name = self.backend.peek_zone()
+        try:
+            return zone_named(name).key if name else None
+        except BadTimeZone:
+            return None  # as the application reads it (see CompoundWriter._keep_zone)
 
     def read_models(self, *names: str) -> ReadModels:
         """The read models, caught up with every event recorded so far (the named ones, or all)."""

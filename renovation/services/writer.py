@@ -13,7 +13,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, ClassVar, TypeVar, overload
 from uuid import UUID, uuid4
 
@@ -36,12 +36,20 @@ log = logging.getLogger(__name__)
 
 #: How many times a command is re-run after losing a race with another writer.
 MAX_ATTEMPTS = 20
+#: How far behind the store's latest event a clock may be and still record (at that event's time); a
+#: clock further behind is refused rather than followed (an event from a clock far ahead would
+#: otherwise carry every later recording time with it, in silence).
+MAX_LIFT = timedelta(hours=1)
 
 E = TypeVar("E", bound=CompoundProject.Event)
 
 
 class WriteConflict(Exception):
     """Other writers kept changing the compound; the command was not recorded."""
+
+
+class ClockBehind(Exception):
+    """This clock is far behind the store's latest recorded event: nothing was recorded."""
 
 
 class ZoneKept(Exception):
@@ -73,42 +81,67 @@ class CompoundWriter(Application[UUID]):
         #: While a batch runs: the store's latest recording time when it began.
         self._batch_floor: datetime | None = None
         self.backend = open_backend(db) if isinstance(db, str) else db
+        if zone is None and not self.backend.exists():
+            clock.default_zone()  # a bad RENOVATION_TZ is refused before the store is created
         with self.backend.prepared() as prepared:
             super().__init__(env={**prepared, **(env or {})})
         self.backend.bind(self.recorder, self.snapshots.recorder if self.snapshots else None)
         #: The store's time zone (``renovation.services.clock``); ``zone`` names it for a new store.
+        #: A kept name that is no zone (edited by hand) is said in ``zone_problem``, and not used.
+        self.zone_problem: str | None = None
         self.zone_name = self._keep_zone(zone)
         self.zone: tzinfo = (clock.zone_named(self.zone_name, "the store's time zone ") if self.zone_name
                              else clock.default_zone())
 
     def _keep_zone(self, zone: str | None) -> str | None:
-        """The store's zone; a new (empty) store keeps ``zone``, else the zone a new store gets. A
-        store made before stores kept one, or a login that may not read or write it, goes without:
-        None (times are then read in ``RENOVATION_TZ`` or the machine's zone)."""
+        """The store's zone; a new (empty) store keeps ``zone``, else the zone a new store gets (if it
+        has a name). A store made before stores kept one, a login that may not read or write it, or a
+        kept name that is no zone goes without: None (times are then read in ``RENOVATION_TZ`` or the
+        machine's zone, until ``renovation db zone`` keeps one)."""
         try:
             stored = chain.stored_zone(self.backend)
             if stored is not None or not self.is_empty():
-                return stored
-        except PersistenceError:  # a PostgreSQL login that may not read the store's own tables
-            return None
-        name = zone or clock.zone_name(clock.default_zone())
-        try:
+                return self._usable(stored)
+            name = zone or clock.zone_name(clock.default_zone())
+            if name is None:
+                return None
             chain.keep_zone(self.backend, name)
-        except PersistenceError:  # another process kept one first, or this login may not write it
-            return chain.stored_zone(self.backend)
+        except IntegrityError:  # another process kept one first
+            return self._usable(chain.stored_zone(self.backend))
+        except PersistenceError:  # a PostgreSQL login that may not read or write the store's own tables
+            return None
         return name
+
+    def _usable(self, stored: str | None) -> str | None:
+        """A zone name the store keeps, if it names a zone; else None, with a warning (the store then
+        reads times as one that keeps none, until ``renovation db zone NAME`` keeps one)."""
+        if stored is None:
+            return None
+        try:
+            clock.zone_named(stored)
+        except clock.BadTimeZone:
+            self.zone_problem = (f"the store keeps {stored[:60]!r}, which is no time zone: times are read in "
+                                 "RENOVATION_TZ or this machine's zone until `renovation db zone NAME` keeps one")
+            log.warning("%s", self.zone_problem)
+            return None
+        return stored
 
     def set_zone(self, name: str) -> None:
         """Keep ``name`` as the store's time zone: for a store that has none (made before stores kept
         one) or holds no events yet; a store that keeps one and holds events keeps it (ZoneKept)."""
-        zone = clock.zone_named(name)
+        zone = clock.keepable(name)
         if self.zone_name == zone.key:
             return
         if self.zone_name is not None and not self.is_empty():
             raise ZoneKept(f"the store's time zone is {self.zone_name}, kept since it was created; "
                            "its recorded times are in it")
-        chain.keep_zone(self.backend, zone.key, replace=True)
-        self.zone_name, self.zone = zone.key, zone
+        try:
+            chain.keep_zone(self.backend, zone.key, replace=True)
+        except PersistenceError as error:  # PostgreSQL with roles applied: the meta table is append-only
+            detail = " ".join(str(error).split())[:160]
+            raise ZoneKept(f"the store's time zone stays {self.zone_name or 'unset'}: the database refuses "
+                           f"to change it ({detail})") from None
+        self.zone_name, self.zone, self.zone_problem = zone.key, zone, None
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -121,10 +154,11 @@ class CompoundWriter(Application[UUID]):
     # ------------------------------------------------------------------ loading
     def context(self, user: str) -> Context:
         """Who records, now, and the id of the command being run (see :meth:`command`). Now is never
-        before the store's latest recorded event: a clock that is behind records at that time."""
+        before the store's latest recorded event: a clock that is behind records at that time (up to
+        MAX_LIFT behind; a batch's clock, the demo's simulated one, however far)."""
         now = self.clock().astimezone(self.zone)
         if self._floor is not None and now < self._floor:
-            now = self._floor.astimezone(self.zone)
+            now = (self._floor if self._batch is not None else lifted(now, self._floor)).astimezone(self.zone)
         return Context(user=user, now=now, command_id=self._command_id)
 
     def _wall_clock(self) -> datetime:
@@ -369,6 +403,15 @@ class CompoundWriter(Application[UUID]):
 
     def is_empty(self) -> bool:
         return self.recorder.max_notification_id() is None
+
+
+def lifted(now: datetime, floor: datetime) -> datetime:
+    """The recording time of a clock that reads ``now`` when the store's latest event is at ``floor``
+    (later): that event's time, if the clock is at most MAX_LIFT behind; else ClockBehind."""
+    if floor - now > MAX_LIFT:
+        raise ClockBehind(f"this clock says {now.isoformat(timespec='minutes')}, but the store's latest event is "
+                          f"recorded at {floor.isoformat(timespec='minutes')}: check the clock (nothing was recorded)")
+    return floor
 
 
 def _of_kind(event: object, kind: type[E]) -> E:

@@ -164,6 +164,10 @@ class Backend(ABC):
         rows = self.query(f"SELECT state FROM {self.events_table} ORDER BY {self.position_column} DESC LIMIT 1")
         return recorded_at(rows[0][0]) if rows else None
 
+    def exists(self) -> bool:
+        """Whether the store's database is there already (PostgreSQL: a server is assumed to be)."""
+        return True
+
     def peek_zone(self) -> str | None:
         """The store's time zone read without opening the store as the application does (nothing is
         created or written): None if there is no store yet, it keeps none, or it cannot be read."""

@@ -98,6 +98,9 @@ class SQLiteBackend(Backend):
     def qualified(self, table: str) -> str:
         return f'"{table}"'
 
+    def exists(self) -> bool:
+        return not self.path.startswith(":memory:") and os.path.exists(self.path)
+
     def peek_zone(self) -> str | None:
         if self.path.startswith(":memory:") or not os.path.isfile(self.path):
             return None

@@ -80,6 +80,12 @@ def _postgres_event_count(url: str) -> int:
     return int(row[0]) if row else 0
 
 
+def events_of_export(text: str) -> list[str]:
+    """An export's event lines (with their ends), without its header line (its first, naming the
+    store's time zone)."""
+    return [line for line in text.splitlines(True) if not line.startswith('{"renovation_export"')]
+
+
 class Renovation:
     """The ``renovation`` command on one test database, run as user ``tester``.
 

@@ -413,8 +413,9 @@ def test_compound_show_and_boards_as_of_a_past_moment(store: Renovation) -> None
     assert {r["code"]: r["metered_value"] for r in store.json("progress")}["JM"] == "2097.78"
     unknown = store("compound", "show", "JM", "--as-of", "2021-01-01")
     assert unknown.exit_code == 1 and "JM" in unknown.output
-    bad = store("compound", "show", "JM", "--as-of", "yesterday")
-    assert bad.exit_code == 2 and "--as-of" in bad.output
+    for odd in ("yesterday", "20210531", "2021-W22", "2021-05-31T"):  # not a start of day in disguise
+        bad = store("compound", "show", "JM", "--as-of", odd)
+        assert bad.exit_code == 2 and "--as-of" in bad.output, odd
 
 
 

@@ -123,3 +123,56 @@ def test_work_recorded_before_the_stores_latest_event_is_reapplied_not_appended(
     main.ok("import", "--rebase", str(exported))
     names = [name for name, _state in stored(Path(main.db))]
     assert names[-2:] == ["IllegalStructuresRecorded", "CopyRebased"]
+
+
+def test_a_copys_events_out_of_sequence_are_refused_not_applied_twice(diverged: tuple[Renovation, Path],
+                                                                      tmp_path: Path) -> None:
+    """Two exports of the copy concatenated: once a compound's lines are re-applied, its versions must
+    still follow one another."""
+    main, exported = diverged
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    both = tmp_path / "both.jsonl"
+    both.write_text("\n".join([*lines, *lines[1:]]) + "\n", encoding="utf-8")
+    before = event_count(main.db)
+
+    result = main("import", "--rebase", str(both))
+
+    assert result.exit_code == 2 and "out of sequence" in result.output, result.output
+    assert event_count(main.db) == before
+
+
+def test_work_without_command_ids_is_rebased_once(diverged: tuple[Renovation, Path], tmp_path: Path) -> None:
+    """A copy written before commands had ids: each of its events gets an id made from its content,
+    the same at every rebase, so rebasing it again applies nothing."""
+    main, exported = diverged
+    lines = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
+    for line in lines[1:]:
+        line["state"]["command_id"] = None
+    legacy = tmp_path / "legacy.jsonl"
+    legacy.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+
+    main.ok("import", "--rebase", str(legacy))
+    count = event_count(main.db)
+    again = main.ok("import", "--rebase", str(legacy))
+
+    assert event_count(main.db) == count
+    assert "re-applied 0 of the copy's commands" in again.output
+
+
+def test_a_copys_own_rebase_is_not_reapplied(diverged: tuple[Renovation, Path], tmp_path: Path) -> None:
+    """The laptop rebased work of its own before: its CopyRebased says so of the laptop, not of here."""
+    main, exported = diverged
+    lines = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
+    last = lines[-1]
+    own = {"originator_id": last["originator_id"], "originator_version": last["originator_version"] + 1,
+           "topic": "renovation.domain.compound:CompoundProject.CopyRebased",
+           "state": {"timestamp": last["state"]["timestamp"], "user": "tester", "command_id": "c" * 32,
+                     "source": "older.jsonl", "applied": 1, "not_applied": 0, "renumbered": []}}
+    copied = tmp_path / "copied.jsonl"
+    copied.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in [*lines, own]),
+                      encoding="utf-8")
+
+    result = main.ok("import", "--rebase", str(copied))
+
+    rebases = [state for name, state in stored(Path(main.db)) if name == "CopyRebased"]
+    assert [state["source"] for state in rebases] == ["copied.jsonl"], result.output

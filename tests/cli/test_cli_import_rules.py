@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import Renovation, event_count
+from cli_support import Renovation, event_count, events_of_export
 
 Line = dict[str, Any]
 
@@ -25,7 +25,7 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> list[Line]:
     source.ok("demo", "--compounds", "2", "--until", "2021-04-30")
     file = folder / "log.jsonl"
     source.ok("export", str(file))
-    return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
+    return [json.loads(line) for line in events_of_export(file.read_text(encoding="utf-8"))]
 
 
 def event_name(line: Line) -> str:
@@ -100,7 +100,20 @@ def before_another_compounds(lines: list[Line]) -> int:
     raise AssertionError("the export has no metering right after another compound's later event")
 
 
+def registration_of_version(version: int, registered_on: str | None) -> Callable[[list[Line]], int]:
+    """The first registration, as of ``class_version`` ``version``, carrying ``registered_on``."""
+    def change(lines: list[Line]) -> int:
+        index = first(lines, "Registered")
+        state = lines[index]["state"]
+        state["class_version"] = version
+        state["registered_on"] = {"_type_": "date_iso", "_data_": registered_on} if registered_on else None
+        return index + 1
+    return change
+
+
 CASES: dict[str, Callable[[list[Line]], int]] = {
+    "a registration day in a registration of class_version 1": registration_of_version(1, "2021-01-04"),
+    "no registration day in a registration of class_version 2": registration_of_version(2, None),
     "a recording time before the compound's previous event": backdated,
     "a recording time before another compound's earlier event": before_another_compounds,
     "a recording time in the future": set_field("QuantityMeasured", "timestamp",
@@ -175,7 +188,7 @@ def test_an_event_recorded_by_a_user_without_the_role_is_refused(tmp_path: Path)
         assert as_user(source, user, *args).exit_code == 0
     file = tmp_path / "log.jsonl"
     assert as_user(source, "孙工", "export", str(file)).exit_code == 0
-    lines = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
+    lines = [json.loads(line) for line in events_of_export(file.read_text(encoding="utf-8"))]
     index = first(lines, "HorseRaceScored")
     lines[index]["state"]["user"] = "张工"
     file.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
@@ -214,8 +227,30 @@ def test_an_offline_copys_diverging_work_is_a_conflict_not_silently_dropped(tmp_
 
     assert result.exit_code == 2, result.output
     (line,) = main.lines(result)
-    assert "line 4: " in line and "conflict" in line and "JM" in line and "version 4" in line
+    assert "line 5: " in line and "conflict" in line and "JM" in line and "version 4" in line  # after the header
     assert event_count(main.db) == before
     identical = tmp_path / "main.jsonl"
     main.ok("export", str(identical))
     assert "imported 0 new events" in main.ok("import", str(identical)).output  # the same events: skipped
+
+
+def test_an_event_without_a_command_id_is_not_recorded_before_the_store_held(export: list[Line],
+                                                                          tmp_path: Path) -> None:
+    """Events written before commands had ids may be out of order among themselves, never before what
+    the store held when the import began."""
+    from cli_support import REGISTER_JM
+
+    lines = json.loads(json.dumps(export))
+    for line in lines:
+        line["state"]["command_id"] = None
+    file = tmp_path / "legacy.jsonl"
+    file.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+    target = Renovation(tmp_path / "target.db")
+    target.ok("compound", "register", "ZZ", *REGISTER_JM[3:])  # recorded now, after every event of the file
+    before = event_count(target.db)
+
+    result = target("import", str(file))
+
+    assert result.exit_code == 2 and "line 1: " in result.output and "recording times follow the log" in result.output
+    assert event_count(target.db) == before
+    assert Renovation(tmp_path / "empty.db").ok("import", str(file)).exit_code == 0  # into an empty store: whole

@@ -4,9 +4,11 @@ offset each was typed with."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
-from cli_support import ENV, Renovation, event_count
+import pytest
+from cli_support import ENV, REGISTER_JM, Renovation, event_count
 from click.testing import CliRunner, Result
 
 from renovation.cli import cli
@@ -56,3 +58,57 @@ def test_tickets_are_listed_in_time_order_whatever_offset_they_were_typed_with(r
 
     assert [row["text"] for row in rows] == ["九点", "两点"]
     assert [row["received_at"] for row in rows] == ["2021-03-05T09:00:00+08:00", "2021-03-05T10:00:00+08:00"]
+
+
+def test_an_export_carries_its_zone_to_a_new_store_and_refuses_another(run: Renovation, started: str,
+                                                                       tmp_path: Path) -> None:
+    exported = tmp_path / "log.jsonl"
+    run.ok("export", str(exported))
+
+    fresh = tmp_path / "fresh.db"
+    assert invoke(fresh, "import", str(exported), RENOVATION_TZ="UTC").exit_code == 0
+    assert Renovation(fresh).json("db", "info")["time_zone"] == "Asia/Shanghai"
+
+    other = tmp_path / "utc.db"
+    invoke(other, *REGISTER_JM, RENOVATION_TZ="UTC")
+    refused = invoke(other, "import", str(exported), RENOVATION_TZ="UTC")
+    assert refused.exit_code == 2 and "line 1: the file's store keeps the time zone Asia/Shanghai" in refused.output
+
+
+def test_a_machine_zone_given_as_a_path_is_kept_by_its_name(tmp_path: Path) -> None:
+    db = tmp_path / "berlin.db"
+    invoke(db, "db", "info", RENOVATION_TZ=None, TZ=":/usr/share/zoneinfo/Europe/Berlin")
+
+    assert Renovation(db).json("db", "info")["time_zone"] == "Europe/Berlin"
+
+
+def test_a_machine_zone_without_a_name_is_not_kept(tmp_path: Path) -> None:
+    db = tmp_path / "posix.db"
+    result = invoke(db, "db", "info", "--json", RENOVATION_TZ=None, TZ="IST-5:30")
+
+    assert result.exit_code == 0, result.output
+    assert '"time_zone_kept": false' in result.output
+    assert invoke(db, "db", "zone", "Asia/Kolkata").exit_code == 0
+    assert Renovation(db).json("db", "info")["time_zone"] == "Asia/Kolkata"
+
+
+@pytest.mark.parametrize("name", ["Asia", "localtime", "x" * 300, "../../etc/passwd", ""])
+def test_a_zone_name_that_is_no_zone_is_a_one_line_error(run: Renovation, name: str) -> None:
+    run.ok("db", "info")
+    result = run("db", "zone", name)
+
+    assert result.exit_code == 2 and len(run.lines(result)) == 1 and "Traceback" not in result.output
+
+
+def test_a_kept_zone_that_is_no_zone_is_said_and_can_be_mended(tmp_path: Path) -> None:
+    run = Renovation(tmp_path / "edited.db")  # an SQLite file, edited by hand
+    run.ok(*REGISTER_JM)
+    with sqlite3.connect(run.db) as connection:
+        connection.execute("UPDATE event_chain_meta SET value = 'Mars/Olympus' WHERE key = 'time_zone'")
+
+    info = run("db", "info")
+
+    assert info.exit_code == 0
+    assert "the store keeps 'Mars/Olympus', which is no time zone" in info.output
+    run.ok("db", "zone", "Asia/Shanghai")
+    assert run.json("db", "info")["time_zone"] == "Asia/Shanghai"

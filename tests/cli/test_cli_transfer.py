@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_support import Renovation, event_count
+from cli_support import Renovation, event_count, events_of_export
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,8 @@ def boards(run: Renovation) -> list[object]:
 
 def test_the_export_has_every_event_in_log_order_as_readable_json(exported: tuple[Renovation, Path]) -> None:
     source, file = exported
-    lines = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
+    header, *lines = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]
+    assert header == {"renovation_export": 1, "time_zone": "Asia/Shanghai"}
     assert len(lines) == event_count(source.db)
     assert lines[0]["topic"].endswith("CompoundProject.Registered")
     assert lines[0]["state"]["name"] == "吉明小区"
@@ -71,7 +72,7 @@ def test_a_partly_imported_file_is_completed_by_importing_it_again(
     exported: tuple[Renovation, Path], tmp_path: Path
 ) -> None:
     source, file = exported
-    lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = events_of_export(file.read_text(encoding="utf-8"))
     first_half = tmp_path / "half.jsonl"
     first_half.write_text("".join(lines[: len(lines) // 2]), encoding="utf-8")
     target = Renovation(tmp_path / "target.db")
@@ -106,7 +107,7 @@ def _bad_lines(lines: list[str]) -> dict[str, list[str]]:
 def test_a_bad_line_is_named_and_nothing_is_stored(exported: tuple[Renovation, Path], tmp_path: Path,
                                                     case: str) -> None:
     _source, file = exported
-    lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = events_of_export(file.read_text(encoding="utf-8"))
     bad = tmp_path / "bad.jsonl"
     bad.write_text("".join(_bad_lines(lines)[case]), encoding="utf-8")
     target = Renovation(tmp_path / "target.db")
@@ -153,7 +154,7 @@ def test_a_spilled_compound_still_refuses_an_event_that_does_not_follow(
     from renovation.services.transfer import BadImport, import_file
 
     _source, file = exported
-    lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = events_of_export(file.read_text(encoding="utf-8"))
     metered = max(number for number, line in enumerate(lines) if line.count("QuantityMeasured"))
     event = json.loads(lines[metered])
     others = {json.loads(line)["originator_id"] for line in lines[:metered]} - {event["originator_id"]}

@@ -211,7 +211,8 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Stores:
         export = root / "demo.jsonl"
         run(demo, "export", str(export))
         prefix_export = root / "prefix.jsonl"
-        prefix_export.write_text("".join(export.read_text(encoding="utf-8").splitlines(True)[:PREFIX]),
+        # the export's header line and its first PREFIX events
+        prefix_export.write_text("".join(export.read_text(encoding="utf-8").splitlines(True)[:PREFIX + 1]),
                                  encoding="utf-8")
         prefix = root / "prefix.db"
         run(prefix, "import", str(prefix_export))

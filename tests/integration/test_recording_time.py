@@ -80,8 +80,8 @@ def log_times(app: RenovationApp) -> list[datetime]:
 def test_a_slow_clock_records_no_earlier_than_the_stores_latest_event(db: str) -> None:
     app = open_app(db)
     start_compound(app, "JM")
-    slow = RenovationApp(db, clock_func=lambda: SLOW - timedelta(hours=2))
-    start_compound(slow, "XY")  # another compound, from a clock two hours behind
+    slow = RenovationApp(db, clock_func=lambda: SLOW - timedelta(minutes=30))
+    start_compound(slow, "XY")  # another compound, from a clock 35 minutes behind
 
     assert log_times(app) == sorted(log_times(app))
     assert log_times(app)[-1] == LATER
@@ -172,4 +172,23 @@ def test_as_of_resolves_to_a_position_in_the_log(db: str) -> None:
     assert position_as_of(app, stamps[-2] + timedelta(seconds=30)) == positions[-2]
     assert replay_ledger(app, "XY", stamps[-2])["total_value"] == Decimal(0)
     assert replay_ledger(app, "XY", stamps[-1])["total_value"] == Decimal("246.90")
+    app.close()
+
+
+def test_a_clock_far_behind_the_store_is_refused_not_followed(db: str) -> None:
+    """Up to an hour behind, a clock records at the store's latest time; further behind, it is refused
+    (nothing recorded) rather than followed: else one clock far ahead would carry every later
+    recording time with it, in silence."""
+    from renovation.services.writer import ClockBehind
+
+    app = open_app(db)
+    start_compound(app)
+    stored = app.event_count()
+    slow = RenovationApp(db, clock_func=lambda: LATER - timedelta(hours=2))
+
+    with pytest.raises(ClockBehind, match="check the clock"):
+        slow.measure("JM", "A1", "2021-05", Decimal("1"), user="auditor")
+
+    assert app.event_count() == stored
+    slow.close()
     app.close()
