@@ -29,6 +29,8 @@ def rows(export: Path) -> list[tuple[str, int, str, bytes]]:
     with export.open("rb") as handle:
         for raw in handle:
             line = json.loads(raw)
+            if "renovation_export" in line:
+                continue  # the header line (the store's time zone)
             state = json.dumps(line["state"], ensure_ascii=False, separators=(",", ":")).encode()
             result.append((line["originator_id"], line["originator_version"], line["topic"], state))
     return result
