@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -64,6 +64,9 @@ def project_compound(project: Any, events: Iterable[Any]) -> Any:
         project = event.mutate(project)
     return project
 
+
+#: The seed's morning round leaves at 06:30; one recorded at noon or later is a patrol.
+NOON = time(12)
 
 @dataclass(frozen=True)
 class Context:
@@ -442,6 +445,8 @@ class CompoundProject(Aggregate):
         if kind not in InspectionKind.__members__.values():
             raise errors.InvalidValue(field="kind", value=kind, reason="choice", choices="morning, patrol")
         self.check_construction_time("inspect", "inspection", at, ctx)
+        if kind == InspectionKind.MORNING and at.time() >= NOON:
+            raise errors.MorningAfterNoon(at=at.isoformat(timespec="minutes"))
         if due is not None and due < at.date():
             raise errors.DueBeforeInspection(due=due.isoformat(), day=at.date().isoformat())
         raised = []

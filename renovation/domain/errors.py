@@ -131,6 +131,10 @@ class FindingTransitionRefused(DomainError):
     pass
 
 
+class MorningAfterNoon(DomainError):
+    """A "morning" round recorded after noon: it is a patrol."""
+
+
 class DueBeforeInspection(DomainError):
     pass
 

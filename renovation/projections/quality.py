@@ -12,7 +12,7 @@ through partial indexes).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal, TypedDict, overload
 
@@ -36,6 +36,8 @@ from renovation.projections.common import count_percent
 from renovation.projections.rows import Rows
 
 REGIMES = ("routine", "cross", "blind")
+#: A morning round is on time if it starts by 07:00 (06:30 and the default grace of renovation.toml).
+ON_TIME_BY = time(7, 0)
 
 compounds = Table(
     "quality_compounds_v3",  # the shape of version 3 of the projection (version 4 added open_findings)
@@ -54,11 +56,12 @@ compounds = Table(
 COUNTS = [column.name for column in compounds.columns if isinstance(column.type, Integer)]
 
 morning_days = Table(
-    "quality_morning_days",
+    "quality_morning_days_v2",  # version 6 of the projection added first_start
     metadata,
     Column("code", String(16), primary_key=True),
     Column("day", DateText, primary_key=True),
-    Index("quality_morning_days_by_day", "day"),  # the days after a board's date
+    Column("first_start", String(8), nullable=False),  # HH:MM:SS of the day's first morning round, store's zone
+    Index("quality_morning_days_v2_by_day", "day"),  # the days after a board's date
 )
 
 # Partial indexes hold only the few rows a board counts when asked: a query uses one when its
@@ -107,7 +110,7 @@ samples = Table(
 
 class QualityProjection(Projection):
     name = "quality"
-    version = 5  # times stored in UTC and days counted in the store's zone (4: the open findings apart)
+    version = 6  # the first start of each day's morning round (5: UTC times, days in the store's zone)
     tables = (compounds, morning_days, findings, open_findings, samples)
 
     def on_Registered(self, rows: Rows, event: Event) -> None:
@@ -134,9 +137,13 @@ class QualityProjection(Projection):
     def on_InspectionRecorded(self, rows: Rows, event: Event) -> None:
         compound = rows.one(compounds, event.code)
         counts = {event.kind: compound[event.kind] + 1}
-        day = event.at.astimezone(self.zone).date()  # the project's day, whoever recorded it where
-        if event.kind == "morning" and rows.get(morning_days, event.code, day) is None:
-            rows.insert(morning_days, {"code": event.code, "day": day})
+        local = event.at.astimezone(self.zone)  # the project's day and hour, whoever recorded it where
+        day, start = local.date(), local.time().isoformat(timespec="seconds")
+        known = rows.get(morning_days, event.code, day) if event.kind == "morning" else None
+        if known is not None and start < known["first_start"]:
+            rows.update(morning_days, (event.code, day), first_start=start)
+        if event.kind == "morning" and known is None:
+            rows.insert(morning_days, {"code": event.code, "day": day, "first_start": start})
             started, completed = compound["started_on"], compound["completed_on"]
             if started is not None and started <= day and (completed is None or day <= completed):
                 counts["covered_days"] = compound["covered_days"] + 1
@@ -234,6 +241,7 @@ class Tally:
         "days",
         "failed",
         "morning",
+        "on_time",
         "open",
         "overdue",
         "patrol",
@@ -243,7 +251,7 @@ class Tally:
 
     def __init__(self) -> None:
         self.morning = self.patrol = 0
-        self.covered = self.days = 0
+        self.covered = self.days = self.on_time = 0
         self.open = self.overdue = self.closed = 0
         self.close_seconds = 0
         self.samples = self.failed = 0
@@ -259,6 +267,7 @@ class Tally:
             "patrols": self.patrol,
             "construction_days": self.days,
             "morning_coverage": count_percent(self.covered, self.days),
+            "morning_on_time": count_percent(self.on_time, self.days),
             "findings_open": self.open,
             "findings_overdue": self.overdue,
             "findings_closed": self.closed,
@@ -280,6 +289,7 @@ class QualityFigures(TypedDict):
     patrols: int
     construction_days: int
     morning_coverage: Decimal | None
+    morning_on_time: Decimal | None  # % of construction days whose first morning round started on time
     findings_open: int
     findings_overdue: int
     findings_closed: int
@@ -318,28 +328,30 @@ class MissedDay(TypedDict):
 
 @overload
 def quality_rows(connection: Connection, today: date, by: Literal["compound"] = ...,
-                 hidden_regimes: frozenset[str] = ...) -> list[CompoundQuality]: ...
+                 hidden_regimes: frozenset[str] = ..., on_time_by: time = ...) -> list[CompoundQuality]: ...
 
 
 @overload
 def quality_rows(connection: Connection, today: date, by: Literal["contractor"],
-                 hidden_regimes: frozenset[str] = ...) -> list[ContractorQuality]: ...
+                 hidden_regimes: frozenset[str] = ..., on_time_by: time = ...) -> list[ContractorQuality]: ...
 
 
 @overload
 def quality_rows(connection: Connection, today: date, by: str,
-                 hidden_regimes: frozenset[str] = ...) -> QualityRows: ...
+                 hidden_regimes: frozenset[str] = ..., on_time_by: time = ...) -> QualityRows: ...
 
 
 def quality_rows(connection: Connection, today: date, by: str = "compound",
-                 hidden_regimes: frozenset[str] = frozenset()) -> QualityRows:
-    """One row per compound (or per contractor): coverage and findings as of ``today``. The running
-    counts are read from one row per compound; the rest comes from the few rows it concerns."""
+                 hidden_regimes: frozenset[str] = frozenset(), on_time_by: time = ON_TIME_BY) -> QualityRows:
+    """One row per compound (or per contractor): coverage and findings as of ``today``, morning rounds
+    on time if they started by ``on_time_by``. The running counts are read from one row per compound;
+    the rest comes from the few rows it concerns."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     contractor_of: dict[str, str] = {}
     key_of: dict[str, str] = {}
     _tally_running_counts(connection, today, by, tallies, contractor_of, key_of)
     _tally_the_few_rows(connection, today, hidden_regimes, tallies, key_of)
+    _tally_on_time(connection, today, on_time_by, tallies, key_of)
     if by == "compound":
         by_compound: list[CompoundQuality] = [
             {"code": code, "contractor": contractor_of[code], **tallies[code].row()} for code in contractor_of
@@ -379,6 +391,20 @@ def _tally_running_counts(connection: Connection, today: date, by: str, tallies:
             if index % 2 == 0:
                 tally.samples += count
                 tally.failed += count - counts[index + 1]
+
+
+def _tally_on_time(connection: Connection, today: date, on_time_by: time, tallies: dict[str, Tally],
+                   key_of: dict[str, str]) -> None:
+    """Construction days up to ``today`` whose first morning round started by ``on_time_by``."""
+    on_time = (
+        select(morning_days.c.code, func.count())
+        .join(compounds, compounds.c.code == morning_days.c.code)
+        .where(morning_days.c.day <= today, morning_days.c.first_start <= on_time_by.isoformat(timespec="seconds"),
+               *_within_construction(compounds.c.started_on, compounds.c.completed_on))
+        .group_by(morning_days.c.code)
+    )
+    for code, count in connection.execute(on_time).all():
+        tallies[key_of[code]].on_time += count
 
 
 def _tally_the_few_rows(connection: Connection, today: date, hidden_regimes: frozenset[str],

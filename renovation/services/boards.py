@@ -56,16 +56,17 @@ def quality(ws: Workspace, today: date, *, code: str | None, by: str, missed: bo
     morning round. A contractor (``hide_blind``) never learns of a blind sample before its result."""
     from renovation.projections.quality import missed_days, quality_rows
 
+    on_time_by = ws.config.quality.on_time_by  # a bad renovation.toml fails here, before any work
     models = ws.read_models("quality")
     hidden = frozenset({"blind"}) if hide_blind else frozenset()
     with models.engine.connect() as connection:
         if code is None:
-            return quality_rows(connection, today, by, hidden)
+            return quality_rows(connection, today, by, hidden, on_time_by)
         ws.app.get_project(code)  # an unknown code is refused, not shown as empty
         if missed:
             days: list[MissedDay] = [{"code": code, "day": day} for day in missed_days(connection, code, today)]
             return days
-        return [row for row in quality_rows(connection, today, "compound", hidden) if row["code"] == code]
+        return [row for row in quality_rows(connection, today, "compound", hidden, on_time_by) if row["code"] == code]
 
 
 def ranking(ws: Workspace, period: str | None, by: str, today: date,

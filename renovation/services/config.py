@@ -8,11 +8,15 @@ Found in the working directory, or given with ``--config``::
     progress = 20
     civilized = 15
     satisfaction = 10
+
+    [quality]
+    morning_grace_minutes = 30   # a morning round started by 06:30 plus this is on time
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +47,21 @@ class Ranking:
     weights: Weights = field(default_factory=Weights)
 
 
+#: The seed: "每天早上 6:30 出发" — the morning round leaves at 06:30.
+MORNING_ROUND = time(6, 30)
+
+
+@dataclass(frozen=True)
+class Quality:
+    morning_grace_minutes: int = 30
+
+    @property
+    def on_time_by(self) -> time:
+        """The latest start of a morning round that is on time (06:30 plus the grace)."""
+        start = datetime.combine(date(2000, 1, 1), MORNING_ROUND) + timedelta(minutes=self.morning_grace_minutes)
+        return start.time()
+
+
 @dataclass(frozen=True)
 class UserEntry:
     role: str
@@ -55,6 +74,7 @@ class Config:
     is only imported when there is a file to read: most commands start faster without it)."""
 
     ranking: Ranking = field(default_factory=Ranking)
+    quality: Quality = field(default_factory=Quality)
     users: dict[str, UserEntry] | None = None
     source: str | None = None
 
@@ -93,6 +113,7 @@ def load_config(path: str | None) -> Config:
     return Config(
         ranking=Ranking(Weights(weights.quality, weights.safety, weights.progress, weights.civilized,
                                 weights.satisfaction)),
+        quality=Quality(checked.quality.morning_grace_minutes),
         users=users,
         source=str(file),
     )

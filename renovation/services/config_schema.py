@@ -31,6 +31,13 @@ class RankingSchema(BaseModel):
     weights: WeightsSchema = WeightsSchema()
 
 
+class QualitySchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Minutes after 06:30 (the seed's morning round) that a round may start and still be on time.
+    morning_grace_minutes: int = Field(30, ge=0, le=330, strict=True)
+
+
 class UserSchema(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -48,6 +55,7 @@ class ConfigSchema(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     ranking: RankingSchema = RankingSchema()
+    quality: QualitySchema = QualitySchema()
     users: dict[str, UserSchema] | None = None
 
     @model_validator(mode="after")

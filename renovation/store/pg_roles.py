@@ -112,7 +112,7 @@ WRITERS = ("supervisor", "bureau", "auditor")
 #: Read models with row-level security for contractors: those carrying the compound's contractor...
 CONTRACTOR_TABLES = ("progress_compounds", "quality_compounds_v3")
 #: ... and those carrying only the compound's code (joined through progress_compounds).
-CODE_TABLES = ("quality_morning_days", "quality_findings_v2", "quality_open_findings", "quality_samples",
+CODE_TABLES = ("quality_morning_days_v2", "quality_findings_v2", "quality_open_findings", "quality_samples",
                "ledger_items", "ledger_entries", "feedback_tickets")
 #: The horse-race board: contractors read all of it.
 RANKING_TABLES = ("ranking_compounds", "ranking_scores")

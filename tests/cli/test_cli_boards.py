@@ -279,16 +279,16 @@ def test_quality_csv_and_tables(programme: Renovation) -> None:
     zh_by = programme.ok(*TODAY, "quality", "--by", "contractor", lang="zh")
 
     assert headers(zh) == [
-        "代码", "施工单位", "检查次数", "晨检", "巡检", "施工天数", "晨检覆盖率%", "未销项问题", "逾期问题",
-        "已销项问题", "平均销项天数", "样品", "不合格样品", "常规检测合格率%", "交叉互检合格率%", "盲检合格率%",
-        "退场批次",
+        "代码", "施工单位", "检查次数", "晨检", "巡检", "施工天数", "晨检覆盖率%", "晨检准时率%", "未销项问题",
+        "逾期问题", "已销项问题", "平均销项天数", "样品", "不合格样品", "常规检测合格率%", "交叉互检合格率%",
+        "盲检合格率%", "退场批次",
     ]
     assert headers(zh_by) == headers(zh)[1:]
     assert "5.97" in table(zh_by)
     assert headers(programme.ok(*TODAY, "quality", "--by", "contractor", lang="en")) == [
         "Contractor", "Inspections", "Morning rounds", "Patrols", "Construction days", "Morning coverage %",
-        "Findings open", "Findings overdue", "Findings closed", "Mean days to close", "Samples", "Samples failed",
-        "Routine pass %", "Cross pass %", "Blind pass %", "Rejected batches",
+        "Morning on time %", "Findings open", "Findings overdue", "Findings closed", "Mean days to close", "Samples",
+        "Samples failed", "Routine pass %", "Cross pass %", "Blind pass %", "Rejected batches",
     ]
 
 

@@ -300,3 +300,34 @@ def test_a_morning_round_recorded_on_a_utc_machine_counts_on_the_stores_day(
         days = connection.execute(select(morning_days.c.day).where(morning_days.c.code == "JM")).scalars().all()
     workspace.close()
     assert days == [date(2021, 3, 2)]
+
+
+def test_a_morning_round_after_noon_is_refused(run: Renovation, started: str) -> None:
+    """The morning round leaves at 06:30; one recorded at noon or later is a patrol."""
+    before = event_count(run.db)
+
+    result = run("inspect", "JM", "--kind", "morning", "--at", "2021-03-02T12:00")
+
+    assert result.exit_code == 1
+    assert run.lines(result) == [
+        "Error: a morning round at 2021-03-02T12:00+08:00 is after noon: record it as a patrol"]
+    assert event_count(run.db) == before
+    run.ok("inspect", "JM", "--kind", "morning", "--at", "2021-03-02T11:59")
+    run.ok("inspect", "JM", "--kind", "patrol", "--at", "2021-03-02T13:00")
+
+
+def test_the_grace_of_a_morning_round_comes_from_renovation_toml(run: Renovation, started: str,
+                                                                   tmp_path: Path) -> None:
+    run.ok("inspect", "JM", "--kind", "morning", "--at", "2021-03-02T07:20")
+    late = tmp_path / "late.toml"
+    late.write_text("[quality]\nmorning_grace_minutes = 60\n", encoding="utf-8")
+
+    default = run.json("--today", "2021-03-02", "quality")[0]
+    graced = run.json("--today", "2021-03-02", "--config", str(late), "quality")[0]
+
+    assert (default["morning_coverage"], default["morning_on_time"]) == ("50.00", "0.00")
+    assert graced["morning_on_time"] == "50.00"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[quality]\nmorning_grace_minutes = -5\n", encoding="utf-8")
+    refused = run("--config", str(bad), "quality")
+    assert refused.exit_code == 2 and "morning_grace_minutes" in refused.output

@@ -299,7 +299,7 @@ def test_contractor_sees_the_ranking_and_its_own_rows_only(applied: Store) -> No
     assert ranking == [("JM", "辽源建工"), ("LY", "示例建工")]
     assert len(applied.rows("李经理", "SELECT * FROM {}", "ranking_scores")) == 2
     assert applied.rows("李经理", "SELECT code FROM {}", "progress_compounds") == [("JM",)]
-    assert applied.rows("李经理", "SELECT DISTINCT code FROM {}", "quality_morning_days") == [("JM",)]
+    assert applied.rows("李经理", "SELECT DISTINCT code FROM {}", "quality_morning_days_v2") == [("JM",)]
     assert applied.rows("赵经理", "SELECT code FROM {}", "progress_compounds") == [("LY",)]
     assert applied.rows("赵经理", "SELECT code, sample_id FROM {}", "quality_samples") == [("LY", "S1")]
     # JM's blind sample S1 has no result yet: hidden; the routine S2 with its result is shown.

@@ -7,7 +7,7 @@ cases marked "half").
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
 
 from renovation.domain.compound import NewFinding
@@ -130,7 +130,7 @@ def quality_programme(app: RenovationApp) -> None:
     )
     inspect("JM", "morning", at=at("2021-03-04"), due=date(2021, 3, 20), user="sup",
             findings=[NewFinding("quality", "minor", "防水层破损")])  # I5: F4 due 03-20
-    inspect("JM", "morning", at=at("2021-03-05", "06:40"), user="sup")  # I6
+    inspect("JM", "morning", at=at("2021-03-05", "07:20"), user="sup")  # I6: late (06:30 and 30 minutes' grace)
     # samples, all on 03-05; each result follows its sample, so that S3 is the resample of S2
     lab = "辽源市建设工程质量检测站"
     for material, batch, regime, passed in [
@@ -182,6 +182,8 @@ def test_quality_per_compound(app: RenovationApp, models: ReadModels) -> None:
         "construction_days": 6,
         # mornings on 03-01, 03-02 (twice), 03-04, 03-05: 4 days of 6 = 66.666.. -> 66.67
         "morning_coverage": D("66.67"),
+        # on time (started by 07:00): 03-01, 03-02 (its first round), 03-04; not 03-05 (07:20): 3 of 6
+        "morning_on_time": D("50.00"),
         # open: F2 (rectified) and F4 (reopened); overdue on 03-15: F2 (due 03-10), not F4 (due 03-20);
         # closed: F1 and F3 (closed late, still closed)
         "findings_open": 2, "findings_overdue": 1, "findings_closed": 2,
@@ -202,6 +204,7 @@ def test_quality_per_compound(app: RenovationApp, models: ReadModels) -> None:
         "construction_days": 5,
         # 03-11 and 03-13 of 5 days = 40.00; the round of 03-16 is after today
         "morning_coverage": D("40.00"),
+        "morning_on_time": D("40.00"),
         "findings_open": 0, "findings_overdue": 0, "findings_closed": 0, "mean_days_to_close": None,
         "samples": 0, "samples_failed": 0,
         "routine_pass_rate": None, "cross_pass_rate": None, "blind_pass_rate": None,
@@ -210,6 +213,9 @@ def test_quality_per_compound(app: RenovationApp, models: ReadModels) -> None:
     yh = rows["YH"]
     assert (yh["contractor"], yh["inspections"], yh["construction_days"]) == ("辽源建工", 0, 0)
     assert yh["morning_coverage"] is None  # no construction day yet: no coverage, not 0 %
+    with models.engine.connect() as connection:  # a grace of 60 minutes (renovation.toml): 07:20 is on time
+        later = {row["code"]: row for row in quality_rows(connection, date(2021, 3, 15), on_time_by=time(7, 30))}
+    assert later["JM"]["morning_on_time"] == D("66.67")
 
 
 def test_quality_per_contractor(app: RenovationApp, models: ReadModels) -> None:

@@ -100,6 +100,7 @@ def every_error() -> list[DomainError]:
             for action, status in pairs(FINDING_ACTIONS, FINDING_STATUSES)
         ],
         errors.DueBeforeInspection(due="2021-04-11", day="2021-04-12"),
+        errors.MorningAfterNoon(at="2021-04-12T13:05+08:00"),
         errors.UnknownSample(code="JM", sample_id="S1"),
         errors.ResultAlreadyRecorded(sample_id="S1", result="fail"),
         errors.BatchRejected(batch="W-03"),
