@@ -43,11 +43,14 @@ def progress(session: Session, as_of: str | None, as_json: bool, as_csv: bool) -
 @click.option("--by", type=click.Choice(["compound", "contractor"]), default="compound", show_default=True,
               help="One row per compound or per contractor.")
 @click.option("--missed", is_flag=True, help="List the construction days of CODE without a morning round.")
+@click.option("--as-of", "as_of", default=None, help=AS_OF_HELP)
 @output_options
 @pass_session
-def quality(session: Session, code: str | None, by: str, missed: bool, as_json: bool, as_csv: bool) -> None:
+def quality(session: Session, code: str | None, by: str, missed: bool, as_of: str | None, as_json: bool,
+            as_csv: bool) -> None:
     """Quality: inspections by kind; morning-round coverage (days with a morning inspection ÷
-    construction days, from the start to completion or today); findings open, overdue (not closed
+    construction days, from the start to completion or today) and rounds on time (started by 06:30
+    plus [quality] morning_grace_minutes of renovation.toml, default 30); findings open, overdue (not closed
     by the due date, as of today) and closed, with the mean days to close; material samples, pass
     rate by regime, rejected batches.
 
@@ -62,9 +65,12 @@ def quality(session: Session, code: str | None, by: str, missed: bool, as_json: 
 
     if missed and not code:
         raise click.UsageError("--missed needs a compound CODE")
+    from renovation.cli.audit import parse_as_of
+
     chosen = validate(CodeInput, code=code).code if code else None
-    rows = boards.quality(session.workspace, session.today(), code=chosen, by=by, missed=missed,
-                          hide_blind=session.hides_pending_blind_samples)
+    moment = parse_as_of(as_of)
+    rows = boards.quality(session.workspace, session.today() if moment is None else moment.date(), code=chosen,
+                          by=by, missed=missed, hide_blind=session.hides_pending_blind_samples, as_of=moment)
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 
@@ -101,9 +107,11 @@ def ranking(session: Session, period: str | None, by: str, as_of: str | None, as
 @click.argument("code")
 @click.option("--item", default=None, help="Only this bill-of-quantities item.")
 @click.option("--period", default=None, help="Only this period, YYYY-MM (cumulative figures still count earlier ones).")
+@click.option("--as-of", "as_of", default=None, help=AS_OF_HELP)
 @output_options
 @pass_session
-def ledger(session: Session, code: str, item: str | None, period: str | None, as_json: bool, as_csv: bool) -> None:
+def ledger(session: Session, code: str, item: str | None, period: str | None, as_of: str | None, as_json: bool,
+           as_csv: bool) -> None:
     """The metering ledger (计量台账) of CODE: per item and period, the quantity and value metered, the
     cumulative quantity and value, and the share of the item's contract quantity.
 
@@ -112,11 +120,12 @@ def ledger(session: Session, code: str, item: str | None, period: str | None, as
       renovation ledger JM
       renovation ledger JM --item 010101 --period 2021-04 --csv
     """
+    from renovation.cli.audit import parse_as_of
     from renovation.cli.inputs import LedgerInput, validate
     from renovation.services import boards
 
     data = validate(LedgerInput, code=code, item=item, period=period)
-    rows = boards.ledger(session.workspace, data.code, data.item, data.period)
+    rows = boards.ledger(session.workspace, data.code, data.item, data.period, parse_as_of(as_of))
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 

@@ -400,6 +400,19 @@ class CodeInput(Input):
     code: str = parsed(parse_code)
 
 
+class FindingShowInput(Input):
+    code: str = parsed(parse_code)
+    finding_id: str = parsed(parse_identifier)
+
+
+class ListInput(Input):
+    """The filters of a worklist (``finding list``, ``material list``)."""
+
+    code: str | None = optional(parse_code)
+    contractor: str | None = optional(parse_name)
+    batch: str | None = optional(_text(rules.LABEL))
+
+
 class DayInput(Input):
     code: str = parsed(parse_code)
     on: date | None = optional(parse_date)

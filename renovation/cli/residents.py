@@ -64,18 +64,21 @@ def resolve(session: Session, code: str, ticket_id: str, note: str, at: str | No
 
 @feedback.command("list")
 @click.option("--open", "only_open", is_flag=True, help="Only tickets not yet resolved.")
+@click.option("--as-of", "as_of", default=None,
+              help="Answer as on that moment (ISO 8601 or a date), from the events recorded by then.")
 @output_options
 @pass_session
-def list_feedback(session: Session, only_open: bool, as_json: bool, as_csv: bool) -> None:
+def list_feedback(session: Session, only_open: bool, as_of: str | None, as_json: bool, as_csv: bool) -> None:
     """List feedback tickets, oldest first, with the days each took to resolve.
 
     \b
     Example:
       renovation feedback list --open
     """
+    from renovation.cli.audit import parse_as_of
     from renovation.services import boards
 
-    rows = boards.feedback(session.workspace, only_open=only_open)
+    rows = boards.feedback(session.workspace, only_open=only_open, as_of=parse_as_of(as_of))
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 

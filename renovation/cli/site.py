@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from renovation.cli import Session, pass_session
-from renovation.cli.output import as_row, recorded, write_options
+from renovation.cli.output import as_row, emit, output_options, recorded, write_options
 from renovation.cli.said import said
 from renovation.domain.messages import word
 
@@ -76,6 +76,71 @@ def _finding_action(name: str, action: str, doc: str) -> click.Command:
     return finding.command(name)(command)
 
 
+def _one_state(flags: dict[str, bool]) -> str | None:
+    """The one state flag given (``--open``, ``--failed``, ...), or None; two are a usage error."""
+    given = [name for name, on in flags.items() if on]
+    if len(given) > 1:
+        raise click.UsageError(f"give one of {', '.join('--' + name for name in flags)}, not {len(given)}")
+    return given[0] if given else None
+
+
+@finding.command("list")
+@click.option("--open", "open_", is_flag=True, help="Not closed (open, rectified or reopened).")
+@click.option("--overdue", is_flag=True, help="Not closed and past the due date (as of today).")
+@click.option("--closed", is_flag=True, help="Closed (销项).")
+@click.option("--code", default=None, help="Only this compound.")
+@click.option("--contractor", default=None, help="Only this construction unit's compounds.")
+@click.option("--severity", type=click.Choice(["minor", "major", "critical"]), default=None)
+@click.option("--category", type=click.Choice(["quality", "safety", "civilized"]), default=None)
+@click.option("--as-of", "as_of", default=None, help="As recorded by that moment (ISO 8601 or a date).")
+@output_options
+@pass_session
+def finding_list(session: Session, open_: bool, overdue: bool, closed: bool, code: str | None,
+                 contractor: str | None, severity: str | None, category: str | None, as_of: str | None,
+                 as_json: bool, as_csv: bool) -> None:
+    """The findings to act on (整改清单): compound, category, severity, text and location; raised when and
+    by whom; due; days open; days overdue; status and the last note. A contractor sees its own
+    compounds' only.
+
+    \b
+    Examples:
+      renovation finding list --overdue
+      renovation finding list --open --contractor 辽源建工 --csv
+    """
+    from renovation.cli.audit import parse_as_of
+    from renovation.cli.inputs import ListInput, validate
+    from renovation.services import worklists
+
+    state = _one_state({"open": open_, "overdue": overdue, "closed": closed})
+    data = validate(ListInput, code=code, contractor=contractor)
+    moment = parse_as_of(as_of)
+    rows = worklists.finding_list(session.workspace, session.today() if moment is None else moment.date(),
+                                  session.user, state=state, code=data.code, contractor=data.contractor,
+                                  severity=severity, category=category, as_of=moment)
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
+
+
+@finding.command("show")
+@click.argument("code")
+@click.argument("finding_id")
+@output_options
+@pass_session
+def finding_show(session: Session, code: str, finding_id: str, as_json: bool, as_csv: bool) -> None:
+    """The whole history of FINDING_ID: raised (by which inspection, what, where, due), each
+    rectification, close and reopening, with its note, who and when (as done, and as recorded).
+
+    \b
+    Example:
+      renovation finding show JM F7
+    """
+    from renovation.cli.inputs import FindingShowInput, validate
+    from renovation.services import worklists
+
+    data = validate(FindingShowInput, code=code, finding_id=finding_id)
+    rows = worklists.finding_history(session.workspace, session.user, data.code, data.finding_id)
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
+
+
 _finding_action("rectify", "rectify_finding", """Record that the contractor rectified FINDING_ID.
 
     \b
@@ -132,6 +197,39 @@ def sample(session: Session, code: str, material: str, batch: str, regime: str, 
                                          witness=data.witness, at=data.at, user=session.user)
     key = "resampled" if result.resample_of else "sampled"
     recorded(result, said(key, session.lang, **as_row(result)), as_json=as_json)
+
+
+@material.command("list")
+@click.option("--pending", is_flag=True, help="No result yet.")
+@click.option("--failed", is_flag=True, help="Failed.")
+@click.option("--resample", is_flag=True, help="Failed; its batch awaits the double-quantity resample.")
+@click.option("--rejected", is_flag=True, help="Failed again: the batch was rejected (退场).")
+@click.option("--code", default=None, help="Only this compound.")
+@click.option("--batch", default=None, help="Only this delivery batch.")
+@click.option("--as-of", "as_of", default=None, help="As recorded by that moment (ISO 8601 or a date).")
+@output_options
+@pass_session
+def material_list(session: Session, pending: bool, failed: bool, resample: bool, rejected: bool, code: str | None,
+                  batch: str | None, as_of: str | None, as_json: bool, as_csv: bool) -> None:
+    """The material samples: regime, batch, sampled when and by whom, the witness, the result, the lab
+    and its report number, and which sample a resample repeats. A contractor sees its own compounds'
+    samples only, and no blind sample before its result.
+
+    \b
+    Examples:
+      renovation material list --pending
+      renovation material list --code JM --batch B-031
+    """
+    from renovation.cli.audit import parse_as_of
+    from renovation.cli.inputs import ListInput, validate
+    from renovation.services import worklists
+
+    state = _one_state({"pending": pending, "failed": failed, "resample": resample, "rejected": rejected})
+    data = validate(ListInput, code=code, batch=batch)
+    moment = parse_as_of(as_of)
+    rows = worklists.material_list(session.workspace, session.today() if moment is None else moment.date(),
+                                   session.user, state=state, code=data.code, batch=data.batch, as_of=moment)
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 
 @material.command("result")

@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from renovation.projections.base import Projection
     from renovation.projections.runner import EventSource, ReadModels
 
-NAMES = ("progress", "quality", "ledger", "ranking", "feedback")
+NAMES = ("progress", "quality", "ledger", "ranking", "feedback", "worklists")
 
 
 def all_projections() -> list[Projection]:
@@ -17,8 +17,10 @@ def all_projections() -> list[Projection]:
     from renovation.projections.progress import ProgressProjection
     from renovation.projections.quality import QualityProjection
     from renovation.projections.ranking import RankingProjection
+    from renovation.projections.worklists import WorklistsProjection
 
-    return [ProgressProjection(), QualityProjection(), LedgerProjection(), RankingProjection(), FeedbackProjection()]
+    return [ProgressProjection(), QualityProjection(), LedgerProjection(), RankingProjection(), FeedbackProjection(),
+            WorklistsProjection()]
 
 
 def read_models(source: EventSource) -> ReadModels:

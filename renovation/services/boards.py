@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 Row = dict[str, Any]
 #: The read models, in the order a rebuild of all of them runs.
-NAMES = ("progress", "quality", "ledger", "ranking", "feedback")
+NAMES = ("progress", "quality", "ledger", "ranking", "feedback", "worklists")
 
 
 def models_for(ws: Workspace, name: str, today: date, as_of: datetime | None) -> tuple[ReadModels, date]:
@@ -51,13 +51,13 @@ def compounds(ws: Workspace, today: date) -> list[Row]:
 
 
 def quality(ws: Workspace, today: date, *, code: str | None, by: str, missed: bool,
-            hide_blind: bool) -> QualityRows | list[MissedDay]:
+            hide_blind: bool, as_of: datetime | None = None) -> QualityRows | list[MissedDay]:
     """The quality board (by compound or contractor), one compound's row, or its days without a
     morning round. A contractor (``hide_blind``) never learns of a blind sample before its result."""
     from renovation.projections.quality import missed_days, quality_rows
 
     on_time_by = ws.config.quality.on_time_by  # a bad renovation.toml fails here, before any work
-    models = ws.read_models("quality")
+    models, today = models_for(ws, "quality", today, as_of)
     hidden = frozenset({"blind"}) if hide_blind else frozenset()
     with models.engine.connect() as connection:
         if code is None:
@@ -79,21 +79,22 @@ def ranking(ws: Workspace, period: str | None, by: str, today: date,
         return ranking_rows(connection, weights, period, by)
 
 
-def ledger(ws: Workspace, code: str, item: str | None, period: str | None) -> list[LedgerRow]:
+def ledger(ws: Workspace, code: str, item: str | None, period: str | None,
+           as_of: datetime | None = None) -> list[LedgerRow]:
     from renovation.projections.ledger import ledger_items_of, ledger_rows
 
     ws.app.get_project(code)  # an unknown code is refused, not shown as empty
-    models = ws.read_models("ledger")
+    models, _day = models_for(ws, "ledger", date.today(), as_of)
     with models.engine.connect() as connection:
         if item is not None and item not in (known := ledger_items_of(connection, code)):
             raise errors.UnknownItem(code=code, item=item, known=", ".join(sorted(known)))
         return ledger_rows(connection, code, item, period)
 
 
-def feedback(ws: Workspace, *, only_open: bool) -> list[TicketRow]:
+def feedback(ws: Workspace, *, only_open: bool, as_of: datetime | None = None) -> list[TicketRow]:
     from renovation.projections.feedback import feedback_rows
 
-    models = ws.read_models("feedback")
+    models, _day = models_for(ws, "feedback", date.today(), as_of)
     with models.engine.connect() as connection:
         return feedback_rows(connection, only_open=only_open, zone=models.zone)
 

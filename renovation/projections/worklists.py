@@ -1,0 +1,226 @@
+"""The daily worklists: every finding with its state (``renovation finding list``) and every material
+sample with its result (``renovation material list``), one row each, with what a supervisor or a
+contractor needs to act on it. Who may see which rows is decided by the service that reads them
+(``renovation.services.worklists``): a contractor its own compounds, never a pending blind sample.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any, TypedDict
+
+from sqlalchemy import Boolean, Column, Connection, Index, String, Table, select
+
+from renovation.projections.base import DateText, DateTimeText, Event, Projection, metadata
+from renovation.projections.common import days_between
+from renovation.projections.rows import Rows
+
+contractors = Table(
+    "worklist_compounds",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("contractor", String(200), nullable=False),
+)
+
+findings = Table(
+    "worklist_findings",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("finding_id", String(16), primary_key=True),
+    Column("inspection_id", String(16), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("description", String(500), nullable=False),
+    Column("location", String(200)),
+    Column("raised_at", DateTimeText, nullable=False),
+    Column("raised_by", String(200), nullable=False),
+    Column("due", DateText, nullable=False),
+    Column("status", String(16), nullable=False),  # open | rectified | closed | reopened
+    Column("changed_at", DateTimeText, nullable=False),
+    Column("last_note", String(500)),
+    Column("closed_at", DateTimeText),
+    Index("worklist_findings_by_due", "status", "due"),
+)
+
+samples = Table(
+    "worklist_samples",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("sample_id", String(16), primary_key=True),
+    Column("material", String(200), nullable=False),
+    Column("batch", String(64), nullable=False),
+    Column("regime", String(16), nullable=False),
+    Column("sampled_at", DateTimeText, nullable=False),
+    Column("sampled_by", String(200), nullable=False),
+    Column("witness", String(200)),
+    Column("resample_of", String(16)),
+    Column("passed", Boolean),
+    Column("outcome", String(32)),  # passed | resample_required | batch_rejected
+    Column("lab", String(200)),
+    Column("report", String(64)),
+    Column("resulted_at", DateTimeText),
+)
+
+
+class WorklistsProjection(Projection):
+    name = "worklists"
+    tables = (contractors, findings, samples)
+
+    def on_Registered(self, rows: Rows, event: Event) -> None:
+        rows.insert(contractors, {"code": event.code, "contractor": event.contractor})
+
+    def on_InspectionRecorded(self, rows: Rows, event: Event) -> None:
+        for finding in event.findings:
+            rows.insert(findings, {
+                "code": event.code, "finding_id": finding.finding_id, "inspection_id": event.inspection_id,
+                "category": finding.category, "severity": finding.severity, "description": finding.description,
+                "location": finding.location, "raised_at": finding.raised_at, "raised_by": event.user,
+                "due": finding.due, "status": "open", "changed_at": finding.raised_at,
+            })
+
+    def _step(self, rows: Rows, event: Event, status: str, **values: Any) -> None:
+        note = {"last_note": event.note} if event.note else {}
+        rows.update(findings, (event.code, event.finding_id), status=status, changed_at=event.at, **note, **values)
+
+    def on_FindingRectified(self, rows: Rows, event: Event) -> None:
+        self._step(rows, event, "rectified")
+
+    def on_FindingClosed(self, rows: Rows, event: Event) -> None:
+        self._step(rows, event, "closed", closed_at=event.at)
+
+    def on_FindingReopened(self, rows: Rows, event: Event) -> None:
+        self._step(rows, event, "reopened", closed_at=None)
+
+    def on_MaterialSampled(self, rows: Rows, event: Event) -> None:
+        rows.insert(samples, {
+            "code": event.code, "sample_id": event.sample_id, "material": event.material, "batch": event.batch,
+            "regime": event.regime, "sampled_at": event.at, "sampled_by": event.user, "witness": event.witness,
+            "resample_of": event.resample_of,
+        })
+
+    def on_MaterialResultRecorded(self, rows: Rows, event: Event) -> None:
+        rows.update(samples, (event.code, event.sample_id), passed=event.passed, outcome=event.outcome,
+                    lab=event.lab, report=event.report, resulted_at=event.at)
+
+
+class FindingRow(TypedDict):
+    """A finding on the worklist (``renovation finding list``)."""
+
+    code: str
+    finding_id: str
+    contractor: str
+    category: str
+    severity: str
+    description: str
+    location: str | None
+    raised_at: Any  # datetime, in the store's zone
+    raised_by: str
+    due: date
+    days_open: Decimal
+    days_overdue: int
+    status: str
+    last_note: str | None
+
+
+class SampleRow(TypedDict):
+    """A material sample on the worklist (``renovation material list``)."""
+
+    code: str
+    sample_id: str
+    contractor: str
+    material: str
+    batch: str
+    regime: str
+    sampled_at: Any  # datetime, in the store's zone
+    sampled_by: str
+    witness: str | None
+    result: str  # pending | passed | failed
+    outcome: str | None
+    lab: str | None
+    report: str | None
+    resample_of: str | None
+
+
+#: What ``finding list --open/--overdue/--closed`` keep.
+FINDING_STATES = ("open", "overdue", "closed")
+#: What ``material list --pending/--failed/--resample/--rejected`` keep.
+SAMPLE_STATES = ("pending", "failed", "resample", "rejected")
+
+
+def finding_rows(connection: Connection, today: date, *, state: str | None = None, codes: list[str] | None = None,
+                 severity: str | None = None, category: str | None = None, zone: Any = None) -> list[FindingRow]:
+    """The findings (of ``codes``, if given), by compound and id; ``state`` one of FINDING_STATES.
+    Days open count to the close (or to the end of ``today``); days overdue past the due date, while open."""
+    query = select(findings, contractors.c.contractor).join(contractors, contractors.c.code == findings.c.code)
+    if state == "closed":
+        query = query.where(findings.c.status == "closed")
+    elif state in ("open", "overdue"):
+        query = query.where(findings.c.status != "closed")
+    if state == "overdue":
+        query = query.where(findings.c.due < today)
+    if codes is not None:
+        query = query.where(findings.c.code.in_(codes))
+    if severity:
+        query = query.where(findings.c.severity == severity)
+    if category:
+        query = query.where(findings.c.category == category)
+    result: list[FindingRow] = []
+    for row in connection.execute(query):
+        raised = row.raised_at.astimezone(zone) if zone else row.raised_at
+        end = row.closed_at if row.closed_at is not None else _end_of(today, raised)
+        overdue = (today - row.due).days if row.status != "closed" and row.due < today else 0
+        result.append({
+            "code": row.code, "finding_id": row.finding_id, "contractor": row.contractor, "category": row.category,
+            "severity": row.severity, "description": row.description, "location": row.location,
+            "raised_at": raised, "raised_by": row.raised_by, "due": row.due,
+            "days_open": max(Decimal(0), days_between(raised, end)).quantize(Decimal("0.1")),
+            "days_overdue": overdue, "status": row.status, "last_note": row.last_note,
+        })
+    result.sort(key=lambda found: (found["code"], int(found["finding_id"][1:])))
+    return result
+
+
+def _end_of(today: date, like: Any) -> Any:
+    """The end of ``today`` in the zone of the aware date-time ``like``."""
+    from datetime import datetime, time
+
+    return datetime.combine(today, time.max, like.tzinfo)
+
+
+def sample_rows(connection: Connection, *, state: str | None = None, codes: list[str] | None = None,
+                batch: str | None = None, hide_pending_blind: bool = False, zone: Any = None) -> list[SampleRow]:
+    """The material samples (of ``codes``, if given), by compound and id; ``state`` one of SAMPLE_STATES
+    (``resample``: a failed routine or cross sample whose batch awaits its double-quantity resample).
+    ``hide_pending_blind``: a blind sample without its result is left out, as if it were not there."""
+    query = select(samples, contractors.c.contractor).join(contractors, contractors.c.code == samples.c.code)
+    if state == "pending":
+        query = query.where(samples.c.passed.is_(None))
+    elif state == "failed":
+        query = query.where(samples.c.passed.is_(False))
+    elif state == "resample":
+        query = query.where(samples.c.outcome == "resample_required")
+    elif state == "rejected":
+        query = query.where(samples.c.outcome == "batch_rejected")
+    if codes is not None:
+        query = query.where(samples.c.code.in_(codes))
+    if batch:
+        query = query.where(samples.c.batch == batch)
+    result: list[SampleRow] = []
+    resampled = {(row.code, row.resample_of) for row in connection.execute(
+        select(samples.c.code, samples.c.resample_of).where(samples.c.resample_of.is_not(None)))}
+    for row in connection.execute(query):
+        if hide_pending_blind and row.regime == "blind" and row.passed is None:
+            continue
+        if state == "resample" and (row.code, row.sample_id) in resampled:
+            continue  # its resample is taken: no longer awaited
+        result.append({
+            "code": row.code, "sample_id": row.sample_id, "contractor": row.contractor, "material": row.material,
+            "batch": row.batch, "regime": row.regime,
+            "sampled_at": row.sampled_at.astimezone(zone) if zone else row.sampled_at,
+            "sampled_by": row.sampled_by, "witness": row.witness,
+            "result": "pending" if row.passed is None else "passed" if row.passed else "failed",
+            "outcome": row.outcome, "lab": row.lab, "report": row.report, "resample_of": row.resample_of,
+        })
+    result.sort(key=lambda found: (found["code"], int(found["sample_id"][1:])))
+    return result

@@ -1,0 +1,137 @@
+"""The daily worklists: findings to rectify or close, samples to chase, and a finding's whole history.
+
+Scoped by who asks, as every board is: a contractor (roles configured in ``renovation.toml``) sees
+its own compounds' findings and samples only, and never a blind sample before its result; asking
+for another contractor's compound is answered as for a compound that is not there.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from renovation.domain import errors
+from renovation.domain.compound import CompoundProject
+from renovation.domain.values import normalise_code
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from renovation.projections.worklists import FindingRow, SampleRow
+    from renovation.services.workspace import Workspace
+
+P = CompoundProject
+
+
+class FindingStep(TypedDict):
+    """One step of a finding's life (``renovation finding show``)."""
+
+    step: str  # raised | rectified | closed | reopened
+    at: datetime
+    by: str
+    note: str | None
+    recorded_at: datetime
+
+
+def own_contractor(ws: Workspace, user: str) -> str | None:
+    """The construction unit whose compounds alone ``user`` may see in detail (None: every one)."""
+    access = ws.config.access()
+    if access.users is None or access.role(user) != "contractor":
+        return None
+    return access.users[user].contractor
+
+
+def finding_list(ws: Workspace, today: date, user: str, *, state: str | None = None, code: str | None = None,
+                 contractor: str | None = None, severity: str | None = None, category: str | None = None,
+                 as_of: datetime | None = None) -> list[FindingRow]:
+    from renovation.projections.worklists import finding_rows
+    from renovation.services.boards import models_for
+
+    models, day = models_for(ws, "worklists", today, as_of)
+    with models.engine.connect() as connection:
+        codes = _codes(ws, connection, user, code, contractor)
+        return finding_rows(connection, day, state=state, codes=codes, severity=severity, category=category,
+                            zone=ws.app.zone)
+
+
+def material_list(ws: Workspace, today: date, user: str, *, state: str | None = None, code: str | None = None,
+                  batch: str | None = None, as_of: datetime | None = None) -> list[SampleRow]:
+    from renovation.projections.worklists import sample_rows
+    from renovation.services.boards import models_for
+
+    models, _day = models_for(ws, "worklists", today, as_of)
+    with models.engine.connect() as connection:
+        codes = _codes(ws, connection, user, code, None)
+        return sample_rows(connection, state=state, codes=codes, batch=batch, zone=ws.app.zone,
+                           hide_pending_blind=ws.config.access().hides_pending_blind_samples(user))
+
+
+def _codes(ws: Workspace, connection: Connection, user: str, code: str | None,
+           contractor: str | None) -> list[str] | None:
+    """The compounds the rows may be of (None: all): the one asked for, a contractor's, and only the
+    user's own if the user is a contractor."""
+    from sqlalchemy import select
+
+    from renovation.projections.worklists import contractors
+
+    own = own_contractor(ws, user)
+    query = select(contractors.c.code)
+    for name in (own, contractor):
+        if name is not None:
+            query = query.where(contractors.c.contractor == name)
+    if code is not None:
+        code = normalise_code(code)
+        query = query.where(contractors.c.code == code)
+        found = list(connection.execute(query).scalars())
+        if not found and (own is not None or not _exists(ws, code)):
+            raise errors.CompoundNotFound(code=code)  # another contractor's compound: as if not there
+        return found
+    if own is None and contractor is None:
+        return None
+    return list(connection.execute(query).scalars())
+
+
+def _exists(ws: Workspace, code: str) -> bool:
+    try:
+        ws.app.get_project(code)
+    except errors.CompoundNotFound:
+        return False
+    return True
+
+
+def finding_history(ws: Workspace, user: str, code: str, finding_id: str) -> list[FindingStep]:
+    """Every step of a finding from the store: raised (by the inspection), each rectification, close
+    and reopening, with who, when (business time and recording time) and the note."""
+    project = ws.app.get_project(code)
+    own = own_contractor(ws, user)
+    if own is not None and project.contractor != own:
+        raise errors.CompoundNotFound(code=project.code)
+    finding_id = finding_id.strip().upper()
+    if finding_id not in project.findings:
+        raise errors.UnknownFinding(code=project.code, finding_id=finding_id)
+    steps: list[FindingStep] = []
+    for event in ws.app.events.get(project.id):
+        step = _step(event, finding_id)
+        if step is not None:
+            steps.append(step)
+    return steps
+
+
+_STEPS: dict[type[Any], str] = {P.FindingRectified: "rectified", P.FindingClosed: "closed",
+                                P.FindingReopened: "reopened"}
+
+
+def _step(event: Any, finding_id: str) -> FindingStep | None:
+    if isinstance(event, P.InspectionRecorded):
+        for finding in event.findings:
+            if finding.finding_id == finding_id:
+                where = f" @{finding.location}" if finding.location else ""
+                note = (f"{event.inspection_id} {event.kind}: {finding.category}/{finding.severity} "
+                        f"{finding.description}{where}, due {finding.due.isoformat()}")
+                return {"step": "raised", "at": event.at, "by": event.user, "note": note,
+                        "recorded_at": event.timestamp}
+        return None
+    kind = _STEPS.get(type(event))
+    if kind is None or event.finding_id != finding_id:
+        return None
+    return {"step": kind, "at": event.at, "by": event.user, "note": event.note, "recorded_at": event.timestamp}
