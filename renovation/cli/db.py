@@ -69,6 +69,9 @@ def zone(session: Session, name: str) -> None:
     Example:
       renovation db zone Asia/Shanghai
     """
+    from renovation.services import clock
+
+    clock.keepable(name.strip())  # a name that is no zone is refused before the store is opened (or made)
     session.may("maintain")
     session.app.set_zone(name.strip())
     click.echo(f"time zone: {session.app.zone_name}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 
@@ -75,9 +75,16 @@ def default_zone() -> tzinfo:
     machine = _machine_zone()
     if machine is not None:
         return machine
-    zone = datetime.now().astimezone().tzinfo
-    assert zone is not None
-    return zone
+    return timezone(datetime.now().astimezone().utcoffset() or timedelta(0))  # shown as UTC+hh:mm, no name
+
+
+def unnamed_zone_problem() -> str:
+    """What to say of a store made on a machine whose zone has no name (it keeps none)."""
+    given = os.environ.get("TZ")
+    tz = f" (TZ={given[:40]!r})" if given is not None else ""
+    return (f"this machine's time zone has no IANA name{tz}: the store keeps none and reads times at "
+            f"{default_zone()}, today's offset, without summer time; keep one with `renovation db zone NAME` "
+            "(or set RENOVATION_TZ before the store is made)")
 
 
 def zone_name(zone: tzinfo) -> str | None:

@@ -19,6 +19,7 @@ one that refers to what it would have made. Each compound's re-applied events ar
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -77,16 +78,18 @@ class Rebase:
         self.versions[originator] = version
 
     def apply(self, app: RenovationApp, latest: datetime | None,
-              current: Callable[[UUID], CompoundProject | None]) -> list[Any]:
-        """Re-apply every compound's work (``current`` gives the compound as it stands); returns the
-        events recorded, to be stored in the import's transaction. Recorded at the store's clock, never
-        before ``latest``."""
+              current: Callable[[UUID], CompoundProject | None],
+              imported: Callable[[UUID, str], bool] = lambda _originator, _command: False) -> list[Any]:
+        """Re-apply every compound's work (``current`` gives the compound as it stands, ``imported``
+        whether the import added an event of a command to it as it was); returns the events recorded,
+        to be stored in the import's transaction. Recorded at the store's clock, never before ``latest``."""
         now = app.clock().astimezone(app.zone)
         if latest is not None and now < latest:
             now = lifted(now, latest).astimezone(app.zone)
         recorded: list[Any] = []
         for originator, tail in self.tails.items():
-            compound, applied, refused, renumbered = self._compound(app, current(originator), tail, now)
+            compound, applied, refused, renumbered = self._compound(
+                app, current(originator), tail, now, functools.partial(imported, originator))
             if compound is None:
                 continue
             if applied:
@@ -98,7 +101,7 @@ class Rebase:
         return recorded
 
     def _compound(self, app: RenovationApp, compound: CompoundProject | None, tail: list[tuple[int, Any]],
-                  now: datetime) -> tuple[CompoundProject | None, int, int, list[str]]:
+                  now: datetime, imported: Callable[[str], bool]) -> tuple[CompoundProject | None, int, int, list[str]]:
         """One compound's work: the compound after it, how many commands were applied and refused,
         and the ids given anew."""
         ids: dict[str, str] = {}  # the copy's id -> the id given here
@@ -113,6 +116,9 @@ class Rebase:
             if event.command_id in held:  # applied before (the same work rebased again, or repeated)
                 self.already += 1
                 ids.update(zip(made, made_ids(held[event.command_id]), strict=False))
+                continue
+            if imported(event.command_id):  # added as it was by an earlier line of this import
+                self.already += 1
                 continue
             reason = self._dependency(event, ids, lost)
             if reason is None:

@@ -18,8 +18,10 @@ import functools
 import hashlib
 import itertools
 import json
+import logging
 import os
 import pickle
+import re
 import sqlite3
 import tempfile
 import types
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 from uuid import UUID, uuid5
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import PersistenceError, StoredEvent
 from eventsourcing.utils import get_topic
 
 from renovation.domain import rules
@@ -43,9 +45,11 @@ from renovation.domain.values import FIRST_YEAR, LAST_YEAR
 from renovation.services.application import RenovationApp
 from renovation.services.clock import BadTimeZone
 from renovation.services.rebase import Rebase
-from renovation.services.writer import WriteConflict
+from renovation.services.writer import WriteConflict, ZoneKept
 from renovation.store.faults import crash_point
 from renovation.store.timeorder import RecordedOutOfOrder
+
+log = logging.getLogger(__name__)
 
 BATCH = 5000
 #: The namespace of the command ids made for a copy's events that have none (``Importer.to_rebase``).
@@ -188,6 +192,7 @@ class Importer:
         self.classes = _event_classes()
         self.fields: dict[str, dict[str, object]] = {}
         self.known: dict[UUID, int] = {}  # the last version of each compound seen (~200 bytes each)
+        self.seen: dict[UUID, int] = {}  # the version of the file's last line of each compound
         #: Per compound, the first version this import adds and an 8-byte digest of each event it adds
         #: (a line repeated later in the file must be the same event: 8 bytes an event, not its state).
         self.digests: dict[UUID, tuple[int, bytearray]] = {}
@@ -196,8 +201,15 @@ class Importer:
         self.added = 0
         #: The latest recording time stored or imported so far: no event may be recorded before it.
         self.latest = app.backend.latest_recorded_time()
-        #: The store's latest recording time before this import, which no event of it may precede.
-        self.stored_latest = self.latest
+        #: What an event without a command id may not precede: the store's latest recording time before
+        #: this import, and every event with a command id imported before it.
+        self.legacy_floor = self.latest
+        #: The commands of the events this import adds (and of the stored events of each compound it
+        #: adds to, read when it first does), by compound: each is recorded once.
+        self.commands: set[object] = set()
+        self.commands_read: set[UUID] = set()
+        #: The store's time zone before the file's header set it (restored if the import fails).
+        self.zone_before: tuple[str | None] | None = None
         #: No event is recorded after this (the clock's now, and an hour for another machine's clock):
         #: one event from the future would hold every later recording time up to it.
         self.horizon = app.clock() + FUTURE_TOLERANCE
@@ -207,11 +219,25 @@ class Importer:
         try:
             self.stream(path, progress)
         except RecordedOutOfOrder as error:  # checked under the table's lock: another writer came between
+            self.restore_zone()
             raise WriteConflict(f"another writer recorded meanwhile, later than this file's events ({error}); "
                                 "nothing was imported: import it again (--rebase re-applies what is then out "
                                 "of order)") from None
+        except BaseException:
+            self.restore_zone()
+            raise
         finally:
             self.compounds.close()
+
+    def restore_zone(self) -> None:
+        """Nothing was imported: an empty store whose zone the file's header set keeps its own again."""
+        if self.zone_before is not None:
+            before, self.zone_before = self.zone_before[0], None
+            try:
+                self.app.restore_zone(before)
+            except (ZoneKept, PersistenceError, BadTimeZone) as error:  # the import's own error is said
+                log.warning("the store's time zone could not be given back (%s): `renovation db zone %s` does",
+                            " ".join(str(error).split())[:160], before or "NAME")
 
     def stream(self, path: Path, progress: Callable[[int], None] | None) -> None:
         size = self.batch
@@ -237,7 +263,7 @@ class Importer:
                 self.added += len(batch)
                 crash_point("import_batch")
             if self.rebase is not None and self.rebase.tails:
-                reapplied = self.rebase.apply(self.app, self.latest, self.current)
+                reapplied = self.rebase.apply(self.app, self.latest, self.current, self.imported)
                 write([self.app.mapper.to_stored_event(event) for event in reapplied])
                 crash_point("import_batch")
 
@@ -246,21 +272,24 @@ class Importer:
         count days in the same zone (an empty store takes the file's)."""
         try:
             line = json.loads(raw)
-        except ValueError:
-            return False
+        except (ValueError, RecursionError):
+            return False  # not a header: the line is read (and refused) as an event
         if not isinstance(line, dict) or HEADER_KEY not in line:
             return False
         zone = line.get("time_zone")
-        if set(line) != {HEADER_KEY, "time_zone"} or line[HEADER_KEY] != 1 or not (zone is None or
-                                                                                 isinstance(zone, str)):
+        if (set(line) != {HEADER_KEY, "time_zone"} or type(line[HEADER_KEY]) is not int or line[HEADER_KEY] != 1
+                or not (zone is None or isinstance(zone, str))):
             raise BadImport(f"line {number}: not a header this version of the tracker writes")
         if zone is None or zone == self.app.zone_name:
             return True
+        zone = printable(zone, 60)
         if self.app.is_empty():
+            before = self.app.zone_name
             try:
                 self.app.set_zone(zone)
             except BadTimeZone as error:
                 raise BadImport(f"line {number}: {error}") from None
+            self.zone_before = (before,)
             return True
         raise BadImport(f"line {number}: the file's store keeps the time zone {zone}, this one "
                         f"{self.app.zone_name or 'none'}: its days would be counted in another zone (import it into "
@@ -310,8 +339,9 @@ class Importer:
             raise BadImport(f"line {number}: originator_topic is not the compound project's")
         if version == 1 and CompoundProject.create_id(state["code"]) != originator:
             raise BadImport(f"line {number}: the aggregate id does not follow from the compound code")
+        earlier, self.seen[originator] = self.seen.get(originator), version
         if self.rebase is not None and originator in self.rebase.tails:
-            self.to_rebase(number, originator, version, cls, state)
+            self.to_rebase(number, originator, version, cls, state, earlier)
             return None
         last = self.known.get(originator)
         if last is None:
@@ -327,11 +357,12 @@ class Importer:
                 raise BadImport(f"line {number}: conflict: {project.code} version {version} is another event in "
                                 f"{other}; nothing was imported (import --rebase re-applies the copy's work on the "
                                 "current state)")
-            self.to_rebase(number, originator, version, cls, state)
+            self.to_rebase(number, originator, version, cls, state, earlier)
             return None
         if self.rebase is not None and self.before_latest(state):
-            self.to_rebase(number, originator, version, cls, state)
+            self.to_rebase(number, originator, version, cls, state, earlier)
             return None
+        self.check_command(number, originator, state.get("command_id"))
         self.replay(number, originator, version, cls, state)
         self.known[originator] = version
         encoded = self.transcoder.encode(state)
@@ -354,20 +385,68 @@ class Importer:
             return None
         return f"the store ({stored.topic.rsplit('.', 1)[-1]})"
 
-    def to_rebase(self, number: int, originator: UUID, version: int, cls: type, state: dict[str, Any]) -> None:
+    def to_rebase(self, number: int, originator: UUID, version: int, cls: type, state: dict[str, Any],
+                  earlier: int | None) -> None:
         """Keep a line for ``--rebase`` (``renovation.services.rebase``): the copy's events of a compound
-        must follow one another; one without a command id (recorded before commands had them) gets
-        one made from its content, the same whenever the file is rebased, so it is applied once."""
+        must follow one another, the first the file's line of it before (``earlier``); one without a
+        command id (recorded before commands had them) gets one made from its content, the same
+        whenever the file is rebased, so it is applied once."""
         assert self.rebase is not None
         last = self.rebase.last_version(originator)
         if last is not None and version != last + 1:
             raise BadImport(f"line {number}: version {version} of {originator} follows {last}: the copy's events "
                             "are out of sequence")
+        if last is None and earlier is None and version > 1:  # what the copy's work followed is unknown
+            raise BadImport(f"line {number}: version {version} of {originator} is the file's first line of its "
+                            "compound: the copy's earlier events are missing")
+        if last is None and earlier is not None and version > earlier + 1:
+            raise BadImport(f"line {number}: version {version} of {originator} follows {earlier}: events are "
+                            "missing")
         event = self.event_object(cls, state, originator, version)
         if event.command_id is None:
-            content = hashlib.sha256(self.transcoder.encode(state)).hexdigest()
+            content = self.content_digest(event)
             object.__setattr__(event, "command_id", uuid5(REBASED_COMMANDS, f"{originator}:{version}:{content}").hex)
         self.rebase.add(originator, number, version, event)
+
+    def content_digest(self, event: Any) -> str:
+        """A digest of what an event says (read as this version reads it: upcast, in canonical key order,
+        without its id, version and command id), the same however the line spells it."""
+        said = {key: value for key, value in vars(event).items()
+                if key not in ("originator_id", "originator_version", "command_id")}
+        canonical = json.dumps(json.loads(self.transcoder.encode(said)), sort_keys=True, ensure_ascii=False,
+                               separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @staticmethod
+    def command_key(originator: UUID, command: str) -> object:
+        """A compound's command, compactly (a uuid's hex as a number, as every command id is)."""
+        if len(command) == 32:
+            try:
+                return (originator.int << 128) | int(command, 16)
+            except ValueError:
+                pass
+        return (originator, command)
+
+    def check_command(self, number: int, originator: UUID, command: str | None) -> None:
+        """Refuse a line whose command the compound holds already, from the store or an earlier line of
+        this file: a command records once, one event on each compound it changes."""
+        if command is None:
+            return
+        if originator not in self.commands_read:
+            self.commands_read.add(originator)
+            for stored in self.app.recorder.select_events(originator):
+                found = _STORED_COMMAND.search(stored.state)
+                if found is not None:
+                    self.commands.add(self.command_key(originator, found.group(1).decode()))
+        key = self.command_key(originator, command)
+        if key in self.commands:
+            raise BadImport(f"line {number}: command {printable(command, 40)} is recorded already in this "
+                            "compound (by the store or an earlier line): a command is recorded once")
+        self.commands.add(key)
+
+    def imported(self, originator: UUID, command: str) -> bool:
+        """Whether this import added an event of ``command`` to the compound (for ``--rebase``)."""
+        return self.command_key(originator, command) in self.commands
 
     def current(self, originator: UUID) -> CompoundProject | None:
         """The compound as the store and this import so far leave it (None if not registered)."""
@@ -377,7 +456,7 @@ class Importer:
         """Whether an event is recorded before the latest event stored or imported (one without a
         command id: before the latest stored)."""
         stamp = state.get("timestamp")
-        latest = self.latest if state.get("command_id") is not None else self.stored_latest
+        latest = self.latest if state.get("command_id") is not None else self.legacy_floor
         return isinstance(stamp, datetime) and latest is not None and stamp < latest
 
     @staticmethod
@@ -404,14 +483,17 @@ class Importer:
         name = cls.__name__
         # In log order since commands have ids (renovation.store.timeorder); events written before
         # (without one) kept the times they were given, some out of order among themselves: taken as
-        # recorded, but never before what the store held before this import.
-        latest = self.latest if event.command_id is not None else self.stored_latest
+        # recorded, but never before what the store held before this import, nor before an event
+        # with a command id (the next command's time is checked against the last event stored).
+        latest = self.latest if event.command_id is not None else self.legacy_floor
         if latest is not None and event.timestamp < latest:
             raise BadImport(f"line {number}: {name} is recorded at {event.timestamp.isoformat()}, before the "
                             f"latest event before it ({latest.isoformat()}); recording times follow the log "
                             "(import --rebase records such work anew)")
-        if latest is None or event.timestamp > latest:
+        if self.latest is None or event.timestamp > self.latest:
             self.latest = event.timestamp
+        if event.command_id is not None:
+            self.legacy_floor = self.latest
         try:
             if not self.app.access.open:
                 self.app.access.check(event.user, ACTIONS[cls], compound.contractor if compound else None)
@@ -488,6 +570,16 @@ def import_file(app: RenovationApp, path: Path, progress: Callable[[int], None] 
     importer = Importer(app, batch=batch, resident=resident, rebase=rebase)
     importer.run(path, progress)
     return importer.lines, importer.added
+
+
+#: The command id in a stored event's state as the application writes it.
+_STORED_COMMAND = re.compile(rb'"command_id":"([^"\\]+)"')
+
+
+def printable(text: str, most: int) -> str:
+    """``text`` as a message may echo it: control characters as ?, at most ``most`` characters."""
+    shown = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return shown if len(shown) <= most else shown[:most] + "…"
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:

@@ -104,6 +104,8 @@ class CompoundWriter(Application[UUID]):
                 return self._usable(stored)
             name = zone or clock.zone_name(clock.default_zone())
             if name is None:
+                self.zone_problem = clock.unnamed_zone_problem()
+                log.warning("%s", self.zone_problem)
                 return None
             chain.keep_zone(self.backend, name)
         except IntegrityError:  # another process kept one first
@@ -142,6 +144,17 @@ class CompoundWriter(Application[UUID]):
             raise ZoneKept(f"the store's time zone stays {self.zone_name or 'unset'}: the database refuses "
                            f"to change it ({detail})") from None
         self.zone_name, self.zone, self.zone_problem = zone.key, zone, None
+
+    def restore_zone(self, name: str | None) -> None:
+        """Give an empty store back the zone it kept (``name``; None: none), after an import that set
+        the file's failed (nothing of it was stored)."""
+        if name == self.zone_name or not self.is_empty():
+            return
+        if name is not None:
+            self.set_zone(name)
+            return
+        chain.forget_zone(self.backend)
+        self.zone_name, self.zone, self.zone_problem = None, clock.default_zone(), None
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -176,3 +176,29 @@ def test_a_copys_own_rebase_is_not_reapplied(diverged: tuple[Renovation, Path], 
 
     rebases = [state for name, state in stored(Path(main.db)) if name == "CopyRebased"]
     assert [state["source"] for state in rebases] == ["copied.jsonl"], result.output
+
+
+def test_work_without_command_ids_is_known_however_its_lines_spell_it(diverged: tuple[Renovation, Path],
+                                                                      tmp_path: Path) -> None:
+    """The id made for an event without one comes from what the event says, not from how the line
+    spells it: the same copy written again with its keys in another order, and without the empty
+    command id, is the same work."""
+    main, exported = diverged
+    header, *lines = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
+    for line in lines:
+        line["state"]["command_id"] = None
+    legacy = tmp_path / "legacy.jsonl"
+    legacy.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in [header, *lines]),
+                      encoding="utf-8")
+    respelled = tmp_path / "respelled.jsonl"
+    for line in lines:
+        line["state"] = {key: line["state"][key] for key in reversed(line["state"]) if key != "command_id"}
+    respelled.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in [header, *lines]),
+                         encoding="utf-8")
+
+    main.ok("import", "--rebase", str(legacy))
+    count = event_count(main.db)
+    again = main.ok("import", "--rebase", str(respelled))
+
+    assert event_count(main.db) == count
+    assert "re-applied 0 of the copy's commands" in again.output, again.output

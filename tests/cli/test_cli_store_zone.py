@@ -4,6 +4,7 @@ offset each was typed with."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -112,3 +113,23 @@ def test_a_kept_zone_that_is_no_zone_is_said_and_can_be_mended(tmp_path: Path) -
     assert "the store keeps 'Mars/Olympus', which is no time zone" in info.output
     run.ok("db", "zone", "Asia/Shanghai")
     assert run.json("db", "info")["time_zone"] == "Asia/Shanghai"
+
+
+@pytest.mark.parametrize("tz", ["Asia", "../etc/passwd", "posixrules"])
+def test_a_machine_zone_that_names_no_zone_is_said_not_taken_for_one(tmp_path: Path, tz: str) -> None:
+    db = tmp_path / "unnamed.db"
+    result = invoke(db, "db", "info", RENOVATION_TZ=None, TZ=tz)
+
+    assert result.exit_code == 0, result.output
+    assert f"this machine's time zone has no IANA name (TZ={tz!r}): the store keeps none" in result.output
+    facts = json.loads(invoke(db, "db", "info", "--json", RENOVATION_TZ=None, TZ=tz).stdout)
+    assert facts["time_zone_kept"] is False and facts["time_zone"].startswith("UTC")  # an offset, not a name
+
+
+def test_a_zone_refused_on_a_new_path_makes_no_store(tmp_path: Path) -> None:
+    db = tmp_path / "never.db"
+
+    result = invoke(db, "db", "zone", "Asia")
+
+    assert result.exit_code == 2 and "not a known time zone" in result.output
+    assert not db.exists()
