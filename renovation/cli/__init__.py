@@ -137,7 +137,7 @@ COMMAND_MODULES = {
     "feedback": "residents",
     "progress": "boards", "quality": "boards", "ranking": "boards", "ledger": "boards", "projections": "boards",
     "audit": "audit", "export": "transfer", "import": "transfer", "backup": "backup", "restore": "backup",
-    "demo": "demo", "report": "report", "db": "db",
+    "demo": "demo", "report": "report", "db": "db", "digest": "digest",
 }
 
 

@@ -11,6 +11,11 @@ Found in the working directory, or given with ``--config``::
 
     [quality]
     morning_grace_minutes = 30   # a morning round started by 06:30 plus this is on time
+
+    [digest]                     # what ``renovation digest`` flags
+    morning_round_by = "07:30"   # a compound under construction without a morning round started by then
+    sample_pending_days = 7      # a sample without its result for this many days or more
+    ticket_open_days = 3         # a resident's ticket open for this many days or more
 """
 
 from __future__ import annotations
@@ -63,6 +68,13 @@ class Quality:
 
 
 @dataclass(frozen=True)
+class Digest:
+    morning_round_by: time = time(7, 30)
+    sample_pending_days: int = 7
+    ticket_open_days: int = 3
+
+
+@dataclass(frozen=True)
 class UserEntry:
     role: str
     contractor: str | None = None
@@ -75,6 +87,7 @@ class Config:
 
     ranking: Ranking = field(default_factory=Ranking)
     quality: Quality = field(default_factory=Quality)
+    digest: Digest = field(default_factory=Digest)
     users: dict[str, UserEntry] | None = None
     source: str | None = None
 
@@ -114,6 +127,8 @@ def load_config(path: str | None) -> Config:
         ranking=Ranking(Weights(weights.quality, weights.safety, weights.progress, weights.civilized,
                                 weights.satisfaction)),
         quality=Quality(checked.quality.morning_grace_minutes),
+        digest=Digest(checked.digest.morning_round_by, checked.digest.sample_pending_days,
+                      checked.digest.ticket_open_days),
         users=users,
         source=str(file),
     )

@@ -3,9 +3,11 @@ turns what it accepts into a ``Config``)."""
 
 from __future__ import annotations
 
+import re
+from datetime import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class WeightsSchema(BaseModel):
@@ -38,6 +40,22 @@ class QualitySchema(BaseModel):
     morning_grace_minutes: int = Field(30, ge=0, le=330, strict=True)
 
 
+class DigestSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: A compound under construction whose first morning round did not start by then is flagged.
+    morning_round_by: time = time(7, 30)
+    sample_pending_days: int = Field(7, ge=1, le=365, strict=True)
+    ticket_open_days: int = Field(3, ge=1, le=365, strict=True)
+
+    @field_validator("morning_round_by", mode="before")
+    @classmethod
+    def hours_and_minutes(cls, value: object) -> object:
+        if not isinstance(value, str) or not re.fullmatch(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]", value):
+            raise ValueError('a time of day as "HH:MM", such as "07:30"')
+        return value
+
+
 class UserSchema(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -56,6 +74,7 @@ class ConfigSchema(BaseModel):
 
     ranking: RankingSchema = RankingSchema()
     quality: QualitySchema = QualitySchema()
+    digest: DigestSchema = DigestSchema()
     users: dict[str, UserSchema] | None = None
 
     @model_validator(mode="after")
