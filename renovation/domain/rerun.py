@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from renovation.domain.compound import CompoundProject, Context, NewFinding
@@ -113,9 +114,17 @@ def rerun(compound: CompoundProject | None, event: Any) -> tuple[CompoundProject
         raise DoesNotFollow(field="kind", given=kind.__name__, derived=type(produced).__name__)
     given, derived = vars(event), vars(produced)
     for name in sorted(set(given) | set(derived)):
-        if name not in NOT_COMPARED and given.get(name) != derived.get(name):
+        if name not in NOT_COMPARED and _differs(given.get(name), derived.get(name)):
             raise DoesNotFollow(field=name, given=_short(given.get(name)), derived=_short(derived.get(name)))
     return compound, produced
+
+
+def _differs(given: object, derived: object) -> bool:
+    """Whether a value differs from the one the command derived; an amount also by its scale ("3000"
+    is not the "3000.00" a command records: the fen is part of the record)."""
+    if isinstance(given, Decimal) and isinstance(derived, Decimal):
+        return given != derived or given.as_tuple().exponent != derived.as_tuple().exponent
+    return given != derived
 
 
 def _short(value: object) -> str:

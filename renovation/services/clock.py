@@ -104,6 +104,11 @@ def _machine_zone() -> ZoneInfo | None:
     """The machine's zone by its name: ``TZ`` (a name, or a path into the zone database), else the
     zone ``/etc/localtime`` links to; None if neither names one."""
     named = os.environ.get("TZ", "").removeprefix(":")
+    if named.startswith("/"):  # a file, such as /etc/localtime: the zone it links to
+        try:
+            named = os.path.realpath(named)
+        except (OSError, ValueError):
+            return None
     if named:
         return _named(named.split("zoneinfo/", 1)[1] if "zoneinfo/" in named else named)
     try:

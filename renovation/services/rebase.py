@@ -19,7 +19,6 @@ one that refers to what it would have made. Each compound's re-applied events ar
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -47,6 +46,24 @@ def made_ids(event: Any) -> list[str]:
         return [event.inspection_id, *(finding.finding_id for finding in event.findings)]
     field = {P.MaterialSampled: "sample_id", P.QuantityMeasured: "entry_id", P.FeedbackReceived: "ticket_id"}.get(kind)
     return [getattr(event, field)] if field else []
+
+
+#: What a user gave a command (as opposed to what it derived: ids, values, recording times). A
+#: re-applied event and the copy's line it came from agree on each of these that they carry.
+ARGUMENTS = ("user", "at", "on", "kind", "count", "item", "period", "quantity", "reason", "note", "material",
+             "batch", "regime", "witness", "passed", "lab", "report", "channel", "text", "operator", "code")
+
+
+class CommandHeldAsOther(ValueError):
+    """A line whose command id the compound holds as another event: a forged or mixed-up file."""
+
+
+def same_work(held: Any, line: Any) -> bool:
+    """Whether the event a compound holds for a command is the re-applied work of ``line``."""
+    if type(held) is not type(line):
+        return False
+    given, kept = vars(line), vars(held)
+    return all(given[name] == kept[name] for name in ARGUMENTS if name in given and name in kept)
 
 
 @dataclasses.dataclass
@@ -78,18 +95,16 @@ class Rebase:
         self.versions[originator] = version
 
     def apply(self, app: RenovationApp, latest: datetime | None,
-              current: Callable[[UUID], CompoundProject | None],
-              imported: Callable[[UUID, str], bool] = lambda _originator, _command: False) -> list[Any]:
-        """Re-apply every compound's work (``current`` gives the compound as it stands, ``imported``
-        whether the import added an event of a command to it as it was); returns the events recorded,
-        to be stored in the import's transaction. Recorded at the store's clock, never before ``latest``."""
+              current: Callable[[UUID], CompoundProject | None]) -> list[Any]:
+        """Re-apply every compound's work (``current`` gives the compound as it stands); returns the
+        events recorded, to be stored in the import's transaction. Recorded at the store's clock, never
+        before ``latest``. CommandHeldAsOther if a command the compound holds is another event."""
         now = app.clock().astimezone(app.zone)
         if latest is not None and now < latest:
             now = lifted(now, latest).astimezone(app.zone)
         recorded: list[Any] = []
         for originator, tail in self.tails.items():
-            compound, applied, refused, renumbered = self._compound(
-                app, current(originator), tail, now, functools.partial(imported, originator))
+            compound, applied, refused, renumbered = self._compound(app, current(originator), tail, now)
             if compound is None:
                 continue
             if applied:
@@ -101,7 +116,7 @@ class Rebase:
         return recorded
 
     def _compound(self, app: RenovationApp, compound: CompoundProject | None, tail: list[tuple[int, Any]],
-                  now: datetime, imported: Callable[[str], bool]) -> tuple[CompoundProject | None, int, int, list[str]]:
+                  now: datetime) -> tuple[CompoundProject | None, int, int, list[str]]:
         """One compound's work: the compound after it, how many commands were applied and refused,
         and the ids given anew."""
         ids: dict[str, str] = {}  # the copy's id -> the id given here
@@ -113,12 +128,15 @@ class Rebase:
             if type(event) is P.CopyRebased:
                 continue  # the copy's own rebase of its copy: this one records itself
             made = made_ids(event)
-            if event.command_id in held:  # applied before (the same work rebased again, or repeated)
+            if event.command_id in held:  # applied before (the same work rebased again)
+                other = held[event.command_id]
+                if not same_work(other, event):
+                    raise CommandHeldAsOther(
+                        f"line {number}: command {event.command_id} is held here by another event "
+                        f"({type(other).__name__} by {other.user}, not {type(event).__name__} by {event.user}): "
+                        "nothing was imported")
                 self.already += 1
-                ids.update(zip(made, made_ids(held[event.command_id]), strict=False))
-                continue
-            if imported(event.command_id):  # added as it was by an earlier line of this import
-                self.already += 1
+                ids.update(zip(made, made_ids(other), strict=False))
                 continue
             reason = self._dependency(event, ids, lost)
             if reason is None:

@@ -18,7 +18,6 @@ import functools
 import hashlib
 import itertools
 import json
-import logging
 import os
 import pickle
 import re
@@ -27,14 +26,14 @@ import tempfile
 import types
 import typing
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 from uuid import UUID, uuid5
 
-from eventsourcing.persistence import PersistenceError, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from renovation.domain import rules
@@ -44,12 +43,10 @@ from renovation.domain.rerun import ACTIONS, DoesNotFollow, rerun
 from renovation.domain.values import FIRST_YEAR, LAST_YEAR
 from renovation.services.application import RenovationApp
 from renovation.services.clock import BadTimeZone
-from renovation.services.rebase import Rebase
-from renovation.services.writer import WriteConflict, ZoneKept
+from renovation.services.rebase import CommandHeldAsOther, Rebase
+from renovation.services.writer import WriteConflict
 from renovation.store.faults import crash_point
 from renovation.store.timeorder import RecordedOutOfOrder
-
-log = logging.getLogger(__name__)
 
 BATCH = 5000
 #: The namespace of the command ids made for a copy's events that have none (``Importer.to_rebase``).
@@ -204,12 +201,15 @@ class Importer:
         #: What an event without a command id may not precede: the store's latest recording time before
         #: this import, and every event with a command id imported before it.
         self.legacy_floor = self.latest
-        #: The commands of the events this import adds (and of the stored events of each compound it
-        #: adds to, read when it first does), by compound: each is recorded once.
-        self.commands: set[object] = set()
+        #: The commands of this file's events (added, or to re-apply) and of the stored events of each
+        #: compound it adds to (read when it first does), by compound: a command is recorded once.
+        self.commands: set[int] = set()
+        self.stored_commands: set[int] = set()
         self.commands_read: set[UUID] = set()
-        #: The store's time zone before the file's header set it (restored if the import fails).
-        self.zone_before: tuple[str | None] | None = None
+        #: The zone the file's header gives an empty store, kept in the import's transaction, and the
+        #: application's zone before it (given back if the import fails).
+        self.new_zone: str | None = None
+        self.zone_before: tuple[str | None, Any, str | None] | None = None
         #: No event is recorded after this (the clock's now, and an hour for another machine's clock):
         #: one event from the future would hold every later recording time up to it.
         self.horizon = app.clock() + FUTURE_TOLERANCE
@@ -219,25 +219,21 @@ class Importer:
         try:
             self.stream(path, progress)
         except RecordedOutOfOrder as error:  # checked under the table's lock: another writer came between
-            self.restore_zone()
+            self.give_back_zone()
             raise WriteConflict(f"another writer recorded meanwhile, later than this file's events ({error}); "
                                 "nothing was imported: import it again (--rebase re-applies what is then out "
                                 "of order)") from None
         except BaseException:
-            self.restore_zone()
+            self.give_back_zone()
             raise
         finally:
             self.compounds.close()
 
-    def restore_zone(self) -> None:
-        """Nothing was imported: an empty store whose zone the file's header set keeps its own again."""
+    def give_back_zone(self) -> None:
+        """Nothing was imported (nor the header's zone kept): the application reads in its own again."""
         if self.zone_before is not None:
-            before, self.zone_before = self.zone_before[0], None
-            try:
-                self.app.restore_zone(before)
-            except (ZoneKept, PersistenceError, BadTimeZone) as error:  # the import's own error is said
-                log.warning("the store's time zone could not be given back (%s): `renovation db zone %s` does",
-                            " ".join(str(error).split())[:160], before or "NAME")
+            self.app.give_back_zone(self.zone_before)
+            self.zone_before = None
 
     def stream(self, path: Path, progress: Callable[[int], None] | None) -> None:
         size = self.batch
@@ -245,7 +241,7 @@ class Importer:
         first = next(lines, None)
         if first is not None and self.header(*first):
             first = None
-        with self.app.backend.appending() as write:  # one transaction: all or nothing
+        with self.app.backend.appending(zone=self.new_zone) as write:  # one transaction: all or nothing
             batch: list[StoredEvent] = []
             for number, raw in itertools.chain([first] if first else [], lines):
                 stored = self.parse(number, raw)
@@ -263,7 +259,10 @@ class Importer:
                 self.added += len(batch)
                 crash_point("import_batch")
             if self.rebase is not None and self.rebase.tails:
-                reapplied = self.rebase.apply(self.app, self.latest, self.current, self.imported)
+                try:
+                    reapplied = self.rebase.apply(self.app, self.latest, self.current)
+                except CommandHeldAsOther as error:
+                    raise BadImport(str(error)) from None
                 write([self.app.mapper.to_stored_event(event) for event in reapplied])
                 crash_point("import_batch")
 
@@ -284,12 +283,11 @@ class Importer:
             return True
         zone = printable(zone, 60)
         if self.app.is_empty():
-            before = self.app.zone_name
             try:
-                self.app.set_zone(zone)
+                self.zone_before = self.app.take_zone(zone)
             except BadTimeZone as error:
                 raise BadImport(f"line {number}: {error}") from None
-            self.zone_before = (before,)
+            self.new_zone = zone
             return True
         raise BadImport(f"line {number}: the file's store keeps the time zone {zone}, this one "
                         f"{self.app.zone_name or 'none'}: its days would be counted in another zone (import it into "
@@ -330,6 +328,9 @@ class Importer:
         problem = self.check_state(cls, state)
         if problem:
             raise BadImport(f"line {number}: not a valid {cls.__name__}: {problem}")
+        problem = self.off_zone(state)
+        if problem:
+            raise BadImport(f"line {number}: {problem}")
         if state["timestamp"] > self.horizon:
             raise BadImport(f"line {number}: recorded at {state['timestamp'].isoformat()}, in the future "
                             f"(this clock says {(self.horizon - FUTURE_TOLERANCE).isoformat(timespec='seconds')})")
@@ -406,6 +407,7 @@ class Importer:
         if event.command_id is None:
             content = self.content_digest(event)
             object.__setattr__(event, "command_id", uuid5(REBASED_COMMANDS, f"{originator}:{version}:{content}").hex)
+        self.check_command(number, originator, event.command_id, stored=False)
         self.rebase.add(originator, number, version, event)
 
     def content_digest(self, event: Any) -> str:
@@ -418,35 +420,31 @@ class Importer:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     @staticmethod
-    def command_key(originator: UUID, command: str) -> object:
-        """A compound's command, compactly (a uuid's hex as a number, as every command id is)."""
-        if len(command) == 32:
-            try:
-                return (originator.int << 128) | int(command, 16)
-            except ValueError:
-                pass
-        return (originator, command)
+    def command_key(originator: UUID, command: str) -> int:
+        """A compound's command as one number (a command id is 32 hex digits: see ``check_state``)."""
+        return (originator.int << 128) | int(command, 16)
 
-    def check_command(self, number: int, originator: UUID, command: str | None) -> None:
-        """Refuse a line whose command the compound holds already, from the store or an earlier line of
-        this file: a command records once, one event on each compound it changes."""
+    def check_command(self, number: int, originator: UUID, command: str | None, *, stored: bool = True) -> None:
+        """Refuse a line whose command an earlier line of this file has, or (``stored``) the store
+        holds for the compound already: a command records once, one event on each compound it
+        changes. (Work to re-apply may hold a command the store has: the rebase finds it held.)"""
         if command is None:
             return
-        if originator not in self.commands_read:
-            self.commands_read.add(originator)
-            for stored in self.app.recorder.select_events(originator):
-                found = _STORED_COMMAND.search(stored.state)
-                if found is not None:
-                    self.commands.add(self.command_key(originator, found.group(1).decode()))
         key = self.command_key(originator, command)
         if key in self.commands:
-            raise BadImport(f"line {number}: command {printable(command, 40)} is recorded already in this "
-                            "compound (by the store or an earlier line): a command is recorded once")
+            raise BadImport(f"line {number}: command {command} is recorded already in this compound by an "
+                            "earlier line: a command is recorded once")
+        if stored:
+            if originator not in self.commands_read:
+                self.commands_read.add(originator)
+                for event in self.app.recorder.select_events(originator):
+                    found = _STORED_COMMAND.search(event.state)
+                    if found is not None and COMMAND_ID.fullmatch(found.group(1).decode()):
+                        self.stored_commands.add(self.command_key(originator, found.group(1).decode()))
+            if key in self.stored_commands:
+                raise BadImport(f"line {number}: command {command} is recorded already in this compound by the "
+                                "store: a command is recorded once")
         self.commands.add(key)
-
-    def imported(self, originator: UUID, command: str) -> bool:
-        """Whether this import added an event of ``command`` to the compound (for ``--rebase``)."""
-        return self.command_key(originator, command) in self.commands
 
     def current(self, originator: UUID) -> CompoundProject | None:
         """The compound as the store and this import so far leave it (None if not registered)."""
@@ -522,6 +520,9 @@ class Importer:
             added = sorted(key for key in given if state.get(key, given[key]) is not given[key])
             if added:  # a field its version did not have, which the upcast would overwrite
                 return f"fields {added} are not of class_version {written}"
+        command = state.get("command_id")
+        if command is not None and not (isinstance(command, str) and COMMAND_ID.fullmatch(command)):
+            return "command_id is not 32 lower-case hex digits (a command id this tracker makes)"
         if cls.__name__ in REQUIRED_SINCE and written >= REQUIRED_SINCE[cls.__name__][1]:
             field = REQUIRED_SINCE[cls.__name__][0]
             if state.get(field) is None:
@@ -532,6 +533,19 @@ class Importer:
         for name, hint in expected.items():
             if name in state and not _checker(hint)(state[name]):
                 return f"{name} is not of its type, or out of range"
+        return None
+
+    def off_zone(self, state: dict[str, Any]) -> str | None:
+        """A time of the event that is not in the store's zone (every time a command records is: a
+        day, a morning round's hour, are the store's), if there is one and the store keeps a zone."""
+        if self.app.zone_name is None:
+            return None
+        zone = self.app.zone
+        for key, value in state.items():
+            for when in _times(value):
+                if when.utcoffset() != when.astimezone(zone).utcoffset():
+                    return (f"{key} {when.isoformat()} is not in the store's time zone {self.app.zone_name} (every "
+                            "time is recorded in it)")
         return None
 
     def stored_version(self, originator: UUID) -> int:
@@ -574,6 +588,21 @@ def import_file(app: RenovationApp, path: Path, progress: Callable[[int], None] 
 
 #: The command id in a stored event's state as the application writes it.
 _STORED_COMMAND = re.compile(rb'"command_id":"([^"\\]+)"')
+#: A command id as the application makes them (``uuid4().hex``).
+COMMAND_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _times(value: object) -> Iterator[datetime]:
+    """The date-times in a value of an event's state (in a list of objects too, as findings are)."""
+    if isinstance(value, datetime):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if dataclasses.is_dataclass(item) and not isinstance(item, type):
+                fields: Iterable[object] = (getattr(item, field.name) for field in dataclasses.fields(item))
+            else:
+                fields = item.values() if isinstance(item, dict) else ()
+            yield from (field for field in fields if isinstance(field, datetime))
 
 
 def printable(text: str, most: int) -> str:

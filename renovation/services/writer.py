@@ -145,16 +145,16 @@ class CompoundWriter(Application[UUID]):
                            f"to change it ({detail})") from None
         self.zone_name, self.zone, self.zone_problem = zone.key, zone, None
 
-    def restore_zone(self, name: str | None) -> None:
-        """Give an empty store back the zone it kept (``name``; None: none), after an import that set
-        the file's failed (nothing of it was stored)."""
-        if name == self.zone_name or not self.is_empty():
-            return
-        if name is not None:
-            self.set_zone(name)
-            return
-        chain.forget_zone(self.backend)
-        self.zone_name, self.zone, self.zone_problem = None, clock.default_zone(), None
+    def take_zone(self, name: str) -> tuple[str | None, tzinfo, str | None]:
+        """Read and record in ``name`` from now on, without keeping it yet (an import into an empty
+        store keeps it in the import's own transaction); returns what ``give_back_zone`` restores."""
+        zone = clock.keepable(name)
+        before = (self.zone_name, self.zone, self.zone_problem)
+        self.zone_name, self.zone, self.zone_problem = zone.key, zone, None
+        return before
+
+    def give_back_zone(self, before: tuple[str | None, tzinfo, str | None]) -> None:
+        self.zone_name, self.zone, self.zone_problem = before
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

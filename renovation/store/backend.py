@@ -131,9 +131,10 @@ class Backend(ABC):
         """Held by a writer of the compound ``code`` from load to save."""
 
     @abstractmethod
-    def appending(self) -> AbstractContextManager[Append]:
+    def appending(self, zone: str | None = None) -> AbstractContextManager[Append]:
         """One transaction to write stored events in, batch after batch, each with its chain links;
-        committed when the block ends, rolled back if it fails."""
+        committed when the block ends, rolled back if it fails. ``zone``: the time zone the store
+        keeps from then on, written in the same transaction (an import into an empty store)."""
 
     @abstractmethod
     def engine(self) -> Engine:

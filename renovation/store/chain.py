@@ -156,11 +156,6 @@ def keep_zone(backend: Backend, name: str, *, replace: bool = False) -> None:
     backend.execute([delete, insert] if replace else [insert])
 
 
-def forget_zone(backend: Backend) -> None:
-    """Keep no time zone (an empty store only: see ``RenovationApp.restore_zone``)."""
-    backend.execute([(f"DELETE FROM {backend.qualified(META_TABLE)} WHERE key = ?", (TIME_ZONE_KEY,))])
-
-
 def verify(chain: ChainStore, digest: tuple[int, str] | None = None) -> tuple[int, list[Problem]]:
     """Walk the events and the chain side by side; return how many events verified and the problems
     found, first position first."""

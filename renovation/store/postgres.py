@@ -389,9 +389,13 @@ class PostgresBackend(Backend):
                     connection.close()
 
     @contextmanager
-    def appending(self) -> Iterator[Append]:
+    def appending(self, zone: str | None = None) -> Iterator[Append]:
         recorder = self.recorder
         with self.transaction(commit=True) as cursor:
+            if zone is not None:
+                meta = SQL("{}.{}").format(Identifier(self.schema), Identifier(META_TABLE))
+                cursor.execute(SQL("DELETE FROM {} WHERE key = %s").format(meta), (TIME_ZONE_KEY,))
+                cursor.execute(SQL("INSERT INTO {} (key, value) VALUES (%s, %s)").format(meta), (TIME_ZONE_KEY, zone))
 
             def append(batch: Sequence[StoredEvent]) -> Sequence[int]:
                 ids: list[int] = []

@@ -165,9 +165,12 @@ class SQLiteBackend(Backend):
                                    "recorded, run it again")
 
     @contextmanager
-    def appending(self) -> Iterator[Append]:
+    def appending(self, zone: str | None = None) -> Iterator[Append]:
         recorder = self.recorder
         with self.transaction(commit=True) as cursor:
+            if zone is not None:
+                cursor.execute(f"DELETE FROM {META_TABLE} WHERE key = ?", (TIME_ZONE_KEY,))
+                cursor.execute(f"INSERT INTO {META_TABLE} (key, value) VALUES (?, ?)", (TIME_ZONE_KEY, zone))
 
             def append(batch: Sequence[StoredEvent]) -> Sequence[int]:
                 ids = recorder._insert_events(cursor, batch)  # the chained recorder's: events and links

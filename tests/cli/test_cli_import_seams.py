@@ -5,13 +5,17 @@ store's time zone left as it was when an import fails."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from datetime import datetime, timedelta
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import REGISTER_JM, Renovation, event_count
+from cli_support import ENV, REGISTER_JM, Renovation, event_count
 
 from renovation.services.application import RenovationApp
 
@@ -97,20 +101,71 @@ def test_a_command_the_store_holds_is_not_recorded_again_by_a_file(copied: tuple
     assert event_count(main.db) == before
 
 
-def test_rebase_applies_a_command_added_earlier_in_the_same_file_once(copied: tuple[Renovation, Path],
-                                                                      tmp_path: Path) -> None:
-    """Version 2 is appended as it is; version 3, the same command recorded before it, goes to be
-    re-applied: it is the command this import has just added, so it is held already."""
+def test_a_command_added_by_the_file_and_then_given_again_to_rebase_is_refused(copied: tuple[Renovation, Path],
+                                                                                tmp_path: Path) -> None:
+    """Version 2 is appended as it is; version 3, the same command recorded before it, would go to be
+    re-applied: one command twice in a file is refused, with --rebase too."""
     main, exported = copied
     header, (registered, demolition) = read(exported)
     earlier = registered["state"]["timestamp"]["_data_"]
     doubled = write(tmp_path / "doubled.jsonl", header, [registered, demolition, moved(demolition, version=3,
                                                                                          at=earlier)])
+    before = event_count(main.db)
 
-    result = main.ok("import", "--rebase", str(doubled))
+    result = main("import", "--rebase", str(doubled))
 
-    assert kinds(Path(main.db)).count(DEMOLITION) == 1, result.output
-    assert "1 held already" in result.output
+    assert result.exit_code == 2 and "line 4: command" in result.output and "recorded once" in result.output
+    assert event_count(main.db) == before
+
+
+@pytest.mark.parametrize("command_id", ['x"y', "q\\z", "E" * 32, "e" * 31, "", "g" * 32])
+def test_a_command_id_is_one_the_tracker_makes(copied: tuple[Renovation, Path], tmp_path: Path,
+                                               command_id: str) -> None:
+    """Anything else would escape the once-per-compound rule (a quote the store's scan cannot read,
+    the same id in another case)."""
+    _main, exported = copied
+    header, (registered, demolition) = read(exported)
+    fresh = Renovation(tmp_path / "fresh.db")
+
+    result = fresh("import", str(write(tmp_path / "odd.jsonl", header, [
+        registered, moved(demolition, version=2, command_id=command_id)])))
+
+    assert result.exit_code == 2 and "command_id is not 32 lower-case hex digits" in result.output
+    assert event_count(fresh.db) == 0
+
+
+def test_a_line_to_rebase_whose_command_the_store_holds_as_another_event_is_refused(
+        copied: tuple[Renovation, Path], tmp_path: Path) -> None:
+    """A forged copy: its demolition carries the command id of the store's own registration. Taken as
+    "held already", the demolition would be dropped in silence."""
+    main, exported = copied
+    header, (registered, demolition) = read(exported)
+    main.ok("demolition", "record", "JM", "--count", "1")  # version 2 here: the copy's is a conflict
+    before = event_count(main.db)
+    forged = moved(demolition, version=2, command_id=registered["state"]["command_id"])
+
+    result = main("import", "--rebase", str(write(tmp_path / "forged.jsonl", header, [registered, forged])))
+
+    assert result.exit_code == 2, result.output
+    assert "is held here by another event (Registered by tester, not IllegalStructuresRecorded" in result.output
+    assert event_count(main.db) == before
+
+
+def test_every_time_of_an_event_is_in_the_stores_zone(copied: tuple[Renovation, Path], tmp_path: Path) -> None:
+    """A time in another offset would be read in that offset's day and hour (a morning round at
+    06:30 UTC is 14:30 in Shanghai, after noon), and the store's times would no longer be one zone's."""
+    _main, exported = copied
+    header, (registered, demolition) = read(exported)
+    utc = moved(demolition, version=2)
+    stamp = datetime.fromisoformat(utc["state"]["timestamp"]["_data_"])
+    utc["state"]["timestamp"]["_data_"] = stamp.astimezone(UTC).isoformat()  # the same instant
+    fresh = Renovation(tmp_path / "fresh.db")
+
+    result = fresh("import", str(write(tmp_path / "utc.jsonl", header, [registered, utc])))
+
+    assert result.exit_code == 2 and "line 3: timestamp" in result.output
+    assert "is not in the store's time zone Asia/Shanghai" in result.output
+    assert event_count(fresh.db) == 0
 
 
 @pytest.mark.parametrize(("lines", "said"), [
@@ -170,22 +225,39 @@ def test_a_bad_first_line_is_a_one_line_error(run: Renovation, tmp_path: Path, f
 def test_a_failed_import_leaves_an_empty_stores_zone_as_it_was(copied: tuple[Renovation, Path],
                                                                tmp_path: Path) -> None:
     _main, exported = copied
-    _header, (registered, demolition) = read(exported)
+    header, (registered, demolition) = read(exported)  # the header names Asia/Shanghai
     fresh = Renovation(tmp_path / "fresh.db")
-    fresh.ok("db", "info")  # made, keeping RENOVATION_TZ's zone
-    berlin = '{"renovation_export":1,"time_zone":"Europe/Berlin"}'
+    fresh.ok("db", "zone", "Europe/Berlin")  # made, empty
     bad = moved(demolition, version=3, seconds=1)  # the same command again: refused
 
-    result = fresh("import", str(write(tmp_path / "bad.jsonl", berlin, [registered, demolition, bad])))
+    result = fresh("import", str(write(tmp_path / "bad.jsonl", header, [registered, demolition, bad])))
 
     assert result.exit_code == 2
+    assert fresh.json("db", "info")["time_zone"] == "Europe/Berlin"
+    fresh.ok("import", str(write(tmp_path / "good.jsonl", header, [registered, demolition])))
     assert fresh.json("db", "info")["time_zone"] == "Asia/Shanghai"
-    fresh.ok("import", str(write(tmp_path / "good.jsonl", berlin, [registered, demolition])))
+
+
+def test_a_killed_import_leaves_an_empty_stores_zone_as_it_was(copied: tuple[Renovation, Path],
+                                                               tmp_path: Path) -> None:
+    """The header's zone is kept in the import's own transaction: killed, the import leaves neither."""
+    _main, exported = copied
+    fresh = Renovation(tmp_path / "fresh.db")
+    fresh.ok("db", "zone", "Europe/Berlin")
+    env = {key: value for key, value in {**os.environ, **ENV}.items() if value is not None}
+    env.update(RENOVATION_CRASH_AT="import_batch:1", RENOVATION_USER="tester")
+
+    killed = subprocess.run([sys.executable, "-c", "from renovation.cli import cli; cli()", "--db", str(fresh.db),
+                             "import", str(exported)], env=env, capture_output=True, text=True, timeout=120,
+                            check=False)
+
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert event_count(fresh.db) == 0
     assert fresh.json("db", "info")["time_zone"] == "Europe/Berlin"
 
 
 def test_a_bad_line_after_a_header_leaves_the_zone_on_either_backend(run: Renovation, tmp_path: Path) -> None:
-    run.ok("db", "info")
+    run.ok("db", "zone", "Asia/Shanghai")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"renovation_export":1,"time_zone":"Europe/Berlin"}\n{"originator_id": 1}\n', encoding="utf-8")
 
@@ -193,3 +265,21 @@ def test_a_bad_line_after_a_header_leaves_the_zone_on_either_backend(run: Renova
 
     assert result.exit_code == 2 and "line 2" in result.output
     assert run.json("db", "info")["time_zone"] == "Asia/Shanghai"
+
+
+def test_an_amount_keeps_the_scale_its_command_records(run: Renovation, started: str, tmp_path: Path) -> None:
+    """The fen is part of the record: a metered value of "1234.5" is not the "1234.50" that the
+    command records, though the two are equal as numbers."""
+    run.ok("meter", "JM", "--item", "A1", "--period", "2021-03", "--quantity", "10")
+    exported = tmp_path / "metered.jsonl"
+    run.ok("export", str(exported))
+    header, events = read(exported)
+    metered = next(event for event in events if event["topic"].endswith("QuantityMeasured"))
+    assert metered["state"]["value"]["_data_"] == "1234.50"
+    metered["state"]["value"]["_data_"] = "1234.5"
+    fresh = Renovation(tmp_path / "fresh.db")
+
+    result = fresh("import", str(write(tmp_path / "scaled.jsonl", header, events)))
+
+    assert result.exit_code == 2 and "value" in result.output and "1234.5" in result.output, result.output
+    assert event_count(fresh.db) == 0

@@ -5,6 +5,7 @@ offset each was typed with."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def test_a_store_keeps_its_zone_once_it_holds_events(run: Renovation, started: s
 
 
 def test_an_empty_store_may_take_another_zone(run: Renovation) -> None:
-    run.ok("db", "info")  # creates the store, in RENOVATION_TZ's zone
+    run.ok("db", "zone", "Asia/Shanghai")  # creates the store
     run.ok("db", "zone", "Europe/Berlin")
 
     assert run.json("db", "info")["time_zone"] == "Europe/Berlin"
@@ -78,13 +79,14 @@ def test_an_export_carries_its_zone_to_a_new_store_and_refuses_another(run: Reno
 
 def test_a_machine_zone_given_as_a_path_is_kept_by_its_name(tmp_path: Path) -> None:
     db = tmp_path / "berlin.db"
-    invoke(db, "db", "info", RENOVATION_TZ=None, TZ=":/usr/share/zoneinfo/Europe/Berlin")
+    invoke(db, *REGISTER_JM, RENOVATION_TZ=None, TZ=":/usr/share/zoneinfo/Europe/Berlin")  # creates it
 
     assert Renovation(db).json("db", "info")["time_zone"] == "Europe/Berlin"
 
 
 def test_a_machine_zone_without_a_name_is_not_kept(tmp_path: Path) -> None:
     db = tmp_path / "posix.db"
+    assert invoke(db, *REGISTER_JM, RENOVATION_TZ=None, TZ="IST-5:30").exit_code == 0  # creates it
     result = invoke(db, "db", "info", "--json", RENOVATION_TZ=None, TZ="IST-5:30")
 
     assert result.exit_code == 0, result.output
@@ -95,7 +97,7 @@ def test_a_machine_zone_without_a_name_is_not_kept(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["Asia", "localtime", "x" * 300, "../../etc/passwd", ""])
 def test_a_zone_name_that_is_no_zone_is_a_one_line_error(run: Renovation, name: str) -> None:
-    run.ok("db", "info")
+    run.ok("db", "zone", "Asia/Shanghai")
     result = run("db", "zone", name)
 
     assert result.exit_code == 2 and len(run.lines(result)) == 1 and "Traceback" not in result.output
@@ -116,12 +118,13 @@ def test_a_kept_zone_that_is_no_zone_is_said_and_can_be_mended(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("tz", ["Asia", "../etc/passwd", "posixrules"])
-def test_a_machine_zone_that_names_no_zone_is_said_not_taken_for_one(tmp_path: Path, tz: str) -> None:
+def test_a_machine_zone_that_names_no_zone_is_said_not_taken_for_one(tmp_path: Path, tz: str,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
     db = tmp_path / "unnamed.db"
-    result = invoke(db, "db", "info", RENOVATION_TZ=None, TZ=tz)
+    result = invoke(db, *REGISTER_JM, RENOVATION_TZ=None, TZ=tz)  # creates it, with a warning on stderr
 
     assert result.exit_code == 0, result.output
-    assert f"this machine's time zone has no IANA name (TZ={tz!r}): the store keeps none" in result.output
+    assert f"this machine's time zone has no IANA name (TZ={tz!r}): the store keeps none" in caplog.text
     facts = json.loads(invoke(db, "db", "info", "--json", RENOVATION_TZ=None, TZ=tz).stdout)
     assert facts["time_zone_kept"] is False and facts["time_zone"].startswith("UTC")  # an offset, not a name
 
@@ -133,3 +136,14 @@ def test_a_zone_refused_on_a_new_path_makes_no_store(tmp_path: Path) -> None:
 
     assert result.exit_code == 2 and "not a known time zone" in result.output
     assert not db.exists()
+
+
+def test_a_machine_zone_given_as_the_localtime_file_is_the_zone_it_links_to(tmp_path: Path) -> None:
+    target = os.path.realpath("/etc/localtime")
+    if "zoneinfo/" not in target:
+        pytest.skip(f"/etc/localtime links to no zone of the zone database here ({target})")
+    db = tmp_path / "local.db"
+
+    assert invoke(db, *REGISTER_JM, RENOVATION_TZ=None, TZ=":/etc/localtime").exit_code == 0
+
+    assert Renovation(db).json("db", "info")["time_zone"] == target.split("zoneinfo/", 1)[1]
