@@ -68,6 +68,11 @@ class Session:
         self.user = user
         self.lang = lang
         self.workspace = Workspace(db, config_path)
+        self.workspace.creates = False  # a command that begins a store says so (``creating``)
+
+    def creating(self) -> None:
+        """This command may create the store where there is none (it begins one)."""
+        self.workspace.creates = True
 
     def today(self) -> date:
         """The day the boards count to (overdue findings, construction days, days behind plan)."""
@@ -166,6 +171,9 @@ class RenovationGroup(click.Group):
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as error:  # a group without its subcommand: its help
+            click.echo(error.ctx.get_help() if error.ctx else error.format_message())
+            sys.exit(0)
         except click.UsageError as error:
             click.echo(f"Error: {one_line(error.format_message())}", err=True)
             sys.exit(2)
@@ -208,7 +216,11 @@ def translate(error: Exception, session: Session | None) -> click.ClickException
     if any(sign in str(error).lower() for sign in ("database is locked", "lock timeout", "database is busy")):
         return RuleRefused("database busy, try again (another writer holds the lock); nothing was recorded")
     where = session.db if session else "the database"
-    return RuleRefused(f"database error on {where}: {one_line(str(error))}")
+    said = one_line(str(error))
+    if "permission denied" in said.lower():  # e.g. a read model newer than the roles applied to the store
+        said += (" (if this version of the tracker added the table, a superuser runs `renovation db roles "
+                 "--apply` again)")
+    return RuleRefused(f"database error on {where}: {said}")
 
 
 @click.group(cls=RenovationGroup)

@@ -11,10 +11,12 @@ from renovation.cli.output import emit, output_options
 
 
 def parse_as_of(raw: str | None, option: str = "--as-of") -> datetime | None:
-    """ISO 8601 with an offset, or local time; a bare date means the end of that day."""
+    """ISO 8601 with an offset, or local time; a bare date means the end of that day. Given in the
+    store's zone, whatever offset it was typed with: its ``date()`` is the store's day then."""
     from datetime import time
 
     from renovation.cli.inputs import parse_date, parse_datetime
+    from renovation.services.clock import local_zone
 
     if raw is None:
         return None
@@ -22,7 +24,7 @@ def parse_as_of(raw: str | None, option: str = "--as-of") -> datetime | None:
         if len(raw.strip()) == 10:
             day = parse_date(raw)
             return parse_datetime(datetime.combine(day, time.max))
-        return parse_datetime(raw)
+        return parse_datetime(raw).astimezone(local_zone())
     except ValueError as error:
         raise click.UsageError(f"{option}: {error}") from None
 

@@ -157,7 +157,8 @@ def status(session: Session, as_json: bool, as_csv: bool) -> None:
 
 
 @projections.command("rebuild")
-@click.argument("names", nargs=-1, type=click.Choice(["progress", "quality", "ledger", "ranking", "feedback"]))
+@click.argument("names", nargs=-1,
+                type=click.Choice(["progress", "quality", "ledger", "ranking", "feedback", "worklists"]))
 @pass_session
 def rebuild(session: Session, names: tuple[str, ...]) -> None:
     """Clear the read models' tables (all, or those named) and replay the whole event log into them.
@@ -167,14 +168,13 @@ def rebuild(session: Session, names: tuple[str, ...]) -> None:
       renovation projections rebuild
       renovation projections rebuild ranking
     """
-    from rich.progress import Progress
-
+    from renovation.cli.output import progress_bar
     from renovation.services import boards
     from renovation.services.boards import NAMES
 
     session.may("maintain")  # rebuilding is maintenance (renovation/domain/access.py)
     chosen = names or NAMES
-    with Progress(transient=True) as bar:
+    with progress_bar() as bar:
 
         def started(head: int) -> Callable[[str, int], None]:
             tasks = {name: bar.add_task(name, total=head or 1) for name in chosen}

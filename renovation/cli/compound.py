@@ -29,8 +29,8 @@ def compound() -> None:
 @click.option("--name", required=True, help="Compound name, e.g. 吉明小区.")
 @click.option("--district", required=True, help="District or county, e.g. 龙山区.")
 @click.option("--contractor", required=True, help="Construction unit (施工单位).")
-@click.option("--households", required=True, help="Number of households.")
-@click.option("--contract-value", required=True, help="Contract value in yuan (exact decimal).")
+@click.option("--households", required=True, metavar="N", help="Number of households.")
+@click.option("--contract-value", required=True, metavar="YUAN", help="Contract value in yuan (exact decimal).")
 @click.option("--planned-start", required=True, help="Planned start, YYYY-MM-DD.")
 @click.option("--planned-finish", required=True, help="Planned finish, YYYY-MM-DD.")
 @click.option("--registered-on", default=None,
@@ -56,6 +56,7 @@ def register(session: Session, code: str, name: str, district: str, contractor: 
         households=households, contract_value=contract_value, planned_start=planned_start,
         planned_finish=planned_finish, registered_on=registered_on,
     )
+    session.creating()
     result = session.app.register_compound(**data.as_dict(), user=session.user)
     recorded(result, said("registered", session.lang, **as_row(result)), as_json=as_json)
 
@@ -156,7 +157,7 @@ def demolition() -> None:
 
 @demolition.command("record")
 @click.argument("code")
-@click.option("--count", required=True, help="How many illegal structures were found.")
+@click.option("--count", required=True, metavar="N", help="How many illegal structures were found.")
 @write_options
 @pass_session
 def demolition_record(session: Session, code: str, count: str, as_json: bool) -> None:

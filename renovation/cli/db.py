@@ -73,6 +73,7 @@ def zone(session: Session, name: str) -> None:
 
     clock.keepable(name.strip())  # a name that is no zone is refused before the store is opened (or made)
     session.may("maintain")
+    session.creating()
     session.app.set_zone(name.strip())
     click.echo(f"time zone: {session.app.zone_name}")
 

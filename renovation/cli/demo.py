@@ -25,9 +25,8 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
       renovation demo
       renovation --db city.db demo --until 2021-07-31
     """
-    from rich.progress import Progress
-
     from renovation.cli.inputs import parse_date
+    from renovation.cli.output import progress_bar
     from renovation.services.demo import DEMO_ZONE, KICK_OFF, Simulation, days
 
     try:
@@ -39,6 +38,7 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
     session.may("maintain")
     if force:
         session.workspace.discard()
+    session.creating()
     app = session.app
     # The simulated programme records as its own synthetic people, whoever runs it.
     from renovation.domain.access import Access
@@ -50,7 +50,7 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
     simulation = Simulation(app, seed=seed, compounds=compounds)
     total = len(list(days(KICK_OFF, last)))
     try:
-        with Progress(transient=True) as progress:
+        with progress_bar() as progress:
             task = progress.add_task("2021 programme", total=total)
             simulation.run(last, on_day=lambda _day: progress.advance(task))
     finally:

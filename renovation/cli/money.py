@@ -11,7 +11,8 @@ from renovation.cli.said import said
 
 @click.group(cls=DefaultGroup, default="record")
 def meter() -> None:
-    """Meter a quantity (``meter CODE ...``) or correct an entry (``meter correct CODE ENTRY_ID ...``).
+    """Meter a quantity ("meter CODE ...", the same as "meter record CODE ...") or correct an entry
+    ("meter correct CODE ENTRY_ID ...").
 
     \b
     Examples:
@@ -20,11 +21,11 @@ def meter() -> None:
     """
 
 
-@meter.command("record", hidden=True)
+@meter.command("record")
 @click.argument("code")
 @click.option("--item", required=True, help="Bill-of-quantities item code.")
 @click.option("--period", required=True, help="Metering period, YYYY-MM.")
-@click.option("--quantity", required=True, help="Quantity measured in this period (exact decimal).")
+@click.option("--quantity", required=True, metavar="DECIMAL", help="Quantity measured in this period (exact decimal).")
 @write_options
 @pass_session
 def meter_record(session: Session, code: str, item: str, period: str, quantity: str, as_json: bool) -> None:
@@ -45,7 +46,7 @@ def meter_record(session: Session, code: str, item: str, period: str, quantity: 
 @meter.command("correct")
 @click.argument("code")
 @click.argument("entry_id")
-@click.option("--quantity", required=True, help="The right quantity for the entry.")
+@click.option("--quantity", required=True, metavar="DECIMAL", help="The right quantity for the entry.")
 @click.option("--reason", required=True, help="Why (kept in the history forever).")
 @write_options
 @pass_session
@@ -67,7 +68,7 @@ def meter_correct(session: Session, code: str, entry_id: str, quantity: str, rea
 @click.command()
 @click.argument("code")
 @click.option("--item", required=True, help="Bill-of-quantities item code.")
-@click.option("--quantity", required=True, help="The item's new total contract quantity.")
+@click.option("--quantity", required=True, metavar="DECIMAL", help="The item's new total contract quantity.")
 @click.option("--reason", required=True, help="Why (the approved variation order).")
 @write_options
 @pass_session
@@ -76,7 +77,7 @@ def variation(session: Session, code: str, item: str, quantity: str, reason: str
 
     \b
     Example:
-      renovation variation JM --item 010101 --quantity 1500 --reason 变更令 BG-07
+      renovation variation JM --item 010101 --quantity 1500 --reason "变更令 BG-07"
     """
     from renovation.cli.inputs import VariationInput, validate
 
@@ -88,11 +89,11 @@ def variation(session: Session, code: str, item: str, quantity: str, reason: str
 @click.command()
 @click.argument("code")
 @click.option("--period", required=True, help="Scoring period, YYYY-MM.")
-@click.option("--quality", required=True, help="0-100.")
-@click.option("--safety", required=True, help="0-100.")
-@click.option("--progress", required=True, help="0-100.")
-@click.option("--civilized", required=True, help="0-100 (文明施工).")
-@click.option("--satisfaction", required=True, help="0-100 (resident satisfaction).")
+@click.option("--quality", required=True, metavar="SCORE", help="0-100.")
+@click.option("--safety", required=True, metavar="SCORE", help="0-100.")
+@click.option("--progress", required=True, metavar="SCORE", help="0-100.")
+@click.option("--civilized", required=True, metavar="SCORE", help="0-100 (文明施工).")
+@click.option("--satisfaction", required=True, metavar="SCORE", help="0-100 (resident satisfaction).")
 @click.option("--correct", "correction", is_flag=True, help="Replace this period's score (needs --reason).")
 @click.option("--reason", default=None, help="Why the score is corrected.")
 @write_options

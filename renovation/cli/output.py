@@ -12,7 +12,7 @@ import csv
 import dataclasses
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -91,6 +91,25 @@ def _neutralised(text: str) -> str:
     """Text that a spreadsheet would run as a formula, kept as text with a leading apostrophe (the
     convention spreadsheet programs themselves use)."""
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+@contextlib.contextmanager
+def progress_bar() -> Iterator[Any]:
+    """A transient progress bar on stderr: stdout carries only the command's answer, and a bar that
+    cannot be drawn (stderr full or closed) never fails the work, nor reports work that is done as
+    failed."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    bar = Progress(console=console, transient=True, disable=not console.is_terminal)  # no bar in a log
+    with contextlib.suppress(OSError, ValueError):  # ValueError: a closed file
+        bar.start()
+    try:
+        yield bar
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            bar.stop()
 
 
 def print_table(rows: Sequence[dict[str, Any]], lang: str, title: str | None = None) -> None:

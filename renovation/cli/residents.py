@@ -11,7 +11,8 @@ from renovation.cli.said import said
 
 @click.group(cls=DefaultGroup, default="receive")
 def feedback() -> None:
-    """Record resident feedback (``feedback CODE ...``) or resolve it (``feedback resolve CODE T2``).
+    """Record resident feedback ("feedback CODE ...", the same as "feedback receive CODE ...") or
+    resolve it ("feedback resolve CODE T2").
 
     \b
     Examples:
@@ -20,7 +21,7 @@ def feedback() -> None:
     """
 
 
-@feedback.command("receive", hidden=True)
+@feedback.command("receive")
 @click.argument("code")
 @click.option("--channel", required=True, type=click.Choice(["hotline", "form", "visit"]), help="How it came in.")
 @click.option("--text", required=True, help="What the resident said.")

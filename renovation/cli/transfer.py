@@ -20,10 +20,7 @@ def export(session: Session, file: Path) -> None:
     Example:
       renovation export liaoyuan-2021.jsonl
     """
-    from rich.console import Console
-    from rich.progress import Progress
-
-    from renovation.cli.output import say
+    from renovation.cli.output import progress_bar, say
     from renovation.services.outputs import check_target, writing
     from renovation.services.transfer import export_events
 
@@ -33,7 +30,7 @@ def export(session: Session, file: Path) -> None:
     app = session.app
     total = app.recorder.max_notification_id() or 0
     # The progress bar on stderr: stdout is the user's to redirect, and a full one must not fail the file.
-    with writing(file, protected) as out, Progress(console=Console(stderr=True), transient=True) as bar:
+    with writing(file, protected) as out, progress_bar() as bar:
         task = bar.add_task("export", total=total or 1)
         count = export_events(app, out, progress=lambda done: bar.advance(task, done))
     say(f"exported {count} events to {file}", after="exported")  # a file that exists is complete
@@ -60,9 +57,7 @@ def import_(session: Session, file: Path, rebase: bool) -> None:
       renovation --db province.db import liaoyuan-2021.jsonl
       renovation import --rebase laptop.jsonl     # a field laptop's copy, back in the office
     """
-    from rich.progress import Progress
-
-    from renovation.cli.output import say
+    from renovation.cli.output import progress_bar, say
     from renovation.services.rebase import Rebase
     from renovation.services.transfer import BadImport, import_batch_size, import_file, resident_compounds
 
@@ -71,10 +66,11 @@ def import_(session: Session, file: Path, rebase: bool) -> None:
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     session.may("maintain")
+    session.creating()
     app = session.app
     rebasing = Rebase.of_file(file.name, session.user) if rebase else None
     try:
-        with Progress(transient=True) as bar:
+        with progress_bar() as bar:
             task = bar.add_task("import", total=None)
             lines, added = import_file(app, file, progress=lambda done: bar.advance(task, done), batch=batch,
                                        resident=resident, rebase=rebasing)

@@ -65,7 +65,9 @@ class Access:
         return found.role if found else None
 
     def hides_pending_blind_samples(self, user: str) -> bool:
-        return self.role(user) == "contractor"
+        """Whether ``user`` must not learn of a blind sample before its result: a contractor, and
+        anyone the configured [users] do not name (who may see least)."""
+        return self.users is not None and self.role(user) in ("contractor", None)
 
     def check(self, user: str, action: str, contractor: str | None = None) -> None:
         """Refuse unless ``user`` may record ``action`` (on a compound built by ``contractor``)."""

@@ -149,9 +149,11 @@ SAMPLE_STATES = ("pending", "failed", "resample", "rejected")
 
 
 def finding_rows(connection: Connection, today: date, *, state: str | None = None, codes: list[str] | None = None,
-                 severity: str | None = None, category: str | None = None, zone: Any = None) -> list[FindingRow]:
+                 severity: str | None = None, category: str | None = None, zone: Any = None,
+                 until: Any = None) -> list[FindingRow]:
     """The findings (of ``codes``, if given), by compound and id; ``state`` one of FINDING_STATES.
-    Days open count to the close (or to the end of ``today``); days overdue past the due date, while open."""
+    Days open count to the close (or to ``until``, a moment, else the end of ``today``); days overdue
+    past the due date, while open."""
     query = select(findings, contractors.c.contractor).join(contractors, contractors.c.code == findings.c.code)
     if state == "closed":
         query = query.where(findings.c.status == "closed")
@@ -168,7 +170,7 @@ def finding_rows(connection: Connection, today: date, *, state: str | None = Non
     result: list[FindingRow] = []
     for row in connection.execute(query):
         raised = row.raised_at.astimezone(zone) if zone else row.raised_at
-        end = row.closed_at if row.closed_at is not None else _end_of(today, raised)
+        end = row.closed_at if row.closed_at is not None else until or _end_of(today, raised)
         overdue = (today - row.due).days if row.status != "closed" and row.due < today else 0
         result.append({
             "code": row.code, "finding_id": row.finding_id, "contractor": row.contractor, "category": row.category,
@@ -208,7 +210,9 @@ def sample_rows(connection: Connection, *, state: str | None = None, codes: list
         query = query.where(samples.c.batch == batch)
     result: list[SampleRow] = []
     resampled = {(row.code, row.resample_of) for row in connection.execute(
-        select(samples.c.code, samples.c.resample_of).where(samples.c.resample_of.is_not(None)))}
+        select(samples.c.code, samples.c.resample_of, samples.c.regime, samples.c.passed)
+        .where(samples.c.resample_of.is_not(None)))
+        if not (hide_pending_blind and row.regime == "blind" and row.passed is None)}  # unseen: not taken
     for row in connection.execute(query):
         if hide_pending_blind and row.regime == "blind" and row.passed is None:
             continue

@@ -9,7 +9,7 @@ from renovation.services.writer import ClockBehind, WriteConflict, ZoneKept
 from renovation.store.backend import BadDatabaseURL
 
 __all__ = ["BAD_INPUT", "REFUSED", "BadConfig", "BadDatabaseURL", "BadRequest", "BadTimeZone", "ClockBehind",
-           "Refused", "WriteConflict", "ZoneKept"]
+           "NoStore", "Refused", "WriteConflict", "ZoneKept"]
 
 
 class Refused(Exception):
@@ -18,6 +18,10 @@ class Refused(Exception):
 
 class BadRequest(ValueError):
     """The request itself cannot be carried out as given (exit 2); nothing was changed."""
+
+
+class NoStore(BadRequest):
+    """A command that needs a store, given a path where there is none (nothing is created)."""
 
 
 #: What the state of the store refused (exit 1), and what was asked wrongly (exit 2).

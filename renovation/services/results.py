@@ -191,6 +191,7 @@ class CompoundView(NamedTuple):
         findings = list(project.findings.values())
         samples = [s for s in project.samples.values()
                    if not (hide_pending_blind and s.regime == "blind" and s.passed is None)]
+        hidden = len(project.samples) - len(samples)  # each recorded by one event, which is not counted
         return cls(
             code=project.code, name=project.name, district=project.district, contractor=project.contractor,
             households=project.households, status=project.status, contract_value=project.contract_value,
@@ -205,5 +206,5 @@ class CompoundView(NamedTuple):
             samples=len(samples), samples_pending=sum(1 for s in samples if s.passed is None),
             rejected_batches=project.rejected_batches(), scored_periods=sorted(project.scores),
             tickets_open=sum(1 for t in project.tickets.values() if t.resolved_at is None),
-            events=project.version,
+            events=project.version - hidden,
         )

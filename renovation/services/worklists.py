@@ -51,7 +51,7 @@ def finding_list(ws: Workspace, today: date, user: str, *, state: str | None = N
     with models.engine.connect() as connection:
         codes = _codes(ws, connection, user, code, contractor)
         return finding_rows(connection, day, state=state, codes=codes, severity=severity, category=category,
-                            zone=ws.app.zone)
+                            zone=ws.app.zone, until=as_of)
 
 
 def material_list(ws: Workspace, today: date, user: str, *, state: str | None = None, code: str | None = None,
@@ -83,8 +83,11 @@ def _codes(ws: Workspace, connection: Connection, user: str, code: str | None,
         code = normalise_code(code)
         query = query.where(contractors.c.code == code)
         found = list(connection.execute(query).scalars())
-        if not found and (own is not None or not _exists(ws, code)):
-            raise errors.CompoundNotFound(code=code)  # another contractor's compound: as if not there
+        if not found:
+            builder = connection.execute(select(contractors.c.contractor).where(contractors.c.code == code)).scalar()
+            seen = builder is not None and own in (None, builder)  # another contractor's: as if not there
+            if not seen and (own is not None or not _exists(ws, code)):
+                raise errors.CompoundNotFound(code=code)
         return found
     if own is None and contractor is None:
         return None

@@ -25,6 +25,9 @@ class Workspace:
         self._app: RenovationApp | None = None
         self._read_models: ReadModels | None = None
         self._config: Config | None = None
+        #: Whether opening the application may create a store where there is none (the CLI allows it
+        #: only to the commands that begin one: ``compound register``, ``demo``, ``import``, ``db``).
+        self.creates = True
 
     @property
     def backend(self) -> Backend:
@@ -47,7 +50,13 @@ class Workspace:
         if self._app is None:
             from renovation.services.application import RenovationApp
 
-            self._app = RenovationApp(self.backend, access=self.config.access())
+            access = self.config.access()  # a bad renovation.toml is said first
+            if not self.creates and not self.backend.exists():
+                from renovation.services.errors import NoStore
+
+                raise NoStore(f"no store at {self.db}: `renovation demo` builds the demo's, `renovation compound "
+                              "register` begins one; or give --db (RENOVATION_DB)")
+            self._app = RenovationApp(self.backend, access=access)
         return self._app
 
     def describe(self) -> str:

@@ -6,6 +6,7 @@ recorder writes each event's link in the event's own transaction.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -13,7 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 from urllib.request import pathname2url
 from uuid import UUID
 
@@ -130,20 +131,44 @@ class SQLiteBackend(Backend):
             yield
             return
         deadline = time.monotonic() + float(self.env.get("SQLITE_LOCK_TIMEOUT") or LOCK_TIMEOUT_SECONDS)
-        with open(f"{self.real_path}-writer.lock", "a") as handle:  # one lock however --db is spelled
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise OperationalError("database is busy: another writer holds the lock") from None
-                    time.sleep(0.005)
+        path = f"{self.real_path}-writer.lock"  # one lock however --db is spelled
+        handle = self._locked(path, deadline)
+        try:
+            self._still_the_same_file()
+            yield
+        finally:
+            # Removed while still held, so that no lock file stays behind: a writer that was waiting
+            # on it finds it gone once it gets it, and takes the lock on a new file instead.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    @staticmethod
+    def _locked(path: str, deadline: float) -> IO[str]:
+        """The lock file at ``path``, opened and exclusively locked (the one at the path when locked)."""
+        while True:
+            handle = open(path, "a")  # noqa: SIM115 - held until the write ends, closed by writer_lock
             try:
-                self._still_the_same_file()
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                while True:
+                    try:
+                        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() > deadline:
+                            raise OperationalError("database is busy: another writer holds the lock") from None
+                        time.sleep(0.005)
+                held = os.fstat(handle.fileno())
+                try:
+                    there = os.stat(path)
+                except FileNotFoundError:
+                    there = None
+                if there is not None and (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino):
+                    return handle
+            except BaseException:
+                handle.close()
+                raise
+            handle.close()  # the previous writer removed it while we waited: lock the new one
 
     def bind(self, recorder: Any, snapshot_recorder: Any = None) -> None:
         super().bind(recorder, snapshot_recorder)

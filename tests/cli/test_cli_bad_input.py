@@ -251,7 +251,7 @@ def test_a_database_in_a_missing_directory(tmp_path: Path) -> None:
     "args",
     [
         ["inspect", "JM", "--kind", "morning", "--at", "2021-03-02T06:30"],
-        ["feedback", "JM", "--channel", "hotline", "--text", "噪音"],
+        REGISTER_JM[:-2],  # registered today
     ],
     ids=["time-typed", "time-now"],
 )

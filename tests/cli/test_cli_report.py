@@ -78,6 +78,7 @@ def test_report_of_a_period_without_scores_still_renders_and_says_so(demo: Renov
 
 def test_report_of_an_empty_store_still_renders(run: Renovation, tmp_path: Path) -> None:
     path = tmp_path / "empty.html"
+    run.ok("db", "zone", "Asia/Shanghai")  # an empty store
 
     run.ok("report", "--html", str(path))
 

@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from cli_support import BOQ_CSV, ENV, event_count
+from cli_support import BOQ_CSV, ENV, Renovation, event_count
 from click.testing import CliRunner, Result
 
 from renovation.cli import cli
@@ -336,7 +336,7 @@ def test_a_pending_blind_sample_leaves_no_trace_for_a_contractor(
         assert without_events(view, seen) == without_events(view, unseen), who
 
 
-def test_counts_exclude_a_pending_blind_sample_for_a_contractor_only(
+def test_counts_exclude_a_pending_blind_sample_for_a_contractor_and_the_unlisted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -355,11 +355,13 @@ def test_counts_exclude_a_pending_blind_sample_for_a_contractor_only(
         (row,) = csv.DictReader(io.StringIO(ok(db, USERS[who], "quality", "--csv", config=config).stdout))
         return dict(row)
 
-    assert (show("contractor")["samples"], show("contractor")["samples_pending"]) == (1, 0)
-    assert quality("contractor")["samples"] == 1 and quality("contractor", "contractor")["samples"] == 1
-    assert quality_csv("contractor")["samples"] == "1"
+    for who in ("contractor", "not listed"):  # a person [users] does not name sees least
+        assert (show(who)["samples"], show(who)["samples_pending"]) == (1, 0), who
+        assert show(who)["events"] == show("supervisor")["events"] - 1, who  # the blind sample's is not counted
+        assert quality(who)["samples"] == 1 and quality(who, "contractor")["samples"] == 1, who
+        assert quality_csv(who)["samples"] == "1", who
     assert quality("contractor")["blind_pass_rate"] is None and quality("supervisor")["blind_pass_rate"] is None
-    for who in ("supervisor", "bureau", "auditor", "not listed"):
+    for who in ("supervisor", "bureau", "auditor"):
         assert (show(who)["samples"], show(who)["samples_pending"]) == (2, 1), who
         assert quality(who)["samples"] == 2 and quality(who, "contractor")["samples"] == 2, who
         assert quality_csv(who)["samples"] == "2", who
@@ -456,6 +458,7 @@ def test_a_configuration_saved_with_a_byte_order_mark_is_read(tmp_path: Path, mo
         "\ufeff[ranking.weights]\nquality = 30\nsafety = 25\nprogress = 20\ncivilized = 15\nsatisfaction = 10\n"
         .encode())
     monkeypatch.chdir(tmp_path)
+    Renovation(tmp_path / "r.db").ok("db", "zone", "Asia/Shanghai")  # an empty store
 
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "r.db"), "compound", "list"], env=ENV)
 

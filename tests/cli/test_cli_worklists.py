@@ -4,6 +4,7 @@ them and on `quality`, `ledger` and `feedback list`."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +147,41 @@ def test_as_of_on_the_lists_and_the_boards(site: Renovation) -> None:
     assert len(site.json("feedback", "list", "--as-of", "2999-01-01")) == 1
     bad = site("quality", "--as-of", "2021-03-04X12:00")
     assert bad.exit_code == 2
+
+
+def test_a_blind_resample_still_pending_leaves_its_batch_awaited_for_a_contractor(site: Renovation,
+                                                                                   tmp_path: Path) -> None:
+    import json
+
+    site.ok("material", "sample", "JM", "--material", "水泥", "--batch", "B-2", "--regime", "blind",
+            "--at", "2021-03-06T10:00")  # S5, the blind resample of S2, without its result
+
+    awaited = json.loads(as_user(site, tmp_path, "李经理", "material", "list", "--resample", "--json").stdout)
+    assert codes_and_ids(awaited, "sample_id") == [("JM", "S2")]  # nothing says a resample was taken
+    assert json.loads(as_user(site, tmp_path, "张工", "material", "list", "--resample", "--json").stdout) == []
+
+
+def test_as_of_counts_days_in_the_stores_zone_whatever_offset_it_is_typed_with(site: Renovation) -> None:
+    shanghai = site.json("finding", "list", "--as-of", "2999-01-02T04:00+08:00")
+    utc = site.json("finding", "list", "--as-of", "2999-01-01T20:00Z")
+
+    assert shanghai == utc and shanghai
+    f2 = next(row for row in utc if (row["code"], row["finding_id"]) == ("JM", "F2"))
+    assert f2["days_overdue"] == (date(2999, 1, 2) - date(2021, 3, 9)).days
+
+
+def test_a_contractor_filtering_its_own_compound_by_another_contractor_gets_none(site: Renovation,
+                                                                                 tmp_path: Path) -> None:
+    result = as_user(site, tmp_path, "李经理", "finding", "list", "--code", "JM", "--contractor", "示例建工", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_worklists_rebuild_like_every_read_model(site: Renovation) -> None:
+    before = site.json("finding", "list")
+
+    rebuilt = site.ok("projections", "rebuild", "worklists")
+
+    assert "rebuilt worklists" in rebuilt.output
+    assert site.json("finding", "list") == before

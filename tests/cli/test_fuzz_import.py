@@ -76,7 +76,7 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Export:
         parsed = json.loads(line)
         origin[line] = (parsed["originator_id"], parsed["originator_version"])
     empty = Renovation(folder / "empty.db")
-    empty.ok("compound", "list")
+    empty.ok("db", "zone", "Asia/Shanghai")  # an empty store
     checkpoint(Path(empty.db))
     assert event_count(Path(empty.db)) == 0
     work = folder / "work"

@@ -404,3 +404,19 @@ def test_a_new_store_records_the_login(tmp_path: Path) -> None:
         assert default is not None and "session_user" in str(default[0]).lower()
     finally:
         drop_schema(schema)
+
+
+def test_a_read_model_newer_than_the_roles_says_how_to_mend_it(applied: Store) -> None:
+    """A version of the tracker that adds a read model's table, on a store whose roles were applied
+    before: the login may not create it; the one-line error says what to run."""
+    with applied.connect() as connection:  # the superuser: as if the table had never been made
+        connection.execute(sql.SQL("DROP TABLE {}").format(applied.table("worklist_findings")))
+
+    result = applied.cli("finding", "list", user="张工", db=applied.url_of("张工"))
+
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert "permission denied" in line and "renovation db roles --apply" in line
+    assert applied.apply().exit_code == 0
+    mended = applied.cli("finding", "list", "--json", user="张工", db=applied.url_of("张工"))
+    assert mended.exit_code == 0, mended.output
