@@ -74,7 +74,7 @@ def list_compounds(session: Session, as_json: bool, as_csv: bool) -> None:
     from renovation.services import boards
 
     rows = boards.compounds(session.workspace, session.today())
-    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=boards.COMPOUND_COLUMNS)
 
 
 @compound.command("show")

@@ -13,6 +13,7 @@ import dataclasses
 import io
 import json
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -22,11 +23,38 @@ from renovation.report.labels import display, label, plain
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: Where ``--xlsx`` keeps its file for ``emit`` (the click context's meta).
+XLSX = "renovation.xlsx"
+
+
 def output_options(func: F) -> F:
-    """``--json`` and ``--csv`` for a read command (a table without them)."""
+    """``--json``, ``--csv`` and ``--xlsx FILE`` for a read command (a table without them)."""
+    func = click.option("--xlsx", metavar="FILE", type=click.Path(path_type=Path), default=None,
+                        expose_value=False, callback=_remember_xlsx,
+                        help="Write the rows to this Excel workbook (typed cells, a frozen header row).")(func)
     func = click.option("--csv", "as_csv", is_flag=True, help="CSV (UTF-8, header row) on stdout.")(func)
     func = click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")(func)
     return func
+
+
+def _remember_xlsx(ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
+    """Check ``--xlsx FILE`` before the command's work (never the store's own files), and keep it."""
+    if value is not None:
+        from renovation.services.outputs import BadOutput, check_target
+
+        session = ctx.find_object(_session_type())
+        try:
+            check_target(value, session.workspace.store_files() if session else ())
+        except BadOutput as error:
+            raise click.BadParameter(f"cannot write {error}", param_hint="--xlsx") from None
+        ctx.meta[XLSX] = value
+    return value
+
+
+def _session_type() -> type[Any]:
+    from renovation.cli import Session
+
+    return Session
 
 
 def is_record(value: Any) -> bool:
@@ -43,11 +71,18 @@ def as_row(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def emit(rows: Any, *, as_json: bool, as_csv: bool, lang: str, title: str | None = None) -> None:
-    """Print rows (a sequence of dicts or dataclasses) or one object in the chosen format."""
-    if as_json and as_csv:
-        raise click.UsageError("--json and --csv cannot be combined")
+def emit(rows: Any, *, as_json: bool, as_csv: bool, lang: str, title: str | None = None,
+         columns: Sequence[str] | None = None) -> None:
+    """Print rows (a sequence of dicts or dataclasses) or one object in the chosen format (or write
+    them to the ``--xlsx`` workbook). ``columns``: the keys of a row, for the header of no rows."""
+    context = click.get_current_context(silent=True)
+    xlsx: Path | None = context.meta.get(XLSX) if context else None
+    if sum((as_json, as_csv, xlsx is not None)) > 1:
+        raise click.UsageError("give one of --json, --csv, --xlsx")
     rows = as_row(rows) if isinstance(rows, dict) or is_record(rows) else [as_row(r) for r in rows]
+    if xlsx is not None:
+        _write_xlsx(xlsx, [rows] if isinstance(rows, dict) else rows, columns, lang, context)
+        return
     if as_json:
         click.echo(json.dumps(plain(rows), ensure_ascii=False, indent=2))
         return
@@ -57,15 +92,32 @@ def emit(rows: Any, *, as_json: bool, as_csv: bool, lang: str, title: str | None
         else:
             rows = [{"field": label(key, lang), "detail": display(key, value, lang)} for key, value in rows.items()]
     if as_csv:
-        click.echo(to_csv(rows, lang), nl=False)
+        click.echo(to_csv(rows, lang, columns), nl=False)
         return
     print_table(rows, lang, title)
 
 
-def to_csv(rows: Sequence[dict[str, Any]], lang: str) -> str:
+def _write_xlsx(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str] | None, lang: str,
+                context: click.Context | None) -> None:
+    from renovation.report.workbook import workbook
+    from renovation.services.outputs import BadOutput, writing
+
+    keys = list(rows[0]) if rows else list(columns or ())
+    name = "-".join(context.command_path.split()[1:]) if context else "renovation"  # e.g. finding-list
+    session = context.find_object(_session_type()) if context else None
+    try:
+        with writing(path, session.workspace.store_files() if session else (), binary=True) as out:
+            out.write(workbook(rows, keys, lang, title=name))
+    except BadOutput as error:
+        raise click.UsageError(f"--xlsx: cannot write {error}") from None
+    say(f"已将 {len(rows)} 行写入 {path}" if lang == "zh" else f"{len(rows)} rows written to {path}", after="written")
+
+
+def to_csv(rows: Sequence[dict[str, Any]], lang: str, columns: Sequence[str] | None = None) -> str:
+    """A header row (the keys; of ``columns`` when there are no rows) and a row per row."""
     buffer = io.StringIO()
-    if rows:
-        keys = list(rows[0])
+    keys = list(rows[0]) if rows else list(columns or ())
+    if keys:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(keys)
         for row in rows:
@@ -82,6 +134,8 @@ def _csv_cell(value: Any) -> Any:
         return _neutralised(";".join(str(plain(item)) for item in value))
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str):  # text a person typed; numbers (decimals included) stay numbers
         return _neutralised(value)
     return plain(value)
@@ -114,6 +168,7 @@ def progress_bar() -> Iterator[Any]:
 
 def print_table(rows: Sequence[dict[str, Any]], lang: str, title: str | None = None) -> None:
     from rich.console import Console
+    from rich.measure import Measurement
     from rich.table import Table
 
     table = Table(title=title)
@@ -128,8 +183,35 @@ def print_table(rows: Sequence[dict[str, Any]], lang: str, title: str | None = N
     # Cells are data (a name may read "[/x]" or ":warning:"), never rich markup or emoji codes.
     console = Console(markup=False, emoji=False)
     if not console.is_terminal:
-        console = Console(width=240, markup=False, emoji=False)  # piped or captured: never truncate a column
+        console = Console(width=PIPED_WIDTH, markup=False, emoji=False)  # piped or captured: never cut a cell
+        console.print(table)
+        return
+    if Measurement.get(console, console.options, table).minimum + 2 * len(keys) > console.width:
+        _print_records(console, rows, keys, lang, title)  # too many columns for the terminal: one row a block
+        return
     console.print(table)
+
+
+#: The width a table is drawn at when it is not drawn on a terminal: wide enough for any row.
+PIPED_WIDTH = 100_000
+
+
+def _print_records(console: Any, rows: Sequence[dict[str, Any]], keys: Sequence[str], lang: str,
+                   title: str | None) -> None:
+    """Each row as a block of "label  value" lines: readable in a narrow terminal, nothing cut."""
+    from rich.table import Table
+
+    if title:
+        console.print(title)
+    for number, row in enumerate(rows):
+        block = Table.grid(padding=(0, 2))
+        block.add_column(style="bold", no_wrap=True)
+        block.add_column(overflow="fold")
+        for key in keys:
+            block.add_row(label(key, lang), display(key, row.get(key), lang))
+        if number:
+            console.print()
+        console.print(block)
 
 
 def write_options(func: F) -> F:

@@ -117,7 +117,9 @@ def finding_list(session: Session, open_: bool, overdue: bool, closed: bool, cod
     rows = worklists.finding_list(session.workspace, session.today() if moment is None else moment.date(),
                                   session.user, state=state, code=data.code, contractor=data.contractor,
                                   severity=severity, category=category, as_of=moment)
-    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
+    from renovation.projections.worklists import FindingRow
+
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=list(FindingRow.__annotations__))
 
 
 @finding.command("show")
@@ -138,7 +140,7 @@ def finding_show(session: Session, code: str, finding_id: str, as_json: bool, as
 
     data = validate(FindingShowInput, code=code, finding_id=finding_id)
     rows = worklists.finding_history(session.workspace, session.user, data.code, data.finding_id)
-    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=list(worklists.FindingStep.__annotations__))
 
 
 _finding_action("rectify", "rectify_finding", """Record that the contractor rectified FINDING_ID.
@@ -229,7 +231,9 @@ def material_list(session: Session, pending: bool, failed: bool, resample: bool,
     moment = parse_as_of(as_of)
     rows = worklists.material_list(session.workspace, session.today() if moment is None else moment.date(),
                                    session.user, state=state, code=data.code, batch=data.batch, as_of=moment)
-    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
+    from renovation.projections.worklists import SampleRow
+
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=list(SampleRow.__annotations__))
 
 
 @material.command("result")

@@ -43,11 +43,13 @@ def progress(ws: Workspace, today: date, as_of: datetime | None = None) -> list[
         return progress_rows(connection, day)
 
 
+#: ``compound list``'s columns.
+COMPOUND_COLUMNS = ("code", "name", "district", "contractor", "status", "contract_value", "metered_value")
+
+
 def compounds(ws: Workspace, today: date) -> list[Row]:
     """``compound list``: the progress board's identifying columns."""
-    return [{"code": row["code"], "name": row["name"], "district": row["district"], "contractor": row["contractor"],
-             "status": row["status"], "contract_value": row["contract_value"], "metered_value": row["metered_value"]}
-            for row in progress(ws, today)]
+    return [{key: row[key] for key in COMPOUND_COLUMNS} for row in progress(ws, today)]  # type: ignore[literal-required]
 
 
 def quality(ws: Workspace, today: date, *, code: str | None, by: str, missed: bool,

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from renovation.services.errors import BadRequest
 
@@ -44,13 +44,15 @@ def check_target(target: Path, protected: Sequence[Path]) -> None:
 
 
 @contextmanager
-def writing(target: Path, protected: Sequence[Path] = ()) -> Iterator[IO[str]]:
-    """A text file (UTF-8) to write ``target``'s new content into; renamed into place when the block
-    ends, removed if it fails. An OSError on the way (a full disk) is a BadOutput naming the target."""
+def writing(target: Path, protected: Sequence[Path] = (), *, binary: bool = False) -> Iterator[IO[Any]]:
+    """A text file (UTF-8; ``binary``: bytes) to write ``target``'s new content into; renamed into place
+    when the block ends, removed if it fails. An OSError on the way (a full disk) is a BadOutput naming
+    the target."""
     check_target(target, protected)
     try:
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115  (closed below, then renamed)
-            "w", encoding="utf-8", dir=target.parent, prefix=f".{target.name}.", suffix=".partial", delete=False
+            "wb" if binary else "w", encoding=None if binary else "utf-8", dir=target.parent,
+            prefix=f".{target.name}.", suffix=".partial", delete=False
         )
     except OSError as error:
         raise BadOutput(f"{target}: {error.strerror}") from None
