@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -116,7 +116,64 @@ class RuleRefused(click.ClickException):
     exit_code = 1
 
 
-class DefaultGroup(click.Group):
+def raise_usage(error: click.UsageError, args: Sequence[str] | None) -> NoReturn:
+    """Bad usage: one line on stderr, exit 2."""
+    click.echo(f"{error_prefix(args)} {one_line(error.format_message())}", err=True)
+    sys.exit(2)
+
+
+def one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+#: Where ``--lang`` is kept (the click context's meta, shared with every subcommand's context) so that
+#: help, read before the command runs, is in it too.
+LANG = "renovation.lang"
+
+
+def remember_lang(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    ctx.meta[LANG] = value or default_lang()
+    return value
+
+
+def help_lang(ctx: click.Context) -> str:
+    return str(ctx.meta.get(LANG) or default_lang())
+
+
+def error_prefix(args: Sequence[str] | None) -> str:
+    """"Error:" in the language of the command line (``--lang``), else of the environment."""
+    words = list(sys.argv[1:] if args is None else args)
+    lang = default_lang()
+    for number, word in enumerate(words):
+        if word == "--lang" and number + 1 < len(words):
+            lang = words[number + 1]
+        elif word.startswith("--lang="):
+            lang = word.removeprefix("--lang=")
+    return "错误:" if lang == "zh" else "Error:"
+
+
+class ZhHelp(click.Group):
+    """A group whose list of commands is in Chinese under ``--lang zh``."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if help_lang(ctx) != "zh":
+            super().format_commands(ctx, formatter)
+            return
+        from renovation.cli.zh_help import SHORT_HELP
+
+        path = ctx.command_path.split()[1:]
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            rows.append((name, SHORT_HELP.get(" ".join([*path, name]), command.get_short_help_str())))
+        if rows:
+            with formatter.section("命令"):
+                formatter.write_dl(rows)
+
+
+class DefaultGroup(ZhHelp):
     """A group that runs its ``default`` subcommand when the first argument is not a subcommand:
     ``meter JM --item A1 ...`` records, ``meter correct JM M3 ...`` corrects."""
 
@@ -128,10 +185,6 @@ class DefaultGroup(click.Group):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = [self.default, *args]
         return super().parse_args(ctx, args)
-
-
-def one_line(message: str) -> str:
-    return " ".join(message.split())
 
 
 #: Where each top-level command lives: a command's module is imported only when it is used.
@@ -146,7 +199,7 @@ COMMAND_MODULES = {
 }
 
 
-class RenovationGroup(click.Group):
+class RenovationGroup(ZhHelp):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMAND_MODULES)
 
@@ -175,10 +228,13 @@ class RenovationGroup(click.Group):
             click.echo(error.ctx.get_help() if error.ctx else error.format_message())
             sys.exit(0)
         except click.UsageError as error:
-            click.echo(f"Error: {one_line(error.format_message())}", err=True)
-            sys.exit(2)
+            missing = error.message == "Missing command." and error.ctx is not None
+            if not missing or error.ctx is None or not isinstance(error.ctx.command, click.Group):
+                raise_usage(error, args)
+            click.echo(error.ctx.get_help())  # options but no subcommand ("renovation --lang zh"): the help
+            sys.exit(0)
         except click.ClickException as error:
-            click.echo(f"Error: {one_line(error.format_message())}", err=True)
+            click.echo(f"{error_prefix(args)} {one_line(error.format_message())}", err=True)
             sys.exit(error.exit_code)
         except click.Abort:
             click.echo("Aborted.", err=True)
@@ -228,7 +284,7 @@ def translate(error: Exception, session: Session | None) -> click.ClickException
               help="SQLite file path, or a postgresql:// URL (also RENOVATION_DB).")
 @click.option("--user", envvar="RENOVATION_USER", default=None, callback=checked_user,
               help="Who records the command (also RENOVATION_USER; default: your login).")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, is_eager=True, callback=remember_lang,
               help="Language of output and messages (default from LANG).")
 @click.option("--today", envvar="RENOVATION_TODAY", default=None, metavar="DATE",
               help="Count the boards to this day instead of today (also RENOVATION_TODAY), e.g. the demo's last day.")

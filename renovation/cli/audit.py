@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from renovation.cli import RuleRefused, Session, pass_session
+from renovation.cli import RuleRefused, Session, ZhHelp, pass_session
 from renovation.cli.output import emit, output_options
 
 
@@ -29,7 +29,7 @@ def parse_as_of(raw: str | None, option: str = "--as-of") -> datetime | None:
         raise click.UsageError(f"{option}: {error}") from None
 
 
-@click.group()
+@click.group(cls=ZhHelp)
 def audit() -> None:
     """Metering history, the ledger as recorded on any date, reconciliation and tamper evidence.
 
@@ -92,6 +92,10 @@ def replay(session: Session, code: str, as_of: str | None, as_json: bool, as_csv
         emit(ledger, as_json=True, as_csv=False, lang=session.lang)
         return
     rows = [{"code": ledger["code"], **row} for row in ledger["items"]]
+    if as_csv:  # data rows only: the total is the sum of the value column (and in --json, total_value)
+        emit(rows, as_json=False, as_csv=True, lang=session.lang,
+             columns=["code", "item", "description", "unit", "quantity", "value"])
+        return
     rows.append(
         {
             "code": ledger["code"],
@@ -192,6 +196,8 @@ def verify(session: Session, digest: str | None, initialise: bool) -> None:
         raise click.exceptions.Exit(RuleRefused.exit_code)
     position, hash_ = found.head or (0, "")
     click.echo(f"verified {found.events} events; the chain is intact; head {position}:{hash_}")
+    if expected is not None:  # a mismatch is one of the problems above
+        click.echo(f"the digest {expected[0]}:{expected[1]} matched: the log still extends it")
 
 
 def _parse_digest(raw: str | None) -> tuple[int, str] | None:

@@ -45,7 +45,7 @@ def restore(session: Session, file: Path, force: bool) -> None:
     target = admin.sqlite_store(session.workspace, "restore").path
     session.may("maintain")
     verified = admin.restore(session.workspace, file, force=force)
-    click.echo(f"restored {target} from {file}: {verified} events verify")
+    click.echo(f"restored {target} from {file}: {verified} events verified")
 
 
 COMMANDS = [backup, restore]

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import click
 
-from renovation.cli import Session, pass_session
+from renovation.cli import Session, ZhHelp, pass_session
 from renovation.cli.output import emit, output_options
 
 AS_OF_HELP = "Answer as on that moment (ISO 8601 or a date), from the events recorded by then."
@@ -102,6 +102,12 @@ def ranking(session: Session, period: str | None, by: str, as_of: str | None, as
     moment = parse_as_of(as_of)
     rows = boards.ranking(session.workspace, period, by, session.today() if moment is None else moment.date(),
                           moment)
+    if not rows and not (as_json or as_csv):
+        if period is not None:
+            click.echo(f"{period} 无人评分" if session.lang == "zh" else f"nobody was scored for {period}")
+        else:
+            click.echo("尚无赛马评分" if session.lang == "zh" else "nobody has been scored yet")
+        return
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 
@@ -133,7 +139,7 @@ def ledger(session: Session, code: str, item: str | None, period: str | None, as
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=list(LedgerRow.__annotations__))
 
 
-@click.group()
+@click.group(cls=ZhHelp)
 def projections() -> None:
     """The read models: how far each has caught up, and rebuilding them from the events.
 

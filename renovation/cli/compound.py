@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from renovation.cli import Session, pass_session
+from renovation.cli import Session, ZhHelp, pass_session
 from renovation.cli.output import as_row, emit, output_options, recorded, write_options
 from renovation.cli.said import said
 
 
-@click.group()
+@click.group(cls=ZhHelp)
 def compound() -> None:
     """Register, list and show compounds.
 
@@ -111,7 +111,7 @@ def show(session: Session, code: str, as_of: str | None, as_json: bool, as_csv: 
     emit({**as_row(shown), "access": who}, as_json=as_json, as_csv=as_csv, lang=session.lang)
 
 
-@click.group()
+@click.group(cls=ZhHelp)
 def boq() -> None:
     """Bill of quantities (工程量清单).
 
@@ -144,7 +144,7 @@ def boq_import(session: Session, code: str, file: Path, as_json: bool) -> None:
     recorded(result, said("boq", session.lang, **as_row(result)), as_json=as_json)
 
 
-@click.group()
+@click.group(cls=ZhHelp)
 def demolition() -> None:
     """Illegal structures (改旧先拆违): record them, then clear them before construction.
 
@@ -192,7 +192,7 @@ def demolition_clear(session: Session, code: str, as_json: bool) -> None:
     recorded(result, said("illegal_cleared", session.lang, **as_row(result)), as_json=as_json)
 
 
-@click.group()
+@click.group(cls=ZhHelp)
 def construction() -> None:
     """Lifecycle: start, complete, accept (竣工验收), hand over (移交, 15-year O&M).
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import click
 
-from renovation.cli import Session, pass_session
+from renovation.cli import Session, ZhHelp, pass_session
 
 
-@click.group()
+@click.group(cls=ZhHelp)
 def db() -> None:
     """The store: what it is (info), its time zone (zone), PostgreSQL roles (roles).
 

@@ -115,7 +115,8 @@ def score(session: Session, code: str, period: str, quality: str, safety: str, p
     scores = {k: getattr(data, k) for k in ("quality", "safety", "progress", "civilized", "satisfaction")}
     result = session.app.score(data.code, data.period, scores, correction=correction, reason=data.reason,
                                user=session.user)
-    recorded(result, said("scored", session.lang, **as_row(result)), as_json=as_json)
+    recorded(result, said("score_corrected" if correction else "scored", session.lang, **as_row(result)),
+             as_json=as_json)
 
 
 COMMANDS = [meter, variation, score]

@@ -57,10 +57,14 @@ def report(session: Session, html_path: Path, period: str | None) -> None:
     from renovation.cli.output import say
 
     board = data.period or "-"
+    unscored = data.period is not None and not data.board_compounds
     if session.lang == "zh":
-        say(f"报告已写入 {html_path}（{len(data.progress)} 个小区，赛马期间 {board}，截至 {today}）", after="written")
+        note = "，该期无人评分" if unscored else ""
+        say(f"报告已写入 {html_path}（{len(data.progress)} 个小区，赛马期间 {board}{note}，截至 {today}）",
+            after="written")
     else:
-        say(f"report written to {html_path} ({len(data.progress)} compounds, period {board}, as of {today})",
+        note = ", nobody was scored for it" if unscored else ""
+        say(f"report written to {html_path} ({len(data.progress)} compounds, period {board}{note}, as of {today})",
             after="written")
 
 

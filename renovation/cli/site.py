@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from renovation.cli import Session, pass_session
+from renovation.cli import Session, ZhHelp, pass_session
 from renovation.cli.output import as_row, emit, output_options, recorded, write_options
 from renovation.cli.said import said
 from renovation.domain.messages import word
@@ -43,7 +43,7 @@ def inspect(session: Session, code: str, kind: str, at: str | None, findings: tu
     recorded(result, said(key, session.lang, **{**shown, "kind": word(kind, session.lang)}), as_json=as_json)
 
 
-@click.group()
+@click.group(cls=ZhHelp)
 def finding() -> None:
     """Findings: the contractor rectifies, the supervisor closes after re-check (复查/销项) or reopens.
 
@@ -163,7 +163,7 @@ _finding_action("reopen", "reopen_finding", """Reopen FINDING_ID when the re-che
     """)
 
 
-@click.group()
+@click.group(cls=ZhHelp)
 def material() -> None:
     """Material testing: routine (常态化检测), cross (交叉互检) and blind (不定期盲检) samples.
 

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from renovation.domain.compound import CompoundProject, project_compound
-from renovation.domain.values import BoqItem, MeterEntry
+from renovation.domain.values import BoqItem, MeterEntry, normalise_code
 from renovation.services.application import RenovationApp
 from renovation.services.results import CompoundView
 from renovation.store.timeorder import recorded_at
@@ -141,7 +141,9 @@ def replay_ledger(app: RenovationApp, code: str, as_of: datetime) -> Replay:
     the quantity and value summed over all periods, and the total to the fen."""
     boq: dict[str, BoqItem] = {}
     entries: dict[str, MeterEntry] = {}
+    seen = False
     for event in events_as_of(app, code, as_of):
+        seen = True
         fields = vars(event)
         kind = type(event).__name__
         if kind == "BillOfQuantitiesSet":
@@ -155,6 +157,11 @@ def replay_ledger(app: RenovationApp, code: str, as_of: datetime) -> Replay:
             entries[entry.entry_id] = MeterEntry(
                 entry.entry_id, entry.item, entry.period, fields["quantity"], fields["value"]
             )
+    if not seen:
+        from renovation.services.errors import Refused
+
+        raise Refused(f"{normalise_code(code)} was not registered by {as_of.isoformat(timespec='seconds')}: "
+                      "nothing was recorded of it to replay")
     sums: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     for entry in entries.values():
         sums[entry.item][0] += entry.quantity

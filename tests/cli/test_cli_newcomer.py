@@ -126,3 +126,53 @@ def test_an_import_whose_answer_cannot_be_printed_has_still_succeeded(tmp_path: 
     assert "imported, but its confirmation could not be printed" in result.stderr
     assert "Traceback" not in result.stderr
     assert event_count(tmp_path / "t.db") == 1
+
+
+def command_paths(command: click.Command, path: list[str], parent: click.Context | None) -> list[str]:
+    context = click.Context(command, info_name=path[-1], parent=parent)
+    found = [" ".join(path[1:])] if len(path) > 1 else []
+    if isinstance(command, click.Group):
+        for name in command.list_commands(context):
+            sub = command.get_command(context, name)
+            assert sub is not None
+            found += command_paths(sub, [*path, name], context)
+    return found
+
+
+def test_under_lang_zh_the_commands_and_the_error_prefix_are_chinese() -> None:
+    from renovation.cli.zh_help import SHORT_HELP
+
+    paths = command_paths(cli, ["renovation"], None)
+    code, top = invoke("--lang", "zh")
+    _code, meter = invoke("--lang", "zh", "meter", "--help")
+    bad = CliRunner().invoke(cli, ["--lang", "zh", "ranking", "--period", "2021-13"], env=ENV)
+
+    assert sorted(set(paths) - set(SHORT_HELP)) == []  # every command has its Chinese line
+    assert code == 0 and "命令:" in top and "每日待办" in top and "  ranking       赛马排名。" in top
+    assert "更正一笔计量。" in meter and "记录一期计量数量" in meter
+    assert bad.exit_code == 2 and bad.output.startswith("错误: --period")
+
+
+def test_what_a_command_did_is_said(tmp_path: Path) -> None:
+    run = Renovation(tmp_path / "r.db")
+    run.ok(*REGISTER_JM)
+    scores = [part for name in ("quality", "safety", "progress", "civilized", "satisfaction")
+              for part in (f"--{name}", "80")]
+    run.ok("construction", "start", "JM", "--date", "2021-03-01")
+    run.ok("score", "JM", "--period", "2021-03", *scores)
+
+    corrected = run.ok("score", "JM", "--period", "2021-03", *scores, "--correct", "--reason", "复核")
+    unscored = run.ok("ranking", "--period", "2021-01")
+    digest = run.ok("audit", "digest").output.strip()
+    verified = run.ok("audit", "verify", "--digest", digest)
+    run.ok("backup", str(tmp_path / "copy.db"))
+    restored = Renovation(tmp_path / "other.db").ok("restore", str(tmp_path / "copy.db"))
+    before = run("audit", "replay", "JM", "--as-of", "2020-01-01")
+    report = run.ok("report", "--html", str(tmp_path / "r.html"), "--period", "2021-01")
+
+    assert corrected.output.strip() == "Corrected the score of JM for 2021-03."
+    assert unscored.output.strip() == "nobody was scored for 2021-01"
+    assert f"the digest {digest} matched" in verified.output
+    assert "events verified" in restored.output
+    assert before.exit_code == 1 and "JM was not registered by 2020-01-01" in before.output
+    assert "nobody was scored for it" in report.output
