@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from renovation.cli import Session, ZhHelp, pass_session
@@ -141,6 +143,52 @@ def finding_show(session: Session, code: str, finding_id: str, as_json: bool, as
     data = validate(FindingShowInput, code=code, finding_id=finding_id)
     rows = worklists.finding_history(session.workspace, session.user, data.code, data.finding_id)
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=list(worklists.FindingStep.__annotations__))
+
+
+@finding.command("notice")
+@click.argument("code", required=False)
+@click.option("--contractor", default=None, help="Every compound of this construction unit, a page each.")
+@click.option("--html", "html_path", required=True, metavar="FILE", type=click.Path(path_type=Path),
+              help="Write the notice to this HTML file (print it, or print it to PDF).")
+@pass_session
+def finding_notice(session: Session, code: str | None, contractor: str | None, html_path: Path) -> None:
+    """The rectification notice (整改通知单): a printable A4 page per compound with its open findings,
+    their due dates and locations, and signature lines for the supervisor and the construction unit.
+
+    \b
+    Examples:
+      renovation --lang zh finding notice JM --html jm-notice.html
+      renovation --lang zh finding notice --contractor 辽源建工 --html notices.html
+    """
+    from renovation.cli.inputs import ListInput, validate
+    from renovation.cli.output import say
+    from renovation.report.notice import render
+    from renovation.services import worklists
+    from renovation.services.outputs import BadOutput, check_target, writing
+
+    if code is None and contractor is None:
+        raise click.UsageError("give CODE or --contractor: whose notice")
+    data = validate(ListInput, code=code, contractor=contractor)
+    protected = session.workspace.store_files()
+    try:
+        check_target(html_path, protected)
+    except BadOutput as error:
+        raise click.UsageError(f"--html: cannot write {error}") from None
+    today = session.today()
+    compounds, findings = worklists.notice(session.workspace, today, session.user, code=data.code,
+                                           contractor=data.contractor)
+    if not compounds:
+        raise click.UsageError(f"no compound of {data.contractor} to write a notice for")
+    try:
+        with writing(html_path, protected) as out:
+            out.write(render(compounds, findings, today, session.lang))
+    except BadOutput as error:
+        raise click.UsageError(f"--html: cannot write {error}") from None
+    if session.lang == "zh":
+        say(f"整改通知单已写入 {html_path}（{len(compounds)} 个小区，{len(findings)} 个未销项问题）", after="written")
+    else:
+        say(f"notice written to {html_path} ({len(compounds)} compounds, {len(findings)} open findings)",
+            after="written")
 
 
 _finding_action("rectify", "rectify_finding", """Record that the contractor rectified FINDING_ID.

@@ -66,6 +66,23 @@ def material_list(ws: Workspace, today: date, user: str, *, state: str | None = 
                            hide_pending_blind=ws.config.access().hides_pending_blind_samples(user))
 
 
+def notice(ws: Workspace, today: date, user: str, *, code: str | None = None,
+           contractor: str | None = None) -> tuple[list[dict[str, Any]], list[FindingRow]]:
+    """The compounds a rectification notice is for (one, or a construction unit's; a contractor: its
+    own only) and their open findings, as of ``today``."""
+    from renovation.projections.progress import progress_rows
+    from renovation.projections.worklists import finding_rows
+
+    models = ws.read_models("progress", "worklists")
+    with models.engine.connect() as connection:
+        codes = _codes(ws, connection, user, code, contractor)
+        chosen = [{key: row[key] for key in ("code", "name", "district", "contractor")}
+                  for row in progress_rows(connection, today) if codes is None or row["code"] in codes]
+        findings = finding_rows(connection, today, state="open", codes=[row["code"] for row in chosen],
+                                zone=ws.app.zone)
+    return chosen, findings
+
+
 def _codes(ws: Workspace, connection: Connection, user: str, code: str | None,
            contractor: str | None) -> list[str] | None:
     """The compounds the rows may be of (None: all): the one asked for, a contractor's, and only the

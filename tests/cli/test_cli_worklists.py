@@ -185,3 +185,39 @@ def test_the_worklists_rebuild_like_every_read_model(site: Renovation) -> None:
 
     assert "rebuilt worklists" in rebuilt.output
     assert site.json("finding", "list") == before
+
+
+def test_the_rectification_notice(site: Renovation, tmp_path: Path) -> None:
+    page = tmp_path / "notice.html"
+
+    said = site.ok(*TODAY, "finding", "notice", "JM", "--html", str(page), lang="zh")
+
+    html = page.read_text(encoding="utf-8")
+    assert "（1 个小区，2 个未销项问题）" in said.output  # F2 and F3; F1 is closed
+    assert html.count('class="page"') == 1 and "整改通知单" in html and "编号：ZG-JM-20210320" in html
+    assert "F2" in html and "F3" in html and ">F1<" not in html
+    assert "2021-03-09" in html and "渣土未苫盖" in html and "施工单位签收" in html
+
+
+def test_a_contractor_gets_notices_for_its_own_compounds_only(site: Renovation, tmp_path: Path) -> None:
+    page = tmp_path / "notice.html"
+
+    own = as_user(site, tmp_path, "李经理", *TODAY, "finding", "notice", "--contractor", "辽源建工",
+                  "--html", str(page))
+    other = as_user(site, tmp_path, "李经理", *TODAY, "finding", "notice", "LY", "--html", str(tmp_path / "x.html"))
+
+    assert own.exit_code == 0, own.output
+    assert 'id="notice-JM"' in page.read_text(encoding="utf-8")
+    assert other.exit_code == 1 and "LY" in other.output and not (tmp_path / "x.html").exists()
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    ((), "give CODE or --contractor"),
+    (("--contractor", "无此单位"), "no compound of 无此单位"),
+])
+def test_a_notice_for_nobody_is_a_one_line_error(site: Renovation, tmp_path: Path, args: tuple[str, ...],
+                                                 said: str) -> None:
+    result = site(*TODAY, "finding", "notice", *args, "--html", str(tmp_path / "n.html"))
+
+    assert result.exit_code == 2 and said in result.output and len(site.lines(result)) == 1
+    assert not (tmp_path / "n.html").exists()
