@@ -67,6 +67,7 @@ def import_(session: Session, file: Path, rebase: bool) -> None:
         raise click.UsageError(str(error)) from None
     session.may("maintain")
     session.creating()
+    new = not session.workspace.backend.exists()
     app = session.app
     rebasing = Rebase.of_file(file.name, session.user) if rebase else None
     try:
@@ -75,6 +76,8 @@ def import_(session: Session, file: Path, rebase: bool) -> None:
             lines, added = import_file(app, file, progress=lambda done: bar.advance(task, done), batch=batch,
                                        resident=resident, rebase=rebasing)
     except BadImport as error:
+        if new and not session.workspace.backend.is_postgres:
+            session.workspace.discard()  # the store this import began holds nothing: it is not left behind
         raise click.UsageError(f"{file}: {error}") from None
     say(f"imported {added} new events of {lines} in {file}", after="imported")
     if rebasing is not None and rebasing.tails:

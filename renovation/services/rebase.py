@@ -48,22 +48,38 @@ def made_ids(event: Any) -> list[str]:
     return [getattr(event, field)] if field else []
 
 
-#: What a user gave a command (as opposed to what it derived: ids, values, recording times). A
-#: re-applied event and the copy's line it came from agree on each of these that they carry.
-ARGUMENTS = ("user", "at", "on", "kind", "count", "item", "period", "quantity", "reason", "note", "material",
-             "batch", "regime", "witness", "passed", "lab", "report", "channel", "text", "operator", "code")
+#: What a re-applied event may say otherwise than the copy's line it came from: where it sits, when it
+#: was recorded, and what the store's state then derived (ids given anew, values, previous values).
+DERIVED = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp", "command_id",
+                     "inspection_id", "value", "previous_value", "previous_quantity", "resample_of", "unit_price",
+                     "om_end"})
+#: The id an event makes (and so may give anew), by the kind of event that makes it.
+MADE = {P.MaterialSampled: "sample_id", P.QuantityMeasured: "entry_id", P.FeedbackReceived: "ticket_id"}
 
 
 class CommandHeldAsOther(ValueError):
     """A line whose command id the compound holds as another event: a forged or mixed-up file."""
 
 
-def same_work(held: Any, line: Any) -> bool:
-    """Whether the event a compound holds for a command is the re-applied work of ``line``."""
+def other_work(held: Any, line: Any, ids: dict[str, str]) -> str | None:
+    """Where the event a compound holds for a command differs from the work of the copy's ``line``
+    (its kind, or the field that differs); None if it is that work, re-applied (``ids``: the copy's
+    ids given anew here, which its references follow)."""
     if type(held) is not type(line):
-        return False
+        return "kind"
     given, kept = vars(line), vars(held)
-    return all(given[name] == kept[name] for name in ARGUMENTS if name in given and name in kept)
+    for name in sorted((set(given) | set(kept)) - DERIVED):
+        mine, theirs = given.get(name), kept.get(name)
+        if name == MADE.get(type(line)):
+            continue
+        if name == REFERENCES.get(type(line)):
+            mine = ids.get(mine, mine)
+        if name == "findings":
+            mine = [dataclasses.replace(finding, finding_id="") for finding in mine or []]
+            theirs = [dataclasses.replace(finding, finding_id="") for finding in theirs or []]
+        if mine != theirs:
+            return str(name)
+    return None
 
 
 @dataclasses.dataclass
@@ -125,19 +141,21 @@ class Rebase:
         renumbered: list[str] = []
         held = self._held(app, compound)  # by command id, and each command applied now joins them
         for number, event in tail:
-            if type(event) is P.CopyRebased:
-                continue  # the copy's own rebase of its copy: this one records itself
             made = made_ids(event)
             if event.command_id in held:  # applied before (the same work rebased again)
                 other = held[event.command_id]
-                if not same_work(other, event):
+                differing = other_work(other, event, ids)
+                if differing is not None:
                     raise CommandHeldAsOther(
                         f"line {number}: command {event.command_id} is held here by another event "
-                        f"({type(other).__name__} by {other.user}, not {type(event).__name__} by {event.user}): "
-                        "nothing was imported")
-                self.already += 1
+                        f"({type(other).__name__} by {other.user}; the line's {type(event).__name__} differs in "
+                        f"{differing}): nothing was imported")
+                if type(event) is not P.CopyRebased:
+                    self.already += 1
                 ids.update(zip(made, made_ids(other), strict=False))
                 continue
+            if type(event) is P.CopyRebased:
+                continue  # the copy's own rebase of its copy: this one records itself
             reason = self._dependency(event, ids, lost)
             if reason is None:
                 compound, produced, reason = self._run(app, compound, self._translated(event, ids), now)

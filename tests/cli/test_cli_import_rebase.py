@@ -202,3 +202,24 @@ def test_work_without_command_ids_is_known_however_its_lines_spell_it(diverged: 
 
     assert event_count(main.db) == count
     assert "re-applied 0 of the copy's commands" in again.output, again.output
+
+
+def test_a_copys_rebase_line_with_a_command_held_here_as_another_event_is_refused(
+        diverged: tuple[Renovation, Path], tmp_path: Path) -> None:
+    main, exported = diverged
+    header, *lines = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
+    last = lines[-1]
+    forged = {"originator_id": last["originator_id"], "originator_version": last["originator_version"] + 1,
+              "topic": "renovation.domain.compound:CompoundProject.CopyRebased",
+              "state": {"timestamp": last["state"]["timestamp"], "user": "tester",
+                        "command_id": lines[0]["state"]["command_id"],  # the registration's, held here
+                        "source": "older.jsonl", "applied": 1, "not_applied": 0, "renumbered": []}}
+    copied = tmp_path / "forged.jsonl"
+    copied.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in [header, *lines, forged]),
+                      encoding="utf-8")
+    before = event_count(main.db)
+
+    result = main("import", "--rebase", str(copied))
+
+    assert result.exit_code == 2 and "held here by another event (Registered" in result.output, result.output
+    assert event_count(main.db) == before

@@ -147,7 +147,8 @@ def test_a_line_to_rebase_whose_command_the_store_holds_as_another_event_is_refu
     result = main("import", "--rebase", str(write(tmp_path / "forged.jsonl", header, [registered, forged])))
 
     assert result.exit_code == 2, result.output
-    assert "is held here by another event (Registered by tester, not IllegalStructuresRecorded" in result.output
+    assert ("held here by another event (Registered by tester; the line's IllegalStructuresRecorded differs "
+            "in kind)") in result.output
     assert event_count(main.db) == before
 
 
@@ -283,3 +284,56 @@ def test_an_amount_keeps_the_scale_its_command_records(run: Renovation, started:
 
     assert result.exit_code == 2 and "value" in result.output and "1234.5" in result.output, result.output
     assert event_count(fresh.db) == 0
+
+
+def test_a_refused_import_into_a_new_path_leaves_no_store(run: Renovation, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"originator_id": 1}\n', encoding="utf-8")
+    db = tmp_path / "never.db"
+    fresh = Renovation(db)
+
+    result = fresh("import", str(bad))
+
+    assert result.exit_code == 2
+    assert not db.exists()
+    assert "no store at" in fresh("compound", "list").output
+
+
+def test_a_rebase_changing_a_held_commands_arguments_is_refused(copied: tuple[Renovation, Path],
+                                                                tmp_path: Path) -> None:
+    """The copy's demolition was re-applied here; the same file again, its count changed, is not the
+    same work: refused, not "held already"."""
+    main, exported = copied
+    header, (registered, demolition) = read(exported)
+    main.ok("demolition", "record", "JM", "--count", "1")  # version 2 here: the copy's is re-applied
+    main.ok("import", "--rebase", str(exported))
+    before = event_count(main.db)
+    changed = json.loads(json.dumps(demolition))
+    changed["state"]["count"] = 9
+
+    result = main("import", "--rebase", str(write(tmp_path / "changed.jsonl", header, [registered, changed])))
+
+    assert result.exit_code == 2 and "differs in count" in result.output, result.output
+    assert event_count(main.db) == before
+
+
+def test_an_old_stores_events_spelled_otherwise_are_the_same_events(tmp_path: Path) -> None:
+    """A store written before commands had ids, exported and given back with an empty command id on
+    every line: the same events, not a conflict, and with --rebase nothing is re-applied."""
+    db = tmp_path / "old.db"
+    shutil.copyfile(Path(__file__).parents[1] / "fixtures" / "store-2021-v1.db", db)
+    old = Renovation(db)
+    exported = tmp_path / "old.jsonl"
+    old.ok("export", str(exported))
+    header, events = read(exported)
+    for event in events:
+        event["state"]["command_id"] = None
+    respelled = write(tmp_path / "respelled.jsonl", header, events)
+    before = event_count(db)
+
+    plain = old.ok("import", str(respelled))
+    rebased = old.ok("import", "--rebase", str(respelled))
+
+    assert "imported 0 new events" in plain.output and "imported 0 new events" in rebased.output
+    assert "re-applied" not in rebased.output
+    assert event_count(db) == before
