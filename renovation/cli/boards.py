@@ -35,9 +35,9 @@ def progress(session: Session, as_of: str | None, as_json: bool, as_csv: bool) -
 
     moment = parse_as_of(as_of)
     rows = boards.progress(session.workspace, session.today() if moment is None else moment.date(), moment)
-    from renovation.projections.progress import ProgressRow
+    from renovation.services.boards import columns
 
-    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=list(ProgressRow.__annotations__))
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=columns("progress"))
 
 
 @click.command()
@@ -134,9 +134,9 @@ def ledger(session: Session, code: str, item: str | None, period: str | None, as
 
     data = validate(LedgerInput, code=code, item=item, period=period)
     rows = boards.ledger(session.workspace, data.code, data.item, data.period, parse_as_of(as_of))
-    from renovation.projections.ledger import LedgerRow
+    from renovation.services.boards import columns
 
-    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=list(LedgerRow.__annotations__))
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=columns("ledger"))
 
 
 @click.group(cls=ZhHelp)

@@ -80,9 +80,9 @@ def list_feedback(session: Session, only_open: bool, as_of: str | None, as_json:
     from renovation.services import boards
 
     rows = boards.feedback(session.workspace, only_open=only_open, as_of=parse_as_of(as_of))
-    from renovation.projections.feedback import TicketRow
+    from renovation.services.boards import columns
 
-    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=list(TicketRow.__annotations__))
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=columns("feedback"))
 
 
 COMMANDS = [feedback]

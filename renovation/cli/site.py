@@ -119,9 +119,9 @@ def finding_list(session: Session, open_: bool, overdue: bool, closed: bool, cod
     rows = worklists.finding_list(session.workspace, session.today() if moment is None else moment.date(),
                                   session.user, state=state, code=data.code, contractor=data.contractor,
                                   severity=severity, category=category, as_of=moment)
-    from renovation.projections.worklists import FindingRow
+    from renovation.services.boards import columns
 
-    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=list(FindingRow.__annotations__))
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=columns("findings"))
 
 
 @finding.command("show")
@@ -279,9 +279,9 @@ def material_list(session: Session, pending: bool, failed: bool, resample: bool,
     moment = parse_as_of(as_of)
     rows = worklists.material_list(session.workspace, session.today() if moment is None else moment.date(),
                                    session.user, state=state, code=data.code, batch=data.batch, as_of=moment)
-    from renovation.projections.worklists import SampleRow
+    from renovation.services.boards import columns
 
-    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=list(SampleRow.__annotations__))
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=columns("samples"))
 
 
 @material.command("result")

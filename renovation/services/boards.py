@@ -43,6 +43,19 @@ def progress(ws: Workspace, today: date, as_of: datetime | None = None) -> list[
         return progress_rows(connection, day)
 
 
+def columns(kind: str) -> list[str]:
+    """The keys of a row of a board (progress, ledger, feedback, findings, samples): the header of a
+    CSV or workbook with no rows."""
+    from renovation.projections.feedback import TicketRow
+    from renovation.projections.ledger import LedgerRow
+    from renovation.projections.progress import ProgressRow
+    from renovation.projections.worklists import FindingRow, SampleRow
+
+    rows: dict[str, type] = {"progress": ProgressRow, "ledger": LedgerRow, "feedback": TicketRow,
+                             "findings": FindingRow, "samples": SampleRow}
+    return list(rows[kind].__annotations__)
+
+
 #: ``compound list``'s columns.
 COMPOUND_COLUMNS = ("code", "name", "district", "contractor", "status", "contract_value", "metered_value")
 

@@ -46,7 +46,7 @@ def test_a_backup_taken_while_writers_go_on_restores_to_a_store_that_verifies(so
         writer.join()
     for copy in copies:
         restored = Renovation(tmp_path / f"restored-{copy.stem}.db")
-        assert "events verify" in restored.ok("restore", str(copy)).output
+        assert "events verified" in restored.ok("restore", str(copy)).output
         assert "the chain is intact" in restored.ok("audit", "verify").output
         assert restored.ok("audit", "reconcile").exit_code == 0
     assert event_count(source.db) > event_count(tmp_path / "restored-backup-0.db")  # the writer went on
@@ -70,7 +70,7 @@ def test_restore_refuses_to_replace_a_store_with_events_unless_forced(source: Re
     refused = source("restore", str(copy))
 
     assert refused.exit_code == 2 and len(source.lines(refused)) == 1
-    assert "events verify" in source.ok("restore", str(copy), "--force").output
+    assert "events verified" in source.ok("restore", str(copy), "--force").output
 
 
 def test_a_tampered_backup_is_not_restored(source: Renovation, tmp_path: Path) -> None:

@@ -122,7 +122,9 @@ def csv_of(run: Renovation, *args: str) -> list[dict[str, str]]:
 
 
 def cell(value: Any) -> str:
-    """What a CSV cell holds for a JSON value: the same text; nothing for null."""
+    """What a CSV cell holds for a JSON value: the same text (a boolean as JSON spells it); nothing for null."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return "" if value is None else str(value)
 
 

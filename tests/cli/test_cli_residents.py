@@ -48,7 +48,7 @@ def test_a_refusal_is_said_in_chinese_with_lang_zh(run: Renovation, started: str
 
     assert result.exit_code == 1
     assert run.lines(result) == [
-        "Error: 清单项 A1 计量 30 将超过合同数量 100：已累计 80，超出 10（经批准的变更可调增）"
+        "错误: 清单项 A1 计量 30 将超过合同数量 100：已累计 80，超出 10（经批准的变更可调增）"
     ]
     assert event_count(run.db) == before
 
@@ -56,12 +56,12 @@ def test_a_refusal_is_said_in_chinese_with_lang_zh(run: Renovation, started: str
 def test_unknown_compound_and_illegal_structures_in_chinese(run: Renovation, registered: str) -> None:
     unknown = run("compound", "show", "XX", lang="zh")
     assert unknown.exit_code == 1
-    assert run.lines(unknown) == ["Error: 没有代码为 XX 的小区"]
+    assert run.lines(unknown) == ["错误: 没有代码为 XX 的小区"]
 
     run.ok("demolition", "record", "JM", "--count", "2")
     standing = run("construction", "start", "JM", "--date", "2021-03-01", lang="zh")
     assert standing.exit_code == 1
-    assert run.lines(standing) == ["Error: JM 不能开工：仍有 2 处违建未拆除（改旧先拆违）"]
+    assert run.lines(standing) == ["错误: JM 不能开工：仍有 2 处违建未拆除（改旧先拆违）"]
 
 
 def test_what_was_recorded_is_said_in_chinese_with_lang_zh(run: Renovation, started: str) -> None:

@@ -361,7 +361,7 @@ def check(runner: CliRunner, template: Template, args: list[str]) -> int:
     else:
         lines = result.output.strip().splitlines()
         assert len(lines) == 1, where
-        assert lines[0].startswith("Error: "), where
+        assert lines[0].startswith(("Error: ", "错误: ")), where
         assert result.stdout == "", where  # errors on stderr only
         assert added == 0, (*where, added)
     return result.exit_code

@@ -29,6 +29,7 @@ from renovation.projections.runner import ReadModels
 from renovation.services.application import RenovationApp
 from renovation.services.audit import compound_as_of, metering_history, read_models_as_of, reconcile, replay_ledger
 from renovation.services.config import Weights
+from renovation.services.errors import Refused
 from tests.integration.conftest import CST
 
 WEIGHTS = Weights().as_dict()
@@ -296,8 +297,8 @@ def test_a_correction_recorded_after_the_cut_is_not_applied(script: Script) -> N
 
 def test_replay_before_anything_was_recorded(script: Script) -> None:
     first = script.moments[0].at
-    empty = replay_ledger(script.app, "JM", first - timedelta(seconds=1))
-    assert empty["items"] == [] and empty["total_value"] == Decimal(0)
+    with pytest.raises(Refused, match="JM was not registered by"):
+        replay_ledger(script.app, "JM", first - timedelta(seconds=1))
     # registered but without a bill of quantities yet
     assert replay_ledger(script.app, "JM", script.moments[1].at)["items"] == []
     with pytest.raises(CompoundNotFound):
