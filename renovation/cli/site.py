@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,10 +22,12 @@ from renovation.domain.messages import word
               help="A finding: category quality|safety|civilized, severity minor|major|critical. Repeatable.")
 @click.option("--due", default=None, help="Due date for the findings, YYYY-MM-DD "
               "(default by severity: minor 7 days, major 3, critical 1).")
+@click.option("--photo", "photos", multiple=True, metavar="FILE", type=click.Path(path_type=Path),
+              help="A photo of the findings (before). Repeatable.")
 @write_options
 @pass_session
 def inspect(session: Session, code: str, kind: str, at: str | None, findings: tuple[str, ...],
-            due: str | None, as_json: bool) -> None:
+            due: str | None, photos: tuple[Path, ...], as_json: bool) -> None:
     """Record an inspection of CODE, with any findings; prints the finding ids.
 
     \b
@@ -39,7 +42,7 @@ def inspect(session: Session, code: str, kind: str, at: str | None, findings: tu
     data = validate(InspectInput, code=code, at=at, due=due)
     new = [NewFinding(**parse_finding(spec).as_dict()) for spec in findings]
     result = session.app.record_inspection(data.code, kind, at=data.at, findings=new, due=data.due,
-                                           user=session.user)
+                                           photos=read_photos(session, photos), user=session.user)
     key = "inspected_findings" if result.finding_ids else "inspected"
     shown = as_row(result)
     recorded(result, said(key, session.lang, **{**shown, "kind": word(kind, session.lang)}), as_json=as_json)
@@ -56,21 +59,40 @@ def finding() -> None:
     """
 
 
+def read_photos(session: Session, paths: tuple[Path, ...]) -> list[Any]:
+    """The --photo files, each checked (an image, not over [photos] max_mb) before anything is recorded."""
+    if not paths:
+        return []
+    from renovation.services.clock import local_zone
+    from renovation.services.photos import read
+
+    limit = session.config.photos.max_bytes
+    return [read(path, local_zone(), limit) for path in paths]
+
+
 def _finding_action(name: str, action: str, doc: str) -> click.Command:
     @click.argument("code")
     @click.argument("finding_id")
     @click.option("--note", default=None, help="What was done or seen.")
     @click.option("--at", default=None, help="When, ISO 8601 (default now).")
+    @click.option("--photo", "photos", multiple=True, metavar="FILE", type=click.Path(path_type=Path),
+                  hidden=name == "reopen", help="A photo of the finding as it is now (after). Repeatable.")
     @write_options
     @pass_session
     def command(session: Session, code: str, finding_id: str, note: str | None, at: str | None,
-                as_json: bool) -> None:
+                photos: tuple[Path, ...], as_json: bool) -> None:
         from renovation.cli.inputs import FindingActionInput, validate
 
+        if photos and name == "reopen":
+            raise click.UsageError("--photo is for inspect, finding rectify and finding close")
         data = validate(FindingActionInput, code=code, finding_id=finding_id, note=note, at=at)
         app = session.app
-        act = {"rectify": app.rectify_finding, "close": app.close_finding, "reopen": app.reopen_finding}[name]
-        result = act(data.code, data.finding_id, note=data.note, at=data.at, user=session.user)
+        taken = read_photos(session, photos)
+        if name == "reopen":
+            result = app.reopen_finding(data.code, data.finding_id, note=data.note, at=data.at, user=session.user)
+        else:
+            act = app.rectify_finding if name == "rectify" else app.close_finding
+            result = act(data.code, data.finding_id, note=data.note, at=data.at, photos=taken, user=session.user)
         recorded(result, said("finding", session.lang, code=result.code, finding_id=result.finding_id,
                               status=word(result.status, session.lang)), as_json=as_json)
 
@@ -143,6 +165,44 @@ def finding_show(session: Session, code: str, finding_id: str, as_json: bool, as
     data = validate(FindingShowInput, code=code, finding_id=finding_id)
     rows = worklists.finding_history(session.workspace, session.user, data.code, data.finding_id)
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=list(worklists.FindingStep.__annotations__))
+
+
+@finding.command("photos")
+@click.argument("code")
+@click.argument("finding_id")
+@click.option("--out", "out", required=True, metavar="DIR", type=click.Path(path_type=Path),
+              help="The folder to write them into (made if missing).")
+@pass_session
+def finding_photos(session: Session, code: str, finding_id: str, out: Path) -> None:
+    """Write the photos of FINDING_ID into DIR, as STEP-N-SHA12.jpg (raised: before; rectified,
+    closed: after), each exactly the bytes the store keeps under its SHA-256.
+
+    \b
+    Example:
+      renovation finding photos JM F7 --out jm-f7
+    """
+    from renovation.cli.inputs import FindingShowInput, validate
+    from renovation.cli.output import say
+    from renovation.services import worklists
+    from renovation.services.outputs import BadOutput, writing
+    from renovation.services.photos import extension
+
+    data = validate(FindingShowInput, code=code, finding_id=finding_id)
+    found = worklists.finding_photos(session.workspace, session.user, data.code, data.finding_id)
+    if out.exists() and not out.is_dir():
+        raise click.UsageError(f"--out {out}: not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for number, (step, photo) in enumerate(found, start=1):
+            target = out / f"{step}-{number}-{photo.sha256[:12]}{extension(photo.media_type)}"
+            with writing(target, session.workspace.store_files(), binary=True) as handle:
+                handle.write(photo.data)
+    except OSError as error:
+        raise click.UsageError(f"--out {out}: {error.strerror}") from None
+    except BadOutput as error:
+        raise click.UsageError(f"--out: cannot write {error}") from None
+    say(f"{len(found)} 张照片已写入 {out}" if session.lang == "zh" else f"{len(found)} photos written to {out}",
+        after="written")
 
 
 @finding.command("notice")

@@ -74,7 +74,7 @@ def import_(session: Session, file: Path, rebase: bool) -> None:
         with progress_bar() as bar:
             task = bar.add_task("import", total=None)
             lines, added = import_file(app, file, progress=lambda done: bar.advance(task, done), batch=batch,
-                                       resident=resident, rebase=rebasing)
+                                       resident=resident, rebase=rebasing, photo_limit=session.config.photos.max_bytes)
     except BadImport as error:
         if new and not session.workspace.backend.is_postgres:
             session.workspace.discard()  # the store this import began holds nothing: it is not left behind

@@ -37,6 +37,7 @@ SHORT_HELP = {
     "feedback resolve": "办结工单并写明处理情况。",
     "finding": "整改问题：施工单位整改，监理复查销项或重新打开。",
     "finding close": "复查合格后销项（须先整改）。",
+    "finding photos": "导出一个问题的全部照片（整改前、后）。",
     "finding notice": "整改通知单：每个小区一页 A4，列出未销项问题，监理与施工单位签字。",
     "finding list": "整改清单：问题、期限、已开天数、逾期天数、状态。",
     "finding rectify": "记录施工单位已整改。",

@@ -12,7 +12,7 @@ the compound's whole life reads top to bottom in one place. The rules on single 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -28,6 +28,7 @@ from renovation.domain.rules import (
     check_count,
     check_not_future,
     check_period,
+    check_photos,
     check_score,
     check_text,
 )
@@ -382,10 +383,16 @@ class CompoundProject(Aggregate):
 
     # ---------------------------------------------------------------- inspections and findings
     class InspectionRecorded(Event):
+        class_version = 2  # version 2 added photos
         inspection_id: str
         kind: str
         at: datetime
         findings: list[Finding]
+        photos: list[str]  # the SHA-256 of each photo of its findings (the store keeps the bytes)
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["photos"] = []
 
         def apply(self, aggregate: CompoundProject) -> None:
             aggregate.inspections += 1
@@ -393,17 +400,29 @@ class CompoundProject(Aggregate):
                 aggregate.findings[finding.finding_id] = finding
 
     class FindingRectified(Event):
+        class_version = 2  # version 2 added photos
         finding_id: str
         at: datetime
         note: str | None
+        photos: list[str]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["photos"] = []
 
         def apply(self, aggregate: CompoundProject) -> None:
             aggregate.set_finding(self.finding_id, status=FindingStatus.RECTIFIED.value, changed_at=self.at)
 
     class FindingClosed(Event):  # 销项
+        class_version = 2  # version 2 added photos
         finding_id: str
         at: datetime
         note: str | None
+        photos: list[str]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["photos"] = []
 
         def apply(self, aggregate: CompoundProject) -> None:
             aggregate.set_finding(self.finding_id, status=FindingStatus.CLOSED.value, closed_at=self.at,
@@ -440,8 +459,9 @@ class CompoundProject(Aggregate):
         findings: list[NewFinding],
         due: date | None,
         ctx: Context,
+        photos: Sequence[str] = (),
     ) -> tuple[str, list[str]]:
-        """Returns the inspection id and the ids of its findings."""
+        """Returns the inspection id and the ids of its findings (``photos``: their photos' hashes)."""
         if kind not in InspectionKind.__members__.values():
             raise errors.InvalidValue(field="kind", value=kind, reason="choice", choices="morning, patrol")
         self.check_construction_time("inspect", "inspection", at, ctx)
@@ -464,8 +484,10 @@ class CompoundProject(Aggregate):
                     raised_at=at,
                 )
             )
+        check_photos(photos, with_findings=bool(raised))
         inspection_id = f"I{self.inspections + 1}"
-        self._trigger(self.InspectionRecorded, ctx, inspection_id=inspection_id, kind=kind, at=at, findings=raised)
+        self._trigger(self.InspectionRecorded, ctx, inspection_id=inspection_id, kind=kind, at=at, findings=raised,
+                      photos=list(photos))
         return inspection_id, [f.finding_id for f in raised]
 
     @staticmethod
@@ -501,15 +523,19 @@ class CompoundProject(Aggregate):
                 before=finding.status, other=finding.changed_at.isoformat(timespec="minutes"),
             )
 
-    def rectify_finding(self, finding_id: str, note: str | None, at: datetime, ctx: Context) -> None:
+    def rectify_finding(self, finding_id: str, note: str | None, at: datetime, ctx: Context,
+                        photos: Sequence[str] = ()) -> None:
         self.check_finding(finding_id, "rectify", at, ctx, FindingStatus.OPEN, FindingStatus.REOPENED)
         self.check_note(note)
-        self._trigger(self.FindingRectified, ctx, finding_id=finding_id, at=at, note=note)
+        check_photos(photos)
+        self._trigger(self.FindingRectified, ctx, finding_id=finding_id, at=at, note=note, photos=list(photos))
 
-    def close_finding(self, finding_id: str, note: str | None, at: datetime, ctx: Context) -> None:
+    def close_finding(self, finding_id: str, note: str | None, at: datetime, ctx: Context,
+                      photos: Sequence[str] = ()) -> None:
         self.check_finding(finding_id, "close", at, ctx, FindingStatus.RECTIFIED)
         self.check_note(note)
-        self._trigger(self.FindingClosed, ctx, finding_id=finding_id, at=at, note=note)
+        check_photos(photos)
+        self._trigger(self.FindingClosed, ctx, finding_id=finding_id, at=at, note=note, photos=list(photos))
 
     def reopen_finding(self, finding_id: str, note: str | None, at: datetime, ctx: Context) -> None:
         self.check_finding(finding_id, "reopen", at, ctx, FindingStatus.RECTIFIED, FindingStatus.CLOSED)

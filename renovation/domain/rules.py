@@ -9,7 +9,9 @@ compound's state are the aggregate's, which an import does not run yet). A broke
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -51,6 +53,26 @@ def check_text(field: str, value: str, *, max_length: int = DEFAULT_TEXT) -> Non
         raise InvalidValue(field=field, value=value[:20] + "…", reason="too_long", limit=max_length)
     if not value.isprintable() and any(unicodedata.category(ch) in _HIDDEN for ch in value):
         raise InvalidValue(field=field, value=value[:20], reason="control_character")
+
+
+#: Photos one event may carry (before: an inspection's; after: a rectification's or a close's).
+PHOTOS = 20
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def check_photos(photos: Sequence[str], *, with_findings: bool = True) -> None:
+    """Photos are named by their SHA-256 (the store keeps the bytes); an inspection's document its
+    findings, so one without findings has none."""
+    if len(photos) > PHOTOS:
+        raise InvalidValue(field="photo", value=str(len(photos)), reason="too_many", limit=PHOTOS)
+    for photo in photos:
+        if not isinstance(photo, str) or not _SHA256.fullmatch(photo):
+            raise InvalidValue(field="photo", value=str(photo)[:20], reason="not_a_photo_hash")
+    if photos and not with_findings:
+        raise InvalidValue(field="photo", value=photos[0][:12], reason="photos_without_findings")
+    for number, photo in enumerate(photos):
+        if photo in photos[:number]:
+            raise InvalidValue(field="photo", value=photo[:12], reason="duplicate")
 
 
 def check_count(field: str, count: int, *, limit: int) -> None:

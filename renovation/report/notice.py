@@ -12,7 +12,8 @@ from typing import Any
 from renovation.report.html import escape
 from renovation.report.labels import display, label
 
-KEYS = ("finding_id", "category", "severity", "description", "location", "raised_at", "due", "days_overdue", "status")
+KEYS = ("finding_id", "category", "severity", "description", "location", "raised_at", "due", "days_overdue", "status",
+        "photos")
 
 STYLE = """
 @page { size: A4; margin: 16mm 14mm; }
@@ -29,6 +30,7 @@ th, td { border: 1px solid #444; padding: 1.5mm 2mm; vertical-align: top; }
 th { background: #eee; text-align: left; }
 tr { break-inside: avoid; page-break-inside: avoid; }
 td.num { text-align: right; } td.late { color: #b00; font-weight: 700; }
+td.photos img { max-width: 26mm; max-height: 20mm; margin: 0 1mm 1mm 0; vertical-align: top; }
 p.ask { font-size: 13px; line-height: 1.6; margin: 4mm 0; }
 .signatures { display: grid; grid-template-columns: 1fr 1fr; gap: 10mm; margin-top: 10mm; font-size: 13px; }
 .signatures div { border-top: 1px solid #111; padding-top: 2mm; min-height: 18mm; }
@@ -56,7 +58,8 @@ def render(compounds: Sequence[Mapping[str, Any]], findings: Sequence[Mapping[st
         own = [row for row in findings if row["code"] == compound["code"]]
         number = f"ZG-{compound['code']}-{day.strftime('%Y%m%d')}"
         head = "".join(f"<th>{escape(label(key, lang))}</th>" for key in KEYS)
-        body = "\n".join("<tr>" + "".join(_cell(key, row.get(key), lang) for key in KEYS) + "</tr>" for row in own)
+        body = "\n".join("<tr>" + "".join(_cell(key, row.get(key), lang, row) for key in KEYS) + "</tr>"
+                         for row in own)
         listing = (f'<table class="findings"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
                    if own else f'<p class="none">{escape(words["none"])}</p>')
         pages.append(
@@ -79,7 +82,10 @@ def render(compounds: Sequence[Mapping[str, Any]], findings: Sequence[Mapping[st
     )
 
 
-def _cell(key: str, value: Any, lang: str) -> str:
+def _cell(key: str, value: Any, lang: str, row: Mapping[str, Any]) -> str:
+    if key == "photos":
+        images = "".join(f'<img src="{escape(uri)}" alt="">' for uri in row.get("thumbnails") or ())
+        return f'<td class="photos">{images}</td>'
     css = ""
     if key == "days_overdue":
         css = ' class="num late"' if value else ' class="num"'

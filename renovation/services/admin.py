@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import PersistenceError
 
@@ -63,8 +63,34 @@ def verify_chain(ws: Workspace, digest: tuple[int, str] | None = None) -> Verifi
 
     problems += [Problem(position, "snapshot", detail)
                  for position, detail in snapshots.problems(app, ws.backend, app.compound_codes())]
+    problems += photo_problems(app, ws.backend)
     meta = chain.meta()
     return Verified(count, problems, chain.head(), meta, meta.get(ROLES_APPLIED_KEY), ws.backend.missing_safeguards())
+
+
+def photo_problems(app: Any, backend: Any) -> list[Problem]:
+    """Every stored photo whose bytes no longer hash to its name, and every photo an event names that
+    the store does not keep (at the event's position)."""
+    import hashlib
+
+    from renovation.store import photos
+
+    problems: list[Problem] = []
+    kept: set[str] = set()
+    for photo in photos.every(backend):
+        kept.add(photo.sha256)
+        if hashlib.sha256(photo.data).hexdigest() != photo.sha256:
+            problems.append(Problem(0, "photo", f"photo {photo.sha256[:12]}: its bytes were changed "
+                                                "(they no longer hash to its name)"))
+    for notification in app.iter_notifications():
+        if b'"photos"' not in bytes(notification.state):
+            continue
+        event = app.mapper.to_domain_event(notification)
+        for name in getattr(event, "photos", []):
+            if name not in kept:
+                problems.append(Problem(notification.id, "photo", f"photo {name[:12]} named by this event is "
+                                                                   "not in the store"))
+    return problems
 
 
 # ------------------------------------------------------------------------------ PostgreSQL roles

@@ -7,7 +7,7 @@ dataclasses of ``renovation.services.results``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -18,6 +18,8 @@ from renovation.domain.compound import CompoundProject, Context, NewFinding
 from renovation.domain.values import SCORE_DIMENSIONS, BoqItem, boq_total, normalise_code
 from renovation.services import results
 from renovation.services.writer import CompoundWriter, E
+from renovation.store.photos import Photo
+from renovation.store.photos import keep as keep_photos
 
 P = CompoundProject
 
@@ -108,22 +110,24 @@ class RenovationApp(CompoundWriter):
     # ------------------------------------------------------------------ site
     def record_inspection(self, code: str, kind: str, *, at: datetime | None = None,
                           findings: list[NewFinding] | None = None, due: date | None = None,
-                          user: str) -> results.Inspected:
+                          photos: Sequence[Photo] = (), user: str) -> results.Inspected:
         def command(project: CompoundProject) -> object:
             moment, ctx = self._at(at, user)
-            return project.record_inspection(kind, moment, findings or [], due, ctx)
+            done = project.record_inspection(kind, moment, findings or [], due, ctx, [p.sha256 for p in photos])
+            keep_photos(self.backend, photos)  # the rules took the command: its photos before its event
+            return done
 
         code, event = self._recorded(code, "inspect", user, command, P.InspectionRecorded)
         return results.Inspected(code=code, inspection_id=event.inspection_id, kind=event.kind, at=event.at,
                                  finding_ids=[finding.finding_id for finding in event.findings])
 
     def rectify_finding(self, code: str, finding_id: str, *, note: str | None = None, at: datetime | None = None,
-                        user: str) -> results.FindingChanged:
-        return self._finding_step("rectify", code, finding_id, note, at, user)
+                        photos: Sequence[Photo] = (), user: str) -> results.FindingChanged:
+        return self._finding_step("rectify", code, finding_id, note, at, user, photos)
 
     def close_finding(self, code: str, finding_id: str, *, note: str | None = None, at: datetime | None = None,
-                      user: str) -> results.FindingChanged:
-        return self._finding_step("close", code, finding_id, note, at, user)
+                      photos: Sequence[Photo] = (), user: str) -> results.FindingChanged:
+        return self._finding_step("close", code, finding_id, note, at, user, photos)
 
     def reopen_finding(self, code: str, finding_id: str, *, note: str | None = None, at: datetime | None = None,
                        user: str) -> results.FindingChanged:
@@ -137,11 +141,16 @@ class RenovationApp(CompoundWriter):
     }
 
     def _finding_step(self, action: str, code: str, finding_id: str, note: str | None, at: datetime | None,
-                      user: str) -> results.FindingChanged:
+                      user: str, photos: Sequence[Photo] = ()) -> results.FindingChanged:
         method, kind, status = self.FINDING_STEPS[action]
-        code, event = self._recorded(
-            code, action, user, lambda p: getattr(p, method)(finding_id, note, *self._at(at, user)), kind
-        )
+
+        def command(project: CompoundProject) -> object:
+            extra = {"photos": [photo.sha256 for photo in photos]} if photos else {}
+            done = getattr(project, method)(finding_id, note, *self._at(at, user), **extra)
+            keep_photos(self.backend, photos)  # the rules took the command: its photos before its event
+            return done
+
+        code, event = self._recorded(code, action, user, command, kind)
         return results.FindingChanged(code=code, user=event.user, finding_id=event.finding_id, at=event.at,
                                       note=event.note, recorded_at=event.timestamp, status=status)
 

@@ -16,6 +16,9 @@ Found in the working directory, or given with ``--config``::
     morning_round_by = "07:30"   # a compound under construction without a morning round started by then
     sample_pending_days = 7      # a sample without its result for this many days or more
     ticket_open_days = 3         # a resident's ticket open for this many days or more
+
+    [photos]
+    max_mb = 10                  # the largest photo --photo takes
 """
 
 from __future__ import annotations
@@ -75,6 +78,15 @@ class Digest:
 
 
 @dataclass(frozen=True)
+class Photos:
+    max_mb: int = 10
+
+    @property
+    def max_bytes(self) -> int:
+        return self.max_mb * 1_000_000
+
+
+@dataclass(frozen=True)
 class UserEntry:
     role: str
     contractor: str | None = None
@@ -88,6 +100,7 @@ class Config:
     ranking: Ranking = field(default_factory=Ranking)
     quality: Quality = field(default_factory=Quality)
     digest: Digest = field(default_factory=Digest)
+    photos: Photos = field(default_factory=Photos)
     users: dict[str, UserEntry] | None = None
     source: str | None = None
 
@@ -129,6 +142,7 @@ def load_config(path: str | None) -> Config:
         quality=Quality(checked.quality.morning_grace_minutes),
         digest=Digest(checked.digest.morning_round_by, checked.digest.sample_pending_days,
                       checked.digest.ticket_open_days),
+        photos=Photos(checked.photos.max_mb),
         users=users,
         source=str(file),
     )

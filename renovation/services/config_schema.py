@@ -56,6 +56,12 @@ class DigestSchema(BaseModel):
         return value
 
 
+class PhotosSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_mb: int = Field(10, ge=1, le=100, strict=True)
+
+
 class UserSchema(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -75,6 +81,7 @@ class ConfigSchema(BaseModel):
     ranking: RankingSchema = RankingSchema()
     quality: QualitySchema = QualitySchema()
     digest: DigestSchema = DigestSchema()
+    photos: PhotosSchema = PhotosSchema()
     users: dict[str, UserSchema] | None = None
 
     @model_validator(mode="after")

@@ -13,6 +13,8 @@ wait in a temporary file).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import functools
 import hashlib
@@ -43,12 +45,19 @@ from renovation.domain.rerun import ACTIONS, DoesNotFollow, rerun
 from renovation.domain.values import FIRST_YEAR, LAST_YEAR
 from renovation.services.application import RenovationApp
 from renovation.services.clock import BadTimeZone
+from renovation.services.errors import BadRequest
 from renovation.services.rebase import CommandHeldAsOther, Rebase
 from renovation.services.writer import WriteConflict
+from renovation.store import photos as photo_store
 from renovation.store.faults import crash_point
+from renovation.store.photos import Photo
 from renovation.store.timeorder import RecordedOutOfOrder
 
 BATCH = 5000
+#: The key of a photo's line in an export.
+PHOTO_KEY = "photo"
+#: Photo bytes an import holds before it writes them (in its transaction, with the next events).
+PHOTO_BUFFER = 50_000_000
 #: The namespace of the command ids made for a copy's events that have none (``Importer.to_rebase``).
 REBASED_COMMANDS = UUID("6f1d2c3e-9a4b-5c6d-8e7f-0a1b2c3d4e5f")
 #: How far ahead of the importing clock an imported event's recording time may be.
@@ -69,9 +78,16 @@ HEADER_KEY = "renovation_export"
 
 
 def export_events(app: RenovationApp, out: IO[str], progress: Callable[[int], None] | None = None) -> int:
-    """Write the header line, then every stored event, in log order; returns how many events."""
+    """Write the header line, every stored photo (a line each: its name, type, capture time and bytes
+    in base64), then every stored event, in log order; returns how many events."""
+    from renovation.store import photos
+
     out.write(json.dumps({HEADER_KEY: 1, "time_zone": app.zone_name}, separators=(",", ":")))
     out.write("\n")
+    for photo in photos.every(app.backend):
+        out.write(json.dumps({PHOTO_KEY: photo.sha256, "media_type": photo.media_type, "taken_at": photo.taken_at,
+                              "data": base64.b64encode(photo.data).decode()}, separators=(",", ":")))
+        out.write("\n")
     count = 0
     for notification in app.iter_notifications(batch=BATCH):
         line = {
@@ -180,7 +196,7 @@ class Importer:
     stored in batches inside ONE transaction, so a bad line anywhere leaves the store as it was."""
 
     def __init__(self, app: RenovationApp, *, batch: int | None = None, resident: int | None = None,
-                 rebase: Rebase | None = None) -> None:
+                 rebase: Rebase | None = None, photo_limit: int = 10_000_000) -> None:
         self.app = app
         #: With ``import --rebase``: the copy's work that cannot be appended as it is, re-applied at the end.
         self.rebase = rebase
@@ -209,6 +225,10 @@ class Importer:
         #: The zone the file's header gives an empty store, kept in the import's transaction, and the
         #: application's zone before it (given back if the import fails).
         self.new_zone: str | None = None
+        #: Photos read from the file and not written yet, and the names of every photo the file holds.
+        self.photos: list[Photo] = []
+        self.photo_names: set[str] = set()
+        self.photo_limit = photo_limit
         self.zone_before: tuple[str | None, Any, str | None] | None = None
         #: No event is recorded after this (the clock's now, and an hour for another machine's clock):
         #: one event from the future would hold every later recording time up to it.
@@ -244,18 +264,26 @@ class Importer:
         with self.app.backend.appending(zone=self.new_zone) as write:  # one transaction: all or nothing
             batch: list[StoredEvent] = []
             for number, raw in itertools.chain([first] if first else [], lines):
+                if raw.startswith(b'{"' + PHOTO_KEY.encode() + b'"'):
+                    self.photo(number, raw)
+                    if sum(photo.size for photo in self.photos) > PHOTO_BUFFER:
+                        write([], self.photos)
+                        self.photos = []
+                    continue
                 stored = self.parse(number, raw)
                 if stored is not None:
                     batch.append(stored)
                 if len(batch) >= size:
-                    write(batch)
+                    write(batch, self.photos)
+                    self.photos = []
                     self.added += len(batch)
                     batch = []
                     crash_point("import_batch")
                 if progress and number % 1000 == 0:
                     progress(1000)
-            if batch:
-                write(batch)
+            if batch or self.photos:
+                write(batch, self.photos)
+                self.photos = []
                 self.added += len(batch)
                 crash_point("import_batch")
             if self.rebase is not None and self.rebase.tails:
@@ -293,6 +321,40 @@ class Importer:
                         f"{self.app.zone_name or 'none'}: its days would be counted in another zone (import it into "
                         f"an empty store, or one that keeps {zone})")
 
+    def photo(self, number: int, raw: bytes) -> None:
+        """A photo's line: its bytes must hash to its name and be an image no larger than the limit."""
+        from renovation.services.photos import checked
+
+        if len(raw) > self.photo_limit * 4 // 3 + 1000:
+            raise BadImport(f"line {number}: a photo larger than {self.photo_limit // 1_000_000} MB")
+        try:
+            line = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise BadImport(f"line {number}: not valid JSON") from None
+        if not isinstance(line, dict) or set(line) != {PHOTO_KEY, "media_type", "taken_at", "data"}:
+            raise BadImport(f"line {number}: expected a photo's name, media_type, taken_at and data")
+        name, data = line[PHOTO_KEY], line["data"]
+        if not isinstance(name, str) or not isinstance(data, str):
+            raise BadImport(f"line {number}: a photo's name and data are text")
+        try:
+            content = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadImport(f"line {number}: the photo's data is not base64") from None
+        if len(content) > self.photo_limit:
+            raise BadImport(f"line {number}: a photo larger than {self.photo_limit // 1_000_000} MB")
+        if hashlib.sha256(content).hexdigest() != name:
+            raise BadImport(f"line {number}: the photo's bytes do not hash to its name {printable(name, 64)}")
+        try:
+            photo = checked(content, self.app.zone, name[:12])
+        except BadRequest as error:
+            raise BadImport(f"line {number}: {error}") from None
+        taken = line["taken_at"]
+        if taken is not None and not isinstance(taken, str):
+            raise BadImport(f"line {number}: taken_at is not a time")
+        if name not in self.photo_names:
+            self.photo_names.add(name)
+            self.photos.append(Photo(name, photo.media_type, photo.taken_at, content))
+
     def parse(self, number: int, raw: bytes) -> StoredEvent | None:
         """The line as a stored event, None if the store has it already; BadImport if it is bad."""
         self.lines += 1
@@ -328,7 +390,7 @@ class Importer:
         problem = self.check_state(cls, state)
         if problem:
             raise BadImport(f"line {number}: not a valid {cls.__name__}: {problem}")
-        problem = self.off_zone(state)
+        problem = self.off_zone(state) or self.missing_photo(state)
         if problem:
             raise BadImport(f"line {number}: {problem}")
         if state["timestamp"] > self.horizon:
@@ -551,6 +613,13 @@ class Importer:
                 return f"{name} is not of its type, or out of range"
         return None
 
+    def missing_photo(self, state: dict[str, Any]) -> str | None:
+        """A photo the event names that neither the file (before it) nor the store holds."""
+        for name in state.get("photos") or ():
+            if name not in self.photo_names and not photo_store.has(self.app.backend, name):
+                return f"photo {str(name)[:12]} is neither in the file (before this line) nor in the store"
+        return None
+
     def off_zone(self, state: dict[str, Any]) -> str | None:
         """A time of the event that is not in the store's zone (every time a command records is: a
         day, a morning round's hour, are the store's), if there is one and the store keeps a zone."""
@@ -592,12 +661,12 @@ def _positive_setting(name: str, default: int) -> int:
 
 def import_file(app: RenovationApp, path: Path, progress: Callable[[int], None] | None = None, *,
                 batch: int | None = None, resident: int | None = None,
-                rebase: Rebase | None = None) -> tuple[int, int]:
+                rebase: Rebase | None = None, photo_limit: int = 10_000_000) -> tuple[int, int]:
     """Import the file; returns (lines read, events added as they are). ``batch`` and ``resident``
     default to the environment's settings (:func:`import_batch_size`, :func:`resident_compounds`);
     with ``rebase`` (``import --rebase``), what cannot be added as it is is re-applied
     (``renovation.services.rebase``), and ``rebase`` tells what came of it."""
-    importer = Importer(app, batch=batch, resident=resident, rebase=rebase)
+    importer = Importer(app, batch=batch, resident=resident, rebase=rebase, photo_limit=photo_limit)
     importer.run(path, progress)
     return importer.lines, importer.added
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from renovation.projections.worklists import FindingRow, SampleRow
     from renovation.services.workspace import Workspace
+    from renovation.store.photos import Photo
 
 P = CompoundProject
 
@@ -30,6 +31,7 @@ class FindingStep(TypedDict):
     at: datetime
     by: str
     note: str | None
+    photos: list[str]  # each "SHA12 (taken T, flag)": see renovation.services.photos
     recorded_at: datetime
 
 
@@ -67,9 +69,10 @@ def material_list(ws: Workspace, today: date, user: str, *, state: str | None = 
 
 
 def notice(ws: Workspace, today: date, user: str, *, code: str | None = None,
-           contractor: str | None = None) -> tuple[list[dict[str, Any]], list[FindingRow]]:
+           contractor: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The compounds a rectification notice is for (one, or a construction unit's; a contractor: its
-    own only) and their open findings, as of ``today``."""
+    own only) and their open findings, as of ``today``, each with the thumbnails of its photos
+    (``thumbnails``: data URIs, before and after)."""
     from renovation.projections.progress import progress_rows
     from renovation.projections.worklists import finding_rows
 
@@ -80,7 +83,18 @@ def notice(ws: Workspace, today: date, user: str, *, code: str | None = None,
                   for row in progress_rows(connection, today) if codes is None or row["code"] in codes]
         findings = finding_rows(connection, today, state="open", codes=[row["code"] for row in chosen],
                                 zone=ws.app.zone)
-    return chosen, findings
+    return chosen, [{**row, "thumbnails": thumbnails(ws, row["code"], row["finding_id"])} for row in findings]
+
+
+def thumbnails(ws: Workspace, code: str, finding_id: str) -> list[str]:
+    """The finding's photos, each as a small JPEG in a data URI (a page that fetches nothing)."""
+    from renovation.services.photos import thumbnail
+    from renovation.store import photos
+
+    names = [name for event in ws.app.events.get(ws.app.get_project(code).id)
+             for step in [_step(event, finding_id)] if step is not None for name in step["photos"]]
+    found = [photos.get(ws.backend, name) for name in names]
+    return [thumbnail(photo.data) for photo in found if photo is not None]
 
 
 def _codes(ws: Workspace, connection: Connection, user: str, code: str | None,
@@ -129,12 +143,35 @@ def finding_history(ws: Workspace, user: str, code: str, finding_id: str) -> lis
     finding_id = finding_id.strip().upper()
     if finding_id not in project.findings:
         raise errors.UnknownFinding(code=project.code, finding_id=finding_id)
+    from renovation.services.photos import described
+
     steps: list[FindingStep] = []
     for event in ws.app.events.get(project.id):
         step = _step(event, finding_id)
         if step is not None:
+            step["photos"] = described(ws.backend, step["photos"], step["at"])
             steps.append(step)
     return steps
+
+
+def finding_photos(ws: Workspace, user: str, code: str, finding_id: str) -> list[tuple[str, Photo]]:
+    """The photos of a finding, each with the step it documents (raised, rectified, closed), in order."""
+    from renovation.services.errors import Refused
+    from renovation.store import photos
+
+    finding_history(ws, user, code, finding_id)  # refused as it is: a compound not to be seen, no such finding
+    wanted = finding_id.strip().upper()
+    found: list[tuple[str, Photo]] = []
+    for event in ws.app.events.get(ws.app.get_project(code).id):
+        step = _step(event, wanted)
+        if step is None:
+            continue
+        for name in step["photos"]:
+            photo = photos.get(ws.backend, name)
+            if photo is None:
+                raise Refused(f"photo {name[:12]} of {wanted} is not in the store: `renovation audit verify` says more")
+            found.append((step["step"], photo))
+    return found
 
 
 _STEPS: dict[type[Any], str] = {P.FindingRectified: "rectified", P.FindingClosed: "closed",
@@ -149,9 +186,10 @@ def _step(event: Any, finding_id: str) -> FindingStep | None:
                 note = (f"{event.inspection_id} {event.kind}: {finding.category}/{finding.severity} "
                         f"{finding.description}{where}, due {finding.due.isoformat()}")
                 return {"step": "raised", "at": event.at, "by": event.user, "note": note,
-                        "recorded_at": event.timestamp}
+                        "photos": list(event.photos), "recorded_at": event.timestamp}
         return None
     kind = _STEPS.get(type(event))
     if kind is None or event.finding_id != finding_id:
         return None
-    return {"step": kind, "at": event.at, "by": event.user, "note": event.note, "recorded_at": event.timestamp}
+    return {"step": kind, "at": event.at, "by": event.user, "note": event.note,
+            "photos": list(getattr(event, "photos", [])), "recorded_at": event.timestamp}

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 if TYPE_CHECKING:
-    from eventsourcing.persistence import StoredEvent
     from sqlalchemy import Connection, Engine
 
     from renovation.store.chain import Problem
@@ -33,7 +32,8 @@ LOCK_TIMEOUT_SECONDS = 10
 DDL_LOCK = 7_021_216
 
 #: Writes the stored events of one transaction and returns their positions (notification ids).
-Append = Callable[[Sequence["StoredEvent"]], Sequence[int]]
+#: Stored events appended, with the photos they name (stored first, in the same transaction).
+Append = Callable[..., Sequence[int]]
 
 
 class BadDatabaseURL(ValueError):

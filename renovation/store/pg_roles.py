@@ -94,6 +94,7 @@ from psycopg import sql
 from renovation.domain.access import ROLES, User
 from renovation.store.backend import LOCK_TIMEOUT_SECONDS
 from renovation.store.chain import CHAIN_TABLE, LOGINS_TABLE, META_TABLE, ROLES_APPLIED_KEY
+from renovation.store.photos import PHOTOS_TABLE
 from renovation.store.postgres import (
     EVENTS_TABLE,
     REQUIRE_LINK_FUNCTION,
@@ -234,7 +235,7 @@ class _Names:
         self.writers = sql.SQL(", ").join(self.groups[role] for role in WRITERS)
         self.everyone = sql.SQL(", ").join(self.groups[role] for role in ROLES)
         self.read_models = read_models
-        self.ours = (EVENTS_TABLE, SNAPSHOTS_TABLE, CHAIN_TABLE, META_TABLE, LOGINS_TABLE, *read_models)
+        self.ours = (EVENTS_TABLE, SNAPSHOTS_TABLE, CHAIN_TABLE, META_TABLE, LOGINS_TABLE, PHOTOS_TABLE, *read_models)
         self.events = self.t(EVENTS_TABLE)
 
     def t(self, name: str) -> sql.Composable:
@@ -318,7 +319,7 @@ def _grants(n: _Names) -> Step:
                n.writers)
     grants.add("GRANT TRUNCATE ON TABLE {} TO {}", n.events, n.writers)  # for LOCK ... EXCLUSIVE; the trigger refuses
     grants.add("GRANT USAGE ON SEQUENCE {} TO {}", sequence, n.writers)
-    grants.add("GRANT INSERT ON TABLE {} TO {}", n.tables((CHAIN_TABLE, SNAPSHOTS_TABLE)), n.writers)
+    grants.add("GRANT INSERT ON TABLE {} TO {}", n.tables((CHAIN_TABLE, SNAPSHOTS_TABLE, PHOTOS_TABLE)), n.writers)
     grants.add("GRANT INSERT, UPDATE, DELETE ON TABLE {} TO {}", n.tables(n.read_models), n.writers)
     grants.add("GRANT SELECT ON TABLE {} TO {}", n.tables((*RANKING_TABLES, *CONTRACTOR_TABLES, *CODE_TABLES)),
                n.groups["contractor"])

@@ -36,6 +36,7 @@ from renovation.store.chain import (
     describe,
     links_after,
 )
+from renovation.store.photos import PHOTO_COLUMNS, PHOTOS_TABLE, Photo
 from renovation.store.timeorder import RecordedOutOfOrder, check_order, recorded_at
 
 if TYPE_CHECKING:
@@ -58,6 +59,10 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             ).format(schema, Identifier(CHAIN_TABLE))
         )
         self.sql_create_statements.extend(require_link_statements(self.datastore.schema, events_table_name))
+        self.sql_create_statements.append(
+            SQL("CREATE TABLE IF NOT EXISTS {}.{} (" + PHOTO_COLUMNS.format(binary="bytea") + ")").format(
+                schema, Identifier(PHOTOS_TABLE))
+        )
         # Last: once this table exists the store is complete (PostgresBackend.prepared).
         self.sql_create_statements.append(
             SQL("CREATE TABLE IF NOT EXISTS {}.{} (key text PRIMARY KEY, value text NOT NULL)").format(
@@ -397,7 +402,12 @@ class PostgresBackend(Backend):
                 cursor.execute(SQL("DELETE FROM {} WHERE key = %s").format(meta), (TIME_ZONE_KEY,))
                 cursor.execute(SQL("INSERT INTO {} (key, value) VALUES (%s, %s)").format(meta), (TIME_ZONE_KEY, zone))
 
-            def append(batch: Sequence[StoredEvent]) -> Sequence[int]:
+            def append(batch: Sequence[StoredEvent], photos: Sequence[Photo] = ()) -> Sequence[int]:
+                table = SQL("{}.{}").format(Identifier(self.schema), Identifier(PHOTOS_TABLE))
+                for photo in photos:
+                    cursor.execute(SQL("INSERT INTO {} (sha256, media_type, size, taken_at, data) VALUES "
+                                       "(%s, %s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING").format(table),
+                                   (photo.sha256, photo.media_type, photo.size, photo.taken_at, photo.data))
                 ids: list[int] = []
                 for start in range(0, len(batch), MAX_SAVE_EVENTS):
                     chunk = batch[start:start + MAX_SAVE_EVENTS]

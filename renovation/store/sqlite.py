@@ -23,6 +23,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
 from renovation.store.backend import LOCK_TIMEOUT_SECONDS, Append, Backend
 from renovation.store.chain import CHAIN_TABLE, META_TABLE, TIME_ZONE_KEY, links_after
+from renovation.store.photos import PHOTO_COLUMNS, PHOTOS_TABLE, Photo
 from renovation.store.timeorder import check_order, recorded_at
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             f"CREATE TABLE IF NOT EXISTS {CHAIN_TABLE} (position INTEGER PRIMARY KEY, "
             "previous INTEGER NOT NULL, hash TEXT NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {PHOTOS_TABLE} ({PHOTO_COLUMNS.format(binary='BLOB')})",
         ]
 
     def _insert_events(
@@ -197,7 +199,13 @@ class SQLiteBackend(Backend):
                 cursor.execute(f"DELETE FROM {META_TABLE} WHERE key = ?", (TIME_ZONE_KEY,))
                 cursor.execute(f"INSERT INTO {META_TABLE} (key, value) VALUES (?, ?)", (TIME_ZONE_KEY, zone))
 
-            def append(batch: Sequence[StoredEvent]) -> Sequence[int]:
+            def append(batch: Sequence[StoredEvent], photos: Sequence[Photo] = ()) -> Sequence[int]:
+                for photo in photos:
+                    cursor.execute(f"INSERT INTO {PHOTOS_TABLE} (sha256, media_type, size, taken_at, data) "
+                                   "VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+                                   (photo.sha256, photo.media_type, photo.size, photo.taken_at, photo.data))
+                if not batch:
+                    return []
                 ids = recorder._insert_events(cursor, batch)  # the chained recorder's: events and links
                 assert ids is not None
                 return list(ids)

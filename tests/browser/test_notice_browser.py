@@ -30,6 +30,12 @@ def test_the_notice_prints_one_a4_page_per_compound(tmp_path: Path) -> None:
         renovation(db, "construction", "start", code, "--date", "2021-03-01")
         renovation(db, "inspect", code, "--kind", "patrol", "--at", "2021-03-02T09:00",
                    "--finding", "safety:major:脚手架未挂安全网@3号楼", "--finding", "quality:minor:墙面空鼓@5号楼")
+    from PIL import Image
+
+    photo = tmp_path / "before.jpg"
+    Image.new("RGB", (640, 480), (200, 60, 40)).save(photo)
+    renovation(db, "inspect", "LY", "--kind", "patrol", "--at", "2021-03-03T09:00",
+               "--finding", "civilized:minor:渣土未苫盖", "--photo", str(photo))
     notice = tmp_path / "notice.html"
     renovation(db, "--lang", "zh", "--today", "2021-03-20", "finding", "notice", "--contractor", "辽源建工",
                "--html", str(notice))
@@ -41,6 +47,7 @@ def test_the_notice_prints_one_a4_page_per_compound(tmp_path: Path) -> None:
             pages: [...document.querySelectorAll('section.page')].map(s => s.id),
             due: [...document.querySelectorAll('#notice-LY tbody tr')].map(tr => tr.cells[6].innerText),
             signatures: document.querySelectorAll('.signatures div').length,
+            thumbnails: [...document.querySelectorAll('#notice-LY td.photos img')].map(i => i.naturalWidth),
         })""")
         errors, outside = console_errors(page.events), requests_outside(page.events, notice.as_uri())
         pdf = base64.b64decode(page.call("Page.printToPDF", preferCSSPageSize=True, printBackground=True)["data"])
@@ -49,7 +56,8 @@ def test_the_notice_prints_one_a4_page_per_compound(tmp_path: Path) -> None:
 
     assert errors == [] and outside == []
     assert shown["pages"] == ["notice-JM", "notice-LY", "notice-XY"]
-    assert shown["due"] == ["2021-03-05", "2021-03-09"]  # major: 3 days; minor: 7
+    assert shown["due"] == ["2021-03-05", "2021-03-09", "2021-03-10"]  # major: 3 days; minor: 7
+    assert shown["thumbnails"] == [160]  # drawn: a 640x480 photo as a 160-pixel thumbnail
     assert shown["signatures"] == 6
     assert pdf.startswith(b"%PDF")
     counts = [int(found) for found in re.findall(rb"/Type\s*/Pages\b[^>]*?/Count\s+(\d+)", pdf)]

@@ -166,3 +166,22 @@ def test_an_earlier_day_is_as_recorded_by_its_end(tmp_path: Path) -> None:
             -next(row["days_overdue"] for row in overdue if (row["code"], row["finding_id"]) == pair),
             pair[0], int(pair[1][1:])))
     assert earlier["overdue_findings"], "the demo has findings overdue on 2021-04-20"
+
+
+def test_the_lists_and_the_digest_of_the_demo_agree_on_both_backends(tmp_path: Path) -> None:
+    """The demo's programme on SQLite and on PostgreSQL: the worklists and the digest say the same."""
+    from tests.backends import store_url
+
+    answers = []
+    for backend in ("sqlite", "postgres"):
+        for url in store_url(backend, tmp_path):  # an SQLite file in tmp_path; a PostgreSQL schema, dropped after
+            demo = Renovation(url)
+            demo.ok("demo", "--compounds", "4", "--until", "2021-05-10")
+            day = ("--today", "2021-05-10")
+            answers.append((demo.json(*day, "finding", "list", "--open"), demo.json(*day, "material", "list"),
+                            demo.json(*day, "digest")))
+
+    (sqlite_lists, postgres_lists) = answers
+    assert sqlite_lists == postgres_lists
+    findings, samples, digest = sqlite_lists
+    assert findings and samples and any(digest["sections"].values())

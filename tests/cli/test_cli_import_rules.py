@@ -139,6 +139,7 @@ def test_an_event_no_command_would_record_is_refused(export: list[Line], tmp_pat
     file = tmp_path / "forged.jsonl"
     file.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
     target = Renovation(tmp_path / "target.db")
+    target.ok("db", "zone", "Asia/Shanghai")  # an empty store, which the refused file leaves empty
 
     result = target("import", str(file))
 

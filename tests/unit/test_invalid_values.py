@@ -13,10 +13,11 @@ import pytest
 
 from renovation.domain import compound, errors
 from renovation.domain import rules as checks
-from renovation.domain.compound import CompoundProject, Context
+from renovation.domain.compound import CompoundProject, Context, NewFinding
 from renovation.domain.values import SCORE_DIMENSIONS
 
 Command = Callable[[CompoundProject, Context, Callable[..., datetime]], Any]
+A_FINDING = NewFinding("safety", "major", "脚手架未挂安全网", None)
 
 #: reason → a command that gives it, on a project under construction with a bill of quantities.
 COMMANDS: dict[str, Command] = {
@@ -30,6 +31,11 @@ COMMANDS: dict[str, Command] = {
     "too_precise": lambda p, ctx, at: p.measure("010101", "2021-04", Decimal("0.00001"), ctx),
     "bad_period": lambda p, ctx, at: p.measure("010101", "2021-4", Decimal("1"), ctx),
     "choice": lambda p, ctx, at: p.record_inspection("night", at(12), [], None, ctx),
+    "not_a_photo_hash": lambda p, ctx, at: p.record_inspection("patrol", at(12), [A_FINDING], None, ctx, ["IMG_1.jpg"]),
+    "too_many": lambda p, ctx, at: p.record_inspection("patrol", at(12), [A_FINDING], None, ctx,
+                                                       [f"{n:064x}" for n in range(21)]),
+    "photos_without_findings": lambda p, ctx, at: p.record_inspection("patrol", at(12), [], None, ctx, ["a" * 64]),
+    "duplicate": lambda p, ctx, at: p.record_inspection("patrol", at(12), [A_FINDING], None, ctx, ["a" * 64] * 2),
     "score_range": lambda p, ctx, at: p.score("2021-04", dict.fromkeys(SCORE_DIMENSIONS, Decimal(101)), ctx),
     "bad_code": lambda p, ctx, at: CompoundProject.register(
         code="吉明", name="吉明小区", district="龙山区", contractor="辽源建工", households=1,
