@@ -73,6 +73,8 @@ def photo_problems(app: Any, backend: Any) -> list[Problem]:
     the store does not keep (at the event's position)."""
     import hashlib
 
+    from eventsourcing.utils import TopicError
+
     from renovation.store import photos
 
     problems: list[Problem] = []
@@ -83,10 +85,14 @@ def photo_problems(app: Any, backend: Any) -> list[Problem]:
             problems.append(Problem(0, "photo", f"photo {photo.sha256[:12]}: its bytes were changed "
                                                 "(they no longer hash to its name)"))
     for notification in app.iter_notifications():
-        if b'"photos"' not in bytes(notification.state):
+        state = notification.state
+        if b'"photos"' not in (state if isinstance(state, bytes) else str(state).encode()):
             continue
-        event = app.mapper.to_domain_event(notification)
-        for name in getattr(event, "photos", []):
+        try:
+            event = app.mapper.to_domain_event(notification)
+        except (ValueError, TypeError, KeyError, AttributeError, AssertionError, TopicError):
+            continue  # an event edited past reading: the chain's walk names it
+        for name in getattr(event, "photos", None) or []:
             if name not in kept:
                 problems.append(Problem(notification.id, "photo", f"photo {name[:12]} named by this event is "
                                                                    "not in the store"))
