@@ -137,6 +137,9 @@ def apply_roles(ws: Workspace, plan: Plan) -> int:
     app = ws.app  # creates the store's tables if missing
     backend = ws.backend
     assert isinstance(backend, PostgresBackend)
+    from renovation.store import photos
+
+    photos.ensure(backend)  # a store made before photos were kept gets their table (the plan grants on it)
     if app.recorder.events_table_name != EVENTS_TABLE:  # type: ignore[attr-defined]
         raise Refused(f"unexpected events table {app.recorder.events_table_name}")  # type: ignore[attr-defined]
     if ChainStore(backend).head() is None and not app.is_empty():

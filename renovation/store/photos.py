@@ -33,19 +33,27 @@ def create_statement(backend: Backend) -> str:
     return f"CREATE TABLE IF NOT EXISTS {backend.qualified(PHOTOS_TABLE)} ({columns})"
 
 
-def ensure(backend: Backend) -> None:
-    """The photos' table, made if missing (a store made before photos were kept; on PostgreSQL with
-    roles, only a login that may create tables can: ``db roles --apply`` does)."""
+def exists(backend: Backend) -> bool:
+    """Whether the store has the photos' table (a store made before photos were kept has not)."""
     if getattr(backend, "_photos_table", False):
-        return
+        return True
     if backend.is_postgres:
         found = backend.query("SELECT to_regclass(?) IS NOT NULL", (backend.qualified(PHOTOS_TABLE),))
     else:
         found = backend.query("SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?",
                               (PHOTOS_TABLE,))
-    if not (found and found[0][0]):
+    there = bool(found and found[0][0])
+    if there:
+        backend._photos_table = True  # type: ignore[attr-defined]
+    return there
+
+
+def ensure(backend: Backend) -> None:
+    """The photos' table, made if missing, before the first photo is kept (on PostgreSQL with roles,
+    only a login that may create tables can: ``db roles --apply`` makes it)."""
+    if not exists(backend):
         backend.execute([(create_statement(backend), ())])
-    backend._photos_table = True  # type: ignore[attr-defined]
+        backend._photos_table = True  # type: ignore[attr-defined]
 
 
 def keep(backend: Backend, photos: Sequence[Photo]) -> None:
@@ -60,7 +68,8 @@ def keep(backend: Backend, photos: Sequence[Photo]) -> None:
 
 
 def get(backend: Backend, sha256: str) -> Photo | None:
-    ensure(backend)
+    if not exists(backend):
+        return None
     data = "data" if backend.is_postgres else "CAST(data AS BLOB)"  # bytes, whatever was written there
     rows = backend.query(f"SELECT sha256, media_type, taken_at, {data} FROM {backend.qualified(PHOTOS_TABLE)} "
                          "WHERE sha256 = ?", (sha256,))
@@ -71,13 +80,15 @@ def get(backend: Backend, sha256: str) -> Photo | None:
 
 
 def has(backend: Backend, sha256: str) -> bool:
-    ensure(backend)
+    if not exists(backend):
+        return False
     return bool(backend.query(f"SELECT 1 FROM {backend.qualified(PHOTOS_TABLE)} WHERE sha256 = ?", (sha256,)))
 
 
 def every(backend: Backend) -> Iterator[Photo]:
     """Every stored photo, by name (for ``audit verify`` and ``export``)."""
-    ensure(backend)
+    if not exists(backend):
+        return
     names = [str(row[0]) for row in backend.query(f"SELECT sha256 FROM {backend.qualified(PHOTOS_TABLE)} "
                                                   "ORDER BY sha256")]
     for name in names:

@@ -420,3 +420,12 @@ def test_a_read_model_newer_than_the_roles_says_how_to_mend_it(applied: Store) -
     assert applied.apply().exit_code == 0
     mended = applied.cli("finding", "list", "--json", user="张工", db=applied.url_of("张工"))
     assert mended.exit_code == 0, mended.output
+
+
+def test_roles_applied_to_a_store_made_before_photos_give_it_their_table(store: Store) -> None:
+    with store.connect() as connection:  # the superuser: as if the store predated photos
+        connection.execute(sql.SQL("DROP TABLE {}").format(store.table("event_photos")))
+
+    assert store.apply().exit_code == 0
+    verified = store.cli("audit", "verify", user="孙工", db=store.url_of("孙工"))
+    assert verified.exit_code == 0, verified.output
