@@ -60,7 +60,9 @@ def history(session: Session, code: str, item: str | None, period: str | None, a
 
     data = validate(LedgerInput, code=code, item=item, period=period)
     rows = metering_history(session.app, data.code, data.item, data.period)
-    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
+    from renovation.services.boards import columns
+
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=columns("history"))
 
 
 @audit.command("replay")

@@ -73,7 +73,10 @@ def quality(session: Session, code: str | None, by: str, missed: bool, as_of: st
     moment = parse_as_of(as_of)
     rows = boards.quality(session.workspace, session.today() if moment is None else moment.date(), code=chosen,
                           by=by, missed=missed, hide_blind=session.hides_pending_blind_samples, as_of=moment)
-    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
+    from renovation.services.boards import columns
+
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang,
+         columns=columns("missed" if missed else f"quality-{by}"))
 
 
 @click.command()
@@ -108,7 +111,7 @@ def ranking(session: Session, period: str | None, by: str, as_of: str | None, as
         else:
             click.echo("尚无赛马评分" if session.lang == "zh" else "nobody has been scored yet")
         return
-    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang)
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=boards.columns(f"ranking-{by}"))
 
 
 @click.command()

@@ -238,7 +238,7 @@ def finding_notice(session: Session, code: str | None, contractor: str | None, h
     compounds, findings = worklists.notice(session.workspace, today, session.user, code=data.code,
                                            contractor=data.contractor)
     if not compounds:
-        raise click.UsageError(f"no compound of {data.contractor} to write a notice for")
+        raise click.UsageError(f"no open finding at any compound of {data.contractor}: no notice to write")
     try:
         with writing(html_path, protected) as out:
             out.write(render(compounds, findings, today, session.lang))

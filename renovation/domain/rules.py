@@ -64,7 +64,7 @@ def check_photos(photos: Sequence[str], *, with_findings: bool = True) -> None:
     """Photos are named by their SHA-256 (the store keeps the bytes); an inspection's document its
     findings, so one without findings has none."""
     if len(photos) > PHOTOS:
-        raise InvalidValue(field="photo", value=str(len(photos)), reason="too_many", limit=PHOTOS)
+        raise InvalidValue(field="photos", value=f"{len(photos)} photos", reason="too_many", limit=PHOTOS)
     for photo in photos:
         if not isinstance(photo, str) or not _SHA256.fullmatch(photo):
             raise InvalidValue(field="photo", value=str(photo)[:20], reason="not_a_photo_hash")

@@ -46,13 +46,26 @@ def progress(ws: Workspace, today: date, as_of: datetime | None = None) -> list[
 def columns(kind: str) -> list[str]:
     """The keys of a row of a board (progress, ledger, feedback, findings, samples): the header of a
     CSV or workbook with no rows."""
+    from renovation.domain.values import SCORE_DIMENSIONS
     from renovation.projections.feedback import TicketRow
     from renovation.projections.ledger import LedgerRow
     from renovation.projections.progress import ProgressRow
+    from renovation.projections.quality import MissedDay, QualityFigures
     from renovation.projections.worklists import FindingRow, SampleRow
+    from renovation.services.audit import HistoryRow
 
+    figures = list(QualityFigures.__annotations__)
+    fixed: dict[str, list[str]] = {
+        "quality-compound": ["code", "contractor", *figures], "quality-contractor": ["contractor", *figures],
+        "ranking-compound": ["period", "rank", "code", "name", "contractor", "total", *SCORE_DIMENSIONS, "movement",
+                             "last"],
+        "ranking-contractor": ["period", "rank", "contractor", "compounds", "total", *SCORE_DIMENSIONS, "movement",
+                               "last"],
+    }
+    if kind in fixed:
+        return fixed[kind]
     rows: dict[str, type] = {"progress": ProgressRow, "ledger": LedgerRow, "feedback": TicketRow,
-                             "findings": FindingRow, "samples": SampleRow}
+                             "findings": FindingRow, "samples": SampleRow, "missed": MissedDay, "history": HistoryRow}
     return list(rows[kind].__annotations__)
 
 

@@ -27,6 +27,8 @@ def check_target(target: Path, protected: Sequence[Path]) -> None:
     """Refuse ``target`` if it is (or links to) a protected file, or exists as anything but a regular
     file or a link; or if its directory does not exist."""
     where = target.resolve()
+    if any(str(place).startswith(("/dev/", "/proc/", "/sys/")) for place in (target.absolute(), where)):
+        raise BadOutput(f"{target}: a device or system path; give a file name")
     if any(where == file.resolve() for file in protected):
         raise BadOutput(f"{target}: the store's own file; give another output file")
     try:

@@ -345,7 +345,7 @@ class Importer:
         if hashlib.sha256(content).hexdigest() != name:
             raise BadImport(f"line {number}: the photo's bytes do not hash to its name {printable(name, 64)}")
         try:
-            photo = checked(content, self.app.zone, name[:12])
+            photo = checked(content, self.app.zone, name[:12], what="photo")
         except BadRequest as error:
             raise BadImport(f"line {number}: {error}") from None
         taken = line["taken_at"]
@@ -435,7 +435,7 @@ class Importer:
         self.known[originator] = version
         encoded = self.transcoder.encode(state)
         _first, digests = self.digests.setdefault(originator, (version, bytearray()))
-        digests += _digest(topic, self.transcoder.encode(_spelled(state)))
+        digests += _digest(topic, encoded if _plain(state) else self.transcoder.encode(_spelled(state)))
         return StoredEvent(originator_id=originator, originator_version=version, topic=topic, state=encoded)
 
     def differs(self, originator: UUID, version: int, topic: str, state: dict[str, Any]) -> str | None:
@@ -445,7 +445,8 @@ class Importer:
         first, digests = self.digests.get(originator, (version + 1, bytearray()))
         if version >= first:  # imported earlier in this file: compared by its digest
             offset = 8 * (version - first)
-            if digests[offset:offset + 8] == _digest(topic, self.transcoder.encode(_spelled(state))):
+            spelled = self.transcoder.encode(state if _plain(state) else _spelled(state))
+            if digests[offset:offset + 8] == _digest(topic, spelled):
                 return None
             return "an earlier line of this file"
         (stored,) = self.app.recorder.select_events(originator, gt=version - 1, lte=version, limit=1)
@@ -688,6 +689,14 @@ def _times(value: object) -> Iterator[datetime]:
             else:
                 fields = item.values() if isinstance(item, dict) else ()
             yield from (field for field in fields if isinstance(field, datetime))
+
+
+def _plain(state: dict[str, Any]) -> bool:
+    """Whether a state is of a command (it has a command id) and names no class_version 1, as the
+    tracker writes such a state: its digest is that of its own encoding; others' (written before
+    commands had ids, however spelled) that of one canonical spelling. (A command's line repeated in
+    a file with its keys in another order is then "another event": refused, not dropped.)"""
+    return state.get("command_id") is not None and state.get("class_version") != 1
 
 
 def _spelled(state: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ for another contractor's compound is answered as for a compound that is not ther
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -81,8 +82,11 @@ def notice(ws: Workspace, today: date, user: str, *, code: str | None = None,
         codes = _codes(ws, connection, user, code, contractor)
         chosen = [{key: row[key] for key in ("code", "name", "district", "contractor")}
                   for row in progress_rows(connection, today) if codes is None or row["code"] in codes]
-        findings = finding_rows(connection, today, state="open", codes=[row["code"] for row in chosen],
-                                zone=ws.app.zone)
+        findings = [row for row in finding_rows(connection, today, state="open",
+                                                codes=[row["code"] for row in chosen], zone=ws.app.zone)
+                    if row["raised_at"].date() <= today]  # a notice of an earlier day: what was raised by then
+        with_findings = {row["code"] for row in findings}
+        chosen = [row for row in chosen if row["code"] in with_findings or code is not None]
     return chosen, [{**row, "thumbnails": thumbnails(ws, row["code"], row["finding_id"])} for row in findings]
 
 
@@ -94,7 +98,8 @@ def thumbnails(ws: Workspace, code: str, finding_id: str) -> list[str]:
     names = [name for event in ws.app.events.get(ws.app.get_project(code).id)
              for step in [_step(event, finding_id)] if step is not None for name in step["photos"]]
     found = [photos.get(ws.backend, name) for name in names]
-    return [thumbnail(photo.data) for photo in found if photo is not None]
+    drawn = [thumbnail(photo.data) for photo in found if photo is not None]
+    return [uri for uri in drawn if uri is not None]
 
 
 def _codes(ws: Workspace, connection: Connection, user: str, code: str | None,
@@ -146,10 +151,15 @@ def finding_history(ws: Workspace, user: str, code: str, finding_id: str) -> lis
     from renovation.services.photos import described
 
     steps: list[FindingStep] = []
+    shown: set[str] = set()
+    raised: datetime | None = None
     for event in ws.app.events.get(project.id):
         step = _step(event, finding_id)
         if step is not None:
-            step["photos"] = described(ws.backend, step["photos"], step["at"])
+            names = step["photos"]
+            step["photos"] = described(ws.backend, names, step["at"], raised, shown)
+            shown.update(names)
+            raised = raised or step["at"]
             steps.append(step)
     return steps
 
@@ -168,8 +178,9 @@ def finding_photos(ws: Workspace, user: str, code: str, finding_id: str) -> list
             continue
         for name in step["photos"]:
             photo = photos.get(ws.backend, name)
-            if photo is None:
-                raise Refused(f"photo {name[:12]} of {wanted} is not in the store: `renovation audit verify` says more")
+            if photo is None or hashlib.sha256(photo.data).hexdigest() != name:
+                what = "is not in the store" if photo is None else "no longer has the bytes it was kept with"
+                raise Refused(f"photo {name[:12]} of {wanted} {what}: `renovation audit verify` says more")
             found.append((step["step"], photo))
     return found
 

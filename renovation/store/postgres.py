@@ -303,6 +303,17 @@ class PostgresBackend(Backend):
     def qualified(self, table: str) -> str:
         return f'"{self.schema}"."{table}"'
 
+    def exists(self) -> bool:
+        """Whether the schema holds a store (its events table); a server that cannot be reached says
+        so when the store is opened."""
+        try:
+            with contextlib.closing(self.connect()) as connection:
+                row = connection.execute("SELECT to_regclass(%s) IS NOT NULL",
+                                         (self.qualified(EVENTS_TABLE),)).fetchone()
+        except (psycopg.Error, OperationalError):
+            return True  # let the opening say what is wrong
+        return bool(row and row[0])
+
     def peek_zone(self) -> str | None:
         try:
             with contextlib.closing(self.connect()) as connection:

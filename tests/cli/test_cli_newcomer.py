@@ -176,3 +176,28 @@ def test_what_a_command_did_is_said(tmp_path: Path) -> None:
     assert "events verified" in restored.output
     assert before.exit_code == 1 and "JM was not registered by 2020-01-01" in before.output
     assert "nobody was scored for it" in report.output
+
+
+def test_a_read_where_there_is_no_store_creates_nothing_on_either_backend(run: Renovation) -> None:
+    result = run("progress")
+
+    assert result.exit_code == 2 and "no store at" in result.output
+    if isinstance(run.db, str) and run.db.startswith("postgresql://"):
+        import psycopg
+
+        base, _, query = run.db.partition("?")
+        with psycopg.connect(base) as connection:
+            found = connection.execute("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = %s",
+                                       (query.removeprefix("schema="),)).fetchone()
+        assert found == (0,)
+    else:
+        assert not Path(run.db).exists()
+
+
+@pytest.mark.parametrize("target", ["/dev/stdout", "/dev/null", "/proc/self/fd/1"])
+def test_an_output_to_a_device_is_refused(run: Renovation, target: str) -> None:
+    run.ok("db", "zone", "Asia/Shanghai")
+
+    result = run("digest", "--html", target)
+
+    assert result.exit_code == 2 and "a device or system path" in result.output

@@ -173,3 +173,49 @@ def test_the_notice_shows_each_findings_photos_as_thumbnails(photographed: Renov
     html = page.read_text(encoding="utf-8")
     assert html.count('<img src="data:image/jpeg;base64,') == 3  # F1: one before, two after
     assert "http" not in html
+
+
+def test_what_is_not_a_whole_raster_photo_is_refused(run: Renovation, started: str, pictures: dict[str, Path],
+                                                     tmp_path: Path) -> None:
+    whole = pictures["before"].read_bytes()
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    postscript = tmp_path / "fake.eps"
+    postscript.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (8000, 8000)).save(bomb)  # 64 million pixels in a small file
+    before = event_count(run.db)
+
+    for path, said in ((truncated, "not an image"), (postscript, "not an image"), (bomb, "8000x8000 pixels")):
+        result = run("inspect", "JM", "--kind", "patrol", "--finding", "quality:minor:墙面空鼓", "--photo", str(path))
+        assert result.exit_code == 2 and said in result.output and len(run.lines(result)) == 1, result.output
+
+    assert event_count(run.db) == before
+
+
+def test_a_photo_shown_again_at_a_later_step_is_flagged(run: Renovation, started: str,
+                                                        pictures: dict[str, Path]) -> None:
+    run.ok("inspect", "JM", "--kind", "patrol", "--at", "2021-03-02T09:00", "--finding", "quality:minor:墙面空鼓",
+           "--photo", str(pictures["before"]))
+    run.ok("finding", "rectify", "JM", "F1", "--at", "2021-03-04T10:00", "--photo", str(pictures["before"]))
+
+    _raised, rectified = run.json("finding", "show", "JM", "F1")
+
+    assert rectified["photos"] == [f"{sha(pictures['before'])[:12]} (taken 2021-03-02T08:55:00+08:00, the same "
+                                   "photo as an earlier step)"]
+
+
+def test_a_photo_changed_behind_the_applications_back_is_not_passed_on(photographed: Renovation,
+                                                                       pictures: dict[str, Path],
+                                                                       tmp_path: Path) -> None:
+    name = sha(pictures["before"])
+    damaged = b"\x00" + pictures["before"].read_bytes()
+    tamper(photographed.db, "UPDATE event_photos SET data = ? WHERE sha256 = ?", (damaged, name))
+
+    out = photographed("finding", "photos", "JM", "F1", "--out", str(tmp_path / "out"))
+    shown = photographed.json("finding", "show", "JM", "F1")
+    notice = photographed("--today", "2021-03-20", "finding", "notice", "JM", "--html", str(tmp_path / "n.html"))
+
+    assert out.exit_code == 1 and "no longer has the bytes it was kept with" in out.output
+    assert "its bytes changed since it was kept" in shown[0]["photos"][0]
+    assert notice.exit_code == 0 and (tmp_path / "n.html").read_text(encoding="utf-8").count("<img") == 2

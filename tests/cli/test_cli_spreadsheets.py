@@ -120,3 +120,18 @@ def test_xlsx_refuses_the_store_and_other_formats(site: Renovation) -> None:
     assert refused.exit_code == 2 and "--xlsx" in refused.output and len(site.lines(refused)) == 1
     assert both.exit_code == 2 and "give one of --json, --csv, --xlsx" in both.output
     assert not Path("x.xlsx").exists()
+
+
+@pytest.mark.parametrize(("args", "header"), [
+    (("quality", "--as-of", "2021-01-01"), "code,contractor,inspections,"),
+    (("quality", "--by", "contractor", "--as-of", "2021-01-01"), "contractor,inspections,"),
+    (("ranking",), "period,rank,contractor,compounds,total,"),
+    (("ranking", "--by", "compound"), "period,rank,code,name,contractor,total,"),
+    (("audit", "history", "JM", "--item", "B2"), "entry_id,kind,item,period,"),
+    (("quality", "JM", "--missed", "--as-of", "2021-01-01"), "code,day"),
+])
+def test_every_board_has_its_header_with_no_rows(started: str, run: Renovation, args: tuple[str, ...],
+                                                 header: str) -> None:
+    shown = run.ok(*TODAY, *args, "--csv").output
+
+    assert shown.splitlines()[0].startswith(header) and len(shown.splitlines()) == 1, shown

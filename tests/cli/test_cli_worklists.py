@@ -213,7 +213,7 @@ def test_a_contractor_gets_notices_for_its_own_compounds_only(site: Renovation, 
 
 @pytest.mark.parametrize(("args", "said"), [
     ((), "give CODE or --contractor"),
-    (("--contractor", "无此单位"), "no compound of 无此单位"),
+    (("--contractor", "无此单位"), "no open finding at any compound of 无此单位"),
 ])
 def test_a_notice_for_nobody_is_a_one_line_error(site: Renovation, tmp_path: Path, args: tuple[str, ...],
                                                  said: str) -> None:
