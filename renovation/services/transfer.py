@@ -229,6 +229,8 @@ class Importer:
         self.photos: list[Photo] = []
         self.photo_names: set[str] = set()
         self.photo_limit = photo_limit
+        #: Whether a wall-clock minute with its offset is the store's zone's (asked once a minute).
+        self.in_zone: dict[tuple[Any, ...], bool] = {}
         self.zone_before: tuple[str | None, Any, str | None] | None = None
         #: No event is recorded after this (the clock's now, and an hour for another machine's clock):
         #: one event from the future would hold every later recording time up to it.
@@ -629,7 +631,12 @@ class Importer:
         zone = self.app.zone
         for key, value in state.items():
             for when in _times(value):
-                if when.utcoffset() != when.astimezone(zone).utcoffset():
+                offset = when.utcoffset()
+                minute = (when.year, when.month, when.day, when.hour, when.minute, offset)  # offsets change
+                in_zone = self.in_zone.get(minute)                                        # on a whole minute
+                if in_zone is None:
+                    in_zone = self.in_zone[minute] = offset == when.astimezone(zone).utcoffset()
+                if not in_zone:
                     return (f"{key} {when.isoformat()} is not in the store's time zone {self.app.zone_name} (every "
                             "time is recorded in it)")
         return None
