@@ -119,7 +119,8 @@ class RenovationApp(CompoundWriter):
 
         code, event = self._recorded(code, "inspect", user, command, P.InspectionRecorded)
         return results.Inspected(code=code, inspection_id=event.inspection_id, kind=event.kind, at=event.at,
-                                 finding_ids=[finding.finding_id for finding in event.findings])
+                                 finding_ids=[finding.finding_id for finding in event.findings],
+                                 photos=tuple(event.photos))
 
     def rectify_finding(self, code: str, finding_id: str, *, note: str | None = None, at: datetime | None = None,
                         photos: Sequence[Photo] = (), user: str) -> results.FindingChanged:
@@ -152,7 +153,8 @@ class RenovationApp(CompoundWriter):
 
         code, event = self._recorded(code, action, user, command, kind)
         return results.FindingChanged(code=code, user=event.user, finding_id=event.finding_id, at=event.at,
-                                      note=event.note, recorded_at=event.timestamp, status=status)
+                                      note=event.note, recorded_at=event.timestamp, status=status,
+                                      photos=tuple(getattr(event, "photos", ())))
 
     def sample_material(self, code: str, *, material: str, batch: str, regime: str, witness: str | None = None,
                         at: datetime | None = None, user: str) -> results.Sampled:

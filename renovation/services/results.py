@@ -70,6 +70,7 @@ class Inspected(NamedTuple):
     kind: str
     at: datetime
     finding_ids: list[str]
+    photos: tuple[str, ...] = ()  # the SHA-256 of each photo recorded with it
 
 
 class FindingChanged(NamedTuple):
@@ -82,6 +83,7 @@ class FindingChanged(NamedTuple):
     note: str | None
     recorded_at: datetime
     status: str
+    photos: tuple[str, ...] = ()  # the SHA-256 of each photo recorded with it
 
 
 class Sampled(NamedTuple):

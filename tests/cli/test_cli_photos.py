@@ -219,3 +219,13 @@ def test_a_photo_changed_behind_the_applications_back_is_not_passed_on(photograp
     assert out.exit_code == 1 and "no longer has the bytes it was kept with" in out.output
     assert "its bytes changed since it was kept" in shown[0]["photos"][0]
     assert notice.exit_code == 0 and (tmp_path / "n.html").read_text(encoding="utf-8").count("<img") == 2
+
+
+def test_what_was_recorded_names_its_photos(run: Renovation, started: str, pictures: dict[str, Path]) -> None:
+    inspected = run.json("inspect", "JM", "--kind", "patrol", "--at", "2021-03-02T09:00",
+                         "--finding", "quality:minor:墙面空鼓", "--photo", str(pictures["before"]))
+    rectified = run.json("finding", "rectify", "JM", "F1", "--at", "2021-03-04T10:00",
+                         "--photo", str(pictures["after"]))
+
+    assert inspected["photos"] == [sha(pictures["before"])]
+    assert rectified["photos"] == [sha(pictures["after"])]

@@ -56,7 +56,7 @@ def test_inspect_with_json_names_the_finding_ids(run: Renovation, started: str) 
 
     assert recorded == {
         "code": "JM", "inspection_id": "I1", "kind": "morning", "at": "2021-03-02T06:30:00+08:00",
-        "finding_ids": ["F1", "F2"],
+        "finding_ids": ["F1", "F2"], "photos": [],
     }
     second = run.json("inspect", "JM", "--kind", "patrol", "--at", "2021-03-03T10:00",
                       "--finding", "quality:minor:墙面空鼓")
