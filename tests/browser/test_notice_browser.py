@@ -8,19 +8,18 @@ import base64
 import re
 from pathlib import Path
 
-import pytest
-from cdp_client import CHROMIUM, Browser
-from test_report_browser import console_errors, open_page, renovation, requests_outside, required
+from cdp_client import Browser
+from test_report_browser import (
+    chromium,  # noqa: F401 - its autouse fixture: skipped (or failed under CI) without Chromium
+    console_errors,
+    open_page,
+    renovation,
+    requests_outside,
+)
 
 REGISTER = ["--name", "吉明小区", "--district", "龙山区", "--contractor", "辽源建工", "--households", "320",
             "--contract-value", "1000000", "--planned-start", "2021-03-01", "--planned-finish", "2021-09-30",
             "--registered-on", "2021-01-04"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def chromium() -> None:
-    if not CHROMIUM.exists():
-        required(f"{CHROMIUM} is missing (Debian: apt-get install chromium fonts-noto-cjk)")
 
 
 def test_the_notice_prints_one_a4_page_per_compound(tmp_path: Path) -> None:
