@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,8 +145,3 @@ def extension(media_type: str) -> str:
     return {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
             "image/tiff": ".tif", "image/bmp": ".bmp"}.get(media_type, ".img")
 
-
-def keep(backend: Backend, photos: Sequence[Photo]) -> None:
-    from renovation.store import photos as store
-
-    store.keep(backend, photos)

@@ -87,17 +87,31 @@ def notice(ws: Workspace, today: date, user: str, *, code: str | None = None,
                     if row["raised_at"].date() <= today]  # a notice of an earlier day: what was raised by then
         with_findings = {row["code"] for row in findings}
         chosen = [row for row in chosen if row["code"] in with_findings or code is not None]
-    return chosen, [{**row, "thumbnails": thumbnails(ws, row["code"], row["finding_id"])} for row in findings]
+    steps = {compound["code"]: photo_steps(ws, compound["code"]) for compound in chosen}
+    return chosen, [{**row, "thumbnails": thumbnails(ws, steps[row["code"]].get(row["finding_id"], []))}
+                    for row in findings]
 
 
-def thumbnails(ws: Workspace, code: str, finding_id: str) -> list[str]:
-    """The finding's photos, each as a small JPEG in a data URI (a page that fetches nothing)."""
+def photo_steps(ws: Workspace, code: str) -> dict[str, list[tuple[str, str]]]:
+    """The photos of each finding of a compound, by finding id: (the step, the photo's name), in order."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    event: Any
+    for event in ws.app.events.get(ws.app.get_project(code).id):
+        if isinstance(event, P.InspectionRecorded):
+            for finding in event.findings:
+                found.setdefault(finding.finding_id, []).extend(("raised", name) for name in event.photos)
+        elif type(event) in _STEPS:
+            found.setdefault(event.finding_id, []).extend((_STEPS[type(event)], name)
+                                                          for name in getattr(event, "photos", []))
+    return found
+
+
+def thumbnails(ws: Workspace, steps: list[tuple[str, str]]) -> list[str]:
+    """A finding's photos, each as a small JPEG in a data URI (a page that fetches nothing)."""
     from renovation.services.photos import thumbnail
     from renovation.store import photos
 
-    names = [name for event in ws.app.events.get(ws.app.get_project(code).id)
-             for step in [_step(event, finding_id)] if step is not None for name in step["photos"]]
-    found = [photos.get(ws.backend, name) for name in names]
+    found = [photos.get(ws.backend, name) for _step, name in steps]
     drawn = [thumbnail(photo.data) for photo in found if photo is not None]
     return [uri for uri in drawn if uri is not None]
 
@@ -172,16 +186,12 @@ def finding_photos(ws: Workspace, user: str, code: str, finding_id: str) -> list
     finding_history(ws, user, code, finding_id)  # refused as it is: a compound not to be seen, no such finding
     wanted = finding_id.strip().upper()
     found: list[tuple[str, Photo]] = []
-    for event in ws.app.events.get(ws.app.get_project(code).id):
-        step = _step(event, wanted)
-        if step is None:
-            continue
-        for name in step["photos"]:
-            photo = photos.get(ws.backend, name)
-            if photo is None or hashlib.sha256(photo.data).hexdigest() != name:
-                what = "is not in the store" if photo is None else "no longer has the bytes it was kept with"
-                raise Refused(f"photo {name[:12]} of {wanted} {what}: `renovation audit verify` says more")
-            found.append((step["step"], photo))
+    for step, name in photo_steps(ws, code).get(wanted, []):
+        photo = photos.get(ws.backend, name)
+        if photo is None or hashlib.sha256(photo.data).hexdigest() != name:
+            what = "is not in the store" if photo is None else "no longer has the bytes it was kept with"
+            raise Refused(f"photo {name[:12]} of {wanted} {what}: `renovation audit verify` says more")
+        found.append((step, photo))
     return found
 
 

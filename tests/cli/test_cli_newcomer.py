@@ -128,21 +128,10 @@ def test_an_import_whose_answer_cannot_be_printed_has_still_succeeded(tmp_path: 
     assert event_count(tmp_path / "t.db") == 1
 
 
-def command_paths(command: click.Command, path: list[str], parent: click.Context | None) -> list[str]:
-    context = click.Context(command, info_name=path[-1], parent=parent)
-    found = [" ".join(path[1:])] if len(path) > 1 else []
-    if isinstance(command, click.Group):
-        for name in command.list_commands(context):
-            sub = command.get_command(context, name)
-            assert sub is not None
-            found += command_paths(sub, [*path, name], context)
-    return found
-
-
 def test_under_lang_zh_the_commands_and_the_error_prefix_are_chinese() -> None:
     from renovation.cli.zh_help import SHORT_HELP
 
-    paths = command_paths(cli, ["renovation"], None)
+    paths = [path.removeprefix("renovation ") for path, _help in every_help(cli, ["renovation"], None)[1:]]
     code, top = invoke("--lang", "zh")
     _code, meter = invoke("--lang", "zh", "meter", "--help")
     bad = CliRunner().invoke(cli, ["--lang", "zh", "ranking", "--period", "2021-13"], env=ENV)
