@@ -69,6 +69,7 @@ class Session:
         self.lang = lang
         self.workspace = Workspace(db, config_path)
         self.workspace.creates = False  # a command that begins a store says so (``creating``)
+        self.workspace.on_stale = self.stale
 
     def creating(self) -> None:
         """This command may create the store where there is none (it begins one)."""
@@ -96,6 +97,13 @@ class Session:
     @property
     def app(self) -> RenovationApp:
         return self.workspace.app
+
+    def stale(self, behind: int) -> None:
+        """Said once on stderr when the boards are read behind the log (this login may not catch up)."""
+        if not getattr(self, "_said_stale", False):
+            self._said_stale = True
+            click.echo(f"note: the boards are {behind} event(s) behind the log (this login reads them as "
+                       "`renovation projections follow` left them)", err=True)
 
     def may(self, action: str) -> None:
         """Refuse now (exit 1) unless the user may do this maintenance action."""
@@ -257,6 +265,24 @@ def translatable() -> tuple[type[Exception], ...]:
     return (DomainError, *REFUSED, *BAD_INPUT, PersistenceError, sqlite3.Error, ReadModelDatabaseError)
 
 
+#: The tables of the log itself (PostgreSQL), which a contractor's login may not read.
+LOG_TABLES = ("renovation_events", "renovation_snapshots", "event_chain")
+
+
+def database_said(error: BaseException) -> tuple[str, str | None]:
+    """What the database said (PostgreSQL's primary message, without its context or SQLAlchemy's
+    wrapping) and its SQLSTATE, or the error's own line."""
+    cause: BaseException | None = error
+    while cause is not None:
+        found = getattr(cause, "orig", None) or cause  # SQLAlchemy keeps the driver's error as .orig
+        diag = getattr(found, "diag", None)
+        primary = getattr(diag, "message_primary", None)
+        if primary:
+            return one_line(str(primary)), getattr(found, "sqlstate", None)
+        cause = cause.__cause__
+    return one_line(str(error)), None
+
+
 def translate(error: Exception, session: Session | None) -> click.ClickException:
     """One of the errors of ``translatable()`` as a one-line click error."""
     from renovation.domain.errors import DomainError
@@ -272,7 +298,12 @@ def translate(error: Exception, session: Session | None) -> click.ClickException
     if any(sign in str(error).lower() for sign in ("database is locked", "lock timeout", "database is busy")):
         return RuleRefused("database busy, try again (another writer holds the lock); nothing was recorded")
     where = session.db if session else "the database"
-    said = one_line(str(error))
+    said, state = database_said(error)
+    if state == "42501" and "permission denied" not in said.lower():  # the append function's refusal
+        return RuleRefused(f"refused by the database: {said}; nothing was recorded")
+    if any(f"permission denied for table {table}" in said for table in LOG_TABLES):
+        return RuleRefused("this database login may not read the event log (after `renovation db roles --apply`, a "
+                           "contractor's login reads the boards and its own lists only)")
     if "permission denied" in said.lower():  # e.g. a read model newer than the roles applied to the store
         said += (" (if this version of the tracker added the table, a superuser runs `renovation db roles "
                  "--apply` again)")

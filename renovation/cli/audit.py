@@ -134,6 +134,32 @@ def reconcile(session: Session, as_json: bool, as_csv: bool) -> None:
         click.echo(f"ledgers of {len(session.app.compound_codes())} compounds agree with the events, to the fen")
 
 
+@audit.command("boards")
+@output_options
+@pass_session
+def boards(session: Session, as_json: bool, as_csv: bool) -> None:
+    """Rebuild every read model in memory from the log, each up to where its tables have caught up, and
+    compare every row with the stored tables (which nobody but the projector should write); list every
+    difference and exit 1 if there is one. The stored tables are not changed: `renovation projections
+    rebuild` mends them.
+
+    \b
+    Example:
+      renovation audit boards
+    """
+    from renovation.services.audit import check_boards
+
+    session.may("maintain")
+    checked = check_boards(session.app, session.read_models())
+    differences = checked["differences"]
+    if differences or as_json or as_csv:
+        emit(differences, as_json=as_json, as_csv=as_csv, lang=session.lang)
+    if differences:
+        raise RuleRefused(f"{len(differences)} difference(s) between the read models and the log")
+    if not (as_json or as_csv):
+        click.echo(f"read models agree with the log: {checked['rows']} rows in {checked['tables']} tables")
+
+
 def _names(session: Session) -> dict[str, str]:
     from renovation.domain.compound import CompoundProject
 

@@ -99,7 +99,13 @@ class ReadModels:
         self.engine.dispose()
 
     def head(self) -> int:
-        return self.backend.recorder.max_notification_id() or 0
+        return self.backend.log_head()
+
+    def behind(self, *names: str) -> int:
+        """How many positions of the log the named read models (or all) have still to catch up."""
+        with self.engine.connect() as connection:
+            lowest = min(position_of(connection, self.projections[name].key) for name in names or self.projections)
+        return max(self.head() - lowest, 0)
 
     def catch_up(self, *names: str, upto: int | None = None,
                  progress: Callable[[int], None] | None = None) -> None:

@@ -3,6 +3,8 @@ back up and restore an SQLite store. Each refuses with an exception the CLI show
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +17,7 @@ from renovation.store.chain import ROLES_APPLIED_KEY, ChainStore, Problem
 from renovation.store.chain import verify as walk
 
 if TYPE_CHECKING:
+    from renovation.domain.access import Access
     from renovation.services.workspace import Workspace
     from renovation.store.pg_roles import Plan
     from renovation.store.sqlite import SQLiteBackend
@@ -63,20 +66,24 @@ def verify_chain(ws: Workspace, digest: tuple[int, str] | None = None) -> Verifi
 
     problems += [Problem(position, "snapshot", detail)
                  for position, detail in snapshots.problems(app, ws.backend, app.compound_codes())]
-    problems += photo_problems(app, ws.backend)
+    problems += event_problems(app, ws.backend, ws.config.access())
+    problems.sort(key=lambda problem: problem.position)
     meta = chain.meta()
     return Verified(count, problems, chain.head(), meta, meta.get(ROLES_APPLIED_KEY), ws.backend.missing_safeguards())
 
 
-def photo_problems(app: Any, backend: Any) -> list[Problem]:
-    """Every stored photo whose bytes no longer hash to its name, and every photo an event names that
-    the store does not keep (at the event's position)."""
+def event_problems(app: Any, backend: Any, access: Access) -> list[Problem]:
+    """Every stored photo whose bytes no longer hash to its name; every photo an event names that the
+    store does not keep (at the event's position); and, when renovation.toml names the users, every
+    event whose user's role may not record its kind (``role_mismatch``: recorded before the database
+    checked it, through a superuser's login, or on SQLite by a user the configuration did not know)."""
     import hashlib
 
     from eventsourcing.utils import TopicError
 
     from renovation.store import photos
 
+    roles = _kinds_roles() if access.users else {}
     problems: list[Problem] = []
     kept: set[str] = set()
     for photo in photos.every(backend):
@@ -87,6 +94,11 @@ def photo_problems(app: Any, backend: Any) -> list[Problem]:
     for notification in app.iter_notifications():
         state = notification.state
         raw = state if isinstance(state, bytes) else str(state).encode()
+        allowed = roles.get(notification.topic)
+        if allowed is not None:
+            mismatch = _role_mismatch(access, allowed, notification.topic, raw)
+            if mismatch:
+                problems.append(Problem(notification.id, "role_mismatch", mismatch))
         if b'"photos"' not in raw or (raw.count(b'"photos"') == 1 and b'"photos":[]' in raw):
             continue  # names no photo (most events: none, or the empty list the application writes)
         try:
@@ -278,3 +290,32 @@ def _holds_a_store(path: Path) -> bool:
     except sqlite3.Error:
         return False
     return {"stored_events", CHAIN_TABLE} <= names
+
+
+_USER = re.compile(rb'"user":\s*("(?:[^"\\]|\\.)*")')
+
+
+def _kinds_roles() -> dict[str, tuple[str, ...]]:
+    """The roles that may record each kind of event, by topic (those every role may record left out)."""
+    from eventsourcing.utils import get_topic
+
+    from renovation.domain.access import ALLOWED, ROLES
+    from renovation.domain.rerun import ACTIONS
+
+    return {get_topic(kind): ALLOWED[action] for kind, action in ACTIONS.items() if set(ALLOWED[action]) != set(ROLES)}
+
+
+def _role_mismatch(access: Access, allowed: tuple[str, ...], topic: str, raw: bytes) -> str | None:
+    """Why the event's user could not have recorded it (its role may not), or None: a user the
+    configuration does not name is not judged."""
+    found = _USER.search(raw)
+    if found is None:
+        return None
+    try:
+        user = json.loads(found.group(1))
+    except ValueError:
+        return None
+    role = access.role(user) if isinstance(user, str) else None
+    if role is None or role in allowed:
+        return None
+    return f"recorded by {user}, a {role}, who may not record {topic.rsplit('.', 1)[-1]}"

@@ -277,3 +277,77 @@ def reconcile(app: RenovationApp, models: ReadModels) -> list[Difference]:
             }
         )
     return differences
+
+
+class BoardDifference(TypedDict):
+    """One row of a read model that differs from the same read model rebuilt from the log
+    (``audit boards``): ``kind`` is changed, missing (the log makes it, the table lacks it) or extra."""
+
+    table: str
+    key: str
+    kind: str
+    column: str | None
+    stored: str | None
+    rebuilt: str | None
+
+
+class BoardsChecked(TypedDict):
+    tables: int
+    rows: int
+    differences: list[BoardDifference]
+
+
+def check_boards(app: RenovationApp, models: ReadModels) -> BoardsChecked:
+    """Rebuild every read model in memory from the log, each up to the position its stored tables have
+    reached, and compare every row of every table (and the compound directory) with the stored one.
+    The stored tables are read, never written: a forged row is reported, not mended (``projections
+    rebuild`` mends)."""
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.pool import StaticPool
+
+    from renovation.projections import all_projections
+    from renovation.projections.base import position_of
+    from renovation.projections.runner import ReadModels, directory
+
+    engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    rebuilt = ReadModels(app, all_projections(), engine=engine)
+    try:
+        with models.engine.connect() as connection:
+            positions = {name: position_of(connection, projection.key)
+                         for name, projection in models.projections.items()}
+        for name, position in positions.items():
+            rebuilt.catch_up(name, upto=position)
+        tables = [directory, *(table for projection in models.projections.values() for table in projection.tables)]
+        differences: list[BoardDifference] = []
+        rows = 0
+        with models.engine.connect() as stored, engine.connect() as fresh:
+            for table in tables:
+                key_columns = list(table.primary_key.columns) or list(table.columns)
+                query = select(table).order_by(*key_columns)
+                ours = {_key(row, key_columns): row for row in stored.execute(query).mappings()}
+                theirs = {_key(row, key_columns): row for row in fresh.execute(query).mappings()}
+                rows += len(ours)
+                differences.extend(_compared(table.name, ours, theirs))
+    finally:
+        rebuilt.close()
+    return {"tables": len(tables), "rows": rows, "differences": differences}
+
+
+def _key(row: Any, columns: list[Any]) -> str:
+    return "/".join(str(row[column.name]) for column in columns)
+
+
+def _compared(table: str, stored: dict[str, Any], rebuilt: dict[str, Any]) -> list[BoardDifference]:
+    found: list[BoardDifference] = []
+    for key in sorted(stored.keys() | rebuilt.keys()):
+        ours, theirs = stored.get(key), rebuilt.get(key)
+        if ours is None or theirs is None:
+            found.append({"table": table, "key": key, "kind": "missing" if ours is None else "extra",
+                          "column": None, "stored": None, "rebuilt": None})
+            continue
+        for column, value in theirs.items():
+            if ours[column] != value:
+                found.append({"table": table, "key": key, "kind": "changed", "column": column,
+                              "stored": None if ours[column] is None else str(ours[column]),
+                              "rebuilt": None if value is None else str(value)})
+    return found

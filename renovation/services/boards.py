@@ -35,6 +35,24 @@ def models_for(ws: Workspace, name: str, today: date, as_of: datetime | None) ->
     return read_models_as_of(ws.app, as_of, name), as_of.date()
 
 
+def require_compound(ws: Workspace, code: str) -> None:
+    """Refuse an unknown code (rather than show it as empty): from the log, or, for a login that may not
+    read the log (a contractor's on PostgreSQL after ``db roles --apply``), from the progress board."""
+    app = ws.app  # binds the backend to the store
+    if ws.backend.reads_log():
+        app.get_project(code)
+        return
+    from sqlalchemy import select
+
+    from renovation.domain.values import normalise_code
+    from renovation.projections.progress import compounds
+
+    with ws.read_models("progress").engine.connect() as connection:
+        found = connection.execute(select(compounds.c.code).where(compounds.c.code == normalise_code(code))).first()
+    if found is None:
+        raise errors.CompoundNotFound(code=normalise_code(code))
+
+
 def progress(ws: Workspace, today: date, as_of: datetime | None = None) -> list[ProgressRow]:
     from renovation.projections.progress import progress_rows
 
@@ -90,7 +108,7 @@ def quality(ws: Workspace, today: date, *, code: str | None, by: str, missed: bo
     with models.engine.connect() as connection:
         if code is None:
             return quality_rows(connection, today, by, hidden, on_time_by)
-        ws.app.get_project(code)  # an unknown code is refused, not shown as empty
+        require_compound(ws, code)
         if missed:
             days: list[MissedDay] = [{"code": code, "day": day} for day in missed_days(connection, code, today)]
             return days
@@ -111,7 +129,7 @@ def ledger(ws: Workspace, code: str, item: str | None, period: str | None,
            as_of: datetime | None = None) -> list[LedgerRow]:
     from renovation.projections.ledger import ledger_items_of, ledger_rows
 
-    ws.app.get_project(code)  # an unknown code is refused, not shown as empty
+    require_compound(ws, code)
     models, _day = models_for(ws, "ledger", date.today(), as_of)
     with models.engine.connect() as connection:
         if item is not None and item not in (known := ledger_items_of(connection, code)):
@@ -182,9 +200,18 @@ def follow(ws: Workspace, stop: threading.Event, started: Callable[[int], None])
     from renovation.projections import read_models
 
     models = read_models(ws.app)
+    snapshotted = 0
+
+    def current() -> None:  # the read models, then the snapshots of the compounds written meanwhile
+        nonlocal snapshotted
+        head = models.head()
+        models.catch_up(upto=head)
+        ws.app.snapshot_lagging(after=snapshotted)
+        snapshotted = head
+
     try:
         start = models.head()
-        models.catch_up()
+        current()
         started(start)
         if ws.backend.is_postgres:
             # Subscribing after `start` also delivers what was recorded while catching up.
@@ -196,10 +223,10 @@ def follow(ws: Workspace, stop: threading.Event, started: Callable[[int], None])
 
                 threading.Thread(target=stop_when_told, daemon=True).start()
                 for _notification in subscription:
-                    models.catch_up()
+                    current()
         else:
             while not stop.wait(1.0):
-                models.catch_up()
+                current()
         return models.head()
     finally:
         stop.set()

@@ -145,8 +145,10 @@ def _codes(ws: Workspace, connection: Connection, user: str, code: str | None,
 
 
 def _exists(ws: Workspace, code: str) -> bool:
+    from renovation.services.boards import require_compound
+
     try:
-        ws.app.get_project(code)
+        require_compound(ws, code)
     except errors.CompoundNotFound:
         return False
     return True

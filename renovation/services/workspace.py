@@ -3,6 +3,7 @@ configuration, the application and the read models, each made on first use and c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,8 @@ class Workspace:
         #: Whether opening the application may create a store where there is none (the CLI allows it
         #: only to the commands that begin one: ``compound register``, ``demo``, ``import``, ``db``).
         self.creates = True
+        #: Told how many events the read models are behind when this login may not catch them up.
+        self.on_stale: Callable[[int], None] | None = None
 
     @property
     def backend(self) -> Backend:
@@ -83,12 +86,21 @@ class Workspace:
             return None  # as the application reads it (see CompoundWriter._keep_zone)
 
     def read_models(self, *names: str) -> ReadModels:
-        """The read models, caught up with every event recorded so far (the named ones, or all)."""
+        """The read models, caught up with every event recorded so far (the named ones, or all). A
+        login that may not write them (on PostgreSQL after ``db roles --apply``, every login but the
+        projector's) reads them as the last catch-up left them; ``on_stale`` hears how far behind."""
+        from renovation.projections.base import tracking
+
         if self._read_models is None:
             from renovation.projections import read_models
 
             self._read_models = read_models(self.app)
-        self._read_models.catch_up(*names)
+        if self.backend.may_write(tracking.name):
+            self._read_models.catch_up(*names)
+        else:
+            behind = self._read_models.behind(*names)
+            if behind and self.on_stale is not None:
+                self.on_stale(behind)
         return self._read_models
 
     def sqlite(self, refusal: str) -> SQLiteBackend:

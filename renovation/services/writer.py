@@ -241,8 +241,10 @@ class CompoundWriter(Application[UUID]):
         self._put_snapshot(project)
 
     def _put_snapshot(self, project: CompoundProject) -> None:
-        """A sealed snapshot of ``project``, whose events are stored; nothing that goes wrong is an error."""
-        if self.snapshots is None:
+        """A sealed snapshot of ``project``, whose events are stored; nothing that goes wrong is an error.
+        A login that may not write snapshots (on PostgreSQL after ``db roles --apply``, everyone's but
+        the projector's: a snapshot is trusted by every later load) takes none."""
+        if self.snapshots is None or not self.backend.may_write(self._snapshots_table):
             return
         try:
             snapshot = sealed.take(self, self.backend, project)
@@ -251,6 +253,34 @@ class CompoundWriter(Application[UUID]):
         except (PersistenceError, sqlite3.Error) as error:  # the events are committed: report, never raise
             log.warning("snapshot of %s at version %d not written: %s", project.code, project.version,
                         " ".join(str(error).split()))
+
+    @property
+    def _snapshots_table(self) -> str:
+        assert self.snapshots is not None
+        return str(self.snapshots.recorder.events_table_name)  # type: ignore[attr-defined]
+
+    def snapshot_lagging(self, after: int = 0) -> int:
+        """Snapshot each compound with an event after position ``after`` whose latest snapshot lags an
+        interval or more behind it: ``projections follow`` does it as it goes, so that on PostgreSQL
+        after ``db roles --apply`` (where the projector's login alone writes snapshots) loads stay short.
+        Returns how many compounds were snapshotted."""
+        if self.snapshots is None or not self.backend.may_write(self._snapshots_table):
+            return 0
+        backend = self.backend
+        rows = backend.query(
+            f"SELECT e.originator_id, e.version, (SELECT max(s.originator_version) FROM "
+            f"{backend.qualified(self._snapshots_table)} s WHERE s.originator_id = e.originator_id) FROM "
+            f"(SELECT originator_id, max(originator_version) AS version FROM {backend.events_table} "
+            f"WHERE {backend.position_column} > ? GROUP BY originator_id) e",
+            (after,),
+        )
+        interval = self.snapshotting_intervals[CompoundProject]
+        taken = 0
+        for originator, version, snapshotted in rows:
+            if int(version) - int(snapshotted or 0) >= interval:
+                self.take_snapshot(UUID(str(originator)))
+                taken += 1
+        return taken
 
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None, projector_func: Any = None) -> None:
         """eventsourcing's snapshot step, with the compound loaded the trusted way and the snapshot sealed."""

@@ -36,6 +36,10 @@ DDL_LOCK = 7_021_216
 Append = Callable[..., Sequence[int]]
 
 
+#: The snapshots' table (eventsourcing names it after the application, "renovation").
+SNAPSHOTS_TABLE = "renovation_snapshots"
+
+
 class BadDatabaseURL(ValueError):
     pass
 
@@ -185,6 +189,21 @@ class Backend(ABC):
     def server_now(self) -> datetime | None:
         """The database server's clock, where the server has one (PostgreSQL); None for SQLite."""
         return None
+
+    def may_write(self, table: str) -> bool:
+        """Whether this login may write ``table`` (a snapshot, a read model): always, but on PostgreSQL
+        after ``db roles --apply`` (the projector's login alone writes read models and snapshots)."""
+        return True
+
+    def reads_log(self) -> bool:
+        """Whether this login may read the events (on PostgreSQL after ``db roles --apply``, a
+        contractor's may not: it reads the boards only)."""
+        return True
+
+    def log_head(self) -> int:
+        """The log's last position, for any login that may read a board (on PostgreSQL after ``db roles
+        --apply``, through a function: contractors may not read the log)."""
+        return int(self.recorder.max_notification_id() or 0)
 
     def missing_safeguards(self) -> list[str]:
         """What the store should have and lacks, for ``audit verify`` to say (PostgreSQL)."""

@@ -92,14 +92,17 @@ from typing import Any
 from psycopg import sql
 
 from renovation.domain.access import ROLES, User
-from renovation.store.backend import LOCK_TIMEOUT_SECONDS
+from renovation.store.backend import LOCK_TIMEOUT_SECONDS, SNAPSHOTS_TABLE
 from renovation.store.chain import CHAIN_TABLE, LOGINS_TABLE, META_TABLE, ROLES_APPLIED_KEY
 from renovation.store.photos import PHOTOS_TABLE
 from renovation.store.postgres import (
+    APPEND_FUNCTION,
     EVENTS_TABLE,
+    HEAD_FUNCTION,
+    KINDS_TABLE,
     REQUIRE_LINK_FUNCTION,
-    SNAPSHOTS_TABLE,
     PostgresBackend,
+    append_function_statements,
     dollar_quoted,
     recorded_by_statements,
     require_link_statements,
@@ -119,6 +122,19 @@ CODE_TABLES = ("quality_morning_days_v2", "quality_findings_v2", "quality_open_f
 RANKING_TABLES = ("ranking_compounds", "ranking_scores")
 APPEND_ONLY_FUNCTION = "renovation_append_only"
 CONTRACTOR_FUNCTION = "renovation_session_contractor"
+#: The read models' positions (``renovation.projections.base.tracking``).
+TRACKING_TABLE = "projection_tracking"
+
+
+def event_kinds() -> list[tuple[str, str]]:
+    """(topic, role) for every kind of event and every role that may record it: the access policy of
+    ``renovation.domain.access`` by the action each kind of event records (``renovation.domain.rerun``)."""
+    from eventsourcing.utils import get_topic
+
+    from renovation.domain.access import ALLOWED
+    from renovation.domain.rerun import ACTIONS
+
+    return sorted((get_topic(kind), role) for kind, action in ACTIONS.items() for role in ALLOWED[action])
 
 
 class BadRoles(ValueError):
@@ -153,6 +169,11 @@ def group_role(prefix: str, role: str) -> str:
 
 def owner_role(prefix: str) -> str:
     return f"{prefix}_owner"
+
+
+def projector_role(prefix: str) -> str:
+    """The service login of ``renovation projections follow``: the only one that writes read models."""
+    return f"{prefix}_projector"
 
 
 @dataclass
@@ -217,8 +238,8 @@ def build(schema: str, users: Mapping[str, User] | None, prefix: str = DEFAULT_P
         logins[role] = (name, user)
     _check_read_models(read_model_tables)
     n = _Names(schema, prefix, sorted(read_model_tables))
-    steps = [_lock(n), _roles(n, logins), _who(n, logins), _owned(n), _append_only(n), _grants(n),
-             _row_security(n), _marker(n)]
+    steps = [_lock(n), _roles(n, logins), _who(n, logins), _kinds(n), _owned(n), _append_only(n), _one_way_in(n),
+             _grants(n), _row_security(n), _marker(n)]
     return Plan(schema=schema, prefix=prefix, logins=logins, steps=steps)
 
 
@@ -230,12 +251,14 @@ class _Names:
         self.schema = schema
         self.s = ident(schema)
         self.owner = ident(owner_role(prefix))
+        self.projector = ident(projector_role(prefix))
         self.prefix = prefix
         self.groups = {role: ident(group_role(prefix, role)) for role in ROLES}
         self.writers = sql.SQL(", ").join(self.groups[role] for role in WRITERS)
-        self.everyone = sql.SQL(", ").join(self.groups[role] for role in ROLES)
+        self.everyone = sql.SQL(", ").join([*(self.groups[role] for role in ROLES), self.projector])
         self.read_models = read_models
-        self.ours = (EVENTS_TABLE, SNAPSHOTS_TABLE, CHAIN_TABLE, META_TABLE, LOGINS_TABLE, PHOTOS_TABLE, *read_models)
+        self.ours = (EVENTS_TABLE, SNAPSHOTS_TABLE, CHAIN_TABLE, META_TABLE, LOGINS_TABLE, KINDS_TABLE, PHOTOS_TABLE,
+                     *read_models)
         self.events = self.t(EVENTS_TABLE)
 
     def t(self, name: str) -> sql.Composable:
@@ -255,7 +278,7 @@ def _lock(n: _Names) -> Step:
 def _roles(n: _Names, logins: dict[str, tuple[str, User]]) -> Step:
     roles = Step("roles: the owner, one group per application role, one login per person")
     for name, login in [(owner_role(n.prefix), False), *((group_role(n.prefix, r), False) for r in ROLES),
-                        *((role, True) for role in logins)]:
+                        (projector_role(n.prefix), True), *((role, True) for role in logins)]:
         _create_role(roles, name, login=login)
     for role, (_name, user) in logins.items():
         roles.add("GRANT {} TO {}", n.groups[user.role], sql.Identifier(role))
@@ -277,6 +300,38 @@ def _who(n: _Names, logins: dict[str, tuple[str, User]]) -> Step:
             sql.Literal(user.contractor if user.role == "contractor" else None),
         )
     return who
+
+
+def _kinds(n: _Names) -> Step:
+    kinds = Step("which role may record which kind of event (the append function checks every event)")
+    table = n.t(KINDS_TABLE)
+    kinds.add("CREATE TABLE IF NOT EXISTS {} (topic text NOT NULL, app_role text NOT NULL, "
+              "PRIMARY KEY (topic, app_role))", table)
+    kinds.add("DELETE FROM {}", table)
+    kinds.add("INSERT INTO {} (topic, app_role) VALUES {}", table,
+              sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(topic), sql.Literal(role))
+                                 for topic, role in event_kinds()))
+    return kinds
+
+
+def _one_way_in(n: _Names) -> Step:
+    way = Step("one way in: the append function, run with the owner's privileges, checks who records what")
+    function = n.t(APPEND_FUNCTION)
+    signature = sql.SQL("{}(uuid[], bigint[], text[], bytea[])").format(function)
+    way.statements.extend(append_function_statements(n.schema, EVENTS_TABLE, guarded=True))
+    way.add("ALTER FUNCTION {} OWNER TO {}", signature, n.owner)
+    way.add("REVOKE ALL ON FUNCTION {} FROM PUBLIC", signature)
+    way.add("GRANT EXECUTE ON FUNCTION {} TO {}", signature, n.writers)
+    head = n.t(HEAD_FUNCTION)
+    body = sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}").format(n.events).as_string()
+    way.statements.append(
+        sql.SQL("CREATE OR REPLACE FUNCTION {}() RETURNS bigint LANGUAGE sql STABLE SECURITY DEFINER "
+                "SET search_path = pg_catalog, pg_temp AS ").format(head) + sql.SQL(dollar_quoted(body))
+    )
+    way.add("ALTER FUNCTION {}() OWNER TO {}", head, n.owner)
+    way.add("REVOKE ALL ON FUNCTION {}() FROM PUBLIC", head)
+    way.add("GRANT EXECUTE ON FUNCTION {}() TO {}", head, n.everyone)
+    return way
 
 
 def _owned(n: _Names) -> Step:
@@ -314,15 +369,16 @@ def _grants(n: _Names) -> Step:
     grants.add("REVOKE ALL ON TABLE {} FROM PUBLIC, {}", n.tables(n.ours), n.everyone)
     grants.add("REVOKE ALL ON SEQUENCE {} FROM PUBLIC, {}", sequence, n.everyone)
     grants.add("GRANT USAGE ON SCHEMA {} TO {}, {}", n.s, n.owner, n.everyone)  # the owner: for its function
-    grants.add("GRANT SELECT ON TABLE {} TO {}", n.tables(n.ours), n.writers)
-    grants.add("GRANT INSERT (originator_id, originator_version, topic, state) ON TABLE {} TO {}", n.events,
-               n.writers)
-    grants.add("GRANT TRUNCATE ON TABLE {} TO {}", n.events, n.writers)  # for LOCK ... EXCLUSIVE; the trigger refuses
-    grants.add("GRANT USAGE ON SEQUENCE {} TO {}", sequence, n.writers)
-    grants.add("GRANT INSERT ON TABLE {} TO {}", n.tables((CHAIN_TABLE, SNAPSHOTS_TABLE, PHOTOS_TABLE)), n.writers)
-    grants.add("GRANT INSERT, UPDATE, DELETE ON TABLE {} TO {}", n.tables(n.read_models), n.writers)
-    grants.add("GRANT SELECT ON TABLE {} TO {}", n.tables((*RANKING_TABLES, *CONTRACTOR_TABLES, *CODE_TABLES)),
-               n.groups["contractor"])
+    # Writers read everything and write only through the append function (and the photos, which are
+    # kept by their SHA-256 and checked by audit verify); the projector reads the log and writes the
+    # read models and the snapshots.
+    everything = tuple(name for name in n.ours if name != KINDS_TABLE)
+    grants.add("GRANT SELECT ON TABLE {} TO {}, {}", n.tables(everything), n.writers, n.projector)
+    grants.add("GRANT INSERT ON TABLE {} TO {}", n.t(PHOTOS_TABLE), n.writers)
+    grants.add("GRANT INSERT ON TABLE {} TO {}", n.t(SNAPSHOTS_TABLE), n.projector)
+    grants.add("GRANT INSERT, UPDATE, DELETE ON TABLE {} TO {}", n.tables(n.read_models), n.projector)
+    grants.add("GRANT SELECT ON TABLE {} TO {}", n.tables((*RANKING_TABLES, *CONTRACTOR_TABLES, *CODE_TABLES,
+                                                           META_TABLE, TRACKING_TABLE)), n.groups["contractor"])
     return grants
 
 
@@ -348,8 +404,10 @@ def _row_security(n: _Names) -> Step:
         table = n.t(name)
         rls.add("ALTER TABLE {} ENABLE ROW LEVEL SECURITY", table)
         rls.add("DROP POLICY IF EXISTS renovation_writers ON {}", table)
-        rls.add("CREATE POLICY renovation_writers ON {} FOR ALL TO {} USING (true) WITH CHECK (true)",
-                table, n.writers)
+        rls.add("CREATE POLICY renovation_writers ON {} FOR SELECT TO {} USING (true)", table, n.writers)
+        rls.add("DROP POLICY IF EXISTS renovation_projector ON {}", table)
+        rls.add("CREATE POLICY renovation_projector ON {} FOR ALL TO {} USING (true) WITH CHECK (true)",
+                table, n.projector)
         rls.add("DROP POLICY IF EXISTS renovation_contractor_own ON {}", table)
         if name in CONTRACTOR_TABLES:
             condition: sql.Composable = sql.SQL("contractor = {}()").format(function)

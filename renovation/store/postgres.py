@@ -20,12 +20,19 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import retry
 from psycopg import sql
 from psycopg.sql import SQL, Identifier, Literal
 
-from renovation.store.backend import DDL_LOCK, LOCK_TIMEOUT_SECONDS, Append, Backend, BadDatabaseURL
+from renovation.store.backend import (
+    DDL_LOCK,
+    LOCK_TIMEOUT_SECONDS,
+    Append,
+    Backend,
+    BadDatabaseURL,
+)
 from renovation.store.chain import (
     CHAIN_TABLE,
     LOGINS_TABLE,
@@ -34,10 +41,9 @@ from renovation.store.chain import (
     TIME_ZONE_KEY,
     Problem,
     describe,
-    links_after,
 )
 from renovation.store.photos import PHOTO_COLUMNS, PHOTOS_TABLE, Photo
-from renovation.store.timeorder import RecordedOutOfOrder, check_order, recorded_at
+from renovation.store.timeorder import RecordedOutOfOrder
 
 if TYPE_CHECKING:
     from psycopg.sql import Composed
@@ -69,35 +75,34 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 schema, Identifier(META_TABLE)
             )
         )
-        self._select_last_link = SQL("SELECT position, hash FROM {}.{} ORDER BY position DESC LIMIT 1").format(
-            schema, Identifier(CHAIN_TABLE)
+        self.sql_create_statements[-1:-1] = append_function_statements(self.datastore.schema, events_table_name)
+        self._append = SQL("SELECT {}.{}(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) AS ids").format(
+            schema, Identifier(APPEND_FUNCTION)
         )
-        self._select_last_state = SQL("SELECT state FROM {}.{} ORDER BY notification_id DESC LIMIT 1").format(
-            schema, Identifier(events_table_name)
-        )
-        self._insert_events_arrays = SQL(
-            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
-        ).format(schema, Identifier(events_table_name), SQL(self.datastore.originator_id_type))
-        # One statement for all the links of a save: an executemany would queue a statement per event
-        # in eventsourcing's pipeline, and a large batch can fill both ends' buffers and hang.
-        self._insert_link = SQL(
-            "INSERT INTO {}.{} (position, previous, hash) "
-            "SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::text[])"
-        ).format(schema, Identifier(CHAIN_TABLE))
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """As the library's, but an error raised on the way rolls the transaction back: the library's
+        pipelined version commits what it inserted before it re-raises, which would store events whose
+        command then reports a failure."""
+        if not stored_events:
+            return None
+        with out_of_order_raised(), self.datastore.get_connection() as connection, connection.transaction(), \
+                connection.cursor() as cursor:
+            self._insert_events(cursor, stored_events, **kwargs)
+            self._insert_stored_events(cursor, stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(cursor, stored_events, **kwargs)
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        """As the library's (lock the table, notify, insert returning the notification ids), with the
-        events passed as four arrays of plain values rather than one array of a composite type: psycopg
-        writes plain arrays in C, composites value by value in Python (an import of 22,000 events
-        spent a sixth of its time escaping them)."""
-        self._lock_table(curs)
-        # Under the lock, before anything is inserted: a refusal here leaves nothing to commit.
-        curs.execute(self._select_last_state)
-        row = curs.fetchone()
-        check_order(recorded_at(row["state"]) if row else None, stored_events)
+        """Append through the store's one way in, :data:`APPEND_FUNCTION` (see
+        :func:`append_function_statements`): it takes the events table's lock, checks the recording
+        times (and, once ``db roles --apply`` has made it its guarded self, who may record what), inserts
+        the events and writes their links. Events go as four arrays of plain values, which psycopg
+        writes in C."""
+        for statement in self.lock_table_statements[:-1]:  # the lock timeout; the function locks
+            curs.execute(statement, prepare=True)
         self._notify_channel(curs)
-        curs.execute(self._insert_events_arrays, (
+        curs.execute(self._append, (
             [event.originator_id for event in stored_events],
             [event.originator_version for event in stored_events],
             [event.topic for event in stored_events],
@@ -107,20 +112,27 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        assert ids is not None
-        # eventsourcing has locked the events table (EXCLUSIVE): inserts are serialised.
-        curs.execute(self._select_last_link)
         row = curs.fetchone()
-        last = (row["position"], row["hash"]) if row else None
-        links = links_after(last, ids, stored_events)
-        curs.execute(self._insert_link, ([p for p, _, _ in links], [q for _, q, _ in links], [h for _, _, h in links]))
+        ids = list(row["ids"]) if row and row["ids"] is not None else []
+        if len(ids) != len(stored_events):
+            raise ProgrammingError(f"appended {len(ids)} events of {len(stored_events)}")
         return ids
+
+
+@contextmanager
+def out_of_order_raised() -> Iterator[None]:
+    """The append function's refusal of an event recorded too early as :class:`RecordedOutOfOrder`
+    (which the writer answers by running its command again)."""
+    try:
+        yield
+    except Exception as error:  # the library's translation of psycopg's error, its cause kept
+        if getattr(error.__cause__, "sqlstate", None) == OUT_OF_ORDER:
+            raise RecordedOutOfOrder(str(error.__cause__).splitlines()[0]) from error
+        raise
 
 
 #: The application's tables (eventsourcing names them after the application, "renovation").
 EVENTS_TABLE = "renovation_events"
-SNAPSHOTS_TABLE = "renovation_snapshots"
 #: The constraint trigger that refuses to commit an event without its chain link.
 REQUIRE_LINK_TRIGGER = "renovation_requires_link"
 REQUIRE_LINK_FUNCTION = "renovation_require_link"
@@ -152,6 +164,97 @@ def require_link_statements(schema: str, events_table: str) -> list[Composed]:
         SQL("CREATE OR REPLACE FUNCTION {}() RETURNS trigger LANGUAGE plpgsql AS ").format(function)
         + SQL(dollar_quoted(body)),
         SQL("DO ") + SQL(dollar_quoted(guard)),
+    ]
+
+
+#: ``db roles --apply``: the log's last position, for logins that may not read the log.
+HEAD_FUNCTION = "renovation_log_head"
+#: The store's one way in for events (see :func:`append_function_statements`).
+APPEND_FUNCTION = "renovation_append"
+#: ``db roles --apply``: which application role may record which kind of event (by topic).
+KINDS_TABLE = "event_kinds"
+#: The SQLSTATE the append function raises for an event recorded before the latest stored one (class
+#: 23, integrity: psycopg raises IntegrityError); the writer runs its command again (RecordedOutOfOrder).
+OUT_OF_ORDER = "23R01"
+
+
+def append_function_statements(schema: str, events_table: str, *, guarded: bool = False) -> list[Composed]:
+    """``renovation_append(ids, versions, topics, states)``: under the events table's EXCLUSIVE lock,
+    refuse an event that carries a command id and is recorded before the latest stored event (see
+    ``renovation.store.timeorder``), insert the events, write each one's link (the same SHA-256 as
+    :func:`renovation.store.chain.link`, worked out here so that nobody supplies one) and return
+    their positions.
+
+    ``guarded`` is the version ``db roles --apply`` installs: SECURITY DEFINER (it runs with its
+    owner's privileges; writers may call it and insert nothing themselves), and it also refuses,
+    with SQLSTATE 42501, an event whose payload ``user`` is not the person whose login calls it, or
+    whose kind that person's role may not record (the :data:`KINDS_TABLE`); a login that is not a
+    person's may append only if it is a superuser."""
+    s = Identifier(schema)
+    events = SQL("{}.{}").format(s, Identifier(events_table)).as_string()
+    chain = SQL("{}.{}").format(s, Identifier(CHAIN_TABLE)).as_string()
+    logins = SQL("{}.{}").format(s, Identifier(LOGINS_TABLE)).as_string()
+    kinds = SQL("{}.{}").format(s, Identifier(KINDS_TABLE)).as_string()
+    function = SQL("{}.{}").format(s, Identifier(APPEND_FUNCTION))
+    who = ""
+    check = ""
+    if guarded:
+        who = (
+            f"SELECT app_user, app_role INTO person, person_role FROM {logins} WHERE login_role = session_user::text; "
+            "IF NOT FOUND AND NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user) THEN "
+            "RAISE EXCEPTION 'the login % is not a person''s (renovation.toml [users]): it may record nothing', "
+            "session_user USING ERRCODE = 'insufficient_privilege'; END IF; "
+        )
+        check = (
+            "IF person IS NOT NULL THEN "
+            "IF doc->>'user' IS DISTINCT FROM person THEN RAISE EXCEPTION "
+            "'% may record only as %, not as % (the login of %)', session_user, person, doc->>'user', person "
+            "USING ERRCODE = 'insufficient_privilege'; END IF; "
+            f"IF NOT EXISTS (SELECT FROM {kinds} WHERE topic = p_topics[i] AND app_role = person_role) THEN "
+            "RAISE EXCEPTION 'a % may not record %', person_role, split_part(p_topics[i], '.', -1) "
+            "USING ERRCODE = 'insufficient_privilege'; END IF; END IF; "
+        )
+    # The recording time as the application writes it (the pattern of renovation.store.timeorder); a
+    # stored row that does not match has none (as there, such rows are taken as recorded).
+    time_of = ("(substring(encode({}, 'escape') from '\"timestamp\":\\s*\\{{\\s*\"_type_\":\\s*\"datetime_iso\","
+               "\\s*\"_data_\":\\s*\"(\\d{{4}}-\\d\\d-\\d\\dT[0-9:.]+([+-]\\d\\d:\\d\\d)?)\"\\s*\\}}'))"
+               "::timestamptz")
+    if guarded:  # a person's event must be JSON: its user, time and command id are read from it
+        read = ("doc := convert_from(p_states[i], 'UTF8')::jsonb; "
+                "recorded := (doc #>> '{timestamp,_data_}')::timestamptz; "
+                "commanded := jsonb_typeof(doc->'command_id') = 'string'; ")
+    else:
+        read = (f"recorded := {time_of.format('p_states[i]')}; "
+                "commanded := encode(p_states[i], 'escape') ~ '\"command_id\":\\s*\"'; ")
+    body = (
+        "DECLARE ids bigint[]; last_position bigint; last_hash text; latest timestamptz; recorded timestamptz; "
+        "commanded boolean; doc jsonb; n int := coalesce(array_length(p_ids, 1), 0); person text; "
+        "person_role text; BEGIN "
+        f"LOCK TABLE {events} IN EXCLUSIVE MODE; {who}"
+        f"SELECT {time_of.format('state')} INTO latest FROM {events} ORDER BY notification_id DESC LIMIT 1; "
+        f"FOR i IN 1 .. n LOOP {read}"
+        "IF recorded IS NOT NULL THEN "
+        "IF latest IS NOT NULL AND recorded < latest AND commanded THEN "
+        "RAISE EXCEPTION 'recorded at %, before the latest stored event (%)', recorded, latest "
+        f"USING ERRCODE = '{OUT_OF_ORDER}'; END IF; "
+        "IF latest IS NULL OR recorded > latest THEN latest := recorded; END IF; END IF; "
+        f"{check}END LOOP; "
+        f"WITH inserted AS (INSERT INTO {events} (originator_id, originator_version, topic, state) "
+        "SELECT * FROM unnest(p_ids, p_versions, p_topics, p_states) RETURNING notification_id) "
+        "SELECT array_agg(notification_id ORDER BY notification_id) INTO ids FROM inserted; "
+        f"SELECT position, hash INTO last_position, last_hash FROM {chain} ORDER BY position DESC LIMIT 1; "
+        "last_position := coalesce(last_position, 0); last_hash := coalesce(last_hash, repeat('0', 64)); "
+        "FOR i IN 1 .. n LOOP "
+        "last_hash := encode(sha256(convert_to(last_hash || chr(31) || ids[i]::text || chr(31) || p_ids[i]::text "
+        "|| chr(31) || p_versions[i]::text || chr(31) || p_topics[i] || chr(31), 'UTF8') || p_states[i]), 'hex'); "
+        f"INSERT INTO {chain} (position, previous, hash) VALUES (ids[i], last_position, last_hash); "
+        "last_position := ids[i]; END LOOP; RETURN ids; END"
+    )
+    definer = " SECURITY DEFINER SET search_path = pg_catalog, pg_temp" if guarded else ""
+    return [
+        SQL("CREATE OR REPLACE FUNCTION {}(p_ids uuid[], p_versions bigint[], p_topics text[], p_states bytea[]) "
+            "RETURNS bigint[] LANGUAGE plpgsql" + definer + " AS ").format(function)
+        + SQL(dollar_quoted(body)),
     ]
 
 
@@ -295,6 +398,7 @@ class PostgresBackend(Backend):
     def __init__(self, db: str, env: dict[str, str]) -> None:
         super().__init__(db, env)
         self._lock_connection: psycopg.Connection[Any] | None = None
+        self._privileges: dict[tuple[str, str], bool] = {}
 
     @property
     def schema(self) -> str:
@@ -360,24 +464,32 @@ class PostgresBackend(Backend):
                 connection.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
 
     def _require_links(self, connection: psycopg.Connection[Any]) -> None:
-        """A store made before the link trigger existed gets it from the first login that may create it
-        (the tables' owner; ``db roles --apply`` adds it too); a writer's login leaves it for them."""
+        """A store made before the link trigger or the append function existed gets them from the first
+        login that may create them (the tables' owner; ``db roles --apply`` adds them too); a writer's
+        login leaves them for them."""
         events = self.qualified(EVENTS_TABLE)
         found = connection.execute(
-            "SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgname = %s AND tgrelid = to_regclass(%s))",
-            (REQUIRE_LINK_TRIGGER, events),
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger WHERE tgname = %s AND tgrelid = to_regclass(%s)), "
+            "to_regprocedure(%s) IS NOT NULL",
+            (REQUIRE_LINK_TRIGGER, events, self._append_signature()),
         ).fetchone()
-        if found and found[0]:
+        if found and found[0] and found[1]:
             return
+        statements = [] if found and found[0] else require_link_statements(self.schema, EVENTS_TABLE)
+        if not (found and found[1]):
+            statements += append_function_statements(self.schema, EVENTS_TABLE)
         connection.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
         try:
             with connection.transaction():
-                for statement in require_link_statements(self.schema, EVENTS_TABLE):
+                for statement in statements:
                     connection.execute(statement)
         except psycopg.errors.InsufficientPrivilege:
             pass
         finally:
             connection.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
+
+    def _append_signature(self) -> str:
+        return f"{self.qualified(APPEND_FUNCTION)}(uuid[], bigint[], text[], bytea[])"
 
     @contextmanager
     def writer_lock(self, code: str) -> Iterator[None]:
@@ -407,7 +519,7 @@ class PostgresBackend(Backend):
     @contextmanager
     def appending(self, zone: str | None = None) -> Iterator[Append]:
         recorder = self.recorder
-        with self.transaction(commit=True) as cursor:
+        with out_of_order_raised(), self.transaction(commit=True) as cursor:
             if zone is not None:
                 meta = SQL("{}.{}").format(Identifier(self.schema), Identifier(META_TABLE))
                 cursor.execute(SQL("DELETE FROM {} WHERE key = %s").format(meta), (TIME_ZONE_KEY,))
@@ -484,6 +596,28 @@ class PostgresBackend(Backend):
 
     def user_problems(self) -> list[Problem]:
         return user_mismatches(self.recorder)
+
+    def may_write(self, table: str) -> bool:
+        return self._may(table, "INSERT")
+
+    def may_read(self, table: str) -> bool:
+        return self._may(table, "SELECT")
+
+    def _may(self, table: str, privilege: str) -> bool:
+        found = self._privileges.get((table, privilege))
+        if found is None:
+            rows = self.query("SELECT has_table_privilege(?, ?)", (self.qualified(table), privilege))
+            found = self._privileges[(table, privilege)] = bool(rows and rows[0][0])
+        return found
+
+    def reads_log(self) -> bool:
+        return self.may_read(EVENTS_TABLE)
+
+    def log_head(self) -> int:
+        if not self.reads_log():  # a contractor's login: the function db roles --apply made
+            found = self.query(f"SELECT {self.qualified(HEAD_FUNCTION)}()")
+            return int(found[0][0])
+        return super().log_head()
 
     def close(self) -> None:
         if self._lock_connection is not None:

@@ -171,18 +171,22 @@ def test_each_command_carries_its_own_command_id(db: str) -> None:
 
 
 def test_no_event_is_stored_without_its_chain_link(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An error while the link is worked out, after the event's INSERT ran: neither is stored (on
-    PostgreSQL the library commits before it re-raises what went wrong inside its pipeline)."""
+    """An error while the link is worked out, after the event's INSERT ran (on PostgreSQL: after the
+    append function ran): neither is stored (on PostgreSQL the library commits before it re-raises what
+    went wrong inside its pipeline)."""
     app = open_app(db)
     start_compound(app)
     before = app.event_count()
     import renovation.store.postgres as postgres
     import renovation.store.sqlite as sqlite
 
-    def broken(*_args: Any) -> Any:
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("the link could not be worked out")
 
-    monkeypatch.setattr(postgres if app.backend.is_postgres else sqlite, "links_after", broken)
+    if app.backend.is_postgres:  # the append function writes the links; an error after it ran
+        monkeypatch.setattr(postgres.ChainedPostgresRecorder, "_fetch_ids_after_insert_events", broken)
+    else:
+        monkeypatch.setattr(sqlite, "links_after", broken)
     with pytest.raises(Exception, match=r"link could not be worked out|has no chain link"):
         app.record_inspection("JM", "patrol", user="sup")
     monkeypatch.undo()

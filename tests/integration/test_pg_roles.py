@@ -28,8 +28,7 @@ from renovation.cli import cli
 from renovation.domain.access import User
 from renovation.projections import read_models
 from renovation.services.application import RenovationApp
-from renovation.store.chain import link
-from renovation.store.pg_roles import MAX_IDENTIFIER_BYTES, build, login_role
+from renovation.store.pg_roles import MAX_IDENTIFIER_BYTES, build, login_role, projector_role
 from tests.backends import drop_schema, pg_unreachable, pg_url, require_pg, with_schema
 
 CST = timezone(timedelta(hours=8))
@@ -74,19 +73,41 @@ class Store:
 
     def url_of(self, user: str) -> str:
         """The --db URL of a person's own login."""
+        return self.url_as(self.login(user))
+
+    def url_as(self, login: str) -> str:
+        """The --db URL of a login role (a person's, or the projector's)."""
         server = conninfo_to_dict(pg_url())
-        return (f"postgresql://{quote(self.login(user), safe='')}@{server.get('host', '127.0.0.1')}:"
+        return (f"postgresql://{quote(login, safe='')}@{server.get('host', '127.0.0.1')}:"
                 f"{server.get('port', 5432)}/{server['dbname']}?schema={self.schema}")
+
+    @property
+    def projector(self) -> str:
+        return projector_role(self.prefix)
+
+    def project(self) -> None:
+        """Catch the read models up (and take the snapshots due) as the projector's login, as
+        `projections follow` does."""
+        app = RenovationApp(self.url_as(self.projector))
+        try:
+            models = read_models(app)
+            models.catch_up()
+            models.close()
+            app.snapshot_lagging()
+        finally:
+            app.close()
 
     def cli(self, *args: str, db: str | None = None, user: str = "周科长") -> Result:
         options = ["--db", db or self.url, "--user", user, "--config", str(self.config), "--lang", "en"]
         return self.runner.invoke(cli, [*options, *args], env=ENV)
 
-    def connect(self, user: str | None = None, role: str | None = None) -> psycopg.Connection[Any]:
-        """Autocommit connection as a person's login (or as the superuser, optionally SET ROLE)."""
+    def connect(self, user: str | None = None, role: str | None = None, *,
+                login: str | None = None) -> psycopg.Connection[Any]:
+        """Autocommit connection as a person's login, or a login role, or the superuser (optionally
+        SET ROLE)."""
         params: dict[str, Any] = {**conninfo_to_dict(pg_url()), "autocommit": True}
-        if user is not None:
-            params.update(user=self.login(user), password="")
+        if user is not None or login is not None:
+            params.update(user=login or self.login(str(user)), password="")
         connection = psycopg.connect(**params)
         if role is not None:
             connection.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
@@ -313,8 +334,7 @@ def test_contractor_sees_the_ranking_and_its_own_rows_only(applied: Store) -> No
     result = applied.cli("material", "result", "JM", "S1", "--pass", "--lab", "市质检站", user="张工",
                          db=applied.url_of("张工"))
     assert result.exit_code == 0, result.output
-    caught_up = applied.cli("quality", "--json", user="张工", db=applied.url_of("张工"))
-    assert caught_up.exit_code == 0, caught_up.output
+    applied.project()
     shown = applied.rows("李经理", "SELECT sample_id FROM {} ORDER BY sample_id", "quality_samples")
     assert shown == [("S1",), ("S2",)]
 
@@ -324,9 +344,15 @@ def test_supervisor_records_through_its_own_login(applied: Store) -> None:
                          "--finding", "safety:major:脚手架未挂安全网", "--json", user="张工", db=applied.url_of("张工"))
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["finding_ids"] == ["F1"]
-    board = applied.cli("quality", "--json", user="张工", db=applied.url_of("张工"))  # catches up as the login
+    stale = applied.cli("quality", "--json", user="张工", db=applied.url_of("张工"))  # may not catch up
+    assert stale.exit_code == 0, stale.output
+    assert {row["code"]: row["patrols"] for row in json.loads(stale.stdout)} == {"JM": 0, "LY": 0}
+    assert "the boards are 1 event(s) behind the log" in stale.stderr
+    applied.project()
+    board = applied.cli("quality", "--json", user="张工", db=applied.url_of("张工"))
     assert board.exit_code == 0, board.output
     assert {row["code"]: row["patrols"] for row in json.loads(board.stdout)} == {"JM": 1, "LY": 0}
+    assert board.stderr == ""
     last = applied.rows("孙工", "SELECT recorded_by, convert_from(state, 'UTF8') FROM {} "
                         "ORDER BY notification_id DESC LIMIT 1", "renovation_events")[0]
     assert last[0] == applied.login("张工")
@@ -339,46 +365,149 @@ def test_supervisor_records_through_its_own_login(applied: Store) -> None:
     assert "verified 13 events" in verified.output and "after position 12" in verified.output
 
 
-def test_a_login_recording_as_somebody_else_is_flagged(applied: Store) -> None:
+def test_a_login_may_record_only_as_its_own_person(applied: Store) -> None:
+    """Item 1: the append function compares each event's user with the person whose login calls it."""
     forged = applied.cli("inspect", "LY", "--kind", "patrol", "--at", "2021-03-03T09:00",
                          user="王工", db=applied.url_of("张工"))
-    assert forged.exit_code == 0, forged.output  # the application cannot tell: verify does
+    assert forged.exit_code == 1
+    (line,) = forged.output.strip().splitlines()
+    assert line == (f"Error: refused by the database: {applied.login('张工')} may record only as 张工, not as 王工 "
+                    "(the login of 张工); nothing was recorded")
     honest = applied.cli("inspect", "JM", "--kind", "patrol", "--at", "2021-03-03T10:00",
                          user="王工", db=applied.url_of("王工"))
     assert honest.exit_code == 0, honest.output
+    assert applied.rows("孙工", "SELECT count(*) FROM {}", "renovation_events") == [(EVENTS + 1,)]
     verified = applied.cli("audit", "verify")
-    assert verified.exit_code == 1
-    error = verified.stderr.splitlines()[0]
-    assert error.startswith("Error: position 13: user_mismatch: recorded as user '王工' through the database login")
-    assert applied.login("张工") in error and "LY version 6 (InspectionRecorded)" in error
-    assert "(1 problem(s) in all)" in error
+    assert verified.exit_code == 0, verified.output
 
 
-def test_an_event_forged_with_psql_and_a_valid_link_is_flagged(applied: Store) -> None:
-    """A writer may INSERT (that is how it records) and can compute a link; what it cannot choose is
-    the login the row is recorded under."""
-    originator = uuid.uuid4()
-    state = json.dumps({"timestamp": {"_type_": "datetime_iso", "_data_": "2021-03-03T01:00:00+00:00"},
-                        "originator_topic": "renovation.domain.compound:CompoundProject", "user": "周科长"},
-                       separators=(",", ":")).encode()
-    topic = "renovation.domain.compound:CompoundProject.FeedbackReceived"
-    with applied.connect("张工") as connection, connection.transaction():
-        connection.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(applied.table("renovation_events")))
-        row = connection.execute(
-            sql.SQL("INSERT INTO {} (originator_id, originator_version, topic, state) VALUES (%s, 1, %s, %s) "
-                    "RETURNING notification_id").format(applied.table("renovation_events")),
-            (originator, topic, state),
-        ).fetchone()
-        assert row is not None
-        last = connection.execute(sql.SQL("SELECT position, hash FROM {} ORDER BY position DESC LIMIT 1").format(
-            applied.table("event_chain"))).fetchone()
-        assert last is not None
-        connection.execute(sql.SQL("INSERT INTO {} VALUES (%s, %s, %s)").format(applied.table("event_chain")),
-                           (row[0], last[0], link(last[1], row[0], originator, 1, topic, state)))
-    verified = applied.cli("audit", "verify")
+def test_a_role_records_only_the_kinds_of_event_its_role_may(applied: Store) -> None:
+    """Item 1: a supervisor's login with no configuration (so the application checks nothing) still
+    cannot record the bureau's score: the database refuses it."""
+    before = applied.rows("孙工", "SELECT count(*) FROM {}", "renovation_events")
+    scores = ["--quality", "100", "--safety", "100", "--progress", "100", "--civilized", "100", "--satisfaction", "100"]
+    result = applied.runner.invoke(cli, ["--db", applied.url_of("张工"), "--user", "张工", "--config", "/dev/null",
+                                         "score", "LY", "--period", "2021-04", *scores], env=ENV)
+    assert result.exit_code == 1
+    assert result.output.strip() == ("Error: refused by the database: a supervisor may not record HorseRaceScored; "
+                                     "nothing was recorded")
+    metering = applied.runner.invoke(cli, ["--db", applied.url_of("周科长"), "--user", "周科长", "--config",
+                                           "/dev/null", "inspect", "JM", "--kind", "patrol"], env=ENV)
+    assert "a bureau may not record InspectionRecorded" in metering.output
+    assert applied.rows("孙工", "SELECT count(*) FROM {}", "renovation_events") == before
+    # The same through the function itself, with a state of one's own making.
+    state = json.dumps({"timestamp": {"_type_": "datetime_iso", "_data_": "2031-03-03T01:00:00+00:00"},
+                        "user": "张工", "code": "X"}).encode()
+    topic = "renovation.domain.compound:CompoundProject.HorseRaceScored"
+    call = sql.SQL("SELECT {}(%s, %s, %s, %s)").format(applied.table("renovation_append"))
+    with applied.connect("张工") as connection, pytest.raises(REFUSED, match="a supervisor may not record "
+                                                                           "HorseRaceScored"):
+        connection.execute(call, ([uuid.uuid4()], [1], [topic], [state]))
+    # A login that is nobody's (the projector's service login) records nothing.
+    with applied.connect(login=applied.projector) as connection, pytest.raises(REFUSED):
+        connection.execute(call, ([uuid.uuid4()], [1], [topic], [state]))
+
+
+def test_verify_names_an_event_its_users_role_could_not_have_recorded(store: Store) -> None:
+    """Item 1: recorded before the roles (or by the superuser, whom the function does not check), a
+    supervisor's score is named by verify."""
+    app = RenovationApp(store.url)
+    try:
+        app.score("LY", "2021-04", {d: Decimal(99) for d in ("quality", "safety", "progress", "civilized",
+                                                              "satisfaction")}, user="张工")
+    finally:
+        app.close()
+    store.apply()
+    verified = store.cli("audit", "verify")
     assert verified.exit_code == 1
-    assert verified.stderr.startswith(f"Error: position {row[0]}: user_mismatch: recorded as user '周科长'")
-    assert f"aggregate {originator} version 1 (FeedbackReceived)" in verified.stderr
+    assert verified.stderr.startswith(f"Error: position {EVENTS + 1}: role_mismatch: recorded by 张工, a supervisor, "
+                                      "who may not record HorseRaceScored")
+
+
+def test_writers_write_nothing_but_through_the_append_function(applied: Store) -> None:
+    """Items 2 and 3: no writer inserts into the events, the chain, the snapshots or the read models;
+    the chain cannot be poisoned ahead of the log; writes go on afterwards and the chain verifies."""
+    ahead = "INSERT INTO {} (position, previous, hash) SELECT p, p - 1, 'x' FROM generate_series(13, 112) p"
+    for person in ("张工", "孙工", "周科长"):
+        applied.refused(person, ahead, "event_chain")
+        applied.refused(person, "INSERT INTO {} (originator_id, originator_version, topic, state) VALUES "
+                        "(gen_random_uuid(), 1, 't', '\\x7b7d')", "renovation_events")
+        applied.refused(person, "INSERT INTO {} (originator_id, originator_version, topic, state) SELECT "
+                        "originator_id, originator_version + 1, topic, state FROM {} LIMIT 1",
+                        "renovation_snapshots", "renovation_events")
+        with applied.connect(person) as connection, pytest.raises(REFUSED), connection.transaction():
+            connection.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(applied.table("renovation_events")))
+        applied.refused(person, "UPDATE {} SET quality = '100'", "ranking_scores")
+        applied.refused(person, "DELETE FROM {}", "quality_samples")
+        applied.refused(person, "UPDATE {} SET position = 0", "projection_tracking")
+    result = applied.cli("inspect", "JM", "--kind", "patrol", "--at", "2021-03-03T09:00", user="张工",
+                         db=applied.url_of("张工"))
+    assert result.exit_code == 0, result.output
+    verified = applied.cli("audit", "verify", user="孙工", db=applied.url_of("孙工"))
+    assert verified.exit_code == 0, verified.output
+    assert f"verified {EVENTS + 1} events" in verified.output
+
+
+def test_snapshots_are_taken_by_the_projector_alone(applied: Store) -> None:
+    """Item 3: a writer's command takes no snapshot however many events it records; the projector's
+    catch-up takes the ones due, sealed, and loads use them."""
+    for hour in range(100):
+        at = f"2021-03-{4 + hour // 12:02d}T{7 + hour % 12:02d}:00"
+        result = applied.cli("inspect", "JM", "--kind", "patrol", "--at", at, user="张工", db=applied.url_of("张工"))
+        assert result.exit_code == 0, result.output
+    assert applied.rows("孙工", "SELECT count(*) FROM {}", "renovation_snapshots") == [(0,)]
+    applied.project()
+    assert applied.rows("孙工", "SELECT originator_version FROM {}", "renovation_snapshots") == [(107,)]
+    shown = applied.cli("compound", "show", "JM", "--json", user="张工", db=applied.url_of("张工"))
+    assert shown.exit_code == 0, shown.output
+    assert shown.stderr == ""  # the sealed snapshot was used without a warning
+    verified = applied.cli("audit", "verify", user="孙工", db=applied.url_of("孙工"))
+    assert verified.exit_code == 0, verified.output
+
+
+def test_only_the_projector_writes_read_models_and_audit_boards_finds_a_forged_row(applied: Store) -> None:
+    """Item 4: the auditor may not forge the ranking; the superuser (or the projector's login) can, and
+    `audit boards` names every forged row; `projections rebuild` as the projector mends them."""
+    applied.refused("孙工", "UPDATE {} SET quality = '100'", "ranking_scores")
+    clean = applied.cli("audit", "boards", user="孙工", db=applied.url_of("孙工"))
+    assert clean.exit_code == 0, clean.output
+    assert clean.output.startswith("read models agree with the log:")
+    with applied.connect(login=applied.projector) as connection:
+        connection.execute(sql.SQL("UPDATE {} SET quality = '100' WHERE code = 'LY'").format(
+            applied.table("ranking_scores")))
+        connection.execute(sql.SQL("DELETE FROM {} WHERE code = 'JM'").format(applied.table("quality_samples")))
+    forged = applied.cli("audit", "boards", "--json", user="孙工", db=applied.url_of("孙工"))
+    assert forged.exit_code == 1
+    found = {(d["table"], d["key"], d["kind"], d["column"], d["stored"], d["rebuilt"])
+             for d in json.loads(forged.stdout)}
+    assert found == {("ranking_scores", "LY/2021-03", "changed", "quality", "100", "70"),
+                     ("quality_samples", "JM/S1", "missing", None, None, None),
+                     ("quality_samples", "JM/S2", "missing", None, None, None)}
+    assert "3 difference(s) between the read models and the log" in forged.stderr
+    rebuilt = applied.cli("projections", "rebuild", db=applied.url_as(applied.projector), user="周科长")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert applied.cli("audit", "boards", user="孙工", db=applied.url_of("孙工")).exit_code == 0
+
+
+def test_a_reader_reads_the_boards_as_last_caught_up_and_hears_how_far_behind(applied: Store) -> None:
+    """Item 6: a contractor's login (which may read no event) runs the boards without a database error,
+    reads them as the projector left them and is told how far behind they are."""
+    for args in (["ranking"], ["ranking", "--json"], ["progress"], ["quality", "--json"], ["ledger", "JM"]):
+        result = applied.cli(*args, user="李经理", db=applied.url_of("李经理"))
+        assert result.exit_code == 0, (args, result.output)
+        assert "Error" not in result.output and "sqlalche.me" not in result.output
+        assert result.stderr == ""
+    recorded = applied.cli("score", "LY", "--period", "2021-04", "--quality", "90", "--safety", "90", "--progress",
+                           "90", "--civilized", "90", "--satisfaction", "90", db=applied.url_of("周科长"))
+    assert recorded.exit_code == 0, recorded.output
+    behind = applied.cli("ranking", "--json", user="李经理", db=applied.url_of("李经理"))
+    assert behind.exit_code == 0, behind.output
+    assert "the boards are 1 event(s) behind the log" in behind.stderr
+    assert "2021-04" not in behind.stdout
+    applied.project()
+    current = applied.cli("ranking", "--json", "--period", "2021-04", user="李经理", db=applied.url_of("李经理"))
+    assert current.exit_code == 0, current.output
+    assert current.stderr == "" and "示例建工" in current.stdout
 
 
 def test_an_untouched_store_verifies_before_and_after(store: Store) -> None:
