@@ -304,6 +304,8 @@ def translate(error: Exception, session: Session | None) -> click.ClickException
     if any(f"permission denied for table {table}" in said for table in LOG_TABLES):
         return RuleRefused("this database login may not read the event log (after `renovation db roles --apply`, a "
                            "contractor's login reads the boards and its own lists only)")
+    if "renovation_append" in said and "does not exist" in said:  # roles applied by an earlier version
+        said += " (a superuser runs `renovation db roles --apply` again, or opens the store once)"
     if "permission denied" in said.lower():  # e.g. a read model newer than the roles applied to the store
         said += (" (if this version of the tracker added the table, a superuser runs `renovation db roles "
                  "--apply` again)")

@@ -56,9 +56,11 @@ def history(session: Session, code: str, item: str | None, period: str | None, a
       renovation audit history JM --item 010101 --period 2021-04
     """
     from renovation.cli.inputs import LedgerInput, validate
+    from renovation.services import scope
     from renovation.services.audit import metering_history
 
     data = validate(LedgerInput, code=code, item=item, period=period)
+    scope.require(session.workspace, session.user, data.code)
     rows = metering_history(session.app, data.code, data.item, data.period)
     from renovation.services.boards import columns
 
@@ -85,9 +87,11 @@ def replay(session: Session, code: str, as_of: str | None, as_json: bool, as_csv
       renovation audit replay JM --as-of 2021-04-30T18:00+08:00
     """
     from renovation.cli.inputs import CodeInput, validate
+    from renovation.services import scope
     from renovation.services.audit import replay_ledger
 
     data = validate(CodeInput, code=code)
+    scope.require(session.workspace, session.user, data.code)
     moment = parse_as_of(as_of) or session.app.clock()
     ledger = replay_ledger(session.app, data.code, moment)
     if as_json:
@@ -123,9 +127,11 @@ def reconcile(session: Session, as_json: bool, as_csv: bool) -> None:
     Example:
       renovation audit reconcile
     """
+    from renovation.services import scope
     from renovation.services.audit import reconcile as differences_of
 
-    differences = differences_of(session.app, session.read_models("ledger", "progress"))
+    differences = scope.keep(session.workspace, session.user,
+                             differences_of(session.app, session.read_models("ledger", "progress")))
     if differences or as_json or as_csv:
         emit(differences, as_json=as_json, as_csv=as_csv, lang=session.lang)
     if differences:
@@ -177,9 +183,11 @@ def _names(session: Session) -> dict[str, str]:
 @pass_session
 def verify(session: Session, digest: str | None, initialise: bool) -> None:
     """Walk the hash chain of every stored event and name the first one that was edited, deleted,
-    reordered or inserted outside the application. On PostgreSQL with `db roles` applied, also name
-    an event recorded through a person's database login under another user (user_mismatch). Exit 1
-    if anything is wrong.
+    reordered or inserted outside the application; over a chain that holds, run each event's command
+    on its compound and name an event that does not follow (does_not_follow). With [users], name an
+    event whose user's role may not record it (role_mismatch); on PostgreSQL with `db roles` applied,
+    one recorded through a person's database login under another user (user_mismatch). Exit 1 if
+    anything is wrong.
 
     \b
     Examples:

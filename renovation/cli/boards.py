@@ -34,7 +34,8 @@ def progress(session: Session, as_of: str | None, as_json: bool, as_csv: bool) -
     from renovation.services import boards
 
     moment = parse_as_of(as_of)
-    rows = boards.progress(session.workspace, session.today() if moment is None else moment.date(), moment)
+    rows = boards.progress(session.workspace, session.today() if moment is None else moment.date(), moment,
+                          user=session.user)
     from renovation.services.boards import columns
 
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=columns("progress"))
@@ -72,7 +73,8 @@ def quality(session: Session, code: str | None, by: str, missed: bool, as_of: st
     chosen = validate(CodeInput, code=code).code if code else None
     moment = parse_as_of(as_of)
     rows = boards.quality(session.workspace, session.today() if moment is None else moment.date(), code=chosen,
-                          by=by, missed=missed, hide_blind=session.hides_pending_blind_samples, as_of=moment)
+                          by=by, missed=missed, hide_blind=session.hides_pending_blind_samples, as_of=moment,
+                          user=session.user)
     from renovation.services.boards import columns
 
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang,
@@ -136,7 +138,7 @@ def ledger(session: Session, code: str, item: str | None, period: str | None, as
     from renovation.services import boards
 
     data = validate(LedgerInput, code=code, item=item, period=period)
-    rows = boards.ledger(session.workspace, data.code, data.item, data.period, parse_as_of(as_of))
+    rows = boards.ledger(session.workspace, data.code, data.item, data.period, parse_as_of(as_of), user=session.user)
     from renovation.services.boards import columns
 
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=columns("ledger"))

@@ -73,7 +73,7 @@ def list_compounds(session: Session, as_json: bool, as_csv: bool) -> None:
     """
     from renovation.services import boards
 
-    rows = boards.compounds(session.workspace, session.today())
+    rows = boards.compounds(session.workspace, session.today(), user=session.user)
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=boards.COMPOUND_COLUMNS)
 
 
@@ -94,9 +94,11 @@ def show(session: Session, code: str, as_of: str | None, as_json: bool, as_csv: 
     """
     from renovation.cli.audit import parse_as_of
     from renovation.cli.inputs import CodeInput, validate
+    from renovation.services import scope
 
     data = validate(CodeInput, code=code)
     moment = parse_as_of(as_of)
+    scope.require(session.workspace, session.user, data.code)
     if moment is None:
         shown = session.app.compound(data.code, hide_pending_blind=session.hides_pending_blind_samples)
     else:

@@ -107,6 +107,8 @@ def roles(session: Session, run: bool, prefix: str) -> None:
     for role, (name, user) in sorted(plan.logins.items(), key=lambda item: item[1][0]):
         company = f" ({user.contractor})" if user.contractor and user.role == "contractor" else ""
         click.echo(f"  {name}: login {role}, {user.role}{company}")
+    click.echo(f"  the projector: login {plan.prefix}_projector, the only one that writes the boards and "
+               "snapshots: run `renovation projections follow` under it")
     click.echo(f"audit verify checks each event after position {position} against the login that recorded it")
 
 

@@ -45,9 +45,11 @@ def report(session: Session, html_path: Path, period: str | None) -> None:
 
     from renovation.report.data import gather  # the read models and matplotlib: only when run
     from renovation.report.html import render
+    from renovation.services.scope import own_codes
 
+    codes = own_codes(session.workspace, session.user)
     with models.engine.connect() as connection:
-        data = gather(connection, today=today, weights=weights, period=period)
+        data = gather(connection, today=today, weights=weights, period=period, codes=codes)
     document = render(data, session.lang)
     try:
         with writing(html_path, protected) as out:

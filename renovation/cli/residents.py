@@ -79,7 +79,7 @@ def list_feedback(session: Session, only_open: bool, as_of: str | None, as_json:
     from renovation.cli.audit import parse_as_of
     from renovation.services import boards
 
-    rows = boards.feedback(session.workspace, only_open=only_open, as_of=parse_as_of(as_of))
+    rows = boards.feedback(session.workspace, only_open=only_open, as_of=parse_as_of(as_of), user=session.user)
     from renovation.services.boards import columns
 
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=columns("feedback"))

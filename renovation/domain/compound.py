@@ -587,6 +587,14 @@ class CompoundProject(Aggregate):
                 aggregate.samples[self.sample_id], passed=self.passed, lab=self.lab, report=self.report
             )
 
+    def next_sample_id(self, regime: str) -> str:
+        """Blind samples are numbered in a series of their own (B1, B2, ...), the others in theirs (S1,
+        S2, ...): a contractor, who sees no blind sample before its result, finds no gap in the ids it
+        reads. (Samples taken before had one series for all, S1, S2, ...; they keep their ids, and the
+        S series goes on after them.)"""
+        prefix = "B" if regime == Regime.BLIND else "S"
+        return f"{prefix}{sum(1 for sample_id in self.samples if sample_id.startswith(prefix)) + 1}"
+
     def batch_samples(self, batch: str) -> list[Sample]:
         return [s for s in self.samples.values() if s.batch == batch]
 
@@ -632,7 +640,7 @@ class CompoundProject(Aggregate):
             raise errors.WrongStatus(
                 code=self.code, action="sample", status=self.status, required=[Status.UNDER_CONSTRUCTION.value]
             )
-        sample_id = f"S{len(self.samples) + 1}"
+        sample_id = self.next_sample_id(regime)
         self._trigger(
             self.MaterialSampled, ctx, sample_id=sample_id, material=material.strip(), batch=batch.strip(),
             regime=regime, witness=witness, at=at, resample_of=resample_of,

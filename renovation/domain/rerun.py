@@ -11,6 +11,7 @@ that does not follow from them (a value that is not quantity × price, an id reu
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -113,10 +114,22 @@ def rerun(compound: CompoundProject | None, event: Any) -> tuple[CompoundProject
     if type(produced) is not kind:
         raise DoesNotFollow(field="kind", given=kind.__name__, derived=type(produced).__name__)
     given, derived = vars(event), vars(produced)
+    if kind is P.MaterialSampled and _legacy_number(compound, event.sample_id, produced.sample_id):
+        derived = {**derived, "sample_id": event.sample_id}
     for name in sorted(set(given) | set(derived)):
         if name not in NOT_COMPARED and _differs(given.get(name), derived.get(name)):
             raise DoesNotFollow(field=name, given=_short(given.get(name)), derived=_short(derived.get(name)))
     return compound, produced
+
+
+def _legacy_number(compound: CompoundProject, given: str, derived: str) -> bool:
+    """Whether a sample's id follows the single series every sample had before blind samples were
+    numbered in their own (``CompoundProject.next_sample_id``): then the sample keeps it, in the
+    compound too."""
+    if given == derived or given != f"S{len(compound.samples)}" or given in compound.samples:
+        return False
+    compound.samples[given] = replace(compound.samples.pop(derived), sample_id=given)
+    return True
 
 
 def _differs(given: object, derived: object) -> bool:

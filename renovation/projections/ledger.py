@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from decimal import Decimal
 from typing import TypedDict
 
@@ -111,11 +112,13 @@ def ledger_items_of(connection: Connection, code: str) -> set[str]:
     return set(connection.execute(select(items.c.item).where(items.c.code == code)).scalars())
 
 
-def metered_value_by_period(connection: Connection) -> dict[str, Decimal]:
-    """Value metered in each period across all compounds (corrections included), in period order."""
+def metered_value_by_period(connection: Connection, codes: Collection[str] | None = None) -> dict[str, Decimal]:
+    """Value metered in each period across all compounds (or those of ``codes``; corrections
+    included), in period order."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    for entry in connection.execute(select(entries.c.period, entries.c.value)):
-        totals[entry.period] += entry.value
+    for entry in connection.execute(select(entries.c.code, entries.c.period, entries.c.value)):
+        if codes is None or entry.code in codes:
+            totals[entry.period] += entry.value
     return dict(sorted(totals.items()))
 
 

@@ -43,18 +43,25 @@ findings = Table(
     Index("worklist_findings_by_due", "status", "due"),
 )
 
+def _sample_columns() -> list[Column[Any]]:
+    """The columns of a sample as taken (those of its result follow in ``samples``)."""
+    return [
+        Column("code", String(16), primary_key=True),
+        Column("sample_id", String(16), primary_key=True),
+        Column("material", String(200), nullable=False),
+        Column("batch", String(64), nullable=False),
+        Column("regime", String(16), nullable=False),
+        Column("sampled_at", DateTimeText, nullable=False),
+        Column("sampled_by", String(200), nullable=False),
+        Column("witness", String(200)),
+        Column("resample_of", String(16)),
+    ]
+
+
 samples = Table(
     "worklist_samples",
     metadata,
-    Column("code", String(16), primary_key=True),
-    Column("sample_id", String(16), primary_key=True),
-    Column("material", String(200), nullable=False),
-    Column("batch", String(64), nullable=False),
-    Column("regime", String(16), nullable=False),
-    Column("sampled_at", DateTimeText, nullable=False),
-    Column("sampled_by", String(200), nullable=False),
-    Column("witness", String(200)),
-    Column("resample_of", String(16)),
+    *_sample_columns(),
     Column("passed", Boolean),
     Column("outcome", String(32)),  # passed | resample_required | batch_rejected
     Column("lab", String(200)),
@@ -62,10 +69,15 @@ samples = Table(
     Column("resulted_at", DateTimeText),
 )
 
+#: Blind samples still waiting for their result, kept apart (as ``quality_blind_pending``: no contractor
+#: may read this table on PostgreSQL after ``db roles --apply``); a result moves the sample to ``samples``.
+blind_pending = Table("worklist_blind_pending", metadata, *_sample_columns())
+
 
 class WorklistsProjection(Projection):
     name = "worklists"
-    tables = (contractors, findings, samples)
+    version = 2  # pending blind samples kept apart
+    tables = (contractors, findings, samples, blind_pending)
 
     def on_Registered(self, rows: Rows, event: Event) -> None:
         rows.insert(contractors, {"code": event.code, "contractor": event.contractor})
@@ -93,13 +105,17 @@ class WorklistsProjection(Projection):
         self._step(rows, event, "reopened", closed_at=None)
 
     def on_MaterialSampled(self, rows: Rows, event: Event) -> None:
-        rows.insert(samples, {
+        rows.insert(blind_pending if event.regime == "blind" else samples, {
             "code": event.code, "sample_id": event.sample_id, "material": event.material, "batch": event.batch,
             "regime": event.regime, "sampled_at": event.at, "sampled_by": event.user, "witness": event.witness,
             "resample_of": event.resample_of,
         })
 
     def on_MaterialResultRecorded(self, rows: Rows, event: Event) -> None:
+        waiting = rows.get(blind_pending, event.code, event.sample_id)
+        if waiting is not None:  # a blind sample's first result: from now on a sample like any other
+            rows.delete(blind_pending, event.code, event.sample_id)
+            rows.insert(samples, dict(waiting))
         rows.update(samples, (event.code, event.sample_id), passed=event.passed, outcome=event.outcome,
                     lab=event.lab, report=event.report, resulted_at=event.at)
 
@@ -195,6 +211,16 @@ def sample_rows(connection: Connection, *, state: str | None = None, codes: list
     """The material samples (of ``codes``, if given), by compound and id; ``state`` one of SAMPLE_STATES
     (``resample``: a failed routine or cross sample whose batch awaits its double-quantity resample).
     ``hide_pending_blind``: a blind sample without its result is left out, as if it were not there."""
+    result: list[SampleRow] = []
+    waiting: list[Any] = []
+    if not hide_pending_blind and state in (None, "pending"):  # a contractor's never reads the table
+        query = select(blind_pending, contractors.c.contractor).join(
+            contractors, contractors.c.code == blind_pending.c.code)
+        if codes is not None:
+            query = query.where(blind_pending.c.code.in_(codes))
+        if batch:
+            query = query.where(blind_pending.c.batch == batch)
+        waiting = list(connection.execute(query))
     query = select(samples, contractors.c.contractor).join(contractors, contractors.c.code == samples.c.code)
     if state == "pending":
         query = query.where(samples.c.passed.is_(None))
@@ -208,23 +234,25 @@ def sample_rows(connection: Connection, *, state: str | None = None, codes: list
         query = query.where(samples.c.code.in_(codes))
     if batch:
         query = query.where(samples.c.batch == batch)
-    result: list[SampleRow] = []
     resampled = {(row.code, row.resample_of) for row in connection.execute(
-        select(samples.c.code, samples.c.resample_of, samples.c.regime, samples.c.passed)
-        .where(samples.c.resample_of.is_not(None)))
-        if not (hide_pending_blind and row.regime == "blind" and row.passed is None)}  # unseen: not taken
-    for row in connection.execute(query):
-        if hide_pending_blind and row.regime == "blind" and row.passed is None:
-            continue
+        select(samples.c.code, samples.c.resample_of).where(samples.c.resample_of.is_not(None)))}
+    if not hide_pending_blind:  # a blind resample still waiting is taken too (unseen: not, for a contractor)
+        resampled |= {(row.code, row.resample_of) for row in connection.execute(
+            select(blind_pending.c.code, blind_pending.c.resample_of).where(blind_pending.c.resample_of.is_not(None)))}
+    for row in [*connection.execute(query), *waiting]:
+        found = row._mapping
         if state == "resample" and (row.code, row.sample_id) in resampled:
             continue  # its resample is taken: no longer awaited
+        passed = found.get("passed")
         result.append({
             "code": row.code, "sample_id": row.sample_id, "contractor": row.contractor, "material": row.material,
             "batch": row.batch, "regime": row.regime,
             "sampled_at": row.sampled_at.astimezone(zone) if zone else row.sampled_at,
             "sampled_by": row.sampled_by, "witness": row.witness,
-            "result": "pending" if row.passed is None else "passed" if row.passed else "failed",
-            "outcome": row.outcome, "lab": row.lab, "report": row.report, "resample_of": row.resample_of,
+            "result": "pending" if passed is None else "passed" if passed else "failed",
+            "outcome": found.get("outcome"), "lab": found.get("lab"), "report": found.get("report"),
+            "resample_of": row.resample_of,
         })
-    result.sort(key=lambda found: (found["code"], int(found["sample_id"][1:])))
+    # S1, S2, ... then the blind samples' own series B1, B2, ... (CompoundProject.next_sample_id)
+    result.sort(key=lambda found: (found["code"], found["sample_id"][:1] != "S", int(found["sample_id"][1:])))
     return result

@@ -3,7 +3,7 @@ and the programme's value month by month (metered against planned)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -43,23 +43,29 @@ class ReportData:
     tickets_open: int
 
 
-def gather(connection: Connection, *, today: date, weights: Mapping[str, int], period: str | None) -> ReportData:
+def gather(connection: Connection, *, today: date, weights: Mapping[str, int], period: str | None,
+           codes: Collection[str] | None = None) -> ReportData:
     """Everything the report shows, from read models already caught up. ``period``: the board's (default:
-    the latest scored)."""
+    the latest scored); ``codes``: the compounds whose details it shows (None: all; the horse-race board
+    is public, see ``renovation.services.scope``)."""
     if period is None:
         known = periods(connection)
         period = known[-1] if known else None
     boards = {by: ranking_rows(connection, weights, period, by) if period else [] for by in ("contractor", "compound")}
-    progress = progress_rows(connection, today)
+    progress = [row for row in progress_rows(connection, today) if codes is None or row["code"] in codes]
+    contractors = None if codes is None else {row["contractor"] for row in progress}
     # The report goes to contractors too, and they never learn of a blind sample before its result.
     hidden = frozenset({"blind"})
     return ReportData(
         today=today, period=period, weights=dict(weights),
         board_contractors=boards["contractor"], board_compounds=boards["compound"], progress=progress,
-        quality_contractors=quality_rows(connection, today, "contractor", hidden),
-        quality_compounds=quality_rows(connection, today, "compound", hidden),
-        value=value_series(progress, metered_value_by_period(connection), today),
-        tickets_open=len(feedback_rows(connection, only_open=True)),
+        quality_contractors=[row for row in quality_rows(connection, today, "contractor", hidden)
+                             if contractors is None or row["contractor"] in contractors],
+        quality_compounds=[row for row in quality_rows(connection, today, "compound", hidden)
+                           if codes is None or row["code"] in codes],
+        value=value_series(progress, metered_value_by_period(connection, codes), today),
+        tickets_open=len([row for row in feedback_rows(connection, only_open=True)
+                          if codes is None or row["code"] in codes]),
     )
 
 

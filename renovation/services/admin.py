@@ -3,8 +3,6 @@ back up and restore an SQLite store. Each refuses with an exception the CLI show
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,17 +64,22 @@ def verify_chain(ws: Workspace, digest: tuple[int, str] | None = None) -> Verifi
 
     problems += [Problem(position, "snapshot", detail)
                  for position, detail in snapshots.problems(app, ws.backend, app.compound_codes())]
-    problems += event_problems(app, ws.backend, ws.config.access())
+    # The rules are run over a chain that holds: where it does not, its problems are the evidence (an
+    # edited or deleted event would also break the rules of every later event of its compound).
+    problems += event_problems(app, ws.backend, ws.config.access(), rules=not problems)
     problems.sort(key=lambda problem: problem.position)
     meta = chain.meta()
     return Verified(count, problems, chain.head(), meta, meta.get(ROLES_APPLIED_KEY), ws.backend.missing_safeguards())
 
 
-def event_problems(app: Any, backend: Any, access: Access) -> list[Problem]:
-    """Every stored photo whose bytes no longer hash to its name; every photo an event names that the
-    store does not keep (at the event's position); and, when renovation.toml names the users, every
-    event whose user's role may not record its kind (``role_mismatch``: recorded before the database
-    checked it, through a superuser's login, or on SQLite by a user the configuration did not know)."""
+def event_problems(app: Any, backend: Any, access: Access, *, rules: bool = True) -> list[Problem]:
+    """Every stored photo whose bytes no longer hash to its name; and, event by event: a photo it names
+    that the store does not keep (``photo``); when renovation.toml names the users, a user whose role
+    may not record its kind (``role_mismatch``: recorded before the database checked it, through a
+    superuser's login, or on SQLite by a user the configuration did not know); and an event that does
+    not follow from its compound's earlier ones by its own command (``does_not_follow``: the rules
+    and the values a command derives, as an import checks them — written past the application, say
+    through PostgreSQL's append function with a state of one's own making)."""
     import hashlib
 
     from eventsourcing.utils import TopicError
@@ -91,25 +94,57 @@ def event_problems(app: Any, backend: Any, access: Access) -> list[Problem]:
         if hashlib.sha256(photo.data).hexdigest() != photo.sha256:
             problems.append(Problem(0, "photo", f"photo {photo.sha256[:12]}: its bytes were changed "
                                                 "(they no longer hash to its name)"))
+    checked = _Rules() if rules else None
     for notification in app.iter_notifications():
-        state = notification.state
-        raw = state if isinstance(state, bytes) else str(state).encode()
-        allowed = roles.get(notification.topic)
-        if allowed is not None:
-            mismatch = _role_mismatch(access, allowed, notification.topic, raw)
-            if mismatch:
-                problems.append(Problem(notification.id, "role_mismatch", mismatch))
-        if b'"photos"' not in raw or (raw.count(b'"photos"') == 1 and b'"photos":[]' in raw):
-            continue  # names no photo (most events: none, or the empty list the application writes)
         try:
             event = app.mapper.to_domain_event(notification)
         except (ValueError, TypeError, KeyError, AttributeError, AssertionError, TopicError):
             continue  # an event edited past reading: the chain's walk names it
-        for name in getattr(event, "photos", None) or []:
-            if name not in kept:
-                problems.append(Problem(notification.id, "photo", f"photo {name[:12]} named by this event is "
-                                                                   "not in the store"))
+        allowed = roles.get(notification.topic)
+        role = access.role(event.user) if allowed is not None and isinstance(event.user, str) else None
+        if allowed is not None and role is not None and role not in allowed:
+            problems.append(Problem(notification.id, "role_mismatch", f"recorded by {event.user}, a {role}, who "
+                                                                      f"may not record {type(event).__name__}"))
+        problems.extend(Problem(notification.id, "photo", f"photo {name[:12]} named by this event is not in the "
+                                                          "store")
+                        for name in getattr(event, "photos", None) or [] if name not in kept)
+        wrong = checked.check(event) if checked is not None else None
+        if wrong:
+            problems.append(Problem(notification.id, "does_not_follow", wrong))
     return problems
+
+
+class _Rules:
+    """Each compound as its events leave it, each event checked by running its own command on the
+    compound before it (``renovation.domain.rerun``). After an event that does not follow, the
+    compound's later events are not judged (they follow from a state that is not the record's)."""
+
+    def __init__(self) -> None:
+        self.compounds: dict[Any, Any] = {}
+        self.broken: set[Any] = set()
+
+    def check(self, event: Any) -> str | None:
+        from renovation.domain.errors import DomainError
+        from renovation.domain.rerun import DoesNotFollow, rerun
+
+        originator = event.originator_id
+        if originator in self.broken:
+            return None
+        compound = self.compounds.get(originator)
+        expected = (compound.version if compound is not None else 0) + 1
+        name = f"{type(event).__name__} (aggregate {originator} version {event.originator_version})"
+        if event.originator_version != expected:
+            self.broken.add(originator)
+            return f"{name} follows version {expected - 1} of its compound"
+        try:
+            self.compounds[originator], _recorded = rerun(compound, event)
+        except DomainError as error:
+            self.broken.add(originator)
+            return f"{name} is refused by the rules: {error.render('en')}"
+        except DoesNotFollow as error:
+            self.broken.add(originator)
+            return f"{name} does not follow from its command: {error}"
+        return None
 
 
 # ------------------------------------------------------------------------------ PostgreSQL roles
@@ -292,9 +327,6 @@ def _holds_a_store(path: Path) -> bool:
     return {"stored_events", CHAIN_TABLE} <= names
 
 
-_USER = re.compile(rb'"user":\s*("(?:[^"\\]|\\.)*")')
-
-
 def _kinds_roles() -> dict[str, tuple[str, ...]]:
     """The roles that may record each kind of event, by topic (those every role may record left out)."""
     from eventsourcing.utils import get_topic
@@ -303,19 +335,3 @@ def _kinds_roles() -> dict[str, tuple[str, ...]]:
     from renovation.domain.rerun import ACTIONS
 
     return {get_topic(kind): ALLOWED[action] for kind, action in ACTIONS.items() if set(ALLOWED[action]) != set(ROLES)}
-
-
-def _role_mismatch(access: Access, allowed: tuple[str, ...], topic: str, raw: bytes) -> str | None:
-    """Why the event's user could not have recorded it (its role may not), or None: a user the
-    configuration does not name is not judged."""
-    found = _USER.search(raw)
-    if found is None:
-        return None
-    try:
-        user = json.loads(found.group(1))
-    except ValueError:
-        return None
-    role = access.role(user) if isinstance(user, str) else None
-    if role is None or role in allowed:
-        return None
-    return f"recorded by {user}, a {role}, who may not record {topic.rsplit('.', 1)[-1]}"

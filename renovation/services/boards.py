@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from renovation.domain import errors
+from renovation.services import scope
 
 if TYPE_CHECKING:
     from renovation.projections.feedback import TicketRow
@@ -53,12 +54,14 @@ def require_compound(ws: Workspace, code: str) -> None:
         raise errors.CompoundNotFound(code=normalise_code(code))
 
 
-def progress(ws: Workspace, today: date, as_of: datetime | None = None) -> list[ProgressRow]:
+def progress(ws: Workspace, today: date, as_of: datetime | None = None, *,
+             user: str | None = None) -> list[ProgressRow]:
     from renovation.projections.progress import progress_rows
 
     models, day = models_for(ws, "progress", today, as_of)
     with models.engine.connect() as connection:
-        return progress_rows(connection, day)
+        rows = progress_rows(connection, day)
+    return scope.keep(ws, user, rows)
 
 
 def columns(kind: str) -> list[str]:
@@ -91,13 +94,14 @@ def columns(kind: str) -> list[str]:
 COMPOUND_COLUMNS = ("code", "name", "district", "contractor", "status", "contract_value", "metered_value")
 
 
-def compounds(ws: Workspace, today: date) -> list[Row]:
+def compounds(ws: Workspace, today: date, *, user: str | None = None) -> list[Row]:
     """``compound list``: the progress board's identifying columns."""
-    return [{key: row[key] for key in COMPOUND_COLUMNS} for row in progress(ws, today)]  # type: ignore[literal-required]
+    return [{key: row[key] for key in COMPOUND_COLUMNS}  # type: ignore[literal-required]
+            for row in progress(ws, today, user=user)]
 
 
 def quality(ws: Workspace, today: date, *, code: str | None, by: str, missed: bool,
-            hide_blind: bool, as_of: datetime | None = None) -> QualityRows | list[MissedDay]:
+            hide_blind: bool, as_of: datetime | None = None, user: str | None = None) -> QualityRows | list[MissedDay]:
     """The quality board (by compound or contractor), one compound's row, or its days without a
     morning round. A contractor (``hide_blind``) never learns of a blind sample before its result."""
     from renovation.projections.quality import missed_days, quality_rows
@@ -105,9 +109,11 @@ def quality(ws: Workspace, today: date, *, code: str | None, by: str, missed: bo
     on_time_by = ws.config.quality.on_time_by  # a bad renovation.toml fails here, before any work
     models, today = models_for(ws, "quality", today, as_of)
     hidden = frozenset({"blind"}) if hide_blind else frozenset()
+    if code is not None:
+        scope.require(ws, user, code)
     with models.engine.connect() as connection:
         if code is None:
-            return quality_rows(connection, today, by, hidden, on_time_by)
+            return scope.keep(ws, user, quality_rows(connection, today, by, hidden, on_time_by))
         require_compound(ws, code)
         if missed:
             days: list[MissedDay] = [{"code": code, "day": day} for day in missed_days(connection, code, today)]
@@ -126,9 +132,10 @@ def ranking(ws: Workspace, period: str | None, by: str, today: date,
 
 
 def ledger(ws: Workspace, code: str, item: str | None, period: str | None,
-           as_of: datetime | None = None) -> list[LedgerRow]:
+           as_of: datetime | None = None, *, user: str | None = None) -> list[LedgerRow]:
     from renovation.projections.ledger import ledger_items_of, ledger_rows
 
+    scope.require(ws, user, code)
     require_compound(ws, code)
     models, _day = models_for(ws, "ledger", date.today(), as_of)
     with models.engine.connect() as connection:
@@ -137,12 +144,14 @@ def ledger(ws: Workspace, code: str, item: str | None, period: str | None,
         return ledger_rows(connection, code, item, period)
 
 
-def feedback(ws: Workspace, *, only_open: bool, as_of: datetime | None = None) -> list[TicketRow]:
+def feedback(ws: Workspace, *, only_open: bool, as_of: datetime | None = None,
+             user: str | None = None) -> list[TicketRow]:
     from renovation.projections.feedback import feedback_rows
 
     models, _day = models_for(ws, "feedback", date.today(), as_of)
     with models.engine.connect() as connection:
-        return feedback_rows(connection, only_open=only_open, zone=models.zone)
+        rows = feedback_rows(connection, only_open=only_open, zone=models.zone)
+    return scope.keep(ws, user, rows)
 
 
 def summary(ws: Workspace, last: date) -> tuple[list[Row], list[Row]]:
@@ -178,11 +187,24 @@ def status(ws: Workspace) -> list[ProjectionStatus]:
         models.close()
 
 
+def _may_project(ws: Workspace) -> None:
+    """Refuse, before any work, a login that may not write the read models (on PostgreSQL after ``db roles
+    --apply``: all but the projector's)."""
+    from renovation.projections.base import tracking
+    from renovation.services.errors import Refused
+
+    ws.app  # noqa: B018  (binds the backend to the store)
+    if not ws.backend.may_write(tracking.name):
+        raise Refused("this database login may not write the read models: after `renovation db roles --apply` "
+                      "only the projector's login does (PREFIX_projector)")
+
+
 def rebuild(ws: Workspace, names: tuple[str, ...], started: Callable[[int], Callable[[str, int], None]]) -> int:
     """Clear and replay the named read models (or all); ``started(head)`` gives the progress callback
     ``advance(name, events_done)``. Returns the head of the log they were rebuilt to."""
     from renovation.projections import read_models
 
+    _may_project(ws)
     models = read_models(ws.app)
     try:
         head = models.head()
@@ -199,6 +221,7 @@ def follow(ws: Workspace, stop: threading.Event, started: Callable[[int], None])
     library's subscription), polling once a second on SQLite. Returns the position reached."""
     from renovation.projections import read_models
 
+    _may_project(ws)
     models = read_models(ws.app)
     snapshotted = 0
 

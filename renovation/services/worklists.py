@@ -37,11 +37,11 @@ class FindingStep(TypedDict):
 
 
 def own_contractor(ws: Workspace, user: str) -> str | None:
-    """The construction unit whose compounds alone ``user`` may see in detail (None: every one)."""
-    access = ws.config.access()
-    if access.users is None or access.role(user) != "contractor":
-        return None
-    return access.users[user].contractor
+    """The construction unit whose compounds alone ``user`` may see in detail (None: every one; see
+    ``renovation.services.scope``)."""
+    from renovation.services.scope import company
+
+    return company(ws, user)
 
 
 def finding_list(ws: Workspace, today: date, user: str, *, state: str | None = None, code: str | None = None,

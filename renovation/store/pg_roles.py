@@ -31,32 +31,43 @@ one server that must not share people use two prefixes):
 
 Privileges (everything revoked from PUBLIC and the groups first):
 
-- The writers — supervisor, bureau, and auditor (the cost auditor meters and corrects) — get SELECT
-  and INSERT on the events table (INSERT only of the four columns the library writes, so nobody
-  can supply ``recorded_by`` or a notification id of their choosing), USAGE on its sequence, SELECT
-  and INSERT on the chain and the snapshots, SELECT on the chain meta table and ``db_logins``, and
-  SELECT, INSERT, UPDATE, DELETE on the read models' tables: whoever reads catches the read models
-  up, and they are derived and rebuildable — the events are what is protected. The writers also get
-  TRUNCATE on the events table, only because eventsourcing takes ``LOCK TABLE ... IN EXCLUSIVE MODE``
-  before each insert (the lock that serialises writers and keeps one chain) and PostgreSQL allows that
-  lock mode only with UPDATE, DELETE or TRUNCATE; the TRUNCATE trigger refuses the statement itself.
-  Nobody but the owner has UPDATE or DELETE on the events, the chain and its meta table.
-- The auditor is, apart from metering, SELECT only: it reads everything (events, chain, meta, logins,
-  snapshots, read models) and can write nothing else — not the chain's meta table, not the logins.
+- One way in. The writers — supervisor, bureau, and auditor (the cost auditor meters and corrects) —
+  insert nothing themselves: they EXECUTE ``renovation_append(ids, versions, topics, states)``
+  (``renovation.store.postgres.append_function_statements``), which runs with the owner's privileges
+  (SECURITY DEFINER, a fixed search_path): it takes the events table's lock, refuses an event recorded
+  before the latest, an event whose payload ``user`` is not the person whose login calls it, and an
+  event whose kind that person's role may not record (``event_kinds``: the policy of
+  ``renovation.domain.access`` by kind of event), then inserts the events and works out their chain
+  links itself. A login that is nobody's (not in ``db_logins``) may call it only as a superuser. So no
+  writer can choose a link, poison the chain ahead of the log, or record another role's event.
+- The writers SELECT everything (events, chain, meta, logins, snapshots, photos, read models) and
+  INSERT photos (kept by their SHA-256, which ``audit verify`` checks). They write no read model and
+  no snapshot.
+- ``PREFIX_projector`` (LOGIN; a service, nobody's person) is the only login that writes the read
+  models and the snapshots: ``renovation projections follow`` runs under it, catches the read models
+  up and snapshots the compounds whose snapshot lags. It reads the log, and calls no append. Every
+  other login reads the boards as the projector left them (the CLI says how far behind they are).
 - Contractors get USAGE on the schema, SELECT on the ranking tables (the board is public to them),
-  and SELECT on the read models that carry a compound (progress, quality, ledger, feedback) through
-  row-level security: only rows of compounds whose ``contractor`` is the company of their login (the
-  tables without that column are joined through ``progress_compounds.code``), and in
-  ``quality_samples`` never a blind sample still waiting for its result. Their company is looked up
-  by ``renovation_session_contractor()``, a SECURITY DEFINER function owned by the owner, so they
-  need no access to ``db_logins``. Contractors get nothing on the events table, the snapshots, the
-  chain, the directory or the projections' positions: a raw event (or a snapshot) of their own
-  compound would show a blind sample before its result. So a contractor's login reads with SQL
-  (psql, a reporting tool); the application itself, which replays events, cannot run under it — a
-  contractor's rectification is entered through a writer's connection (a service login that is not
-  a person's, or the superuser: those are not checked for ``user_mismatch``).
-- The read-model tables with row-level security get a permissive policy for the writer groups (all
-  rows, all commands); the owner (as table owner) and superusers bypass row-level security.
+  the meta table (the store's time zone) and the read models' positions, and SELECT on the read models
+  that carry a compound (progress, quality, ledger, feedback, worklists) through row-level security:
+  only rows of compounds whose ``contractor`` is the company of their login (the tables without that
+  column are joined through ``progress_compounds.code``), and in the sample tables never a blind
+  sample still waiting for its result. Those wait in tables of their own
+  (``quality_blind_pending``, ``worklist_blind_pending``) that contractors may not read at all. Their
+  company is looked up by ``renovation_session_contractor()``, a SECURITY DEFINER function owned by the
+  owner, so they need no access to ``db_logins``; the log's head (how far behind the boards are) by
+  ``renovation_log_head()``. Contractors get nothing on the events table, the snapshots, the chain or
+  the directory: a raw event of their own compound would show a blind sample before its result. The
+  application reads the boards under a contractor's login; the commands that replay events (``compound
+  show``, ``audit``) say that this login may not read the log.
+- Statistics: the per-table activity views (``pg_stat_*``, ``pg_statio_*``), the ``pg_stat_get_*(oid)``
+  functions they are made of, the relation-size functions and ``pg_class``'s row and page estimates are
+  revoked from PUBLIC in this database and granted back to the owner, the writers and the projector:
+  a contractor cannot count rows it may not read. (This database is the store's: other users of it
+  lose them too.)
+- The read-model tables with row-level security get a permissive SELECT policy for the writer groups
+  and an all-commands policy for the projector; the owner (as table owner) and superusers bypass
+  row-level security.
 
 Append-only: ``renovation_append_only()`` raises (SQLSTATE 42501) from a BEFORE UPDATE OR DELETE
 row trigger and a BEFORE TRUNCATE statement trigger on the events table, the chain and its meta
@@ -114,10 +125,12 @@ PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
 MAX_IDENTIFIER_BYTES = 63
 WRITERS = ("supervisor", "bureau", "auditor")
 #: Read models with row-level security for contractors: those carrying the compound's contractor...
-CONTRACTOR_TABLES = ("progress_compounds", "quality_compounds_v3")
+CONTRACTOR_TABLES = ("progress_compounds", "quality_compounds_v3", "worklist_compounds")
 #: ... and those carrying only the compound's code (joined through progress_compounds).
 CODE_TABLES = ("quality_morning_days_v2", "quality_findings_v2", "quality_open_findings", "quality_samples",
-               "ledger_items", "ledger_entries", "feedback_tickets")
+               "ledger_items", "ledger_entries", "feedback_tickets", "worklist_findings", "worklist_samples")
+#: ... of which these hold samples: a blind one stays hidden until it has its result.
+SAMPLE_TABLES = ("quality_samples", "worklist_samples")
 #: The horse-race board: contractors read all of it.
 RANKING_TABLES = ("ranking_compounds", "ranking_scores")
 APPEND_ONLY_FUNCTION = "renovation_append_only"
@@ -239,7 +252,7 @@ def build(schema: str, users: Mapping[str, User] | None, prefix: str = DEFAULT_P
     _check_read_models(read_model_tables)
     n = _Names(schema, prefix, sorted(read_model_tables))
     steps = [_lock(n), _roles(n, logins), _who(n, logins), _kinds(n), _owned(n), _append_only(n), _one_way_in(n),
-             _grants(n), _row_security(n), _marker(n)]
+             _grants(n), _row_security(n), _statistics(n), _marker(n)]
     return Plan(schema=schema, prefix=prefix, logins=logins, steps=steps)
 
 
@@ -413,11 +426,60 @@ def _row_security(n: _Names) -> Step:
             condition: sql.Composable = sql.SQL("contractor = {}()").format(function)
         else:
             condition = own_codes
-        if name == "quality_samples":  # a blind sample stays hidden until it has its result
+        if name in SAMPLE_TABLES:  # a blind sample stays hidden until it has its result
             condition = sql.SQL("{} AND (regime <> 'blind' OR passed IS NOT NULL)").format(condition)
         rls.add("CREATE POLICY renovation_contractor_own ON {} FOR SELECT TO {} USING ({})",
                 table, n.groups["contractor"], condition)
     return rls
+
+
+#: The columns of pg_class that estimate a table's rows and size (what ANALYZE and VACUUM leave there).
+ROW_ESTIMATES = ("reltuples", "relpages", "relallvisible")
+#: The database's views of each table's activity (rows inserted, live, dead; blocks read).
+STATISTICS_VIEWS = tuple(f"pg_{kind}_{which}_{what}" for kind in ("stat", "statio") for which in ("all", "user", "sys")
+                         for what in ("tables", "indexes")) + tuple(
+    f"pg_stat_xact_{which}_tables" for which in ("all", "user", "sys"))
+#: The functions that tell a relation's size.
+SIZE_FUNCTIONS = ("pg_relation_size(regclass)", "pg_relation_size(regclass, text)", "pg_table_size(regclass)",
+                  "pg_total_relation_size(regclass)", "pg_indexes_size(regclass)")
+
+
+def _statistics(n: _Names) -> Step:
+    """What a contractor could count without reading a row: per-table activity statistics, row and page
+    estimates, relation sizes. Granted by PostgreSQL to PUBLIC in every database, so revoked from
+    PUBLIC in this one and granted back to the store's other roles (this database is the store's)."""
+    stats = Step("statistics: the per-table counts, estimates and sizes of this database, not for contractors")
+    ours = sql.SQL(", ").join([n.owner, *(n.groups[role] for role in WRITERS), n.projector])
+    views = sql.SQL(", ").join(sql.SQL("pg_catalog.{}").format(sql.Identifier(name)) for name in STATISTICS_VIEWS)
+    stats.add("REVOKE SELECT ON {} FROM PUBLIC", views)
+    stats.add("GRANT SELECT ON {} TO {}", views, ours)
+    sizes = sql.SQL(", ").join(sql.SQL("pg_catalog." + signature) for signature in SIZE_FUNCTIONS)
+    stats.add("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC", sizes)
+    stats.add("GRANT EXECUTE ON FUNCTION {} TO {}", sizes, ours)
+    # Every pg_stat_get_*(oid) function (the views are made of them): found in the catalogue.
+    grantees = ", ".join(sql.SQL("{}").format(ident).as_string() for ident in
+                         (n.owner, *(n.groups[role] for role in WRITERS), n.projector))
+    body = (
+        "DECLARE f regprocedure; BEGIN FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p WHERE "
+        "p.pronamespace = 'pg_catalog'::regnamespace AND p.proname LIKE 'pg\\_stat\\_get\\_%' AND "
+        "p.proargtypes = '26'::oidvector LOOP "
+        "EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f); "
+        f"EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO {grantees.replace(chr(39), chr(39) * 2)}', f); "
+        "END LOOP; END"
+    )
+    stats.statements.append(sql.SQL("DO ") + sql.SQL(dollar_quoted(body, "stats")))
+    # pg_class: every column but the estimates, to everyone (psql and the drivers read it); all of it to ours.
+    columns = ("SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_catalog.pg_attribute "
+               "WHERE attrelid = 'pg_catalog.pg_class'::regclass AND attnum > 0 AND NOT attisdropped AND attname "
+               "NOT IN (" + ", ".join(f"'{name}'" for name in ROW_ESTIMATES) + ")")
+    body = (
+        "DECLARE kept text; BEGIN " + columns + " INTO kept; "
+        "REVOKE SELECT ON pg_catalog.pg_class FROM PUBLIC; "
+        "EXECUTE format('GRANT SELECT (%s) ON pg_catalog.pg_class TO PUBLIC', kept); "
+        f"EXECUTE 'GRANT SELECT ON pg_catalog.pg_class TO {grantees.replace(chr(39), chr(39) * 2)}'; END"
+    )
+    stats.statements.append(sql.SQL("DO ") + sql.SQL(dollar_quoted(body, "estimates")))
+    return stats
 
 
 def _marker(n: _Names) -> Step:

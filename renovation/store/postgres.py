@@ -376,6 +376,9 @@ def postgres_env(url: str, timeout: str) -> dict[str, str]:
         "POSTGRES_LOCK_TIMEOUT": timeout,
         "POSTGRES_CONNECT_TIMEOUT": "5",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": timeout,
+        # One connection kept open (the library's default opens five at once): a command runs one thing
+        # at a time, and forty people's commands must not take a server's hundred connection slots.
+        "POSTGRES_POOL_SIZE": "1",
     }
     query = parse_qs(parts.query, keep_blank_values=True)
     unknown = sorted(set(query) - {"schema"})
@@ -606,7 +609,9 @@ class PostgresBackend(Backend):
     def _may(self, table: str, privilege: str) -> bool:
         found = self._privileges.get((table, privilege))
         if found is None:
-            rows = self.query("SELECT has_table_privilege(?, ?)", (self.qualified(table), privilege))
+            # A table not made yet is made by whoever opens the store first (so far as it may).
+            rows = self.query("SELECT to_regclass(?) IS NULL OR has_table_privilege(?, ?)",
+                              (self.qualified(table), self.qualified(table), privilege))
             found = self._privileges[(table, privilege)] = bool(rows and rows[0][0])
         return found
 

@@ -585,7 +585,7 @@ def test_a_read_right_after_a_write_shows_it(run: Renovation, started: str) -> N
     run.ok("material", "sample", "JM", "--material", "钢筋", "--batch", "G1", "--regime", "blind",
            "--at", "2021-03-02T11:00")
     assert quality_of("JM")["samples"] == 1
-    run.ok("material", "result", "JM", "S1", "--fail", "--lab", "检测站", "--at", "2021-03-03T11:00")
+    run.ok("material", "result", "JM", "B1", "--fail", "--lab", "检测站", "--at", "2021-03-03T11:00")
     assert quality_of("JM")["samples_failed"] == 1
 
     run.ok("score", "JM", "--period", "2021-04", "--quality", "90", "--safety", "90", "--progress", "90",

@@ -38,8 +38,8 @@ def day(run: Renovation, started: str, tmp_path: Path) -> Renovation:
     for batch, regime, at in (("B-1", "routine", "2021-03-10T10:00"), ("B-2", "blind", "2021-03-10T10:00"),
                               ("B-3", "routine", "2021-03-18T10:00"), ("B-4", "routine", "2021-03-11T10:00")):
         run.ok("material", "sample", "JM", "--material", "水泥", "--batch", batch, "--regime", regime,
-               "--witness", "王工", "--at", at)  # S1..S4
-    run.ok("material", "result", "JM", "S4", "--fail", "--lab", "检测站", "--report", "R-4", "--at", "2021-03-12T10:00")
+               "--witness", "王工", "--at", at)  # S1, B1 (blind: a series of its own), S2, S3
+    run.ok("material", "result", "JM", "S3", "--fail", "--lab", "检测站", "--report", "R-4", "--at", "2021-03-12T10:00")
     run.ok("feedback", "receive", "JM", "--channel", "hotline", "--text", "噪音太早", "--at", "2021-03-15T08:00")
     run.ok("feedback", "receive", "LY", "--channel", "visit", "--text", "停车难", "--at", "2021-03-19T08:00")
     return run
@@ -63,8 +63,8 @@ def test_each_section_says_what_needs_attention(day: Renovation) -> None:
         ("辽源建工", "JM", "F1", "2021-03-05", 15)]  # LY's F1 is due 03-25
     assert keys(got["no_morning_round"], "code", "first_morning_round") == [("LY", "08:10")]
     assert keys(got["pending_samples"], "code", "sample_id", "regime", "days_pending") == [
-        ("JM", "S1", "routine", 10), ("JM", "S2", "blind", 10)]  # S3 waits 2 days only
-    assert keys(got["awaiting_resample"], "code", "batch", "sample_id", "report") == [("JM", "B-4", "S4", "R-4")]
+        ("JM", "S1", "routine", 10), ("JM", "B1", "blind", 10)]  # S2 waits 2 days only
+    assert keys(got["awaiting_resample"], "code", "batch", "sample_id", "report") == [("JM", "B-4", "S3", "R-4")]
     assert keys(got["open_tickets"], "code", "ticket_id", "days_open") == [("JM", "T1", 5)]  # LY's: 1 day
     assert keys(got["behind_plan"], "code", "days_behind") == [("LY", 4)]
     assert got["unscored"] == []  # nothing was under construction in February
@@ -93,8 +93,8 @@ def test_a_contractor_sees_its_own_compounds_and_no_pending_blind_sample(day: Re
 
     assert {row["code"] for rows in bureau.values() for row in rows} == {"JM", "LY"}
     assert {row["code"] for rows in contractor.values() for row in rows} == {"JM"}
-    assert keys(contractor["pending_samples"], "sample_id") == [("S1",)]  # S2 is blind and pending
-    assert "S2" in {row["sample_id"] for row in bureau["pending_samples"]}
+    assert keys(contractor["pending_samples"], "sample_id") == [("S1",)]  # B1 is blind and pending
+    assert "B1" in {row["sample_id"] for row in bureau["pending_samples"]}
 
 
 def test_thresholds_come_from_the_configuration(day: Renovation, tmp_path: Path) -> None:
@@ -107,7 +107,7 @@ def test_thresholds_come_from_the_configuration(day: Renovation, tmp_path: Path)
 
     got = sections(json.loads(result.stdout))
     assert got["no_morning_round"] == []  # LY's 08:10 is by 08:30
-    assert [row["sample_id"] for row in got["pending_samples"]] == ["S1", "S2", "S3"]
+    assert [row["sample_id"] for row in got["pending_samples"]] == ["S1", "S2", "B1"]  # the S series, then the B
     assert [row["ticket_id"] for row in got["open_tickets"]] == ["T1", "T1"]  # JM's T1 and LY's T1
 
 

@@ -248,8 +248,17 @@ def test_projections_rebuild_is_refused_to_other_roles(store: tuple[Path, Path, 
     assert len(result.output.strip().splitlines()) == 1
 
 
+#: Reads that show one compound's work: refused as unknown to whoever may not see it in detail.
+DETAILS = [args for args in READS if len(args) > 1 and "JM" in args]
+#: Whoever sees no compound of these tests in detail: a contractor whose company built none, and a
+#: person the configuration does not name.
+OUTSIDERS = ("other contractor", "not listed")
+
+
 @pytest.mark.parametrize("who", list(USERS))
-def test_every_read_command_is_allowed_for_everyone(store: tuple[Path, Path, Path], who: str) -> None:
+def test_every_read_command_runs_for_everyone_and_shows_only_what_they_may_see(
+    store: tuple[Path, Path, Path], who: str
+) -> None:
     db, config, _boq = store
     before = event_count(db)
     for args in READS:
@@ -257,15 +266,56 @@ def test_every_read_command_is_allowed_for_everyone(store: tuple[Path, Path, Pat
             if args[:2] in (["audit", "verify"], ["audit", "digest"]) and output:
                 continue  # these print one line, without formats
             result = invoke(db, USERS[who], *args, *output, config=config)
-            assert result.exit_code == 0, (who, args, output, result.output)
             assert "Traceback" not in result.output
+            if who in OUTSIDERS and args in DETAILS:
+                assert result.exit_code == 1, (who, args, output, result.output)
+                assert result.output.strip() == "Error: no compound with code JM", (who, args)
+                continue
+            assert result.exit_code == 0, (who, args, output, result.output)
+            if who in OUTSIDERS and output == ["--json"] and args[0] in ("compound", "progress", "quality",
+                                                                          "feedback"):
+                assert json.loads(result.stdout) == [], (who, args)  # every compound is another's
+    ranking = json.loads(invoke(db, USERS[who], "ranking", "--json", config=config).stdout)
+    assert ranking == json.loads(invoke(db, USERS["bureau"], "ranking", "--json", config=config).stdout)
     assert event_count(db) == before
+
+
+def test_a_contractor_sees_its_own_compounds_in_detail_and_not_another_s(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14, item 7: two contractors, each with a compound: each sees its own row of every board, its
+    own ledger and history, and the other's compound as if it did not exist; the ranking shows both."""
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "roles.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    db = tmp_path / "two.db"
+    boq = tmp_path / "boq.csv"
+    boq.write_text(BOQ_CSV, encoding="utf-8")
+    for code, builder in (("JM", CONTRACTOR), ("LY", "吉林二建")):
+        ok(db, USERS["bureau"], "compound", "register", code, "--name", f"{code}小区", "--district", "龙山区",
+           "--contractor", builder, "--households", "120", "--contract-value", "600000", "--planned-start",
+           "2021-03-01", "--planned-finish", "2021-09-30", "--registered-on", "2021-01-04", config=config)
+        ok(db, USERS["auditor"], "boq", "import", code, str(boq), config=config)
+        ok(db, USERS["bureau"], "construction", "start", code, "--date", "2021-03-01", config=config)
+        ok(db, USERS["auditor"], "meter", code, "--item", "A1", "--period", "2021-03", "--quantity", "5",
+           config=config)
+        ok(db, USERS["bureau"], "score", code, "--period", "2021-03", *SCORES, config=config)
+    for who, own, other in (("contractor", "JM", "LY"), ("other contractor", "LY", "JM")):
+        for board in (["progress"], ["quality"], ["compound", "list"], ["quality", "--by", "contractor"]):
+            rows = json.loads(ok(db, USERS[who], *board, "--json", config=config).stdout)
+            assert len(rows) == 1 and rows[0].get("code", own) == own, (who, board, rows)
+        for view in (["ledger"], ["audit", "history"], ["audit", "replay"], ["compound", "show"], ["quality"]):
+            assert ok(db, USERS[who], *view, own, "--json", config=config).stdout.strip() not in ("", "[]")
+            refused = invoke(db, USERS[who], *view, other, config=config)
+            assert (refused.exit_code, refused.output.strip()) == (1, f"Error: no compound with code {other}"), view
+        ranking = json.loads(ok(db, USERS[who], "ranking", "--by", "compound", "--json", config=config).stdout)
+        assert {row["code"] for row in ranking} == {"JM", "LY"}  # the horse race is public
+    assert len(json.loads(ok(db, USERS["supervisor"], "progress", "--json", config=config).stdout)) == 2
 
 
 def test_compound_show_names_the_role_of_the_user(store: tuple[Path, Path, Path]) -> None:
     db, config, _boq = store
 
-    for who, role in [("supervisor", "supervisor"), ("other contractor", "contractor"), ("not listed", "not listed")]:
+    for who, role in [("supervisor", "supervisor"), ("contractor", "contractor")]:
         shown = json.loads(ok(db, USERS[who], "compound", "show", "JM", "--json", config=config).stdout)
         assert shown["access"] == f"roles from {config}; you are {role}"
 
@@ -291,7 +341,7 @@ def site(tmp_path: Path, name: str, *, blind: bool) -> tuple[Path, Path]:
     if blind:
         recorded = json.loads(ok(db, supervisor, "material", "sample", "JM", "--material", "防水卷材",
                                  "--batch", "B-BLIND-0326", "--regime", "blind", "--json", config=config).stdout)
-        assert recorded["sample_id"] == "S2"
+        assert recorded["sample_id"] == "B1"  # blind: a series of its own
     return db, config
 
 
@@ -327,7 +377,10 @@ def test_a_pending_blind_sample_leaves_no_trace_for_a_contractor(
     without_blind, _config = site(tmp_path, "without", blind=False)
     formats = [] if output == "table" else [output]
 
-    for who in ("contractor", "other contractor"):
+    for who in OUTSIDERS:  # another's compound: the same refusal whether the sample is there or not
+        with_, without = (invoke(db, USERS[who], *view, *formats, config=config) for db in (with_blind, without_blind))
+        assert (with_.exit_code, with_.output) == (without.exit_code, without.output), who
+    for who in ("contractor",):
         seen = ok(with_blind, USERS[who], *view, *formats, config=config).output
         unseen = ok(without_blind, USERS[who], *view, *formats, config=config).output
         assert "B-BLIND" not in seen and "防水卷材" not in seen
@@ -355,11 +408,14 @@ def test_counts_exclude_a_pending_blind_sample_for_a_contractor_and_the_unlisted
         (row,) = csv.DictReader(io.StringIO(ok(db, USERS[who], "quality", "--csv", config=config).stdout))
         return dict(row)
 
-    for who in ("contractor", "not listed"):  # a person [users] does not name sees least
+    for who in ("contractor",):
         assert (show(who)["samples"], show(who)["samples_pending"]) == (1, 0), who
         assert show(who)["events"] == show("supervisor")["events"] - 1, who  # the blind sample's is not counted
         assert quality(who)["samples"] == 1 and quality(who, "contractor")["samples"] == 1, who
         assert quality_csv(who)["samples"] == "1", who
+    # A person [users] does not name sees least: no compound in detail.
+    assert invoke(db, USERS["not listed"], "compound", "show", "JM", config=config).exit_code == 1
+    assert json.loads(ok(db, USERS["not listed"], "quality", "--json", config=config).stdout) == []
     assert quality("contractor")["blind_pass_rate"] is None and quality("supervisor")["blind_pass_rate"] is None
     for who in ("supervisor", "bureau", "auditor"):
         assert (show(who)["samples"], show(who)["samples_pending"]) == (2, 1), who
@@ -367,7 +423,7 @@ def test_counts_exclude_a_pending_blind_sample_for_a_contractor_and_the_unlisted
         assert quality_csv(who)["samples"] == "2", who
 
     # Once the result is recorded the contractor sees the sample, its regime included.
-    ok(db, USERS["supervisor"], "material", "result", "JM", "S2", "--fail", "--lab", "辽源市检测站", config=config)
+    ok(db, USERS["supervisor"], "material", "result", "JM", "B1", "--fail", "--lab", "辽源市检测站", config=config)
 
     assert (show("contractor")["samples"], show("contractor")["samples_pending"]) == (2, 0)
     row = quality("contractor")

@@ -143,18 +143,18 @@ def test_a_blind_sample_that_fails_twice_rejects_the_batch(run: Renovation, star
     lab = ("--lab", "辽源市建设工程质量检测站")
 
     first = run.json(*sample)
-    assert first == {"code": "JM", "sample_id": "S1", "batch": "B2021-031", "regime": "blind", "resample_of": None}
+    assert first == {"code": "JM", "sample_id": "B1", "batch": "B2021-031", "regime": "blind", "resample_of": None}
 
-    failed = run.json("material", "result", "JM", "S1", "--fail", *lab, "--report", "JC-2021-118")
+    failed = run.json("material", "result", "JM", "B1", "--fail", *lab, "--report", "JC-2021-118")
     assert failed["outcome"] == "resample_required"
     assert failed["passed"] is False
 
     resample = run.json(*sample)
-    assert resample["sample_id"] == "S2"
-    assert resample["resample_of"] == "S1"
+    assert resample["sample_id"] == "B2"  # a blind resample: in the B series
+    assert resample["resample_of"] == "B1"
 
-    failed_again = run.ok("material", "result", "JM", "S2", "--fail", *lab)
-    assert failed_again.output.strip() == "Sample S2: fail on resample; batch B2021-031 rejected (退场)."
+    failed_again = run.ok("material", "result", "JM", "B2", "--fail", *lab)
+    assert failed_again.output.strip() == "Sample B2: fail on resample; batch B2021-031 rejected (退场)."
     assert run.json("compound", "show", "JM")["rejected_batches"] == ["B2021-031"]
 
     before = event_count(run.db)

@@ -36,7 +36,7 @@ def site(run: Renovation, started: str, tmp_path: Path) -> Renovation:
     run.ok("finding", "rectify", "JM", "F2", "--at", "2021-03-06T10:00", "--note", "已修补")
     for batch, regime in (("B-1", "routine"), ("B-2", "routine"), ("B-3", "blind"), ("B-4", "cross")):
         run.ok("material", "sample", "JM", "--material", "水泥", "--batch", batch, "--regime", regime,
-               "--witness", "王工", "--at", "2021-03-03T10:00")  # S1..S4
+               "--witness", "王工", "--at", "2021-03-03T10:00")  # S1, S2, B1 (blind: a series of its own), S3
     run.ok("material", "result", "JM", "S1", "--pass", "--lab", "检测站", "--at", "2021-03-04T10:00")
     run.ok("material", "result", "JM", "S2", "--fail", "--lab", "检测站", "--report", "R-2",
            "--at", "2021-03-04T11:00")
@@ -99,17 +99,17 @@ def test_finding_show_tells_its_whole_history(site: Renovation) -> None:
 def test_material_list_and_its_filters(site: Renovation) -> None:
     every = site.json("material", "list")
 
-    assert codes_and_ids(every, "sample_id") == [("JM", "S1"), ("JM", "S2"), ("JM", "S3"), ("JM", "S4"), ("LY", "S1")]
+    assert codes_and_ids(every, "sample_id") == [("JM", "S1"), ("JM", "S2"), ("JM", "S3"), ("JM", "B1"), ("LY", "S1")]
     s2 = every[1]
     assert (s2["result"], s2["outcome"], s2["lab"], s2["report"], s2["witness"]) == (
         "failed", "resample_required", "检测站", "R-2", "王工")
     assert codes_and_ids(site.json("material", "list", "--pending"), "sample_id") == [
-        ("JM", "S3"), ("JM", "S4"), ("LY", "S1")]
+        ("JM", "S3"), ("JM", "B1"), ("LY", "S1")]
     assert codes_and_ids(site.json("material", "list", "--resample"), "sample_id") == [("JM", "S2")]
     assert site.json("material", "list", "--rejected") == []
     assert codes_and_ids(site.json("material", "list", "--batch", "B-1"), "sample_id") == [("JM", "S1")]
     site.ok("material", "sample", "JM", "--material", "水泥", "--batch", "B-2", "--regime", "routine",
-            "--at", "2021-03-06T10:00")  # S5, the resample of S2
+            "--at", "2021-03-06T10:00")  # S4, the resample of S2
     assert site.json("material", "list", "--resample") == []  # no longer awaited
 
 
@@ -126,9 +126,10 @@ def test_a_contractor_sees_its_own_compounds_and_no_pending_blind_sample(site: R
     own = json.loads(as_user(site, tmp_path, "李经理", "finding", "list", "--json").stdout)
     assert {row["code"] for row in own} == {"JM"}
     samples = json.loads(as_user(site, tmp_path, "李经理", "material", "list", "--json").stdout)
-    assert [row["sample_id"] for row in samples] == ["S1", "S2", "S4"]  # S3, blind and pending: not there
+    # B1, blind and pending: not there; and no gap in the ids the contractor reads (S1, S2, S3)
+    assert [row["sample_id"] for row in samples] == ["S1", "S2", "S3"]
     supervisor = json.loads(as_user(site, tmp_path, "张工", "material", "list", "--pending", "--json").stdout)
-    assert ("JM", "S3") in codes_and_ids(supervisor, "sample_id")
+    assert ("JM", "B1") in codes_and_ids(supervisor, "sample_id")
     other = as_user(site, tmp_path, "赵经理", "finding", "list", "--code", "JM")
     assert other.exit_code == 1 and "JM" in other.output  # another contractor's compound: as if not there
     assert as_user(site, tmp_path, "赵经理", "finding", "show", "JM", "F1").exit_code == 1
@@ -154,7 +155,7 @@ def test_a_blind_resample_still_pending_leaves_its_batch_awaited_for_a_contracto
     import json
 
     site.ok("material", "sample", "JM", "--material", "水泥", "--batch", "B-2", "--regime", "blind",
-            "--at", "2021-03-06T10:00")  # S5, the blind resample of S2, without its result
+            "--at", "2021-03-06T10:00")  # B2, the blind resample of S2, without its result
 
     awaited = json.loads(as_user(site, tmp_path, "李经理", "material", "list", "--resample", "--json").stdout)
     assert codes_and_ids(awaited, "sample_id") == [("JM", "S2")]  # nothing says a resample was taken

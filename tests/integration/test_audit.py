@@ -215,7 +215,7 @@ def script(db: str) -> Iterator[Script]:
     s.measure("LY", "A1", "2021-03", "10.5", AUDITOR_2)  # M1 1049.895 -> 1049.90
     s.at(cst(3, 26, 6, 30))
     s.run("JM", lambda: app.sample_material("JM", material="防水卷材", batch="B-BLIND-7", regime="blind",
-                                            user=SUPERVISOR))
+                                            user=SUPERVISOR))  # B1: blind samples have a series of their own
     s.at(cst(4, 1, 9))
     s.score("JM", "2021-03", 80)
     s.at(cst(4, 1, 9, 5))
@@ -231,7 +231,7 @@ def script(db: str) -> Iterator[Script]:
     s.at(cst(4, 20, 15))
     s.measure("JM", "A1", "2021-04", "85", AUDITOR)  # M4: 28.5 + 85 = 113.5 <= 120
     s.at(cst(4, 21, 8))
-    s.run("JM", lambda: app.record_material_result("JM", "S1", passed=True, lab="辽源市检测站", user=SUPERVISOR))
+    s.run("JM", lambda: app.record_material_result("JM", "B1", passed=True, lab="辽源市检测站", user=SUPERVISOR))
     s.at(cst(5, 2, 10))
     s.correct("JM", "M2", "3", "漏计两套", AUDITOR)  # 37.035 -> 37.04
     s.at(cst(5, 3, 9))

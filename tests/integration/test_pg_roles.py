@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -134,7 +134,7 @@ class Store:
 
 def fill(url: str) -> None:
     """Two compounds of two contractors, started, inspected (a finding on JM), sampled (a blind sample
-    of JM still without result, a routine one with), scored; the read models caught up."""
+    of JM, B1, still without result, a routine one, S1, with), scored; the read models caught up."""
     app = RenovationApp(url)
     try:
         for code, name, contractor in (("JM", "吉明小区", "辽源建工"), ("LY", "利源小区", "示例建工")):
@@ -151,7 +151,7 @@ def fill(url: str) -> None:
         app.record_inspection("LY", "morning", at=datetime(2021, 3, 2, 6, 50, tzinfo=CST), user="张工")
         app.sample_material("JM", material="防水卷材", batch="B-1", regime="blind", user="张工")
         app.sample_material("JM", material="水泥", batch="C-1", regime="routine", user="张工")
-        app.record_material_result("JM", "S2", passed=True, lab="市质检站", user="张工")
+        app.record_material_result("JM", "S1", passed=True, lab="市质检站", user="张工")
         app.sample_material("LY", material="水泥", batch="C-9", regime="routine", user="张工")
         models = read_models(app)
         models.catch_up()
@@ -323,20 +323,20 @@ def test_contractor_sees_the_ranking_and_its_own_rows_only(applied: Store) -> No
     assert applied.rows("李经理", "SELECT DISTINCT code FROM {}", "quality_morning_days_v2") == [("JM",)]
     assert applied.rows("赵经理", "SELECT code FROM {}", "progress_compounds") == [("LY",)]
     assert applied.rows("赵经理", "SELECT code, sample_id FROM {}", "quality_samples") == [("LY", "S1")]
-    # JM's blind sample S1 has no result yet: hidden; the routine S2 with its result is shown.
-    assert applied.rows("李经理", "SELECT code, sample_id FROM {}", "quality_samples") == [("JM", "S2")]
+    # JM's blind sample B1 has no result yet: hidden; the routine S1 with its result is shown.
+    assert applied.rows("李经理", "SELECT code, sample_id FROM {}", "quality_samples") == [("JM", "S1")]
     assert applied.rows("李经理", "SELECT count(*) FROM {}", "quality_samples")[0][0] == 1
     # SET ROLE to the group does not widen (or change) what the login sees.
     with applied.connect("李经理") as connection:
         connection.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(f"{applied.prefix}_contractor")))
         assert connection.execute(sql.SQL("SELECT code FROM {}").format(applied.table("progress_compounds"))
                                   ).fetchall() == [("JM",)]
-    result = applied.cli("material", "result", "JM", "S1", "--pass", "--lab", "市质检站", user="张工",
+    result = applied.cli("material", "result", "JM", "B1", "--pass", "--lab", "市质检站", user="张工",
                          db=applied.url_of("张工"))
     assert result.exit_code == 0, result.output
     applied.project()
     shown = applied.rows("李经理", "SELECT sample_id FROM {} ORDER BY sample_id", "quality_samples")
-    assert shown == [("S1",), ("S2",)]
+    assert shown == [("B1",), ("S1",)]
 
 
 def test_supervisor_records_through_its_own_login(applied: Store) -> None:
@@ -408,6 +408,33 @@ def test_a_role_records_only_the_kinds_of_event_its_role_may(applied: Store) -> 
         connection.execute(call, ([uuid.uuid4()], [1], [topic], [state]))
 
 
+def test_verify_names_an_event_a_writer_made_up_that_its_command_would_not_record(applied: Store) -> None:
+    """A supervisor may record inspections, and could call the append function with one of its own
+    making (the right kind, its own user) that no command would record: verify runs each event's
+    command on its compound and names it."""
+    with applied.connect() as connection:  # the superuser reads the last inspection (LY's) as a model
+        row = connection.execute(sql.SQL(
+            "SELECT originator_id, convert_from(state, 'UTF8') FROM {} WHERE topic LIKE %s ORDER BY notification_id "
+            "DESC LIMIT 1").format(applied.table("renovation_events")), ("%InspectionRecorded",)).fetchone()
+        assert row is not None
+        version = connection.execute(sql.SQL("SELECT max(originator_version) FROM {} WHERE originator_id = %s")
+                                     .format(applied.table("renovation_events")), (row[0],)).fetchone()
+        assert version is not None
+    state = json.loads(row[1])
+    state.update(inspection_id="I99", command_id=uuid.uuid4().hex,
+                 timestamp={"_type_": "datetime_iso", "_data_": datetime.now(UTC).isoformat()})
+    call = sql.SQL("SELECT {}(%s, %s, %s, %s)").format(applied.table("renovation_append"))
+    with applied.connect("张工") as connection:
+        connection.execute(call, ([row[0]], [version[0] + 1],
+                                  ["renovation.domain.compound:CompoundProject.InspectionRecorded"],
+                                  [json.dumps(state, separators=(",", ":")).encode()]))
+    verified = applied.cli("audit", "verify", user="孙工", db=applied.url_of("孙工"))
+    assert verified.exit_code == 1
+    assert verified.stderr == (f"Error: position {EVENTS + 1}: does_not_follow: InspectionRecorded (LY version "
+                               f"{version[0] + 1}) does not follow from its command: inspection_id is I99, the rules "
+                               "give I2 (1 problem(s) in all)\n")
+
+
 def test_verify_names_an_event_its_users_role_could_not_have_recorded(store: Store) -> None:
     """Item 1: recorded before the roles (or by the superuser, whom the function does not check), a
     supervisor's score is named by verify."""
@@ -469,6 +496,12 @@ def test_only_the_projector_writes_read_models_and_audit_boards_finds_a_forged_r
     """Item 4: the auditor may not forge the ranking; the superuser (or the projector's login) can, and
     `audit boards` names every forged row; `projections rebuild` as the projector mends them."""
     applied.refused("孙工", "UPDATE {} SET quality = '100'", "ranking_scores")
+    for command in (["projections", "rebuild"], ["projections", "follow"]):
+        refused = applied.cli(*command, user="孙工", db=applied.url_of("孙工"))
+        assert refused.exit_code == 1
+        assert refused.output.strip() == ("Error: this database login may not write the read models: after "
+                                          "`renovation db roles --apply` only the projector's login does "
+                                          "(PREFIX_projector)")
     clean = applied.cli("audit", "boards", user="孙工", db=applied.url_of("孙工"))
     assert clean.exit_code == 0, clean.output
     assert clean.output.startswith("read models agree with the log:")
@@ -476,13 +509,14 @@ def test_only_the_projector_writes_read_models_and_audit_boards_finds_a_forged_r
         connection.execute(sql.SQL("UPDATE {} SET quality = '100' WHERE code = 'LY'").format(
             applied.table("ranking_scores")))
         connection.execute(sql.SQL("DELETE FROM {} WHERE code = 'JM'").format(applied.table("quality_samples")))
+        connection.execute(sql.SQL("DELETE FROM {} WHERE code = 'JM'").format(applied.table("quality_blind_pending")))
     forged = applied.cli("audit", "boards", "--json", user="孙工", db=applied.url_of("孙工"))
     assert forged.exit_code == 1
     found = {(d["table"], d["key"], d["kind"], d["column"], d["stored"], d["rebuilt"])
              for d in json.loads(forged.stdout)}
     assert found == {("ranking_scores", "LY/2021-03", "changed", "quality", "100", "70"),
-                     ("quality_samples", "JM/S1", "missing", None, None, None),
-                     ("quality_samples", "JM/S2", "missing", None, None, None)}
+                     ("quality_blind_pending", "JM/B1", "missing", None, None, None),
+                     ("quality_samples", "JM/S1", "missing", None, None, None)}
     assert "3 difference(s) between the read models and the log" in forged.stderr
     rebuilt = applied.cli("projections", "rebuild", db=applied.url_as(applied.projector), user="周科长")
     assert rebuilt.exit_code == 0, rebuilt.output
@@ -492,11 +526,21 @@ def test_only_the_projector_writes_read_models_and_audit_boards_finds_a_forged_r
 def test_a_reader_reads_the_boards_as_last_caught_up_and_hears_how_far_behind(applied: Store) -> None:
     """Item 6: a contractor's login (which may read no event) runs the boards without a database error,
     reads them as the projector left them and is told how far behind they are."""
-    for args in (["ranking"], ["ranking", "--json"], ["progress"], ["quality", "--json"], ["ledger", "JM"]):
+    for args in (["ranking"], ["ranking", "--json"], ["progress"], ["quality", "--json"], ["ledger", "JM"],
+                 ["quality", "JM"], ["compound", "list"], ["finding", "list"], ["material", "list"], ["digest"],
+                 ["feedback", "list"], ["projections", "status"]):
         result = applied.cli(*args, user="李经理", db=applied.url_of("李经理"))
         assert result.exit_code == 0, (args, result.output)
         assert "Error" not in result.output and "sqlalche.me" not in result.output
         assert result.stderr == ""
+    for args in (["compound", "show", "JM"], ["audit", "history", "JM"], ["finding", "show", "JM", "F1"]):
+        refused = applied.cli(*args, user="李经理", db=applied.url_of("李经理"))
+        assert refused.exit_code == 1, (args, refused.output)
+        assert refused.output.strip() == ("Error: this database login may not read the event log (after `renovation "
+                                          "db roles --apply`, a contractor's login reads the boards and its own "
+                                          "lists only)"), args
+    other = applied.cli("ledger", "LY", user="李经理", db=applied.url_of("李经理"))
+    assert (other.exit_code, other.output.strip()) == (1, "Error: no compound with code LY")
     recorded = applied.cli("score", "LY", "--period", "2021-04", "--quality", "90", "--safety", "90", "--progress",
                            "90", "--civilized", "90", "--satisfaction", "90", db=applied.url_of("周科长"))
     assert recorded.exit_code == 0, recorded.output
@@ -508,6 +552,37 @@ def test_a_reader_reads_the_boards_as_last_caught_up_and_hears_how_far_behind(ap
     current = applied.cli("ranking", "--json", "--period", "2021-04", user="李经理", db=applied.url_of("李经理"))
     assert current.exit_code == 0, current.output
     assert current.stderr == "" and "示例建工" in current.stdout
+
+
+def test_a_contractor_can_count_no_pending_blind_sample(applied: Store) -> None:
+    """Item 5: JM's blind sample B1 waits for its result. The contractor's sample ids have no gap (the
+    routine samples are S1, S2, ...), the pending blind samples are in tables it may not read, and the
+    statistics, row estimates and sizes that would count rows are not its to read."""
+    with applied.connect() as connection:  # the superuser: statistics as autovacuum would leave them
+        connection.execute(sql.SQL("ANALYZE {}").format(applied.table("quality_samples")))
+    ids = applied.rows("李经理", "SELECT sample_id FROM {} ORDER BY sample_id", "worklist_samples")
+    assert ids == [("S1",)]
+    listed = applied.cli("material", "list", "--json", user="李经理", db=applied.url_of("李经理"))
+    assert listed.exit_code == 0, listed.output
+    assert [row["sample_id"] for row in json.loads(listed.stdout)] == ["S1"]
+    for table in ("quality_blind_pending", "worklist_blind_pending"):
+        applied.refused("李经理", "SELECT count(*) FROM {}", table)
+        applied.refused("李经理", "EXPLAIN SELECT * FROM {}", table)
+    qualified = f'"{applied.schema}"."quality_blind_pending"'
+    for statement in ("SELECT n_live_tup FROM pg_stat_user_tables", "SELECT n_tup_ins FROM pg_stat_all_tables",
+                      "SELECT heap_blks_read FROM pg_statio_user_tables",
+                      f"SELECT pg_stat_get_live_tuples('{qualified}'::regclass)",
+                      f"SELECT pg_stat_get_tuples_inserted('{qualified}'::regclass)",
+                      f"SELECT pg_relation_size('{qualified}'::regclass)",
+                      f"SELECT pg_total_relation_size('{qualified}'::regclass)",
+                      f"SELECT reltuples FROM pg_class WHERE oid = '{qualified}'::regclass"):
+        applied.refused("李经理", statement)
+    # What psql and the drivers need of the catalogue is still there; the supervisor keeps the statistics.
+    found = applied.rows("李经理", f"SELECT relname, relkind FROM pg_class WHERE oid = '{qualified}'::regclass")
+    assert found == [("quality_blind_pending", "r")]
+    assert applied.rows("张工", "SELECT count(*) >= 0 FROM pg_stat_user_tables") == [(True,)]
+    # The blind sample's rows, to those who may see it.
+    assert applied.rows("张工", "SELECT code, sample_id FROM {}", "quality_blind_pending") == [("JM", "B1")]
 
 
 def test_an_untouched_store_verifies_before_and_after(store: Store) -> None:
@@ -549,6 +624,21 @@ def test_a_read_model_newer_than_the_roles_says_how_to_mend_it(applied: Store) -
     assert applied.apply().exit_code == 0
     mended = applied.cli("finding", "list", "--json", user="张工", db=applied.url_of("张工"))
     assert mended.exit_code == 0, mended.output
+
+
+def test_roles_applied_by_a_version_without_the_append_function_say_how_to_mend_it(applied: Store) -> None:
+    with applied.connect() as connection:  # the superuser: as if an earlier version had applied the roles
+        connection.execute(sql.SQL("DROP FUNCTION {}(uuid[], bigint[], text[], bytea[])").format(
+            applied.table("renovation_append")))
+    result = applied.cli("inspect", "JM", "--kind", "patrol", "--at", "2021-03-03T09:00", user="张工",
+                         db=applied.url_of("张工"))
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert "renovation_append" in line and "renovation db roles --apply" in line
+    assert applied.apply().exit_code == 0
+    again = applied.cli("inspect", "JM", "--kind", "patrol", "--at", "2021-03-03T09:00", user="张工",
+                        db=applied.url_of("张工"))
+    assert again.exit_code == 0, again.output
 
 
 def test_roles_applied_to_a_store_made_before_photos_give_it_their_table(store: Store) -> None:

@@ -6,10 +6,12 @@ What they do for us:
 - SQLite ``_insert_events(cursor, stored_events)``: inserts a save's events inside the recorder's
   transaction; ``ChainedSQLiteRecorder`` overrides it to write the chain links in the same
   transaction, and ``SQLiteBackend.appending`` calls it to import in one transaction.
-- PostgreSQL ``_insert_stored_events``, ``_lock_table``, ``_notify_channel`` and
+- PostgreSQL ``_insert_events``, ``_insert_stored_events``, ``_notify_channel`` and
   ``_fetch_ids_after_insert_events``: the steps of the library's insert, which
-  ``ChainedPostgresRecorder`` overrides (events as plain arrays; links after the ids are known) and
-  ``PostgresBackend.appending`` calls in one transaction.
+  ``ChainedPostgresRecorder.insert_events`` runs in one transaction that an error rolls back (the
+  events go to the store's append function, which locks, inserts and links), and
+  ``PostgresBackend.appending`` calls in one transaction; ``lock_table_statements``, whose first is the
+  lock timeout (the append function takes the lock itself).
 - ``Application._take_snapshots(processing_event)``: the step of ``save`` after the events are
   committed; ``services.writer.CompoundWriter`` overrides it so that no snapshot failure fails a
   command (the one override outside ``store``, allowed below).
@@ -36,7 +38,7 @@ PINNED = {
     (SQLiteApplicationRecorder, "_insert_events"): ["self", "c", "stored_events", "_"],
     (PostgresApplicationRecorder, "_insert_stored_events"): ["self", "curs", "stored_events", "kwargs"],
     (PostgresApplicationRecorder, "_fetch_ids_after_insert_events"): ["self", "curs", "stored_events", "_"],
-    (PostgresApplicationRecorder, "_lock_table"): ["self", "curs"],
+    (PostgresApplicationRecorder, "_insert_events"): ["self", "curs", "stored_events", "_"],
     (PostgresApplicationRecorder, "_notify_channel"): ["self", "curs"],
     (Application, "_take_snapshots"): ["self", "processing_event"],
     (SQLiteDatastore, "transaction"): ["self", "commit"],
@@ -67,9 +69,10 @@ def test_the_recorders_keep_the_attributes_the_store_reads() -> None:
     assert "events_table_name" in source
     assert "schema" in inspect.getsource(PostgresDatastore.__init__)
     assert "originator_id_type" in inspect.getsource(PostgresDatastore)
-    # Our PostgreSQL insert relies on the library inserting through these steps, in this order.
-    insert = inspect.getsource(PostgresApplicationRecorder.insert_events)
-    assert insert.index("_insert_stored_events") < insert.index("_fetch_ids_after_insert_events")
+    # Our PostgreSQL insert runs every statement of the library's lock but the last, LOCK TABLE.
+    statements = inspect.getsource(PostgresApplicationRecorder.__init__)
+    assert statements.index("SET LOCAL lock_timeout") < statements.index("LOCK TABLE") > statements.index(
+        "self.lock_table_statements = [")
 
 
 #: Outside ``store``, the one module that may override a pinned method (the write path's snapshot step).

@@ -50,8 +50,8 @@ def test_every_event_type_replays_to_the_live_aggregate(register, boq_items, ctx
     step(project.close_finding, "F1", "复查合格", at(8))
     step(project.sample_material, "水泥", "C-01", "routine", None, at(9))
     step(project.record_material_result, "S1", False, "检测站", "R-1", at(10))
-    step(project.sample_material, "水泥", "C-01", "blind", "李工", at(11))
-    step(project.record_material_result, "S2", True, "检测站", None, at(12))
+    step(project.sample_material, "水泥", "C-01", "blind", "李工", at(11))  # B1, the blind resample of S1
+    step(project.record_material_result, "B1", True, "检测站", None, at(12))
     step(project.measure, "010101", "2021-03", Decimal("600.125"))
     step(project.correct_measurement, "M1", Decimal("600.1"), "复核")
     step(project.approve_variation, "010101", Decimal("1100"), "增加北侧外墙")
