@@ -188,8 +188,10 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
     ``guarded`` is the version ``db roles --apply`` installs: SECURITY DEFINER (it runs with its
     owner's privileges; writers may call it and insert nothing themselves), and it also refuses,
     with SQLSTATE 42501, an event whose payload ``user`` is not the person whose login calls it, or
-    whose kind that person's role may not record (the :data:`KINDS_TABLE`); a login that is not a
-    person's may append only if it is a superuser."""
+    whose kind that person's role may not record (the :data:`KINDS_TABLE`), or without a command id
+    and a recording time, or recorded after the server's clock (an event dated ahead would hold up
+    every later writer); a login that is not a person's may append only if it is a superuser (an
+    import, the demo: they may carry older events as recorded)."""
     s = Identifier(schema)
     events = SQL("{}.{}").format(s, Identifier(events_table)).as_string()
     chain = SQL("{}.{}").format(s, Identifier(CHAIN_TABLE)).as_string()
@@ -207,6 +209,14 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
         )
         check = (
             "IF person IS NOT NULL THEN "
+            "IF NOT coalesce(commanded, false) OR recorded IS NULL THEN RAISE EXCEPTION "
+            "'% may record only events of a command, with their recording time', session_user "
+            "USING ERRCODE = 'insufficient_privilege'; END IF; "
+            # The application records at the server's clock: an event dated later would hold up every
+            # honest writer after it (none may record before the latest event).
+            "IF recorded > clock_timestamp() + interval '1 minute' THEN RAISE EXCEPTION "
+            "'recorded at %, after the server''s clock (%)', recorded, clock_timestamp() "
+            "USING ERRCODE = 'insufficient_privilege'; END IF; "
             "IF doc->>'user' IS DISTINCT FROM person THEN RAISE EXCEPTION "
             "'% may record only as %, not as % (the login of %)', session_user, person, doc->>'user', person "
             "USING ERRCODE = 'insufficient_privilege'; END IF; "
@@ -232,13 +242,12 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
         "person_role text; BEGIN "
         f"LOCK TABLE {events} IN EXCLUSIVE MODE; {who}"
         f"SELECT {time_of.format('state')} INTO latest FROM {events} ORDER BY notification_id DESC LIMIT 1; "
-        f"FOR i IN 1 .. n LOOP {read}"
+        f"FOR i IN 1 .. n LOOP {read}{check}"
         "IF recorded IS NOT NULL THEN "
         "IF latest IS NOT NULL AND recorded < latest AND commanded THEN "
         "RAISE EXCEPTION 'recorded at %, before the latest stored event (%)', recorded, latest "
         f"USING ERRCODE = '{OUT_OF_ORDER}'; END IF; "
-        "IF latest IS NULL OR recorded > latest THEN latest := recorded; END IF; END IF; "
-        f"{check}END LOOP; "
+        "IF latest IS NULL OR recorded > latest THEN latest := recorded; END IF; END IF; END LOOP; "
         f"WITH inserted AS (INSERT INTO {events} (originator_id, originator_version, topic, state) "
         "SELECT * FROM unnest(p_ids, p_versions, p_topics, p_states) RETURNING notification_id) "
         "SELECT array_agg(notification_id ORDER BY notification_id) INTO ids FROM inserted; "

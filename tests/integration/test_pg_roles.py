@@ -396,13 +396,23 @@ def test_a_role_records_only_the_kinds_of_event_its_role_may(applied: Store) -> 
     assert "a bureau may not record InspectionRecorded" in metering.output
     assert applied.rows("孙工", "SELECT count(*) FROM {}", "renovation_events") == before
     # The same through the function itself, with a state of one's own making.
-    state = json.dumps({"timestamp": {"_type_": "datetime_iso", "_data_": "2031-03-03T01:00:00+00:00"},
-                        "user": "张工", "code": "X"}).encode()
+    state = json.dumps({"timestamp": {"_type_": "datetime_iso", "_data_": "2021-03-03T01:00:00+00:00"},
+                        "user": "张工", "code": "X", "command_id": uuid.uuid4().hex}).encode()
     topic = "renovation.domain.compound:CompoundProject.HorseRaceScored"
     call = sql.SQL("SELECT {}(%s, %s, %s, %s)").format(applied.table("renovation_append"))
     with applied.connect("张工") as connection, pytest.raises(REFUSED, match="a supervisor may not record "
                                                                            "HorseRaceScored"):
         connection.execute(call, ([uuid.uuid4()], [1], [topic], [state]))
+    # Nor an event dated ahead of the server's clock (it would hold up every later writer), nor one
+    # without a command id (whose time the order of the log does not bind).
+    inspection = "renovation.domain.compound:CompoundProject.InspectionRecorded"
+    for forged, refusal in (({"_data_": "2099-01-01T00:00:00+00:00", "command_id": uuid.uuid4().hex},
+                             "after the server's clock"),
+                            ({"_data_": "2021-03-05T00:00:00+00:00"}, "only events of a command")):
+        made = json.dumps({"timestamp": {"_type_": "datetime_iso", "_data_": forged.pop("_data_")},
+                           "user": "张工", **forged}).encode()
+        with applied.connect("张工") as connection, pytest.raises(REFUSED, match=refusal):
+            connection.execute(call, ([uuid.uuid4()], [1], [inspection], [made]))
     # A login that is nobody's (the projector's service login) records nothing.
     with applied.connect(login=applied.projector) as connection, pytest.raises(REFUSED):
         connection.execute(call, ([uuid.uuid4()], [1], [topic], [state]))
