@@ -279,6 +279,8 @@ def database_said(error: BaseException) -> tuple[str, str | None]:
         primary = getattr(diag, "message_primary", None)
         if primary:
             return one_line(str(primary)), getattr(found, "sqlstate", None)
+        if found is not cause:  # SQLAlchemy's wrapping of a driver's error that has no diagnostics
+            return one_line(str(found)), None
         cause = cause.__cause__
     return one_line(str(error)), None
 
@@ -297,6 +299,10 @@ def translate(error: Exception, session: Session | None) -> click.ClickException
         return click.UsageError(str(error))
     if any(sign in str(error).lower() for sign in ("database is locked", "lock timeout", "database is busy")):
         return RuleRefused("database busy, try again (another writer holds the lock); nothing was recorded")
+    if any(sign in str(error).lower() for sign in ("too many clients", "connection slots are reserved",
+                                                   "couldn't get a connection")):
+        return RuleRefused("database busy, try again (the server has no connection to spare: see its "
+                           "max_connections); nothing was recorded")
     where = session.db if session else "the database"
     said, state = database_said(error)
     if state == "42501" and "permission denied" not in said.lower():  # the append function's refusal

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -386,8 +387,9 @@ def postgres_env(url: str, timeout: str) -> dict[str, str]:
         "POSTGRES_CONNECT_TIMEOUT": "5",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": timeout,
         # One connection kept open (the library's default opens five at once): a command runs one thing
-        # at a time, and forty people's commands must not take a server's hundred connection slots.
-        "POSTGRES_POOL_SIZE": "1",
+        # at a time, and forty people's commands must not take a server's hundred connection slots. A
+        # long-running process serving many may set POSTGRES_POOL_SIZE.
+        "POSTGRES_POOL_SIZE": os.environ.get("POSTGRES_POOL_SIZE", "1"),
     }
     query = parse_qs(parts.query, keep_blank_values=True)
     unknown = sorted(set(query) - {"schema"})
@@ -409,7 +411,7 @@ class PostgresBackend(Backend):
 
     def __init__(self, db: str, env: dict[str, str]) -> None:
         super().__init__(db, env)
-        self._lock_connection: psycopg.Connection[Any] | None = None
+        self._side_connection: psycopg.Connection[Any] | None = None
         self._privileges: dict[tuple[str, str], bool] = {}
 
     @property
@@ -423,25 +425,40 @@ class PostgresBackend(Backend):
         """Whether the schema holds a store (its events table); a server that cannot be reached says
         so when the store is opened."""
         try:
-            with contextlib.closing(self.connect()) as connection:
-                row = connection.execute("SELECT to_regclass(%s) IS NOT NULL",
-                                         (self.qualified(EVENTS_TABLE),)).fetchone()
+            row = self._side().execute("SELECT to_regclass(%s) IS NOT NULL", (self.qualified(EVENTS_TABLE),)).fetchone()
         except (psycopg.Error, OperationalError):
+            self._drop_side()
             return True  # let the opening say what is wrong
         return bool(row and row[0])
 
     def peek_zone(self) -> str | None:
         try:
-            with contextlib.closing(self.connect()) as connection:
-                table = SQL("{}.{}").format(Identifier(self.schema), Identifier(META_TABLE))
-                row = connection.execute(SQL("SELECT value FROM {} WHERE key = %s").format(table),
-                                         (TIME_ZONE_KEY,)).fetchone()
+            table = SQL("{}.{}").format(Identifier(self.schema), Identifier(META_TABLE))
+            row = self._side().execute(SQL("SELECT value FROM {} WHERE key = %s").format(table),
+                                       (TIME_ZONE_KEY,)).fetchone()
         except (psycopg.Error, OperationalError):
+            self._drop_side()
             return None
         return str(row[0]) if row else None
 
     def originator_param(self, aggregate_id: UUID) -> Any:
         return aggregate_id
+
+    def _side(self) -> psycopg.Connection[Any]:
+        """The backend's own connection (autocommit), kept for the command's length: the checks before
+        the store opens, its DDL lock, and the writers' lock. One connection for all of them, so that
+        a command holds few of the server's connection slots (and opens few connections)."""
+        if self._side_connection is None or self._side_connection.closed:
+            seconds = self.env.get("POSTGRES_LOCK_TIMEOUT", str(LOCK_TIMEOUT_SECONDS))
+            self._side_connection = self.connect(options=f"-c lock_timeout={seconds}s")
+        return self._side_connection
+
+    def _drop_side(self) -> None:
+        """Forget a side connection that failed (its session locks, if any, went with it)."""
+        if self._side_connection is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._side_connection.close()
+            self._side_connection = None
 
     def connect(self, *, options: str | None = None) -> psycopg.Connection[Any]:
         """A connection of its own (autocommit) as the URL's user; OperationalError if it cannot."""
@@ -460,20 +477,20 @@ class PostgresBackend(Backend):
         """Create the ``?schema=`` schema if missing and, while the tables do not exist yet, hold an
         advisory lock so that processes starting together do not run the same DDL at once (PostgreSQL
         refuses concurrent DDL on one catalogue row); once they exist, skip the DDL."""
-        with self.connect() as connection:
-            found = connection.execute(
-                "SELECT to_regclass(%s) IS NOT NULL", (self.qualified(CHAIN_CHECK_TABLE),)
-            ).fetchone()
-            if found and found[0]:
-                self._require_links(connection)
-                yield {**self.env, "CREATE_TABLE": "n"}
-                return
-            connection.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
-            try:
-                connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
-                yield self.env
-            finally:
-                connection.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
+        connection = self._side()  # stays open for the command
+        found = connection.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (self.qualified(CHAIN_CHECK_TABLE),)
+        ).fetchone()
+        if found and found[0]:
+            self._require_links(connection)
+            yield {**self.env, "CREATE_TABLE": "n"}
+            return
+        connection.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
+        try:
+            connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+            yield self.env
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
 
     def _require_links(self, connection: psycopg.Connection[Any]) -> None:
         """A store made before the link trigger or the append function existed gets them from the first
@@ -507,10 +524,7 @@ class PostgresBackend(Backend):
     def writer_lock(self, code: str) -> Iterator[None]:
         """One writer per compound from load to save: an advisory lock, on a connection of its own whose
         waits obey the lock timeout."""
-        if self._lock_connection is None:
-            seconds = self.env.get("POSTGRES_LOCK_TIMEOUT", str(LOCK_TIMEOUT_SECONDS))
-            self._lock_connection = self.connect(options=f"-c lock_timeout={seconds}s")
-        connection = self._lock_connection
+        connection = self._side()
         key = f"renovation:{self.schema}:{code}"
         try:
             connection.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
@@ -524,9 +538,7 @@ class PostgresBackend(Backend):
             try:
                 connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
             except psycopg.Error:  # the connection is gone, and its advisory lock with it
-                self._lock_connection = None
-                with contextlib.suppress(psycopg.Error):
-                    connection.close()
+                self._drop_side()
 
     @contextmanager
     def appending(self, zone: str | None = None) -> Iterator[Append]:
@@ -634,6 +646,4 @@ class PostgresBackend(Backend):
         return super().log_head()
 
     def close(self) -> None:
-        if self._lock_connection is not None:
-            self._lock_connection.close()
-            self._lock_connection = None
+        self._drop_side()

@@ -285,3 +285,18 @@ def test_a_user_name_an_auditor_could_not_read(run: Renovation, started: str, us
     assert "--user" in line
     assert event_count(run.db) == before
 
+
+
+def test_a_server_without_a_connection_to_spare_is_busy_not_a_raw_error() -> None:
+    """Forty people on one PostgreSQL server can take its connection slots: one line, no driver text."""
+    from eventsourcing.persistence import OperationalError
+
+    from renovation.cli import translate
+
+    for said in ('connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  remaining '
+                 "connection slots are reserved for non-replication superuser connections",
+                 "connection failed: FATAL:  sorry, too many clients already"):
+        refused = translate(OperationalError(said), None)
+        assert refused.exit_code == 1
+        assert refused.format_message() == ("database busy, try again (the server has no connection to spare: see "
+                                            "its max_connections); nothing was recorded")
