@@ -38,7 +38,8 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 #: A date-time as the help shows it: the date, then T (or a space) and the hour and minute; not the
 #: other forms ISO 8601 allows (20210531, 2021-W22), which read as the start of a day.
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", re.ASCII)
-_IDENTIFIER = re.compile(r"^[A-Z]\d{1,9}$", re.ASCII)
+#: A letter and digits (M3, F7, S2, T1), or a blind sample's B and hex digits (B3F9A1C).
+_IDENTIFIER = re.compile(r"(?:[A-Z][0-9]{1,9}|B[0-9A-F]{6,32})\Z")
 
 
 def ruled(raw: Any, check: Callable[..., None], *args: Any, **kwargs: Any) -> None:
@@ -139,10 +140,11 @@ def parse_code(raw: Any) -> str:
 
 
 def parse_identifier(raw: Any) -> str:
-    """An id the tracker gave out: a letter and digits (``M3``, ``F7``, ``S2``, ``T1``), any case."""
+    """An id the tracker gave out: a letter and digits (``M3``, ``F7``, ``S2``, ``T1``), or a blind sample's
+    B and hex digits (``B3F9A1C``), any case."""
     text = str(raw).strip().upper()
     if not _IDENTIFIER.match(text):
-        raise ValueError(f"{raw!r} is not an id (a letter and digits, e.g. M3)")
+        raise ValueError(f"{raw!r} is not an id (a letter and digits, e.g. M3; a blind sample's: B and hex digits)")
     return text
 
 

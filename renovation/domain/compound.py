@@ -587,11 +587,18 @@ class CompoundProject(Aggregate):
                 aggregate.samples[self.sample_id], passed=self.passed, lab=self.lab, report=self.report
             )
 
-    def next_sample_id(self, regime: str) -> str:
-        """Blind samples are numbered in a series of their own (B1, B2, ...), the others in theirs (S1,
-        S2, ...): a contractor, who sees no blind sample before its result, finds no gap in the ids it
-        reads. (Samples taken before had one series for all, S1, S2, ...; they keep their ids, and the
-        S series goes on after them.)"""
+    def next_sample_id(self, regime: str, command_id: str | None = None) -> str:
+        """Routine and cross samples are numbered S1, S2, ...; a blind sample gets an id that tells
+        nothing of how many there are: B and the first six hex digits of its command's id (more if
+        the compound has that one already), so that a contractor, who sees no blind sample before its
+        result, learns nothing from the ids it reads — no gap, no count. (Samples taken before had one
+        series for all, S1, S2, ...; they keep their ids, and the S series goes on after them. A
+        blind sample of a command without an id is numbered B1, B2, ...)"""
+        if regime == Regime.BLIND and command_id:
+            digits = command_id.upper()
+            for length in range(6, len(digits) + 1):
+                if f"B{digits[:length]}" not in self.samples:
+                    return f"B{digits[:length]}"
         prefix = "B" if regime == Regime.BLIND else "S"
         return f"{prefix}{sum(1 for sample_id in self.samples if sample_id.startswith(prefix)) + 1}"
 
@@ -640,7 +647,7 @@ class CompoundProject(Aggregate):
             raise errors.WrongStatus(
                 code=self.code, action="sample", status=self.status, required=[Status.UNDER_CONSTRUCTION.value]
             )
-        sample_id = self.next_sample_id(regime)
+        sample_id = self.next_sample_id(regime, ctx.command_id)
         self._trigger(
             self.MaterialSampled, ctx, sample_id=sample_id, material=material.strip(), batch=batch.strip(),
             regime=regime, witness=witness, at=at, resample_of=resample_of,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from sqlalchemy import Column, Connection, Engine, String, Table, insert, select
 
+from renovation.projections import BadEvent
 from renovation.projections.base import Event, Projection, metadata, position_of, set_position, tracking
 from renovation.projections.rows import Rows
 from renovation.store.faults import crash_point
@@ -68,9 +69,13 @@ class ReadModels:
         #: A given engine is another database (a replay in memory): the store's locks are not its.
         self.on_store = engine is None
         self.engine = engine or backend.engine()
-        with self.engine.begin() as connection:
-            self._lock_ddl(connection)
-            metadata.create_all(connection)
+        #: Whether this login writes the read models (on PostgreSQL after ``db roles --apply``, only the
+        #: projector's does; the others read them as it left them, and make no table).
+        self.writes = not self.on_store or backend.may_write(tracking.name)
+        if self.writes:
+            with self.engine.begin() as connection:
+                self._lock_ddl(connection)
+                metadata.create_all(connection)
         self._codes: dict[str, str] = {}
         self._ensure_tracking_rows()
 
@@ -152,14 +157,17 @@ class ReadModels:
 
     def apply(self, rows: Rows, projection: Projection, notification: Any, domain_event: Any = None) -> None:
         """Apply one notification (decoded already, or decoded here) to a projection's rows."""
-        if domain_event is None:
-            domain_event = self.mapper.to_domain_event(notification)
-        fields = {k: v for k, v in vars(domain_event).items() if k not in ("originator_id", "originator_topic")}
-        name = type(domain_event).__name__
-        originator = str(domain_event.originator_id)
-        if name == "Registered":
-            self.remember(rows, originator, fields["code"])
-        projection.apply(rows, Event(event_type=name, code=self.code_of(rows, originator), fields=fields))
+        try:
+            if domain_event is None:
+                domain_event = self.mapper.to_domain_event(notification)
+            fields = {k: v for k, v in vars(domain_event).items() if k not in ("originator_id", "originator_topic")}
+            name = type(domain_event).__name__
+            originator = str(domain_event.originator_id)
+            if name == "Registered":
+                self.remember(rows, originator, fields["code"])
+            projection.apply(rows, Event(event_type=name, code=self.code_of(rows, originator), fields=fields))
+        except Exception as error:  # an event the application never wrote: say which, once, and stop
+            raise BadEvent(notification.id, projection.name, error) from error
 
     def process(self, name: str, notifications: Sequence[Any]) -> None:
         """Apply given notifications to one projection, skipping any it has already applied."""

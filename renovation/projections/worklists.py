@@ -206,6 +206,15 @@ def _end_of(today: date, like: Any) -> Any:
     return datetime.combine(today, time.max, like.tzinfo)
 
 
+def _in_order(row: SampleRow) -> tuple[Any, ...]:
+    """By compound: S1, S2, ... then the blind samples (whose ids tell no order, see
+    ``CompoundProject.next_sample_id``) as they were taken."""
+    sample_id = row["sample_id"]
+    if sample_id[:1] == "S" and sample_id[1:].isdigit():
+        return (row["code"], 0, int(sample_id[1:]))
+    return (row["code"], 1, row["sampled_at"], sample_id)
+
+
 def sample_rows(connection: Connection, *, state: str | None = None, codes: list[str] | None = None,
                 batch: str | None = None, hide_pending_blind: bool = False, zone: Any = None) -> list[SampleRow]:
     """The material samples (of ``codes``, if given), by compound and id; ``state`` one of SAMPLE_STATES
@@ -253,6 +262,5 @@ def sample_rows(connection: Connection, *, state: str | None = None, codes: list
             "outcome": found.get("outcome"), "lab": found.get("lab"), "report": found.get("report"),
             "resample_of": row.resample_of,
         })
-    # S1, S2, ... then the blind samples' own series B1, B2, ... (CompoundProject.next_sample_id)
-    result.sort(key=lambda found: (found["code"], found["sample_id"][:1] != "S", int(found["sample_id"][1:])))
+    result.sort(key=_in_order)
     return result

@@ -11,7 +11,7 @@ from eventsourcing.persistence import PersistenceError
 
 from renovation.services.errors import BadRequest, Refused
 from renovation.store.backend import BadDatabaseURL
-from renovation.store.chain import ROLES_APPLIED_KEY, ChainStore, Problem
+from renovation.store.chain import ROLES_APPLIED_KEY, ChainStore, Problem, describe
 from renovation.store.chain import verify as walk
 
 if TYPE_CHECKING:
@@ -98,7 +98,13 @@ def event_problems(app: Any, backend: Any, access: Access, *, rules: bool = True
     for notification in app.iter_notifications():
         try:
             event = app.mapper.to_domain_event(notification)
-        except (ValueError, TypeError, KeyError, AttributeError, AssertionError, TopicError):
+        except (ValueError, TypeError, KeyError, AttributeError, AssertionError, TopicError) as error:
+            if checked is not None:  # chained as stored, yet the application cannot read it
+                problems.append(Problem(notification.id, "undecodable", "the application cannot read this event ("
+                                        + " ".join(str(error).split())[:200] + "): "
+                                        + describe(notification.originator_id, notification.originator_version,
+                                                   notification.topic)))
+                checked.broken.add(notification.originator_id)
             continue  # an event edited past reading: the chain's walk names it
         allowed = roles.get(notification.topic)
         role = access.role(event.user) if allowed is not None and isinstance(event.user, str) else None
@@ -144,6 +150,9 @@ class _Rules:
         except DoesNotFollow as error:
             self.broken.add(originator)
             return f"{name} does not follow from its command: {error}"
+        except (ValueError, TypeError, KeyError, AttributeError, LookupError) as error:  # not even a command's
+            self.broken.add(originator)
+            return f"{name} cannot be run as a command: {' '.join(str(error).split())[:200]}"
         return None
 
 

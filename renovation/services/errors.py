@@ -3,13 +3,26 @@
 
 from __future__ import annotations
 
+from renovation.projections import BadEvent
 from renovation.services.clock import BadTimeZone
 from renovation.services.config import BadConfig
 from renovation.services.writer import ClockBehind, WriteConflict, ZoneKept
 from renovation.store.backend import BadDatabaseURL
 
-__all__ = ["BAD_INPUT", "REFUSED", "BadConfig", "BadDatabaseURL", "BadRequest", "BadTimeZone", "ClockBehind",
-           "NoStore", "Refused", "WriteConflict", "ZoneKept"]
+__all__ = [
+    "BAD_INPUT",
+    "REFUSED",
+    "BadConfig",
+    "BadDatabaseURL",
+    "BadEvent",
+    "BadRequest",
+    "BadTimeZone",
+    "ClockBehind",
+    "NoStore",
+    "Refused",
+    "WriteConflict",
+    "ZoneKept",
+]
 
 
 class Refused(Exception):
@@ -25,5 +38,5 @@ class NoStore(BadRequest):
 
 
 #: What the state of the store refused (exit 1), and what was asked wrongly (exit 2).
-REFUSED: tuple[type[Exception], ...] = (ClockBehind, WriteConflict, Refused, ZoneKept)
+REFUSED: tuple[type[Exception], ...] = (ClockBehind, WriteConflict, Refused, ZoneKept, BadEvent)
 BAD_INPUT: tuple[type[Exception], ...] = (BadDatabaseURL, BadRequest, BadTimeZone, BadConfig)

@@ -89,13 +89,11 @@ class Workspace:
         """The read models, caught up with every event recorded so far (the named ones, or all). A
         login that may not write them (on PostgreSQL after ``db roles --apply``, every login but the
         projector's) reads them as the last catch-up left them; ``on_stale`` hears how far behind."""
-        from renovation.projections.base import tracking
-
         if self._read_models is None:
             from renovation.projections import read_models
 
             self._read_models = read_models(self.app)
-        if self.backend.may_write(tracking.name):
+        if self._read_models.writes:
             self._read_models.catch_up(*names)
         else:
             behind = self._read_models.behind(*names)

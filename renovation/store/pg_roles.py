@@ -108,9 +108,11 @@ from renovation.store.chain import CHAIN_TABLE, LOGINS_TABLE, META_TABLE, ROLES_
 from renovation.store.photos import PHOTOS_TABLE
 from renovation.store.postgres import (
     APPEND_FUNCTION,
+    CODES_TABLE,
     EVENTS_TABLE,
     HEAD_FUNCTION,
     KINDS_TABLE,
+    REGISTERED_TOPIC,
     REQUIRE_LINK_FUNCTION,
     PostgresBackend,
     append_function_statements,
@@ -120,7 +122,9 @@ from renovation.store.postgres import (
 )
 
 DEFAULT_PREFIX = "renovation"
-PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
+#: Letters and digits only: with an underscore one store's roles could be another's (the person "owner"
+#: of prefix ``a`` has the login ``a_u_owner``, the owner role of prefix ``a_u``).
+PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9]{0,31}")
 #: PostgreSQL's longest identifier, in bytes (NAMEDATALEN - 1).
 MAX_IDENTIFIER_BYTES = 63
 WRITERS = ("supervisor", "bureau", "auditor")
@@ -242,7 +246,7 @@ def build(schema: str, users: Mapping[str, User] | None, prefix: str = DEFAULT_P
     if not users:
         raise BadRoles("no [users] in renovation.toml: the roles are made from its users")
     if not PREFIX_PATTERN.fullmatch(prefix):
-        raise BadRoles(f"--prefix {prefix!r}: 1-32 lower-case letters, digits or _, starting with a letter")
+        raise BadRoles(f"--prefix {prefix!r}: 1-32 lower-case letters or digits, starting with a letter")
     logins: dict[str, tuple[str, User]] = {}
     for name, user in users.items():
         role = login_role(prefix, name)
@@ -270,8 +274,8 @@ class _Names:
         self.writers = sql.SQL(", ").join(self.groups[role] for role in WRITERS)
         self.everyone = sql.SQL(", ").join([*(self.groups[role] for role in ROLES), self.projector])
         self.read_models = read_models
-        self.ours = (EVENTS_TABLE, SNAPSHOTS_TABLE, CHAIN_TABLE, META_TABLE, LOGINS_TABLE, KINDS_TABLE, PHOTOS_TABLE,
-                     *read_models)
+        self.ours = (EVENTS_TABLE, SNAPSHOTS_TABLE, CHAIN_TABLE, META_TABLE, LOGINS_TABLE, KINDS_TABLE, CODES_TABLE,
+                     PHOTOS_TABLE, *read_models)
         self.events = self.t(EVENTS_TABLE)
 
     def t(self, name: str) -> sql.Composable:
@@ -288,12 +292,20 @@ def _lock(n: _Names) -> Step:
     return lock
 
 
+#: The defaults of every person's login: a transaction left open, or a statement that never ends,
+#: would hold up the writers after it.
+PERSON_SETTINGS = {"idle_in_transaction_session_timeout": f"{LOCK_TIMEOUT_SECONDS}s", "statement_timeout": "300s"}
+
+
 def _roles(n: _Names, logins: dict[str, tuple[str, User]]) -> Step:
     roles = Step("roles: the owner, one group per application role, one login per person")
     for name, login in [(owner_role(n.prefix), False), *((group_role(n.prefix, r), False) for r in ROLES),
                         (projector_role(n.prefix), True), *((role, True) for role in logins)]:
         _create_role(roles, name, login=login)
     for role, (_name, user) in logins.items():
+        # A person's session (psql as well as the tracker) may not sit on a lock or run without end.
+        for setting, value in PERSON_SETTINGS.items():
+            roles.add("ALTER ROLE {} SET {} = {}", sql.Identifier(role), sql.Identifier(setting), sql.Literal(value))
         roles.add("GRANT {} TO {}", n.groups[user.role], sql.Identifier(role))
         others = [n.groups[r] for r in ROLES if r != user.role] + [n.owner]
         roles.add("REVOKE {} FROM {}", sql.SQL(", ").join(others), sql.Identifier(role))
@@ -316,7 +328,8 @@ def _who(n: _Names, logins: dict[str, tuple[str, User]]) -> Step:
 
 
 def _kinds(n: _Names) -> Step:
-    kinds = Step("which role may record which kind of event (the append function checks every event)")
+    kinds = Step("which role may record which kind of event, and the codes registered (the append function checks "
+                 "every event against them)")
     table = n.t(KINDS_TABLE)
     kinds.add("CREATE TABLE IF NOT EXISTS {} (topic text NOT NULL, app_role text NOT NULL, "
               "PRIMARY KEY (topic, app_role))", table)
@@ -324,6 +337,11 @@ def _kinds(n: _Names) -> Step:
     kinds.add("INSERT INTO {} (topic, app_role) VALUES {}", table,
               sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(topic), sql.Literal(role))
                                  for topic, role in event_kinds()))
+    codes = n.t(CODES_TABLE)
+    kinds.add("CREATE TABLE IF NOT EXISTS {} (code text PRIMARY KEY, originator_id uuid NOT NULL UNIQUE)", codes)
+    kinds.add("INSERT INTO {} (code, originator_id) SELECT upper(convert_from(state, 'UTF8')::jsonb->>'code'), "
+              "originator_id FROM {} WHERE topic = {} AND originator_version = 1 ON CONFLICT DO NOTHING",
+              codes, n.events, sql.Literal(REGISTERED_TOPIC))
     return kinds
 
 
@@ -438,16 +456,18 @@ ROW_ESTIMATES = ("reltuples", "relpages", "relallvisible")
 #: The database's views of each table's activity (rows inserted, live, dead; blocks read).
 STATISTICS_VIEWS = tuple(f"pg_{kind}_{which}_{what}" for kind in ("stat", "statio") for which in ("all", "user", "sys")
                          for what in ("tables", "indexes")) + tuple(
-    f"pg_stat_xact_{which}_tables" for which in ("all", "user", "sys"))
+    f"pg_stat_xact_{which}_tables" for which in ("all", "user", "sys")) + (
+    "pg_locks", "pg_stat_activity")  # who holds which lock (a writer's on a compound), who is connected
 #: The functions that tell a relation's size.
 SIZE_FUNCTIONS = ("pg_relation_size(regclass)", "pg_relation_size(regclass, text)", "pg_table_size(regclass)",
                   "pg_total_relation_size(regclass)", "pg_indexes_size(regclass)")
 
 
 def _statistics(n: _Names) -> Step:
-    """What a contractor could count without reading a row: per-table activity statistics, row and page
-    estimates, relation sizes. Granted by PostgreSQL to PUBLIC in every database, so revoked from
-    PUBLIC in this one and granted back to the store's other roles (this database is the store's)."""
+    """What a contractor could count without reading a row — per-table activity statistics, row and page
+    estimates, relation sizes, who holds which lock — and the advisory locks it could hold up writers
+    with. Granted by PostgreSQL to PUBLIC in every database, so revoked from PUBLIC in this one and
+    granted back to the store's other roles (this database is the store's)."""
     stats = Step("statistics: the per-table counts, estimates and sizes of this database, not for contractors")
     ours = sql.SQL(", ").join([n.owner, *(n.groups[role] for role in WRITERS), n.projector])
     views = sql.SQL(", ").join(sql.SQL("pg_catalog.{}").format(sql.Identifier(name)) for name in STATISTICS_VIEWS)
@@ -456,13 +476,15 @@ def _statistics(n: _Names) -> Step:
     sizes = sql.SQL(", ").join(sql.SQL("pg_catalog." + signature) for signature in SIZE_FUNCTIONS)
     stats.add("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC", sizes)
     stats.add("GRANT EXECUTE ON FUNCTION {} TO {}", sizes, ours)
-    # Every pg_stat_get_*(oid) function (the views are made of them): found in the catalogue.
+    # Every pg_stat_get_* function (the views are made of them), the lock views' functions, and the
+    # advisory locks (with which a reader could hold up a compound's writers): found in the catalogue.
     grantees = ", ".join(sql.SQL("{}").format(ident).as_string() for ident in
                          (n.owner, *(n.groups[role] for role in WRITERS), n.projector))
     body = (
         "DECLARE f regprocedure; BEGIN FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p WHERE "
-        "p.pronamespace = 'pg_catalog'::regnamespace AND p.proname LIKE 'pg\\_stat\\_get\\_%' AND "
-        "p.proargtypes = '26'::oidvector LOOP "
+        "p.pronamespace = 'pg_catalog'::regnamespace AND (p.proname LIKE 'pg\\_stat\\_get\\_%' OR p.proname IN "
+        "('pg_lock_status', 'pg_blocking_pids', 'pg_safe_snapshot_blocking_pids') OR p.proname LIKE "
+        "'pg\\_%advisory%') LOOP "
         "EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f); "
         f"EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO {grantees.replace(chr(39), chr(39) * 2)}', f); "
         "END LOOP; END"

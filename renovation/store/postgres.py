@@ -174,6 +174,10 @@ HEAD_FUNCTION = "renovation_log_head"
 APPEND_FUNCTION = "renovation_append"
 #: ``db roles --apply``: which application role may record which kind of event (by topic).
 KINDS_TABLE = "event_kinds"
+#: ``db roles --apply``: each registered compound's code and aggregate, kept by the append function.
+CODES_TABLE = "compound_codes"
+#: The kind of event that begins a compound (version 1, and only version 1).
+REGISTERED_TOPIC = "renovation.domain.compound:CompoundProject.Registered"
 #: The SQLSTATE the append function raises for an event recorded before the latest stored one (class
 #: 23, integrity: psycopg raises IntegrityError); the writer runs its command again (RecordedOutOfOrder).
 OUT_OF_ORDER = "23R01"
@@ -199,9 +203,30 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
     logins = SQL("{}.{}").format(s, Identifier(LOGINS_TABLE)).as_string()
     kinds = SQL("{}.{}").format(s, Identifier(KINDS_TABLE)).as_string()
     function = SQL("{}.{}").format(s, Identifier(APPEND_FUNCTION))
+    codes = SQL("{}.{}").format(s, Identifier(CODES_TABLE)).as_string()
     who = ""
     check = ""
+    shape = ""
     if guarded:
+        # Each event follows its compound's last (within the call too), a compound begins with its
+        # registration and only there, and a code is registered once: what the application's load,
+        # the boards and the directory rely on, and what no crafted call may break for others.
+        shape = (
+            "last := (seen->>p_ids[i]::text)::bigint; "
+            f"IF last IS NULL THEN SELECT max(originator_version) INTO last FROM {events} "
+            "WHERE originator_id = p_ids[i]; last := coalesce(last, 0); END IF; "
+            "IF p_versions[i] IS DISTINCT FROM last + 1 THEN RAISE EXCEPTION "
+            "'version % of aggregate % does not follow its last, %', p_versions[i], p_ids[i], last "
+            "USING ERRCODE = 'insufficient_privilege'; END IF; "
+            "seen := seen || jsonb_build_object(p_ids[i]::text, p_versions[i]); "
+            f"IF (p_versions[i] = 1) IS DISTINCT FROM (p_topics[i] = '{REGISTERED_TOPIC}') THEN RAISE EXCEPTION "
+            "'a compound begins with its registration, and only there (aggregate %, version %)', p_ids[i], "
+            "p_versions[i] USING ERRCODE = 'insufficient_privilege'; END IF; "
+            f"IF p_versions[i] = 1 THEN IF EXISTS (SELECT FROM {codes} WHERE code = upper(doc->>'code')) "
+            "OR doc->>'code' IS NULL THEN RAISE EXCEPTION 'compound % is registered already', doc->>'code' "
+            f"USING ERRCODE = 'insufficient_privilege'; END IF; INSERT INTO {codes} (code, originator_id) "
+            "VALUES (upper(doc->>'code'), p_ids[i]); END IF; "
+        )
         who = (
             f"SELECT app_user, app_role INTO person, person_role FROM {logins} WHERE login_role = session_user::text; "
             "IF NOT FOUND AND NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user) THEN "
@@ -240,10 +265,11 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
     body = (
         "DECLARE ids bigint[]; last_position bigint; last_hash text; latest timestamptz; recorded timestamptz; "
         "commanded boolean; doc jsonb; n int := coalesce(array_length(p_ids, 1), 0); person text; "
-        "person_role text; BEGIN "
+        "person_role text; last bigint; seen jsonb := '{}'; BEGIN "
+        "IF n = 0 THEN RETURN '{}'::bigint[]; END IF; "
         f"LOCK TABLE {events} IN EXCLUSIVE MODE; {who}"
         f"SELECT {time_of.format('state')} INTO latest FROM {events} ORDER BY notification_id DESC LIMIT 1; "
-        f"FOR i IN 1 .. n LOOP {read}{check}"
+        f"FOR i IN 1 .. n LOOP {read}{check}{shape}"
         "IF recorded IS NOT NULL THEN "
         "IF latest IS NOT NULL AND recorded < latest AND commanded THEN "
         "RAISE EXCEPTION 'recorded at %, before the latest stored event (%)', recorded, latest "
@@ -445,9 +471,8 @@ class PostgresBackend(Backend):
         return aggregate_id
 
     def _side(self) -> psycopg.Connection[Any]:
-        """The backend's own connection (autocommit), kept for the command's length: the checks before
-        the store opens, its DDL lock, and the writers' lock. One connection for all of them, so that
-        a command holds few of the server's connection slots (and opens few connections)."""
+        """The backend's own connection (autocommit): the checks before the store opens and its DDL lock
+        (closed when the store is open), then the writers' lock (kept for the command's length)."""
         if self._side_connection is None or self._side_connection.closed:
             seconds = self.env.get("POSTGRES_LOCK_TIMEOUT", str(LOCK_TIMEOUT_SECONDS))
             self._side_connection = self.connect(options=f"-c lock_timeout={seconds}s")
@@ -477,20 +502,25 @@ class PostgresBackend(Backend):
         """Create the ``?schema=`` schema if missing and, while the tables do not exist yet, hold an
         advisory lock so that processes starting together do not run the same DDL at once (PostgreSQL
         refuses concurrent DDL on one catalogue row); once they exist, skip the DDL."""
-        connection = self._side()  # stays open for the command
-        found = connection.execute(
-            "SELECT to_regclass(%s) IS NOT NULL", (self.qualified(CHAIN_CHECK_TABLE),)
-        ).fetchone()
-        if found and found[0]:
-            self._require_links(connection)
-            yield {**self.env, "CREATE_TABLE": "n"}
-            return
-        connection.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
+        connection = self._side()
         try:
-            connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
-            yield self.env
+            found = connection.execute(
+                "SELECT to_regclass(%s) IS NOT NULL", (self.qualified(CHAIN_CHECK_TABLE),)
+            ).fetchone()
+            if found and found[0]:
+                self._require_links(connection)
+                yield {**self.env, "CREATE_TABLE": "n"}
+                return
+            connection.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
+            try:
+                connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+                yield self.env
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
         finally:
-            connection.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
+            # Closed once the store is open (the application has its own connection now); a writer's
+            # lock opens it again: a command holds at most two of the server's connections at once.
+            self._drop_side()
 
     def _require_links(self, connection: psycopg.Connection[Any]) -> None:
         """A store made before the link trigger or the append function existed gets them from the first
@@ -507,7 +537,10 @@ class PostgresBackend(Backend):
         statements = [] if found and found[0] else require_link_statements(self.schema, EVENTS_TABLE)
         if not (found and found[1]):
             statements += append_function_statements(self.schema, EVENTS_TABLE)
-        connection.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
+        try:
+            connection.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
+        except psycopg.errors.InsufficientPrivilege:
+            return  # a contractor's login, after db roles --apply: it makes nothing
         try:
             with connection.transaction():
                 for statement in statements:

@@ -9,6 +9,7 @@ the CLI (``--db postgresql://<login>@.../test?schema=...``).
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from renovation.cli import cli
 from renovation.domain.access import User
 from renovation.projections import read_models
 from renovation.services.application import RenovationApp
-from renovation.store.pg_roles import MAX_IDENTIFIER_BYTES, build, login_role, projector_role
+from renovation.store.pg_roles import MAX_IDENTIFIER_BYTES, BadRoles, build, login_role, projector_role
 from tests.backends import drop_schema, pg_unreachable, pg_url, require_pg, with_schema
 
 CST = timezone(timedelta(hours=8))
@@ -62,6 +63,8 @@ class Store:
     prefix: str
     config: Path
     runner: CliRunner
+    #: The id of JM's blind sample (one that tells nothing: see CompoundProject.next_sample_id).
+    blind: str = ""
 
     @property
     def url(self) -> str:
@@ -132,9 +135,10 @@ class Store:
         return result
 
 
-def fill(url: str) -> None:
+def fill(url: str) -> str:
     """Two compounds of two contractors, started, inspected (a finding on JM), sampled (a blind sample
-    of JM, B1, still without result, a routine one, S1, with), scored; the read models caught up."""
+    of JM still without result, a routine one, S1, with), scored; the read models caught up. Returns
+    the blind sample's id."""
     app = RenovationApp(url)
     try:
         for code, name, contractor in (("JM", "吉明小区", "辽源建工"), ("LY", "利源小区", "示例建工")):
@@ -149,7 +153,7 @@ def fill(url: str) -> None:
                       user="周科长")
         app.record_inspection("JM", "morning", at=datetime(2021, 3, 2, 6, 40, tzinfo=CST), user="张工")
         app.record_inspection("LY", "morning", at=datetime(2021, 3, 2, 6, 50, tzinfo=CST), user="张工")
-        app.sample_material("JM", material="防水卷材", batch="B-1", regime="blind", user="张工")
+        blind = app.sample_material("JM", material="防水卷材", batch="B-1", regime="blind", user="张工").sample_id
         app.sample_material("JM", material="水泥", batch="C-1", regime="routine", user="张工")
         app.record_material_result("JM", "S1", passed=True, lab="市质检站", user="张工")
         app.sample_material("LY", material="水泥", batch="C-9", regime="routine", user="张工")
@@ -158,6 +162,7 @@ def fill(url: str) -> None:
         models.close()
     finally:
         app.close()
+    return blind
 
 
 def drop_roles(prefix: str) -> None:
@@ -180,7 +185,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
     config.write_text(CONFIG, encoding="utf-8")
     created = Store(schema=f"t_{token}", prefix=f"rt{token}", config=config, runner=CliRunner())
     try:
-        fill(created.url)
+        created.blind = fill(created.url)
         yield created
     finally:
         drop_schema(created.schema)
@@ -226,6 +231,14 @@ def test_sqlite_store_is_refused_in_one_line(tmp_path: Path) -> None:
         assert len(result.output.strip().splitlines()) == 1
         assert "PostgreSQL" in result.output
     assert not (tmp_path / "r.db").exists()
+
+
+def test_a_prefix_is_letters_and_digits_so_no_two_stores_share_a_role() -> None:
+    """With an underscore, the person "owner" of prefix rvq would have the login rvq_u_owner: the owner
+    role of prefix rvq_u."""
+    with pytest.raises(BadRoles, match="letters or digits"):
+        build("s", USERS, "rvq_u")
+    assert login_role("rvq", "owner") == "rvq_u_owner" != f"{build('s', USERS, 'rvqu').prefix}_owner"
 
 
 def test_without_users_or_with_a_bad_prefix_is_bad_usage(tmp_path: Path) -> None:
@@ -323,7 +336,7 @@ def test_contractor_sees_the_ranking_and_its_own_rows_only(applied: Store) -> No
     assert applied.rows("李经理", "SELECT DISTINCT code FROM {}", "quality_morning_days_v2") == [("JM",)]
     assert applied.rows("赵经理", "SELECT code FROM {}", "progress_compounds") == [("LY",)]
     assert applied.rows("赵经理", "SELECT code, sample_id FROM {}", "quality_samples") == [("LY", "S1")]
-    # JM's blind sample B1 has no result yet: hidden; the routine S1 with its result is shown.
+    # JM's blind sample has no result yet: hidden; the routine S1 with its result is shown.
     assert applied.rows("李经理", "SELECT code, sample_id FROM {}", "quality_samples") == [("JM", "S1")]
     assert applied.rows("李经理", "SELECT count(*) FROM {}", "quality_samples")[0][0] == 1
     # SET ROLE to the group does not widen (or change) what the login sees.
@@ -331,12 +344,12 @@ def test_contractor_sees_the_ranking_and_its_own_rows_only(applied: Store) -> No
         connection.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(f"{applied.prefix}_contractor")))
         assert connection.execute(sql.SQL("SELECT code FROM {}").format(applied.table("progress_compounds"))
                                   ).fetchall() == [("JM",)]
-    result = applied.cli("material", "result", "JM", "B1", "--pass", "--lab", "市质检站", user="张工",
+    result = applied.cli("material", "result", "JM", applied.blind, "--pass", "--lab", "市质检站", user="张工",
                          db=applied.url_of("张工"))
     assert result.exit_code == 0, result.output
     applied.project()
     shown = applied.rows("李经理", "SELECT sample_id FROM {} ORDER BY sample_id", "quality_samples")
-    assert shown == [("B1",), ("S1",)]
+    assert shown == sorted([(applied.blind,), ("S1",)])
 
 
 def test_supervisor_records_through_its_own_login(applied: Store) -> None:
@@ -525,7 +538,7 @@ def test_only_the_projector_writes_read_models_and_audit_boards_finds_a_forged_r
     found = {(d["table"], d["key"], d["kind"], d["column"], d["stored"], d["rebuilt"])
              for d in json.loads(forged.stdout)}
     assert found == {("ranking_scores", "LY/2021-03", "changed", "quality", "100", "70"),
-                     ("quality_blind_pending", "JM/B1", "missing", None, None, None),
+                     ("quality_blind_pending", f"JM/{applied.blind}", "missing", None, None, None),
                      ("quality_samples", "JM/S1", "missing", None, None, None)}
     assert "3 difference(s) between the read models and the log" in forged.stderr
     rebuilt = applied.cli("projections", "rebuild", db=applied.url_as(applied.projector), user="周科长")
@@ -565,7 +578,7 @@ def test_a_reader_reads_the_boards_as_last_caught_up_and_hears_how_far_behind(ap
 
 
 def test_a_contractor_can_count_no_pending_blind_sample(applied: Store) -> None:
-    """Item 5: JM's blind sample B1 waits for its result. The contractor's sample ids have no gap (the
+    """Item 5: JM's blind sample waits for its result. The contractor's sample ids have no gap (the
     routine samples are S1, S2, ...), the pending blind samples are in tables it may not read, and the
     statistics, row estimates and sizes that would count rows are not its to read."""
     with applied.connect() as connection:  # the superuser: statistics as autovacuum would leave them
@@ -592,7 +605,84 @@ def test_a_contractor_can_count_no_pending_blind_sample(applied: Store) -> None:
     assert found == [("quality_blind_pending", "r")]
     assert applied.rows("张工", "SELECT count(*) >= 0 FROM pg_stat_user_tables") == [(True,)]
     # The blind sample's rows, to those who may see it.
-    assert applied.rows("张工", "SELECT code, sample_id FROM {}", "quality_blind_pending") == [("JM", "B1")]
+    assert applied.rows("张工", "SELECT code, sample_id FROM {}", "quality_blind_pending") == [("JM", applied.blind)]
+    assert re.fullmatch(r"B[0-9A-F]{6,}", applied.blind)  # no count in it
+
+
+def _state(user: str, **fields: Any) -> bytes:
+    now = datetime.now(UTC).isoformat()
+    return json.dumps({"timestamp": {"_type_": "datetime_iso", "_data_": now}, "user": user,
+                       "command_id": uuid.uuid4().hex, **fields}).encode()
+
+
+def test_the_append_function_keeps_each_compound_whole(applied: Store) -> None:
+    """What no crafted call may break for others: an event follows its compound's last version (no
+    gap, no repeat, nothing before 1), a compound begins with its registration and only there, a code
+    is registered once."""
+    with applied.connect() as connection:
+        (jm, last), = connection.execute(sql.SQL(
+            "SELECT originator_id, max(originator_version) FROM {} WHERE originator_id = (SELECT originator_id "
+            "FROM {} WHERE topic LIKE '%%Registered' ORDER BY notification_id LIMIT 1) GROUP BY originator_id"
+        ).format(applied.table("renovation_events"), applied.table("renovation_events"))).fetchall()
+    inspection = "renovation.domain.compound:CompoundProject.InspectionRecorded"
+    registered = "renovation.domain.compound:CompoundProject.Registered"
+    call = sql.SQL("SELECT {}(%s, %s, %s, %s)").format(applied.table("renovation_append"))
+    tries = [
+        ("张工", [jm], [last + 5], [inspection], "does not follow its last"),
+        ("张工", [jm], [-5], [inspection], "does not follow its last"),
+        ("张工", [jm, jm], [last + 1, last + 1], [inspection, inspection], "does not follow its last"),
+        ("张工", [uuid.uuid4()], [1], [inspection], "begins with its registration"),
+        ("张工", [uuid.uuid4()], [5], [inspection], "does not follow its last"),
+        ("周科长", [uuid.uuid4()], [1], [registered], "registered already"),
+    ]
+    for person, ids, versions, topics, refusal in tries:
+        states = [_state(person, code="jm") for _ in ids]
+        with applied.connect(person) as connection, pytest.raises(REFUSED, match=refusal):
+            connection.execute(call, (ids, versions, topics, states))
+    # An empty call takes no lock: another writer is not held up by a transaction left open after it.
+    with applied.connect("王工") as idle, idle.transaction():
+        idle.execute(call, ([], [], [], []))
+        result = applied.cli("inspect", "JM", "--kind", "patrol", "--at", "2021-03-03T09:00", user="张工",
+                             db=applied.url_of("张工"))
+        assert result.exit_code == 0, result.output
+    assert applied.cli("audit", "verify", user="孙工", db=applied.url_of("孙工")).exit_code == 0
+
+
+def test_a_person_may_not_hold_up_the_writers(applied: Store) -> None:
+    """A contractor may not take the writers' advisory locks, nor see who holds which lock; a person's
+    session ends a transaction left open and a statement that runs without end."""
+    for statement in ("SELECT pg_advisory_lock(hashtext('renovation:x:JM'))", "SELECT pg_try_advisory_lock(1)",
+                      "SELECT pg_advisory_xact_lock(1)", "SELECT count(*) FROM pg_locks",
+                      "SELECT count(*) FROM pg_stat_activity", "SELECT count(*) FROM pg_lock_status()"):
+        applied.refused("李经理", statement)
+    with applied.connect("张工") as connection:
+        settings = connection.execute("SELECT current_setting('idle_in_transaction_session_timeout'), "
+                                      "current_setting('statement_timeout')").fetchone()
+    assert settings == ("10s", "5min")
+
+
+def test_an_event_the_application_cannot_read_is_named_and_stops_the_boards_in_one_line(applied: Store) -> None:
+    """Through the superuser (whom the function lets append anything well formed), an event whose value
+    the application cannot read: verify names it; the projector stops before it, in one line."""
+    with applied.connect() as connection:
+        (ly, last), = connection.execute(sql.SQL(
+            "SELECT originator_id, max(originator_version) FROM {} WHERE originator_id = (SELECT originator_id "
+            "FROM {} WHERE topic LIKE '%%Registered' ORDER BY notification_id DESC LIMIT 1) GROUP BY originator_id"
+        ).format(applied.table("renovation_events"), applied.table("renovation_events"))).fetchall()
+        state = _state("孙工", item="A1", period="2021-03", entry_id="M1",
+                       quantity={"_type_": "decimal_str", "_data_": "abc"})
+        connection.execute(sql.SQL("SELECT {}(%s, %s, %s, %s)").format(applied.table("renovation_append")),
+                           ([ly], [last + 1], ["renovation.domain.compound:CompoundProject.QuantityMeasured"],
+                            [state]))
+    verified = applied.cli("audit", "verify", user="孙工", db=applied.url_of("孙工"))
+    assert verified.exit_code == 1
+    assert verified.stderr.startswith(f"Error: position {EVENTS + 1}: undecodable: the application cannot read "
+                                      "this event (")
+    stopped = applied.cli("projections", "rebuild", db=applied.url_as(applied.projector))
+    assert stopped.exit_code == 1
+    (line,) = stopped.output.strip().splitlines()[-1:]
+    assert line.startswith(f"Error: event {EVENTS + 1} cannot be applied to the ") and "audit verify" in line
+    assert "Traceback" not in stopped.output
 
 
 def test_an_untouched_store_verifies_before_and_after(store: Store) -> None:
@@ -630,7 +720,7 @@ def test_a_read_model_newer_than_the_roles_says_how_to_mend_it(applied: Store) -
 
     assert result.exit_code == 1
     (line,) = result.output.strip().splitlines()
-    assert "permission denied" in line and "renovation db roles --apply" in line
+    assert '"worklist_findings" does not exist' in line and "renovation db roles --apply" in line
     assert applied.apply().exit_code == 0
     mended = applied.cli("finding", "list", "--json", user="张工", db=applied.url_of("张工"))
     assert mended.exit_code == 0, mended.output

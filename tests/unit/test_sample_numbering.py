@@ -1,6 +1,7 @@
-"""Blind samples in a series of their own (issue 14, item 5), and samples numbered before in one
-series for all, which keep their ids when a store is imported (the import runs each event's command
-again and compares)."""
+"""Blind samples named so that their ids tell nothing (issue 14, item 5: by their command's id; B1,
+B2, ... for a command without one, as in these unit tests), the others S1, S2, ... without a gap; and
+samples numbered before in one series for all, which keep their ids when a store is imported (the
+import runs each event's command again and compares)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from dataclasses import replace
 import pytest
 
 from renovation.domain.rerun import DoesNotFollow, rerun
+from tests.unit.conftest import NOW
+
+NOW_LATER = NOW
 
 
 def test_blind_samples_have_a_series_of_their_own_and_the_others_no_gap(started, ctx, at):
@@ -55,3 +59,15 @@ def test_an_imported_blind_sample_with_an_id_of_neither_series_is_refused(starte
     with pytest.raises(DoesNotFollow) as refused:
         rerun(compound, replace(blind, sample_id="S7"))
     assert "sample_id" in str(refused.value)
+
+
+def test_a_blind_sample_of_a_command_is_named_by_its_command_and_tells_no_count(started, at):
+    from renovation.domain.compound import Context
+
+    first = Context(user="wang.supervisor", now=NOW_LATER, command_id="3f9a1c" + "0" * 26)
+    same_start = Context(user="wang.supervisor", now=NOW_LATER, command_id="3f9a1c" + "1" * 26)
+    routine = Context(user="wang.supervisor", now=NOW_LATER, command_id="77" * 16)
+
+    assert started.sample_material("防水卷材", "B-1", "blind", None, at(10), first)[0] == "B3F9A1C"
+    assert started.sample_material("防水卷材", "B-2", "blind", None, at(11), same_start)[0] == "B3F9A1C1"
+    assert started.sample_material("水泥", "C-1", "routine", None, at(12), routine)[0] == "S1"
