@@ -6,10 +6,11 @@ from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
+from eventsourcing.utils import TopicError
 from sqlalchemy import Column, Connection, Engine, String, Table, insert, select
 
-from renovation.projections import BadEvent
 from renovation.projections.base import Event, Projection, metadata, position_of, set_position, tracking
+from renovation.projections.errors import BadEvent
 from renovation.projections.rows import Rows
 from renovation.store.faults import crash_point
 
@@ -166,7 +167,8 @@ class ReadModels:
             if name == "Registered":
                 self.remember(rows, originator, fields["code"])
             projection.apply(rows, Event(event_type=name, code=self.code_of(rows, originator), fields=fields))
-        except Exception as error:  # an event the application never wrote: say which, once, and stop
+        except (ValueError, TypeError, LookupError, AttributeError, AssertionError, TopicError) as error:
+            # An event the application never wrote (a database's error is not one): say which, and stop.
             raise BadEvent(notification.id, projection.name, error) from error
 
     def process(self, name: str, notifications: Sequence[Any]) -> None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from renovation.projections import BadEvent
+from renovation.projections.errors import BadEvent
 from renovation.services.clock import BadTimeZone
 from renovation.services.config import BadConfig
 from renovation.services.writer import ClockBehind, WriteConflict, ZoneKept

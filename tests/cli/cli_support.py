@@ -8,6 +8,7 @@ test types is in 2021, safely in the past.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,10 @@ BOQ_CSV = (
     "A1,雨污分流,m,100,123.45\n"
     "B2,外墙保温,m2,50,185\n"
 )
+
+#: The id of a blind sample recorded by a command: B and (at least) the first six hex digits of the
+#: command's id, upper-case; it tells nothing of how many blind samples there are.
+BLIND_SAMPLE_ID = re.compile(r"B[0-9A-F]{6,}")
 
 REGISTER_JM = [
     "compound", "register", "JM", "--name", "吉明小区", "--district", "龙山区", "--contractor", "辽源建工",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import Renovation, event_count
+from cli_support import BLIND_SAMPLE_ID, Renovation, event_count
 from click.testing import Result
 
 TODAY = ("--today", "2021-05-10")
@@ -582,10 +582,11 @@ def test_a_read_right_after_a_write_shows_it(run: Renovation, started: str) -> N
     run.ok("finding", "close", "JM", "F1", "--at", "2021-03-04T10:00")
     assert (quality_of("JM")["findings_open"], quality_of("JM")["findings_closed"]) == (0, 1)
 
-    run.ok("material", "sample", "JM", "--material", "钢筋", "--batch", "G1", "--regime", "blind",
-           "--at", "2021-03-02T11:00")
+    blind = run.json("material", "sample", "JM", "--material", "钢筋", "--batch", "G1", "--regime", "blind",
+                     "--at", "2021-03-02T11:00")["sample_id"]
+    assert BLIND_SAMPLE_ID.fullmatch(blind), blind
     assert quality_of("JM")["samples"] == 1
-    run.ok("material", "result", "JM", "B1", "--fail", "--lab", "检测站", "--at", "2021-03-03T11:00")
+    run.ok("material", "result", "JM", blind, "--fail", "--lab", "检测站", "--at", "2021-03-03T11:00")
     assert quality_of("JM")["samples_failed"] == 1
 
     run.ok("score", "JM", "--period", "2021-04", "--quality", "90", "--safety", "90", "--progress", "90",

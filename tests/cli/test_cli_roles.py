@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from cli_support import BOQ_CSV, ENV, Renovation, event_count
+from cli_support import BLIND_SAMPLE_ID, BOQ_CSV, ENV, Renovation, event_count
 from click.testing import CliRunner, Result
 
 from renovation.cli import cli
@@ -323,8 +323,9 @@ def test_compound_show_names_the_role_of_the_user(store: tuple[Path, Path, Path]
 # ---------------------------------------------------------------- blind samples
 
 
-def site(tmp_path: Path, name: str, *, blind: bool) -> tuple[Path, Path]:
-    """JM started, with a routine sample that passed and (if ``blind``) a blind sample awaiting its result."""
+def site(tmp_path: Path, name: str, *, blind: bool) -> tuple[Path, Path, str | None]:
+    """JM started, with a routine sample that passed and (if ``blind``) a blind sample awaiting its result:
+    the database, the configuration and the blind sample's id (None without one)."""
     db = tmp_path / f"{name}.db"
     (tmp_path / "roles.toml").write_text(CONFIG, encoding="utf-8")
     config = Path("roles.toml")  # relative: the temporary path names the test, which says "blind"
@@ -341,8 +342,10 @@ def site(tmp_path: Path, name: str, *, blind: bool) -> tuple[Path, Path]:
     if blind:
         recorded = json.loads(ok(db, supervisor, "material", "sample", "JM", "--material", "防水卷材",
                                  "--batch", "B-BLIND-0326", "--regime", "blind", "--json", config=config).stdout)
-        assert recorded["sample_id"] == "B1"  # blind: a series of its own
-    return db, config
+        blind_id: str = recorded["sample_id"]
+        assert BLIND_SAMPLE_ID.fullmatch(blind_id), blind_id  # named by its command: no count in its id
+        return db, config, blind_id
+    return db, config, None
 
 
 VIEWS = [
@@ -373,8 +376,9 @@ def test_a_pending_blind_sample_leaves_no_trace_for_a_contractor(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, view: list[str], output: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    with_blind, config = site(tmp_path, "with", blind=True)
-    without_blind, _config = site(tmp_path, "without", blind=False)
+    with_blind, config, blind_id = site(tmp_path, "with", blind=True)
+    without_blind, _config, _none = site(tmp_path, "without", blind=False)
+    assert blind_id is not None
     formats = [] if output == "table" else [output]
 
     for who in OUTSIDERS:  # another's compound: the same refusal whether the sample is there or not
@@ -383,7 +387,7 @@ def test_a_pending_blind_sample_leaves_no_trace_for_a_contractor(
     for who in ("contractor",):
         seen = ok(with_blind, USERS[who], *view, *formats, config=config).output
         unseen = ok(without_blind, USERS[who], *view, *formats, config=config).output
-        assert "B-BLIND" not in seen and "防水卷材" not in seen
+        assert "B-BLIND" not in seen and "防水卷材" not in seen and blind_id not in seen
         # "blind" only where it is part of the layout (the column blind_pass_rate), as without the sample
         assert seen.count("blind") == unseen.count("blind"), who
         assert without_events(view, seen) == without_events(view, unseen), who
@@ -393,7 +397,8 @@ def test_counts_exclude_a_pending_blind_sample_for_a_contractor_and_the_unlisted
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    db, config = site(tmp_path, "site", blind=True)
+    db, config, blind_id = site(tmp_path, "site", blind=True)
+    assert blind_id is not None
 
     def show(who: str) -> dict[str, object]:
         shown: dict[str, object] = json.loads(ok(db, USERS[who], "compound", "show", "JM", "--json",
@@ -423,7 +428,7 @@ def test_counts_exclude_a_pending_blind_sample_for_a_contractor_and_the_unlisted
         assert quality_csv(who)["samples"] == "2", who
 
     # Once the result is recorded the contractor sees the sample, its regime included.
-    ok(db, USERS["supervisor"], "material", "result", "JM", "B1", "--fail", "--lab", "辽源市检测站", config=config)
+    ok(db, USERS["supervisor"], "material", "result", "JM", blind_id, "--fail", "--lab", "辽源市检测站", config=config)
 
     assert (show("contractor")["samples"], show("contractor")["samples_pending"]) == (2, 0)
     row = quality("contractor")

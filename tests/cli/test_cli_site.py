@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import ENV, REGISTER_JM, Renovation, event_count
+from cli_support import BLIND_SAMPLE_ID, ENV, REGISTER_JM, Renovation, event_count
 from sqlalchemy import select
 
 from renovation.cli import cli
@@ -143,18 +143,21 @@ def test_a_blind_sample_that_fails_twice_rejects_the_batch(run: Renovation, star
     lab = ("--lab", "辽源市建设工程质量检测站")
 
     first = run.json(*sample)
-    assert first == {"code": "JM", "sample_id": "B1", "batch": "B2021-031", "regime": "blind", "resample_of": None}
+    blind = first["sample_id"]  # named by its command: no count in its id
+    assert BLIND_SAMPLE_ID.fullmatch(blind), blind
+    assert first == {"code": "JM", "sample_id": blind, "batch": "B2021-031", "regime": "blind", "resample_of": None}
 
-    failed = run.json("material", "result", "JM", "B1", "--fail", *lab, "--report", "JC-2021-118")
+    failed = run.json("material", "result", "JM", blind, "--fail", *lab, "--report", "JC-2021-118")
     assert failed["outcome"] == "resample_required"
     assert failed["passed"] is False
 
     resample = run.json(*sample)
-    assert resample["sample_id"] == "B2"  # a blind resample: in the B series
-    assert resample["resample_of"] == "B1"
+    blind_resample = resample["sample_id"]
+    assert BLIND_SAMPLE_ID.fullmatch(blind_resample) and blind_resample != blind  # a blind resample: a B id
+    assert resample["resample_of"] == blind
 
-    failed_again = run.ok("material", "result", "JM", "B2", "--fail", *lab)
-    assert failed_again.output.strip() == "Sample B2: fail on resample; batch B2021-031 rejected (退场)."
+    failed_again = run.ok("material", "result", "JM", blind_resample, "--fail", *lab)
+    assert failed_again.output.strip() == f"Sample {blind_resample}: fail on resample; batch B2021-031 rejected (退场)."
     assert run.json("compound", "show", "JM")["rejected_batches"] == ["B2021-031"]
 
     before = event_count(run.db)

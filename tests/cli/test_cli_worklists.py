@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import BOQ_CSV, ENV, REGISTER_JM, Renovation
+from cli_support import BLIND_SAMPLE_ID, BOQ_CSV, ENV, REGISTER_JM, Renovation
 
 from renovation.cli import cli
 
@@ -25,8 +25,9 @@ CONFIG = """
 
 
 @pytest.fixture
-def site(run: Renovation, started: str, tmp_path: Path) -> Renovation:
-    """JM (辽源建工) with three findings and four samples, and LY (示例建工) with one of each."""
+def site_and_blind(run: Renovation, started: str, tmp_path: Path) -> tuple[Renovation, str]:
+    """JM (辽源建工) with three findings and four samples, and LY (示例建工) with one of each; and the id
+    of JM's blind sample, pending."""
     run.ok("inspect", "JM", "--kind", "patrol", "--at", "2021-03-02T09:00",
            "--finding", "safety:major:脚手架未挂安全网@3号楼", "--finding", "quality:minor:墙面空鼓")  # F1, F2
     run.ok("inspect", "JM", "--kind", "morning", "--at", "2021-03-05T06:40",
@@ -34,9 +35,14 @@ def site(run: Renovation, started: str, tmp_path: Path) -> Renovation:
     run.ok("finding", "rectify", "JM", "F1", "--at", "2021-03-04T10:00", "--note", "已挂网")
     run.ok("finding", "close", "JM", "F1", "--at", "2021-03-05T10:00", "--note", "复查合格")
     run.ok("finding", "rectify", "JM", "F2", "--at", "2021-03-06T10:00", "--note", "已修补")
-    for batch, regime in (("B-1", "routine"), ("B-2", "routine"), ("B-3", "blind"), ("B-4", "cross")):
-        run.ok("material", "sample", "JM", "--material", "水泥", "--batch", batch, "--regime", regime,
-               "--witness", "王工", "--at", "2021-03-03T10:00")  # S1, S2, B1 (blind: a series of its own), S3
+    sample_ids = [
+        run.json("material", "sample", "JM", "--material", "水泥", "--batch", batch, "--regime", regime,
+                 "--witness", "王工", "--at", "2021-03-03T10:00")["sample_id"]
+        for batch, regime in (("B-1", "routine"), ("B-2", "routine"), ("B-3", "blind"), ("B-4", "cross"))
+    ]
+    # S1, S2, the blind sample (named by its command: no count in its id), S3
+    (s1, s2, blind, s3) = sample_ids
+    assert (s1, s2, s3) == ("S1", "S2", "S3") and BLIND_SAMPLE_ID.fullmatch(blind), sample_ids
     run.ok("material", "result", "JM", "S1", "--pass", "--lab", "检测站", "--at", "2021-03-04T10:00")
     run.ok("material", "result", "JM", "S2", "--fail", "--lab", "检测站", "--report", "R-2",
            "--at", "2021-03-04T11:00")
@@ -48,7 +54,18 @@ def site(run: Renovation, started: str, tmp_path: Path) -> Renovation:
     run.ok("inspect", "LY", "--kind", "patrol", "--at", "2021-03-02T09:00", "--finding", "quality:minor:门窗渗水")
     run.ok("material", "sample", "LY", "--material", "砂", "--batch", "L-1", "--regime", "routine",
            "--at", "2021-03-03T10:00")
-    return run
+    return run, blind
+
+
+@pytest.fixture
+def site(site_and_blind: tuple[Renovation, str]) -> Renovation:
+    return site_and_blind[0]
+
+
+@pytest.fixture
+def blind(site_and_blind: tuple[Renovation, str]) -> str:
+    """The id of JM's blind sample, pending."""
+    return site_and_blind[1]
 
 
 def codes_and_ids(rows: list[dict[str, Any]], key: str) -> list[tuple[str, str]]:
@@ -96,15 +113,15 @@ def test_finding_show_tells_its_whole_history(site: Renovation) -> None:
     assert missing.exit_code == 1 and "F9" in missing.output
 
 
-def test_material_list_and_its_filters(site: Renovation) -> None:
+def test_material_list_and_its_filters(site: Renovation, blind: str) -> None:
     every = site.json("material", "list")
 
-    assert codes_and_ids(every, "sample_id") == [("JM", "S1"), ("JM", "S2"), ("JM", "S3"), ("JM", "B1"), ("LY", "S1")]
+    assert codes_and_ids(every, "sample_id") == [("JM", "S1"), ("JM", "S2"), ("JM", "S3"), ("JM", blind), ("LY", "S1")]
     s2 = every[1]
     assert (s2["result"], s2["outcome"], s2["lab"], s2["report"], s2["witness"]) == (
         "failed", "resample_required", "检测站", "R-2", "王工")
     assert codes_and_ids(site.json("material", "list", "--pending"), "sample_id") == [
-        ("JM", "S3"), ("JM", "B1"), ("LY", "S1")]
+        ("JM", "S3"), ("JM", blind), ("LY", "S1")]
     assert codes_and_ids(site.json("material", "list", "--resample"), "sample_id") == [("JM", "S2")]
     assert site.json("material", "list", "--rejected") == []
     assert codes_and_ids(site.json("material", "list", "--batch", "B-1"), "sample_id") == [("JM", "S1")]
@@ -120,16 +137,17 @@ def as_user(site: Renovation, tmp_path: Path, user: str, *args: str) -> Any:
     return site.runner.invoke(cli, ["--db", str(site.db), "--user", user, "--config", str(config), *args], env=ENV)
 
 
-def test_a_contractor_sees_its_own_compounds_and_no_pending_blind_sample(site: Renovation, tmp_path: Path) -> None:
+def test_a_contractor_sees_its_own_compounds_and_no_pending_blind_sample(site: Renovation, blind: str,
+                                                                        tmp_path: Path) -> None:
     import json
 
     own = json.loads(as_user(site, tmp_path, "李经理", "finding", "list", "--json").stdout)
     assert {row["code"] for row in own} == {"JM"}
     samples = json.loads(as_user(site, tmp_path, "李经理", "material", "list", "--json").stdout)
-    # B1, blind and pending: not there; and no gap in the ids the contractor reads (S1, S2, S3)
+    # the blind sample, pending: not there; and no gap in the ids the contractor reads (S1, S2, S3)
     assert [row["sample_id"] for row in samples] == ["S1", "S2", "S3"]
     supervisor = json.loads(as_user(site, tmp_path, "张工", "material", "list", "--pending", "--json").stdout)
-    assert ("JM", "B1") in codes_and_ids(supervisor, "sample_id")
+    assert ("JM", blind) in codes_and_ids(supervisor, "sample_id")
     other = as_user(site, tmp_path, "赵经理", "finding", "list", "--code", "JM")
     assert other.exit_code == 1 and "JM" in other.output  # another contractor's compound: as if not there
     assert as_user(site, tmp_path, "赵经理", "finding", "show", "JM", "F1").exit_code == 1
@@ -155,7 +173,7 @@ def test_a_blind_resample_still_pending_leaves_its_batch_awaited_for_a_contracto
     import json
 
     site.ok("material", "sample", "JM", "--material", "水泥", "--batch", "B-2", "--regime", "blind",
-            "--at", "2021-03-06T10:00")  # B2, the blind resample of S2, without its result
+            "--at", "2021-03-06T10:00")  # a blind sample, the resample of S2, without its result
 
     awaited = json.loads(as_user(site, tmp_path, "李经理", "material", "list", "--resample", "--json").stdout)
     assert codes_and_ids(awaited, "sample_id") == [("JM", "S2")]  # nothing says a resample was taken

@@ -10,6 +10,7 @@ at the end every remembered moment is replayed and compared.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -214,8 +215,9 @@ def script(db: str) -> Iterator[Script]:
     s.at(cst(3, 25, 11))
     s.measure("LY", "A1", "2021-03", "10.5", AUDITOR_2)  # M1 1049.895 -> 1049.90
     s.at(cst(3, 26, 6, 30))
-    s.run("JM", lambda: app.sample_material("JM", material="防水卷材", batch="B-BLIND-7", regime="blind",
-                                            user=SUPERVISOR))  # B1: blind samples have a series of their own
+    blind = s.run("JM", lambda: app.sample_material("JM", material="防水卷材", batch="B-BLIND-7", regime="blind",
+                                                    user=SUPERVISOR)).sample_id
+    assert re.fullmatch(r"B[0-9A-F]{6,}", blind), blind  # named by its command: no count in its id
     s.at(cst(4, 1, 9))
     s.score("JM", "2021-03", 80)
     s.at(cst(4, 1, 9, 5))
@@ -231,7 +233,7 @@ def script(db: str) -> Iterator[Script]:
     s.at(cst(4, 20, 15))
     s.measure("JM", "A1", "2021-04", "85", AUDITOR)  # M4: 28.5 + 85 = 113.5 <= 120
     s.at(cst(4, 21, 8))
-    s.run("JM", lambda: app.record_material_result("JM", "B1", passed=True, lab="辽源市检测站", user=SUPERVISOR))
+    s.run("JM", lambda: app.record_material_result("JM", blind, passed=True, lab="辽源市检测站", user=SUPERVISOR))
     s.at(cst(5, 2, 10))
     s.correct("JM", "M2", "3", "漏计两套", AUDITOR)  # 37.035 -> 37.04
     s.at(cst(5, 3, 9))

@@ -251,7 +251,7 @@ WRITES = [
           ("ledger", "JM", "--json")),
     Write("variation", ("variation", "JM", "--item", "010101", "--quantity", "200", "--reason", "变更令 BG-07"),
           ("ledger", "JM", "--json")),
-    # LY's S8, pending since 04-13 (its blind sample, 03-29, is B1: a series of its own)
+    # LY's S8, pending since 04-13 (its blind sample, 03-29, has a B id of its own: no gap in the S series)
     Write("material-result", ("material", "result", "LY", "S8", "--fail", "--lab", "示例检测站",
                               "--at", f"{DAY}T12:00"), ("quality", "LY", "--json")),
     Write("feedback", ("feedback", "LY", "--channel", "hotline", "--text", "楼道施工噪音太早", "--at", f"{DAY}T08:00"),

@@ -139,8 +139,8 @@ def quality_programme(app: RenovationApp) -> None:
         ("水泥", "B2", "routine", False),  # S3: the resample fails: B2 rejected
         ("保温板", "C1", "cross", True),  # S4: cross pass
         ("管材", "C2", "cross", False),  # S5: cross fail, not resampled yet
-        ("卷材", "D1", "blind", True),  # B1 (blind: a series of its own): blind pass
-        ("卷材", "D2", "blind", None),  # B2: blind, pending
+        ("卷材", "D1", "blind", True),  # a B id (named by its command, no count in it): blind pass
+        ("卷材", "D2", "blind", None),  # another B id: blind, pending
     ]:
         sample_id = app.sample_material("JM", material=material, batch=batch, regime=regime,
                                         at=at("2021-03-05", "10:00"), user="sup").sample_id
@@ -192,7 +192,7 @@ def test_quality_per_compound(app: RenovationApp, models: ReadModels) -> None:
         "samples": 7,
         # S2, S3, S5
         "samples_failed": 3,
-        # routine: S1 pass, S2 and S3 fail: 1/3 = 33.333.. -> 33.33; cross: 1/2; blind: B1 pass, B2 pending
+        # routine: S1 pass, S2 and S3 fail: 1/3 = 33.333.. -> 33.33; cross: 1/2; blind: D1's pass, D2's pending
         "routine_pass_rate": D("33.33"), "cross_pass_rate": D("50.00"), "blind_pass_rate": D("100.00"),
         # B2: the resample S3 failed
         "rejected_batches": 1,
@@ -281,7 +281,7 @@ def test_quality_hides_pending_samples_of_a_hidden_regime(app: RenovationApp, mo
     with models.engine.connect() as connection:
         (jm, *_) = quality_rows(connection, date(2021, 3, 15), hidden_regimes=frozenset({"blind"}))
 
-    # B2 (blind, pending) is not shown; B1 (blind, resulted) still is
+    # D2's sample (blind, pending) is not shown; D1's (blind, resulted) still is
     assert jm["samples"] == 6
     assert jm["blind_pass_rate"] == D("100.00")
 

@@ -18,7 +18,7 @@ def test_a_sample_records_material_batch_regime_witness_and_business_time(starte
 
     event = only_event(started)
     assert isinstance(event, CompoundProject.MaterialSampled)
-    assert result == ("B1", None)  # blind: numbered in a series of its own
+    assert result == ("B1", None)  # blind, recorded without a command id: B1, B2, ...
     assert (event.sample_id, event.material, event.batch) == ("B1", "钢筋 HRB400", "B-01")
     assert (event.regime, event.witness, event.at, event.resample_of) == ("blind", "监理 李工", at(12), None)
     assert event.user == ctx.user
