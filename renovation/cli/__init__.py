@@ -312,6 +312,9 @@ def translate(error: Exception, session: Session | None) -> click.ClickException
                            "contractor's login reads the boards and its own lists only)")
     if "renovation_append" in said and "does not exist" in said:  # roles applied by an earlier version
         said += " (a superuser runs `renovation db roles --apply` again, or opens the store once)"
+    if said.startswith("permission denied for function"):  # a lock or the append function: not this login's
+        return RuleRefused("this database login may not record (after `renovation db roles --apply`, a "
+                           "contractor's login reads the boards and its own lists only)")
     if said.startswith("relation ") and said.endswith("does not exist"):  # a read model's table not made yet
         said += (" (this login makes no table: if this version of the tracker added it, a superuser runs "
                  "`renovation db roles --apply` again)")

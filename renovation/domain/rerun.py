@@ -113,6 +113,9 @@ def rerun(compound: CompoundProject | None, event: Any) -> tuple[CompoundProject
     compound.pending_events.clear()
     if type(produced) is not kind:
         raise DoesNotFollow(field="kind", given=kind.__name__, derived=type(produced).__name__)
+    if kind is P.Registered and event.originator_id != produced.originator_id:  # the id follows from the code
+        raise DoesNotFollow(field="originator_id", given=str(event.originator_id),
+                            derived=str(produced.originator_id))
     given, derived = vars(event), vars(produced)
     if kind is P.MaterialSampled and _legacy_number(compound, event.sample_id, produced.sample_id):
         derived = {**derived, "sample_id": event.sample_id}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from renovation.projections.errors import BadEvent
 from renovation.services.clock import BadTimeZone
 from renovation.services.config import BadConfig
-from renovation.services.writer import ClockBehind, WriteConflict, ZoneKept
+from renovation.services.writer import ClockBehind, Unreadable, WriteConflict, ZoneKept
 from renovation.store.backend import BadDatabaseURL
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "ClockBehind",
     "NoStore",
     "Refused",
+    "Unreadable",
     "WriteConflict",
     "ZoneKept",
 ]
@@ -38,5 +39,5 @@ class NoStore(BadRequest):
 
 
 #: What the state of the store refused (exit 1), and what was asked wrongly (exit 2).
-REFUSED: tuple[type[Exception], ...] = (ClockBehind, WriteConflict, Refused, ZoneKept, BadEvent)
+REFUSED: tuple[type[Exception], ...] = (ClockBehind, WriteConflict, Refused, ZoneKept, BadEvent, Unreadable)
 BAD_INPUT: tuple[type[Exception], ...] = (BadDatabaseURL, BadRequest, BadTimeZone, BadConfig)

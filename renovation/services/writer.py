@@ -44,6 +44,15 @@ MAX_LIFT = timedelta(hours=1)
 E = TypeVar("E", bound=CompoundProject.Event)
 
 
+class Unreadable(Exception):
+    """A compound whose events the application cannot replay (one of them it never wrote)."""
+
+    def __init__(self, code: str, error: BaseException) -> None:
+        said = " ".join(str(error).split())[:200] or type(error).__name__
+        super().__init__(f"compound {code} cannot be read: one of its events is not one the application wrote "
+                         f"({said}); `renovation audit verify` names it")
+
+
 class WriteConflict(Exception):
     """Other writers kept changing the compound; the command was not recorded."""
 
@@ -223,8 +232,11 @@ class CompoundWriter(Application[UUID]):
         if start is not None and upto is not None and start.version > upto:
             start = None
         from_snapshot = start.version if start is not None else 0
-        events = self.events.get(aggregate_id, gt=from_snapshot or None, lte=upto)
-        project = project_compound(start, events)
+        try:
+            events = self.events.get(aggregate_id, gt=from_snapshot or None, lte=upto)
+            project = project_compound(start, events)
+        except (ValueError, TypeError, LookupError, AttributeError, AssertionError) as error:
+            raise Unreadable(code or str(aggregate_id), error) from error
         assert project is None or isinstance(project, CompoundProject)
         return project, from_snapshot
 
@@ -338,7 +350,7 @@ class CompoundWriter(Application[UUID]):
         with self.writer_lock(normalise_code(code)):
             project = self.get_project(code)
             loaded = project.version
-            self.access.check(user, action, project.contractor)
+            self._check(user, action, project)
             self._floor = self._latest(project.modified_on)
             try:
                 command(project)
@@ -420,12 +432,20 @@ class CompoundWriter(Application[UUID]):
         crash_point("after_store")
         self._snapshot_due(events)
 
+    def _check(self, user: str, action: str, project: CompoundProject) -> None:
+        """Refuse unless ``user`` may record ``action`` on ``project``; another contractor's compound is
+        refused as if it did not exist (as every read does: ``renovation.services.scope``)."""
+        try:
+            self.access.check(user, action, project.contractor)
+        except errors.NotTheContractor:
+            raise errors.CompoundNotFound(code=project.code) from None
+
     def _update_in_batch(self, code: str, action: str, user: str, command: Callable[[CompoundProject], object],
                          kind: type[E]) -> E:
         assert self._batch is not None
         project = self.get_project(code)
         self._batch[project.code] = project
-        self.access.check(user, action, project.contractor)
+        self._check(user, action, project)
         before = len(project.pending_events)
         self._floor = max(project.modified_on, self._batch_floor or project.modified_on)
         try:

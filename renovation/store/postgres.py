@@ -222,6 +222,10 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
             f"IF (p_versions[i] = 1) IS DISTINCT FROM (p_topics[i] = '{REGISTERED_TOPIC}') THEN RAISE EXCEPTION "
             "'a compound begins with its registration, and only there (aggregate %, version %)', p_ids[i], "
             "p_versions[i] USING ERRCODE = 'insufficient_privilege'; END IF; "
+            # A code as the application writes one (renovation.domain.values.CODE_PATTERN, upper case).
+            "IF p_versions[i] = 1 AND (doc->>'code') !~ '^[A-Z0-9][A-Z0-9-]{0,15}$' THEN RAISE EXCEPTION "
+            "'% is not a compound code as the application writes one', doc->>'code' "
+            "USING ERRCODE = 'insufficient_privilege'; END IF; "
             f"IF p_versions[i] = 1 THEN IF EXISTS (SELECT FROM {codes} WHERE code = upper(doc->>'code')) "
             "OR doc->>'code' IS NULL THEN RAISE EXCEPTION 'compound % is registered already', doc->>'code' "
             f"USING ERRCODE = 'insufficient_privilege'; END IF; INSERT INTO {codes} (code, originator_id) "
@@ -255,8 +259,15 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
     time_of = ("(substring(encode({}, 'escape') from '\"timestamp\":\\s*\\{{\\s*\"_type_\":\\s*\"datetime_iso\","
                "\\s*\"_data_\":\\s*\"(\\d{{4}}-\\d\\d-\\d\\dT[0-9:.]+([+-]\\d\\d:\\d\\d)?)\"\\s*\\}}'))"
                "::timestamptz")
-    if guarded:  # a person's event must be JSON: its user, time and command id are read from it
+    if guarded:  # an event must be JSON: its user, time and command id are read from it
+        # Its time is read twice, as the log's order reads it (the first "timestamp" in the bytes) and as
+        # the application decodes it (the last): a state that says two times, or a time without its
+        # offset, is refused.
         read = ("doc := convert_from(p_states[i], 'UTF8')::jsonb; "
+                "IF (doc #>> '{timestamp,_data_}') !~ '[+-][0-9][0-9]:[0-9][0-9]$' OR "
+                f"{time_of.format('p_states[i]')} IS DISTINCT FROM (doc #>> '{{timestamp,_data_}}')::timestamptz "
+                "THEN RAISE EXCEPTION 'event %: its recording time is not one time with its offset', i "
+                "USING ERRCODE = 'insufficient_privilege'; END IF; "
                 "recorded := (doc #>> '{timestamp,_data_}')::timestamptz; "
                 "commanded := jsonb_typeof(doc->'command_id') = 'string'; ")
     else:

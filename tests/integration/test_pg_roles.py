@@ -426,6 +426,18 @@ def test_a_role_records_only_the_kinds_of_event_its_role_may(applied: Store) -> 
                            "user": "张工", **forged}).encode()
         with applied.connect("张工") as connection, pytest.raises(REFUSED, match=refusal):
             connection.execute(call, ([uuid.uuid4()], [1], [inspection], [made]))
+    # Nor one whose state says two times (the log's order reads the first, the application the last),
+    # nor a time without its offset: either would hold up or break every later writer.
+    twice = ('{"timestamp":{"_type_":"datetime_iso","_data_":"2099-01-01T00:00:00+08:00"},"user":"张工",'
+             f'"command_id":"{uuid.uuid4().hex}","timestamp":{{"_type_":"datetime_iso","_data_":'
+             f'"{datetime.now(UTC).isoformat()}"}}}}').encode()
+    naive = _state("张工")
+    naive = naive.replace(datetime.now(UTC).isoformat()[:10].encode(), b"2021-03-03", 1)
+    naive = json.dumps({**json.loads(naive), "timestamp": {"_type_": "datetime_iso",
+                                                            "_data_": "2021-03-03T06:59:22"}}).encode()
+    for made in (twice, naive):
+        with applied.connect("张工") as connection, pytest.raises(REFUSED, match="one time with its offset"):
+            connection.execute(call, ([uuid.uuid4()], [1], [inspection], [made]))
     # A login that is nobody's (the projector's service login) records nothing.
     with applied.connect(login=applied.projector) as connection, pytest.raises(REFUSED):
         connection.execute(call, ([uuid.uuid4()], [1], [topic], [state]))
@@ -634,9 +646,11 @@ def test_the_append_function_keeps_each_compound_whole(applied: Store) -> None:
         ("张工", [uuid.uuid4()], [1], [inspection], "begins with its registration"),
         ("张工", [uuid.uuid4()], [5], [inspection], "does not follow its last"),
         ("周科长", [uuid.uuid4()], [1], [registered], "registered already"),
+        ("周科长", [uuid.uuid4()], [1], [registered], "not a compound code"),
     ]
     for person, ids, versions, topics, refusal in tries:
-        states = [_state(person, code="jm") for _ in ids]
+        states = [_state(person, code="JM ") if refusal.startswith("not a") else _state(person, code="JM")
+                  for _ in ids]
         with applied.connect(person) as connection, pytest.raises(REFUSED, match=refusal):
             connection.execute(call, (ids, versions, topics, states))
     # An empty call takes no lock: another writer is not held up by a transaction left open after it.
@@ -683,6 +697,27 @@ def test_an_event_the_application_cannot_read_is_named_and_stops_the_boards_in_o
     (line,) = stopped.output.strip().splitlines()[-1:]
     assert line.startswith(f"Error: event {EVENTS + 1} cannot be applied to the ") and "audit verify" in line
     assert "Traceback" not in stopped.output
+
+
+def test_a_registration_under_another_code_s_id_is_named_by_verify(applied: Store) -> None:
+    """The aggregate id follows from the code: a registration of NEW2 under NEW1's id (which the
+    database cannot work out) is named by verify."""
+    from renovation.domain.compound import CompoundProject
+
+    state = _state("周科长", code="NEW2", name="新小区", district="龙山区", contractor="辽源建工", households=10,
+                   contract_value={"_type_": "decimal_str", "_data_": "1000.00"},
+                   planned_start={"_type_": "date_iso", "_data_": "2021-03-01"},
+                   planned_finish={"_type_": "date_iso", "_data_": "2021-09-30"},
+                   registered_on={"_type_": "date_iso", "_data_": "2021-01-04"},
+                   originator_topic="renovation.domain.compound:CompoundProject")
+    with applied.connect("周科长") as connection:
+        connection.execute(sql.SQL("SELECT {}(%s, %s, %s, %s)").format(applied.table("renovation_append")),
+                           ([CompoundProject.create_id("NEW1")], [1],
+                            ["renovation.domain.compound:CompoundProject.Registered"], [state]))
+    verified = applied.cli("audit", "verify", user="孙工", db=applied.url_of("孙工"))
+    assert verified.exit_code == 1
+    assert f"position {EVENTS + 1}: does_not_follow: Registered" in verified.stderr
+    assert "originator_id is" in verified.stderr
 
 
 def test_an_untouched_store_verifies_before_and_after(store: Store) -> None:
