@@ -127,8 +127,7 @@ def rerun(compound: CompoundProject | None, event: Any) -> tuple[CompoundProject
 
 def _legacy_number(compound: CompoundProject, given: str, derived: str) -> bool:
     """Whether a sample's id follows the single series every sample had before blind samples were
-    numbered in their own (``CompoundProject.next_sample_id``): then the sample keeps it, in the
-    compound too."""
+    named apart (``CompoundProject.next_sample_id``): then the sample keeps it, in the compound too."""
     if given == derived or given != f"S{len(compound.samples)}" or given in compound.samples:
         return False
     compound.samples[given] = replace(compound.samples.pop(derived), sample_id=given)

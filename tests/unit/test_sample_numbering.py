@@ -13,10 +13,8 @@ import pytest
 from renovation.domain.rerun import DoesNotFollow, rerun
 from tests.unit.conftest import NOW
 
-NOW_LATER = NOW
 
-
-def test_blind_samples_have_a_series_of_their_own_and_the_others_no_gap(started, ctx, at):
+def test_without_a_command_id_blind_samples_count_apart_and_the_others_have_no_gap(started, ctx, at):
     taken = [started.sample_material("水泥", f"C-{n}", regime, None, at(10 + n), ctx)[0]
              for n, regime in enumerate(["routine", "blind", "cross", "blind", "routine"])]
 
@@ -64,9 +62,9 @@ def test_an_imported_blind_sample_with_an_id_of_neither_series_is_refused(starte
 def test_a_blind_sample_of_a_command_is_named_by_its_command_and_tells_no_count(started, at):
     from renovation.domain.compound import Context
 
-    first = Context(user="wang.supervisor", now=NOW_LATER, command_id="3f9a1c" + "0" * 26)
-    same_start = Context(user="wang.supervisor", now=NOW_LATER, command_id="3f9a1c" + "1" * 26)
-    routine = Context(user="wang.supervisor", now=NOW_LATER, command_id="77" * 16)
+    first = Context(user="wang.supervisor", now=NOW, command_id="3f9a1c" + "0" * 26)
+    same_start = Context(user="wang.supervisor", now=NOW, command_id="3f9a1c" + "1" * 26)
+    routine = Context(user="wang.supervisor", now=NOW, command_id="77" * 16)
 
     assert started.sample_material("防水卷材", "B-1", "blind", None, at(10), first)[0] == "B3F9A1C"
     assert started.sample_material("防水卷材", "B-2", "blind", None, at(11), same_start)[0] == "B3F9A1C1"
