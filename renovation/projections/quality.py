@@ -94,14 +94,21 @@ open_findings = Table(
     Column("due", DateText, nullable=False),
 )
 
+def _taken_columns() -> list[Column[Any]]:
+    """The columns of a sample as taken (the result's follow in ``samples``)."""
+    return [
+        Column("code", String(16), primary_key=True),
+        Column("sample_id", String(16), primary_key=True),
+        Column("regime", String(16), nullable=False),
+        Column("batch", String(64), nullable=False),
+        Column("resample_of", String(16)),
+    ]
+
+
 samples = Table(
     "quality_samples",
     metadata,
-    Column("code", String(16), primary_key=True),
-    Column("sample_id", String(16), primary_key=True),
-    Column("regime", String(16), nullable=False),
-    Column("batch", String(64), nullable=False),
-    Column("resample_of", String(16)),
+    *_taken_columns(),
     Column("passed", Boolean),
     Column("outcome", String(32)),
     Index("quality_samples_pending", "code", "regime", sqlite_where=PENDING, postgresql_where=PENDING),
@@ -111,15 +118,7 @@ samples = Table(
 #: Blind samples still waiting for their result, kept apart from the other samples: on PostgreSQL after
 #: ``renovation db roles --apply`` no contractor may read this table at all, so no row count, statistic or
 #: query plan of a table a contractor reads tells of one. A result moves the sample to ``samples``.
-blind_pending = Table(
-    "quality_blind_pending",
-    metadata,
-    Column("code", String(16), primary_key=True),
-    Column("sample_id", String(16), primary_key=True),
-    Column("regime", String(16), nullable=False),
-    Column("batch", String(64), nullable=False),
-    Column("resample_of", String(16)),
-)
+blind_pending = Table("quality_blind_pending", metadata, *_taken_columns())
 
 class QualityProjection(Projection):
     name = "quality"
