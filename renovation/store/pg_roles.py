@@ -37,9 +37,14 @@ Privileges (everything revoked from PUBLIC and the groups first):
   (SECURITY DEFINER, a fixed search_path): it takes the events table's lock, refuses an event recorded
   before the latest, an event whose payload ``user`` is not the person whose login calls it, and an
   event whose kind that person's role may not record (``event_kinds``: the policy of
-  ``renovation.domain.access`` by kind of event), then inserts the events and works out their chain
-  links itself. A login that is nobody's (not in ``db_logins``) may call it only as a superuser. So no
-  writer can choose a link, poison the chain ahead of the log, or record another role's event.
+  ``renovation.domain.access`` by kind of event), an event without a command id or with a recording
+  time that is not one time with its offset or is ahead of the server's clock; and, for every caller,
+  an event that is not its compound's next version, a compound that does not begin with its
+  registration, a code registered twice (``compound_codes``). Then it inserts the events and works out
+  their chain links itself. A login that is nobody's (not in ``db_logins``) may call it only as a
+  superuser. So no writer can choose a link, poison the chain ahead of the log, record another role's
+  event, or break a compound's order for the others (what it cannot check, the domain's rules, ``audit
+  verify`` does).
 - The writers SELECT everything (events, chain, meta, logins, snapshots, photos, read models) and
   INSERT photos (kept by their SHA-256, which ``audit verify`` checks). They write no read model and
   no snapshot.
@@ -60,11 +65,13 @@ Privileges (everything revoked from PUBLIC and the groups first):
   the directory: a raw event of their own compound would show a blind sample before its result. The
   application reads the boards under a contractor's login; the commands that replay events (``compound
   show``, ``audit``) say that this login may not read the log.
-- Statistics: the per-table activity views (``pg_stat_*``, ``pg_statio_*``), the ``pg_stat_get_*(oid)``
-  functions they are made of, the relation-size functions and ``pg_class``'s row and page estimates are
-  revoked from PUBLIC in this database and granted back to the owner, the writers and the projector:
-  a contractor cannot count rows it may not read. (This database is the store's: other users of it
-  lose them too.)
+- Statistics and locks: the per-table activity views (``pg_stat_*``, ``pg_statio_*``), the
+  ``pg_stat_get_*`` functions they are made of, the relation-size functions, ``pg_class``'s row and page
+  estimates, ``pg_locks``, ``pg_stat_activity`` and the advisory-lock functions are revoked from PUBLIC
+  in this database and granted back to the owner, the writers and the projector: a contractor can
+  neither count rows it may not read, nor see a writer's lock on a compound, nor hold one. (This
+  database is the store's: other users of it lose them too, and dropping the roles does not give them
+  back.) Every person's login gets ``PERSON_SETTINGS`` (session timeouts).
 - The read-model tables with row-level security get a permissive SELECT policy for the writer groups
   and an all-commands policy for the projector; the owner (as table owner) and superusers bypass
   row-level security.
