@@ -70,6 +70,7 @@ class Session:
         self.workspace = Workspace(db, config_path)
         self.workspace.creates = False  # a command that begins a store says so (``creating``)
         self.workspace.on_stale = self.stale
+        self._said_stale = False
 
     def creating(self) -> None:
         """This command may create the store where there is none (it begins one)."""
@@ -100,7 +101,7 @@ class Session:
 
     def stale(self, behind: int) -> None:
         """Said once on stderr when the boards are read behind the log (this login may not catch up)."""
-        if not getattr(self, "_said_stale", False):
+        if not self._said_stale:
             self._said_stale = True
             click.echo(f"note: the boards are {behind} event(s) behind the log (this login reads them as "
                        "`renovation projections follow` left them)", err=True)
