@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import PersistenceError
 
+from renovation.domain.errors import DomainError
+from renovation.domain.rerun import DoesNotFollow, rerun
 from renovation.services.errors import BadRequest, Refused
 from renovation.store.backend import BadDatabaseURL
 from renovation.store.chain import ROLES_APPLIED_KEY, ChainStore, Problem, describe
@@ -130,9 +132,6 @@ class _Rules:
         self.broken: set[Any] = set()
 
     def check(self, event: Any) -> str | None:
-        from renovation.domain.errors import DomainError
-        from renovation.domain.rerun import DoesNotFollow, rerun
-
         originator = event.originator_id
         if originator in self.broken:
             return None

@@ -21,7 +21,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError, ProgrammingError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg import sql
@@ -126,7 +132,7 @@ def out_of_order_raised() -> Iterator[None]:
     (which the writer answers by running its command again)."""
     try:
         yield
-    except Exception as error:  # the library's translation of psycopg's error, its cause kept
+    except IntegrityError as error:  # the library's translation of psycopg's (class 23), its cause kept
         if getattr(error.__cause__, "sqlstate", None) == OUT_OF_ORDER:
             raise RecordedOutOfOrder(str(error.__cause__).splitlines()[0]) from error
         raise
