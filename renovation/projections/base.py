@@ -10,7 +10,6 @@ up at once (the second waits for the write lock, re-reads the position and finds
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -84,20 +83,21 @@ class DateTimeText(TypeDecorator[datetime]):
 Handler = Callable[["Rows", Any], None]
 
 
-@dataclass(frozen=True)
 class Event:
     """An event as a projection sees it: its type (class name), the compound code and its fields,
     which read as attributes (``event.quantity``)."""
 
-    event_type: str
-    code: str
-    fields: dict[str, Any]
+    __slots__ = ("__dict__", "code", "event_type", "fields")
 
-    def __getattr__(self, item: str) -> Any:
-        try:
-            return self.fields[item]
-        except KeyError:
-            raise AttributeError(item) from None
+    def __init__(self, event_type: str, code: str, fields: dict[str, Any]) -> None:
+        self.event_type = event_type
+        self.code = code
+        self.fields = fields
+        self.__dict__ = fields  # the fields as plain attributes, read without a method call
+
+    if TYPE_CHECKING:  # for the type checker: any field name reads as an attribute
+
+        def __getattr__(self, item: str) -> Any: ...
 
 
 class Projection:

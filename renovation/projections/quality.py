@@ -138,12 +138,19 @@ class QualityProjection(Projection):
 
     def _recount_covered(self, rows: Rows, code: str) -> None:
         """Morning days within the construction dates, counted again when a date is set."""
-        rows.flush()
         compound = rows.one(compounds, code)
-        count = rows.connection.execute(
-            select(func.count()).select_from(morning_days)
-            .where(morning_days.c.code == code, *_within_construction(compound["started_on"], compound["completed_on"]))
-        ).scalar_one() if compound["started_on"] is not None else 0
+        started, completed = compound["started_on"], compound["completed_on"]
+        days = rows.group(morning_days, code)
+        if started is None:
+            count = 0
+        elif days is not None:  # every morning day is in the buffer (a rebuild): counted there
+            count = sum(1 for day in days if started <= day["day"] and (completed is None or day["day"] <= completed))
+        else:
+            rows.flush()
+            count = rows.connection.execute(
+                select(func.count()).select_from(morning_days)
+                .where(morning_days.c.code == code, *_within_construction(started, completed))
+            ).scalar_one()
         rows.update(compounds, (code,), covered_days=count)
 
     def on_InspectionRecorded(self, rows: Rows, event: Event) -> None:

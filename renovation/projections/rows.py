@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Delete,
+    Dialect,
     Insert,
     Select,
     Table,
@@ -34,8 +35,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import TextClause
 
-#: Rows kept between flushes before the buffer forgets the unchanged ones.
+#: Rows kept between flushes before the buffer forgets those it has not used lately.
 LIMIT = 200_000
+#: Flushes a row is kept after it was last used, when the buffer is over its limit.
+KEEP = 4
 
 Key = tuple[Any, ...]
 
@@ -46,6 +49,7 @@ class Entry:
     stored: bool | None  # whether the database has the row (None: not known, for a blind insert)
     dirty: bool = False
     ignoring: bool = False  # inserted "unless it exists already"
+    used: int = 0  # the flush it was last used in
 
 
 class Statements:
@@ -75,7 +79,58 @@ class Statements:
         return params
 
 
+class Written:
+    """The statements a flush runs, as the database driver's own SQL with its values in key order,
+    each value turned into what the column stores as SQLAlchemy would (exact decimals as text, ...).
+    A flush passes thousands of rows at once to the driver's ``executemany``: going through
+    SQLAlchemy's statement execution cost more per row than the database's writing it."""
+
+    def __init__(self, found: Statements, dialect: Dialect) -> None:
+        table = found.table
+        quote = dialect.identifier_preparer.quote
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        if dialect.paramstyle not in ("qmark", "format", "pyformat"):
+            raise ValueError(f"no read model writes through a driver of paramstyle {dialect.paramstyle}")
+        name = quote(table.name)
+        where = " AND ".join(f"{quote(column)} = {mark}" for column in found.key)
+        columns = ", ".join(quote(column) for column in found.columns)
+        marks = ", ".join(mark for _ in found.columns)
+        self.insert = f"INSERT INTO {name} ({columns}) VALUES ({marks})"
+        self.insert_ignoring = self.insert + " ON CONFLICT DO NOTHING"
+        self.update = f"UPDATE {name} SET {', '.join(f'{quote(c)} = {mark}' for c in found.values)} WHERE {where}"
+        self.delete = f"DELETE FROM {name} WHERE {where}"
+        self.select = f"SELECT {columns} FROM {name} WHERE {where}"
+        self.result_processors = [column.type.result_processor(dialect, None) for column in table.columns]
+        processors = {column.name: column.type.bind_processor(dialect) for column in table.columns}
+        self.row_processors = [processors[column] for column in found.columns]
+        self.key_processors = [processors[column] for column in found.key]
+        self.update_processors = [processors[column] for column in found.values] + self.key_processors
+        self.found = found
+
+    @staticmethod
+    def _values(values: list[Any], processors: list[Any]) -> list[Any]:
+        for index, process in enumerate(processors):
+            if process is not None and values[index] is not None:
+                values[index] = process(values[index])
+        return values
+
+    def read(self, values: Any) -> dict[str, Any]:
+        """A row as the driver read it, in the columns' types."""
+        return {column: value if process is None or value is None else process(value)
+                for column, value, process in zip(self.found.columns, values, self.result_processors, strict=True)}
+
+    def row(self, row: dict[str, Any]) -> list[Any]:
+        return self._values([row[column] for column in self.found.columns], self.row_processors)
+
+    def key(self, key: Key) -> list[Any]:
+        return self._values(list(key), self.key_processors)
+
+    def changed(self, key: Key, row: dict[str, Any]) -> list[Any]:
+        return self._values([row[column] for column in self.found.values] + list(key), self.update_processors)
+
+
 _statements: dict[str, Statements] = {}
+_written: dict[tuple[str, str], Written] = {}
 
 
 def statements(table: Table) -> Statements:
@@ -85,20 +140,45 @@ def statements(table: Table) -> Statements:
     return found
 
 
+def written(found: Statements, dialect: Dialect) -> Written:
+    made = _written.get((found.table.name, dialect.name))
+    if made is None or made.found is not found:
+        made = _written[(found.table.name, dialect.name)] = Written(found, dialect)
+    return made
+
+
 class Rows:
-    def __init__(self, connection: Connection, limit: int = LIMIT) -> None:
+    def __init__(self, connection: Connection, limit: int | None = None) -> None:
         self.connection = connection
-        self.limit = limit
+        self.limit = LIMIT if limit is None else limit
         # table name -> first key column's value -> the rest of the key -> entry; grouped so that
         # deleting every row of a compound does not scan the others.
         self.tables: dict[str, dict[Any, dict[Key, Entry]]] = {}
         self.size = 0
         self.pending: list[tuple[str, Key, Entry]] = []  # the changed entries, each once
+        #: Tables whose every row is in the buffer (empty when it began, e.g. on a rebuild): a row not
+        #: in the buffer is not in the table, and is not looked for there.
+        self.whole: set[str] = set()
+        #: Of those tables, the groups (first key column's values) forgotten since: looked for there.
+        self.forgotten: dict[str, set[Any]] = {}
+        self.flushes = 0
+
+    def complete(self, *tables: Table) -> None:
+        """Say that these tables hold no row the buffer does not know (they were empty, and only this
+        buffer has written to them since)."""
+        self.whole.update(table.name for table in tables)
 
     # ----------------------------------------------------------------- reading
     def get(self, table: Table, *key: Any) -> dict[str, Any] | None:
         """The row with this primary key, or None. Change it through :meth:`update`, not in place."""
         return self._entry(table, key).row
+
+    def group(self, table: Table, first: Any) -> list[dict[str, Any]] | None:
+        """Every row whose key begins with ``first``, if the buffer holds the whole table; else None
+        (then ask the database, after a :meth:`flush`)."""
+        if table.name not in self.whole or first in self.forgotten.get(table.name, ()):
+            return None
+        return [entry.row for entry in self.tables.get(table.name, {}).get(first, {}).values() if entry.row is not None]
 
     def one(self, table: Table, *key: Any) -> dict[str, Any]:
         row = self.get(table, *key)
@@ -116,7 +196,7 @@ class Rows:
         group = self.tables.setdefault(table.name, {}).setdefault(key[0], {})
         entry = group.get(key[1:])
         if entry is None:
-            entry = group[key[1:]] = Entry(row=row, stored=None, ignoring=ignore_existing)
+            entry = group[key[1:]] = Entry(row=row, stored=None, ignoring=ignore_existing, used=self.flushes)
             self.size += 1
             self._changed(table.name, key, entry)
         elif entry.row is None:
@@ -156,34 +236,64 @@ class Rows:
         for name, key, entry in self.pending:
             by_table.setdefault(name, []).append((key, entry))
         self.pending = []
+        cursor = None
         for name, changed in by_table.items():
-            found = _statements[name]
+            found = written(_statements[name], self.connection.dialect)
             deletes, inserts, ignoring, updates = [], [], [], []
             for key, entry in changed:
                 if not entry.dirty:
                     continue
                 if entry.row is None:
                     if entry.stored is not False:
-                        deletes.append(found.keyed(key))
+                        deletes.append(found.key(key))
                 elif entry.stored:
-                    updates.append(found.keyed(key, entry.row))
+                    updates.append(found.changed(key, entry.row))
                 elif entry.ignoring:
-                    ignoring.append(dict(entry.row))
+                    ignoring.append(found.row(entry.row))
                 else:
-                    inserts.append(dict(entry.row))
+                    inserts.append(found.row(entry.row))
                 entry.stored, entry.dirty, entry.ignoring = entry.row is not None, False, False
             for statement, params in ((found.delete, deletes), (found.insert, inserts),
                                       (found.insert_ignoring, ignoring), (found.update, updates)):
                 if params:
-                    self.connection.execute(statement, params)
+                    # The driver's cursor of this connection, inside the transaction SQLAlchemy began.
+                    cursor = cursor or self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                    cursor.executemany(statement, params)
+        if cursor is not None:
+            cursor.close()
+        self.flushes += 1
         if self.size > self.limit:
-            self.clear()
+            self._forget()
+
+    def _forget(self) -> None:
+        """Forget the rows not used in the last few flushes (all of them, if that is not enough),
+        after a flush: every row forgotten is then as the database has it. A table the buffer held
+        whole is from then on read for a key of a group it forgot rows of."""
+        for keep in (self.flushes - KEEP, self.flushes + 1):
+            for name, groups in self.tables.items():
+                whole = name in self.whole
+                for first, group in list(groups.items()):
+                    stale = [rest for rest, entry in group.items() if entry.used < keep]
+                    if not stale:
+                        continue
+                    for rest in stale:
+                        del group[rest]
+                    self.size -= len(stale)
+                    if not group:
+                        del groups[first]
+                    if whole:
+                        self.forgotten.setdefault(name, set()).add(first)
+            if self.size <= self.limit * 3 // 4:
+                return
 
     def clear(self) -> None:
-        """Forget every row (after a flush, or when another process may have changed them)."""
+        """Forget every row (when another process may have changed them): from now on every row not
+        in the buffer is looked for in the database."""
         self.tables.clear()
         self.size = 0
         self.pending = []
+        self.whole.clear()
+        self.forgotten.clear()
 
     def _changed(self, name: str, key: Key, entry: Entry) -> None:
         if not entry.dirty:
@@ -193,10 +303,21 @@ class Rows:
     def _entry(self, table: Table, key: Key) -> Entry:
         group = self.tables.setdefault(table.name, {}).setdefault(key[0], {})
         entry = group.get(key[1:])
-        if entry is None:
-            found = statements(table)
-            loaded = self.connection.execute(found.select, found.keyed(key)).mappings().one_or_none()
-            entry = group[key[1:]] = Entry(row=dict(loaded) if loaded is not None else None,
-                                           stored=loaded is not None)
-            self.size += 1
+        if entry is not None:
+            entry.used = self.flushes
+            return entry
+        if table.name in self.whole and key[0] not in self.forgotten.get(table.name, ()):
+            entry = Entry(row=None, stored=False, used=self.flushes)
+        else:
+            driver = written(statements(table), self.connection.dialect)
+            cursor = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(driver.select, driver.key(key))
+                loaded = cursor.fetchone()
+            finally:
+                cursor.close()
+            entry = Entry(row=driver.read(loaded) if loaded is not None else None, stored=loaded is not None,
+                          used=self.flushes)
+        group[key[1:]] = entry
+        self.size += 1
         return entry

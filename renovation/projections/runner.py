@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+from uuid import UUID
 
-from eventsourcing.utils import TopicError
+from eventsourcing.persistence import JSONTranscoder, Notification
+from eventsourcing.utils import TopicError, resolve_topic
 from sqlalchemy import Column, Connection, Engine, String, Table, insert, select
 
 from renovation.projections.base import Event, Projection, metadata, position_of, set_position, tracking
@@ -33,6 +37,24 @@ directory = Table(
     Column("originator_id", String(36), primary_key=True),
     Column("code", String(16), nullable=False, unique=True),
 )
+
+
+#: What a stored event the application never wrote raises as it is decoded or applied (a database's
+#: error is not among them): bad JSON or text, an unknown value type, a bad decimal (ArithmeticError),
+#: nesting deeper than the decoder goes (RecursionError), a field missing or of the wrong type.
+_EVENT_ERRORS = (ValueError, TypeError, LookupError, AttributeError, AssertionError, ArithmeticError,
+                 RecursionError, TopicError)
+
+
+_HEX = re.compile(r"[0-9a-f]{32}\Z")
+
+
+def uuid_text(stored: Any) -> str:
+    """An aggregate id as the events table holds it (hex text on SQLite, a UUID on PostgreSQL) in the
+    canonical form ``str(UUID)`` gives, which the compound directory keeps."""
+    if isinstance(stored, str) and _HEX.match(stored):
+        return f"{stored[:8]}-{stored[8:12]}-{stored[12:16]}-{stored[16:20]}-{stored[20:]}"
+    return str(stored if isinstance(stored, UUID) else UUID(stored))
 
 
 class ProjectionStatus(TypedDict):
@@ -78,6 +100,8 @@ class ReadModels:
                 self._lock_ddl(connection)
                 metadata.create_all(connection)
         self._codes: dict[str, str] = {}
+        self._ids: dict[Any, str] = {}  # aggregate ids as stored -> as text
+        self._decoder: json.JSONDecoder | None = None
         self._ensure_tracking_rows()
 
     def _ensure_tracking_rows(self) -> None:
@@ -114,47 +138,129 @@ class ReadModels:
         return max(self.head() - lowest, 0)
 
     def catch_up(self, *names: str, upto: int | None = None,
-                 progress: Callable[[int], None] | None = None) -> None:
-        """Apply every event recorded so far (or up to notification ``upto``) to the named projections."""
+                 progress: Callable[[str, int], None] | None = None) -> None:
+        """Apply every event recorded so far (or up to notification ``upto``) to the named projections
+        (or all), in one pass over the log: each event is read and decoded once, then applied to each
+        projection that has not applied it yet. ``progress(name, events)`` hears of each batch."""
         head = self.head() if upto is None else upto
-        for name in names or tuple(self.projections):
-            with self.engine.connect() as connection:
-                if position_of(connection, self.projections[name].key) >= head:
-                    continue  # current: no write lock taken
-            with self.writing() as connection:
-                rows = Rows(connection)
-                reached: int | None = None
-                start: int | None = None
-                while True:
-                    with connection.begin():
-                        position = position_of(connection, self.projections[name].key, for_update=True)
-                        start = position if start is None else start
-                        if position != reached:
-                            rows.clear()  # another process applied events since our last batch
-                        reached = self._apply_batch(rows, self.projections[name], position, head)
-                    if reached == position:
-                        break
-                    crash_point("catch_up_batch")
-                    if progress:
-                        progress(reached - position)
-                if self.on_store and reached is not None and start is not None and reached - start >= ANALYZE_AFTER:
-                    self.backend.analyze(connection, [table.name for table in self.projections[name].tables])
+        chosen = [self.projections[name] for name in names or self.projections]
+        with self.engine.connect() as connection:
+            behind = [projection for projection in chosen if position_of(connection, projection.key) < head]
+        if not behind:
+            return  # current: no write lock taken
+        with self.writing() as connection:
+            rows = Rows(connection)
+            reached: dict[str, int] | None = None
+            start: dict[str, int] | None = None
+            while True:
+                with connection.begin():
+                    positions = {p.key: position_of(connection, p.key, for_update=True) for p in behind}
+                    if start is None:
+                        start = positions
+                        # Tables still empty are wholly in the buffer from here on: no row need be read.
+                        rows.complete(*(table for p in behind if positions[p.key] == 0 for table in p.tables))
+                    elif positions != reached:
+                        rows.clear()  # another process applied events since our last batch
+                    reached = self._apply_batch(rows, behind, positions, head)
+                if reached == positions:
+                    break
+                crash_point("catch_up_batch")
+                if progress:
+                    for projection in behind:
+                        progress(projection.name, reached[projection.key] - positions[projection.key])
+            if self.on_store and start is not None and reached is not None:
+                caught = [table.name for p in behind if reached[p.key] - start[p.key] >= ANALYZE_AFTER
+                          for table in p.tables]
+                if caught:
+                    self.backend.analyze(connection, caught)
 
-    def _apply_batch(self, rows: Rows, projection: Projection, position: int, head: int) -> int:
-        """Apply the next batch of events after ``position``; returns the position reached."""
-        if position >= head:
-            return position
-        topics = self.topics(projection)
-        notifications = self.backend.recorder.select_notifications(
-            start=position + 1, limit=BATCH, stop=head, topics=topics
-        )
-        for notification in notifications:
-            self.apply(rows, projection, notification)
+    def _apply_batch(self, rows: Rows, projections: Sequence[Projection], positions: dict[str, int],
+                     head: int) -> dict[str, int]:
+        """Apply the next batch of events after the lowest of ``positions``; returns the positions reached."""
+        lowest = min(positions.values())
+        if lowest >= head:
+            return positions
+        wanted = self._wanted(projections)
+        stored = self.backend.stored_rows(lowest + 1, head, BATCH)
+        for position, stored_id, version, topic, state in stored:
+            takers = wanted.get(topic)
+            if not takers:
+                continue  # no handler: not even decoded
+            taking = [p for p in takers if positions[p.key] < position]
+            if not taking:
+                continue
+            try:
+                originator = self._ids.get(stored_id) or self._ids.setdefault(stored_id, uuid_text(stored_id))
+                name, fields = self.decode(originator, version, topic, state)
+                if name == "Registered":
+                    self.remember(rows, originator, fields["code"])
+                event = Event(event_type=name, code=self.code_of(rows, originator), fields=fields)
+            except _EVENT_ERRORS as error:
+                raise BadEvent(position, taking[0].name, error) from error
+            for projection in taking:
+                self._run(rows, projection, event, position)
             crash_point("catch_up_apply")
         rows.flush()
-        last = notifications[-1].id if len(notifications) == BATCH else head
-        set_position(rows.connection, projection.key, last)
-        return last
+        last = stored[-1][0] if len(stored) == BATCH else head
+        reached = {key: max(position, last) for key, position in positions.items()}
+        for key, position in reached.items():
+            if position != positions[key]:
+                set_position(rows.connection, key, position)
+        return reached
+
+    def _wanted(self, projections: Sequence[Projection]) -> dict[str, list[Projection]]:
+        """By topic, which of these projections handle its events (every projection reads registrations,
+        which name the compound). A topic of no handler is skipped, as before it was never selected."""
+        found: dict[str, list[Projection]] = {}
+        for projection in projections:
+            for topic in self.topics(projection):
+                found.setdefault(topic, []).append(projection)
+        return found
+
+    def decode(self, originator: str, version: int, topic: str, state: bytes) -> tuple[str, dict[str, Any]]:
+        """An event's class name and its fields (as the library's domain event holds them, but for
+        the aggregate id and topic), decoded from the stored state without building the event object."""
+        cls = resolve_topic(topic)
+        mapper = self.mapper
+        if mapper.cipher is not None or mapper.compressor is not None or not isinstance(mapper.transcoder,
+                                                                                         JSONTranscoder):
+            event = mapper.to_domain_event(Notification(id=0, originator_id=originator, originator_version=version,
+                                                        topic=topic, state=state))
+            fields = dict(vars(event))
+            fields.pop("originator_id", None)
+        else:
+            fields = self._json().decode(state.decode("utf8"))
+            if not isinstance(fields, dict):
+                raise TypeError(f"the state of a {cls.__name__} is not an object")
+            fields["originator_version"] = version
+            written, current = fields.pop("class_version", 1), getattr(cls, "class_version", 1)
+            for old in range(written, current):  # an older version of the class: upcast, as the mapper does
+                getattr(cls, f"upcast_v{old}_v{old + 1}")(fields)
+        fields.pop("originator_topic", None)
+        return cls.__name__, fields
+
+    def _json(self) -> json.JSONDecoder:
+        """The transcoder's JSON decoding, with a lighter hook: an object of exactly ``_type_`` and
+        ``_data_`` is a value of a registered transcoding (an unknown name is a bad event)."""
+        if self._decoder is None:
+            transcoder = self.mapper.transcoder
+            assert isinstance(transcoder, JSONTranscoder)  # see decode
+            names = transcoder.names
+
+            def value(found: dict[str, Any]) -> Any:
+                if len(found) == 2 and "_type_" in found and "_data_" in found:
+                    return names[found["_type_"]].decode(found["_data_"])
+                return found
+
+            self._decoder = json.JSONDecoder(object_hook=value)
+        return self._decoder
+
+    def _run(self, rows: Rows, projection: Projection, event: Event, position: int) -> None:
+        try:
+            projection.apply(rows, event)
+        except _EVENT_ERRORS as error:
+            # An event the application never wrote (a database's error is not one): say which, and stop.
+            raise BadEvent(position, projection.name, error) from error
 
     def apply(self, rows: Rows, projection: Projection, notification: Any, domain_event: Any = None) -> None:
         """Apply one notification (decoded already, or decoded here) to a projection's rows."""
@@ -166,10 +272,10 @@ class ReadModels:
             originator = str(domain_event.originator_id)
             if name == "Registered":
                 self.remember(rows, originator, fields["code"])
-            projection.apply(rows, Event(event_type=name, code=self.code_of(rows, originator), fields=fields))
-        except (ValueError, TypeError, LookupError, AttributeError, AssertionError, TopicError) as error:
-            # An event the application never wrote (a database's error is not one): say which, and stop.
+            event = Event(event_type=name, code=self.code_of(rows, originator), fields=fields)
+        except _EVENT_ERRORS as error:
             raise BadEvent(notification.id, projection.name, error) from error
+        self._run(rows, projection, event, notification.id)
 
     def process(self, name: str, notifications: Sequence[Any]) -> None:
         """Apply given notifications to one projection, skipping any it has already applied."""
@@ -208,7 +314,7 @@ class ReadModels:
             code = self._codes[originator] = found["code"]
         return code
 
-    def rebuild(self, *names: str, progress: Callable[[int], None] | None = None) -> None:
+    def rebuild(self, *names: str, progress: Callable[[str, int], None] | None = None) -> None:
         """Clear the named projections' tables and replay the whole log into them."""
         chosen = names or tuple(self.projections)
         with self.writing() as connection, connection.begin():

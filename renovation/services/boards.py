@@ -209,8 +209,7 @@ def rebuild(ws: Workspace, names: tuple[str, ...], started: Callable[[int], Call
     try:
         head = models.head()
         advance = started(head)
-        for name in names or NAMES:
-            models.rebuild(name, progress=lambda done, name=name: advance(name, done))  # type: ignore[misc]
+        models.rebuild(*(names or NAMES), progress=advance)  # one pass over the log feeds them all
         return head
     finally:
         models.close()

@@ -112,6 +112,17 @@ class Backend(ABC):
     def events_table(self) -> str:
         return self.qualified(self.recorder.events_table_name)
 
+    def stored_rows(self, start: int, stop: int, limit: int) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` stored events from position ``start`` to ``stop`` (both included), in order,
+        as they are stored: (position, aggregate id as the driver gives it, version, topic, state bytes).
+        The read models decode these themselves (see ``ReadModels``), without the library's domain-event
+        objects."""
+        position = self.position_column
+        rows = self.query(
+            f"SELECT {position}, originator_id, originator_version, topic, state FROM {self.events_table} "
+            f"WHERE {position} >= ? AND {position} <= ? ORDER BY {position} LIMIT ?", (start, stop, limit))
+        return [(row[0], row[1], row[2], row[3], bytes(row[4])) for row in rows]
+
     def count_events(self) -> int:
         """How many events are stored (on PostgreSQL notification ids have gaps, so they are counted)."""
         (row,) = self.query(f"SELECT COUNT(*) FROM {self.events_table}")  # the table name is ours, not input

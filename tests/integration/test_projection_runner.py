@@ -267,3 +267,43 @@ def test_a_large_catch_up_refreshes_postgresqls_statistics_of_its_tables(
     assert {name: analyzed[name] for name in ("quality_compounds_v3", "quality_findings_v2", "quality_samples")} \
         == dict.fromkeys(("quality_compounds_v3", "quality_findings_v2", "quality_samples"), True)
     assert analyzed["progress_compounds"] is False  # not caught up here
+
+
+def test_the_read_models_decode_each_event_as_the_librarys_mapper_does(app: RenovationApp,
+                                                                         models: ReadModels) -> None:
+    """The read models decode the stored state themselves (no domain-event objects): every field of
+    every event comes out as the mapper gives it, but for the aggregate id and topic."""
+    busy_programme(app)
+    stored = app.backend.stored_rows(1, models.head(), 1000)
+    assert len(stored) == 22
+    for notification, (position, stored_id, version, topic, state) in zip(
+            app.recorder.select_notifications(1, 1000), stored, strict=True):
+        assert notification.id == position
+        event = app.mapper.to_domain_event(notification)
+        expected = {key: value for key, value in vars(event).items()
+                    if key not in ("originator_id", "originator_topic")}
+        name, fields = models.decode(runner_module.uuid_text(stored_id), version, topic, state)
+        assert (name, fields) == (type(event).__name__, expected)
+        assert runner_module.uuid_text(stored_id) == str(event.originator_id)
+
+
+def test_a_rebuild_whose_buffer_forgets_rows_makes_the_same_tables(
+        app: RenovationApp, models: ReadModels, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rebuild holds every row it writes (the tables were empty), until the buffer is over its
+    limit: it then forgets the rows it has not used lately and reads them again when it needs them.
+    Forgetting after every batch of 4 events, keeping nothing, gives the same tables."""
+    from renovation.projections import rows as rows_module
+
+    busy_programme(app)
+    models.rebuild()
+    whole = snapshot(models, with_directory=True)
+
+    monkeypatch.setattr(runner_module, "BATCH", 4)
+    monkeypatch.setattr(rows_module, "LIMIT", 1)
+    monkeypatch.setattr(rows_module, "KEEP", 0)
+    forgetful = read_models(app)
+    try:
+        forgetful.rebuild()
+        assert snapshot(forgetful, with_directory=True) == whole
+    finally:
+        forgetful.close()
