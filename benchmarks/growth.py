@@ -131,7 +131,10 @@ class Store:
             connection.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
 
 
-def one_size(backend: str, compounds: int, postgres: str | None, runs: int) -> dict[str, Any]:
+def one_size(backend: str, compounds: int, postgres: str | None, runs: int, transfer: bool = True) -> dict[str, Any]:
+    """The figures of one size on one backend. Without ``transfer`` (to save the time of the largest
+    size): no export and import, the read models rebuilt on the built store (the rebuild is its
+    first catch-up from empty tables) and the boards timed there."""
     figures: dict[str, Any] = {"backend": backend, "compounds": compounds}
     source = Store(backend, f"{compounds}-built", postgres)
     target = Store(backend, f"{compounds}-imported", postgres)
@@ -141,13 +144,18 @@ def one_size(backend: str, compounds: int, postgres: str | None, runs: int) -> d
         try:
             figures["build_s"], figures["build_mb"] = timed([*CLI, "--db", source.db, "demo", "--compounds",
                                                               str(compounds)], cwd)
-            figures["export_s"], figures["export_mb"] = timed([*CLI, "--db", source.db, "export", str(export)], cwd)
-            source.drop()
-            figures["import_s"], figures["import_mb"] = timed([*CLI, "--db", target.db, "import", str(export)], cwd)
-            figures["catch_up_s"], figures["catch_up_mb"] = timed(catch_up_script(target.db), cwd)
-            figures["rebuild_s"], figures["rebuild_mb"] = timed([*CLI, "--db", target.db, "projections",
+            measured = source
+            if transfer:
+                figures["export_s"], figures["export_mb"] = timed([*CLI, "--db", source.db, "export", str(export)],
+                                                                  cwd)
+                source.drop()
+                figures["import_s"], figures["import_mb"] = timed([*CLI, "--db", target.db, "import", str(export)],
+                                                                  cwd)
+                figures["catch_up_s"], figures["catch_up_mb"] = timed(catch_up_script(target.db), cwd)
+                measured = target
+            figures["rebuild_s"], figures["rebuild_mb"] = timed([*CLI, "--db", measured.db, "projections",
                                                                   "rebuild"], cwd)
-            done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--latency", target.db,
+            done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--latency", measured.db,
                                    "--runs", str(runs)], cwd=cwd, capture_output=True, text=True)
             if done.returncode != 0:
                 raise SystemExit(f"latency failed: {done.stderr.strip()[-800:]}")
@@ -156,7 +164,8 @@ def one_size(backend: str, compounds: int, postgres: str | None, runs: int) -> d
             source.drop()
             target.drop()
             export.unlink(missing_ok=True)
-    figures["import_events_per_s"] = figures["events"] / figures["import_s"]
+    if transfer:
+        figures["import_events_per_s"] = figures["events"] / figures["import_s"]
     return figures
 
 
@@ -184,10 +193,10 @@ def plot(results: list[dict[str, Any]]) -> None:
             if not rows:
                 axis.set_visible(False)
                 continue
-            sizes = [row["compounds"] for row in rows]
             for key in keys:
-                values = [row[key]["p95_ms"] if isinstance(row[key], dict) else row[key] for row in rows]
-                axis.plot(sizes, values, marker="o", label=key)
+                points = [(row["compounds"], row[key]["p95_ms"] if isinstance(row[key], dict) else row[key])
+                          for row in rows if key in row]
+                axis.plot([size for size, _ in points], [value for _, value in points], marker="o", label=key)
             axis.set_xscale("log")
             axis.set_yscale("log" if file != "growth-size.png" else "linear")
             axis.set_xlabel("compounds")
@@ -206,6 +215,8 @@ def main() -> None:
     parser.add_argument("--postgres", default=None, metavar="URL")
     parser.add_argument("--pg-sizes", default="53,500,3000,12000")
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--no-transfer", default="", metavar="SIZES",
+                        help="sizes measured without export and import (rebuild and boards on the built store)")
     parser.add_argument("--out", default=str(HERE / "growth.json"))
     parser.add_argument("--latency", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--plot", default=None, metavar="JSON", help="only plot the figures in this file")
@@ -224,7 +235,8 @@ def main() -> None:
     results: list[dict[str, Any]] = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else []
     for backend, compounds in plan:
         results = [row for row in results if (row["backend"], row["compounds"]) != (backend, compounds)]
-        row = one_size(backend, compounds, args.postgres, args.runs)
+        untransferred = {int(size) for size in args.no_transfer.split(",") if size}
+        row = one_size(backend, compounds, args.postgres, args.runs, transfer=compounds not in untransferred)
         results.append(row)
         Path(args.out).write_text(json.dumps(results, indent=1, ensure_ascii=False))
         print(json.dumps(row, ensure_ascii=False), flush=True)

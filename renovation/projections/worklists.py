@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypedDict
 
-from sqlalchemy import Boolean, Column, Connection, Index, String, Table, select
+from sqlalchemy import Boolean, Column, Connection, Index, String, Table, literal_column, select
 
 from renovation.projections.base import DateText, DateTimeText, Event, Projection, metadata
 from renovation.projections.common import days_between
@@ -58,6 +58,11 @@ def _sample_columns() -> list[Column[Any]]:
     ]
 
 
+#: Partial indexes hold the few samples a list or the digest asks for (a query uses one when its
+#: condition is written the same way, as a literal): those waiting for a result, and resamples.
+PENDING = literal_column("passed").is_(None)
+RESAMPLES = literal_column("resample_of").is_not(None)
+
 samples = Table(
     "worklist_samples",
     metadata,
@@ -67,6 +72,9 @@ samples = Table(
     Column("lab", String(200)),
     Column("report", String(64)),
     Column("resulted_at", DateTimeText),
+    Index("worklist_samples_pending", "code", sqlite_where=PENDING, postgresql_where=PENDING),
+    Index("worklist_samples_resamples", "code", "resample_of", sqlite_where=RESAMPLES, postgresql_where=RESAMPLES),
+    Index("worklist_samples_by_outcome", "outcome"),
 )
 
 #: Blind samples still waiting for their result, kept apart (as ``quality_blind_pending``: no contractor
@@ -76,7 +84,7 @@ blind_pending = Table("worklist_blind_pending", metadata, *_sample_columns())
 
 class WorklistsProjection(Projection):
     name = "worklists"
-    version = 2  # pending blind samples kept apart
+    version = 3  # indexes of the few findings and samples a list asks for (2: pending blind samples kept apart)
     tables = (contractors, findings, samples, blind_pending)
 
     def on_Registered(self, rows: Rows, event: Event) -> None:
@@ -158,6 +166,8 @@ class SampleRow(TypedDict):
     resample_of: str | None
 
 
+#: A finding's states but closed.
+NOT_CLOSED = ("open", "rectified", "reopened")
 #: What ``finding list --open/--overdue/--closed`` keep.
 FINDING_STATES = ("open", "overdue", "closed")
 #: What ``material list --pending/--failed/--resample/--rejected`` keep.
@@ -173,8 +183,8 @@ def finding_rows(connection: Connection, today: date, *, state: str | None = Non
     query = select(findings, contractors.c.contractor).join(contractors, contractors.c.code == findings.c.code)
     if state == "closed":
         query = query.where(findings.c.status == "closed")
-    elif state in ("open", "overdue"):
-        query = query.where(findings.c.status != "closed")
+    elif state in ("open", "overdue"):  # named, not "not closed": the index on (status, due) finds them
+        query = query.where(findings.c.status.in_(NOT_CLOSED))
     if state == "overdue":
         query = query.where(findings.c.due < today)
     if codes is not None:
@@ -232,7 +242,7 @@ def sample_rows(connection: Connection, *, state: str | None = None, codes: list
         waiting = list(connection.execute(query))
     query = select(samples, contractors.c.contractor).join(contractors, contractors.c.code == samples.c.code)
     if state == "pending":
-        query = query.where(samples.c.passed.is_(None))
+        query = query.where(PENDING)
     elif state == "failed":
         query = query.where(samples.c.passed.is_(False))
     elif state == "resample":
@@ -244,7 +254,7 @@ def sample_rows(connection: Connection, *, state: str | None = None, codes: list
     if batch:
         query = query.where(samples.c.batch == batch)
     resampled = {(row.code, row.resample_of) for row in connection.execute(
-        select(samples.c.code, samples.c.resample_of).where(samples.c.resample_of.is_not(None)))}
+        select(samples.c.code, samples.c.resample_of).where(RESAMPLES))}
     if not hide_pending_blind:  # a blind resample still waiting is taken too (unseen: not, for a contractor)
         resampled |= {(row.code, row.resample_of) for row in connection.execute(
             select(blind_pending.c.code, blind_pending.c.resample_of).where(blind_pending.c.resample_of.is_not(None)))}

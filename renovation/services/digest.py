@@ -52,7 +52,7 @@ def digest(ws: Workspace, day: date, today: date, user: str) -> Digest:
     zone = ws.app.zone
     with models.engine.connect() as connection:
         compounds = _compounds(connection, day, own)
-        codes = sorted(compounds)
+        codes = None if own is None else sorted(compounds)  # every compound: no list of them all to match
         sections: dict[str, list[Row]] = {
             "overdue_findings": _overdue(connection, day, codes, zone),
             "no_morning_round": _no_morning_round(connection, day, compounds, settings.morning_round_by),
@@ -86,7 +86,7 @@ def _compounds(connection: Connection, day: date, own: str | None) -> dict[str, 
             if own is None or row["contractor"] == own}
 
 
-def _overdue(connection: Connection, day: date, codes: list[str], zone: Any) -> list[Row]:
+def _overdue(connection: Connection, day: date, codes: list[str] | None, zone: Any) -> list[Row]:
     from renovation.projections.worklists import finding_rows
 
     found = finding_rows(connection, day, state="overdue", codes=codes, zone=zone)
@@ -115,7 +115,7 @@ def _no_morning_round(connection: Connection, day: date, compounds: dict[str, Ro
             for row in building if first.get(row["code"], "99") > latest]
 
 
-def _pending(connection: Connection, day: date, codes: list[str], hide_blind: bool, zone: Any,
+def _pending(connection: Connection, day: date, codes: list[str] | None, hide_blind: bool, zone: Any,
              days: int) -> list[Row]:
     from renovation.projections.worklists import sample_rows
 
@@ -129,7 +129,7 @@ def _pending(connection: Connection, day: date, codes: list[str], hide_blind: bo
     return rows
 
 
-def _awaiting_resample(connection: Connection, codes: list[str], hide_blind: bool, zone: Any) -> list[Row]:
+def _awaiting_resample(connection: Connection, codes: list[str] | None, hide_blind: bool, zone: Any) -> list[Row]:
     from renovation.projections.worklists import sample_rows
 
     return [{"contractor": row["contractor"], "code": row["code"], "batch": row["batch"],
