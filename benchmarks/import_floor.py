@@ -3,9 +3,10 @@
 Floor: the same lines json-decoded, the state re-encoded, and ``executemany``'d into a table with a
 unique (stream, version) index, in 1000-row transactions (SQLite in WAL mode; PostgreSQL in the
 same database server). Ours: ``renovation import`` (every line validated first, then stored in
-batches through the chained recorder), into a fresh store. Must reach 0.33 of the floor.
+batches through the chained recorder), into a fresh store. Must reach 0.4 of the floor (aim 0.6) for
+the 200-compound programme's export through the CLI.
 
-    python benchmarks/import_floor.py [--postgres URL] [--runs 3]
+    python benchmarks/import_floor.py [--postgres URL] [--runs 3] [--compounds 200 --cli]
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from common import WORK, demo_store, seconds
+from common import WORK, demo_store, run_cli, seconds
 
 from renovation.services.application import RenovationApp
 from renovation.services.transfer import import_file
@@ -75,7 +76,11 @@ def postgres_floor(export: Path, url: str) -> float:
             connection.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-def ours(export: Path, db: str) -> float:
+def ours(export: Path, db: str, cli: bool = False) -> float:
+    """Seconds to import the export into a fresh store: in this process, or (``cli``) as a user runs
+    `renovation import`, the interpreter's start included (the floor runs in this process)."""
+    if cli:
+        return seconds(lambda: run_cli("--db", db, "import", str(export)))
     app = RenovationApp(db)
 
     def load() -> None:
@@ -92,18 +97,22 @@ def main() -> None:
     parser.add_argument("--postgres", default=None, metavar="URL",
                         help="also on PostgreSQL, e.g. postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--runs", type=int, default=3, help="runs of each, taking turns; medians are compared")
+    parser.add_argument("--compounds", type=int, default=53,
+                        help="the demo programme's size (its store and export are built once)")
+    parser.add_argument("--cli", action="store_true", help="import through `renovation import`, not in this process")
     args = parser.parse_args()
-    demo_store()
-    export = WORK / "demo-53.jsonl"
+    demo_store(args.compounds)
+    export = WORK / f"demo-{args.compounds}.jsonl"
     events = sum(1 for _ in export.open("rb"))
-    print(f"importing {events} events of the demo's export ({export.stat().st_size / 1e6:.1f} MB), "
-          f"medians of {args.runs} runs")
+    how = " through the CLI" if args.cli else ""
+    print(f"importing {events} events of the {args.compounds}-compound demo's export{how} "
+          f"({export.stat().st_size / 1e6:.1f} MB), medians of {args.runs} runs")
     floors, mine = [], []
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             floors.append(sqlite_floor(export, folder))
-            mine.append(ours(export, str(folder / "ours.db")))
+            mine.append(ours(export, str(folder / "ours.db"), args.cli))
     report("SQLite", events, statistics.median(floors), statistics.median(mine))
     if args.postgres:
         floors, mine = [], []
@@ -112,7 +121,7 @@ def main() -> None:
             schema = f"bench_{uuid.uuid4().hex[:8]}"
             url = f"{args.postgres}{'&' if '?' in args.postgres else '?'}schema={schema}"
             try:
-                mine.append(ours(export, url))
+                mine.append(ours(export, url, args.cli))
             finally:
                 import psycopg
 
@@ -123,7 +132,7 @@ def main() -> None:
 
 def report(backend: str, events: int, floor: float, mine: float) -> None:
     print(f"{backend:10}  floor {events / floor:9.0f} events/s   renovation import {events / mine:9.0f} events/s"
-          f"   ratio {floor / mine:.2f} (must ≥ 0.33, aim 0.5)")
+          f"   ratio {floor / mine:.2f} (must ≥ 0.4, aim 0.6)")
 
 
 if __name__ == "__main__":

@@ -194,16 +194,25 @@ def finding_rows(connection: Connection, today: date, *, state: str | None = Non
     if category:
         query = query.where(findings.c.category == category)
     result: list[FindingRow] = []
+    ends: dict[Any, Any] = {}  # the end of today in each zone a finding was raised in
+    zero, tenth = Decimal(0), Decimal("0.1")
     for row in connection.execute(query):
         raised = row.raised_at.astimezone(zone) if zone else row.raised_at
-        end = row.closed_at if row.closed_at is not None else until or _end_of(today, raised)
-        overdue = (today - row.due).days if row.status != "closed" and row.due < today else 0
+        end = row.closed_at
+        if end is None:
+            end = until
+            if end is None:
+                end = ends.get(raised.tzinfo)
+                if end is None:
+                    end = ends[raised.tzinfo] = _end_of(today, raised)
+        due, status = row.due, row.status
         result.append({
             "code": row.code, "finding_id": row.finding_id, "contractor": row.contractor, "category": row.category,
             "severity": row.severity, "description": row.description, "location": row.location,
-            "raised_at": raised, "raised_by": row.raised_by, "due": row.due,
-            "days_open": max(Decimal(0), days_between(raised, end)).quantize(Decimal("0.1")),
-            "days_overdue": overdue, "status": row.status, "last_note": row.last_note,
+            "raised_at": raised, "raised_by": row.raised_by, "due": due,
+            "days_open": max(zero, days_between(raised, end)).quantize(tenth),
+            "days_overdue": (today - due).days if status != "closed" and due < today else 0,
+            "status": status, "last_note": row.last_note,
         })
     result.sort(key=lambda found: (found["code"], int(found["finding_id"][1:])))
     return result
