@@ -319,6 +319,9 @@ def translate(error: Exception, session: Session | None) -> click.ClickException
     if said.startswith("relation ") and said.endswith("does not exist"):  # a read model's table not made yet
         said += (" (this login makes no table: if this version of the tracker added it, a superuser runs "
                  "`renovation db roles --apply` again)")
+    if said.startswith("must be owner of"):  # a new version of a read model's tables, made by the owner only
+        said += (" (this version of the tracker changed a read model: a superuser runs `renovation db roles "
+                 "--apply` again, then the projector's login catches it up)")
     if "permission denied" in said.lower():  # e.g. a read model newer than the roles applied to the store
         said += (" (if this version of the tracker added the table, a superuser runs `renovation db roles "
                  "--apply` again)")

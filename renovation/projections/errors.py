@@ -3,12 +3,31 @@ no database library)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class BadEvent(Exception):
     """An event that cannot be applied to a read model (not one the application would have written:
-    ``audit verify`` names it); the read model stops before it, and stays as it was."""
+    ``audit verify`` names it); the read model stops before it, and stays as it was. The other read
+    models of the same catch-up go on past it."""
 
-    def __init__(self, position: int, projection: str, error: BaseException) -> None:
+    def __init__(self, position: int, projections: str | Sequence[str], error: BaseException,
+                 upto: int | None = None) -> None:
+        self.projections = (projections,) if isinstance(projections, str) else tuple(projections)
         said = " ".join(str(error).split()) or type(error).__name__
-        super().__init__(f"event {position} cannot be applied to the {projection} read model ({said}); it stays "
-                         "as it was before that event: `renovation audit verify` names what is wrong")
+        which = (f"the {self.projections[0]} read model" if len(self.projections) == 1
+                 else f"the {', '.join(self.projections)} read models")
+        what = f"event {position}" if upto is None or upto == position else f"an event of positions {position}-{upto}"
+        super().__init__(f"{what} cannot be applied to {which} ({said}); it stays as it was before that event: "
+                         "`renovation audit verify` names what is wrong")
+
+
+class NotSetUp(Exception):
+    """This version of the tracker has read models the store does not have yet, and this login may not
+    make them (on PostgreSQL after ``db roles --apply``)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        super().__init__(f"this version of the tracker changed the {', '.join(names)} read model"
+                         f"{'s' if len(names) > 1 else ''}, which this login may not set up: a superuser runs "
+                         "`renovation db roles --apply` again, then the projector's login catches them up "
+                         "(`renovation projections rebuild`)")

@@ -15,6 +15,8 @@ position (see ``ReadModels.catch_up``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +35,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import TextClause
 
 #: Rows kept between flushes before the buffer forgets those it has not used lately.
@@ -258,7 +261,8 @@ class Rows:
                 if params:
                     # The driver's cursor of this connection, inside the transaction SQLAlchemy began.
                     cursor = cursor or self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-                    cursor.executemany(statement, params)
+                    with self._as_sqlalchemy_would(statement):
+                        cursor.executemany(statement, params)
         if cursor is not None:
             cursor.close()
         self.flushes += 1
@@ -295,6 +299,16 @@ class Rows:
         self.whole.clear()
         self.forgotten.clear()
 
+    @contextmanager
+    def _as_sqlalchemy_would(self, statement: str) -> Iterator[None]:
+        """The driver's errors raised as SQLAlchemy raises them (``DBAPIError`` and its kinds), as every
+        other statement of the read models does: what the CLI reports in one line."""
+        dialect = self.connection.dialect
+        try:
+            yield
+        except dialect.loaded_dbapi.Error as error:
+            raise DBAPIError.instance(statement, None, error, dialect.loaded_dbapi.Error, dialect=dialect) from error
+
     def _changed(self, name: str, key: Key, entry: Entry) -> None:
         if not entry.dirty:
             entry.dirty = True
@@ -312,8 +326,9 @@ class Rows:
             driver = written(statements(table), self.connection.dialect)
             cursor = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
-                cursor.execute(driver.select, driver.key(key))
-                loaded = cursor.fetchone()
+                with self._as_sqlalchemy_would(driver.select):
+                    cursor.execute(driver.select, driver.key(key))
+                    loaded = cursor.fetchone()
             finally:
                 cursor.close()
             entry = Entry(row=driver.read(loaded) if loaded is not None else None, stored=loaded is not None,

@@ -11,10 +11,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import JSONTranscoder, Notification
 from eventsourcing.utils import TopicError, resolve_topic
-from sqlalchemy import Column, Connection, Engine, String, Table, insert, select
+from sqlalchemy import Column, Connection, Engine, String, Table, insert, literal, select
 
 from renovation.projections.base import Event, Projection, metadata, position_of, set_position, tracking
-from renovation.projections.errors import BadEvent
+from renovation.projections.errors import BadEvent, NotSetUp
 from renovation.projections.rows import Rows
 from renovation.store.faults import crash_point
 
@@ -108,6 +108,8 @@ class ReadModels:
         with self.writing() as connection, connection.begin():
             known = set(connection.execute(select(tracking.c.name)).scalars())
             new = [projection for projection in self.projections.values() if projection.key not in known]
+            if new and not self.writes:
+                raise NotSetUp([projection.name for projection in new])
             if new:
                 self._lock_ddl(connection)
                 known = set(connection.execute(select(tracking.c.name)).scalars())  # as the lock's holder left it
@@ -137,17 +139,35 @@ class ReadModels:
             lowest = min(position_of(connection, self.projections[name].key) for name in names or self.projections)
         return max(self.head() - lowest, 0)
 
+    def chosen(self, names: Sequence[str]) -> list[Projection]:
+        """The named projections (or all), each once, in the order of their keys: two processes lock
+        their positions in the same order, so neither waits for the other while holding one."""
+        found = {name: self.projections[name] for name in names or self.projections}
+        return sorted(found.values(), key=lambda projection: projection.key)
+
     def catch_up(self, *names: str, upto: int | None = None,
                  progress: Callable[[str, int], None] | None = None) -> None:
         """Apply every event recorded so far (or up to notification ``upto``) to the named projections
         (or all), in one pass over the log: each event is read and decoded once, then applied to each
-        projection that has not applied it yet. ``progress(name, events)`` hears of each batch."""
+        projection that has not applied it yet. ``progress(name, events)`` hears of each batch. An
+        event a projection cannot apply stops that one (``BadEvent``, raised once the others have gone
+        on as far as they can)."""
         head = self.head() if upto is None else upto
-        chosen = [self.projections[name] for name in names or self.projections]
         with self.engine.connect() as connection:
-            behind = [projection for projection in chosen if position_of(connection, projection.key) < head]
-        if not behind:
-            return  # current: no write lock taken
+            behind = [projection for projection in self.chosen(names) if position_of(connection, projection.key) < head]
+        stopped: BadEvent | None = None
+        while behind:
+            try:
+                self._catch_up(behind, head, progress)
+                break
+            except BadEvent as error:  # its batch was rolled back for all: the others go on without it
+                stopped = stopped or error
+                behind = [projection for projection in behind if projection.name not in error.projections]
+        if stopped is not None:
+            raise stopped
+
+    def _catch_up(self, behind: Sequence[Projection], head: int,
+                  progress: Callable[[str, int], None] | None) -> None:
         with self.writing() as connection:
             rows = Rows(connection)
             reached: dict[str, int] | None = None
@@ -158,7 +178,9 @@ class ReadModels:
                     if start is None:
                         start = positions
                         # Tables still empty are wholly in the buffer from here on: no row need be read.
-                        rows.complete(*(table for p in behind if positions[p.key] == 0 for table in p.tables))
+                        rows.complete(*(table for p in behind if positions[p.key] == 0 for table in p.tables
+                                        if connection.execute(select(literal(1)).select_from(table).limit(1)).first()
+                                        is None))
                     elif positions != reached:
                         rows.clear()  # another process applied events since our last batch
                     reached = self._apply_batch(rows, behind, positions, head)
@@ -181,12 +203,9 @@ class ReadModels:
         if lowest >= head:
             return positions
         wanted = self._wanted(projections)
-        stored = self.backend.stored_rows(lowest + 1, head, BATCH)
+        stored = self.backend.stored_rows(lowest + 1, head, BATCH, topics=sorted(wanted))
         for position, stored_id, version, topic, state in stored:
-            takers = wanted.get(topic)
-            if not takers:
-                continue  # no handler: not even decoded
-            taking = [p for p in takers if positions[p.key] < position]
+            taking = [p for p in wanted[topic] if positions[p.key] < position]
             if not taking:
                 continue
             try:
@@ -195,12 +214,15 @@ class ReadModels:
                 if name == "Registered":
                     self.remember(rows, originator, fields["code"])
                 event = Event(event_type=name, code=self.code_of(rows, originator), fields=fields)
-            except _EVENT_ERRORS as error:
-                raise BadEvent(position, taking[0].name, error) from error
+            except _EVENT_ERRORS as error:  # none of them can apply it
+                raise BadEvent(position, [p.name for p in taking], error) from error
             for projection in taking:
                 self._run(rows, projection, event, position)
             crash_point("catch_up_apply")
-        rows.flush()
+        try:
+            rows.flush()
+        except _EVENT_ERRORS as error:  # a value the columns cannot take: which event's, the batch does not say
+            raise BadEvent(stored[0][0], [p.name for p in projections], error, upto=stored[-1][0]) from error
         last = stored[-1][0] if len(stored) == BATCH else head
         reached = {key: max(position, last) for key, position in positions.items()}
         for key, position in reached.items():
@@ -210,7 +232,7 @@ class ReadModels:
 
     def _wanted(self, projections: Sequence[Projection]) -> dict[str, list[Projection]]:
         """By topic, which of these projections handle its events (every projection reads registrations,
-        which name the compound). A topic of no handler is skipped, as before it was never selected."""
+        which name the compound). Only these topics are read from the log."""
         found: dict[str, list[Projection]] = {}
         for projection in projections:
             for topic in self.topics(projection):
@@ -221,6 +243,10 @@ class ReadModels:
         """An event's class name and its fields (as the library's domain event holds them, but for
         the aggregate id and topic), decoded from the stored state without building the event object."""
         cls = resolve_topic(topic)
+        if isinstance(state, memoryview):
+            state = bytes(state)
+        if not isinstance(state, bytes):
+            raise TypeError(f"its state is stored as {type(state).__name__}, not bytes")
         mapper = self.mapper
         if mapper.cipher is not None or mapper.compressor is not None or not isinstance(mapper.transcoder,
                                                                                          JSONTranscoder):
@@ -316,13 +342,15 @@ class ReadModels:
 
     def rebuild(self, *names: str, progress: Callable[[str, int], None] | None = None) -> None:
         """Clear the named projections' tables and replay the whole log into them."""
-        chosen = names or tuple(self.projections)
+        chosen = self.chosen(names)
         with self.writing() as connection, connection.begin():
-            for name in chosen:
-                self.projections[name].clear(connection)
-                set_position(connection, self.projections[name].key, 0)
+            for projection in chosen:  # first their positions: a catch-up under way finishes before the clearing
+                position_of(connection, projection.key, for_update=True)
+            for projection in chosen:
+                projection.clear(connection)
+                set_position(connection, projection.key, 0)
         crash_point("rebuild_cleared")
-        self.catch_up(*chosen, progress=progress)
+        self.catch_up(*(projection.name for projection in chosen), progress=progress)
 
     def status(self) -> list[ProjectionStatus]:
         head = self.head()

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from renovation.projections.errors import BadEvent
+from renovation.projections.errors import BadEvent, NotSetUp
 from renovation.services.clock import BadTimeZone
 from renovation.services.config import BadConfig
 from renovation.services.writer import ClockBehind, Unreadable, WriteConflict, ZoneKept
@@ -19,6 +19,7 @@ __all__ = [
     "BadTimeZone",
     "ClockBehind",
     "NoStore",
+    "NotSetUp",
     "Refused",
     "Unreadable",
     "WriteConflict",
@@ -39,5 +40,6 @@ class NoStore(BadRequest):
 
 
 #: What the state of the store refused (exit 1), and what was asked wrongly (exit 2).
-REFUSED: tuple[type[Exception], ...] = (ClockBehind, WriteConflict, Refused, ZoneKept, BadEvent, Unreadable)
+REFUSED: tuple[type[Exception], ...] = (ClockBehind, WriteConflict, Refused, ZoneKept, BadEvent, NotSetUp,
+                                        Unreadable)
 BAD_INPUT: tuple[type[Exception], ...] = (BadDatabaseURL, BadRequest, BadTimeZone, BadConfig)

@@ -112,16 +112,17 @@ class Backend(ABC):
     def events_table(self) -> str:
         return self.qualified(self.recorder.events_table_name)
 
-    def stored_rows(self, start: int, stop: int, limit: int) -> list[tuple[Any, ...]]:
-        """Up to ``limit`` stored events from position ``start`` to ``stop`` (both included), in order,
-        as they are stored: (position, aggregate id as the driver gives it, version, topic, state bytes).
-        The read models decode these themselves (see ``ReadModels``), without the library's domain-event
-        objects."""
+    def stored_rows(self, start: int, stop: int, limit: int, topics: Sequence[str] = ()) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` stored events (of ``topics``, if given) from position ``start`` to ``stop``
+        (both included), in order, as the driver reads them: (position, aggregate id, version, topic,
+        state). The read models decode these themselves (see ``ReadModels``), without the library's
+        domain-event objects."""
         position = self.position_column
-        rows = self.query(
+        which = f"AND topic IN ({', '.join('?' for _ in topics)}) " if topics else ""
+        return self.query(
             f"SELECT {position}, originator_id, originator_version, topic, state FROM {self.events_table} "
-            f"WHERE {position} >= ? AND {position} <= ? ORDER BY {position} LIMIT ?", (start, stop, limit))
-        return [(row[0], row[1], row[2], row[3], bytes(row[4])) for row in rows]
+            f"WHERE {position} >= ? AND {position} <= ? {which}ORDER BY {position} LIMIT ?",
+            (start, stop, *topics, limit))
 
     def count_events(self) -> int:
         """How many events are stored (on PostgreSQL notification ids have gaps, so they are counted)."""

@@ -232,7 +232,9 @@ class SQLiteBackend(Backend):
             # This engine writes only the read models, which are made again from the log: a commit lost
             # to a power cut is caught up again (WAL keeps each commit whole, position and rows
             # together), so it need not wait for the disk. The events' own connection keeps syncing.
-            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+            (mode,) = dbapi_connection.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() == "wal":  # the store's mode (eventsourcing sets it); not changed here
+                dbapi_connection.execute("PRAGMA synchronous=NORMAL")
             dbapi_connection.execute(f"PRAGMA cache_size=-{READ_MODEL_CACHE_KB}")
 
         @event.listens_for(engine, "begin")

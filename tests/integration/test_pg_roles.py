@@ -783,3 +783,28 @@ def test_roles_applied_to_a_store_made_before_photos_give_it_their_table(store: 
     assert store.apply().exit_code == 0
     verified = store.cli("audit", "verify", user="孙工", db=store.url_of("孙工"))
     assert verified.exit_code == 0, verified.output
+
+
+def test_a_read_model_this_version_changed_is_set_up_by_the_owner_not_by_a_reader(applied: Store) -> None:
+    """A new version of a read model (its row in projection_tracking not there yet, as after an
+    upgrade): a reader's board says in one line who sets it up, and makes nothing; once a superuser has
+    applied the roles again, the projector catches it up and the board reads it."""
+    from renovation.projections.quality import QualityProjection
+
+    key = QualityProjection().key
+    with applied.connect() as connection:
+        connection.execute(sql.SQL("DELETE FROM {} WHERE name = %s").format(applied.table("projection_tracking")),
+                           (key,))
+    refused = applied.cli("quality", "--json", user="李经理", db=applied.url_of("李经理"))
+    assert refused.exit_code == 1
+    (line,) = refused.output.strip().splitlines()
+    assert line.startswith("Error: this version of the tracker changed the quality read model") and (
+        "`renovation db roles --apply` again" in line)
+    with applied.connect() as connection:
+        assert connection.execute(sql.SQL("SELECT count(*) FROM {} WHERE name = %s").format(
+            applied.table("projection_tracking")), (key,)).fetchone() == (0,)
+
+    assert applied.cli("db", "roles", "--apply", "--prefix", applied.prefix).exit_code == 0
+    applied.project()
+    board = applied.cli("quality", "--json", user="李经理", db=applied.url_of("李经理"))
+    assert board.exit_code == 0, board.output
