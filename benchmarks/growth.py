@@ -117,7 +117,7 @@ class Store:
             self.db = str(self.path)
         else:
             assert postgres is not None
-            self.schema = f"growth_{name}_{uuid.uuid4().hex[:6]}"
+            self.schema = f"growth_{name.replace('-', '_')}_{uuid.uuid4().hex[:6]}"
             self.db = f"{postgres}{'&' if '?' in postgres else '?'}schema={self.schema}"
 
     def drop(self) -> None:
