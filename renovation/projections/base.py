@@ -10,12 +10,14 @@ up at once (the second waits for the write lock, re-reads the position and finds
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     Connection,
     Dialect,
     Integer,
@@ -100,6 +102,28 @@ class Event:
         def __getattr__(self, item: str) -> Any: ...
 
 
+@dataclass(frozen=True)
+class PartialIndex:
+    """An index of the few rows of a table that a condition holds (``CREATE INDEX ... WHERE``, which
+    SQLite and PostgreSQL both take; a board's query uses it when its condition is written the same
+    way, as a literal). Made with the projection's tables (``Projection.prepare``), not declared on the
+    table: an index declared with a dialect's options loads that dialect's module at import, which
+    every command on an SQLite store would pay for."""
+
+    name: str
+    table: Table
+    columns: tuple[str, ...]
+    where: ColumnElement[bool]
+
+    def create(self, connection: Connection) -> None:
+        dialect = connection.dialect
+        quote = dialect.identifier_preparer.quote
+        condition = self.where.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+        connection.exec_driver_sql(
+            f"CREATE INDEX IF NOT EXISTS {quote(self.name)} ON {quote(self.table.name)} "
+            f"({', '.join(quote(column) for column in self.columns)}) WHERE {condition}")
+
+
 class Projection:
     """A read model: tables, and one ``on_<EventName>(rows, event)`` method per event it uses, which
     changes the tables' rows through :class:`~renovation.projections.rows.Rows`."""
@@ -110,6 +134,8 @@ class Projection:
     version: ClassVar[int] = 1
     #: The store's time zone: the day of a time is its day there (set by the read models).
     zone: tzinfo = UTC
+    #: Indexes of the few rows of a condition (see ``PartialIndex``).
+    partial_indexes: ClassVar[Sequence[PartialIndex]] = ()
 
     @property
     def key(self) -> str:
@@ -141,6 +167,8 @@ class Projection:
         for table in self.tables:
             for index in table.indexes:
                 index.create(connection, checkfirst=True)
+        for partial in self.partial_indexes:
+            partial.create(connection)
 
     def clear(self, connection: Connection) -> None:
         for table in reversed(self.tables):

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TypedDict
 
-from sqlalchemy import Column, Connection, Index, String, Table, literal_column, select
+from sqlalchemy import Column, Connection, String, Table, literal_column, select
 
-from renovation.projections.base import DateTimeText, Event, Projection, metadata
+from renovation.projections.base import DateTimeText, Event, PartialIndex, Projection, metadata
 from renovation.projections.common import days_between
 from renovation.projections.rows import Rows
 
@@ -25,14 +25,15 @@ tickets = Table(
     Column("received_at", DateTimeText, nullable=False),
     Column("resolved_at", DateTimeText),
     Column("note", String(500)),
-    Index("feedback_tickets_open", "received_at", "code", "ticket_id", sqlite_where=UNRESOLVED,
-          postgresql_where=UNRESOLVED),
 )
 
 
 class FeedbackProjection(Projection):
     name = "feedback"
     tables = (tickets,)
+    partial_indexes = (
+        PartialIndex("feedback_tickets_open", tickets, ("received_at", "code", "ticket_id"), UNRESOLVED),
+    )
     version = 3  # the index of the open tickets (2: times stored in UTC)
 
     def on_FeedbackReceived(self, rows: Rows, event: Event) -> None:

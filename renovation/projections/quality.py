@@ -31,7 +31,7 @@ from sqlalchemy import (
     select,
 )
 
-from renovation.projections.base import DateText, DateTimeText, Event, Projection, metadata
+from renovation.projections.base import DateText, DateTimeText, Event, PartialIndex, Projection, metadata
 from renovation.projections.common import count_percent
 from renovation.projections.rows import Rows
 
@@ -112,8 +112,6 @@ samples = Table(
     *_taken_columns(),
     Column("passed", Boolean),
     Column("outcome", String(32)),
-    Index("quality_samples_pending", "code", "regime", sqlite_where=PENDING, postgresql_where=PENDING),
-    Index("quality_samples_rejected", "code", "batch", sqlite_where=REJECTED, postgresql_where=REJECTED),
 )
 
 #: Blind samples still waiting for their result, kept apart from the other samples: on PostgreSQL after
@@ -126,6 +124,8 @@ class QualityProjection(Projection):
     version = 8  # the index on the first start (7: pending blind samples kept apart; 6: each day's first
     # morning start; 5: UTC times)
     tables = (compounds, morning_days, findings, open_findings, samples, blind_pending)
+    partial_indexes = (PartialIndex("quality_samples_pending", samples, ("code", "regime"), PENDING),
+                       PartialIndex("quality_samples_rejected", samples, ("code", "batch"), REJECTED))
 
     def on_Registered(self, rows: Rows, event: Event) -> None:
         rows.insert(compounds, {"code": event.code, "contractor": event.contractor, **dict.fromkeys(COUNTS, 0)})

@@ -12,7 +12,7 @@ from typing import Any, TypedDict
 
 from sqlalchemy import Boolean, Column, Connection, Index, String, Table, literal_column, select
 
-from renovation.projections.base import DateText, DateTimeText, Event, Projection, metadata
+from renovation.projections.base import DateText, DateTimeText, Event, PartialIndex, Projection, metadata
 from renovation.projections.common import days_between
 from renovation.projections.rows import Rows
 
@@ -72,8 +72,6 @@ samples = Table(
     Column("lab", String(200)),
     Column("report", String(64)),
     Column("resulted_at", DateTimeText),
-    Index("worklist_samples_pending", "code", sqlite_where=PENDING, postgresql_where=PENDING),
-    Index("worklist_samples_resamples", "code", "resample_of", sqlite_where=RESAMPLES, postgresql_where=RESAMPLES),
     Index("worklist_samples_by_outcome", "outcome"),
 )
 
@@ -86,6 +84,8 @@ class WorklistsProjection(Projection):
     name = "worklists"
     version = 3  # indexes of the few findings and samples a list asks for (2: pending blind samples kept apart)
     tables = (contractors, findings, samples, blind_pending)
+    partial_indexes = (PartialIndex("worklist_samples_pending", samples, ("code",), PENDING),
+                       PartialIndex("worklist_samples_resamples", samples, ("code", "resample_of"), RESAMPLES))
 
     def on_Registered(self, rows: Rows, event: Event) -> None:
         rows.insert(contractors, {"code": event.code, "contractor": event.contractor})
