@@ -626,7 +626,11 @@ class PostgresBackend(Backend):
             host=env["POSTGRES_HOST"], port=int(env["POSTGRES_PORT"]), database=env["POSTGRES_DBNAME"],
         )
         seconds = env.get("POSTGRES_LOCK_TIMEOUT", str(LOCK_TIMEOUT_SECONDS))
-        options = f"-c lock_timeout={seconds}s -c idle_in_transaction_session_timeout={seconds}s"
+        # This engine writes only the read models, which are made again from the log: a commit lost to a
+        # crash is caught up again (each commit is whole, position and rows together), so it need not wait
+        # for the disk. The events are written through the application's own connections, which do.
+        options = (f"-c lock_timeout={seconds}s -c idle_in_transaction_session_timeout={seconds}s "
+                   "-c synchronous_commit=off")
         if env.get("POSTGRES_SCHEMA"):
             options += f" -c search_path={env['POSTGRES_SCHEMA']}"
         return create_engine(url, connect_args={"options": options, "connect_timeout": 5})
