@@ -209,6 +209,37 @@ def plot(results: list[dict[str, Any]]) -> None:
         plt.close(figure)
 
 
+def table(results: list[dict[str, Any]]) -> str:
+    """The figures as a text table per backend, with each one's growth: the exponent k of size**k
+    between the smallest and the largest size measured (1 is linear; the build, import and catch-up
+    grow with the events, which grow with the compounds)."""
+    import math
+
+    keys = ["events", "build_s", "import_s", "import_events_per_s", "catch_up_s", "rebuild_s", "bytes_per_event",
+            "build_mb", "import_mb", "catch_up_mb", "rebuild_mb", *PLOTS["growth-latency.png"][1]]
+    lines = []
+    for backend in ("sqlite", "postgres"):
+        rows = sorted((row for row in results if row["backend"] == backend), key=lambda row: row["compounds"])
+        if not rows:
+            continue
+        lines.append(f"{backend}: compounds " + " ".join(f"{row['compounds']:>12}" for row in rows) + "   growth")
+        for key in keys:
+            values = []
+            for row in rows:
+                value = row.get(key)
+                if key == "bytes_per_event":
+                    value = row["bytes"] / row["events"]
+                values.append(value["p95_ms"] if isinstance(value, dict) else value)
+            shown = " ".join(f"{value:>12.1f}" if value is not None else f"{'-':>12}" for value in values)
+            known = [(row["compounds"], value) for row, value in zip(rows, values, strict=True) if value]
+            growth = ""
+            if len(known) >= 2 and known[-1][0] > known[0][0]:
+                growth = f"size^{math.log(known[-1][1] / known[0][1]) / math.log(known[-1][0] / known[0][0]):.2f}"
+            label = f"{key} p95 ms" if key in PLOTS["growth-latency.png"][1] else key
+            lines.append(f"  {label:26} {shown}   {growth}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sqlite", default="53,500,3000", help="sizes on SQLite (compounds), comma-separated")
@@ -219,13 +250,15 @@ def main() -> None:
                         help="sizes measured without export and import (rebuild and boards on the built store)")
     parser.add_argument("--out", default=str(HERE / "growth.json"))
     parser.add_argument("--latency", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--plot", default=None, metavar="JSON", help="only plot the figures in this file")
+    parser.add_argument("--plot", default=None, metavar="JSON", help="only plot (and tabulate) the figures in this file")
     args = parser.parse_args()
     if args.latency:
         print(json.dumps(measure_latency(args.latency, args.runs)))
         return
     if args.plot:
-        plot(json.loads(Path(args.plot).read_text()))
+        results = json.loads(Path(args.plot).read_text())
+        plot(results)
+        print(table(results))
         return
     WORK.mkdir(exist_ok=True)
     os.environ.pop("RENOVATION_CONFIG", None)
@@ -241,6 +274,7 @@ def main() -> None:
         Path(args.out).write_text(json.dumps(results, indent=1, ensure_ascii=False))
         print(json.dumps(row, ensure_ascii=False), flush=True)
     plot(results)
+    print(table(results))
 
 
 if __name__ == "__main__":
