@@ -250,7 +250,8 @@ def main() -> None:
                         help="sizes measured without export and import (rebuild and boards on the built store)")
     parser.add_argument("--out", default=str(HERE / "growth.json"))
     parser.add_argument("--latency", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--plot", default=None, metavar="JSON", help="only plot (and tabulate) the figures in this file")
+    parser.add_argument("--plot", default=None, metavar="JSON",
+                        help="only plot (and tabulate) the figures in this file")
     args = parser.parse_args()
     if args.latency:
         print(json.dumps(measure_latency(args.latency, args.runs)))
