@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, ClassVar
-from urllib.request import pathname2url
+from urllib.parse import quote
 from uuid import UUID
 
 from eventsourcing.persistence import OperationalError, StoredEvent
@@ -113,7 +113,9 @@ class SQLiteBackend(Backend):
         if self.path.startswith(":memory:") or not os.path.isfile(self.path):
             return None
         try:
-            connection = sqlite3.connect(f"file:{pathname2url(self.real_path)}?mode=ro", uri=True, timeout=1)
+            # A path as a file: URI (what urllib.request.pathname2url does on POSIX, without importing the
+            # HTTP client that module brings in on every command).
+            connection = sqlite3.connect(f"file:{quote(self.real_path)}?mode=ro", uri=True, timeout=1)
             try:
                 row = connection.execute(f"SELECT value FROM {META_TABLE} WHERE key = ?", (TIME_ZONE_KEY,)).fetchone()
             finally:
