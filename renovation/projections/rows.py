@@ -24,19 +24,11 @@ from sqlalchemy import (
     Connection,
     Delete,
     Dialect,
-    Insert,
-    Select,
     Table,
-    Update,
     bindparam,
     delete,
-    insert,
-    select,
-    text,
-    update,
 )
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql.elements import TextClause
 
 #: Rows kept between flushes before the buffer forgets those it has not used lately.
 LIMIT = 200_000
@@ -56,30 +48,15 @@ class Entry:
 
 
 class Statements:
-    """The statements of one table, built once (SQLAlchemy then caches their compiled form)."""
+    """What a table's rows are keyed by, worked out once; and the one statement that goes through
+    SQLAlchemy (deleting every row of a group). The rest are the driver's own (``Written``)."""
 
     def __init__(self, table: Table) -> None:
         self.table = table
         self.key = [column.name for column in table.primary_key.columns]
         self.columns = [column.name for column in table.columns]
         self.values = [name for name in self.columns if name not in self.key]
-        by_key = [table.c[name] == bindparam(f"key_{name}") for name in self.key]
-        self.select: Select[Any] = select(table).where(*by_key)
-        self.insert: Insert = insert(table)
-        self.insert_ignoring: TextClause = text(
-            f"INSERT INTO {table.name} ({', '.join(self.columns)}) "
-            f"VALUES ({', '.join(':' + name for name in self.columns)}) ON CONFLICT DO NOTHING"
-        ).bindparams(*(bindparam(column.name, type_=column.type) for column in table.columns))
-        self.update: Update = update(table).where(*by_key)
-        self.delete: Delete = delete(table).where(*by_key)
         self.delete_group: Delete = delete(table).where(table.c[self.key[0]] == bindparam("key_group"))
-
-    def keyed(self, entry_key: Key, row: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Parameters naming the row by its key (and setting its other columns, given ``row``)."""
-        params = {f"key_{name}": value for name, value in zip(self.key, entry_key, strict=True)}
-        if row is not None:
-            params.update((name, row[name]) for name in self.values)
-        return params
 
 
 class Written:
