@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 WORK = Path(__file__).resolve().parent / ".work"
 
@@ -54,3 +55,16 @@ def paired_medians(commands: list[list[str]], runs: int) -> list[float]:
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def store_bytes(app: Any, db: str) -> int:
+    """The bytes of a store: its SQLite file and WAL, or every table of its PostgreSQL schema (indexes
+    and TOAST included)."""
+    backend = app.backend
+    if backend.is_postgres:
+        schema = backend.env.get("POSTGRES_SCHEMA") or "public"
+        (row,) = backend.query("SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                               "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                               "WHERE n.nspname = ? AND c.relkind = 'r'", (schema,))
+        return int(row[0])
+    return sum(Path(db + suffix).stat().st_size for suffix in ("", "-wal") if Path(db + suffix).exists())

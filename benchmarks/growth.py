@@ -27,7 +27,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from common import WORK, percentile
+from common import WORK, percentile, store_bytes
 
 HERE = Path(__file__).resolve().parent
 TODAY = date(2021, 7, 31)
@@ -93,17 +93,6 @@ def measure_latency(db: str, runs: int) -> dict[str, Any]:
     figures["bytes"] = store_bytes(app, db)
     figures["first_code"] = code
     return figures
-
-
-def store_bytes(app: Any, db: str) -> int:
-    backend = app.backend
-    if backend.is_postgres:
-        schema = backend.env.get("POSTGRES_SCHEMA") or "public"
-        (row,) = backend.query("SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-                               "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                               "WHERE n.nspname = ? AND c.relkind = 'r'", (schema,))
-        return int(row[0])
-    return sum(Path(db + suffix).stat().st_size for suffix in ("", "-wal") if Path(db + suffix).exists())
 
 
 class Store:

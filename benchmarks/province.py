@@ -19,7 +19,7 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-from common import WORK, percentile
+from common import WORK, percentile, store_bytes
 
 from renovation.projections import read_models
 from renovation.projections.progress import progress_rows
@@ -39,17 +39,6 @@ def build(db: str, compounds: int) -> tuple[float, float]:
     seconds = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return seconds, peak_kb / 1024
-
-
-def store_bytes(app: RenovationApp, db: str) -> int:
-    backend = app.backend
-    if backend.is_postgres:
-        schema = backend.env.get("POSTGRES_SCHEMA") or "public"
-        (row,) = backend.query("SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-                               "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                               "WHERE n.nspname = ? AND c.relkind = 'r'", (schema,))
-        return int(row[0])
-    return sum(Path(db + suffix).stat().st_size for suffix in ("", "-wal") if Path(db + suffix).exists())
 
 
 def measure(db: str, runs: int) -> dict[str, tuple[float, float]]:
