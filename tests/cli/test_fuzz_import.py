@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,11 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Export:
 
 def outcome(data: bytes, origin: dict[bytes, tuple[str, int]]) -> tuple[int | None, int]:
     """(the first bad line or None, events added) for a file whose lines are judged by ``origin``: a line
-    not in it is bad; a version must follow the aggregate's last one (a version already seen is skipped)."""
+    not in it is bad; a version must follow the aggregate's last one (a version already seen is skipped);
+    a new event may not be recorded before the latest one added before it (the store's time order: a
+    line moved up the file, by a duplicate or a swap, may break it)."""
     last: dict[str, int] = {}
+    latest: datetime | None = None
     added = 0
     for number, raw in enumerate(data.split(b"\n"), start=1):
         line = raw.strip()
@@ -109,6 +113,10 @@ def outcome(data: bytes, origin: dict[bytes, tuple[str, int]]) -> tuple[int | No
         if version > last.get(aggregate, 0) + 1:
             return number, 0
         if version > last.get(aggregate, 0):
+            recorded = datetime.fromisoformat(json.loads(line)["state"]["timestamp"]["_data_"])
+            if latest is not None and recorded < latest:
+                return number, 0
+            latest = recorded if latest is None else max(latest, recorded)
             last[aggregate] = version
             added += 1
     return None, added
