@@ -1,0 +1,55 @@
+"""Every board of a store as the CLI asks for it (the services, in this process, as a bureau user who
+sees every compound), each called once untimed, then ``--runs`` times: p50 and p95.
+
+    python benchmarks/boards.py STORE [--runs 30] [--today 2021-07-31]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from common import percentile
+
+from renovation.services import boards, digest, worklists
+from renovation.services.workspace import Workspace
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("db")
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--today", type=date.fromisoformat, default=date(2021, 7, 31))
+    args = parser.parse_args()
+    ws = Workspace(args.db, config_path="/dev/null")
+    today, user = args.today, "bench-bureau"
+    building = [row["code"] for row in boards.progress(ws, today) if row["status"] == "under_construction"][:200]
+    random.seed(7)
+    calls: dict[str, Callable[[], Any]] = {
+        "progress": lambda: boards.progress(ws, today, user=user),
+        "quality": lambda: boards.quality(ws, today, code=None, by="compound", missed=False, hide_blind=False,
+                                          user=user),
+        "ranking": lambda: boards.ranking(ws, None, "compound", today),
+        "ledger": lambda: boards.ledger(ws, random.choice(building), None, None, user=user),
+        "feedback": lambda: boards.feedback(ws, only_open=True, user=user),
+        "finding list": lambda: worklists.finding_list(ws, today, user, state="open"),
+        "digest": lambda: digest.digest(ws, today, today, user),
+    }
+    for name, call in calls.items():
+        call()
+        timings = []
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            call()
+            timings.append(time.perf_counter() - started)
+        p50, p95 = percentile(timings, 0.5) * 1000, percentile(timings, 0.95) * 1000
+        print(f"{name:12} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
+    ws.close()
+
+
+if __name__ == "__main__":
+    main()

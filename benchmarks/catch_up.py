@@ -1,0 +1,38 @@
+"""The first catch-up of every read model of a store (a copy of a province built by `renovation demo
+--compounds 3000`, say), in this process: its wall time and this process's peak memory.
+
+    python benchmarks/catch_up.py STORE [--rebuild]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+from renovation.projections import read_models
+from renovation.services.application import RenovationApp
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("db", help="the store's --db value (its read models are changed)")
+    parser.add_argument("--rebuild", action="store_true", help="clear the read models first")
+    args = parser.parse_args()
+    app = RenovationApp(args.db)
+    models = read_models(app)
+    started = time.perf_counter()
+    if args.rebuild:
+        models.rebuild()
+    else:
+        models.catch_up()
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"catch-up {seconds:.1f} s, peak {peak:.0f} MB; lag of each read model: "
+          + ", ".join(f"{row['projection']} {row['lag']}" for row in models.status()))
+    models.close()
+    app.close()
+
+
+if __name__ == "__main__":
+    main()
