@@ -19,16 +19,10 @@ from renovation.services import boards, digest, worklists
 from renovation.services.workspace import Workspace
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("db")
-    parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--today", type=date.fromisoformat, default=date(2021, 7, 31))
-    args = parser.parse_args()
-    ws = Workspace(args.db, config_path="/dev/null")
-    today, user = args.today, "bench-bureau"
+def board_calls(ws: Workspace, today: date, user: str) -> tuple[dict[str, Callable[[], Any]], list[str]]:
+    """Each board as the CLI asks for it, by name, and the codes of up to 200 compounds under construction
+    (the ledger is of one of them, chosen at random)."""
     building = [row["code"] for row in boards.progress(ws, today) if row["status"] == "under_construction"][:200]
-    random.seed(7)
     calls: dict[str, Callable[[], Any]] = {
         "progress": lambda: boards.progress(ws, today, user=user),
         "quality": lambda: boards.quality(ws, today, code=None, by="compound", missed=False, hide_blind=False,
@@ -39,6 +33,18 @@ def main() -> None:
         "finding list": lambda: worklists.finding_list(ws, today, user, state="open"),
         "digest": lambda: digest.digest(ws, today, today, user),
     }
+    return calls, building
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("db")
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--today", type=date.fromisoformat, default=date(2021, 7, 31))
+    args = parser.parse_args()
+    ws = Workspace(args.db, config_path="/dev/null")
+    calls, _building = board_calls(ws, args.today, "bench-bureau")
+    random.seed(7)
     for name, call in calls.items():
         call()
         timings = []

@@ -57,25 +57,15 @@ def catch_up_script(db: str) -> list[str]:
 def measure_latency(db: str, runs: int) -> dict[str, Any]:
     """In this process: p50/p95 of each board (its read models caught up first, as the CLI does)
     and of one recorded inspection, taking turns; the event count and the database's bytes."""
-    from renovation.services import boards, digest, worklists
+    from boards import board_calls
+
     from renovation.services.workspace import Workspace
 
     ws = Workspace(db)
     app = ws.app
-    building = [row["code"] for row in boards.progress(ws, TODAY) if row["status"] == "under_construction"][:200]
+    calls, building = board_calls(ws, TODAY, "bench-bureau")
     code = building[0]
-    user = "bench-bureau"
-    calls = {
-        "progress": lambda: boards.progress(ws, TODAY, user=user),
-        "quality": lambda: boards.quality(ws, TODAY, code=None, by="compound", missed=False, hide_blind=False,
-                                          user=user),
-        "ranking": lambda: boards.ranking(ws, None, "compound", TODAY),
-        "ledger": lambda: boards.ledger(ws, random.choice(building), None, None, user=user),
-        "feedback": lambda: boards.feedback(ws, only_open=True, user=user),
-        "finding list": lambda: worklists.finding_list(ws, TODAY, user, state="open"),
-        "digest": lambda: digest.digest(ws, TODAY, TODAY, user),
-        "inspection": lambda: app.record_inspection(random.choice(building), "patrol", user="bench-supervisor"),
-    }
+    calls["inspection"] = lambda: app.record_inspection(random.choice(building), "patrol", user="bench-supervisor")
     random.seed(7)
     timings: dict[str, list[float]] = {name: [] for name in calls}
     for call in calls.values():  # once each, untimed: the first call of a kind loads its modules
