@@ -186,12 +186,14 @@ class DefaultGroup(ZhHelp):
     """A group that runs its ``default`` subcommand when the first argument is not a subcommand:
     ``meter JM --item A1 ...`` records, ``meter correct JM M3 ...`` corrects."""
 
-    def __init__(self, *args: Any, default: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, default: str, default_when_empty: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.default = default
+        self.default_when_empty = default_when_empty  # with no argument at all: the default too
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+        if (args and args[0] not in self.commands and args[0] not in ("--help", "-h")) or (
+                not args and self.default_when_empty):
             args = [self.default, *args]
         return super().parse_args(ctx, args)
 

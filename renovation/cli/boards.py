@@ -6,10 +6,11 @@ Every read command first catches its read model up with every event recorded so 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import click
 
-from renovation.cli import Session, ZhHelp, pass_session
+from renovation.cli import DefaultGroup, Session, ZhHelp, pass_session
 from renovation.cli.output import emit, output_options
 
 AS_OF_HELP = "Answer as on that moment (ISO 8601 or a date), from the events recorded by then."
@@ -81,39 +82,158 @@ def quality(session: Session, code: str | None, by: str, missed: bool, as_of: st
          columns=columns("missed" if missed else f"quality-{by}"))
 
 
-@click.command()
-@click.option("--period", default=None, help="Scoring period, YYYY-MM (default: the latest scored).")
-@click.option("--by", type=click.Choice(["contractor", "compound"]), default="contractor", show_default=True,
-              help="Rank contractors or compounds.")
-@click.option("--as-of", "as_of", default=None, help=AS_OF_HELP)
-@output_options
-@pass_session
-def ranking(session: Session, period: str | None, by: str, as_of: str | None, as_json: bool, as_csv: bool) -> None:
-    """The horse-race board (赛马) of a period. A compound's total is its weighted score (weights from
-    renovation.toml; default quality 30, safety 25, progress 20, civilized 15, satisfaction 10); a
-    contractor's total is the mean of its compounds' totals. Equal totals share a rank; movement is
-    the change in rank since the previous scored period; the last place is marked (末位).
+@click.group(cls=DefaultGroup, default="board", default_when_empty=True)
+def ranking() -> None:
+    """The horse race (赛马): the board of a period (``ranking [board]``, the default), and one
+    compound's computed scores explained (``ranking explain``).
 
     \b
     Examples:
       renovation ranking
       renovation ranking --period 2021-05 --by compound --json
+      renovation ranking --computed
+      renovation ranking explain JM --period 2021-05
+    """
+
+
+@ranking.command("board")
+@click.option("--period", default=None, help="Scoring period, YYYY-MM (default: the latest scored).")
+@click.option("--by", type=click.Choice(["contractor", "compound"]), default="contractor", show_default=True,
+              help="Rank contractors or compounds.")
+@click.option("--computed", is_flag=True,
+              help="The board computed from the recorded facts, rather than the bureau's recorded scores.")
+@click.option("--as-of", "as_of", default=None, help=AS_OF_HELP)
+@output_options
+@pass_session
+def ranking_board(session: Session, period: str | None, by: str, computed: bool, as_of: str | None, as_json: bool,
+                  as_csv: bool) -> None:
+    """The horse-race board (赛马) of a period. A compound's total is its weighted score (weights from
+    renovation.toml; default quality 30, safety 25, progress 20, civilized 15, satisfaction 10); a
+    contractor's total is the mean of its compounds' totals. Equal totals share a rank; movement is
+    the change in rank since the previous scored period; the last place is marked (末位).
+
+    The official board is the bureau's recorded scores; beside each total it shows the total computed
+    from the recorded facts (``computed_total``), the difference (recorded − computed) and a flag
+    where the difference is larger than [horse_race] flag_difference (default 10). With --computed,
+    the board of the computed scores: every compound under construction in the period (default: the
+    latest such period). A contractor sees computed scores of its own compounds only.
+
+    \b
+    Examples:
+      renovation ranking
+      renovation ranking --period 2021-05 --by compound --json
+      renovation ranking --computed --by compound
     """
     from renovation.cli.audit import parse_as_of
     from renovation.cli.inputs import period_option
-    from renovation.services import boards
+    from renovation.services import boards, horserace
 
     period = period_option(period)
     moment = parse_as_of(as_of)
-    rows = boards.ranking(session.workspace, period, by, session.today() if moment is None else moment.date(),
-                          moment)
+    today = session.today() if moment is None else moment.date()
+    rows: list[Any]
+    if computed:
+        rows = horserace.computed_ranking(session.workspace, period, by, today, moment, user=session.user)
+    else:
+        rows = horserace.beside(session.workspace, boards.ranking(session.workspace, period, by, today, moment),
+                                by, today, moment, user=session.user)
     if not rows and not (as_json or as_csv):
         if period is not None:
             click.echo(f"{period} 无人评分" if session.lang == "zh" else f"nobody was scored for {period}")
         else:
             click.echo("尚无赛马评分" if session.lang == "zh" else "nobody has been scored yet")
         return
-    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=boards.columns(f"ranking-{by}"))
+    kind = f"ranking-{by}" if computed else f"ranking-{by}-beside"
+    emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=boards.columns(kind))
+
+
+@ranking.command("explain")
+@click.argument("code")
+@click.option("--period", required=True, help="Scoring period, YYYY-MM.")
+@click.option("--as-of", "as_of", default=None, help=AS_OF_HELP)
+@output_options
+@pass_session
+def ranking_explain(session: Session, code: str, period: str, as_of: str | None, as_json: bool,
+                    as_csv: bool) -> None:
+    """Why CODE scored what it did in a period: each computed score, every deduction with its formula
+    and numbers, and the ids of the events behind it (F findings, I inspections, S/B samples, M
+    metering entries, T tickets); the computed total, and the bureau's recorded total beside it. Each
+    score is 100 less its deductions (never below 0); the total is Σ score × weight ÷ Σ weights.
+
+    \b
+    Examples:
+      renovation ranking explain JM --period 2021-05
+      renovation ranking explain JM --period 2021-05 --json
+    """
+    from renovation.cli.audit import parse_as_of
+    from renovation.cli.inputs import CodeInput, period_option, validate
+    from renovation.services import horserace
+
+    chosen = validate(CodeInput, code=code).code
+    checked = period_option(period)
+    assert checked is not None
+    moment = parse_as_of(as_of)
+    today = session.today() if moment is None else moment.date()
+    found = horserace.explain(session.workspace, chosen, checked, today, moment, user=session.user)
+    if as_json:
+        emit(found, as_json=True, as_csv=False, lang=session.lang)
+        return
+    rows = [{"component": part["component"], "weight": part["weight"], "score": part["score"], "term": term["term"],
+             "formula": term["formula"], "points": term["points"],
+             "ids": " ".join(term["ids"]) if as_csv else compact(term["ids"])}
+            for part in found["components"] for term in part["terms"]]
+    from renovation.cli.output import XLSX
+
+    if not as_csv and click.get_current_context().meta.get(XLSX) is None:
+        click.echo(explained(found, session.lang))
+    emit(rows, as_json=False, as_csv=as_csv, lang=session.lang)
+
+
+def compact(ids: list[str]) -> str:
+    """Ids with runs of consecutive numbers of one letter shortened: "F3 F5 I12–I40 M1–M9"."""
+    import re
+
+    parts: list[str] = []
+    run: list[tuple[str, int]] = []
+
+    def close() -> None:
+        if run:
+            first, last = run[0], run[-1]
+            parts.append(f"{first[0]}{first[1]}" if len(run) == 1 else
+                         f"{first[0]}{first[1]} {last[0]}{last[1]}" if len(run) == 2 else
+                         f"{first[0]}{first[1]}–{last[0]}{last[1]}")
+            run.clear()
+
+    for identifier in ids:
+        found = re.fullmatch(r"([A-Z]+)([0-9]+)", identifier)
+        if found is None:
+            close()
+            parts.append(identifier)
+            continue
+        letter, number = found.group(1), int(found.group(2))
+        if run and (run[-1][0] != letter or run[-1][1] + 1 != number):
+            close()
+        run.append((letter, number))
+    close()
+    return " ".join(parts)
+
+
+def explained(found: Any, lang: str) -> str:
+    """The heading of ``ranking explain``: the computed total, and the recorded one beside it."""
+    zh = lang == "zh"
+    line = (f"{found['code']} {found['name']}（{found['contractor']}）{found['period']} 计算总分 {found['total']}"
+            if zh else f"{found['code']} {found['name']} ({found['contractor']}) {found['period']}: computed total "
+            f"{found['total']}")
+    if found["recorded_total"] is not None:
+        line += (f"；记录总分 {found['recorded_total']}，差 {found['difference']}" if zh
+                 else f"; recorded {found['recorded_total']}, difference {found['difference']}")
+        if found["flagged"]:
+            line += " ⚠"
+    if not found["scored"]:
+        line += ("（该期未施工，不上计算榜）" if zh
+                 else " (not under construction in the period: not on the computed board)")
+    scores = ", ".join(f"{part['component']} {part['score']} × {part['weight']}" for part in found["components"])
+    return f"{line}\n{scores}"
 
 
 @click.command()
@@ -173,7 +293,7 @@ def status(session: Session, as_json: bool, as_csv: bool) -> None:
 
 @projections.command("rebuild")
 @click.argument("names", nargs=-1,
-                type=click.Choice(["progress", "quality", "ledger", "ranking", "feedback", "worklists"]))
+                type=click.Choice(["progress", "quality", "ledger", "ranking", "feedback", "worklists", "computed"]))
 @pass_session
 def rebuild(session: Session, names: tuple[str, ...]) -> None:
     """Clear the read models' tables (all, or those named) and replay the whole event log into them.

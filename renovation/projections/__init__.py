@@ -8,10 +8,11 @@ if TYPE_CHECKING:
     from renovation.projections.base import Projection
     from renovation.projections.runner import EventSource, ReadModels
 
-NAMES = ("progress", "quality", "ledger", "ranking", "feedback", "worklists")
+NAMES = ("progress", "quality", "ledger", "ranking", "feedback", "worklists", "computed")
 
 
 def all_projections() -> list[Projection]:
+    from renovation.projections.computed import ComputedProjection
     from renovation.projections.feedback import FeedbackProjection
     from renovation.projections.ledger import LedgerProjection
     from renovation.projections.progress import ProgressProjection
@@ -20,7 +21,7 @@ def all_projections() -> list[Projection]:
     from renovation.projections.worklists import WorklistsProjection
 
     return [ProgressProjection(), QualityProjection(), LedgerProjection(), RankingProjection(), FeedbackProjection(),
-            WorklistsProjection()]
+            WorklistsProjection(), ComputedProjection()]
 
 
 def read_models(source: EventSource) -> ReadModels:

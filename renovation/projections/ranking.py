@@ -7,7 +7,7 @@ changing them needs no rebuild.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NotRequired, TypedDict, cast
 
@@ -78,8 +78,13 @@ def board(connection: Connection, period: str, weights: Mapping[str, int], by: s
     ).join(compounds, compounds.c.code == scores.c.code).where(scores.c.period == period)
     ordered = [weights[d] for d in SCORE_DIMENSIONS]
     total_weight = sum(ordered)
-    found = [(code, name, contractor, values, weighted_total(values, ordered, total_weight))
-             for code, name, contractor, *values in connection.execute(query).all()]
+    return ranked([(code, name, contractor, values, weighted_total(values, ordered, total_weight))
+                   for code, name, contractor, *values in connection.execute(query).all()], by)
+
+
+def ranked(found: Sequence[tuple[str, str, str, Sequence[Decimal], Decimal]], by: str) -> list[dict[str, Any]]:
+    """Rows of (code, name, contractor, scores in ``SCORE_DIMENSIONS`` order, exact total) ranked by
+    compound or by contractor (a contractor's scores and total are the means of its compounds')."""
     entries: list[dict[str, Any]]
     if by == "compound":
         entries = [
@@ -107,6 +112,20 @@ def board(connection: Connection, period: str, weights: Mapping[str, int], by: s
     return entries
 
 
+def scored_codes(connection: Connection, period: str) -> list[tuple[str, str]]:
+    """(code, contractor) of every compound the bureau scored for ``period``."""
+    query = select(scores.c.code, compounds.c.contractor).join(compounds, compounds.c.code == scores.c.code).where(
+        scores.c.period == period)
+    return [(code, contractor) for code, contractor in connection.execute(query).all()]
+
+
+def recorded_scores(connection: Connection, code: str, period: str) -> dict[str, Decimal] | None:
+    """The bureau's recorded scores of a compound's period, by dimension (None if it scored none)."""
+    found = connection.execute(select(*(scores.c[d] for d in SCORE_DIMENSIONS)).where(
+        scores.c.code == code, scores.c.period == period)).first()
+    return None if found is None else dict(zip(SCORE_DIMENSIONS, found, strict=True))
+
+
 class RankingRow(TypedDict):
     """A row of the horse-race board (``renovation ranking``): a contractor's (with how many compounds
     it has scored) or, by compound, a compound's (with its code and name)."""
@@ -131,16 +150,22 @@ def ranking_rows(connection: Connection, weights: Mapping[str, int], period: str
                  by: str = "contractor") -> list[RankingRow]:
     """The board of a period (default: the latest scored), with movement since the previous scored
     period (positive: moved up) and the last place marked."""
-    known = periods(connection)
+    return rows_of(periods(connection), lambda chosen: board(connection, chosen, weights, by), period, by)
+
+
+def rows_of(known: Sequence[str], board_of: Callable[[str], list[dict[str, Any]]], period: str | None,
+            by: str) -> list[RankingRow]:
+    """The board of ``period`` (default: the latest of ``known``) from ``board_of``'s ranked rows, with
+    movement since the previous known period and the last place marked."""
     if not known:
         return []
     period = period or known[-1]
-    current = board(connection, period, weights, by)
+    current = board_of(period)
     earlier = [p for p in known if p < period]
     key = "code" if by == "compound" else "contractor"
     previous: dict[str, int] = {}
     if earlier:
-        previous = {e[key]: e["rank"] for e in board(connection, earlier[-1], weights, by)}
+        previous = {e[key]: e["rank"] for e in board_of(earlier[-1])}
     last_rank = max((entry["rank"] for entry in current), default=0)
     result: list[RankingRow] = []
     for entry in current:

@@ -71,6 +71,16 @@ LABELS: dict[str, dict[str, str]] = {
         "satisfaction": "Satisfaction",
         "movement": "Movement",
         "last": "Last place",
+        "computed_total": "Computed",
+        "difference": "Recorded − computed",
+        "flagged": "Flag",
+        "component": "Component",
+        "weight": "Weight",
+        "score": "Score",
+        "term": "Deduction",
+        "formula": "Formula",
+        "points": "Points",
+        "ids": "Events behind it",
         "item": "Item",
         "description": "Description",
         "unit": "Unit",
@@ -187,6 +197,16 @@ LABELS: dict[str, dict[str, str]] = {
         "satisfaction": "满意度",
         "movement": "名次变化",
         "last": "末位",
+        "computed_total": "计算总分",
+        "difference": "记录−计算",
+        "flagged": "差异标记",
+        "component": "分项",
+        "weight": "权重",
+        "score": "得分",
+        "term": "扣分项",
+        "formula": "公式",
+        "points": "扣分",
+        "ids": "依据事件",
         "item": "清单项",
         "description": "项目名称",
         "unit": "单位",
@@ -295,7 +315,7 @@ VALUE_WORDS: dict[str, dict[str, str]] = {
         "batch_rejected": "整批退场",
     },
 }
-MARKS = {"en": {"last": "last"}, "zh": {"last": "末位"}}
+MARKS = {"en": {"last": "last", "flagged": "⚠ differs"}, "zh": {"last": "末位", "flagged": "⚠ 差异大"}}
 
 
 def label(key: str, lang: str) -> str:
@@ -326,8 +346,8 @@ def display(key: str, value: Any, lang: str) -> str:
         return ""
     if key in TRANSLATED and isinstance(value, str):
         return VALUE_WORDS.get(lang, {}).get(value) or word(value, lang)
-    if key == "last":
-        return MARKS.get(lang, MARKS["en"])["last"] if value else ""
+    if key in ("last", "flagged"):
+        return MARKS.get(lang, MARKS["en"])[key] if value else ""
     if key == "movement":
         return "=" if value == 0 else (f"↑{value}" if value > 0 else f"↓{-value}")
     if isinstance(value, (list, tuple)):

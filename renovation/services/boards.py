@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 Row = dict[str, Any]
 #: The read models, in the order a rebuild of all of them runs.
-NAMES = ("progress", "quality", "ledger", "ranking", "feedback", "worklists")
+NAMES = ("progress", "quality", "ledger", "ranking", "feedback", "worklists", "computed")
 
 
 def models_for(ws: Workspace, name: str, today: date, as_of: datetime | None) -> tuple[ReadModels, date]:
@@ -83,6 +83,9 @@ def columns(kind: str) -> list[str]:
         "ranking-contractor": ["period", "rank", "contractor", "compounds", "total", *SCORE_DIMENSIONS, "movement",
                                "last"],
     }
+    beside = ["computed_total", "difference", "flagged"]
+    fixed["ranking-compound-beside"] = [*fixed["ranking-compound"], *beside]
+    fixed["ranking-contractor-beside"] = [*fixed["ranking-contractor"], *beside]
     if kind in fixed:
         return fixed[kind]
     rows: dict[str, type] = {"progress": ProgressRow, "ledger": LedgerRow, "feedback": TicketRow,

@@ -19,6 +19,40 @@ Found in the working directory, or given with ``--config``::
 
     [photos]
     max_mb = 10                  # the largest photo --photo takes
+
+    [horse_race]                 # the computed horse race (``ranking --computed``, ``ranking explain``)
+    flag_difference = 10         # ``ranking`` flags a recorded total this far from the computed one
+    late_rectification = 20      # × the share of quality (civilized) findings not rectified by their due date
+    severity = { minor = 1, major = 3, critical = 6 }   # points of a quality or civilized finding
+
+    [horse_race.quality]
+    per_inspection = 30          # × the period's quality points ÷ its inspections, at most findings_cap
+    findings_cap = 40
+    failed_samples = 20          # × the share of the period's material results that failed
+    rejected_batch = 10          # per batch rejected in the period, at most rejected_batches_cap
+    rejected_batches_cap = 20
+
+    [horse_race.safety]
+    severity = { minor = 2, major = 6, critical = 25 }  # per safety finding, at most findings_cap
+    findings_cap = 60
+    overdue_day = 1              # per day of the period a safety finding was overdue, at most overdue_cap
+    overdue_cap = 30
+
+    [horse_race.progress]
+    behind_point = 1             # per percentage point metered behind the planned straight line
+    behind_cap = 50
+    late_day = 0.5               # per day behind plan at the period's end, at most late_days_cap
+    late_days_cap = 50
+
+    [horse_race.civilized]
+    per_point = 4                # × the period's civilized points, at most findings_cap
+    findings_cap = 60
+
+    [horse_race.satisfaction]
+    per_ticket_per_100_households = 10   # × tickets received × 100 ÷ households, at most tickets_cap
+    tickets_cap = 50
+    resolve_days = 7
+    late_resolution = 30         # × the share of tickets not resolved within resolve_days
 """
 
 from __future__ import annotations
@@ -27,6 +61,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from renovation.domain.horserace import Formula, Points
 
 if TYPE_CHECKING:
     from renovation.domain.access import Access
@@ -101,6 +137,7 @@ class Config:
     quality: Quality = field(default_factory=Quality)
     digest: Digest = field(default_factory=Digest)
     photos: Photos = field(default_factory=Photos)
+    horse_race: Formula = field(default_factory=Formula)
     users: dict[str, UserEntry] | None = None
     source: str | None = None
 
@@ -143,6 +180,30 @@ def load_config(path: str | None) -> Config:
         digest=Digest(checked.digest.morning_round_by, checked.digest.sample_pending_days,
                       checked.digest.ticket_open_days),
         photos=Photos(checked.photos.max_mb),
+        horse_race=_formula(checked.horse_race),
         users=users,
         source=str(file),
+    )
+
+
+def _formula(checked: Any) -> Formula:
+    """``[horse_race]`` as checked (a ``HorseRaceSchema``) as the domain's ``Formula``."""
+
+    def points(found: Any) -> Points:
+        return Points(found.minor, found.major, found.critical)
+
+    return Formula(
+        flag_difference=checked.flag_difference, severity=points(checked.severity),
+        late_rectification=checked.late_rectification,
+        quality_per_inspection=checked.quality.per_inspection, quality_findings_cap=checked.quality.findings_cap,
+        failed_samples=checked.quality.failed_samples, rejected_batch=checked.quality.rejected_batch,
+        rejected_batches_cap=checked.quality.rejected_batches_cap,
+        safety_severity=points(checked.safety.severity), safety_findings_cap=checked.safety.findings_cap,
+        overdue_day=checked.safety.overdue_day, overdue_cap=checked.safety.overdue_cap,
+        behind_point=checked.progress.behind_point, behind_cap=checked.progress.behind_cap,
+        late_day=checked.progress.late_day, late_days_cap=checked.progress.late_days_cap,
+        civilized_per_point=checked.civilized.per_point, civilized_findings_cap=checked.civilized.findings_cap,
+        tickets_per_100_households=checked.satisfaction.per_ticket_per_100_households,
+        tickets_cap=checked.satisfaction.tickets_cap, resolve_days=checked.satisfaction.resolve_days,
+        late_resolution=checked.satisfaction.late_resolution,
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class WeightsSchema(BaseModel):
@@ -75,6 +76,88 @@ class UserSchema(BaseModel):
         return self
 
 
+Number = Annotated[Decimal, BeforeValidator(lambda value: _number(value))]
+
+
+def _number(value: object) -> object:
+    """A TOML integer, decimal string or number with a point ("0.5", 0.5) as the exact decimal written."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("a number, such as 10 or 0.5")
+    text = str(value).strip()
+    if not re.fullmatch(r"[0-9]{1,6}(?:\.[0-9]{1,4})?", text):
+        raise ValueError("a number from 0 to 999999 with at most 4 decimal places, such as 10 or 0.5")
+    return Decimal(text)
+
+
+class PointsSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    minor: Number
+    major: Number
+    critical: Number
+
+
+class HorseQualitySchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_inspection: Number = Decimal(30)
+    findings_cap: Number = Decimal(40)
+    failed_samples: Number = Decimal(20)
+    rejected_batch: Number = Decimal(10)
+    rejected_batches_cap: Number = Decimal(20)
+
+
+class HorseSafetySchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    severity: PointsSchema = PointsSchema(minor=Decimal(2), major=Decimal(6), critical=Decimal(25))
+    findings_cap: Number = Decimal(60)
+    overdue_day: Number = Decimal(1)
+    overdue_cap: Number = Decimal(30)
+
+
+class HorseProgressSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    behind_point: Number = Decimal(1)
+    behind_cap: Number = Decimal(50)
+    late_day: Number = Decimal("0.5")
+    late_days_cap: Number = Decimal(50)
+
+
+class HorseCivilizedSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_point: Number = Decimal(4)
+    findings_cap: Number = Decimal(60)
+
+
+class HorseSatisfactionSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_ticket_per_100_households: Number = Decimal(10)
+    tickets_cap: Number = Decimal(50)
+    resolve_days: int = Field(7, ge=0, le=365, strict=True)
+    late_resolution: Number = Decimal(30)
+
+
+class HorseRaceSchema(BaseModel):
+    """``[horse_race]``: the constants of the computed scores (``renovation.domain.horserace.Formula``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    flag_difference: Number = Decimal(10)
+    late_rectification: Number = Decimal(20)
+    severity: PointsSchema = PointsSchema(minor=Decimal(1), major=Decimal(3), critical=Decimal(6))
+    quality: HorseQualitySchema = HorseQualitySchema()
+    safety: HorseSafetySchema = HorseSafetySchema()
+    progress: HorseProgressSchema = HorseProgressSchema()
+    civilized: HorseCivilizedSchema = HorseCivilizedSchema()
+    satisfaction: HorseSatisfactionSchema = HorseSatisfactionSchema()
+
+
 class ConfigSchema(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -82,6 +165,7 @@ class ConfigSchema(BaseModel):
     quality: QualitySchema = QualitySchema()
     digest: DigestSchema = DigestSchema()
     photos: PhotosSchema = PhotosSchema()
+    horse_race: HorseRaceSchema = HorseRaceSchema()
     users: dict[str, UserSchema] | None = None
 
     @model_validator(mode="after")

@@ -18,7 +18,7 @@ from cli_support import BLIND_SAMPLE_ID, Renovation, event_count
 from click.testing import Result
 
 TODAY = ("--today", "2021-05-10")
-NAMES = ["progress", "quality", "ledger", "ranking", "feedback", "worklists"]
+NAMES = ["progress", "quality", "ledger", "ranking", "feedback", "worklists", "computed"]
 
 PROGRESS_KEYS = ["code", "name", "status", "contractor", "contract_value", "metered_value", "percent_complete"]
 RANKING_KEYS = ["period", "rank", "total"]
@@ -398,11 +398,12 @@ def test_ranking_tables(race: Renovation) -> None:
     en = race.ok("ranking", "--by", "compound", lang="en")
 
     assert headers(zh) == ["期间", "名次", "施工单位", "小区数", "总分", "质量", "安全", "进度", "文明施工", "满意度",
-                           "名次变化", "末位"]
+                           "名次变化", "末位", "计算总分", "记录−计算", "差异标记"]
     assert table(zh).count("末位") == 2  # the header and the mark on 丙公司's row
     assert "↑3" in table(zh) and "↓3" in table(zh) and "=" in table(zh)
     assert headers(en) == ["Period", "Rank", "Code", "Name", "Contractor", "Total", "Quality", "Safety", "Progress",
-                           "Civilized", "Satisfaction", "Movement", "Last place"]
+                           "Civilized", "Satisfaction", "Movement", "Last place", "Computed", "Recorded − computed",
+                           "Flag"]
     assert "↑4" in table(en) and "↓4" in table(en) and "last" in table(en)
 
 
@@ -495,7 +496,8 @@ def test_projections_status(programme: Renovation) -> None:
     assert before == [{"projection": name, "position": 0, "head": head, "lag": head} for name in NAMES]
     # progress caught up when it was read; the others wait for their own reads
     assert {row["projection"]: row["lag"] for row in after} == {
-        "progress": 0, "quality": head, "ledger": head, "ranking": head, "feedback": head, "worklists": head
+        "progress": 0, "quality": head, "ledger": head, "ranking": head, "feedback": head, "worklists": head,
+        "computed": head,
     }
     assert all(isinstance(row[key], int) for row in after for key in ("position", "head", "lag"))
 

@@ -1,0 +1,333 @@
+"""The horse race (赛马) computed from what was recorded: each score of a compound's period worked out
+from the period's facts (findings, inspections, material results, metering, residents' tickets).
+
+Every score is 100 less its deductions, and never below 0. Each deduction (a ``Term``) is worked out
+exactly, rounded half-up to 0.01 and capped, and carries the ids of the events behind it (F12, I3, S7,
+M31, T4), so ``ranking explain`` can show a contractor the formula with its numbers, and the numbers
+always add up to the score shown. The constants are ``Formula``'s, set in ``renovation.toml``'s
+``[horse_race]`` tables (see ``renovation.services.config``); none is fixed in code.
+
+Days are the store's days. ``today`` is the day the board counts to (today, or the day of ``--as-of``):
+a finding or ticket whose time is not up by then counts neither way yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from renovation.domain.values import SCORE_DIMENSIONS
+
+HUNDRED = Decimal(100)
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Points:
+    """Points of a finding by its severity."""
+
+    minor: Decimal
+    major: Decimal
+    critical: Decimal
+
+    def of(self, severity: str) -> Decimal:
+        return {"minor": self.minor, "major": self.major, "critical": self.critical}[severity]
+
+
+@dataclass(frozen=True)
+class Formula:
+    """Every constant of the computed horse race (defaults as documented in the README)."""
+
+    #: A computed total further than this from the recorded total is flagged on ``ranking``.
+    flag_difference: Decimal = Decimal("10")
+    #: Quality and civilized findings: points by severity.
+    severity: Points = field(default_factory=lambda: Points(Decimal("1"), Decimal("3"), Decimal("6")))
+    #: Deducted for the share of a category's findings not rectified by their due date (all late: all of it).
+    late_rectification: Decimal = Decimal("20")
+    # quality
+    quality_per_inspection: Decimal = Decimal("30")  # × quality points ÷ inspections of the period
+    quality_findings_cap: Decimal = Decimal("40")
+    failed_samples: Decimal = Decimal("20")  # × the share of the period's results that failed
+    rejected_batch: Decimal = Decimal("10")  # per batch rejected (退场) in the period
+    rejected_batches_cap: Decimal = Decimal("20")
+    # safety
+    safety_severity: Points = field(default_factory=lambda: Points(Decimal("2"), Decimal("6"), Decimal("25")))
+    safety_findings_cap: Decimal = Decimal("60")
+    overdue_day: Decimal = Decimal("1")  # per day of the period a safety finding was overdue
+    overdue_cap: Decimal = Decimal("30")
+    # progress
+    behind_point: Decimal = Decimal("1")  # per percentage point metered behind the planned straight line
+    behind_cap: Decimal = Decimal("50")
+    late_day: Decimal = Decimal("0.5")  # per day behind plan at the period's end
+    late_days_cap: Decimal = Decimal("50")
+    # civilized construction (文明施工)
+    civilized_per_point: Decimal = Decimal("4")
+    civilized_findings_cap: Decimal = Decimal("60")
+    # residents' satisfaction
+    tickets_per_100_households: Decimal = Decimal("10")  # per ticket per 100 households
+    tickets_cap: Decimal = Decimal("50")
+    resolve_days: int = 7
+    late_resolution: Decimal = Decimal("30")  # × the share of tickets not resolved within resolve_days
+
+
+@dataclass(frozen=True)
+class FindingFact:
+    finding_id: str
+    category: str
+    severity: str
+    raised_on: date
+    due: date
+    fixed_on: date | None  # first rectified or closed
+    closed_on: date | None  # None while not closed (a reopened finding is not closed)
+
+
+@dataclass(frozen=True)
+class SampleFact:
+    sample_id: str
+    passed: bool
+    rejected: bool  # a failed resample: the batch is rejected (退场)
+
+
+@dataclass(frozen=True)
+class TicketFact:
+    ticket_id: str
+    received_on: date
+    resolved_on: date | None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What was recorded of one compound that its scores of one period are worked out from."""
+
+    code: str
+    period: str
+    today: date
+    households: int
+    contract_value: Decimal
+    planned_start: date
+    planned_finish: date
+    started_on: date | None
+    completed_on: date | None
+    inspections: Sequence[str] = ()  # the ids of the period's inspections
+    findings: Sequence[FindingFact] = ()  # raised in the period
+    #: Safety findings raised by the period's end and not closed by its start.
+    overdue_candidates: Sequence[FindingFact] = ()
+    samples: Sequence[SampleFact] = ()  # resulted in the period
+    metered: Sequence[tuple[str, Decimal]] = ()  # (entry id, value) of every entry of the period or before
+    tickets: Sequence[TicketFact] = ()  # received in the period
+
+    @property
+    def first_day(self) -> date:
+        return first_day(self.period)
+
+    @property
+    def last_day(self) -> date:
+        return last_day(self.period)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One deduction: its name, the formula with its numbers, the points deducted (rounded, capped) and
+    the ids of the events behind it."""
+
+    term: str
+    formula: str
+    points: Decimal
+    ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Component:
+    component: str
+    score: Decimal  # 100 less the terms' points, never below 0
+    terms: tuple[Term, ...]
+
+
+def first_day(period: str) -> date:
+    return date(int(period[:4]), int(period[5:7]), 1)
+
+
+def last_day(period: str) -> date:
+    start = first_day(period)
+    following = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    return following - timedelta(days=1)
+
+
+def rounded(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _capped(value: Decimal, cap: Decimal) -> Decimal:
+    return min(rounded(value), cap)
+
+
+def _text(value: Decimal) -> str:
+    """A number as a formula shows it: no exponent, no trailing zeros after the point."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _component(name: str, terms: list[Term]) -> Component:
+    return Component(name, rounded(max(ZERO, HUNDRED - sum((t.points for t in terms), ZERO))), tuple(terms))
+
+
+def _severity_points(findings: Sequence[FindingFact], points: Points) -> tuple[Decimal, str]:
+    """The findings' points and how they add up ("2 minor × 1 + 1 major × 3")."""
+    counts = {s: sum(1 for f in findings if f.severity == s) for s in ("minor", "major", "critical")}
+    total = sum((points.of(s) * n for s, n in counts.items()), ZERO)
+    words = " + ".join(f"{n} {s} × {_text(points.of(s))}" for s, n in counts.items() if n) or "0"
+    return total, words
+
+
+def _late_rectification(findings: Sequence[FindingFact], today: date, formula: Formula) -> Term:
+    """The share of the findings whose due date has passed (or that were rectified) that were not
+    rectified by it."""
+    late = [f for f in findings if (f.fixed_on is not None and f.fixed_on > f.due)
+            or (f.fixed_on is None and f.due < today)]
+    decided = [f for f in findings if f.fixed_on is not None or f.due < today]
+    if not decided:
+        return Term("late_rectification", "no finding due yet", ZERO)
+    points = _capped(formula.late_rectification * len(late) / len(decided), formula.late_rectification)
+    return Term("late_rectification",
+                f"{_text(formula.late_rectification)} × {len(late)} late ÷ {len(decided)} due", points,
+                tuple(f.finding_id for f in late))
+
+
+def quality(facts: Facts, formula: Formula) -> Component:
+    found = [f for f in facts.findings if f.category == "quality"]
+    points, words = _severity_points(found, formula.severity)
+    inspections = len(facts.inspections)
+    per = formula.quality_per_inspection
+    raw = per * points / max(inspections, 1)
+    terms = [Term("findings", f"{_text(per)} × ({words}) ÷ {max(inspections, 1)} inspection(s)",
+                  _capped(raw, formula.quality_findings_cap),
+                  tuple(f.finding_id for f in found) + tuple(facts.inspections))]
+    terms.append(_late_rectification(found, facts.today, formula))
+    failed = [s for s in facts.samples if not s.passed]
+    if facts.samples:
+        terms.append(Term("failed_samples",
+                          f"{_text(formula.failed_samples)} × {len(failed)} failed ÷ {len(facts.samples)} resulted",
+                          _capped(formula.failed_samples * len(failed) / len(facts.samples), formula.failed_samples),
+                          tuple(s.sample_id for s in facts.samples)))
+    else:
+        terms.append(Term("failed_samples", "no result in the period", ZERO))
+    rejected = [s for s in facts.samples if s.rejected]
+    terms.append(Term("rejected_batches", f"{_text(formula.rejected_batch)} × {len(rejected)} batch(es)",
+                      _capped(formula.rejected_batch * len(rejected), formula.rejected_batches_cap),
+                      tuple(s.sample_id for s in rejected)))
+    return _component("quality", terms)
+
+
+def overdue_days(finding: FindingFact, first: date, last: date, today: date) -> int:
+    """The days of [first, last] up to ``today`` after the finding's due date and before it was closed."""
+    start = max(first, finding.due + timedelta(days=1))
+    end = min(last, today)
+    if finding.closed_on is not None:
+        end = min(end, finding.closed_on - timedelta(days=1))
+    return max(0, (end - start).days + 1)
+
+
+def safety(facts: Facts, formula: Formula) -> Component:
+    found = [f for f in facts.findings if f.category == "safety"]
+    points, words = _severity_points(found, formula.safety_severity)
+    terms = [Term("findings", words, _capped(points, formula.safety_findings_cap),
+                  tuple(f.finding_id for f in found))]
+    days = [(f, overdue_days(f, facts.first_day, facts.last_day, facts.today)) for f in facts.overdue_candidates]
+    days = [(f, n) for f, n in days if n]
+    total = sum(n for _f, n in days)
+    terms.append(Term("overdue_days", f"{_text(formula.overdue_day)} × {total} day(s)",
+                      _capped(formula.overdue_day * total, formula.overdue_cap),
+                      tuple(f.finding_id for f, _n in days)))
+    return _component("safety", terms)
+
+
+def planned_share(facts: Facts, day: date) -> Decimal:
+    """The share of the work the plan has done by ``day``: a straight line from the planned start to the
+    planned finish."""
+    span = (facts.planned_finish - facts.planned_start).days
+    if span <= 0:
+        return Decimal(1) if day >= facts.planned_start else ZERO
+    return min(Decimal(1), max(ZERO, Decimal((day - facts.planned_start).days) / span))
+
+
+def days_behind(facts: Facts, day: date) -> int:
+    """Days behind plan on ``day`` (as the progress board counts them, with what was known by then)."""
+    completed = facts.completed_on if facts.completed_on is not None and facts.completed_on <= day else None
+    started = facts.started_on if facts.started_on is not None and facts.started_on <= day else None
+    if completed is not None:
+        return max(0, (completed - facts.planned_finish).days)
+    return max(0, ((started or day) - facts.planned_start).days, (day - facts.planned_finish).days)
+
+
+def progress(facts: Facts, formula: Formula) -> Component:
+    day = min(facts.last_day, facts.today)
+    metered = sum((value for _id, value in facts.metered), ZERO)
+    ids = tuple(entry for entry, _value in facts.metered)
+    terms: list[Term] = []
+    if facts.contract_value > 0:
+        planned = planned_share(facts, day)
+        done = metered / facts.contract_value
+        behind = max(ZERO, planned - done) * HUNDRED
+        terms.append(Term(
+            "behind_plan",
+            f"{_text(formula.behind_point)} × max(0, planned {_text(rounded(planned * HUNDRED))}% − metered "
+            f"{_text(metered)} ÷ {_text(facts.contract_value)} = {_text(rounded(done * HUNDRED))}%)",
+            _capped(formula.behind_point * behind, formula.behind_cap), ids))
+    else:
+        terms.append(Term("behind_plan", "no contract value", ZERO, ids))
+    late = days_behind(facts, day)
+    terms.append(Term("days_behind", f"{_text(formula.late_day)} × {late} day(s) behind plan on {day.isoformat()}",
+                      _capped(formula.late_day * late, formula.late_days_cap)))
+    return _component("progress", terms)
+
+
+def civilized(facts: Facts, formula: Formula) -> Component:
+    found = [f for f in facts.findings if f.category == "civilized"]
+    points, words = _severity_points(found, formula.severity)
+    terms = [Term("findings", f"{_text(formula.civilized_per_point)} × ({words})",
+                  _capped(formula.civilized_per_point * points, formula.civilized_findings_cap),
+                  tuple(f.finding_id for f in found)),
+             _late_rectification(found, facts.today, formula)]
+    return _component("civilized", terms)
+
+
+def satisfaction(facts: Facts, formula: Formula) -> Component:
+    tickets = list(facts.tickets)
+    per = formula.tickets_per_100_households
+    households = max(facts.households, 1)
+    terms = [Term("tickets", f"{_text(per)} × {len(tickets)} ticket(s) × 100 ÷ {households} household(s)",
+                  _capped(per * len(tickets) * HUNDRED / households, formula.tickets_cap),
+                  tuple(t.ticket_id for t in tickets))]
+    window = timedelta(days=formula.resolve_days)
+    late = [t for t in tickets if (t.resolved_on is not None and t.resolved_on > t.received_on + window)
+            or (t.resolved_on is None and t.received_on + window < facts.today)]
+    decided = [t for t in tickets if t.resolved_on is not None or t.received_on + window < facts.today]
+    if decided:
+        terms.append(Term(
+            "late_resolution",
+            f"{_text(formula.late_resolution)} × {len(late)} not resolved within {formula.resolve_days} day(s) "
+            f"÷ {len(decided)}",
+            _capped(formula.late_resolution * len(late) / len(decided), formula.late_resolution),
+            tuple(t.ticket_id for t in late)))
+    else:
+        terms.append(Term("late_resolution", "no ticket due yet", ZERO))
+    return _component("satisfaction", terms)
+
+
+def components(facts: Facts, formula: Formula) -> tuple[Component, ...]:
+    """The five computed scores, in ``SCORE_DIMENSIONS`` order."""
+    found = (quality(facts, formula), safety(facts, formula), progress(facts, formula), civilized(facts, formula),
+             satisfaction(facts, formula))
+    assert tuple(c.component for c in found) == SCORE_DIMENSIONS
+    return found
+
+
+def under_construction(facts: Facts) -> bool:
+    """Whether the compound was under construction on some day of the period (up to ``today``): only
+    then does the horse race score it."""
+    return (facts.started_on is not None and facts.started_on <= min(facts.last_day, facts.today)
+            and facts.first_day <= facts.today
+            and (facts.completed_on is None or facts.completed_on >= facts.first_day))

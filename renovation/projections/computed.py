@@ -1,0 +1,263 @@
+"""The computed horse race: the facts each compound's scores of a period are worked out from.
+
+The read model keeps the facts, not the scores: the formula's constants come from configuration when a
+board is asked for (as the ranking's weights do), so changing them needs no rebuild, and a period's
+scores follow every later fact (a finding of May rectified in June). ``renovation.domain.horserace``
+works the scores out; this module stores and reads the facts, with the ids of the events behind them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, or_, select
+
+from renovation.domain.horserace import Facts, FindingFact, SampleFact, TicketFact, first_day, last_day
+from renovation.domain.values import period_of
+from renovation.projections.base import DateText, DecimalText, Event, Projection, metadata
+from renovation.projections.rows import Rows
+
+compounds = Table(
+    "computed_compounds",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("contractor", String(200), nullable=False),
+    Column("households", Integer, nullable=False),
+    Column("contract_value", DecimalText, nullable=False),
+    Column("planned_start", DateText, nullable=False),
+    Column("planned_finish", DateText, nullable=False),
+    Column("started_on", DateText),
+    Column("completed_on", DateText),
+)
+
+inspections = Table(
+    "computed_inspections",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("inspection_id", String(16), primary_key=True),
+    Column("period", String(7), nullable=False),
+    Index("computed_inspections_by_period", "period", "code"),
+)
+
+findings = Table(
+    "computed_findings",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("finding_id", String(16), primary_key=True),
+    Column("category", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("raised_on", DateText, nullable=False),
+    Column("due", DateText, nullable=False),
+    Column("fixed_on", DateText),  # first rectified or closed
+    Column("closed_on", DateText),  # None while not closed
+    Index("computed_findings_by_period", "period", "code"),
+    Index("computed_findings_by_due", "category", "due"),
+)
+
+results = Table(
+    "computed_results",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("sample_id", String(40), primary_key=True),
+    Column("period", String(7), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("rejected", Boolean, nullable=False),
+    Index("computed_results_by_period", "period", "code"),
+)
+
+entries = Table(
+    "computed_entries",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("entry_id", String(16), primary_key=True),
+    Column("period", String(7), nullable=False),
+    Column("value", DecimalText, nullable=False),
+)
+
+metered = Table(  # the value metered for each period (corrections applied), to sum up to a period
+    "computed_metered",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("period", String(7), primary_key=True),
+    Column("value", DecimalText, nullable=False),
+    Index("computed_metered_by_period", "period"),
+)
+
+tickets = Table(
+    "computed_tickets",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("ticket_id", String(16), primary_key=True),
+    Column("period", String(7), nullable=False),
+    Column("received_on", DateText, nullable=False),
+    Column("resolved_on", DateText),
+    Index("computed_tickets_by_period", "period", "code"),
+)
+
+
+class ComputedProjection(Projection):
+    name = "computed"
+    tables = (compounds, inspections, findings, results, entries, metered, tickets)
+
+    def _day(self, at: datetime) -> date:
+        return at.astimezone(self.zone).date()
+
+    def on_Registered(self, rows: Rows, event: Event) -> None:
+        rows.insert(compounds, {
+            "code": event.code, "name": event.name, "contractor": event.contractor, "households": event.households,
+            "contract_value": event.contract_value, "planned_start": event.planned_start,
+            "planned_finish": event.planned_finish,
+        })
+
+    def on_ConstructionStarted(self, rows: Rows, event: Event) -> None:
+        rows.update(compounds, (event.code,), started_on=event.on)
+
+    def on_ConstructionCompleted(self, rows: Rows, event: Event) -> None:
+        rows.update(compounds, (event.code,), completed_on=event.on)
+
+    def on_InspectionRecorded(self, rows: Rows, event: Event) -> None:
+        day = self._day(event.at)
+        rows.insert(inspections, {"code": event.code, "inspection_id": event.inspection_id, "period": period_of(day)})
+        for finding in event.findings:
+            raised = self._day(finding.raised_at)
+            rows.insert(findings, {
+                "code": event.code, "finding_id": finding.finding_id, "category": finding.category,
+                "severity": finding.severity, "period": period_of(raised), "raised_on": raised, "due": finding.due,
+            })
+
+    def _fixed(self, rows: Rows, event: Event, **values: Any) -> None:
+        row = rows.get(findings, event.code, event.finding_id)
+        if row is not None and row["fixed_on"] is None:
+            values["fixed_on"] = self._day(event.at)
+        rows.update(findings, (event.code, event.finding_id), **values)
+
+    def on_FindingRectified(self, rows: Rows, event: Event) -> None:
+        self._fixed(rows, event)
+
+    def on_FindingClosed(self, rows: Rows, event: Event) -> None:
+        self._fixed(rows, event, closed_on=self._day(event.at))
+
+    def on_FindingReopened(self, rows: Rows, event: Event) -> None:
+        rows.update(findings, (event.code, event.finding_id), closed_on=None)
+
+    def on_MaterialResultRecorded(self, rows: Rows, event: Event) -> None:
+        period = period_of(self._day(event.at))
+        rows.insert(results, {"code": event.code, "sample_id": event.sample_id, "period": period,
+                              "passed": bool(event.passed), "rejected": event.outcome == "batch_rejected"})
+
+    def _add(self, rows: Rows, code: str, period: str, amount: Decimal) -> None:
+        found = rows.get(metered, code, period)
+        if found is None:
+            rows.insert(metered, {"code": code, "period": period, "value": amount})
+        else:
+            rows.update(metered, (code, period), value=found["value"] + amount)
+
+    def on_QuantityMeasured(self, rows: Rows, event: Event) -> None:
+        rows.insert(entries, {"code": event.code, "entry_id": event.entry_id, "period": event.period,
+                              "value": event.value})
+        self._add(rows, event.code, event.period, event.value)
+
+    def on_MeasurementCorrected(self, rows: Rows, event: Event) -> None:
+        rows.update(entries, (event.code, event.entry_id), value=event.value)
+        self._add(rows, event.code, event.period, event.value - event.previous_value)
+
+    def on_FeedbackReceived(self, rows: Rows, event: Event) -> None:
+        day = self._day(event.at)
+        rows.insert(tickets, {"code": event.code, "ticket_id": event.ticket_id, "period": period_of(day),
+                              "received_on": day})
+
+    def on_FeedbackResolved(self, rows: Rows, event: Event) -> None:
+        rows.update(tickets, (event.code, event.ticket_id), resolved_on=self._day(event.at))
+
+
+def _by_code(found: Iterable[Any], make: Any) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = defaultdict(list)
+    for row in found:
+        grouped[row.code].append(make(row))
+    return grouped
+
+
+def _finding(row: Any) -> FindingFact:
+    return FindingFact(row.finding_id, row.category, row.severity, row.raised_on, row.due, row.fixed_on,
+                       row.closed_on)
+
+
+def periods(connection: Connection, today: date) -> list[str]:
+    """The periods some compound was under construction in, up to ``today``'s."""
+    found: set[str] = set()
+    current = period_of(today)
+    for started, completed in connection.execute(select(compounds.c.started_on, compounds.c.completed_on)
+                                                  .where(compounds.c.started_on.is_not(None))):
+        period = period_of(started)
+        end = min(current, period_of(completed)) if completed is not None else current
+        while period <= end:
+            found.add(period)
+            year, month = int(period[:4]), int(period[5:7])
+            period = f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+    return sorted(found)
+
+
+def facts(connection: Connection, period: str, today: date,
+          code: str | None = None) -> list[tuple[dict[str, Any], Facts]]:
+    """Each compound's (or ``code``'s) facts of ``period`` as known on ``today``, with its name and
+    contractor, in code order."""
+    first, last = first_day(period), last_day(period)
+
+    def where(table: Table, query: Any) -> Any:
+        return query.where(table.c.code == code) if code is not None else query
+
+    listed = connection.execute(where(compounds, select(compounds).order_by(compounds.c.code))).all()
+    if not listed:
+        return []
+    seen = where(inspections, select(inspections.c.code, inspections.c.inspection_id)
+                 .where(inspections.c.period == period))
+    by_inspection = _by_code(connection.execute(seen), lambda row: row.inspection_id)
+    raised = where(findings, select(findings).where(findings.c.period == period))
+    by_finding = _by_code(connection.execute(raised), _finding)
+    candidates = where(findings, select(findings).where(
+        findings.c.category == "safety", findings.c.due < last, findings.c.raised_on <= last,
+        or_(findings.c.closed_on.is_(None), findings.c.closed_on > first)))
+    by_candidate = _by_code(connection.execute(candidates), _finding)
+    resulted = where(results, select(results).where(results.c.period == period))
+    by_result = _by_code(connection.execute(resulted),
+                         lambda row: SampleFact(row.sample_id, bool(row.passed), bool(row.rejected)))
+    received = where(tickets, select(tickets).where(tickets.c.period == period))
+    by_ticket = _by_code(connection.execute(received),
+                         lambda row: TicketFact(row.ticket_id, row.received_on, row.resolved_on))
+    by_entry: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
+    if code is not None:  # one compound: its entries, by id
+        query = select(entries.c.code, entries.c.entry_id, entries.c.value).where(
+            entries.c.code == code, entries.c.period <= period)
+        for row in connection.execute(query):
+            by_entry[row.code].append((row.entry_id, row.value))
+        for found in by_entry.values():
+            found.sort(key=lambda pair: _number(pair[0]))
+    else:  # every compound: its value per period (a province's board reads no entry)
+        query = select(metered.c.code, metered.c.period, metered.c.value).where(metered.c.period <= period)
+        for row in connection.execute(query):
+            by_entry[row.code].append((row.period, row.value))
+    result: list[tuple[dict[str, Any], Facts]] = []
+    for row in listed:
+        result.append(({"code": row.code, "name": row.name, "contractor": row.contractor}, Facts(
+            code=row.code, period=period, today=today, households=row.households,
+            contract_value=row.contract_value, planned_start=row.planned_start, planned_finish=row.planned_finish,
+            started_on=row.started_on, completed_on=row.completed_on,
+            inspections=sorted(by_inspection.get(row.code, ()), key=_number),
+            findings=sorted(by_finding.get(row.code, ()), key=lambda f: _number(f.finding_id)),
+            overdue_candidates=sorted(by_candidate.get(row.code, ()), key=lambda f: _number(f.finding_id)),
+            samples=sorted(by_result.get(row.code, ()), key=lambda s: s.sample_id),
+            metered=by_entry.get(row.code, ()), tickets=sorted(by_ticket.get(row.code, ()),
+                                                               key=lambda t: _number(t.ticket_id)),
+        )))
+    return result
+
+
+def _number(identifier: str) -> tuple[int, str]:
+    digits = identifier[1:]
+    return (int(digits), identifier) if digits.isdigit() else (0, identifier)

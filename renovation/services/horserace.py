@@ -1,0 +1,178 @@
+"""The computed horse race as use cases: the computed board (``ranking --computed``), a compound's scores
+explained (``ranking explain``), and the computed totals beside the bureau's recorded board.
+
+The facts behind a compound's computed scores are its details (its findings, tickets, metered value),
+so a contractor sees the computed scores of its own compounds only, ranked among themselves; the
+recorded board stays public. On PostgreSQL after ``db roles --apply`` the server holds a contractor's
+login to the same by row-level security.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypedDict, cast
+
+from renovation.domain import errors
+from renovation.domain.horserace import Component, Formula, components, rounded, under_construction
+from renovation.domain.values import SCORE_DIMENSIONS, normalise_code
+from renovation.services import scope
+from renovation.services.boards import models_for, require_compound
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from renovation.projections.ranking import RankingRow
+    from renovation.services.workspace import Workspace
+
+
+class TermRow(TypedDict):
+    term: str
+    formula: str
+    points: Decimal
+    ids: list[str]
+
+
+class ComponentRow(TypedDict):
+    component: str
+    weight: int
+    score: Decimal
+    terms: list[TermRow]
+
+
+class Explanation(TypedDict):
+    """``ranking explain CODE --period P``: each computed score, its formula and numbers, and the events
+    behind it; the computed total, and the bureau's recorded total beside it."""
+
+    code: str
+    name: str
+    contractor: str
+    period: str
+    as_of: date
+    scored: bool  # under construction in the period (only then is it on the computed board)
+    total: Decimal
+    recorded_total: Decimal | None
+    difference: Decimal | None  # recorded − computed
+    flagged: bool
+    components: list[ComponentRow]
+
+
+def weighted(scores: dict[str, Decimal], weights: dict[str, int]) -> Decimal:
+    """The computed total, unrounded: Σ score × weight ÷ Σ weights."""
+    total_weight = sum(weights.values())
+    return sum((scores[d] * weights[d] for d in SCORE_DIMENSIONS), Decimal(0)) / total_weight
+
+
+def _scored(connection: Connection, period: str, today: date, formula: Formula, codes: frozenset[str] | None,
+            code: str | None = None, only_under_construction: bool = True,
+            ) -> list[tuple[dict[str, Any], tuple[Component, ...]]]:
+    from renovation.projections.computed import facts
+
+    found = []
+    for who, fact in facts(connection, period, today, code):
+        if codes is not None and fact.code not in codes:
+            continue
+        if only_under_construction and not under_construction(fact):
+            continue
+        found.append((who, components(fact, formula)))
+    return found
+
+
+def computed_ranking(ws: Workspace, period: str | None, by: str, today: date, as_of: datetime | None = None,
+                     *, user: str | None = None) -> list[RankingRow]:
+    """The computed board of a period (default: the latest a compound was under construction in), ranked
+    as the recorded board is, with movement since the previous period."""
+    from renovation.projections.computed import periods
+    from renovation.projections.ranking import ranked, rows_of
+
+    formula = ws.config.horse_race  # a bad renovation.toml fails here, before any work
+    weights = ws.config.ranking.weights.as_dict()
+    models, day = models_for(ws, "computed", today, as_of)
+    codes = scope.own_codes(ws, user)
+    with models.engine.connect() as connection:
+        def board(chosen: str) -> list[dict[str, Any]]:
+            found = [(who["code"], who["name"], who["contractor"], [c.score for c in parts],
+                      weighted({c.component: c.score for c in parts}, weights))
+                     for who, parts in _scored(connection, chosen, day, formula, codes)]
+            return ranked(found, by)
+
+        return rows_of(periods(connection, day), board, period, by)
+
+
+def beside(ws: Workspace, rows: list[RankingRow], by: str, today: date, as_of: datetime | None = None, *,
+           user: str | None = None) -> list[dict[str, Any]]:
+    """The recorded board's rows with the computed total, the difference (recorded − computed) and a flag
+    where it is larger than ``[horse_race] flag_difference``. None where the user may not see the facts."""
+    formula = ws.config.horse_race
+    weights = ws.config.ranking.weights.as_dict()
+    if not rows:
+        return []
+    models, day = models_for(ws, "computed", today, as_of)
+    codes = scope.own_codes(ws, user)
+    period = rows[0]["period"]
+    with models.engine.connect() as connection:
+        exact = {who["code"]: (who["contractor"], weighted({c.component: c.score for c in parts}, weights))
+                 for who, parts in _scored(connection, period, day, formula, codes, only_under_construction=False)}
+        if by == "contractor":
+            from renovation.projections.ranking import scored_codes
+
+            by_contractor: dict[str, list[str]] = defaultdict(list)
+            for code, contractor in scored_codes(connection, period):
+                by_contractor[contractor].append(code)
+    result: list[dict[str, Any]] = []
+    for row in rows:
+        computed: Decimal | None = None
+        if by == "compound":
+            found = exact.get(row["code"])
+            computed = rounded(found[1]) if found else None
+        else:
+            members = by_contractor.get(row["contractor"], [])
+            if members and all(code in exact for code in members):
+                computed = rounded(sum((exact[code][1] for code in members), Decimal(0)) / len(members))
+        difference = None if computed is None else row["total"] - computed
+        entry: dict[str, Any] = dict(row)
+        entry["computed_total"] = computed
+        entry["difference"] = difference
+        entry["flagged"] = difference is not None and abs(difference) > formula.flag_difference
+        result.append(entry)
+    return result
+
+
+def explain(ws: Workspace, code: str, period: str, today: date, as_of: datetime | None = None, *,
+            user: str | None = None) -> Explanation:
+    """One compound's computed scores of ``period``, term by term, with the ids of the events behind them."""
+    from renovation.projections.ranking import recorded_scores
+
+    formula = ws.config.horse_race
+    weights = ws.config.ranking.weights.as_dict()
+    code = normalise_code(code)
+    scope.require(ws, user, code)
+    require_compound(ws, code)
+    models, day = models_for(ws, "computed", today, as_of)
+    with models.engine.connect() as connection:
+        from renovation.projections.computed import facts
+
+        found = facts(connection, period, day, code)
+    if not found:
+        raise errors.CompoundNotFound(code=code)
+    who, fact = found[0]
+    parts = components(fact, formula)
+    total = rounded(weighted({c.component: c.score for c in parts}, weights))
+    recorded_models, _day = models_for(ws, "ranking", today, as_of)
+    with recorded_models.engine.connect() as connection:
+        recorded = recorded_scores(connection, code, period)
+    recorded_total = rounded(weighted(recorded, weights)) if recorded else None
+    difference = None if recorded_total is None else recorded_total - total
+    return cast(Explanation, {
+        "code": code, "name": who["name"], "contractor": who["contractor"], "period": period, "as_of": day,
+        "scored": under_construction(fact), "total": total, "recorded_total": recorded_total,
+        "difference": difference,
+        "flagged": difference is not None and abs(difference) > formula.flag_difference,
+        "components": [
+            {"component": part.component, "weight": weights[part.component], "score": part.score,
+             "terms": [{"term": t.term, "formula": t.formula, "points": t.points, "ids": list(t.ids)}
+                       for t in part.terms]}
+            for part in parts
+        ],
+    })
