@@ -176,7 +176,7 @@ def ranking_explain(session: Session, code: str, period: str, as_of: str | None,
     today = session.today() if moment is None else moment.date()
     found = horserace.explain(session.workspace, chosen, checked, today, moment, user=session.user)
     if as_json:
-        emit(found, as_json=True, as_csv=False, lang=session.lang)
+        emit(found, as_json=True, as_csv=as_csv, lang=session.lang)  # refuses --json with --csv
         return
     rows = [{"component": part["component"], "weight": part["weight"], "score": part["score"], "term": term["term"],
              "formula": term["formula"], "points": term["points"],

@@ -131,7 +131,8 @@ class Facts:
 @dataclass(frozen=True)
 class Term:
     """One deduction: its name, the formula with its numbers, the points deducted (rounded, capped) and
-    the ids of the events behind it."""
+    the ids of the events behind it. The formula's arithmetic comes first (words name its numbers), then,
+    after a ";", what it means: the arithmetic, rounded half-up to 0.01, is the points unless the cap is."""
 
     term: str
     formula: str
@@ -189,7 +190,7 @@ def _late_rectification(findings: Sequence[FindingFact], today: date, formula: F
             or (f.fixed_on is None and f.due < today)]
     decided = [f for f in findings if f.fixed_on is not None or f.due < today]
     if not decided:
-        return Term("late_rectification", "no finding due yet", ZERO)
+        return Term("late_rectification", "0; no finding due yet", ZERO)
     points = _capped(formula.late_rectification * len(late) / len(decided), formula.late_rectification)
     return Term("late_rectification",
                 f"{_text(formula.late_rectification)} × {len(late)} late ÷ {len(decided)} due", points,
@@ -213,7 +214,7 @@ def quality(facts: Facts, formula: Formula) -> Component:
                           _capped(formula.failed_samples * len(failed) / len(facts.samples), formula.failed_samples),
                           tuple(s.sample_id for s in facts.samples)))
     else:
-        terms.append(Term("failed_samples", "no result in the period", ZERO))
+        terms.append(Term("failed_samples", "0; no result in the period", ZERO))
     rejected = [s for s in facts.samples if s.rejected]
     terms.append(Term("rejected_batches", f"{_text(formula.rejected_batch)} × {len(rejected)} batch(es)",
                       _capped(formula.rejected_batch * len(rejected), formula.rejected_batches_cap),
@@ -268,18 +269,17 @@ def progress(facts: Facts, formula: Formula) -> Component:
     ids = tuple(entry for entry, _value in facts.metered)
     terms: list[Term] = []
     if facts.contract_value > 0:
-        planned = planned_share(facts, day)
-        done = metered / facts.contract_value
-        behind = max(ZERO, planned - done) * HUNDRED
+        planned = rounded(planned_share(facts, day) * HUNDRED)  # percentages as the progress board shows them
+        done = rounded(metered / facts.contract_value * HUNDRED)
         terms.append(Term(
             "behind_plan",
-            f"{_text(formula.behind_point)} × max(0, planned {_text(rounded(planned * HUNDRED))}% − metered "
-            f"{_text(metered)} ÷ {_text(facts.contract_value)} = {_text(rounded(done * HUNDRED))}%)",
-            _capped(formula.behind_point * behind, formula.behind_cap), ids))
+            f"{_text(formula.behind_point)} × max(0, {_text(planned)} − {_text(done)}); percentage points, planned "
+            f"by {day.isoformat()} − metered ({_text(metered)} of {_text(facts.contract_value)})",
+            _capped(formula.behind_point * max(ZERO, planned - done), formula.behind_cap), ids))
     else:
-        terms.append(Term("behind_plan", "no contract value", ZERO, ids))
+        terms.append(Term("behind_plan", "0; no contract value", ZERO, ids))
     late = days_behind(facts, day)
-    terms.append(Term("days_behind", f"{_text(formula.late_day)} × {late} day(s) behind plan on {day.isoformat()}",
+    terms.append(Term("days_behind", f"{_text(formula.late_day)} × {late} day(s); behind plan on {day.isoformat()}",
                       _capped(formula.late_day * late, formula.late_days_cap)))
     return _component("progress", terms)
 
@@ -308,12 +308,12 @@ def satisfaction(facts: Facts, formula: Formula) -> Component:
     if decided:
         terms.append(Term(
             "late_resolution",
-            f"{_text(formula.late_resolution)} × {len(late)} not resolved within {formula.resolve_days} day(s) "
-            f"÷ {len(decided)}",
+            f"{_text(formula.late_resolution)} × {len(late)} late ÷ {len(decided)} due; late: not resolved within "
+            f"{formula.resolve_days} day(s)",
             _capped(formula.late_resolution * len(late) / len(decided), formula.late_resolution),
             tuple(t.ticket_id for t in late)))
     else:
-        terms.append(Term("late_resolution", "no ticket due yet", ZERO))
+        terms.append(Term("late_resolution", "0; no ticket due yet", ZERO))
     return _component("satisfaction", terms)
 
 

@@ -1,0 +1,225 @@
+"""The computed horse race through the CLI, on both backends: ``ranking --computed``, ``ranking explain``
+and the computed totals beside the recorded board, worked out by hand from the facts recorded; the
+constants from renovation.toml; ``--as-of``; a contractor seeing only its own compounds' computed
+scores; a rebuild that changes no answer; and bad input refused in one line."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_support import ENV, Renovation
+from click.testing import Result
+
+from renovation.cli import cli
+
+TODAY = ("--today", "2021-07-10")
+SCORES = [part for name in ("quality", "safety", "progress", "civilized", "satisfaction")
+          for part in (f"--{name}", "80")]
+ROLES = """
+[users]
+"周科长" = { role = "bureau" }
+"李经理" = { role = "contractor", contractor = "辽源建工" }
+"""
+
+
+@pytest.fixture
+def june(run: Renovation, started: str) -> Renovation:
+    """JM (辽源建工; 320 households; contract 1,000,000; planned 2021-03-01..2021-09-30; started on time)
+    and LY (another contractor, started 2021-06-01, nothing else), with June's facts of JM:
+
+    - 06-02 a morning round with F1 quality/major and F2 safety/minor, both due 06-09; 06-10 a round
+      without findings. F1 rectified on 06-08 (on time); F2 never closed.
+    - A1 metered 50 m for 2021-06 (6,172.50 yuan).
+    - T1 received 06-05, resolved 06-20 (15 days: not within 7).
+    - The bureau scored both compounds 80 on every dimension for 2021-06.
+    """
+    run.ok("compound", "register", "LY", "--name", "利源小区", "--district", "龙山区", "--contractor", "吉林建工",
+           "--households", "100", "--contract-value", "500000", "--planned-start", "2021-06-01",
+           "--planned-finish", "2021-12-31", "--registered-on", "2021-01-04")
+    run.ok("construction", "start", "LY", "--date", "2021-06-01")
+    run.ok("inspect", "JM", "--kind", "morning", "--at", "2021-06-02T06:40", "--due", "2021-06-09",
+           "--finding", "quality:major:墙面空鼓", "--finding", "safety:minor:脚手架缺踢脚板")
+    run.ok("inspect", "JM", "--kind", "morning", "--at", "2021-06-10T06:45")
+    run.ok("finding", "rectify", "JM", "F1", "--at", "2021-06-08T15:00")
+    run.ok("meter", "JM", "--item", "A1", "--period", "2021-06", "--quantity", "50")
+    run.ok("feedback", "JM", "--channel", "hotline", "--text", "施工噪音", "--at", "2021-06-05T08:00")
+    run.ok("feedback", "resolve", "JM", "T1", "--note", "已调整", "--at", "2021-06-20T10:00")
+    for code in ("JM", "LY"):
+        run.ok("score", code, "--period", "2021-06", *SCORES)
+    return run
+
+
+def explain(run: Renovation, *args: str) -> dict[str, Any]:
+    result: dict[str, Any] = run.json(*TODAY, "ranking", "explain", "JM", "--period", "2021-06", *args)
+    return result
+
+
+def terms(found: dict[str, Any]) -> dict[tuple[str, str], tuple[str, list[str]]]:
+    return {(part["component"], term["term"]): (term["points"], term["ids"])
+            for part in found["components"] for term in part["terms"]}
+
+
+def test_explain_works_every_score_out_from_the_facts(june: Renovation) -> None:
+    found = explain(june)
+    by_term = terms(found)
+
+    # quality: 30 × 3 (one major) ÷ 2 inspections = 45, capped at 40; F1 rectified by its due date
+    assert by_term["quality", "findings"] == ("40", ["F1", "I1", "I2"])
+    assert by_term["quality", "late_rectification"] == ("0.00", [])
+    # safety: a minor finding 2; F2 overdue 06-10..06-30, 21 days
+    assert by_term["safety", "findings"] == ("2.00", ["F2"])
+    assert by_term["safety", "overdue_days"] == ("21.00", ["F2"])
+    # progress: planned 121 of 213 days = 56.81 %, metered 6,172.50 of 1,000,000 = 0.62 %: 56.19, capped at 50
+    assert by_term["progress", "behind_plan"] == ("50", ["M1"])
+    assert by_term["progress", "days_behind"] == ("0.00", [])
+    # satisfaction: 10 × 1 ticket × 100 ÷ 320 households = 3.125 -> 3.13; T1 resolved after 15 days
+    assert by_term["satisfaction", "tickets"] == ("3.13", ["T1"])
+    assert by_term["satisfaction", "late_resolution"] == ("30.00", ["T1"])
+    scores = {part["component"]: part["score"] for part in found["components"]}
+    assert scores == {"quality": "60.00", "safety": "77.00", "progress": "50.00", "civilized": "100.00",
+                      "satisfaction": "66.87"}
+    # (60 × 30 + 77 × 25 + 50 × 20 + 100 × 15 + 66.87 × 10) ÷ 100 = 68.937 -> 68.94; the bureau gave 80
+    assert (found["total"], found["recorded_total"], found["difference"], found["flagged"]) == (
+        "68.94", "80.00", "11.06", True)
+    assert found["scored"] is True
+
+
+def test_the_computed_board_and_the_recorded_board_agree_with_explain(june: Renovation) -> None:
+    computed = june.json(*TODAY, "ranking", "--computed", "--by", "compound", "--period", "2021-06")
+    recorded = june.json(*TODAY, "ranking", "--by", "compound", "--period", "2021-06")
+
+    # LY: planned 29 of 213 days by 06-30 = 13.62 % behind, nothing else: (80 × 100 + 20 × 86.38) ÷ 100 = 97.28
+    assert [(row["code"], row["rank"], row["total"]) for row in computed] == [("LY", 1, "97.28"),
+                                                                              ("JM", 2, "68.94")]
+    assert {row["code"]: (row["total"], row["computed_total"], row["difference"], row["flagged"])
+            for row in recorded} == {"JM": ("80.00", "68.94", "11.06", True), "LY": ("80.00", "97.28", "-17.28", True)}
+    by_contractor = june.json(*TODAY, "ranking", "--period", "2021-06")
+    assert {row["contractor"]: row["computed_total"] for row in by_contractor} == {"辽源建工": "68.94",
+                                                                                   "吉林建工": "97.28"}
+
+
+def test_the_computed_board_defaults_to_the_latest_period_under_construction(june: Renovation) -> None:
+    rows = june.json(*TODAY, "ranking", "--computed", "--by", "compound")
+
+    assert {row["period"] for row in rows} == {"2021-07"}
+    assert {row["code"] for row in rows} == {"JM", "LY"}
+    earlier = june.json(*TODAY, "ranking", "--computed", "--by", "compound", "--period", "2021-03")
+    assert [row["code"] for row in earlier] == ["JM"]  # LY started in June
+
+
+def test_the_constants_come_from_renovation_toml(june: Renovation, tmp_path: Path) -> None:
+    config = tmp_path / "horse.toml"
+    config.write_text("[horse_race]\nflag_difference = 15\n[horse_race.safety]\noverdue_day = 0.5\n",
+                      encoding="utf-8")
+    found = june.json("--config", str(config), *TODAY, "ranking", "explain", "JM", "--period", "2021-06")
+
+    assert terms(found)["safety", "overdue_days"] == ("10.50", ["F2"])
+    assert found["flagged"] is False  # a difference of 8.43 is within 15 (safety 87.50: 2.63 more in total)
+
+
+@pytest.mark.parametrize("text", [
+    "[horse_race]\nflag_difference = -1\n", "[horse_race]\nflag_difference = 1e300\n",
+    "[horse_race]\nflag_difference = true\n", "[horse_race]\nunknown = 1\n",
+    "[horse_race.safety]\nseverity = { minor = 1 }\n", "[horse_race.satisfaction]\nresolve_days = 1.5\n",
+    '[horse_race]\nflag_difference = "NaN"\n',
+])
+def test_a_bad_horse_race_table_is_refused_in_one_line(june: Renovation, tmp_path: Path, text: str) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(text, encoding="utf-8")
+    result = june("--config", str(config), *TODAY, "ranking", "--computed")
+
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1 and "horse_race" in result.output
+
+
+def test_as_of_sees_the_facts_recorded_by_then(june: Renovation) -> None:
+    # the events were recorded now, by the wall clock: as of 2021 none was, as of 2100 every one
+    before = june(*TODAY, "ranking", "explain", "JM", "--period", "2021-06", "--as-of", "2021-01-05")
+    assert before.exit_code == 1 and before.output.strip() == "Error: no compound with code JM"
+    assert june.json(*TODAY, "ranking", "--computed", "--as-of", "2021-01-05") == []
+    latest = june.json(*TODAY, "ranking", "explain", "JM", "--period", "2021-06", "--as-of", "2100-01-01")
+    assert latest["components"] == explain(june)["components"]
+
+
+def test_a_rebuild_changes_no_answer(june: Renovation) -> None:
+    before = explain(june), june.json(*TODAY, "ranking", "--computed", "--period", "2021-06")
+    june.ok("projections", "rebuild", "computed")
+
+    assert (explain(june), june.json(*TODAY, "ranking", "--computed", "--period", "2021-06")) == before
+    assert june.ok("audit", "boards").exit_code == 0
+
+
+def test_a_correction_and_a_late_rectification_change_the_period(june: Renovation) -> None:
+    june.ok("meter", "correct", "JM", "M1", "--quantity", "100", "--reason", "复核")
+    june.ok("finding", "rectify", "JM", "F2", "--at", "2021-06-19T09:00")
+    june.ok("finding", "close", "JM", "F2", "--at", "2021-06-20T09:00")
+    by_term = terms(explain(june))
+
+    assert by_term["safety", "overdue_days"] == ("10.00", ["F2"])  # 06-10..06-19
+    assert "− 1.23);" in next(term["formula"] for part in explain(june)["components"]
+                                  for term in part["terms"] if term["term"] == "behind_plan")
+
+
+def contractor(run: Renovation, tmp_path: Path, *args: str) -> Result:
+    config = tmp_path / "roles.toml"
+    config.write_text(ROLES, encoding="utf-8")
+    return run.runner.invoke(cli, ["--db", str(run.db), "--user", "李经理", "--config", str(config), *TODAY, *args],
+                             env=ENV)
+
+
+def test_a_contractor_sees_the_computed_scores_of_its_own_compounds_only(june: Renovation, tmp_path: Path) -> None:
+    import json
+
+    board = contractor(june, tmp_path, "ranking", "--computed", "--by", "compound", "--period", "2021-06", "--json")
+    assert board.exit_code == 0, board.output
+    assert [(row["code"], row["rank"]) for row in json.loads(board.stdout)] == [("JM", 1)]
+    recorded = json.loads(contractor(june, tmp_path, "ranking", "--by", "compound", "--period", "2021-06",
+                                     "--json").stdout)
+    # the recorded board is public; the computed total beside another's compound is not shown
+    assert {row["code"]: row["computed_total"] for row in recorded} == {"JM": "68.94", "LY": None}
+    own = contractor(june, tmp_path, "ranking", "explain", "JM", "--period", "2021-06", "--json")
+    assert own.exit_code == 0, own.output
+    other = contractor(june, tmp_path, "ranking", "explain", "LY", "--period", "2021-06")
+    assert other.exit_code == 1 and "no compound with code LY" in other.output
+
+
+@pytest.mark.parametrize("args", [
+    ("ranking", "explain", "JM"),
+    ("ranking", "explain", "JM", "--period", "2021-13"),
+    ("ranking", "explain", "JM", "--period", "06-2021"),
+    ("ranking", "explain", "", "--period", "2021-06"),
+    ("ranking", "explain", "J M", "--period", "2021-06"),
+    ("ranking", "explain", "JM", "--period", "2021-06", "--as-of", "yesterday"),
+    ("ranking", "--computed", "--period", "2021-6"),
+    ("ranking", "--computed", "--by", "district"),
+    ("ranking", "explain", "JM", "--period", "2021-06", "--json", "--csv"),
+])
+def test_bad_input_is_refused_in_one_line(june: Renovation, args: tuple[str, ...]) -> None:
+    result = june(*TODAY, *args)
+
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_an_unknown_compound_is_a_refusal(june: Renovation) -> None:
+    result = june(*TODAY, "ranking", "explain", "NOPE", "--period", "2021-06")
+
+    assert result.exit_code == 1 and result.output.strip() == "Error: no compound with code NOPE"
+
+
+def test_explain_tables_csv_and_words(june: Renovation) -> None:
+    en = june.ok(*TODAY, "ranking", "explain", "JM", "--period", "2021-06").stdout
+    zh = june.ok(*TODAY, "ranking", "explain", "JM", "--period", "2021-06", lang="zh").stdout
+    csv_text = june.ok(*TODAY, "ranking", "explain", "JM", "--period", "2021-06", "--csv").stdout
+
+    assert "computed total 68.94; recorded 80.00, difference 11.06 ⚠" in en
+    assert "计算总分 68.94；记录总分 80.00，差 11.06" in zh and "依据事件" in zh
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert list(rows[0]) == ["component", "weight", "score", "term", "formula", "points", "ids"]
+    assert sum(Decimal(row["points"]) for row in rows if row["component"] == "quality") == 40
+    assert rows[0]["ids"] == "F1 I1 I2"
