@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import click
 
@@ -17,7 +18,8 @@ from renovation.cli import Session, pass_session
 @pass_session
 def report(session: Session, html_path: Path, period: str | None) -> None:
     """The report for the bureau's leaders and the contractors: the horse-race board (赛马) by
-    contractor and by compound, with rank, total, movement and the last place (末位); progress (percent
+    contractor and by compound, with rank, total, movement and the last place (末位), and beside each total
+    the total computed from the recorded facts (with a chart of the two); progress (percent
     complete per compound, cumulative metered value against plan); quality (findings open and overdue,
     morning-round coverage, material failures); and every compound in one table.
 
@@ -50,6 +52,13 @@ def report(session: Session, html_path: Path, period: str | None) -> None:
     codes = own_codes(session.workspace, session.user)
     with models.engine.connect() as connection:
         data = gather(connection, today=today, weights=weights, period=period, codes=codes)
+    from dataclasses import replace
+
+    from renovation.services.horserace import beside
+
+    data = replace(data, **{  # the computed horse race beside the recorded board
+        name: cast(Any, beside(session.workspace, cast(Any, getattr(data, name)), by, today, user=session.user))
+        for name, by in (("board_contractors", "contractor"), ("board_compounds", "compound"))})
     document = render(data, session.lang)
     try:
         with writing(html_path, protected) as out:

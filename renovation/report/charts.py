@@ -138,6 +138,17 @@ def grouped_bars(salt: str, names: Sequence[str], series: Mapping[str, Sequence[
         return to_svg(figure)
 
 
+def horse_chart(rows: Sequence[Mapping[str, Any]], lang: str) -> str:
+    """The bureau's recorded totals beside the totals computed from the recorded facts, per contractor
+    (a contractor whose computed total its reader may not see shows none)."""
+    names = [row["contractor"] for row in rows]
+    series = {
+        label("total", lang): [float(row["total"]) for row in rows],
+        label("computed_total", lang): [float(row["computed_total"] or 0) for row in rows],
+    }
+    return grouped_bars("horse", names, series, label("total", lang), integers=False)
+
+
 def quality_charts(rows: Sequence[Mapping[str, Any]], lang: str) -> dict[str, str]:
     names = [row["contractor"] for row in rows]
 

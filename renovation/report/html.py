@@ -15,7 +15,7 @@ from typing import Any
 
 from renovation.domain.values import SCORE_DIMENSIONS, Status
 from renovation.projections.common import percent
-from renovation.report.charts import percent_chart, quality_charts, value_chart
+from renovation.report.charts import horse_chart, percent_chart, quality_charts, value_chart
 from renovation.report.data import ReportData
 from renovation.report.labels import display, label
 from renovation.report.words import text
@@ -38,8 +38,11 @@ figure svg { max-width: 100%; height: auto; }
 footer { color: #5b6570; font-size: 12px; margin-top: 32px; }
 """
 
-BOARD_CONTRACTOR_KEYS = ("rank", "contractor", "compounds", "total", *SCORE_DIMENSIONS, "movement", "last")
-BOARD_COMPOUND_KEYS = ("rank", "code", "name", "contractor", "total", *SCORE_DIMENSIONS, "movement", "last")
+BESIDE_KEYS = ("computed_total", "difference", "flagged")  # the computed horse race beside the recorded board
+BOARD_CONTRACTOR_KEYS = ("rank", "contractor", "compounds", "total", *SCORE_DIMENSIONS, "movement", "last",
+                         *BESIDE_KEYS)
+BOARD_COMPOUND_KEYS = ("rank", "code", "name", "contractor", "total", *SCORE_DIMENSIONS, "movement", "last",
+                       *BESIDE_KEYS)
 QUALITY_KEYS = ("contractor", "morning_coverage", "findings_open", "findings_overdue", "findings_closed",
                 "mean_days_to_close", "samples", "samples_failed", "rejected_batches")
 COMPOUND_KEYS = ("code", "name", "district", "contractor", "status", "contract_value", "metered_value",
@@ -110,7 +113,10 @@ def board_section(data: ReportData, lang: str) -> str:
         elif data.period is not None:
             parts.append(f'<p class="none">{escape(text("no_scores", lang, period=data.period))}</p>')
         parts.append("</div>")
-    parts.append("</div></section>")
+    parts.append("</div>")
+    if any(row.get("computed_total") is not None for row in data.board_contractors):
+        parts.append(figure("chart-horse", text("chart_horse", lang), horse_chart(data.board_contractors, lang)))
+    parts.append("</section>")
     return "\n".join(parts)
 
 

@@ -41,6 +41,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chart_findings": "Findings open and overdue, per contractor",
         "chart_coverage": "Morning-round coverage, per contractor",
         "chart_materials": "Material failures, per contractor",
+        "chart_horse": "Recorded against computed horse-race totals, per contractor",
         "compound_table": "All compounds",
         "footer": "Made by the renovation tracker from its read models. Money in yuan; a contractor's total is "
                   "the mean of its compounds' weighted totals; 末位 marks the last place.",
@@ -79,6 +80,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chart_findings": "各施工单位未销项及逾期问题",
         "chart_coverage": "各施工单位晨检覆盖率",
         "chart_materials": "各施工单位材料检测不合格情况",
+        "chart_horse": "各施工单位赛马记录总分与计算总分",
         "compound_table": "全部小区",
         "footer": "由改造跟踪系统根据读模型生成。金额单位：元；施工单位总分为其各小区加权总分的平均值；"
                   "“末位”标示最后一名。",

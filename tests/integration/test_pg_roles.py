@@ -352,6 +352,23 @@ def test_contractor_sees_the_ranking_and_its_own_rows_only(applied: Store) -> No
     assert shown == sorted([(applied.blind,), ("S1",)])
 
 
+def test_a_contractor_reads_the_facts_of_its_own_compounds_computed_scores_only(applied: Store) -> None:
+    for table in ("computed_compounds", "computed_inspections", "computed_results"):
+        assert {row[0] for row in applied.rows("李经理", "SELECT code FROM {}", table)} == {"JM"}, table
+    assert {row[0] for row in applied.rows("赵经理", "SELECT code FROM {}", "computed_inspections")} == {"LY"}
+    applied.refused("李经理", "DELETE FROM {}", "computed_findings")
+    board = applied.cli("--today", "2021-03-31", "ranking", "--computed", "--by", "compound", "--json",
+                        user="李经理", db=applied.url_of("李经理"))
+    assert board.exit_code == 0, board.output
+    assert [row["code"] for row in json.loads(board.stdout)] == ["JM"]
+    other = applied.cli("--today", "2021-03-31", "ranking", "explain", "LY", "--period", "2021-03",
+                        user="李经理", db=applied.url_of("李经理"))
+    assert other.exit_code == 1 and "no compound with code LY" in other.output
+    bureau = applied.cli("--today", "2021-03-31", "ranking", "--computed", "--by", "compound", "--json",
+                         user="周科长", db=applied.url_of("周科长"))
+    assert sorted(row["code"] for row in json.loads(bureau.stdout)) == ["JM", "LY"]
+
+
 def test_supervisor_records_through_its_own_login(applied: Store) -> None:
     result = applied.cli("inspect", "JM", "--kind", "patrol", "--at", "2021-03-03T09:00",
                          "--finding", "safety:major:脚手架未挂安全网", "--json", user="张工", db=applied.url_of("张工"))
