@@ -84,8 +84,8 @@ def quality(session: Session, code: str | None, by: str, missed: bool, as_of: st
 
 @click.group(cls=DefaultGroup, default="board", default_when_empty=True)
 def ranking() -> None:
-    """The horse race (赛马): the board of a period (``ranking [board]``, the default), and one
-    compound's computed scores explained (``ranking explain``).
+    """The horse race (赛马): the board of a period (ranking [board], the default), and one
+    compound's computed scores explained (ranking explain).
 
     \b
     Examples:
@@ -113,7 +113,7 @@ def ranking_board(session: Session, period: str | None, by: str, computed: bool,
     the change in rank since the previous scored period; the last place is marked (末位).
 
     The official board is the bureau's recorded scores; beside each total it shows the total computed
-    from the recorded facts (``computed_total``), the difference (recorded − computed) and a flag
+    from the recorded facts (computed_total), the difference (recorded − computed) and a flag
     where the difference is larger than [horse_race] flag_difference (default 10). With --computed,
     the board of the computed scores: every compound under construction in the period (default: the
     latest such period). A contractor sees computed scores of its own compounds only.
@@ -232,7 +232,10 @@ def explained(found: Any, lang: str) -> str:
     if not found["scored"]:
         line += ("（该期未施工，不上计算榜）" if zh
                  else " (not under construction in the period: not on the computed board)")
-    scores = ", ".join(f"{part['component']} {part['score']} × {part['weight']}" for part in found["components"])
+    from renovation.report.labels import label
+
+    scores = ", ".join(f"{label(part['component'], lang)} {part['score']} × {part['weight']}"
+                       for part in found["components"])
     return f"{line}\n{scores}"
 
 

@@ -267,7 +267,8 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 #: Columns whose values are words to translate (statuses, kinds, ...).
-TRANSLATED = {"status", "channel", "kind", "regime", "category", "severity", "step", "result", "outcome"}
+TRANSLATED = {"status", "channel", "kind", "regime", "category", "severity", "step", "result", "outcome", "component",
+              "term"}
 
 VALUE_WORDS: dict[str, dict[str, str]] = {
     "en": {
@@ -286,6 +287,13 @@ VALUE_WORDS: dict[str, dict[str, str]] = {
         "blind": "blind",
         "resample_required": "resample required",
         "batch_rejected": "batch rejected",
+        "late_rectification": "late rectification",
+        "failed_samples": "failed samples",
+        "rejected_batches": "rejected batches",
+        "overdue_days": "overdue days",
+        "behind_plan": "behind plan",
+        "days_behind": "days behind",
+        "late_resolution": "late resolution",
     },
     "zh": {
         "measured": "计量",
@@ -313,7 +321,32 @@ VALUE_WORDS: dict[str, dict[str, str]] = {
         "failed": "不合格",
         "resample_required": "加倍复检",
         "batch_rejected": "整批退场",
+        "progress": "进度",
+        "satisfaction": "满意度",
+        "findings": "问题",
+        "late_rectification": "逾期整改",
+        "failed_samples": "检测不合格",
+        "rejected_batches": "退场批次",
+        "overdue_days": "逾期天数",
+        "behind_plan": "产值落后计划",
+        "days_behind": "工期滞后",
+        "tickets": "居民反映",
+        "late_resolution": "逾期办结",
     },
+}
+#: The words of a computed horse-race formula (``ranking explain``) in Chinese (patterns, in order); its
+#: numbers are unchanged.
+FORMULA_WORDS = {
+    "zh": [
+        (r"late: not resolved within (\d+) day\(s\)", r"逾期指未在 \1 天内办结"),
+        (r"day\(s\); behind plan on", "天；滞后计划，截至"), (r"inspection\(s\)", "次检查"), (r"day\(s\)", "天"),
+        (r"batch\(es\)", "批"), (r"ticket\(s\)", "件"), (r"household\(s\)", "户"),
+        ("percentage points, planned by", "百分点，截至"), ("− metered", "计划 − 已计量"), (" of ", " / "),
+        ("no finding due yet", "尚无到期问题"), ("no ticket due yet", "尚无到期反映"),
+        ("no result in the period", "本期无检测结果"), ("no contract value", "无合同额"), ("minor", "一般"),
+        ("major", "较大"), ("critical", "严重"), ("late", "逾期"), ("due", "到期"), ("failed", "不合格"),
+        ("resulted", "已出结果"), ("; ", "；"),
+    ],
 }
 MARKS = {"en": {"last": "last", "flagged": "⚠ differs"}, "zh": {"last": "末位", "flagged": "⚠ 差异大"}}
 
@@ -348,6 +381,12 @@ def display(key: str, value: Any, lang: str) -> str:
         return VALUE_WORDS.get(lang, {}).get(value) or word(value, lang)
     if key in ("last", "flagged"):
         return MARKS.get(lang, MARKS["en"])[key] if value else ""
+    if key == "formula" and isinstance(value, str):
+        import re
+
+        for english, words in FORMULA_WORDS.get(lang, []):
+            value = re.sub(english, words, value)
+        return value
     if key == "movement":
         return "=" if value == 0 else (f"↑{value}" if value > 0 else f"↓{-value}")
     if isinstance(value, (list, tuple)):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,12 @@ def test_explain_works_every_score_out_from_the_facts(june: Renovation) -> None:
     assert (found["total"], found["recorded_total"], found["difference"], found["flagged"]) == (
         "68.94", "80.00", "11.06", True)
     assert found["scored"] is True
+    # the numbers explain shows reproduce its scores and its total
+    for part in found["components"]:
+        assert Decimal(part["score"]) == max(Decimal(0), 100 - sum(Decimal(t["points"]) for t in part["terms"]))
+    total = sum(Decimal(p["score"]) * p["weight"] for p in found["components"]) / sum(
+        p["weight"] for p in found["components"])
+    assert total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) == Decimal(found["total"])
 
 
 def test_the_computed_board_and_the_recorded_board_agree_with_explain(june: Renovation) -> None:

@@ -137,7 +137,7 @@ def test_under_lang_zh_the_commands_and_the_error_prefix_are_chinese() -> None:
     bad = CliRunner().invoke(cli, ["--lang", "zh", "ranking", "--period", "2021-13"], env=ENV)
 
     assert sorted(set(paths) - set(SHORT_HELP)) == []  # every command has its Chinese line
-    assert code == 0 and "命令:" in top and "每日待办" in top and "  ranking       赛马排名。" in top
+    assert code == 0 and "命令:" in top and "每日待办" in top and "  ranking       赛马：排名榜与计算分的解释。" in top
     assert "更正一笔计量。" in meter and "记录一期计量数量" in meter
     assert bad.exit_code == 2 and bad.output.startswith("错误: --period")
 
