@@ -178,13 +178,19 @@ def ranking_explain(session: Session, code: str, period: str, as_of: str | None,
     if as_json:
         emit(found, as_json=True, as_csv=as_csv, lang=session.lang)  # refuses --json with --csv
         return
-    rows = [{"component": part["component"], "weight": part["weight"], "score": part["score"], "term": term["term"],
-             "formula": term["formula"], "points": term["points"],
-             "ids": " ".join(term["ids"]) if as_csv else compact(term["ids"])}
-            for part in found["components"] for term in part["terms"]]
     from renovation.cli.output import XLSX
 
-    if not as_csv and click.get_current_context().meta.get(XLSX) is None:
+    table = not as_csv and click.get_current_context().meta.get(XLSX) is None
+    # A file (CSV, workbook) carries the compound, the period and the totals on every row; a table says
+    # them once, above it.
+    heading: dict[str, Any] = {} if table else {
+        "code": found["code"], "period": found["period"], "total": found["total"],
+        "recorded_total": found["recorded_total"], "difference": found["difference"]}
+    rows = [{**heading, "component": part["component"], "weight": part["weight"], "score": part["score"],
+             "term": term["term"], "formula": term["formula"], "points": term["points"],
+             "ids": compact(term["ids"]) if table else " ".join(term["ids"])}
+            for part in found["components"] for term in part["terms"]]
+    if table:
         click.echo(explained(found, session.lang))
     emit(rows, as_json=False, as_csv=as_csv, lang=session.lang)
 

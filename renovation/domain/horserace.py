@@ -80,8 +80,10 @@ class FindingFact:
     severity: str
     raised_on: date
     due: date
-    fixed_on: date | None  # first rectified or closed
+    fixed_on: date | None  # rectified or closed, and not reopened since (a reopen sends the work back)
     closed_on: date | None  # None while not closed (a reopened finding is not closed)
+    #: Earlier times it stood closed: (closed on, reopened on) — not overdue on those days.
+    closed_spans: tuple[tuple[date, date], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,8 @@ class Facts:
     planned_finish: date
     started_on: date | None
     completed_on: date | None
-    inspections: Sequence[str] = ()  # the ids of the period's inspections
+    inspections: int = 0  # the period's inspections
+    inspection_ids: Sequence[str] = ()  # their ids (when asked for one compound; a board needs the count)
     findings: Sequence[FindingFact] = ()  # raised in the period
     #: Safety findings raised by the period's end and not closed by its start.
     overdue_candidates: Sequence[FindingFact] = ()
@@ -131,8 +134,9 @@ class Facts:
 @dataclass(frozen=True)
 class Term:
     """One deduction: its name, the formula with its numbers, the points deducted (rounded, capped) and
-    the ids of the events behind it. The formula's arithmetic comes first (words name its numbers), then,
-    after a ";", what it means: the arithmetic, rounded half-up to 0.01, is the points unless the cap is."""
+    the ids of the events behind it. The formula's arithmetic comes first (words name its numbers); then,
+    for a deduction with a cap of its own, "; at most N"; then, after a "; ", what it means. The points
+    are the arithmetic or the cap, whichever is less, rounded half-up to 0.01."""
 
     term: str
     formula: str
@@ -152,9 +156,10 @@ def first_day(period: str) -> date:
 
 
 def last_day(period: str) -> date:
+    import calendar
+
     start = first_day(period)
-    following = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
-    return following - timedelta(days=1)
+    return start.replace(day=calendar.monthrange(start.year, start.month)[1])
 
 
 def rounded(value: Decimal) -> Decimal:
@@ -162,7 +167,14 @@ def rounded(value: Decimal) -> Decimal:
 
 
 def _capped(value: Decimal, cap: Decimal) -> Decimal:
-    return min(rounded(value), cap)
+    return rounded(min(value, cap))
+
+
+def _capped_term(term: str, formula: str, value: Decimal, cap: Decimal, ids: tuple[str, ...] = ()) -> Term:
+    """A deduction with a cap of its own, said after the formula's arithmetic (before any note)."""
+    arithmetic, _, note = formula.partition("; ")
+    said = f"{arithmetic}; at most {_text(cap)}" + (f"; {note}" if note else "")
+    return Term(term, said, _capped(value, cap), ids)
 
 
 def _text(value: Decimal) -> str:
@@ -200,12 +212,13 @@ def _late_rectification(findings: Sequence[FindingFact], today: date, formula: F
 def quality(facts: Facts, formula: Formula) -> Component:
     found = [f for f in facts.findings if f.category == "quality"]
     points, words = _severity_points(found, formula.severity)
-    inspections = len(facts.inspections)
     per = formula.quality_per_inspection
-    raw = per * points / max(inspections, 1)
-    terms = [Term("findings", f"{_text(per)} × ({words}) ÷ {max(inspections, 1)} inspection(s)",
-                  _capped(raw, formula.quality_findings_cap),
-                  tuple(f.finding_id for f in found) + tuple(facts.inspections))]
+    if facts.inspections:
+        terms = [_capped_term("findings", f"{_text(per)} × ({words}) ÷ {facts.inspections} inspection(s)",
+                              per * points / facts.inspections, formula.quality_findings_cap,
+                              tuple(f.finding_id for f in found) + tuple(facts.inspection_ids))]
+    else:  # findings are raised by inspections: none without one
+        terms = [Term("findings", "0; no inspection in the period", ZERO)]
     terms.append(_late_rectification(found, facts.today, formula))
     failed = [s for s in facts.samples if not s.passed]
     if facts.samples:
@@ -216,32 +229,35 @@ def quality(facts: Facts, formula: Formula) -> Component:
     else:
         terms.append(Term("failed_samples", "0; no result in the period", ZERO))
     rejected = [s for s in facts.samples if s.rejected]
-    terms.append(Term("rejected_batches", f"{_text(formula.rejected_batch)} × {len(rejected)} batch(es)",
-                      _capped(formula.rejected_batch * len(rejected), formula.rejected_batches_cap),
-                      tuple(s.sample_id for s in rejected)))
+    terms.append(_capped_term("rejected_batches", f"{_text(formula.rejected_batch)} × {len(rejected)} batch(es)",
+                              formula.rejected_batch * len(rejected), formula.rejected_batches_cap,
+                              tuple(s.sample_id for s in rejected)))
     return _component("quality", terms)
 
 
 def overdue_days(finding: FindingFact, first: date, last: date, today: date) -> int:
-    """The days of [first, last] up to ``today`` after the finding's due date and before it was closed."""
+    """The days of [first, last] up to ``today`` after the finding's due date on which it was not closed
+    (not on the days it stood closed before a reopen, nor from its closing on)."""
     start = max(first, finding.due + timedelta(days=1))
     end = min(last, today)
     if finding.closed_on is not None:
         end = min(end, finding.closed_on - timedelta(days=1))
-    return max(0, (end - start).days + 1)
+    days = max(0, (end - start).days + 1)
+    for closed, reopened in finding.closed_spans:  # closed on `closed`, open again from `reopened`
+        overlap = (min(end, reopened - timedelta(days=1)) - max(start, closed)).days + 1
+        days -= max(0, overlap)
+    return days
 
 
 def safety(facts: Facts, formula: Formula) -> Component:
     found = [f for f in facts.findings if f.category == "safety"]
     points, words = _severity_points(found, formula.safety_severity)
-    terms = [Term("findings", words, _capped(points, formula.safety_findings_cap),
-                  tuple(f.finding_id for f in found))]
+    terms = [_capped_term("findings", words, points, formula.safety_findings_cap, tuple(f.finding_id for f in found))]
     days = [(f, overdue_days(f, facts.first_day, facts.last_day, facts.today)) for f in facts.overdue_candidates]
     days = [(f, n) for f, n in days if n]
     total = sum(n for _f, n in days)
-    terms.append(Term("overdue_days", f"{_text(formula.overdue_day)} × {total} day(s)",
-                      _capped(formula.overdue_day * total, formula.overdue_cap),
-                      tuple(f.finding_id for f, _n in days)))
+    terms.append(_capped_term("overdue_days", f"{_text(formula.overdue_day)} × {total} day(s)",
+                              formula.overdue_day * total, formula.overdue_cap, tuple(f.finding_id for f, _n in days)))
     return _component("safety", terms)
 
 
@@ -271,25 +287,26 @@ def progress(facts: Facts, formula: Formula) -> Component:
     if facts.contract_value > 0:
         planned = rounded(planned_share(facts, day) * HUNDRED)  # percentages as the progress board shows them
         done = rounded(metered / facts.contract_value * HUNDRED)
-        terms.append(Term(
+        terms.append(_capped_term(
             "behind_plan",
             f"{_text(formula.behind_point)} × max(0, {_text(planned)} − {_text(done)}); percentage points, planned "
             f"by {day.isoformat()} − metered ({_text(metered)} of {_text(facts.contract_value)})",
-            _capped(formula.behind_point * max(ZERO, planned - done), formula.behind_cap), ids))
+            formula.behind_point * max(ZERO, planned - done), formula.behind_cap, ids))
     else:
         terms.append(Term("behind_plan", "0; no contract value", ZERO, ids))
     late = days_behind(facts, day)
-    terms.append(Term("days_behind", f"{_text(formula.late_day)} × {late} day(s); behind plan on {day.isoformat()}",
-                      _capped(formula.late_day * late, formula.late_days_cap)))
+    terms.append(_capped_term("days_behind",
+                              f"{_text(formula.late_day)} × {late} day(s); behind plan on {day.isoformat()}",
+                              formula.late_day * late, formula.late_days_cap))
     return _component("progress", terms)
 
 
 def civilized(facts: Facts, formula: Formula) -> Component:
     found = [f for f in facts.findings if f.category == "civilized"]
     points, words = _severity_points(found, formula.severity)
-    terms = [Term("findings", f"{_text(formula.civilized_per_point)} × ({words})",
-                  _capped(formula.civilized_per_point * points, formula.civilized_findings_cap),
-                  tuple(f.finding_id for f in found)),
+    terms = [_capped_term("findings", f"{_text(formula.civilized_per_point)} × ({words})",
+                          formula.civilized_per_point * points, formula.civilized_findings_cap,
+                          tuple(f.finding_id for f in found)),
              _late_rectification(found, facts.today, formula)]
     return _component("civilized", terms)
 
@@ -298,9 +315,9 @@ def satisfaction(facts: Facts, formula: Formula) -> Component:
     tickets = list(facts.tickets)
     per = formula.tickets_per_100_households
     households = max(facts.households, 1)
-    terms = [Term("tickets", f"{_text(per)} × {len(tickets)} ticket(s) × 100 ÷ {households} household(s)",
-                  _capped(per * len(tickets) * HUNDRED / households, formula.tickets_cap),
-                  tuple(t.ticket_id for t in tickets))]
+    terms = [_capped_term("tickets", f"{_text(per)} × {len(tickets)} ticket(s) × 100 ÷ {households} household(s)",
+                          per * len(tickets) * HUNDRED / households, formula.tickets_cap,
+                          tuple(t.ticket_id for t in tickets))]
     window = timedelta(days=formula.resolve_days)
     late = [t for t in tickets if (t.resolved_on is not None and t.resolved_on > t.received_on + window)
             or (t.resolved_on is None and t.received_on + window < facts.today)]

@@ -9,12 +9,12 @@ works the scores out; this module stores and reads the facts, with the ids of th
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, or_, select
+from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, func, or_, select
 
 from renovation.domain.horserace import Facts, FindingFact, SampleFact, TicketFact, first_day, last_day
 from renovation.domain.values import period_of
@@ -54,10 +54,19 @@ findings = Table(
     Column("period", String(7), nullable=False),
     Column("raised_on", DateText, nullable=False),
     Column("due", DateText, nullable=False),
-    Column("fixed_on", DateText),  # first rectified or closed
+    Column("fixed_on", DateText),  # rectified or closed, and not reopened since
     Column("closed_on", DateText),  # None while not closed
     Index("computed_findings_by_period", "period", "code"),
     Index("computed_findings_by_due", "category", "due"),
+)
+
+closed_spans = Table(  # the times a finding stood closed before it was reopened
+    "computed_closed_spans",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("finding_id", String(16), primary_key=True),
+    Column("closed_on", DateText, primary_key=True),
+    Column("reopened_on", DateText, nullable=False),
 )
 
 results = Table(
@@ -103,7 +112,7 @@ tickets = Table(
 
 class ComputedProjection(Projection):
     name = "computed"
-    tables = (compounds, inspections, findings, results, entries, metered, tickets)
+    tables = (compounds, inspections, findings, closed_spans, results, entries, metered, tickets)
 
     def _day(self, at: datetime) -> date:
         return at.astimezone(self.zone).date()
@@ -132,6 +141,7 @@ class ComputedProjection(Projection):
             })
 
     def _fixed(self, rows: Rows, event: Event, **values: Any) -> None:
+        """Rectified (or closed): the first of these since it was raised or last reopened counts."""
         row = rows.get(findings, event.code, event.finding_id)
         if row is not None and row["fixed_on"] is None:
             values["fixed_on"] = self._day(event.at)
@@ -144,7 +154,16 @@ class ComputedProjection(Projection):
         self._fixed(rows, event, closed_on=self._day(event.at))
 
     def on_FindingReopened(self, rows: Rows, event: Event) -> None:
-        rows.update(findings, (event.code, event.finding_id), closed_on=None)
+        """The work is sent back: no longer rectified, and the days it stood closed are kept."""
+        row = rows.get(findings, event.code, event.finding_id)
+        if row is not None and row["closed_on"] is not None:
+            reopened = self._day(event.at)
+            if rows.get(closed_spans, event.code, event.finding_id, row["closed_on"]) is None:
+                rows.insert(closed_spans, {"code": event.code, "finding_id": event.finding_id,
+                                           "closed_on": row["closed_on"], "reopened_on": reopened})
+            else:  # closed and reopened again the same day
+                rows.update(closed_spans, (event.code, event.finding_id, row["closed_on"]), reopened_on=reopened)
+        rows.update(findings, (event.code, event.finding_id), closed_on=None, fixed_on=None)
 
     def on_MaterialResultRecorded(self, rows: Rows, event: Event) -> None:
         period = period_of(self._day(event.at))
@@ -183,17 +202,20 @@ def _by_code(found: Iterable[Any], make: Any) -> dict[str, list[Any]]:
     return grouped
 
 
-def _finding(row: Any) -> FindingFact:
+def _finding(row: Any, spans: tuple[tuple[date, date], ...] = ()) -> FindingFact:
     return FindingFact(row.finding_id, row.category, row.severity, row.raised_on, row.due, row.fixed_on,
-                       row.closed_on)
+                       row.closed_on, spans)
 
 
-def periods(connection: Connection, today: date) -> list[str]:
-    """The periods some compound was under construction in, up to ``today``'s."""
+def periods(connection: Connection, today: date, codes: Collection[str] | None = None) -> list[str]:
+    """The periods some compound (of ``codes``, if given) was under construction in, up to ``today``'s."""
     found: set[str] = set()
     current = period_of(today)
-    for started, completed in connection.execute(select(compounds.c.started_on, compounds.c.completed_on)
-                                                  .where(compounds.c.started_on.is_not(None))):
+    query = select(compounds.c.code, compounds.c.started_on, compounds.c.completed_on).where(
+        compounds.c.started_on.is_not(None))
+    for code, started, completed in connection.execute(query):
+        if codes is not None and code not in codes:
+            continue
         period = period_of(started)
         end = min(current, period_of(completed)) if completed is not None else current
         while period <= end:
@@ -203,27 +225,42 @@ def periods(connection: Connection, today: date) -> list[str]:
     return sorted(found)
 
 
-def facts(connection: Connection, period: str, today: date,
-          code: str | None = None) -> list[tuple[dict[str, Any], Facts]]:
-    """Each compound's (or ``code``'s) facts of ``period`` as known on ``today``, with its name and
-    contractor, in code order."""
+def facts(connection: Connection, period: str, today: date, code: str | None = None,
+          codes: Collection[str] | None = None) -> list[tuple[dict[str, Any], Facts]]:
+    """Each compound's (or ``code``'s; of ``codes``, if given) facts of ``period`` as known on ``today``,
+    with its name and contractor, in code order. For one compound, with the ids of its inspections and
+    metering entries; for all, their counts and the value metered per period."""
     first, last = first_day(period), last_day(period)
 
     def where(table: Table, query: Any) -> Any:
         return query.where(table.c.code == code) if code is not None else query
 
-    listed = connection.execute(where(compounds, select(compounds).order_by(compounds.c.code))).all()
+    listed = [row for row in connection.execute(where(compounds, select(compounds).order_by(compounds.c.code)))
+              if codes is None or row.code in codes]
     if not listed:
         return []
-    seen = where(inspections, select(inspections.c.code, inspections.c.inspection_id)
-                 .where(inspections.c.period == period))
-    by_inspection = _by_code(connection.execute(seen), lambda row: row.inspection_id)
+    by_inspection: dict[str, list[str]] = defaultdict(list)
+    counted: dict[str, int] = {}
+    if code is not None:
+        seen = select(inspections.c.code, inspections.c.inspection_id).where(
+            inspections.c.code == code, inspections.c.period == period)
+        by_inspection = _by_code(connection.execute(seen), lambda row: row.inspection_id)
+        counted = {found: len(ids) for found, ids in by_inspection.items()}
+    else:
+        counts = select(inspections.c.code, func.count()).where(inspections.c.period == period).group_by(
+            inspections.c.code)
+        counted = {found: int(number) for found, number in connection.execute(counts)}
     raised = where(findings, select(findings).where(findings.c.period == period))
     by_finding = _by_code(connection.execute(raised), _finding)
     candidates = where(findings, select(findings).where(
         findings.c.category == "safety", findings.c.due < last, findings.c.raised_on <= last,
         or_(findings.c.closed_on.is_(None), findings.c.closed_on > first)))
-    by_candidate = _by_code(connection.execute(candidates), _finding)
+    spans: dict[tuple[str, str], list[tuple[date, date]]] = defaultdict(list)
+    for span in connection.execute(where(closed_spans, select(closed_spans).where(
+            closed_spans.c.reopened_on > first, closed_spans.c.closed_on <= last))):
+        spans[span.code, span.finding_id].append((span.closed_on, span.reopened_on))
+    by_candidate = _by_code(connection.execute(candidates),
+                            lambda row: _finding(row, tuple(sorted(spans.get((row.code, row.finding_id), ())))))
     resulted = where(results, select(results).where(results.c.period == period))
     by_result = _by_code(connection.execute(resulted),
                          lambda row: SampleFact(row.sample_id, bool(row.passed), bool(row.rejected)))
@@ -248,7 +285,7 @@ def facts(connection: Connection, period: str, today: date,
             code=row.code, period=period, today=today, households=row.households,
             contract_value=row.contract_value, planned_start=row.planned_start, planned_finish=row.planned_finish,
             started_on=row.started_on, completed_on=row.completed_on,
-            inspections=sorted(by_inspection.get(row.code, ()), key=_number),
+            inspections=counted.get(row.code, 0), inspection_ids=sorted(by_inspection.get(row.code, ()), key=_number),
             findings=sorted(by_finding.get(row.code, ()), key=lambda f: _number(f.finding_id)),
             overdue_candidates=sorted(by_candidate.get(row.code, ()), key=lambda f: _number(f.finding_id)),
             samples=sorted(by_result.get(row.code, ()), key=lambda s: s.sample_id),

@@ -140,11 +140,12 @@ def grouped_bars(salt: str, names: Sequence[str], series: Mapping[str, Sequence[
 
 def horse_chart(rows: Sequence[Mapping[str, Any]], lang: str) -> str:
     """The bureau's recorded totals beside the totals computed from the recorded facts, per contractor
-    (a contractor whose computed total its reader may not see shows none)."""
-    names = [row["contractor"] for row in rows]
+    (only the contractors whose computed total its reader may see)."""
+    shown = [row for row in rows if row["computed_total"] is not None]
+    names = [row["contractor"] for row in shown]
     series = {
-        label("total", lang): [float(row["total"]) for row in rows],
-        label("computed_total", lang): [float(row["computed_total"] or 0) for row in rows],
+        label("total", lang): [float(row["total"]) for row in shown],
+        label("computed_total", lang): [float(row["computed_total"]) for row in shown],
     }
     return grouped_bars("horse", names, series, label("total", lang), integers=False)
 

@@ -338,7 +338,8 @@ VALUE_WORDS: dict[str, dict[str, str]] = {
 #: numbers are unchanged.
 FORMULA_WORDS = {
     "zh": [
-        (r"late: not resolved within (\d+) day\(s\)", r"逾期指未在 \1 天内办结"),
+        (r"late: not resolved within (\d+) day\(s\)", r"逾期指未在 \1 天内办结"), (r"; at most", "；封顶"),
+        ("no inspection in the period", "本期无检查"),
         (r"day\(s\); behind plan on", "天；滞后计划，截至"), (r"inspection\(s\)", "次检查"), (r"day\(s\)", "天"),
         (r"batch\(es\)", "批"), (r"ticket\(s\)", "件"), (r"household\(s\)", "户"),
         ("percentage points, planned by", "百分点，截至"), ("− metered", "计划 − 已计量"), (" of ", " / "),
@@ -384,9 +385,10 @@ def display(key: str, value: Any, lang: str) -> str:
     if key == "formula" and isinstance(value, str):
         import re
 
+        said: str = value
         for english, words in FORMULA_WORDS.get(lang, []):
-            value = re.sub(english, words, value)
-        return value
+            said = re.sub(english, words, said)
+        return said
     if key == "movement":
         return "=" if value == 0 else (f"↑{value}" if value > 0 else f"↓{-value}")
     if isinstance(value, (list, tuple)):

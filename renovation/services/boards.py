@@ -27,13 +27,16 @@ Row = dict[str, Any]
 NAMES = ("progress", "quality", "ledger", "ranking", "feedback", "worklists", "computed")
 
 
-def models_for(ws: Workspace, name: str, today: date, as_of: datetime | None) -> tuple[ReadModels, date]:
-    """The caught-up live read models and today; or, as of a moment, a temporary replay and that day."""
+def models_for(ws: Workspace, name: str | tuple[str, ...], today: date,
+               as_of: datetime | None) -> tuple[ReadModels, date]:
+    """The caught-up live read model(s) and today; or, as of a moment, a temporary replay (one pass for all
+    the named read models) and that day."""
+    names = (name,) if isinstance(name, str) else name
     if as_of is None:
-        return ws.read_models(name), today
+        return ws.read_models(*names), today
     from renovation.services.audit import read_models_as_of
 
-    return read_models_as_of(ws.app, as_of, name), as_of.date()
+    return read_models_as_of(ws.app, as_of, *names), as_of.date()
 
 
 def require_compound(ws: Workspace, code: str) -> None:

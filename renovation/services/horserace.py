@@ -10,13 +10,14 @@ login to the same by row-level security.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from renovation.domain import errors
 from renovation.domain.horserace import Component, Formula, components, rounded, under_construction
-from renovation.domain.values import SCORE_DIMENSIONS, normalise_code
+from renovation.domain.values import SCORE_DIMENSIONS, normalise_code, period_of
 from renovation.services import scope
 from renovation.services.boards import models_for, require_compound
 
@@ -64,19 +65,20 @@ def weighted(scores: dict[str, Decimal], weights: dict[str, int]) -> Decimal:
     return sum((scores[d] * weights[d] for d in SCORE_DIMENSIONS), Decimal(0)) / total_weight
 
 
-def _scored(connection: Connection, period: str, today: date, formula: Formula, codes: frozenset[str] | None,
-            code: str | None = None, only_under_construction: bool = True,
-            ) -> list[tuple[dict[str, Any], tuple[Component, ...]]]:
+def _scored(connection: Connection, period: str, today: date, formula: Formula, codes: Collection[str] | None,
+            only_under_construction: bool = True) -> list[tuple[dict[str, Any], tuple[Component, ...]]]:
+    """The computed scores of ``period`` of the compounds of ``codes`` (None: all)."""
     from renovation.projections.computed import facts
 
-    found = []
-    for who, fact in facts(connection, period, today, code):
-        if codes is not None and fact.code not in codes:
-            continue
-        if only_under_construction and not under_construction(fact):
-            continue
-        found.append((who, components(fact, formula)))
-    return found
+    return [(who, components(fact, formula)) for who, fact in facts(connection, period, today, codes=codes)
+            if not only_under_construction or under_construction(fact)]
+
+
+def check_period(period: str, today: date) -> None:
+    """Refuse a period after today's: nothing of it has happened yet."""
+    current = period_of(today)
+    if period > current:
+        raise errors.PeriodInFuture(period=period, current=current)
 
 
 def computed_ranking(ws: Workspace, period: str | None, by: str, today: date, as_of: datetime | None = None,
@@ -89,6 +91,8 @@ def computed_ranking(ws: Workspace, period: str | None, by: str, today: date, as
     formula = ws.config.horse_race  # a bad renovation.toml fails here, before any work
     weights = ws.config.ranking.weights.as_dict()
     models, day = models_for(ws, "computed", today, as_of)
+    if period is not None:
+        check_period(period, day)
     codes = scope.own_codes(ws, user)
     with models.engine.connect() as connection:
         def board(chosen: str) -> list[dict[str, Any]]:
@@ -97,7 +101,7 @@ def computed_ranking(ws: Workspace, period: str | None, by: str, today: date, as
                      for who, parts in _scored(connection, chosen, day, formula, codes)]
             return ranked(found, by)
 
-        return rows_of(periods(connection, day), board, period, by)
+        return rows_of(periods(connection, day, codes), board, period, by)
 
 
 def beside(ws: Workspace, rows: list[RankingRow], by: str, today: date, as_of: datetime | None = None, *,
@@ -108,18 +112,19 @@ def beside(ws: Workspace, rows: list[RankingRow], by: str, today: date, as_of: d
     weights = ws.config.ranking.weights.as_dict()
     if not rows:
         return []
-    models, day = models_for(ws, "computed", today, as_of)
-    codes = scope.own_codes(ws, user)
+    from renovation.projections.ranking import scored_codes
+
+    models, day = models_for(ws, ("computed", "ranking"), today, as_of)
+    visible = scope.own_codes(ws, user)
     period = rows[0]["period"]
     with models.engine.connect() as connection:
+        by_contractor: dict[str, list[str]] = defaultdict(list)
+        for code, contractor in scored_codes(connection, period):
+            by_contractor[contractor].append(code)
+        codes = {code for members in by_contractor.values() for code in members
+                 if visible is None or code in visible}
         exact = {who["code"]: (who["contractor"], weighted({c.component: c.score for c in parts}, weights))
                  for who, parts in _scored(connection, period, day, formula, codes, only_under_construction=False)}
-        if by == "contractor":
-            from renovation.projections.ranking import scored_codes
-
-            by_contractor: dict[str, list[str]] = defaultdict(list)
-            for code, contractor in scored_codes(connection, period):
-                by_contractor[contractor].append(code)
     result: list[dict[str, Any]] = []
     for row in rows:
         computed: Decimal | None = None
@@ -149,19 +154,18 @@ def explain(ws: Workspace, code: str, period: str, today: date, as_of: datetime 
     code = normalise_code(code)
     scope.require(ws, user, code)
     require_compound(ws, code)
-    models, day = models_for(ws, "computed", today, as_of)
+    models, day = models_for(ws, ("computed", "ranking"), today, as_of)
+    check_period(period, day)
     with models.engine.connect() as connection:
         from renovation.projections.computed import facts
 
         found = facts(connection, period, day, code)
+        recorded = recorded_scores(connection, code, period)
     if not found:
         raise errors.CompoundNotFound(code=code)
     who, fact = found[0]
     parts = components(fact, formula)
     total = rounded(weighted({c.component: c.score for c in parts}, weights))
-    recorded_models, _day = models_for(ws, "ranking", today, as_of)
-    with recorded_models.engine.connect() as connection:
-        recorded = recorded_scores(connection, code, period)
     recorded_total = rounded(weighted(recorded, weights)) if recorded else None
     difference = None if recorded_total is None else recorded_total - total
     return cast(Explanation, {

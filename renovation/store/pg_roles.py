@@ -140,8 +140,8 @@ CONTRACTOR_TABLES = ("progress_compounds", "quality_compounds_v3", "worklist_com
 #: ... and those carrying only the compound's code (joined through progress_compounds).
 CODE_TABLES = ("quality_morning_days_v2", "quality_findings_v2", "quality_open_findings", "quality_samples",
                "ledger_items", "ledger_entries", "feedback_tickets", "worklist_findings", "worklist_samples",
-               "computed_inspections", "computed_findings", "computed_results", "computed_entries",
-               "computed_metered", "computed_tickets")
+               "computed_inspections", "computed_findings", "computed_closed_spans", "computed_results",
+               "computed_entries", "computed_metered", "computed_tickets")
 #: ... of which these hold samples: a blind one stays hidden until it has its result.
 SAMPLE_TABLES = ("quality_samples", "worklist_samples")
 #: The horse-race board: contractors read all of it.

@@ -69,13 +69,13 @@ def test_explain_works_every_score_out_from_the_facts(june: Renovation) -> None:
     by_term = terms(found)
 
     # quality: 30 × 3 (one major) ÷ 2 inspections = 45, capped at 40; F1 rectified by its due date
-    assert by_term["quality", "findings"] == ("40", ["F1", "I1", "I2"])
+    assert by_term["quality", "findings"] == ("40.00", ["F1", "I1", "I2"])
     assert by_term["quality", "late_rectification"] == ("0.00", [])
     # safety: a minor finding 2; F2 overdue 06-10..06-30, 21 days
     assert by_term["safety", "findings"] == ("2.00", ["F2"])
     assert by_term["safety", "overdue_days"] == ("21.00", ["F2"])
     # progress: planned 121 of 213 days = 56.81 %, metered 6,172.50 of 1,000,000 = 0.62 %: 56.19, capped at 50
-    assert by_term["progress", "behind_plan"] == ("50", ["M1"])
+    assert by_term["progress", "behind_plan"] == ("50.00", ["M1"])
     assert by_term["progress", "days_behind"] == ("0.00", [])
     # satisfaction: 10 × 1 ticket × 100 ÷ 320 households = 3.125 -> 3.13; T1 resolved after 15 days
     assert by_term["satisfaction", "tickets"] == ("3.13", ["T1"])
@@ -145,9 +145,13 @@ def test_a_bad_horse_race_table_is_refused_in_one_line(june: Renovation, tmp_pat
 
 def test_as_of_sees_the_facts_recorded_by_then(june: Renovation) -> None:
     # the events were recorded now, by the wall clock: as of 2021 none was, as of 2100 every one
-    before = june(*TODAY, "ranking", "explain", "JM", "--period", "2021-06", "--as-of", "2021-01-05")
+    before = june(*TODAY, "ranking", "explain", "JM", "--period", "2021-01", "--as-of", "2021-01-05")
     assert before.exit_code == 1 and before.output.strip() == "Error: no compound with code JM"
     assert june.json(*TODAY, "ranking", "--computed", "--as-of", "2021-01-05") == []
+    # as of a day, a later period has not begun
+    later = june(*TODAY, "ranking", "explain", "JM", "--period", "2021-06", "--as-of", "2021-01-05")
+    assert later.exit_code == 1
+    assert later.output.strip() == "Error: period 2021-06 has not begun (current period 2021-01)"
     latest = june.json(*TODAY, "ranking", "explain", "JM", "--period", "2021-06", "--as-of", "2100-01-01")
     assert latest["components"] == explain(june)["components"]
 
@@ -226,6 +230,8 @@ def test_explain_tables_csv_and_words(june: Renovation) -> None:
     assert "computed total 68.94; recorded 80.00, difference 11.06 ⚠" in en
     assert "计算总分 68.94；记录总分 80.00，差 11.06" in zh and "依据事件" in zh
     rows = list(csv.DictReader(io.StringIO(csv_text)))
-    assert list(rows[0]) == ["component", "weight", "score", "term", "formula", "points", "ids"]
+    assert list(rows[0]) == ["code", "period", "total", "recorded_total", "difference", "component", "weight",
+                             "score", "term", "formula", "points", "ids"]
+    assert {(row["code"], row["total"], row["recorded_total"]) for row in rows} == {("JM", "68.94", "80.00")}
     assert sum(Decimal(row["points"]) for row in rows if row["component"] == "quality") == 40
     assert rows[0]["ids"] == "F1 I1 I2"

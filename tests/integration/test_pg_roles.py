@@ -369,6 +369,48 @@ def test_a_contractor_reads_the_facts_of_its_own_compounds_computed_scores_only(
     assert sorted(row["code"] for row in json.loads(bureau.stdout)) == ["JM", "LY"]
 
 
+def test_a_contractor_login_reads_only_its_own_rows_of_every_computed_table(store: Store, tmp_path: Path) -> None:
+    """Facts of both contractors' compounds in every table of the computed horse race, read through each
+    login after ``db roles --apply``; and the boards through a contractor's own login."""
+    boq = tmp_path / "boq.csv"
+    boq.write_text("item,description,unit,quantity,unit_price\nA1,雨污分流,m,100,123.45\n", encoding="utf-8")
+    for code in ("JM", "LY"):
+        for args, user in (
+            (("boq", "import", code, str(boq)), "周科长"),
+            (("inspect", code, "--kind", "patrol", "--at", "2021-03-05T09:00", "--due", "2021-03-09",
+              "--finding", "safety:minor:x", "--finding", "quality:major:y"), "张工"),
+            (("finding", "rectify", code, "F1", "--at", "2021-03-06T09:00"), "李经理" if code == "JM" else "赵经理"),
+            (("finding", "close", code, "F1", "--at", "2021-03-07T09:00"), "张工"),
+            (("finding", "reopen", code, "F1", "--note", "复查不合格", "--at", "2021-03-08T09:00"), "张工"),
+            (("meter", code, "--item", "A1", "--period", "2021-03", "--quantity", "10"), "孙工"),
+            (("feedback", code, "--channel", "hotline", "--text", "噪音", "--at", "2021-03-06T08:00"), "周科长"),
+        ):
+            result = store.cli(*args, user=user)
+            assert result.exit_code == 0, (args, result.output)
+    result = store.cli("material", "result", "LY", "S1", "--fail", "--lab", "站", user="张工")
+    assert result.exit_code == 0, result.output
+    store.apply()
+    store.project()
+    tables = ("computed_compounds", "computed_inspections", "computed_findings", "computed_closed_spans",
+              "computed_results", "computed_entries", "computed_metered", "computed_tickets")
+    for table in tables:
+        assert {row[0] for row in store.rows("周科长", "SELECT code FROM {}", table)} == {"JM", "LY"}, table
+        assert {row[0] for row in store.rows("李经理", "SELECT code FROM {}", table)} == {"JM"}, table
+        assert {row[0] for row in store.rows("赵经理", "SELECT code FROM {}", table)} == {"LY"}, table
+    # no pending blind sample among the results a contractor reads
+    assert all(not row[0].startswith("B") for row in store.rows("李经理", "SELECT sample_id FROM {}",
+                                                                 "computed_results"))
+    own = store.url_of("李经理")
+    for args in (("ranking", "--json"), ("ranking", "--by", "compound", "--json"), ("ranking", "--computed", "--json"),
+                 ("ranking", "explain", "JM", "--period", "2021-03", "--json"),
+                 ("report", "--html", str(tmp_path / "r.html"))):
+        result = store.cli("--today", "2021-03-31", *args, user="李经理", db=own)
+        assert result.exit_code == 0, (args, result.output)
+    board = json.loads(store.cli("--today", "2021-03-31", "ranking", "--by", "compound", "--json",
+                                 user="李经理", db=own).stdout)
+    assert {row["code"]: row["computed_total"] is not None for row in board} == {"JM": True, "LY": False}
+
+
 def test_supervisor_records_through_its_own_login(applied: Store) -> None:
     result = applied.cli("inspect", "JM", "--kind", "patrol", "--at", "2021-03-03T09:00",
                          "--finding", "safety:major:脚手架未挂安全网", "--json", user="张工", db=applied.url_of("张工"))

@@ -65,7 +65,7 @@ def test_a_period_with_no_fact_scores_100_but_for_progress_behind_plan() -> None
 def test_quality_findings_per_inspection_weighted_by_severity() -> None:
     raised = date(2021, 6, 10)
     found = quality(facts(
-        inspections=[f"I{n}" for n in range(1, 21)],
+        inspections=20, inspection_ids=[f"I{n}" for n in range(1, 21)],
         findings=[finding(1, "quality", "minor", raised, date(2021, 6, 17), fixed=date(2021, 6, 15)),
                   finding(2, "quality", "major", raised, date(2021, 6, 17), fixed=date(2021, 6, 20)),
                   finding(3, "quality", "critical", raised, date(2021, 6, 17)),
@@ -87,11 +87,12 @@ def test_quality_findings_per_inspection_weighted_by_severity() -> None:
 def test_caps_hold() -> None:
     raised = date(2021, 6, 1)
     many = [finding(n, "quality", "critical", raised, date(2021, 6, 2)) for n in range(1, 30)]
-    found = quality(facts(inspections=["I1"], findings=many,
+    found = quality(facts(inspections=1, inspection_ids=["I1"], findings=many,
                           samples=[SampleFact(f"S{n}", False, True) for n in range(5)]), Formula())
 
-    assert points(found) == {"findings": D("40"), "late_rectification": D("20.00"), "failed_samples": D("20.00"),
-                             "rejected_batches": D("20")}
+    assert points(found) == {"findings": D("40.00"), "late_rectification": D("20.00"), "failed_samples": D("20.00"),
+                             "rejected_batches": D("20.00")}
+    assert found.terms[0].formula == "30 × (29 critical × 6) ÷ 1 inspection(s); at most 40"
     assert found.score == D("0.00")  # never below 0
 
 
@@ -111,8 +112,30 @@ def test_safety_counts_the_days_of_the_period_a_finding_was_overdue() -> None:
 
     # F1: June 1..10 (closed on the 11th) = 10 days; F2: June 28..30 = 3 days
     assert overdue_days(overdue_since_may, date(2021, 6, 1), date(2021, 6, 30), date(2021, 7, 31)) == 10
-    assert points(found) == {"findings": D("25"), "overdue_days": D("13.00")}
+    assert points(found) == {"findings": D("25.00"), "overdue_days": D("13.00")}
     assert found.score == D("62.00")
+
+
+def test_a_finding_is_not_overdue_while_it_stood_closed_before_a_reopen() -> None:
+    reopened = FindingFact("F1", "safety", "major", date(2021, 6, 1), date(2021, 6, 9), None, None,
+                           closed_spans=((date(2021, 6, 5), date(2021, 7, 20)),))
+
+    assert overdue_days(reopened, date(2021, 6, 1), date(2021, 6, 30), date(2021, 7, 31)) == 0
+    assert overdue_days(reopened, date(2021, 7, 1), date(2021, 7, 31), date(2021, 7, 31)) == 12  # 07-20..07-31
+
+
+def test_a_period_without_inspections_deducts_nothing_for_quality_findings() -> None:
+    found = quality(facts(), Formula())
+
+    assert found.terms[0].formula == "0; no inspection in the period" and found.terms[0].points == 0
+
+
+def test_a_cap_with_four_decimals_is_rounded_with_the_points() -> None:
+    found = quality(facts(inspections=1, inspection_ids=["I1"], findings=[
+        finding(1, "quality", "critical", date(2021, 6, 1), date(2021, 6, 9), fixed=date(2021, 6, 2))]),
+        Formula(quality_findings_cap=D("12.3456")))
+
+    assert found.terms[0].points == D("12.35") and found.score == D("87.65")
 
 
 def test_overdue_days_stop_at_today() -> None:
@@ -196,7 +219,7 @@ def any_facts(draw: st.DrawFn) -> Facts:
         planned_start=planned_start, planned_finish=planned_start + timedelta(days=draw(st.integers(0, 400))),
         started_on=start + timedelta(days=draw(days)),
         completed_on=draw(st.one_of(st.none(), st.just(start + timedelta(days=150)))),
-        inspections=[f"I{n}" for n in range(draw(st.integers(0, 60)))],
+        inspections=(count := draw(st.integers(0, 60))), inspection_ids=[f"I{n}" for n in range(count)],
         findings=found, overdue_candidates=[f for f in found if f.category == "safety"],
         samples=[SampleFact(f"S{n}", draw(st.booleans()), draw(st.booleans())) for n in range(draw(st.integers(0, 8)))],
         metered=[(f"M{n}", draw(st.decimals(min_value=0, max_value=10**8, places=2)))
@@ -225,8 +248,12 @@ def test_explain_reproduces_every_number(found: Facts, weights: list[int]) -> No
 
     for part in parts:
         for term in part.terms:
-            worked = rounded(evaluate(term.formula))
-            assert term.points == min(worked, caps[part.component, term.term]), (term, worked)
+            worked = evaluate(term.formula)
+            cap = caps[part.component, term.term]
+            assert term.points == rounded(min(worked, cap)), (term, worked)
+            # a deduction with a cap of its own says it (the shares are at most their factor by themselves)
+            assert ("; at most " in term.formula) == (not term.formula.startswith("0; no ") and term.term not in (
+                "late_rectification", "failed_samples", "late_resolution")), term
         assert part.score == rounded(max(D(0), 100 - sum(t.points for t in part.terms)))
         assert D(0) <= part.score <= 100
     total = sum(p.score * w for p, w in zip(parts, weights, strict=True)) / sum(weights)
