@@ -61,11 +61,15 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
 
 
 def print_board(session: Session, last: date) -> None:
-    """The contractor ranking of the latest period, and a progress summary by status."""
+    """The contractor ranking of the latest period, with the totals computed from the facts beside it,
+    and a progress summary by status."""
+    from typing import Any, cast
+
     from renovation.cli.output import emit
-    from renovation.services import boards
+    from renovation.services import boards, horserace
 
     board, by_status = boards.summary(session.workspace, last)
+    board = horserace.beside(session.workspace, cast(Any, board), "contractor", last)
     emit(board, as_json=False, as_csv=False, lang=session.lang)
     emit(by_status, as_json=False, as_csv=False, lang=session.lang)
 
