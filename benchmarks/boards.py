@@ -1,5 +1,7 @@
 """Every board of a store as the CLI asks for it (the services, in this process, as a bureau user who
-sees every compound), each called once untimed, then ``--runs`` times: p50 and p95.
+sees every compound), each called once untimed, then ``--runs`` times: p50 and p95. ``ranking`` is the
+recorded board with the computed totals beside it, as ``renovation ranking`` shows it; ``ranking
+recorded`` the recorded board alone (what ``ranking`` was before the computed horse race).
 
     python benchmarks/boards.py STORE [--runs 30] [--today 2021-07-31]
 """
@@ -15,7 +17,7 @@ from typing import Any
 
 from common import percentile
 
-from renovation.services import boards, digest, worklists
+from renovation.services import boards, digest, horserace, worklists
 from renovation.services.workspace import Workspace
 
 
@@ -27,7 +29,10 @@ def board_calls(ws: Workspace, today: date, user: str) -> tuple[dict[str, Callab
         "progress": lambda: boards.progress(ws, today, user=user),
         "quality": lambda: boards.quality(ws, today, code=None, by="compound", missed=False, hide_blind=False,
                                           user=user),
-        "ranking": lambda: boards.ranking(ws, None, "compound", today),
+        "ranking": lambda: horserace.beside(ws, boards.ranking(ws, None, "compound", today), "compound", today,
+                                            user=user),
+        "ranking recorded": lambda: boards.ranking(ws, None, "compound", today),
+        "ranking --computed": lambda: horserace.computed_ranking(ws, None, "compound", today, user=user),
         "ledger": lambda: boards.ledger(ws, random.choice(building), None, None, user=user),
         "feedback": lambda: boards.feedback(ws, only_open=True, user=user),
         "finding list": lambda: worklists.finding_list(ws, today, user, state="open"),
@@ -53,7 +58,7 @@ def main() -> None:
             call()
             timings.append(time.perf_counter() - started)
         p50, p95 = percentile(timings, 0.5) * 1000, percentile(timings, 0.95) * 1000
-        print(f"{name:12} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
+        print(f"{name:18} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
     ws.close()
 
 
