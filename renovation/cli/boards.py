@@ -173,7 +173,7 @@ def status(session: Session, as_json: bool, as_csv: bool) -> None:
 
 @projections.command("rebuild")
 @click.argument("names", nargs=-1,
-                type=click.Choice(["progress", "quality", "ledger", "ranking", "feedback", "worklists"]))
+                type=click.Choice(["progress", "quality", "ledger", "ranking", "feedback", "worklists", "payments"]))
 @pass_session
 def rebuild(session: Session, names: tuple[str, ...]) -> None:
     """Clear the read models' tables (all, or those named) and replay the whole event log into them.

@@ -985,7 +985,7 @@ class CompoundProject(Aggregate):
         cited = self.metering_through(through)
         cumulative = sum((entry.value for entry in cited), Decimal(0))
         retention = retention_of(cumulative, retention_percent)
-        previously = sum((certificate.amount for certificate in self.certificates.values()), Decimal(0))
+        previously = sum((certificate.amount for certificate in self.certificates.values()), Decimal("0.00"))
         amount = cumulative - retention - previously
         certificate_id = f"C{len(self.certificates) + 1}"
         self._trigger(

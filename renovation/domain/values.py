@@ -231,7 +231,7 @@ class Certificate:  # 计量支付证书
     entries: list[CitedEntry]
     on: date
     correction: bool = False
-    paid: Decimal = Decimal(0)
+    paid: Decimal = Decimal("0.00")
 
 
 @dataclass(frozen=True)

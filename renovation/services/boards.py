@@ -16,6 +16,7 @@ from renovation.services import scope
 if TYPE_CHECKING:
     from renovation.projections.feedback import TicketRow
     from renovation.projections.ledger import LedgerRow
+    from renovation.projections.payments import CertificateRow, PaymentRow
     from renovation.projections.progress import ProgressRow
     from renovation.projections.quality import MissedDay, QualityRows
     from renovation.projections.ranking import RankingRow
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 Row = dict[str, Any]
 #: The read models, in the order a rebuild of all of them runs.
-NAMES = ("progress", "quality", "ledger", "ranking", "feedback", "worklists")
+NAMES = ("progress", "quality", "ledger", "ranking", "feedback", "worklists", "payments")
 
 
 def models_for(ws: Workspace, name: str, today: date, as_of: datetime | None) -> tuple[ReadModels, date]:
@@ -85,7 +86,10 @@ def columns(kind: str) -> list[str]:
     }
     if kind in fixed:
         return fixed[kind]
+    from renovation.projections.payments import CertificateRow, PaymentRow
+
     rows: dict[str, type] = {"progress": ProgressRow, "ledger": LedgerRow, "feedback": TicketRow,
+                             "payments": PaymentRow, "certificates": CertificateRow,
                              "findings": FindingRow, "samples": SampleRow, "missed": MissedDay, "history": HistoryRow}
     return list(rows[kind].__annotations__)
 
@@ -142,6 +146,22 @@ def ledger(ws: Workspace, code: str, item: str | None, period: str | None,
         if item is not None and item not in (known := ledger_items_of(connection, code)):
             raise errors.UnknownItem(code=code, item=item, known=", ".join(sorted(known)))
         return ledger_rows(connection, code, item, period)
+
+
+def payments(ws: Workspace, code: str | None, as_of: datetime | None = None, *,
+             user: str | None = None) -> list[PaymentRow] | list[CertificateRow]:
+    """Progress payments: per compound (certified, paid, retained, released, outstanding), or per
+    certificate of one compound."""
+    from renovation.projections.payments import certificate_rows, payment_rows
+
+    if code is not None:
+        scope.require(ws, user, code)
+        require_compound(ws, code)
+    models, _day = models_for(ws, "payments", date.today(), as_of)
+    with models.engine.connect() as connection:
+        if code is None:
+            return scope.keep(ws, user, payment_rows(connection))
+        return certificate_rows(connection, code)
 
 
 def feedback(ws: Workspace, *, only_open: bool, as_of: datetime | None = None,

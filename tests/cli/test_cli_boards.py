@@ -18,7 +18,7 @@ from cli_support import BLIND_SAMPLE_ID, Renovation, event_count
 from click.testing import Result
 
 TODAY = ("--today", "2021-05-10")
-NAMES = ["progress", "quality", "ledger", "ranking", "feedback", "worklists"]
+NAMES = ["progress", "quality", "ledger", "ranking", "feedback", "worklists", "payments"]
 
 PROGRESS_KEYS = ["code", "name", "status", "contractor", "contract_value", "metered_value", "percent_complete"]
 RANKING_KEYS = ["period", "rank", "total"]
@@ -495,7 +495,8 @@ def test_projections_status(programme: Renovation) -> None:
     assert before == [{"projection": name, "position": 0, "head": head, "lag": head} for name in NAMES]
     # progress caught up when it was read; the others wait for their own reads
     assert {row["projection"]: row["lag"] for row in after} == {
-        "progress": 0, "quality": head, "ledger": head, "ranking": head, "feedback": head, "worklists": head
+        "progress": 0, "quality": head, "ledger": head, "ranking": head, "feedback": head, "worklists": head,
+        "payments": head,
     }
     assert all(isinstance(row[key], int) for row in after for key in ("position", "head", "lag"))
 

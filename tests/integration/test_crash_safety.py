@@ -69,6 +69,7 @@ READ = {
     "ranking": ("ranking", "--json"),
     "feedback": ("feedback", "list", "--json"),
     "worklists": ("finding", "list", "--json"),
+    "payments": ("payment", "list", "--json"),
 }
 
 # ---------------------------------------------------------------------------------------- helpers
