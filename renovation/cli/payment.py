@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import click
 
 from renovation.cli import Session, ZhHelp, pass_session
@@ -114,6 +117,17 @@ def payment_list(session: Session, code: str | None, as_of: str | None, as_json:
     rows = boards.payments(session.workspace, chosen, parse_as_of(as_of), user=session.user)
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang,
          columns=boards.columns("certificates" if chosen else "payments"))
+
+
+def summary_line(figures: Mapping[str, Any], lang: str) -> str:
+    """A compound's progress payments in one line (under ``ledger`` and ``audit replay``)."""
+    from renovation.report.labels import plain
+
+    keys = ("certified", "paid", "retained", "released", "outstanding")
+    if lang == "zh":
+        words = ("核定支付", "已支付", "保留金", "已返还", "应付未付")
+        return "计量支付：" + "，".join(f"{word} {plain(figures[key])}" for word, key in zip(words, keys, strict=True))
+    return "Payments: " + ", ".join(f"{key} {plain(figures[key])}" for key in keys) + " (yuan)"
 
 
 COMMANDS = [payment]

@@ -164,6 +164,18 @@ def payments(ws: Workspace, code: str | None, as_of: datetime | None = None, *,
         return certificate_rows(connection, code)
 
 
+def payment_summary(ws: Workspace, code: str, as_of: datetime | None = None) -> dict[str, Decimal]:
+    """One compound's progress payments (certified, paid, retained, released, outstanding); zero
+    without a certificate. The caller has checked the user may see the compound."""
+    from renovation.projections.payments import ZERO, payment_rows
+
+    models, _day = models_for(ws, "payments", date.today(), as_of)
+    with models.engine.connect() as connection:
+        found = [row for row in payment_rows(connection) if row["code"] == code]
+    keys = ("certified", "paid", "retained", "released", "outstanding")
+    return {key: found[0][key] if found else ZERO for key in keys}  # type: ignore[literal-required]
+
+
 def feedback(ws: Workspace, *, only_open: bool, as_of: datetime | None = None,
              user: str | None = None) -> list[TicketRow]:
     from renovation.projections.feedback import feedback_rows

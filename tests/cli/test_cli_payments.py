@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ def metered(run: Renovation, started: str) -> str:
 
 def today(run: Renovation) -> str:
     """The day a certificate is recorded (the store's clock)."""
-    return str(run.json("payment", "list", "JM", "--json")[0]["on"])
+    return str(run.json("payment", "list", "JM")[0]["on"])
 
 
 def test_certify_prints_the_certificate_and_its_money_to_the_fen(run: Renovation, metered: str) -> None:
@@ -171,7 +172,7 @@ def test_release_waits_for_hand_over_and_the_defects_liability_period(run: Renov
     assert released == {"code": "JM", "on": "2023-07-10", "amount": "291.59", "due": "2023-07-10"}
     twice = run("payment", "release", "JM", "--date", day)
     assert (twice.exit_code, run.lines(twice)) == (1, ["Error: the retention of JM was released on 2023-07-10"])
-    (row,) = run.json("payment", "list", "--json")
+    (row,) = run.json("payment", "list")
     assert (row["retained"], row["released"]) == ("0.00", "291.59")
 
 
@@ -195,16 +196,16 @@ def test_release_before_the_end_of_the_defects_liability_period_is_refused(run: 
 
 
 def test_payment_list_per_compound_and_per_certificate(run: Renovation, metered: str) -> None:
-    assert run.json("payment", "list", "--json") == []
+    assert run.json("payment", "list") == []
     run.ok("payment", "certify", "JM", "--period", "2021-03")
     run.ok("payment", "certify", "JM", "--period", "2021-04")
     run.ok("payment", "record", "JM", "C1", "--amount", "7000", "--date", today(run))
 
-    (row,) = run.json("payment", "list", "--json")
+    (row,) = run.json("payment", "list")
     assert row == {"code": "JM", "certificates": 2, "through": "2021-04", "cumulative_metered": "9719.50",
                    "certified": "9427.91", "paid": "7000.00", "retained": "291.59", "released": "0.00",
                    "outstanding": "2427.91"}
-    certificates = run.json("payment", "list", "JM", "--json")
+    certificates = run.json("payment", "list", "JM")
     assert [(c["certificate_id"], c["certified"], c["paid"], c["outstanding"]) for c in certificates] == [
         ("C1", "7184.79", "7000.00", "184.79"), ("C2", "2243.12", "0.00", "2243.12")]
     csv = run.ok("payment", "list", "--csv").output.splitlines()
@@ -214,5 +215,49 @@ def test_payment_list_per_compound_and_per_certificate(run: Renovation, metered:
 
 def test_payment_list_as_of_a_moment_before_the_certificates(run: Renovation, metered: str) -> None:
     run.ok("payment", "certify", "JM", "--period", "2021-03")
-    assert run.json("payment", "list", "--as-of", "2021-12-31", "--json") == []
-    assert len(run.json("payment", "list", "--json")) == 1
+    assert run.json("payment", "list", "--as-of", "2021-12-31") == []
+    assert len(run.json("payment", "list")) == 1
+
+
+def test_ledger_and_audit_replay_show_the_payments_as_of_a_moment(run: Renovation, metered: str) -> None:
+    assert run.ok("ledger", "JM").output.splitlines()[-1] == (
+        "Payments: certified 0.00, paid 0.00, retained 0.00, released 0.00, outstanding 0.00 (yuan)")
+    run.ok("payment", "certify", "JM", "--period", "2021-04")
+    time.sleep(1.1)
+    between = datetime.now(UTC).isoformat(timespec="seconds")
+    time.sleep(1.1)
+    run.ok("payment", "record", "JM", "C1", "--amount", "9000", "--date", today(run))
+
+    replayed = run.json("audit", "replay", "JM")
+    assert {key: replayed[key] for key in ("total_value", "certified", "paid", "retained", "released",
+                                           "outstanding")} == {
+        "total_value": "9719.50", "certified": "9427.91", "paid": "9000.00", "retained": "291.59",
+        "released": "0.00", "outstanding": "427.91"}
+    assert {"code", "as_of", "items"} <= set(replayed)
+    before = run.json("audit", "replay", "JM", "--as-of", between)
+    assert (before["certified"], before["paid"], before["outstanding"]) == ("9427.91", "0.00", "9427.91")
+    (row,) = run.json("payment", "list", "--as-of", between)
+    assert (row["certified"], row["paid"]) == ("9427.91", "0.00")
+    assert run.ok("ledger", "JM").output.splitlines()[-1] == (
+        "Payments: certified 9427.91, paid 9000.00, retained 291.59, released 0.00, outstanding 427.91 (yuan)")
+    assert isinstance(run.json("ledger", "JM", "--json"), list)  # the ledger's JSON rows are as they were
+
+
+def test_reconcile_checks_the_payments_read_model_against_the_events(run: Renovation, metered: str) -> None:
+    run.ok("payment", "certify", "JM", "--period", "2021-04")
+    run.ok("payment", "record", "JM", "C1", "--amount", "9000", "--date", today(run))
+    assert run.json("audit", "reconcile", "--json") == []
+    if not isinstance(run.db, Path):
+        return  # the read model is changed behind the tracker's back on SQLite only
+    import sqlite3
+
+    connection = sqlite3.connect(run.db)
+    with connection:
+        connection.execute("UPDATE payments_certificates SET paid = '900.00' WHERE code = 'JM'")
+    connection.close()
+
+    refused = run("audit", "reconcile", "--json")
+
+    assert refused.exit_code == 1
+    assert '"what": "payments"' in refused.stdout
+    assert "9427.91 / 9000.00 / 291.59 / 0.00 / 427.91" in refused.stdout

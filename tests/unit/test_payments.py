@@ -293,3 +293,22 @@ def test_certified_amounts_and_the_retention_add_up_to_the_metering_certified(st
     for stored in events:  # every event follows from its command, run again on the compound before it
         replayed, _ = rerun(replayed, stored)
     assert replayed is not None and replayed.certificates == project.certificates
+
+
+def test_a_certificate_that_does_not_add_up_to_the_metering_it_cites_is_a_difference(metered, ctx):
+    from renovation.services.audit import certificate_differences
+
+    metered.certify("2021-04", THREE, ctx)
+    events = metered.collect_events()
+    history = [
+        CompoundProject.QuantityMeasured(originator_id=metered.id, originator_version=n, timestamp=ctx.now,
+                                         user="x", entry_id=f"M{n}", item="010101", period=period, quantity=q,
+                                         unit_price=Decimal(1), value=q)
+        for n, (period, q) in enumerate((("2021-03", Decimal("10302.75")), ("2021-04", Decimal("6235.00")),
+                                         ("2021-04", Decimal("3100.00"))), start=1)
+    ]
+    assert certificate_differences("JM", [*history, *events]) == []
+    forged = CompoundProject.PaymentCertified(**{**vars(events[0]), "cumulative_metered": Decimal("20000.00")})
+    [difference] = certificate_differences("JM", [*history, forged])
+    assert (difference["item"], difference["what"]) == ("C1", "certificate")
+    assert difference["events_side"].startswith("19637.75")
