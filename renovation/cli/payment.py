@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import click
@@ -117,6 +118,45 @@ def payment_list(session: Session, code: str | None, as_of: str | None, as_json:
     rows = boards.payments(session.workspace, chosen, parse_as_of(as_of), user=session.user)
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang,
          columns=boards.columns("certificates" if chosen else "payments"))
+
+
+@payment.command("certificate")
+@click.argument("code")
+@click.argument("certificate_id", metavar="CERT")
+@click.option("--html", "html_path", required=True, metavar="FILE", type=click.Path(path_type=Path),
+              help="Write the certificate to this HTML file (print it, or print it to PDF).")
+@pass_session
+def certificate(session: Session, code: str, certificate_id: str, html_path: Path) -> None:
+    """The payment certificate (计量支付证书) CERT of CODE as a printable A4 page: the cumulative metered
+    value and the metering entries it cites, the retention, what earlier certificates certified, this
+    certificate's amount, the payments against it, and signature lines (--lang zh for Chinese).
+
+    \b
+    Example:
+      renovation --lang zh payment certificate JM C2 --html jm-c2.html
+    """
+    from renovation.cli.inputs import CertificateInput, validate
+    from renovation.cli.output import say
+    from renovation.report.certificate import render
+    from renovation.services import boards
+    from renovation.services.outputs import BadOutput, check_target, writing
+
+    data = validate(CertificateInput, code=code, certificate_id=certificate_id)
+    protected = session.workspace.store_files()
+    try:
+        check_target(html_path, protected)
+    except BadOutput as error:
+        raise click.UsageError(f"--html: cannot write {error}") from None
+    found = boards.certificate(session.workspace, data.code, data.certificate_id, user=session.user)
+    try:
+        with writing(html_path, protected) as out:
+            out.write(render(found, session.lang))
+    except BadOutput as error:
+        raise click.UsageError(f"--html: cannot write {error}") from None
+    if session.lang == "zh":
+        say(f"支付证书 {data.certificate_id} 已写入 {html_path}", after="written")
+    else:
+        say(f"certificate {data.certificate_id} of {data.code} written to {html_path}", after="written")
 
 
 def summary_line(figures: Mapping[str, Any], lang: str) -> str:

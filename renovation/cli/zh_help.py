@@ -56,6 +56,7 @@ SHORT_HELP = {
     "payment certify": "出具支付证书：截至该期的累计计量，扣保留金，减前期累计核定。",
     "payment record": "按支付证书登记一笔支付（可分次，不超过证书核定未付额）。",
     "payment release": "缺陷责任期满后返还保留金。",
+    "payment certificate": "打印计量支付证书（A4 HTML）：累计计量、所引计量记录、保留金、本期核定与支付。",
     "payment list": "计量支付台账：核定、已付、保留金、已返还、应付未付。",
     "meter correct": "更正一笔计量。",
     "meter record": "记录一期计量数量，打印计量号。",

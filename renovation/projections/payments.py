@@ -118,6 +118,7 @@ class CertificateRow(TypedDict):
     through: str
     on: date
     correction: bool
+    reason: str | None
     cumulative_metered: Decimal
     retention_percent: Decimal
     retained: Decimal  # the retention held on the cumulative metered value, as of this certificate
@@ -163,13 +164,21 @@ def certificate_rows(connection: Connection, code: str | None = None) -> list[Ce
     return [
         {
             "code": row.code, "certificate_id": row.certificate_id, "period": row.period, "through": row.through,
-            "on": row.issued_on, "correction": bool(row.correction), "cumulative_metered": row.cumulative_metered,
+            "on": row.issued_on, "correction": bool(row.correction), "reason": row.reason,
+            "cumulative_metered": row.cumulative_metered,
             "retention_percent": row.retention_percent, "retained": row.retention,
             "previously_certified": row.previously_certified, "certified": row.amount,
             "cumulative_certified": row.cumulative_certified, "paid": row.paid, "outstanding": row.amount - row.paid,
         }
         for row in found
     ]
+
+
+def payments_of(connection: Connection, code: str, certificate_id: str) -> list[tuple[str, Decimal, date]]:
+    """The payments against a certificate (id, amount, day), in the order they were recorded."""
+    query = select(payments).where(payments.c.code == code, payments.c.certificate_id == certificate_id)
+    found = sorted(connection.execute(query), key=lambda row: int(row.payment_id[1:]))
+    return [(row.payment_id, row.amount, row.paid_on) for row in found]
 
 
 def cited_rows(connection: Connection, code: str, certificate_id: str) -> list[CitedRow]:

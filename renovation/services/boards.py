@@ -164,6 +164,30 @@ def payments(ws: Workspace, code: str | None, as_of: datetime | None = None, *,
         return certificate_rows(connection, code)
 
 
+def certificate(ws: Workspace, code: str, certificate_id: str, *,
+                user: str | None = None) -> dict[str, Any]:
+    """One payment certificate as printed (``payment certificate``): the compound (code, name,
+    district, contractor), the certificate's figures, the metering entries it cites and the payments
+    against it. A compound the user may not see, or a certificate it does not have, is refused."""
+    from sqlalchemy import select
+
+    from renovation.projections.payments import certificate_rows, cited_rows, payments_of
+    from renovation.projections.progress import compounds
+
+    scope.require(ws, user, code)
+    require_compound(ws, code)
+    models = ws.read_models("progress", "payments")
+    with models.engine.connect() as connection:
+        found = [row for row in certificate_rows(connection, code) if row["certificate_id"] == certificate_id]
+        if not found:
+            raise errors.UnknownCertificate(code=code, certificate_id=certificate_id)
+        compound = connection.execute(select(compounds.c.code, compounds.c.name, compounds.c.district,
+                                             compounds.c.contractor).where(compounds.c.code == code)).one()
+        return {"compound": dict(compound._mapping), "certificate": found[0],
+                "entries": cited_rows(connection, code, certificate_id),
+                "payments": payments_of(connection, code, certificate_id)}
+
+
 def payment_summary(ws: Workspace, code: str, as_of: datetime | None = None) -> dict[str, Decimal]:
     """One compound's progress payments (certified, paid, retained, released, outstanding); zero
     without a certificate. The caller has checked the user may see the compound."""

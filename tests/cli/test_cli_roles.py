@@ -9,7 +9,8 @@ import io
 import json
 import shutil
 import sqlite3
-from datetime import date
+from datetime import datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import pytest
@@ -184,7 +185,7 @@ def test_every_write_command_as_every_role(store: tuple[Path, Path, Path], comma
     db, config, boq = store
     action, args = WRITES[command]
     files = {"{boq}": boq, "{import}": boq.with_name("import.jsonl"), "{export}": db.with_name("export.jsonl"),
-             "{today}": date.today().isoformat()}
+             "{today}": datetime.now(ZoneInfo(str(ENV["RENOVATION_TZ"]))).date().isoformat()}  # the store's day
     args = [str(files[arg]) if arg in files else arg for arg in args]
     user = USERS[who]
     if command == "audit verify --init":
