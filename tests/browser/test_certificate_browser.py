@@ -71,7 +71,7 @@ def test_the_certificate_prints_on_one_a4_page_with_its_money_to_the_fen(tmp_pat
     assert [row[:3] for row in shown["cited"]] == [["M1", "2021-03", "7407.00"], ["M2", "2021-04", "2312.50"]]
     assert shown["paid"] == ["1000.50"]
     assert shown["signatures"] == 3
-    assert 0 < shown["width"]
+    assert shown["width"] > 0
     assert pdf.startswith(b"%PDF")
     counts = [int(found) for found in re.findall(rb"/Type\s*/Pages\b[^>]*?/Count\s+(\d+)", pdf)]
     counts += [int(found) for found in re.findall(rb"/Count\s+(\d+)[^>]*?/Type\s*/Pages\b", pdf)]

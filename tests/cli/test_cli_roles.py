@@ -10,8 +10,8 @@ import json
 import shutil
 import sqlite3
 from datetime import datetime
-from zoneinfo import ZoneInfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from cli_support import BLIND_SAMPLE_ID, BOQ_CSV, ENV, Renovation, event_count
