@@ -108,5 +108,6 @@ def test_an_honest_export_with_payments_imports_whole_and_its_board_agrees(expor
     assert (row["certificates"], row["paid"]) == (3, "7000.00")
     certificates = target.json("payment", "list", "JM")
     assert [c["certificate_id"] for c in certificates] == ["C1", "C2", "C3"]
-    assert certificates[2]["correction"] is True and certificates[2]["certified"] == "119.75"  # 123.45 less 3.70 more held (295.29 - 291.59)
+    assert certificates[2]["correction"] is True
+    assert certificates[2]["certified"] == "119.75"  # 123.45, less 3.70 more held (295.29 - 291.59)
     assert target.json("audit", "reconcile") == []
