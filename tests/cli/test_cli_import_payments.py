@@ -111,3 +111,32 @@ def test_an_honest_export_with_payments_imports_whole_and_its_board_agrees(expor
     assert certificates[2]["correction"] is True
     assert certificates[2]["certified"] == "119.75"  # 123.45, less 3.70 more held (295.29 - 291.59)
     assert target.json("audit", "reconcile") == []
+
+
+def test_a_copys_certificate_rebased_on_a_store_that_certified_the_period_is_not_applied_nor_its_payment(
+        tmp_path: Path) -> None:
+    import shutil
+
+    main = Renovation(tmp_path / "main.db")
+    boq = tmp_path / "boq.csv"
+    boq.write_text(BOQ_CSV, encoding="utf-8")
+    main.ok(*REGISTER_JM)
+    main.ok("boq", "import", "JM", str(boq))
+    main.ok("construction", "start", "JM", "--date", "2021-03-01")
+    main.ok("meter", "JM", "--item", "A1", "--period", "2021-03", "--quantity", "60")
+    shutil.copyfile(tmp_path / "main.db", tmp_path / "laptop.db")
+    laptop = Renovation(tmp_path / "laptop.db")
+    day = laptop.json("payment", "certify", "JM", "--period", "2021-03")["on"]
+    laptop.ok("payment", "record", "JM", "C1", "--amount", "7000", "--date", day)
+    exported = tmp_path / "laptop.jsonl"
+    laptop.ok("export", str(exported))
+    main.ok("meter", "JM", "--item", "B2", "--period", "2021-03", "--quantity", "1")
+    main.ok("payment", "certify", "JM", "--period", "2021-03")
+
+    rebased = main.ok("import", "--rebase", str(exported))
+
+    assert "PaymentCertified: JM 2021-03 is already certified" in rebased.output
+    assert "PaymentRecorded: refers to C1, which line" in rebased.output
+    (row,) = main.json("payment", "list")
+    assert (row["certificates"], row["certified"], row["paid"]) == (1, "7364.24", "0.00")
+    assert main.json("audit", "reconcile") == []
