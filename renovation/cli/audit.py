@@ -114,9 +114,9 @@ def replay(session: Session, code: str, as_of: str | None, as_json: bool, as_csv
     )
     title = f"{ledger['code']} as recorded by {ledger['as_of'].isoformat(timespec='seconds')}"
     emit(rows, as_json=False, as_csv=as_csv, lang=session.lang, title=title)
-    from renovation.cli.payment import summary_line
+    from renovation.cli.output import payments_summary
 
-    click.echo(summary_line(ledger, session.lang))
+    click.echo(payments_summary(ledger, session.lang))
 
 
 @audit.command("reconcile")

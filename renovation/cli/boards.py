@@ -146,9 +146,9 @@ def ledger(session: Session, code: str, item: str | None, period: str | None, as
     from renovation.cli.output import XLSX
 
     if not (as_json or as_csv) and click.get_current_context().meta.get(XLSX) is None:
-        from renovation.cli.payment import summary_line
+        from renovation.cli.output import payments_summary
 
-        click.echo(summary_line(boards.payment_summary(session.workspace, data.code, moment), session.lang))
+        click.echo(payments_summary(boards.payment_summary(session.workspace, data.code, moment), session.lang))
 
 
 @click.group(cls=ZhHelp)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -157,17 +155,6 @@ def certificate(session: Session, code: str, certificate_id: str, html_path: Pat
         say(f"支付证书 {data.certificate_id} 已写入 {html_path}", after="written")
     else:
         say(f"certificate {data.certificate_id} of {data.code} written to {html_path}", after="written")
-
-
-def summary_line(figures: Mapping[str, Any], lang: str) -> str:
-    """A compound's progress payments in one line (under ``ledger`` and ``audit replay``)."""
-    from renovation.report.labels import plain
-
-    keys = ("certified", "paid", "retained", "released", "outstanding")
-    if lang == "zh":
-        words = ("核定支付", "已支付", "保留金", "已返还", "应付未付")
-        return "计量支付：" + "，".join(f"{word} {plain(figures[key])}" for word, key in zip(words, keys, strict=True))
-    return "Payments: " + ", ".join(f"{key} {plain(figures[key])}" for key in keys) + " (yuan)"
 
 
 COMMANDS = [payment]

@@ -18,6 +18,13 @@ def metered(run: Renovation, started: str) -> str:
     return started
 
 
+def under_the_table(output: str) -> str:
+    """What a board prints under its table (wrapped to the terminal), as one line."""
+    lines = output.splitlines()
+    last = max(number for number, line in enumerate(lines) if line.startswith(("└", "+", "╰")))
+    return " ".join(lines[last + 1:])
+
+
 def today(run: Renovation) -> str:
     """The day a certificate is recorded (the store's clock)."""
     return str(run.json("payment", "list", "JM")[0]["on"])
@@ -220,8 +227,8 @@ def test_payment_list_as_of_a_moment_before_the_certificates(run: Renovation, me
 
 
 def test_ledger_and_audit_replay_show_the_payments_as_of_a_moment(run: Renovation, metered: str) -> None:
-    assert run.ok("ledger", "JM").output.splitlines()[-1] == (
-        "Payments: certified 0.00, paid 0.00, retained 0.00, released 0.00, outstanding 0.00 (yuan)")
+    assert under_the_table(run.ok("ledger", "JM").output) == (
+        "Payments (yuan): certified 0.00, paid 0.00, retained 0.00, released 0.00, outstanding 0.00")
     run.ok("payment", "certify", "JM", "--period", "2021-04")
     time.sleep(1.1)
     between = datetime.now(UTC).isoformat(timespec="seconds")
@@ -238,8 +245,10 @@ def test_ledger_and_audit_replay_show_the_payments_as_of_a_moment(run: Renovatio
     assert (before["certified"], before["paid"], before["outstanding"]) == ("9427.91", "0.00", "9427.91")
     (row,) = run.json("payment", "list", "--as-of", between)
     assert (row["certified"], row["paid"]) == ("9427.91", "0.00")
-    assert run.ok("ledger", "JM").output.splitlines()[-1] == (
-        "Payments: certified 9427.91, paid 9000.00, retained 291.59, released 0.00, outstanding 427.91 (yuan)")
+    assert under_the_table(run.ok("ledger", "JM").output) == (
+        "Payments (yuan): certified 9427.91, paid 9000.00, retained 291.59, released 0.00, outstanding 427.91")
+    assert under_the_table(run.ok("audit", "replay", "JM").output) == under_the_table(run.ok("ledger", "JM").output)
+    assert under_the_table(run.ok("--lang", "zh", "ledger", "JM").output).startswith("计量支付（元）：核定支付 9427.91")
     assert isinstance(run.json("ledger", "JM", "--json"), list)  # the ledger's JSON rows are as they were
 
 
