@@ -1011,6 +1011,12 @@ class CompoundProject(Aggregate):
                 certificate_id=certificate_id, amount=str(amount), certified=str(certificate.amount),
                 paid=str(certificate.paid), unpaid=str(max(unpaid, Decimal(0))),
             )
+        # A correction certificate of less metering (a negative amount) is netted against what is paid
+        # next: the payments never exceed what the certificates certified in all.
+        outstanding = sum((c.amount - c.paid for c in self.certificates.values()), Decimal("0.00"))
+        if amount > outstanding:
+            raise errors.PaymentExceedsOutstanding(code=self.code, amount=str(amount),
+                                                   outstanding=str(max(outstanding, Decimal("0.00"))))
         payment_id = f"P{len(self.payments) + 1}"
         self._trigger(self.PaymentRecorded, ctx, payment_id=payment_id, certificate_id=certificate_id,
                       amount=amount, on=on)

@@ -195,6 +195,10 @@ class PaymentExceedsCertified(DomainError):
     pass
 
 
+class PaymentExceedsOutstanding(DomainError):
+    pass
+
+
 class RetentionNotDue(DomainError):
     pass
 

@@ -74,6 +74,10 @@ ERRORS: dict[str, dict[str, str]] = {
             "payment {amount} exceeds what certificate {certificate_id} has certified and not yet paid: {unpaid} "
             "(certified {certified}, paid {paid})"
         ),
+        "PaymentExceedsOutstanding": (
+            "payment {amount} exceeds what the certificates of {code} have certified and not yet paid in all: "
+            "{outstanding} (a correction certificate of less metering is netted against the next payment)"
+        ),
         "RetentionNotDue": (
             "the retention of {code} is held until {due} ({months} months after hand-over); {on} is before it"
         ),
@@ -131,6 +135,9 @@ ERRORS: dict[str, dict[str, str]] = {
         "UnknownCertificate": "{code} 没有支付证书 {certificate_id}",
         "PaymentExceedsCertified": (
             "支付 {amount} 超过证书 {certificate_id} 已核定未支付的 {unpaid}（核定 {certified}，已付 {paid}）"
+        ),
+        "PaymentExceedsOutstanding": (
+            "支付 {amount} 超过 {code} 各证书合计核定未付的 {outstanding}（核减的更正证书在下次支付中扣回）"
         ),
         "RetentionNotDue": "{code} 的保留金在 {due} 前（移交后 {months} 个月缺陷责任期）不能返还；{on} 早于该日",
         "RetentionAlreadyReleased": "{code} 的保留金已于 {on} 返还",

@@ -118,6 +118,7 @@ def every_error() -> list[DomainError]:
         errors.UnknownCertificate(code="JM", certificate_id="C9"),
         errors.PaymentExceedsCertified(certificate_id="C1", amount="10000", certified="9993.67", paid="0",
                                        unpaid="9993.67"),
+        errors.PaymentExceedsOutstanding(code="JM", amount="2000", outstanding="1687.64"),
         errors.RetentionNotDue(code="JM", on="2022-01-01", due="2023-04-30", months=24),
         errors.RetentionAlreadyReleased(code="JM", on="2023-05-01"),
         errors.NoRetentionHeld(code="JM"),

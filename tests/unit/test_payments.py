@@ -287,6 +287,8 @@ def test_certified_amounts_and_the_retention_add_up_to_the_metering_certified(st
             assert latest.cumulative_metered == sum((e.value for e in latest.entries), Decimal(0))
             assert latest.retention == retention_of(latest.cumulative_metered, latest.retention_percent)
             assert all(c.paid <= max(c.amount, Decimal(0)) for c in project.certificates.values())
+            if step[0] == "pay":  # a payment never takes what is paid past what is certified in all
+                assert sum((c.paid for c in project.certificates.values()), Decimal(0)) <= total
             assert latest.cumulative_certified == total
     events = project.collect_events()
     replayed = None
@@ -312,3 +314,20 @@ def test_a_certificate_that_does_not_add_up_to_the_metering_it_cites_is_a_differ
     [difference] = certificate_differences("JM", [*history, forged])
     assert (difference["item"], difference["what"]) == ("C1", "certificate")
     assert difference["events_side"].startswith("19637.75")
+
+
+def test_a_correction_certificate_of_less_metering_is_netted_against_the_next_payment(metered, ctx):
+    metered.certify("2021-03", THREE, ctx)  # C1 9993.67
+    metered.record_payment("C1", Decimal("9993.67"), ctx.now.date(), ctx)
+    metered.correct_measurement("M1", Decimal("100.5"), "复核", ctx)  # 1710.00 less
+    metered.certify("2021-03", THREE, ctx, reason="M1 复核")  # C2 -1658.70
+    metered.certify("2021-04", THREE, ctx)  # C3
+    c3 = metered.certificates["C3"].amount
+    assert c3 == Decimal("9054.95")  # (17927.75 less 537.83) less 8334.97 certified before
+    # C1 is paid in full, C2 took 1658.70 off: of C3, 7396.25 is payable
+    with pytest.raises(errors.PaymentExceedsOutstanding) as refused:
+        metered.record_payment("C3", c3, ctx.now.date(), ctx)
+    assert "7396.25" in str(refused.value)
+    assert metered.record_payment("C3", Decimal("7396.25"), ctx.now.date(), ctx) == "P2"
+    with pytest.raises(errors.PaymentExceedsOutstanding):
+        metered.record_payment("C3", Decimal("0.01"), ctx.now.date(), ctx)
