@@ -206,7 +206,7 @@ COMMAND_MODULES = {
     "feedback": "residents",
     "progress": "boards", "quality": "boards", "ranking": "boards", "ledger": "boards", "projections": "boards",
     "audit": "audit", "export": "transfer", "import": "transfer", "backup": "backup", "restore": "backup",
-    "demo": "demo", "report": "report", "db": "db", "digest": "digest",
+    "demo": "demo", "report": "report", "db": "db", "digest": "digest", "payment": "payment",
 }
 
 

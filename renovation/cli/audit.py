@@ -114,14 +114,19 @@ def replay(session: Session, code: str, as_of: str | None, as_json: bool, as_csv
     )
     title = f"{ledger['code']} as recorded by {ledger['as_of'].isoformat(timespec='seconds')}"
     emit(rows, as_json=False, as_csv=as_csv, lang=session.lang, title=title)
+    from renovation.cli.output import payments_summary
+
+    click.echo(payments_summary(ledger, session.lang))
 
 
 @audit.command("reconcile")
 @output_options
 @pass_session
 def reconcile(session: Session, as_json: bool, as_csv: bool) -> None:
-    """Recompute every compound's ledger from the events and compare it with the read models; list
-    every difference and exit 1 if there is one.
+    """Recompute every compound's ledger from the events and compare it with the read models; check
+    every payment certificate's cumulative metered value against the metering it cites, recomputed
+    from the events, and the payments read model against the events; list every difference and exit 1
+    if there is one.
 
     \b
     Example:
@@ -131,7 +136,7 @@ def reconcile(session: Session, as_json: bool, as_csv: bool) -> None:
     from renovation.services.audit import reconcile as differences_of
 
     differences = scope.keep(session.workspace, session.user,
-                             differences_of(session.app, session.read_models("ledger", "progress")))
+                             differences_of(session.app, session.read_models("ledger", "progress", "payments")))
     if differences or as_json or as_csv:
         emit(differences, as_json=as_json, as_csv=as_csv, lang=session.lang)
     if differences:

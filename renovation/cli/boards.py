@@ -267,10 +267,17 @@ def ledger(session: Session, code: str, item: str | None, period: str | None, as
     from renovation.services import boards
 
     data = validate(LedgerInput, code=code, item=item, period=period)
-    rows = boards.ledger(session.workspace, data.code, data.item, data.period, parse_as_of(as_of), user=session.user)
+    moment = parse_as_of(as_of)
+    rows = boards.ledger(session.workspace, data.code, data.item, data.period, moment, user=session.user)
     from renovation.services.boards import columns
 
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=columns("ledger"))
+    from renovation.cli.output import XLSX
+
+    if not (as_json or as_csv) and click.get_current_context().meta.get(XLSX) is None:
+        from renovation.cli.output import payments_summary
+
+        click.echo(payments_summary(boards.payment_summary(session.workspace, data.code, moment), session.lang))
 
 
 @click.group(cls=ZhHelp)
@@ -302,7 +309,8 @@ def status(session: Session, as_json: bool, as_csv: bool) -> None:
 
 @projections.command("rebuild")
 @click.argument("names", nargs=-1,
-                type=click.Choice(["progress", "quality", "ledger", "ranking", "feedback", "worklists", "computed"]))
+                type=click.Choice(["progress", "quality", "ledger", "ranking", "feedback", "worklists", "payments",
+                                   "computed"]))
 @pass_session
 def rebuild(session: Session, names: tuple[str, ...]) -> None:
     """Clear the read models' tables (all, or those named) and replay the whole event log into them.

@@ -430,3 +430,26 @@ class LedgerInput(Input):
     code: str = parsed(parse_code)
     item: str | None = optional(parse_item)
     period: str | None = optional(parse_period)
+
+
+class CertifyInput(Input):
+    code: str = parsed(parse_code)
+    period: str = parsed(parse_period)
+    reason: str | None = optional(parse_description)
+
+
+class PayInput(Input):
+    code: str = parsed(parse_code)
+    certificate_id: str = parsed(parse_identifier)
+    amount: Decimal = parsed(parse_money)
+    on: date = parsed(parse_date)
+
+
+class ReleaseInput(Input):
+    code: str = parsed(parse_code)
+    on: date = parsed(parse_date)
+
+
+class CertificateInput(Input):
+    code: str = parsed(parse_code)
+    certificate_id: str = parsed(parse_identifier)

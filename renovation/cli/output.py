@@ -12,7 +12,7 @@ import csv
 import dataclasses
 import io
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -246,3 +246,21 @@ def say(message: str, *, after: str) -> None:
         reason = error.strerror or type(error).__name__
         with contextlib.suppress(OSError):
             click.echo(f"{after}, but its confirmation could not be printed ({reason})", err=True)
+
+
+def payments_summary(figures: Mapping[str, Any], lang: str) -> str:
+    """A compound's progress payments (under ``ledger`` and ``audit replay``), wrapped to the terminal's
+    width (the fields are never cut)."""
+    import shutil
+    import textwrap
+
+    keys = ("certified", "paid", "retained", "released", "outstanding")
+    if lang == "zh":
+        words = ("核定支付", "已支付", "保留金", "已返还", "应付未付")
+        said = (f"{word} {plain(figures[key])}" for word, key in zip(words, keys, strict=True))
+        text = "计量支付（元）：" + "， ".join(said)
+        width = shutil.get_terminal_size().columns // 2  # a Chinese character takes two columns
+    else:
+        text = "Payments (yuan): " + ", ".join(f"{key} {plain(figures[key])}" for key in keys)
+        width = shutil.get_terminal_size().columns
+    return textwrap.fill(text, width=max(width, 40), break_long_words=False, break_on_hyphens=False)

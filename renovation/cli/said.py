@@ -29,6 +29,13 @@ SAID: dict[str, dict[str, str]] = {
         "score_corrected": "Corrected the score of {code} for {period}.",
         "feedback": "Feedback ticket {ticket_id} at {code}.",
         "resolved": "Ticket {ticket_id} at {code} resolved.",
+        "certified": (
+            "Payment certificate {certificate_id} of {code} for {period}: cumulative metered {cumulative_metered}, "
+            "retention {retention} ({retention_percent} %), previously certified {previously_certified}, "
+            "this certificate {amount} yuan."
+        ),
+        "paid": "Payment {payment_id} of {amount} yuan against {certificate_id} at {code}; unpaid {unpaid}.",
+        "released": "Retention of {amount} yuan released at {code} on {on}.",
     },
     "zh": {
         "registered": "已登记小区 {code}（{name}）。",
@@ -54,6 +61,12 @@ SAID: dict[str, dict[str, str]] = {
         "score_corrected": "{code} {period} 赛马评分已更正。",
         "feedback": "{code} 反馈工单 {ticket_id}。",
         "resolved": "{code} 工单 {ticket_id} 已办结。",
+        "certified": (
+            "{code} {period} 支付证书 {certificate_id}：累计计量 {cumulative_metered}，保留金 {retention}"
+            "（{retention_percent}%），前期累计核定 {previously_certified}，本期核定 {amount} 元。"
+        ),
+        "paid": "{code} 按证书 {certificate_id} 支付 {payment_id}：{amount} 元；尚未支付 {unpaid}。",
+        "released": "{code} 于 {on} 返还保留金 {amount} 元。",
     },
 }
 

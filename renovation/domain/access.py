@@ -6,10 +6,11 @@
     "周科长" = { role = "bureau" }
     "李经理" = { role = "contractor", contractor = "辽源建工" }
 
-Supervisors inspect, sample and close (or reopen) findings; auditors meter and correct; contractors
-rectify their own findings; the bureau registers, changes the lifecycle, approves variations and
-scores. Everyone reads, but contractors never see a blind sample before its result. With no
-configuration file everyone may do everything (a single-user laptop).
+Supervisors inspect, sample and close (or reopen) findings; auditors meter, correct and certify
+payments; contractors rectify their own findings; the bureau registers, changes the lifecycle,
+approves variations, scores, pays and releases the retention. Everyone reads, but contractors never
+see a blind sample before its result. With no configuration file everyone may do everything (a
+single-user laptop).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "rectify": ("contractor",),
     "meter": ("auditor",),
     "correct": ("auditor",),
+    "certify": ("auditor",),  # payment certificates (计量支付)
+    "pay": ("bureau",),  # payments against them, and the release of the retention
     "maintain": ("bureau", "auditor"),  # rebuild read models, initialise the chain, demo, import
 }
 

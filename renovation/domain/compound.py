@@ -12,10 +12,11 @@ the compound's whole life reads top to bottom in one place. The rules on single 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -38,20 +39,25 @@ from renovation.domain.values import (
     SCORE_DIMENSIONS,
     BoqItem,
     Category,
+    Certificate,
     Channel,
+    CitedEntry,
     Finding,
     FindingStatus,
     InspectionKind,
     MeterEntry,
+    Payment,
     Regime,
     Sample,
     Score,
     Severity,
     Status,
     Ticket,
+    add_months,
     add_years,
     normalise_code,
     period_of,
+    retention_of,
     value_of,
 )
 
@@ -65,6 +71,9 @@ def project_compound(project: Any, events: Iterable[Any]) -> Any:
         project = event.mutate(project)
     return project
 
+
+_NO_CERTIFICATES: Mapping[str, Certificate] = MappingProxyType({})
+_NO_PAYMENTS: Mapping[str, Payment] = MappingProxyType({})
 
 #: The seed's morning round leaves at 06:30; one recorded at noon or later is a patrol.
 NOON = time(12)
@@ -98,6 +107,12 @@ class CompoundProject(Aggregate):
     #: The day the compound was registered (its project approved); no lifecycle date precedes it. None
     #: for a compound registered before registrations kept it (and in snapshots taken before): unknown.
     registered_on: date | None = None
+    #: Progress payments (计量支付): kept apart from ``__init__`` so that a compound snapshotted before
+    #: them reads as one with none. Each change makes a new mapping (the class's empty one is shared).
+    #: (Unannotated, so not fields of eventsourcing's dataclass.)
+    certificates = _NO_CERTIFICATES
+    payments = _NO_PAYMENTS
+    retention_released_on: date | None = None
 
     # ---------------------------------------------------------------- registration
     class Registered(Event, Aggregate.Created):
@@ -862,6 +877,169 @@ class CompoundProject(Aggregate):
                 before="received", other=ticket.received_at.isoformat(timespec="minutes"),
             )
         self._trigger(self.FeedbackResolved, ctx, ticket_id=ticket_id, note=note.strip(), at=at)
+
+    # ---------------------------------------------------------------- progress payments (计量支付)
+    class PaymentCertified(Event):
+        """A payment certificate: the cumulative metered value through ``through`` (every metering entry
+        of a period up to it, as ``entries`` cites them), the retention held on it at
+        ``retention_percent``, and what this certificate adds: (cumulative − retention) − previously
+        certified. ``through`` is ``period``, or for a correction certificate of an earlier period the
+        latest period certified, whose cumulative the correction changed."""
+
+        certificate_id: str
+        period: str
+        through: str
+        correction: bool
+        reason: str | None
+        on: date
+        entries: list[CitedEntry]
+        cumulative_metered: Decimal
+        retention_percent: Decimal
+        retention: Decimal
+        previously_certified: Decimal
+        amount: Decimal
+        cumulative_certified: Decimal
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.certificates = {**aggregate.certificates, self.certificate_id: Certificate(
+                certificate_id=self.certificate_id, period=self.period, through=self.through,
+                cumulative_metered=self.cumulative_metered, retention_percent=self.retention_percent,
+                retention=self.retention, previously_certified=self.previously_certified, amount=self.amount,
+                cumulative_certified=self.cumulative_certified, entries=list(self.entries), on=self.on,
+                correction=self.correction,
+            )}
+
+    class PaymentRecorded(Event):
+        payment_id: str
+        certificate_id: str
+        amount: Decimal
+        on: date
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            certificate = aggregate.certificates[self.certificate_id]
+            aggregate.certificates = {**aggregate.certificates, self.certificate_id: replace(
+                certificate, paid=certificate.paid + self.amount)}
+            aggregate.payments = {**aggregate.payments, self.payment_id: Payment(
+                payment_id=self.payment_id, certificate_id=self.certificate_id, amount=self.amount, on=self.on)}
+
+    class RetentionReleased(Event):  # 保留金返还
+        on: date
+        amount: Decimal
+        defects_months: int
+        due: date
+
+        def apply(self, aggregate: CompoundProject) -> None:
+            aggregate.retention_released_on = self.on
+
+    def latest_certificate(self) -> Certificate | None:
+        return list(self.certificates.values())[-1] if self.certificates else None
+
+    def retention_held(self) -> Decimal:
+        """The retention of the latest certificate, until it is released."""
+        latest = self.latest_certificate()
+        if latest is None or self.retention_released_on is not None:
+            return Decimal(0)
+        return latest.retention
+
+    def metering_through(self, period: str) -> list[CitedEntry]:
+        """Every metering entry of a period up to ``period``, with its value now, in entry order."""
+        return [CitedEntry(entry.entry_id, entry.period, entry.value)
+                for entry in sorted(self.entries.values(), key=lambda e: int(e.entry_id[1:]))
+                if entry.period <= period]
+
+    def changed_since_certified(self) -> list[str]:
+        """The periods, up to the latest certified, whose metering changed since the latest certificate
+        cited it (a correction, or an entry metered afterwards), in order."""
+        latest = self.latest_certificate()
+        if latest is None:
+            return []
+        cited = {entry.entry_id: entry.value for entry in latest.entries}
+        return sorted({entry.period for entry in self.metering_through(latest.through)
+                       if cited.get(entry.entry_id) != entry.value})
+
+    def certify(self, period: str, retention_percent: Decimal, ctx: Context, *, reason: str | None = None) -> str:
+        """Issue a payment certificate for ``period``; returns its id. ``retention_percent`` is the
+        retention (保留金) held, in percent of the cumulative metered value."""
+        check_period(period)
+        check_amount("retention_percent", retention_percent, allow_zero=True, places=2, largest=Decimal(100))
+        if reason is not None:
+            self.check_reason(reason)
+        if self.retention_released_on is not None:
+            raise errors.RetentionAlreadyReleased(code=self.code, on=self.retention_released_on.isoformat())
+        latest = self.latest_certificate()
+        changed = self.changed_since_certified()
+        through = period
+        if latest is not None and period <= latest.through:
+            if period not in changed:
+                if period == latest.through or any(c.period == period for c in self.certificates.values()):
+                    raise errors.PeriodAlreadyCertified(code=self.code, period=period)
+                raise errors.PeriodBeforeCertified(code=self.code, period=period, latest=latest.through)
+            if not reason:
+                raise errors.ReasonRequired()
+            through = latest.through
+        else:
+            if changed:
+                raise errors.CorrectionNotCertified(code=self.code, period=period, changed=changed[0])
+            if not any(entry.period == period for entry in self.entries.values()):
+                raise errors.NothingMetered(code=self.code, period=period)
+        cited = self.metering_through(through)
+        cumulative = sum((entry.value for entry in cited), Decimal(0))
+        retention = retention_of(cumulative, retention_percent)
+        previously = sum((certificate.amount for certificate in self.certificates.values()), Decimal("0.00"))
+        amount = cumulative - retention - previously
+        certificate_id = f"C{len(self.certificates) + 1}"
+        self._trigger(
+            self.PaymentCertified, ctx, certificate_id=certificate_id, period=period, through=through,
+            correction=through != period or period in changed, reason=reason.strip() if reason else None,
+            on=ctx.now.date(), entries=cited, cumulative_metered=cumulative, retention_percent=retention_percent,
+            retention=retention, previously_certified=previously, amount=amount,
+            cumulative_certified=previously + amount,
+        )
+        return certificate_id
+
+    def record_payment(self, certificate_id: str, amount: Decimal, on: date, ctx: Context) -> str:
+        """Record a payment of ``amount`` against a certificate on ``on``; returns the payment's id."""
+        try:
+            certificate = self.certificates[certificate_id]
+        except KeyError:
+            raise errors.UnknownCertificate(code=self.code, certificate_id=certificate_id) from None
+        check_amount("amount", amount, places=rules.MONEY_PLACES)
+        self.check_day("payment", on, "certificate", certificate.on, ctx)
+        unpaid = certificate.amount - certificate.paid
+        if amount > unpaid:
+            raise errors.PaymentExceedsCertified(
+                certificate_id=certificate_id, amount=str(amount), certified=str(certificate.amount),
+                paid=str(certificate.paid), unpaid=str(max(unpaid, Decimal(0))),
+            )
+        # A correction certificate of less metering (a negative amount) is netted against what is paid
+        # next: the payments never exceed what the certificates certified in all.
+        outstanding = sum((c.amount - c.paid for c in self.certificates.values()), Decimal("0.00"))
+        if amount > outstanding:
+            raise errors.PaymentExceedsOutstanding(code=self.code, amount=str(amount),
+                                                   outstanding=str(max(outstanding, Decimal("0.00"))))
+        payment_id = f"P{len(self.payments) + 1}"
+        self._trigger(self.PaymentRecorded, ctx, payment_id=payment_id, certificate_id=certificate_id,
+                      amount=amount, on=on)
+        return payment_id
+
+    def release_retention(self, on: date, defects_months: int, ctx: Context) -> Decimal:
+        """Release the retention held, once the defects liability period (``defects_months`` after
+        hand-over) is over; returns the amount released."""
+        self.check_status("release_retention", Status.HANDED_OVER)
+        check_count("defects_months", defects_months, limit=rules.MAX_DEFECTS_MONTHS)
+        if self.retention_released_on is not None:
+            raise errors.RetentionAlreadyReleased(code=self.code, on=self.retention_released_on.isoformat())
+        held = self.retention_held()
+        if held <= 0:
+            raise errors.NoRetentionHeld(code=self.code)
+        assert self.handed_over_on is not None
+        due = add_months(self.handed_over_on, defects_months)
+        self.check_day("release", on, "hand_over", self.handed_over_on, ctx)
+        if on < due:
+            raise errors.RetentionNotDue(code=self.code, on=on.isoformat(), due=due.isoformat(),
+                                         months=defects_months)
+        self._trigger(self.RetentionReleased, ctx, on=on, amount=held, defects_months=defects_months, due=due)
+        return held
 
     # ---------------------------------------------------------------- an offline copy's work, re-applied
     class CopyRebased(Event):

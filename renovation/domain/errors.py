@@ -171,6 +171,46 @@ class TicketAlreadyResolved(DomainError):
     pass
 
 
+class NothingMetered(DomainError):
+    pass
+
+
+class PeriodAlreadyCertified(DomainError):
+    pass
+
+
+class PeriodBeforeCertified(DomainError):
+    pass
+
+
+class CorrectionNotCertified(DomainError):
+    pass
+
+
+class UnknownCertificate(DomainError):
+    pass
+
+
+class PaymentExceedsCertified(DomainError):
+    pass
+
+
+class PaymentExceedsOutstanding(DomainError):
+    pass
+
+
+class RetentionNotDue(DomainError):
+    pass
+
+
+class RetentionAlreadyReleased(DomainError):
+    pass
+
+
+class NoRetentionHeld(DomainError):
+    pass
+
+
 class UnknownUser(DomainError):
     pass
 

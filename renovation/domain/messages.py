@@ -58,6 +58,31 @@ ERRORS: dict[str, dict[str, str]] = {
         "UnknownUser": "user {user} is not in the configuration file's [users]; to {action} needs the role {required}",
         "AccessRefused": "user {user} ({role}) may not {action}: this needs the role {required}",
         "NotTheContractor": "user {user} works for {company}; only {contractor} rectifies findings at this compound",
+        "NothingMetered": "{code} has no metering in {period} to certify",
+        "PeriodAlreadyCertified": (
+            "{code} {period} is already certified and its metering has not changed since"
+        ),
+        "PeriodBeforeCertified": (
+            "{code} {period} is before {latest}, already certified (a later certificate counts every earlier period)"
+        ),
+        "CorrectionNotCertified": (
+            "cannot certify {code} {period}: the metering of {changed}, already certified, changed since; certify "
+            "the correction first (payment certify {code} --period {changed} --reason ...)"
+        ),
+        "UnknownCertificate": "{code} has no payment certificate {certificate_id}",
+        "PaymentExceedsCertified": (
+            "payment {amount} exceeds what certificate {certificate_id} has certified and not yet paid: {unpaid} "
+            "(certified {certified}, paid {paid})"
+        ),
+        "PaymentExceedsOutstanding": (
+            "payment {amount} exceeds what the certificates of {code} have certified and not yet paid in all: "
+            "{outstanding} (a correction certificate of less metering is netted against the next payment)"
+        ),
+        "RetentionNotDue": (
+            "the retention of {code} is held until {due} ({months} months after hand-over); {on} is before it"
+        ),
+        "RetentionAlreadyReleased": "the retention of {code} was released on {on}",
+        "NoRetentionHeld": "{code} holds no retention to release",
     },
     "zh": {
         "CompoundNotFound": "没有代码为 {code} 的小区",
@@ -100,6 +125,23 @@ ERRORS: dict[str, dict[str, str]] = {
         "UnknownUser": "用户 {user} 不在配置文件的 [users] 中；{action}需要角色{required}",
         "AccessRefused": "用户 {user}（{role}）无权{action}：需要角色{required}",
         "NotTheContractor": "用户 {user} 属于{company}；本小区的整改由{contractor}负责",
+        "NothingMetered": "{code} 在 {period} 没有计量，无可支付",
+        "PeriodAlreadyCertified": "{code} {period} 已出具支付证书，此后计量未变",
+        "PeriodBeforeCertified": "{code} {period} 早于已出具证书的 {latest}（后一期证书已累计此前各期）",
+        "CorrectionNotCertified": (
+            "{code} {period} 不能出具证书：已出证的 {changed} 计量已更正，请先出具更正证书"
+            "（payment certify {code} --period {changed} --reason ...）"
+        ),
+        "UnknownCertificate": "{code} 没有支付证书 {certificate_id}",
+        "PaymentExceedsCertified": (
+            "支付 {amount} 超过证书 {certificate_id} 已核定未支付的 {unpaid}（核定 {certified}，已付 {paid}）"
+        ),
+        "PaymentExceedsOutstanding": (
+            "支付 {amount} 超过 {code} 各证书合计核定未付的 {outstanding}（核减的更正证书在下次支付中扣回）"
+        ),
+        "RetentionNotDue": "{code} 的保留金在 {due} 前（移交后 {months} 个月缺陷责任期）不能返还；{on} 早于该日",
+        "RetentionAlreadyReleased": "{code} 的保留金已于 {on} 返还",
+        "NoRetentionHeld": "{code} 没有可返还的保留金",
     },
 }
 
@@ -182,6 +224,12 @@ WORDS: dict[str, dict[str, str]] = {
         "access_meter": "meter",
         "access_correct": "correct metering",
         "access_maintain": "maintain the store",
+        "access_certify": "certify payments",
+        "access_pay": "record payments",
+        "release_retention": "release the retention of",
+        "payment": "payment",
+        "certificate": "certificate",
+        "release": "release",
         "supervisor": "supervisor",
         "auditor": "auditor",
         "contractor": "contractor",
@@ -262,6 +310,12 @@ WORDS: dict[str, dict[str, str]] = {
         "access_meter": "计量",
         "access_correct": "更正计量",
         "access_maintain": "维护数据库",
+        "access_certify": "出具支付证书",
+        "access_pay": "登记支付",
+        "release_retention": "返还保留金",
+        "payment": "支付",
+        "certificate": "证书",
+        "release": "返还",
         "supervisor": "监理",
         "auditor": "造价审计",
         "contractor": "施工单位",

@@ -31,6 +31,7 @@ ACTIONS: dict[type[Any], str] = {
     P.FindingReopened: "reopen", P.MaterialSampled: "sample", P.MaterialResultRecorded: "result",
     P.QuantityMeasured: "meter", P.MeasurementCorrected: "correct", P.HorseRaceScored: "score",
     P.FeedbackReceived: "feedback", P.FeedbackResolved: "feedback", P.CopyRebased: "maintain",
+    P.PaymentCertified: "certify", P.PaymentRecorded: "pay", P.RetentionReleased: "pay",
 }
 
 #: Fields an event carries that its command does not decide.
@@ -74,6 +75,9 @@ COMMANDS: dict[type[Any], Callable[[CompoundProject, Any, Context], object]] = {
     P.FeedbackReceived: lambda p, e, c: p.receive_feedback(e.channel, e.text, e.at, c),
     P.FeedbackResolved: lambda p, e, c: p.resolve_feedback(e.ticket_id, e.note, e.at, c),
     P.CopyRebased: lambda p, e, c: p.record_rebase(e.source, e.applied, e.not_applied, list(e.renumbered), c),
+    P.PaymentCertified: lambda p, e, c: p.certify(e.period, e.retention_percent, c, reason=e.reason),
+    P.PaymentRecorded: lambda p, e, c: p.record_payment(e.certificate_id, e.amount, e.on, c),
+    P.RetentionReleased: lambda p, e, c: p.release_retention(e.on, e.defects_months, c),
 }
 
 

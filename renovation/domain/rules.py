@@ -38,6 +38,8 @@ MAX_SCORE = Decimal(100)
 #: The most households of a compound, and the most illegal structures one record may count.
 MAX_HOUSEHOLDS = 100_000
 MAX_STRUCTURES = 10_000
+#: The longest defects liability period (months) before the retention is released.
+MAX_DEFECTS_MONTHS = 120
 #: The most commands of an offline copy one import re-applies to a compound (``import --rebase``).
 MAX_REBASED = 1_000_000
 

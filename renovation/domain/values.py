@@ -210,10 +210,58 @@ class Ticket:  # 居民反馈
     note: str | None = None
 
 
+@dataclass(frozen=True)
+class CitedEntry:  # a metering entry a payment certificate cites, with its value then
+    entry_id: str
+    period: str
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Certificate:  # 计量支付证书
+    certificate_id: str
+    period: str
+    through: str  # the last period its cumulative metered value counts (the period, or a later one certified)
+    cumulative_metered: Decimal
+    retention_percent: Decimal
+    retention: Decimal
+    previously_certified: Decimal
+    amount: Decimal
+    cumulative_certified: Decimal
+    entries: list[CitedEntry]
+    on: date
+    correction: bool = False
+    paid: Decimal = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Payment:  # 支付
+    payment_id: str
+    certificate_id: str
+    amount: Decimal
+    on: date
+
+
+def retention_of(cumulative: Decimal, percent: Decimal) -> Decimal:
+    """Retention money (保留金) held on a cumulative metered value: value × percent ÷ 100, rounded half-up
+    to the fen."""
+    return (cumulative * percent / 100).quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same calendar day ``months`` later; a day the month lacks becomes the month's last."""
+    import calendar
+
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+
+
 def boq_total(items: list[BoqItem]) -> Decimal:
     """The value of a whole bill of quantities: the sum of each item's rounded value."""
     return sum((value_of(item.quantity, item.unit_price) for item in items), Decimal(0))
 
 
 #: Every dataclass the store must be able to transcode (events carry them, snapshots hold them).
-VALUE_TYPES: tuple[type, ...] = (BoqItem, MeterEntry, Finding, Sample, Score, Ticket)
+VALUE_TYPES: tuple[type, ...] = (BoqItem, MeterEntry, Finding, Sample, Score, Ticket, CitedEntry, Certificate,
+                                 Payment)

@@ -8,20 +8,21 @@ if TYPE_CHECKING:
     from renovation.projections.base import Projection
     from renovation.projections.runner import EventSource, ReadModels
 
-NAMES = ("progress", "quality", "ledger", "ranking", "feedback", "worklists", "computed")
+NAMES = ("progress", "quality", "ledger", "ranking", "feedback", "worklists", "payments", "computed")
 
 
 def all_projections() -> list[Projection]:
     from renovation.projections.computed import ComputedProjection
     from renovation.projections.feedback import FeedbackProjection
     from renovation.projections.ledger import LedgerProjection
+    from renovation.projections.payments import PaymentsProjection
     from renovation.projections.progress import ProgressProjection
     from renovation.projections.quality import QualityProjection
     from renovation.projections.ranking import RankingProjection
     from renovation.projections.worklists import WorklistsProjection
 
     return [ProgressProjection(), QualityProjection(), LedgerProjection(), RankingProjection(), FeedbackProjection(),
-            WorklistsProjection(), ComputedProjection()]
+            WorklistsProjection(), PaymentsProjection(), ComputedProjection()]
 
 
 def read_models(source: EventSource) -> ReadModels:

@@ -203,6 +203,47 @@ class RenovationApp(CompoundWriter):
         given = {dimension: getattr(event, dimension) for dimension in SCORE_DIMENSIONS}
         return results.Scored(code=code, period=event.period, correction=event.correction, **given)
 
+    # ------------------------------------------------------------------ progress payments (计量支付)
+    def certify(self, code: str, period: str, retention_percent: Decimal, *, reason: str | None = None,
+                user: str) -> results.Certified:
+        """Issue a payment certificate of ``period``, holding ``retention_percent`` (from renovation.toml)."""
+        code, event = self._recorded(
+            code, "certify", user,
+            lambda p: p.certify(period, retention_percent, self.context(user), reason=reason),
+            P.PaymentCertified,
+        )
+        return results.Certified(
+            code=code, certificate_id=event.certificate_id, period=event.period, through=event.through,
+            correction=event.correction, on=event.on, cumulative_metered=event.cumulative_metered,
+            retention_percent=event.retention_percent, retention=event.retention,
+            previously_certified=event.previously_certified, amount=event.amount,
+            cumulative_certified=event.cumulative_certified,
+            entries=[f"{entry.entry_id}={entry.value}" for entry in event.entries],
+        )
+
+    def record_payment(self, code: str, certificate_id: str, amount: Decimal, on: date, *,
+                       user: str) -> results.Paid:
+        code, event = self._recorded(
+            code, "pay", user, lambda p: p.record_payment(certificate_id, amount, on, self.context(user)),
+            P.PaymentRecorded,
+        )
+        certificate = self.get_project(code).certificates[event.certificate_id]
+        return results.Paid(code=code, payment_id=event.payment_id, certificate_id=event.certificate_id,
+                            amount=event.amount, on=event.on, unpaid=certificate.amount - certificate.paid)
+
+    def release_retention(self, code: str, on: date | None, defects_months: int, *,
+                          user: str) -> results.RetentionReleased:
+        """Release the retention held, ``defects_months`` (from renovation.toml) after hand-over or later."""
+        code, event = self._recorded(
+            code, "pay", user,
+            lambda p: p.release_retention(*self._on_months(on, defects_months, user)), P.RetentionReleased,
+        )
+        return results.RetentionReleased(code=code, on=event.on, amount=event.amount, due=event.due)
+
+    def _on_months(self, on: date | None, months: int, user: str) -> tuple[date, int, Context]:
+        day, ctx = self._on(on, user)
+        return day, months, ctx
+
     def receive_feedback(self, code: str, channel: str, text: str, *, at: datetime | None = None,
                          user: str) -> results.TicketReceived:
         code, event = self._recorded(code, "feedback", user,

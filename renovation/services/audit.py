@@ -58,20 +58,52 @@ class ReplayedItem(TypedDict):
 
 
 class Replay(TypedDict):
-    """The ledger of a compound as recorded by ``as_of`` (``audit replay``)."""
+    """The ledger of a compound as recorded by ``as_of`` (``audit replay``), and its progress payments
+    then: certified (Σ certificate amounts), paid, the retention held (retained) and released, and
+    outstanding (certified − paid)."""
 
     code: str
     as_of: datetime
     items: list[ReplayedItem]
     total_value: Decimal
+    certified: Decimal
+    paid: Decimal
+    retained: Decimal
+    released: Decimal
+    outstanding: Decimal
+
+
+class PaymentsReplayed(TypedDict):
+    certified: Decimal
+    paid: Decimal
+    retained: Decimal
+    released: Decimal
+    outstanding: Decimal
+
+
+def payments_of(events: list[Any]) -> PaymentsReplayed:
+    """A compound's progress payments recomputed from its events."""
+    zero = Decimal("0.00")
+    certified = paid = retained = released = zero
+    for event in events:
+        kind = type(event).__name__
+        if kind == "PaymentCertified":
+            certified += event.amount
+            retained = event.retention
+        elif kind == "PaymentRecorded":
+            paid += event.amount
+        elif kind == "RetentionReleased":
+            released, retained = event.amount, zero
+    return {"certified": certified, "paid": paid, "retained": retained, "released": released,
+            "outstanding": certified - paid}
 
 
 class Difference(TypedDict):
     """Where a read model and the events disagree (``audit reconcile``)."""
 
     code: str
-    item: str | None
-    what: str  # ledger | metered_value
+    item: str | None  # the item; for a certificate, its id
+    what: str  # ledger | metered_value | certificate | payments
     events_side: str
     read_model: str
 
@@ -142,7 +174,8 @@ def replay_ledger(app: RenovationApp, code: str, as_of: datetime) -> Replay:
     boq: dict[str, BoqItem] = {}
     entries: dict[str, MeterEntry] = {}
     seen = False
-    for event in events_as_of(app, code, as_of):
+    events = events_as_of(app, code, as_of)
+    for event in events:
         seen = True
         fields = vars(event)
         kind = type(event).__name__
@@ -181,6 +214,7 @@ def replay_ledger(app: RenovationApp, code: str, as_of: datetime) -> Replay:
         "as_of": as_of,
         "items": items,
         "total_value": sum((row["value"] for row in items), Decimal(0)),
+        **payments_of(events),
     }
 
 
@@ -266,6 +300,7 @@ def reconcile(app: RenovationApp, models: ReadModels) -> list[Difference]:
                     "read_model": str(progress_values.get(code)),
                 }
             )
+    differences += _payments_differences(app, models)
     for (code, item_code), (quantity, value) in projected.items():
         differences.append(
             {
@@ -277,6 +312,53 @@ def reconcile(app: RenovationApp, models: ReadModels) -> list[Difference]:
             }
         )
     return differences
+
+
+def certificate_differences(code: str, events: list[Any]) -> list[Difference]:
+    """Each certificate of a compound against the metering it cites, recomputed from the events before
+    it: every entry of a period up to the one it counts through, with its value then, and their sum."""
+    values: dict[str, tuple[str, Decimal]] = {}
+    found: list[Difference] = []
+    for event in events:
+        kind = type(event).__name__
+        if kind in ("QuantityMeasured", "MeasurementCorrected"):
+            values[event.entry_id] = (event.period, event.value)
+        elif kind == "PaymentCertified":
+            metered = {entry_id: value for entry_id, (period, value) in values.items() if period <= event.through}
+            cited = {entry.entry_id: entry.value for entry in event.entries}
+            total = sum(metered.values(), Decimal(0))
+            if cited != metered or total != event.cumulative_metered:
+                found.append({
+                    "code": code, "item": event.certificate_id, "what": "certificate",
+                    "events_side": f"{total} ({', '.join(f'{k}={v}' for k, v in sorted(metered.items()))})",
+                    "read_model": f"{event.cumulative_metered} ({', '.join(f'{k}={v}' for k, v in cited.items())})",
+                })
+    return found
+
+
+def _payments_differences(app: RenovationApp, models: ReadModels) -> list[Difference]:
+    """The certificates against their metering, and the payments read model against the events."""
+    from renovation.projections.payments import payment_rows
+
+    with models.engine.connect() as connection:
+        projected = {row["code"]: row for row in payment_rows(connection)}
+    found: list[Difference] = []
+    for code in app.compound_codes():
+        events = compound_events(app, code)
+        found += certificate_differences(code, events)
+        replayed = payments_of(events)
+        row = projected.pop(code, None)
+        if row is None and replayed["certified"] == 0 and not any(
+                type(event).__name__ == "PaymentCertified" for event in events):
+            continue
+        mine = "" if row is None else " / ".join(str(row[key]) for key in replayed)  # type: ignore[literal-required]
+        theirs = " / ".join(str(value) for value in replayed.values())
+        if mine != theirs:
+            found.append({"code": code, "item": None, "what": "payments", "events_side": theirs, "read_model": mine})
+    for code, row in projected.items():
+        found.append({"code": code, "item": None, "what": "payments", "events_side": "",
+                      "read_model": " / ".join(str(row[key]) for key in PaymentsReplayed.__annotations__)})  # type: ignore[literal-required]
+    return found
 
 
 class BoardDifference(TypedDict):

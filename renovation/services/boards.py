@@ -16,6 +16,7 @@ from renovation.services import scope
 if TYPE_CHECKING:
     from renovation.projections.feedback import TicketRow
     from renovation.projections.ledger import LedgerRow
+    from renovation.projections.payments import CertificateRow, PaymentRow
     from renovation.projections.progress import ProgressRow
     from renovation.projections.quality import MissedDay, QualityRows
     from renovation.projections.ranking import RankingRow
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 Row = dict[str, Any]
 #: The read models, in the order a rebuild of all of them runs.
-NAMES = ("progress", "quality", "ledger", "ranking", "feedback", "worklists", "computed")
+NAMES = ("progress", "quality", "ledger", "ranking", "feedback", "worklists", "payments", "computed")
 
 
 def models_for(ws: Workspace, name: str | tuple[str, ...], today: date,
@@ -91,7 +92,10 @@ def columns(kind: str) -> list[str]:
     fixed["ranking-contractor-beside"] = [*fixed["ranking-contractor"], *beside]
     if kind in fixed:
         return fixed[kind]
+    from renovation.projections.payments import CertificateRow, PaymentRow
+
     rows: dict[str, type] = {"progress": ProgressRow, "ledger": LedgerRow, "feedback": TicketRow,
+                             "payments": PaymentRow, "certificates": CertificateRow,
                              "findings": FindingRow, "samples": SampleRow, "missed": MissedDay, "history": HistoryRow}
     return list(rows[kind].__annotations__)
 
@@ -148,6 +152,58 @@ def ledger(ws: Workspace, code: str, item: str | None, period: str | None,
         if item is not None and item not in (known := ledger_items_of(connection, code)):
             raise errors.UnknownItem(code=code, item=item, known=", ".join(sorted(known)))
         return ledger_rows(connection, code, item, period)
+
+
+def payments(ws: Workspace, code: str | None, as_of: datetime | None = None, *,
+             user: str | None = None) -> list[PaymentRow] | list[CertificateRow]:
+    """Progress payments: per compound (certified, paid, retained, released, outstanding), or per
+    certificate of one compound."""
+    from renovation.projections.payments import certificate_rows, payment_rows
+
+    if code is not None:
+        scope.require(ws, user, code)
+        require_compound(ws, code)
+    models, _day = models_for(ws, "payments", date.today(), as_of)
+    with models.engine.connect() as connection:
+        if code is None:
+            return scope.keep(ws, user, payment_rows(connection))
+        return certificate_rows(connection, code)
+
+
+def certificate(ws: Workspace, code: str, certificate_id: str, *,
+                user: str | None = None) -> dict[str, Any]:
+    """One payment certificate as printed (``payment certificate``): the compound (code, name,
+    district, contractor), the certificate's figures, the metering entries it cites and the payments
+    against it. A compound the user may not see, or a certificate it does not have, is refused."""
+    from sqlalchemy import select
+
+    from renovation.projections.payments import certificate_rows, cited_rows, payments_of
+    from renovation.projections.progress import compounds
+
+    scope.require(ws, user, code)
+    require_compound(ws, code)
+    models = ws.read_models("progress", "payments")
+    with models.engine.connect() as connection:
+        found = [row for row in certificate_rows(connection, code) if row["certificate_id"] == certificate_id]
+        if not found:
+            raise errors.UnknownCertificate(code=code, certificate_id=certificate_id)
+        compound = connection.execute(select(compounds.c.code, compounds.c.name, compounds.c.district,
+                                             compounds.c.contractor).where(compounds.c.code == code)).one()
+        return {"compound": dict(compound._mapping), "certificate": found[0],
+                "entries": cited_rows(connection, code, certificate_id),
+                "payments": payments_of(connection, code, certificate_id)}
+
+
+def payment_summary(ws: Workspace, code: str, as_of: datetime | None = None) -> dict[str, Decimal]:
+    """One compound's progress payments (certified, paid, retained, released, outstanding); zero
+    without a certificate. The caller has checked the user may see the compound."""
+    from renovation.projections.payments import ZERO, payment_rows
+
+    models, _day = models_for(ws, "payments", date.today(), as_of)
+    with models.engine.connect() as connection:
+        found = [row for row in payment_rows(connection) if row["code"] == code]
+    keys = ("certified", "paid", "retained", "released", "outstanding")
+    return {key: found[0][key] if found else ZERO for key in keys}  # type: ignore[literal-required]
 
 
 def feedback(ws: Workspace, *, only_open: bool, as_of: datetime | None = None,

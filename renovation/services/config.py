@@ -53,12 +53,17 @@ Found in the working directory, or given with ``--config``::
     tickets_cap = 50
     resolve_days = 7
     late_resolution = 30         # × the share of tickets not resolved within resolve_days
+    [payments]                   # progress payments (计量支付)
+    retention_percent = 3        # retention (保留金) held on the cumulative metered value, 0-100, to 0.01;
+                                 # each certificate records the percent it used
+    defects_months = 24          # the defects liability period after hand-over, before the retention is released
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,6 +128,12 @@ class Photos:
 
 
 @dataclass(frozen=True)
+class Payments:
+    retention_percent: Decimal = Decimal(3)
+    defects_months: int = 24
+
+
+@dataclass(frozen=True)
 class UserEntry:
     role: str
     contractor: str | None = None
@@ -138,6 +149,7 @@ class Config:
     digest: Digest = field(default_factory=Digest)
     photos: Photos = field(default_factory=Photos)
     horse_race: Formula = field(default_factory=Formula)
+    payments: Payments = field(default_factory=Payments)
     users: dict[str, UserEntry] | None = None
     source: str | None = None
 
@@ -160,9 +172,11 @@ def load_config(path: str | None) -> Config:
             raise BadConfig(f"{path}: no such configuration file")
         return Config()
     try:
-        data: dict[str, Any] = tomllib.loads(file.read_text(encoding="utf-8-sig"))  # a BOM from a Windows editor
+        # A BOM from a Windows editor is dropped; a number with a fraction is read exactly (never a float).
+        data: dict[str, Any] = tomllib.loads(file.read_text(encoding="utf-8-sig"), parse_float=Decimal)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as error:
         raise BadConfig(f"{file}: {' '.join(str(error).split())}") from None
+    from renovation.domain.values import canonical
     from renovation.services.config_schema import validate
 
     try:
@@ -181,6 +195,7 @@ def load_config(path: str | None) -> Config:
                       checked.digest.ticket_open_days),
         photos=Photos(checked.photos.max_mb),
         horse_race=_formula(checked.horse_race),
+        payments=Payments(canonical(checked.payments.retention_percent), checked.payments.defects_months),
         users=users,
         source=str(file),
     )

@@ -63,6 +63,22 @@ class PhotosSchema(BaseModel):
     max_mb: int = Field(10, ge=1, le=100, strict=True)
 
 
+class PaymentsSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Retention (保留金) in percent of the cumulative metered value: 0 to 100, to 0.01.
+    retention_percent: Decimal = Field(Decimal(3), ge=0, le=100, decimal_places=2, allow_inf_nan=False)
+    #: The defects liability period after hand-over, in months, before the retention is released.
+    defects_months: int = Field(24, ge=1, le=120, strict=True)
+
+    @field_validator("retention_percent", mode="before")
+    @classmethod
+    def a_number(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+            raise ValueError("a number of percent from 0 to 100, such as 3 or 2.5")
+        return value
+
+
 class UserSchema(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -166,6 +182,7 @@ class ConfigSchema(BaseModel):
     digest: DigestSchema = DigestSchema()
     photos: PhotosSchema = PhotosSchema()
     horse_race: HorseRaceSchema = HorseRaceSchema()
+    payments: PaymentsSchema = PaymentsSchema()
     users: dict[str, UserSchema] | None = None
 
     @model_validator(mode="after")

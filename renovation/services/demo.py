@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from renovation.domain.compound import CompoundProject, NewFinding
@@ -92,6 +92,8 @@ FEEDBACK_TEXTS = [
     "养老驿站开放时间",
 ]
 QUARTER = Decimal("0.1")
+#: The retention the demo's certificates hold: renovation.toml's default.
+RETENTION_PERCENT = Decimal(3)
 
 
 @dataclass
@@ -132,6 +134,9 @@ class Simulation:
         self.sites = [self.plan_site(n, compounds) for n in range(compounds)]
         self.loaded: dict[str, CompoundProject] = {}
         self.variations = 0
+        #: Progress payments draw on a stream of their own, so the rest of the programme is as before.
+        self.payments_random = random.Random(seed + 1)
+        self.payments_due: list[tuple[date, str, str, Decimal]] = []  # day, code, certificate, amount
 
     def plan_site(self, n: int, total: int) -> Site:
         rnd = self.random
@@ -182,6 +187,7 @@ class Simulation:
                 self.register(site)
         if day.day == 1 and day > KICK_OFF:
             self.month_end(day - timedelta(days=1))
+        self.pay(day)
         for site in self.sites:
             self.site_day(site, day)
 
@@ -379,6 +385,7 @@ class Simulation:
                 site.contract[item] = (site.contract[item] * Decimal("1.15")).quantize(QUARTER)
                 self.app.approve_variation(site.code, item, site.contract[item], "设计变更:实际工程量增加", user=BUREAU)
                 self.variations += 1
+        self.certify(last_day)
         self.at(last_day + timedelta(days=1), 15)
         for site in self.sites:
             if site.stage == "registered" or not period_of(site.start) <= period <= period_of(site.finish):
@@ -394,6 +401,33 @@ class Simulation:
             self.app.score(site.code, period, scores, user=BUREAU)
             site.month_findings = {}
             site.month_complaints = 0
+
+
+    def certify(self, last_day: date) -> None:
+        """The month's payment certificates (计量支付), from the metering just recorded; the bureau pays
+        each 8 to 20 days later, in full or 90 % of it."""
+        period = period_of(last_day)
+        self.at(last_day + timedelta(days=1), 12)
+        for site in self.sites:
+            if site.stage == "registered" or not period_of(site.start) <= period <= period_of(site.finish):
+                continue
+            try:
+                certified = self.app.certify(site.code, period, RETENTION_PERCENT, user=AUDITOR)
+            except DomainError:  # nothing metered in the period
+                continue
+            share = self.payments_random.choice([Decimal(1), Decimal(1), Decimal("0.9")])
+            amount = (certified.amount * share).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            if amount > 0:
+                day = last_day + timedelta(days=self.payments_random.randint(9, 21))
+                self.payments_due.append((day, site.code, certified.certificate_id, amount))
+
+    def pay(self, day: date) -> None:
+        due = [payment for payment in self.payments_due if payment[0] == day]
+        if due:
+            self.at(day, 11)
+        for payment in due:
+            self.app.record_payment(payment[1], payment[2], payment[3], day, user=BUREAU)
+            self.payments_due.remove(payment)
 
 
 def clamp(value: int) -> Decimal:

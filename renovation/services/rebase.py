@@ -36,6 +36,7 @@ P = CompoundProject
 REFERENCES: dict[type[Any], str] = {
     P.FindingRectified: "finding_id", P.FindingClosed: "finding_id", P.FindingReopened: "finding_id",
     P.MaterialResultRecorded: "sample_id", P.MeasurementCorrected: "entry_id", P.FeedbackResolved: "ticket_id",
+    P.PaymentRecorded: "certificate_id",
 }
 
 
@@ -44,7 +45,7 @@ def made_ids(event: Any) -> list[str]:
     kind = type(event)
     if kind is P.InspectionRecorded:
         return [event.inspection_id, *(finding.finding_id for finding in event.findings)]
-    field = {P.MaterialSampled: "sample_id", P.QuantityMeasured: "entry_id", P.FeedbackReceived: "ticket_id"}.get(kind)
+    field = MADE.get(kind)
     return [getattr(event, field)] if field else []
 
 
@@ -52,9 +53,11 @@ def made_ids(event: Any) -> list[str]:
 #: was recorded, and what the store's state then derived (ids given anew, values, previous values).
 DERIVED = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp", "command_id",
                      "inspection_id", "value", "previous_value", "previous_quantity", "resample_of", "unit_price",
-                     "om_end"})
+                     "om_end", "entries", "cumulative_metered", "retention", "previously_certified",
+                     "cumulative_certified", "through", "correction", "due"})
 #: The id an event makes (and so may give anew), by the kind of event that makes it.
-MADE = {P.MaterialSampled: "sample_id", P.QuantityMeasured: "entry_id", P.FeedbackReceived: "ticket_id"}
+MADE = {P.MaterialSampled: "sample_id", P.QuantityMeasured: "entry_id", P.FeedbackReceived: "ticket_id",
+        P.PaymentCertified: "certificate_id", P.PaymentRecorded: "payment_id"}
 
 
 class CommandHeldAsOther(ValueError):

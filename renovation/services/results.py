@@ -141,6 +141,40 @@ class Scored(NamedTuple):
     correction: bool
 
 
+class Certified(NamedTuple):
+    """A payment certificate (计量支付证书)."""
+
+    code: str
+    certificate_id: str
+    period: str
+    through: str
+    correction: bool
+    on: date
+    cumulative_metered: Decimal
+    retention_percent: Decimal
+    retention: Decimal
+    previously_certified: Decimal
+    amount: Decimal
+    cumulative_certified: Decimal
+    entries: list[str]  # "M3=1234.50": each cited entry and its value
+
+
+class Paid(NamedTuple):
+    code: str
+    payment_id: str
+    certificate_id: str
+    amount: Decimal
+    on: date
+    unpaid: Decimal  # what the certificate has certified and not yet paid, after this payment
+
+
+class RetentionReleased(NamedTuple):
+    code: str
+    on: date
+    amount: Decimal
+    due: date
+
+
 class TicketReceived(NamedTuple):
     code: str
     ticket_id: str

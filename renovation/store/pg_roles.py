@@ -54,10 +54,10 @@ Privileges (everything revoked from PUBLIC and the groups first):
   other login reads the boards as the projector left them (the CLI says how far behind they are).
 - Contractors get USAGE on the schema, SELECT on the ranking tables (the board is public to them),
   the meta table (the store's time zone) and the read models' positions, and SELECT on the read models
-  that carry a compound (progress, quality, ledger, feedback, worklists, the computed horse race's
-  facts) through row-level security: only rows of compounds whose ``contractor`` is the company of
-  their login (the tables without that column are joined through ``progress_compounds.code``), and in
-  the sample tables never a blind sample still waiting for its result. Those wait in tables of their own
+  that carry a compound (progress, quality, ledger, feedback, worklists, payments, the computed horse
+  race's facts) through row-level security: only rows of compounds whose ``contractor`` is the company
+  of their login (the tables without that column are joined through ``progress_compounds.code``), and
+  in the sample tables never a blind sample still waiting for its result. Those wait in tables of their own
   (``quality_blind_pending``, ``worklist_blind_pending``) that contractors may not read at all. Their
   company is looked up by ``renovation_session_contractor()``, a SECURITY DEFINER function owned by the
   owner, so they need no access to ``db_logins``; the log's head (how far behind the boards are) by
@@ -141,7 +141,8 @@ CONTRACTOR_TABLES = ("progress_compounds", "quality_compounds_v3", "worklist_com
 CODE_TABLES = ("quality_morning_days_v2", "quality_findings_v2", "quality_open_findings", "quality_samples",
                "ledger_items", "ledger_entries", "feedback_tickets", "worklist_findings", "worklist_samples",
                "computed_inspections", "computed_findings", "computed_closed_spans", "computed_results",
-               "computed_entries", "computed_metered", "computed_tickets")
+               "computed_entries", "computed_metered", "computed_tickets",
+               "payments_certificates", "payments_cited", "payments_payments", "payments_retention")
 #: ... of which these hold samples: a blind one stays hidden until it has its result.
 SAMPLE_TABLES = ("quality_samples", "worklist_samples")
 #: The horse-race board: contractors read all of it.

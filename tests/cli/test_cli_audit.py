@@ -376,6 +376,8 @@ def test_replay_as_of_before_a_correction_shows_the_original_quantity(store: Ren
         "items": [{"item": "A1", "description": "雨污分流", "unit": "m", "quantity": "10", "value": "1234.50"},
                   {"item": "B2", "description": "外墙保温", "unit": "m2", "quantity": "5", "value": "925.00"}],
         "total_value": "2159.50",
+        # progress payments then: none certified yet
+        "certified": "0.00", "paid": "0.00", "retained": "0.00", "released": "0.00", "outstanding": "0.00",
     }
     assert after["items"][0]["quantity"] == "9.5" and after["items"][0]["value"] == "1172.78"
     assert after["total_value"] == "2097.78"

@@ -18,7 +18,7 @@ from cli_support import BLIND_SAMPLE_ID, Renovation, event_count
 from click.testing import Result
 
 TODAY = ("--today", "2021-05-10")
-NAMES = ["progress", "quality", "ledger", "ranking", "feedback", "worklists", "computed"]
+NAMES = ["progress", "quality", "ledger", "ranking", "feedback", "worklists", "payments", "computed"]
 
 PROGRESS_KEYS = ["code", "name", "status", "contractor", "contract_value", "metered_value", "percent_complete"]
 RANKING_KEYS = ["period", "rank", "total"]
@@ -497,7 +497,7 @@ def test_projections_status(programme: Renovation) -> None:
     # progress caught up when it was read; the others wait for their own reads
     assert {row["projection"]: row["lag"] for row in after} == {
         "progress": 0, "quality": head, "ledger": head, "ranking": head, "feedback": head, "worklists": head,
-        "computed": head,
+        "payments": head, "computed": head,
     }
     assert all(isinstance(row[key], int) for row in after for key in ("position", "head", "lag"))
 

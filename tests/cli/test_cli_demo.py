@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,17 @@ def test_demo_until_must_be_a_date_after_the_kick_off(in_empty_dir: Path, until:
     assert len(run.lines(result)) == 1
     assert "--until" in result.output
     assert event_count(run.db) == 0
+
+
+def test_demo_certifies_the_metering_and_records_payments(in_empty_dir: Path) -> None:
+    run = Renovation(in_empty_dir / "demo.db")
+    run.ok("demo", "--compounds", "8", "--until", "2021-05-31")
+
+    rows = run.json("payment", "list")
+
+    assert rows and all(row["certificates"] >= 1 for row in rows)
+    assert any(row["paid"] != "0.00" for row in rows)
+    for row in rows:  # certified + retention held = the cumulative metered value certified
+        assert Decimal(row["certified"]) + Decimal(row["retained"]) == Decimal(row["cumulative_metered"])
+        assert Decimal(row["outstanding"]) == Decimal(row["certified"]) - Decimal(row["paid"]) >= 0
+    assert run.json("audit", "reconcile") == []

@@ -9,7 +9,9 @@ import io
 import json
 import shutil
 import sqlite3
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from cli_support import BLIND_SAMPLE_ID, BOQ_CSV, ENV, Renovation, event_count
@@ -49,7 +51,7 @@ MAY = {
     "variation": {"bureau"}, "score": {"bureau"}, "feedback": {"bureau"},
     "inspect": {"supervisor"}, "sample": {"supervisor"}, "result": {"supervisor"}, "close": {"supervisor"},
     "reopen": {"supervisor"}, "rectify": {"contractor"}, "meter": {"auditor"}, "correct": {"auditor"},
-    "maintain": {"bureau", "auditor"},
+    "maintain": {"bureau", "auditor"}, "certify": {"auditor"}, "pay": {"bureau"},
 }
 
 SCORES = ["--quality", "80", "--safety", "85", "--progress", "90", "--civilized", "75", "--satisfaction", "88"]
@@ -80,6 +82,8 @@ WRITES: dict[str, tuple[str, list[str]]] = {
     "score": ("score", ["score", "JM", "--period", "2021-04", *SCORES]),
     "feedback": ("feedback", ["feedback", "JM", "--channel", "hotline", "--text", "楼道灯不亮"]),
     "feedback resolve": ("feedback", ["feedback", "resolve", "JM", "T1", "--note", "已维修"]),
+    "payment certify": ("certify", ["payment", "certify", "JM", "--period", "2021-04"]),
+    "payment record": ("pay", ["payment", "record", "JM", "C1", "--amount", "100", "--date", "{today}"]),
     "audit verify --init": ("maintain", ["audit", "verify", "--init"]),
     "import": ("maintain", ["import", "{import}"]),
     "export": ("maintain", ["export", "{export}"]),
@@ -90,7 +94,8 @@ READS = [
     ["progress"], ["progress", "--as-of", "2030-01-01"], ["quality"], ["quality", "--by", "contractor"],
     ["quality", "JM", "--missed"], ["ranking"], ["ranking", "--by", "compound"], ["ledger", "JM"],
     ["feedback", "list"], ["audit", "history", "JM"], ["audit", "replay", "JM"], ["audit", "reconcile"],
-    ["audit", "verify"], ["audit", "digest"], ["projections", "status"],
+    ["audit", "verify"], ["audit", "digest"], ["projections", "status"], ["payment", "list"],
+    ["payment", "list", "JM"],
 ]
 
 
@@ -131,6 +136,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path
     ok(db, auditor, "boq", "import", "JM", str(boq), config=config)
     ok(db, bureau, "construction", "start", "JM", "--date", "2021-03-01", config=config)
     ok(db, auditor, "meter", "JM", "--item", "A1", "--period", "2021-03", "--quantity", "10", config=config)
+    ok(db, auditor, "meter", "JM", "--item", "A1", "--period", "2021-04", "--quantity", "2", config=config)
+    ok(db, auditor, "payment", "certify", "JM", "--period", "2021-03", config=config)
     ok(db, supervisor, "inspect", "JM", "--kind", "patrol", "--at", "2021-03-02T10:00",
        "--finding", "safety:major:脚手架未挂安全网", "--finding", "civilized:minor:渣土未苫盖",
        "--finding", "quality:minor:墙面空鼓", "--due", "2021-03-10", config=config)
@@ -177,7 +184,8 @@ def test_the_matrix_is_the_one_the_access_policy_applies() -> None:
 def test_every_write_command_as_every_role(store: tuple[Path, Path, Path], command: str, who: str) -> None:
     db, config, boq = store
     action, args = WRITES[command]
-    files = {"{boq}": boq, "{import}": boq.with_name("import.jsonl"), "{export}": db.with_name("export.jsonl")}
+    files = {"{boq}": boq, "{import}": boq.with_name("import.jsonl"), "{export}": db.with_name("export.jsonl"),
+             "{today}": datetime.now(ZoneInfo(str(ENV["RENOVATION_TZ"]))).date().isoformat()}  # the store's day
     args = [str(files[arg]) if arg in files else arg for arg in args]
     user = USERS[who]
     if command == "audit verify --init":
@@ -273,7 +281,7 @@ def test_every_read_command_runs_for_everyone_and_shows_only_what_they_may_see(
                 continue
             assert result.exit_code == 0, (who, args, output, result.output)
             if who in OUTSIDERS and output == ["--json"] and args[0] in ("compound", "progress", "quality",
-                                                                          "feedback"):
+                                                                          "feedback", "payment"):
                 assert json.loads(result.stdout) == [], (who, args)  # every compound is another's
     ranking = json.loads(invoke(db, USERS[who], "ranking", "--json", config=config).stdout)
     assert ranking == json.loads(invoke(db, USERS["bureau"], "ranking", "--json", config=config).stdout)
@@ -299,11 +307,14 @@ def test_a_contractor_sees_its_own_compounds_in_detail_and_not_another_s(tmp_pat
         ok(db, USERS["auditor"], "meter", code, "--item", "A1", "--period", "2021-03", "--quantity", "5",
            config=config)
         ok(db, USERS["bureau"], "score", code, "--period", "2021-03", *SCORES, config=config)
+        ok(db, USERS["auditor"], "payment", "certify", code, "--period", "2021-03", config=config)
     for who, own, other in (("contractor", "JM", "LY"), ("other contractor", "LY", "JM")):
-        for board in (["progress"], ["quality"], ["compound", "list"], ["quality", "--by", "contractor"]):
+        for board in (["progress"], ["quality"], ["compound", "list"], ["quality", "--by", "contractor"],
+                      ["payment", "list"]):
             rows = json.loads(ok(db, USERS[who], *board, "--json", config=config).stdout)
             assert len(rows) == 1 and rows[0].get("code", own) == own, (who, board, rows)
-        for view in (["ledger"], ["audit", "history"], ["audit", "replay"], ["compound", "show"], ["quality"]):
+        for view in (["ledger"], ["audit", "history"], ["audit", "replay"], ["compound", "show"], ["quality"],
+                     ["payment", "list"]):
             assert ok(db, USERS[who], *view, own, "--json", config=config).stdout.strip() not in ("", "[]")
             refused = invoke(db, USERS[who], *view, other, config=config)
             assert (refused.exit_code, refused.output.strip()) == (1, f"Error: no compound with code {other}"), view

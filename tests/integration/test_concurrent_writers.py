@@ -97,3 +97,28 @@ def test_a_fresh_app_reads_what_another_app_wrote(db: str) -> None:
     assert reader.compound("JM").status == "under_construction"
     writer.close()
     reader.close()
+
+
+@pytest.mark.usefixtures("no_writer_lock")
+def test_two_payments_of_a_whole_certificate_at_once_pay_it_once(db: str) -> None:
+    """Two cashiers pay the whole of C1 at once: the one that loses the race runs its command again on
+    the compound with the other's payment, and the rule refuses it; C1 is paid once."""
+    first, second = open_app(db), open_app(db)
+    start_compound(first)
+    first.measure("JM", "A1", "2021-03", Decimal("10"), user="auditor")
+    certified = first.certify("JM", "2021-03", Decimal(3), user="auditor")
+    attempts = []
+
+    def pay_after_the_other(project: CompoundProject) -> None:
+        attempts.append(project.version)
+        if len(attempts) == 1:  # loaded before the other writer's payment
+            second.record_payment("JM", "C1", certified.amount, certified.on, user="bureau-2")
+        project.record_payment("C1", certified.amount, certified.on, first.context("bureau-1"))
+
+    with pytest.raises(errors.PaymentExceedsCertified):
+        first.update("JM", "pay", "bureau-1", pay_after_the_other)
+    assert len(attempts) == 2
+    project = first.get_project("JM")
+    assert list(project.payments) == ["P1"] and project.certificates["C1"].paid == certified.amount
+    first.close()
+    second.close()

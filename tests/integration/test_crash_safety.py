@@ -13,7 +13,7 @@ SIGKILL, then that what is left is a state the application can stand on:
   with exactly the rows of a clean rebuild into a fresh database;
 - the hash chain verifies (``renovation audit verify`` exits 0).
 
-The stores are small (the demo's 3 compounds to 2021-04-15, 568 events), built once per module and
+The stores are small (the demo's 3 compounds to 2021-04-15, 577 events), built once per module and
 copied per test. The cases with the ``db`` fixture also run on PostgreSQL.
 """
 
@@ -69,6 +69,7 @@ READ = {
     "ranking": ("ranking", "--json"),
     "feedback": ("feedback", "list", "--json"),
     "worklists": ("finding", "list", "--json"),
+    "payments": ("payment", "list", "--json"),
 }
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -189,7 +190,7 @@ def assert_consistent(db: Path | str, scratch: Path) -> None:
 
 @dataclass(frozen=True)
 class Stores:
-    demo: Path  # the demo, 568 events, every read model caught up
+    demo: Path  # the demo, 577 events, every read model caught up
     export: Path  # its events as JSON lines
     prefix_export: Path  # the first PREFIX lines of that
     prefix: Path  # a fresh store with prefix_export imported, read models caught up
@@ -325,7 +326,7 @@ def test_the_demo_killed_after_a_days_batch_keeps_whole_days(stores: Stores, tmp
 
 # ---------------------------------------------------------------------------------------- import
 
-IMPORT_BATCHES = -(-568 // IMPORT_BATCH)  # 568 events: five batches of 100, then 68
+IMPORT_BATCHES = -(-577 // IMPORT_BATCH)  # 577 events: five batches of 100, then 77
 
 
 def check_import_equals_clean(db: Path | str, stores: Stores, *, same_ids: bool) -> None:
@@ -348,7 +349,7 @@ def test_an_import_killed_between_batches_stores_nothing(stores: Stores, tmp_pat
 
     assert events_of(db) == []
     assert all(position == head == 0 for position, head in positions(db).values())
-    assert "imported 568 new events of 568" in run(db, "import", str(stores.export)).stdout
+    assert "imported 577 new events of 577" in run(db, "import", str(stores.export)).stdout
     check_import_equals_clean(db, stores, same_ids=True)
     assert_consistent(db, tmp_path)
 
@@ -356,8 +357,8 @@ def test_an_import_killed_between_batches_stores_nothing(stores: Stores, tmp_pat
 @pytest.mark.parametrize("batch", [1, 3])
 def test_an_import_into_a_store_killed_leaves_the_store_as_it_was(
         stores: Stores, tmp_path: Path, batch: int) -> None:
-    """A store that holds the first 300 events (read models current): the import of all 568 adds 268
-    in three batches (100, 100, 68)."""
+    """A store that holds the first 300 events (read models current): the import of all 577 adds 277
+    in three batches (100, 100, 77)."""
     db = copy_store(stores.prefix, tmp_path / "prefix.db")
     before, status = events_of(db), positions(db)
 
@@ -365,7 +366,7 @@ def test_an_import_into_a_store_killed_leaves_the_store_as_it_was(
 
     assert events_of(db) == before
     assert positions(db) == status
-    assert "imported 268 new events of 568" in run(db, "import", str(stores.export)).stdout
+    assert "imported 277 new events of 577" in run(db, "import", str(stores.export)).stdout
     check_import_equals_clean(db, stores, same_ids=True)
     assert_consistent(db, tmp_path)
 
@@ -389,7 +390,7 @@ REBUILDS = {
     "first-event": Interrupted(REBUILD, "catch_up_apply:1", ALL, "read"),
     "event-100": Interrupted(REBUILD, "catch_up_apply:100", ALL, "rebuild"),
     "event-400": Interrupted(REBUILD, "catch_up_apply:400", ALL, "read"),
-    "after-the-batch": Interrupted(REBUILD, "catch_up_batch:1", (), "read"),  # 568 events: one batch
+    "after-the-batch": Interrupted(REBUILD, "catch_up_batch:1", (), "read"),  # 577 events: one batch
     "ranking-alone": Interrupted(("projections", "rebuild", "ranking"), "catch_up_apply:5", ("ranking",), "read"),
 }
 
@@ -406,7 +407,7 @@ def test_a_rebuild_killed_resumes_to_a_clean_rebuild(stores: Stores, tmp_path: P
     behind = {name for name, (position, head) in status.items() if position < head}
     assert behind == set(interrupted.lagging)
     for name in interrupted.lagging:
-        assert status[name] == (0, 568)  # cleared, and its replay rolled back whole
+        assert status[name] == (0, 577)  # cleared, and its replay rolled back whole
     if interrupted.resume == "read":
         for name in interrupted.lagging:
             assert read(db, *READ[name]) == boards[name]
@@ -421,7 +422,7 @@ def test_a_rebuild_killed_resumes_to_a_clean_rebuild(stores: Stores, tmp_path: P
 
 FOLLOW = ("projections", "follow", "--seconds", "0")  # catches up all of them in one pass, then stops
 CATCH_UPS = {
-    # Of the 268 events, progress takes 63, quality 197, ledger 63, ranking 3, feedback 5: a read
+    # Of the 277 events, progress takes 63, quality 202, ledger 63, ranking 3, feedback 6, payments 3: a read
     # catches up its own read model; the follower all of them, each event read once for all.
     "progress-first-event": Interrupted(READ["progress"], "catch_up_apply:1", ("progress",), "read"),
     "quality-first-event": Interrupted(READ["quality"], "catch_up_apply:1", ("quality",), "read"),
@@ -429,14 +430,14 @@ CATCH_UPS = {
     "ledger-event-10": Interrupted(READ["ledger"], "catch_up_apply:10", ("ledger",), "read"),
     "follow-event-7": Interrupted(FOLLOW, "catch_up_apply:7", ALL, "read"),
     "follow-event-200": Interrupted(FOLLOW, "catch_up_apply:200", ALL, "read"),
-    "follow-after-the-batch": Interrupted(FOLLOW, "catch_up_batch:1", (), "read"),  # 268 events: one batch
+    "follow-after-the-batch": Interrupted(FOLLOW, "catch_up_batch:1", (), "read"),  # 277 events: one batch
 }
 
 
 @pytest.mark.parametrize("case", list(CATCH_UPS))
 def test_a_catch_up_killed_keeps_its_position_and_completes_on_the_next_read(
         stores: Stores, tmp_path: Path, case: str) -> None:
-    """The read models were current at event 300 when 268 more were imported: the first read of
+    """The read models were current at event 300 when 277 more were imported: the first read of
     each projection catches it up (the follower catches up all of them at once)."""
     interrupted = CATCH_UPS[case]
     db = copy_store(stores.lagging, tmp_path / "lagging.db")
@@ -444,15 +445,15 @@ def test_a_catch_up_killed_keeps_its_position_and_completes_on_the_next_read(
     crash(db, *interrupted.command, at=interrupted.at)
 
     status = positions(db)
-    assert all(position in (PREFIX, head) and head == 568 for position, head in status.values())
+    assert all(position in (PREFIX, head) and head == 577 for position, head in status.values())
     # The batch in progress is rolled back whole: no position moved. A read catches up only its own
     # read model, so after a read's crash every one is still behind.
     caught = interrupted.command[0] == "projections" and not interrupted.lagging
     assert {name for name, (position, head) in status.items() if position == head} == (set(READ) if caught else set())
     for name in interrupted.lagging:
-        assert status[name] == (PREFIX, 568)
+        assert status[name] == (PREFIX, 577)
         assert read(db, *READ[name]) == stores.clean_reads[name]
-        assert positions(db)[name] == (568, 568)
+        assert positions(db)[name] == (577, 577)
     assert_consistent(db, tmp_path)
     assert {name: read(db, *command) for name, command in READ.items()} == stores.clean_reads
 
@@ -476,6 +477,6 @@ def test_an_import_killed_on_each_backend_stores_nothing(db: str, stores: Stores
     crash(db, "import", str(stores.export), at=f"import_batch:{batch}", env={"RENOVATION_IMPORT_BATCH": "100"})
 
     assert events_of(db) == []
-    assert "imported 568 new events of 568" in run(db, "import", str(stores.export)).stdout
+    assert "imported 577 new events of 577" in run(db, "import", str(stores.export)).stdout
     check_import_equals_clean(db, stores, same_ids="://" not in db)
     assert_consistent(db, tmp_path)

@@ -867,3 +867,42 @@ def test_a_read_model_this_version_changed_is_set_up_by_the_owner_not_by_a_reade
     applied.project()
     board = applied.cli("quality", "--json", user="李经理", db=applied.url_of("李经理"))
     assert board.exit_code == 0, board.output
+
+
+def test_a_contractor_reads_its_own_certificates_and_payments_only(applied: Store, tmp_path: Path) -> None:
+    """Progress payments: each login records what its role may (the auditor certifies, the bureau pays;
+    the database refuses a supervisor's certificate), and a contractor's login reads the payments
+    tables of its own compounds only, through row-level security as the other read models."""
+    boq = tmp_path / "boq.csv"
+    boq.write_text("item,description,unit,quantity,unit_price\nA1,雨污分流,m,100,123.45\n", encoding="utf-8")
+    for code in ("JM", "LY"):
+        for user, args in (("孙工", ("boq", "import", code, str(boq))),
+                           ("孙工", ("meter", code, "--item", "A1", "--period", "2021-03", "--quantity", "10")),
+                           ("孙工", ("payment", "certify", code, "--period", "2021-03"))):
+            result = applied.cli(*args, user=user, db=applied.url_of(user))
+            assert result.exit_code == 0, (args, result.output)
+    metered = applied.cli("meter", "JM", "--item", "A1", "--period", "2021-04", "--quantity", "1", user="孙工",
+                          db=applied.url_of("孙工"))
+    assert metered.exit_code == 0, metered.output
+    refused = applied.runner.invoke(cli, ["--db", applied.url_of("张工"), "--user", "张工", "--config", "/dev/null",
+                                          "payment", "certify", "JM", "--period", "2021-04"], env=ENV)
+    assert refused.exit_code == 1
+    assert "a supervisor may not record PaymentCertified" in refused.output
+    applied.project()
+    on = applied.rows("孙工", "SELECT issued_on FROM {} WHERE code = 'JM'", "payments_certificates")[0][0]
+    paid = applied.cli("payment", "record", "JM", "C1", "--amount", "100", "--date", on, user="周科长",
+                       db=applied.url_of("周科长"))
+    assert paid.exit_code == 0, paid.output
+    applied.project()
+    for user, own in (("李经理", "JM"), ("赵经理", "LY")):
+        for table in ("payments_certificates", "payments_cited", "payments_retention"):
+            assert {row[0] for row in applied.rows(user, "SELECT code FROM {}", table)} == {own}, (user, table)
+        payments = applied.rows(user, "SELECT code, payment_id FROM {}", "payments_payments")
+        assert payments == ([("JM", "P1")] if own == "JM" else [])
+        shown = applied.cli("payment", "list", "--json", user=user, db=applied.url_of(user))
+        assert shown.exit_code == 0, shown.output
+        assert [row["code"] for row in json.loads(shown.stdout)] == [own]
+        other = "LY" if own == "JM" else "JM"
+        hidden = applied.cli("payment", "list", other, user=user, db=applied.url_of(user))
+        assert (hidden.exit_code, hidden.output.strip()) == (1, f"Error: no compound with code {other}")
+    assert len(applied.rows("孙工", "SELECT * FROM {}", "payments_certificates")) == 2

@@ -111,6 +111,17 @@ def every_error() -> list[DomainError]:
         errors.TicketAlreadyResolved(ticket_id="T1"),
         errors.UnknownUser(user="王五", action="access_meter", required=["auditor"]),
         errors.NotTheContractor(user="王五", company="乙公司", contractor="甲公司"),
+        errors.NothingMetered(code="JM", period="2021-06"),
+        errors.PeriodAlreadyCertified(code="JM", period="2021-04"),
+        errors.PeriodBeforeCertified(code="JM", period="2021-03", latest="2021-04"),
+        errors.CorrectionNotCertified(code="JM", period="2021-05", changed="2021-03"),
+        errors.UnknownCertificate(code="JM", certificate_id="C9"),
+        errors.PaymentExceedsCertified(certificate_id="C1", amount="10000", certified="9993.67", paid="0",
+                                       unpaid="9993.67"),
+        errors.PaymentExceedsOutstanding(code="JM", amount="2000", outstanding="1687.64"),
+        errors.RetentionNotDue(code="JM", on="2022-01-01", due="2023-04-30", months=24),
+        errors.RetentionAlreadyReleased(code="JM", on="2023-05-01"),
+        errors.NoRetentionHeld(code="JM"),
         *[
             errors.AccessRefused(user="王五", role=role, action=f"access_{action}", required=list(roles))
             for (action, roles), role in zip(ALLOWED.items(), [r for r in ROLES for _ in range(5)], strict=False)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
-from renovation.domain.compound import CompoundProject, NewFinding
+from renovation.domain.compound import CompoundProject, Context, NewFinding
 from renovation.domain.values import SCORE_DIMENSIONS
 
 #: The event classes the aggregate defines; eventsourcing adds ``Created`` to every aggregate class, but
@@ -56,10 +56,16 @@ def test_every_event_type_replays_to_the_live_aggregate(register, boq_items, ctx
     step(project.correct_measurement, "M1", Decimal("600.1"), "复核")
     step(project.approve_variation, "010101", Decimal("1100"), "增加北侧外墙")
     step(project.score, "2021-04", dict.fromkeys(SCORE_DIMENSIONS, Decimal("88.5")))
+    step(project.certify, "2021-03", Decimal(3))
+    step(project.record_payment, "C1", Decimal("1000"), date(2021, 5, 1))
     step(project.record_rebase, "laptop.jsonl", 2, 1, ["I1=I2", "F1=F2"])
     step(project.complete_construction, date(2021, 4, 20))
     step(project.accept, date(2021, 4, 25))
     step(project.hand_over, date(2021, 4, 30), "龙山物业")
+    later = Context(user=ctx.user, now=datetime(2023, 5, 2, 9, tzinfo=ctx.now.tzinfo))
+    project.release_retention(date(2023, 5, 1), 24, later)  # after the defects liability period
+    history.extend(project.collect_events())
+    assert vars(replay(history)) == vars(project)
 
     assert {type(event) for event in history} == EVENT_TYPES
     assert [event.originator_version for event in history] == list(range(1, len(history) + 1))
