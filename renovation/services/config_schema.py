@@ -96,12 +96,11 @@ Number = Annotated[Decimal, BeforeValidator(lambda value: _number(value))]
 
 
 def _number(value: object) -> object:
-    """A TOML integer, decimal string or number with a point ("0.5", 0.5) as the exact decimal written."""
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    """A TOML integer, decimal string or number with a point ("0.5", 0.5; read as a decimal) as the exact
+    decimal written."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
         raise ValueError("a number, such as 10 or 0.5")
-    text = str(value).strip()
+    text = format(value, "f") if isinstance(value, Decimal) and value.is_finite() else str(value).strip()
     if not re.fullmatch(r"[0-9]{1,6}(?:\.[0-9]{1,4})?", text):
         raise ValueError("a number from 0 to 999999 with at most 4 decimal places, such as 10 or 0.5")
     return Decimal(text)
