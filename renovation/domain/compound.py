@@ -1009,7 +1009,7 @@ class CompoundProject(Aggregate):
         if amount > unpaid:
             raise errors.PaymentExceedsCertified(
                 certificate_id=certificate_id, amount=str(amount), certified=str(certificate.amount),
-                paid=str(certificate.paid), unpaid=str(max(unpaid, Decimal(0))),
+                paid=str(certificate.paid), unpaid=str(max(unpaid, Decimal("0.00"))),
             )
         # A correction certificate of less metering (a negative amount) is netted against what is paid
         # next: the payments never exceed what the certificates certified in all.
@@ -1032,9 +1032,16 @@ class CompoundProject(Aggregate):
         held = self.retention_held()
         if held <= 0:
             raise errors.NoRetentionHeld(code=self.code)
-        assert self.handed_over_on is not None
+        latest = self.latest_certificate()
+        assert latest is not None and self.handed_over_on is not None
+        # Nothing is certified after the release: every metering must be in a certificate by then.
+        uncertified = self.changed_since_certified() or sorted(
+            {entry.period for entry in self.entries.values() if entry.period > latest.through})
+        if uncertified:
+            raise errors.MeteringNotCertified(code=self.code, period=uncertified[0])
         due = add_months(self.handed_over_on, defects_months)
         self.check_day("release", on, "hand_over", self.handed_over_on, ctx)
+        self.check_day("release", on, "certificate", latest.on, ctx)  # it releases that certificate's retention
         if on < due:
             raise errors.RetentionNotDue(code=self.code, on=on.isoformat(), due=due.isoformat(),
                                          months=defects_months)

@@ -211,6 +211,10 @@ class NoRetentionHeld(DomainError):
     pass
 
 
+class MeteringNotCertified(DomainError):
+    pass
+
+
 class UnknownUser(DomainError):
     pass
 

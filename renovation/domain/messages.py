@@ -83,6 +83,10 @@ ERRORS: dict[str, dict[str, str]] = {
         ),
         "RetentionAlreadyReleased": "the retention of {code} was released on {on}",
         "NoRetentionHeld": "{code} holds no retention to release",
+        "MeteringNotCertified": (
+            "cannot release the retention of {code}: the metering of {period} is not certified yet (once released, "
+            "nothing more is certified); payment certify {code} --period {period} first"
+        ),
     },
     "zh": {
         "CompoundNotFound": "没有代码为 {code} 的小区",
@@ -142,6 +146,10 @@ ERRORS: dict[str, dict[str, str]] = {
         "RetentionNotDue": "{code} 的保留金在 {due} 前（移交后 {months} 个月缺陷责任期）不能返还；{on} 早于该日",
         "RetentionAlreadyReleased": "{code} 的保留金已于 {on} 返还",
         "NoRetentionHeld": "{code} 没有可返还的保留金",
+        "MeteringNotCertified": (
+            "{code} 的保留金不能返还：{period} 的计量尚未出具支付证书（返还后不再出证）；请先 payment certify {code} "
+            "--period {period}"
+        ),
     },
 }
 

@@ -381,7 +381,8 @@ FORMULA_WORDS = {
         ("resulted", "已出结果"), ("; ", "；"),
     ],
 }
-MARKS = {"en": {"last": "last", "flagged": "⚠ differs"}, "zh": {"last": "末位", "flagged": "⚠ 差异大"}}
+MARKS = {"en": {"last": "last", "flagged": "⚠ differs", "correction": "correction"},
+         "zh": {"last": "末位", "flagged": "⚠ 差异大", "correction": "更正"}}
 
 
 def label(key: str, lang: str) -> str:
@@ -412,7 +413,7 @@ def display(key: str, value: Any, lang: str) -> str:
         return ""
     if key in TRANSLATED and isinstance(value, str):
         return VALUE_WORDS.get(lang, {}).get(value) or word(value, lang)
-    if key in ("last", "flagged"):
+    if key in ("last", "flagged", "correction"):
         return MARKS.get(lang, MARKS["en"])[key] if value else ""
     if key == "formula" and isinstance(value, str):
         import re

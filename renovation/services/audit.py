@@ -342,10 +342,12 @@ def _payments_differences(app: RenovationApp, models: ReadModels) -> list[Differ
 
     with models.engine.connect() as connection:
         projected = {row["code"]: row for row in payment_rows(connection)}
+        stored = _stored_payment_rows(connection)
     found: list[Difference] = []
     for code in app.compound_codes():
         events = compound_events(app, code)
         found += certificate_differences(code, events)
+        found += _row_differences(code, _payment_rows_of(code, events), stored)
         replayed = payments_of(events)
         row = projected.pop(code, None)
         if row is None and replayed["certified"] == 0 and not any(
@@ -358,6 +360,63 @@ def _payments_differences(app: RenovationApp, models: ReadModels) -> list[Differ
     for code, row in projected.items():
         found.append({"code": code, "item": None, "what": "payments", "events_side": "",
                       "read_model": " / ".join(str(row[key]) for key in PaymentsReplayed.__annotations__)})  # type: ignore[literal-required]
+    for (what, code, key), values in sorted(stored.items()):  # rows of compounds whose events make none
+        found.append({"code": code, "item": key, "what": what, "events_side": "", "read_model": values})
+    return found
+
+
+PaymentRows = dict[tuple[str, str, str], str]  # (what, code, key) -> its values, as text
+
+
+def _stored_payment_rows(connection: Any) -> PaymentRows:
+    """Every certificate, cited entry and payment row of the payments read model (what the printed
+    certificate shows), keyed and as text."""
+    from renovation.projections.payments import certificates, cited, payments
+
+    rows: PaymentRows = {}
+    for row in connection.execute(certificates.select()):
+        rows["certificate row", row.code, row.certificate_id] = (
+            f"{row.period} through {row.through}: {row.cumulative_metered} − {row.retention} − "
+            f"{row.previously_certified} = {row.amount}, cumulative {row.cumulative_certified}, paid {row.paid}")
+    for row in connection.execute(cited.select()):
+        rows["cited", row.code, f"{row.certificate_id} {row.entry_id}"] = f"{row.period} {row.value}"
+    for row in connection.execute(payments.select()):
+        rows["payment", row.code, row.payment_id] = f"{row.certificate_id} {row.amount} on {row.paid_on}"
+    return rows
+
+
+def _payment_rows_of(code: str, events: list[Any]) -> PaymentRows:
+    """The same rows, from a compound's events."""
+    rows: PaymentRows = {}
+    paid: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    certified: dict[str, Any] = {}
+    for event in events:
+        kind = type(event).__name__
+        if kind == "PaymentCertified":
+            certified[event.certificate_id] = event
+            for entry in event.entries:
+                rows["cited", code, f"{event.certificate_id} {entry.entry_id}"] = (
+                    f"{entry.period} {entry.value}")
+        elif kind == "PaymentRecorded":
+            paid[event.certificate_id] += event.amount
+            rows["payment", code, event.payment_id] = (
+                f"{event.certificate_id} {event.amount} on {event.on.isoformat()}")
+    for certificate_id, event in certified.items():
+        rows["certificate row", code, certificate_id] = (
+            f"{event.period} through {event.through}: {event.cumulative_metered} − {event.retention} − "
+            f"{event.previously_certified} = {event.amount}, cumulative {event.cumulative_certified}, "
+            f"paid {paid[certificate_id]}")
+    return rows
+
+
+def _row_differences(code: str, replayed: PaymentRows, stored: PaymentRows) -> list[Difference]:
+    """A compound's payment rows from its events against the stored ones (taking those out of ``stored``)."""
+    found: list[Difference] = []
+    mine = {key: stored.pop(key) for key in [key for key in stored if key[1] == code]}
+    for key in sorted(replayed.keys() | mine.keys()):
+        if replayed.get(key) != mine.get(key):
+            found.append({"code": code, "item": key[2], "what": key[0], "events_side": replayed.get(key, ""),
+                          "read_model": mine.get(key, "")})
     return found
 
 

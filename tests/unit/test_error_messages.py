@@ -122,6 +122,7 @@ def every_error() -> list[DomainError]:
         errors.RetentionNotDue(code="JM", on="2022-01-01", due="2023-04-30", months=24),
         errors.RetentionAlreadyReleased(code="JM", on="2023-05-01"),
         errors.NoRetentionHeld(code="JM"),
+        errors.MeteringNotCertified(code="JM", period="2021-04"),
         *[
             errors.AccessRefused(user="王五", role=role, action=f"access_{action}", required=list(roles))
             for (action, roles), role in zip(ALLOWED.items(), [r for r in ROLES for _ in range(5)], strict=False)
