@@ -168,13 +168,16 @@ def events_as_of(app: RenovationApp, code: str, as_of: datetime) -> list[Compoun
     return list(app.events.get(project.id, lte=last)) if last else []  # type: ignore[arg-type]
 
 
-def replay_ledger(app: RenovationApp, code: str, as_of: datetime) -> Replay:
+def replay_ledger(app: RenovationApp, code: str, as_of: datetime,
+                  events: list[CompoundProject.Event] | None = None) -> Replay:
     """The ledger recomputed from the events recorded up to ``as_of``: per bill-of-quantities item
-    the quantity and value summed over all periods, and the total to the fen."""
+    the quantity and value summed over all periods, and the total to the fen. ``events``: the compound's
+    events as of then, when the caller has them (every one, for now)."""
     boq: dict[str, BoqItem] = {}
     entries: dict[str, MeterEntry] = {}
     seen = False
-    events = events_as_of(app, code, as_of)
+    if events is None:
+        events = events_as_of(app, code, as_of)
     for event in events:
         seen = True
         fields = vars(event)
@@ -276,8 +279,9 @@ def reconcile(app: RenovationApp, models: ReadModels) -> list[Difference]:
             projected[(row.code, row.item)][0] += row.quantity
             projected[(row.code, row.item)][1] += row.value
         progress_values = {row.code: row.metered_value for row in connection.execute(progress_compounds.select())}
-    for code in app.compound_codes():
-        replayed = replay_ledger(app, code, now)
+    events_of = {code: compound_events(app, code) for code in app.compound_codes()}  # each compound read once
+    for code, events in events_of.items():
+        replayed = replay_ledger(app, code, now, events)
         for item in replayed["items"]:
             quantity, value = projected.pop((code, item["item"]), [Decimal(0), Decimal(0)])
             if quantity != item["quantity"] or value != item["value"]:
@@ -300,7 +304,7 @@ def reconcile(app: RenovationApp, models: ReadModels) -> list[Difference]:
                     "read_model": str(progress_values.get(code)),
                 }
             )
-    differences += _payments_differences(app, models)
+    differences += _payments_differences(events_of, models)
     for (code, item_code), (quantity, value) in projected.items():
         differences.append(
             {
@@ -336,7 +340,7 @@ def certificate_differences(code: str, events: list[Any]) -> list[Difference]:
     return found
 
 
-def _payments_differences(app: RenovationApp, models: ReadModels) -> list[Difference]:
+def _payments_differences(events_of: dict[str, list[Any]], models: ReadModels) -> list[Difference]:
     """The certificates against their metering, and the payments read model against the events."""
     from renovation.projections.payments import payment_rows
 
@@ -344,8 +348,7 @@ def _payments_differences(app: RenovationApp, models: ReadModels) -> list[Differ
         projected = {row["code"]: row for row in payment_rows(connection)}
         stored = _stored_payment_rows(connection)
     found: list[Difference] = []
-    for code in app.compound_codes():
-        events = compound_events(app, code)
+    for code, events in events_of.items():
         found += certificate_differences(code, events)
         found += _row_differences(code, _payment_rows_of(code, events), stored)
         replayed = payments_of(events)

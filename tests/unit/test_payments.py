@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -258,26 +259,52 @@ commands = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
-@given(commands)
-def test_certified_amounts_and_the_retention_add_up_to_the_metering_certified(steps):
+def new_project(ctx: Context) -> CompoundProject:
+    """A compound under construction since 2021-03-01 with the items A and B."""
     project = CompoundProject.register(
         code="PROP", name="性质测试小区", district="龙山区", contractor="辽源建工", households=100,
         contract_value=Decimal("100000"), planned_start=date(2021, 3, 1), planned_finish=date(2021, 9, 30),
-        ctx=CTX, registered_on=date(2021, 3, 1),
+        ctx=ctx, registered_on=date(2021, 3, 1),
     )
-    project.set_bill_of_quantities(ITEMS, CTX)
-    project.start_construction(date(2021, 3, 1), CTX)
+    project.set_bill_of_quantities(ITEMS, ctx)
+    project.start_construction(date(2021, 3, 1), ctx)
+    return project
+
+
+def run_step(project: CompoundProject, step: tuple[Any, ...], ctx: Context) -> Decimal | None:
+    """One command of a drawn sequence (the release returns what it released)."""
+    if step[0] == "measure":
+        project.measure(step[1], step[2], step[3], ctx)
+    elif step[0] == "correct":
+        project.correct_measurement(step[1], step[2], "复核", ctx)
+    elif step[0] == "certify":
+        project.certify(step[1], Decimal(step[2]), ctx, reason="更正" if step[3] else None)
+    elif step[0] == "pay":
+        project.record_payment(step[1], step[2].quantize(Decimal("0.01")), ctx.now.date(), ctx)
+    elif step[0] == "complete":
+        project.complete_construction(date(2021, 7, 1), ctx)
+    elif step[0] == "hand_over":
+        project.accept(date(2021, 7, 2), ctx)
+        project.hand_over(date(2021, 7, 3), None, ctx)
+    elif step[0] == "certify_rest":  # every correction, then the latest period metered
+        while changed := project.changed_since_certified():
+            project.certify(changed[0], Decimal("3"), ctx, reason="更正")
+        latest = project.latest_certificate()
+        last = max((entry.period for entry in project.entries.values()), default=None)
+        if last is not None and (latest is None or last > latest.through):
+            project.certify(last, Decimal("3"), ctx)
+    else:
+        return project.release_retention(ctx.now.date(), 24, ctx)
+    return None
+
+
+@settings(max_examples=150, deadline=None)
+@given(commands)
+def test_certified_amounts_and_the_retention_add_up_to_the_metering_certified(steps):
+    project = new_project(CTX)
     for step in steps:
         try:
-            if step[0] == "measure":
-                project.measure(step[1], step[2], step[3], CTX)
-            elif step[0] == "correct":
-                project.correct_measurement(step[1], step[2], "复核", CTX)
-            elif step[0] == "certify":
-                project.certify(step[1], Decimal(step[2]), CTX, reason="更正" if step[3] else None)
-            else:
-                project.record_payment(step[1], step[2].quantize(Decimal("0.01")), CTX.now.date(), CTX)
+            run_step(project, step, CTX)
         except DomainError:
             continue
         latest = project.latest_certificate()
@@ -295,6 +322,32 @@ def test_certified_amounts_and_the_retention_add_up_to_the_metering_certified(st
     for stored in events:  # every event follows from its command, run again on the compound before it
         replayed, _ = rerun(replayed, stored)
     assert replayed is not None and replayed.certificates == project.certificates
+
+
+#: any work, completion, any work again (corrections are allowed while completed), hand-over, perhaps
+#: certificates of all that is not certified yet, release (on the day the certificates are issued)
+LATER = Context(user="cost.auditor", now=datetime(2024, 9, 1, 9, 0, tzinfo=CST))
+ending = st.tuples(commands, commands, st.booleans()).map(
+    lambda drawn: [*drawn[0][:20], ("complete",), *drawn[1][:20], ("hand_over",),
+                   *([("certify_rest",)] if drawn[2] else []), ("release",)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(ending)
+def test_once_the_retention_is_released_everything_metered_has_been_certified(steps):
+    """For any order of meter / correct / certify / pay / complete / hand over / release: after a
+    release, every metering is in a certificate (nothing can be certified after it)."""
+    project = new_project(LATER)
+    released = Decimal(0)
+    for step in steps:
+        try:
+            released = run_step(project, step, LATER) or released
+        except DomainError:
+            continue
+    if project.retention_released_on is not None:
+        metered = sum((entry.value for entry in project.entries.values()), Decimal(0))
+        certified = sum((c.amount for c in project.certificates.values()), Decimal(0))
+        assert certified + released == metered, (certified, released, metered)
 
 
 def test_a_certificate_that_does_not_add_up_to_the_metering_it_cites_is_a_difference(metered, ctx):
