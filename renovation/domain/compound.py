@@ -1041,10 +1041,10 @@ class CompoundProject(Aggregate):
             raise errors.MeteringNotCertified(code=self.code, period=uncertified[0])
         due = add_months(self.handed_over_on, defects_months)
         self.check_day("release", on, "hand_over", self.handed_over_on, ctx)
-        self.check_day("release", on, "certificate", latest.on, ctx)  # it releases that certificate's retention
         if on < due:
             raise errors.RetentionNotDue(code=self.code, on=on.isoformat(), due=due.isoformat(),
                                          months=defects_months)
+        self.check_day("release", on, "certificate", latest.on, ctx)  # it releases that certificate's retention
         self._trigger(self.RetentionReleased, ctx, on=on, amount=held, defects_months=defects_months, due=due)
         return held
 

@@ -174,11 +174,12 @@ def test_release_waits_for_hand_over_and_the_defects_liability_period(run: Renov
     run.ok("construction", "accept", "JM", "--date", "2021-07-05")
     run.ok("construction", "handover", "JM", "--date", "2021-07-10")
 
-    released = run.json("payment", "release", "JM", "--date", "2023-07-10")
+    # due on 2023-07-10; released on the day the certificate holding it was issued (not before it)
+    released = run.json("payment", "release", "JM", "--date", day)
 
-    assert released == {"code": "JM", "on": "2023-07-10", "amount": "291.59", "due": "2023-07-10"}
+    assert released == {"code": "JM", "on": day, "amount": "291.59", "due": "2023-07-10"}
     twice = run("payment", "release", "JM", "--date", day)
-    assert (twice.exit_code, run.lines(twice)) == (1, ["Error: the retention of JM was released on 2023-07-10"])
+    assert (twice.exit_code, run.lines(twice)) == (1, [f"Error: the retention of JM was released on {day}"])
     (row,) = run.json("payment", "list")
     assert (row["retained"], row["released"]) == ("0.00", "291.59")
 
@@ -199,7 +200,7 @@ def test_release_before_the_end_of_the_defects_liability_period_is_refused(run: 
     assert event_count(run.db) == before
     config = tmp_path / "renovation.toml"
     config.write_text("[payments]\ndefects_months = 12\n", encoding="utf-8")
-    assert run.json("--config", str(config), "payment", "release", "JM", "--date", "2022-07-10")["due"] == "2022-07-10"
+    assert run.json("--config", str(config), "payment", "release", "JM", "--date", today(run))["due"] == "2022-07-10"
 
 
 def test_payment_list_per_compound_and_per_certificate(run: Renovation, metered: str) -> None:
