@@ -195,16 +195,34 @@ class ComputedProjection(Projection):
         rows.update(tickets, (event.code, event.ticket_id), resolved_on=self._day(event.at))
 
 
-def _by_code(found: Iterable[Any], make: Any) -> dict[str, list[Any]]:
+def _driver_rows(connection: Connection, query: Any) -> list[tuple[Any, ...]]:
+    """The rows of a query as the driver gives them (dates and decimals as their stored text): a board
+    reads thousands of facts, and SQLAlchemy's processing of each value cost more than the rest of it.
+    The query's values are rendered into it (codes, periods and days, which the tracker checked)."""
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+    return [tuple(row) for row in connection.exec_driver_sql(str(compiled)).fetchall()]
+
+
+def _by_code(found: Iterable[tuple[Any, ...]], make: Any) -> dict[str, list[Any]]:
+    """Rows whose first column is the compound's code, made into facts and grouped by it."""
     grouped: dict[str, list[Any]] = defaultdict(list)
     for row in found:
-        grouped[row.code].append(make(row))
+        grouped[row[0]].append(make(row))
     return grouped
 
 
-def _finding(row: Any, spans: tuple[tuple[date, date], ...] = ()) -> FindingFact:
-    return FindingFact(row.finding_id, row.category, row.severity, row.raised_on, row.due, row.fixed_on,
-                       row.closed_on, spans)
+def _day(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+#: The columns of a finding fact, in the order ``_finding`` takes them.
+FINDING_COLUMNS = ("code", "finding_id", "category", "severity", "raised_on", "due", "fixed_on", "closed_on")
+
+
+def _finding(row: tuple[Any, ...], spans: tuple[tuple[date, date], ...] = ()) -> FindingFact:
+    _code, finding_id, category, severity, raised_on, due, fixed_on, closed_on = row
+    return FindingFact(finding_id, category, severity, date.fromisoformat(raised_on), date.fromisoformat(due),
+                       _day(fixed_on), _day(closed_on), spans)
 
 
 def periods(connection: Connection, today: date, codes: Collection[str] | None = None) -> list[str]:
@@ -244,29 +262,32 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
     if code is not None:
         seen = select(inspections.c.code, inspections.c.inspection_id).where(
             inspections.c.code == code, inspections.c.period == period)
-        by_inspection = _by_code(connection.execute(seen), lambda row: row.inspection_id)
+        by_inspection = _by_code(_driver_rows(connection, seen), lambda row: row[1])
         counted = {found: len(ids) for found, ids in by_inspection.items()}
     else:
         counts = select(inspections.c.code, func.count()).where(inspections.c.period == period).group_by(
             inspections.c.code)
         counted = {found: int(number) for found, number in connection.execute(counts)}
-    raised = where(findings, select(findings).where(findings.c.period == period))
-    by_finding = _by_code(connection.execute(raised), _finding)
-    candidates = where(findings, select(findings).where(
+    columns = [findings.c[name] for name in FINDING_COLUMNS]
+    raised = where(findings, select(*columns).where(findings.c.period == period))
+    by_finding = _by_code(_driver_rows(connection, raised), _finding)
+    candidates = where(findings, select(*columns).where(
         findings.c.category == "safety", findings.c.due < last, findings.c.raised_on <= last,
         or_(findings.c.closed_on.is_(None), findings.c.closed_on > first)))
     spans: dict[tuple[str, str], list[tuple[date, date]]] = defaultdict(list)
     for span in connection.execute(where(closed_spans, select(closed_spans).where(
             closed_spans.c.reopened_on > first, closed_spans.c.closed_on <= last))):
         spans[span.code, span.finding_id].append((span.closed_on, span.reopened_on))
-    by_candidate = _by_code(connection.execute(candidates),
-                            lambda row: _finding(row, tuple(sorted(spans.get((row.code, row.finding_id), ())))))
-    resulted = where(results, select(results).where(results.c.period == period))
-    by_result = _by_code(connection.execute(resulted),
-                         lambda row: SampleFact(row.sample_id, bool(row.passed), bool(row.rejected)))
-    received = where(tickets, select(tickets).where(tickets.c.period == period))
-    by_ticket = _by_code(connection.execute(received),
-                         lambda row: TicketFact(row.ticket_id, row.received_on, row.resolved_on))
+    by_candidate = _by_code(_driver_rows(connection, candidates),
+                            lambda row: _finding(row, tuple(sorted(spans.get((row[0], row[1]), ())))))
+    resulted = where(results, select(results.c.code, results.c.sample_id, results.c.passed, results.c.rejected)
+                     .where(results.c.period == period))
+    by_result = _by_code(_driver_rows(connection, resulted),
+                         lambda row: SampleFact(row[1], bool(row[2]), bool(row[3])))
+    received = where(tickets, select(tickets.c.code, tickets.c.ticket_id, tickets.c.received_on,
+                                     tickets.c.resolved_on).where(tickets.c.period == period))
+    by_ticket = _by_code(_driver_rows(connection, received),
+                         lambda row: TicketFact(row[1], date.fromisoformat(row[2]), _day(row[3])))
     by_entry: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
     if code is not None:  # one compound: its entries, by id
         query = select(entries.c.code, entries.c.entry_id, entries.c.value).where(
@@ -277,22 +298,28 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
             found.sort(key=lambda pair: _number(pair[0]))
     else:  # every compound: its value per period (a province's board reads no entry)
         query = select(metered.c.code, metered.c.period, metered.c.value).where(metered.c.period <= period)
-        for row in connection.execute(query):
-            by_entry[row.code].append((row.period, row.value))
+        for found_code, found_period, value in _driver_rows(connection, query):
+            by_entry[found_code].append((found_period, Decimal(value)))
     result: list[tuple[dict[str, Any], Facts]] = []
+    ordered = sorted if code is not None else _as_read  # the ids in order where they are shown: one compound
     for row in listed:
         result.append(({"code": row.code, "name": row.name, "contractor": row.contractor}, Facts(
             code=row.code, period=period, today=today, households=row.households,
             contract_value=row.contract_value, planned_start=row.planned_start, planned_finish=row.planned_finish,
             started_on=row.started_on, completed_on=row.completed_on,
-            inspections=counted.get(row.code, 0), inspection_ids=sorted(by_inspection.get(row.code, ()), key=_number),
-            findings=sorted(by_finding.get(row.code, ()), key=lambda f: _number(f.finding_id)),
-            overdue_candidates=sorted(by_candidate.get(row.code, ()), key=lambda f: _number(f.finding_id)),
-            samples=sorted(by_result.get(row.code, ()), key=lambda s: s.sample_id),
-            metered=by_entry.get(row.code, ()), tickets=sorted(by_ticket.get(row.code, ()),
-                                                               key=lambda t: _number(t.ticket_id)),
+            inspections=counted.get(row.code, 0), inspection_ids=ordered(by_inspection.get(row.code, ()), key=_number),
+            findings=ordered(by_finding.get(row.code, ()), key=lambda f: _number(f.finding_id)),
+            overdue_candidates=ordered(by_candidate.get(row.code, ()), key=lambda f: _number(f.finding_id)),
+            samples=ordered(by_result.get(row.code, ()), key=lambda s: s.sample_id),
+            metered=by_entry.get(row.code, ()), tickets=ordered(by_ticket.get(row.code, ()),
+                                                                key=lambda t: _number(t.ticket_id)),
         )))
     return result
+
+
+def _as_read(found: Iterable[Any], key: Any = None) -> list[Any]:
+    """The facts in the order they were read (the board shows no id)."""
+    return list(found)
 
 
 def _number(identifier: str) -> tuple[int, str]:
