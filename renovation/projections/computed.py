@@ -12,14 +12,16 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, func, or_, select
 
-from renovation.domain.horserace import Facts, FindingFact, SampleFact, TicketFact, first_day, last_day
 from renovation.domain.values import period_of
 from renovation.projections.base import DateText, DecimalText, Event, Projection, metadata
 from renovation.projections.rows import Rows
+
+if TYPE_CHECKING:  # the formulas' module is imported when a board is asked for, not by every command
+    from renovation.domain.horserace import Facts
 
 compounds = Table(
     "computed_compounds",
@@ -215,14 +217,8 @@ def _day(text: str | None) -> date | None:
     return None if text is None else date.fromisoformat(text)
 
 
-#: The columns of a finding fact, in the order ``_finding`` takes them.
+#: The columns of a finding fact, in the order ``facts`` makes one of them.
 FINDING_COLUMNS = ("code", "finding_id", "category", "severity", "raised_on", "due", "fixed_on", "closed_on")
-
-
-def _finding(row: tuple[Any, ...], spans: tuple[tuple[date, date], ...] = ()) -> FindingFact:
-    _code, finding_id, category, severity, raised_on, due, fixed_on, closed_on = row
-    return FindingFact(finding_id, category, severity, date.fromisoformat(raised_on), date.fromisoformat(due),
-                       _day(fixed_on), _day(closed_on), spans)
 
 
 def periods(connection: Connection, today: date, codes: Collection[str] | None = None) -> list[str]:
@@ -248,6 +244,13 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
     """Each compound's (or ``code``'s; of ``codes``, if given) facts of ``period`` as known on ``today``,
     with its name and contractor, in code order. For one compound, with the ids of its inspections and
     metering entries; for all, their counts and the value metered per period."""
+    from renovation.domain.horserace import Facts, FindingFact, SampleFact, TicketFact, first_day, last_day
+
+    def _finding(row: tuple[Any, ...], spans: tuple[tuple[date, date], ...] = ()) -> FindingFact:
+        _code, finding_id, category, severity, raised_on, due, fixed_on, closed_on = row
+        return FindingFact(finding_id, category, severity, date.fromisoformat(raised_on), date.fromisoformat(due),
+                           _day(fixed_on), _day(closed_on), spans)
+
     first, last = first_day(period), last_day(period)
 
     def where(table: Table, query: Any) -> Any:

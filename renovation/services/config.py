@@ -67,10 +67,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from renovation.domain.horserace import Formula, Points
-
 if TYPE_CHECKING:
     from renovation.domain.access import Access
+    from renovation.domain.horserace import Formula
 
 DEFAULT_FILE = "renovation.toml"
 
@@ -148,10 +147,16 @@ class Config:
     quality: Quality = field(default_factory=Quality)
     digest: Digest = field(default_factory=Digest)
     photos: Photos = field(default_factory=Photos)
-    horse_race: Formula = field(default_factory=Formula)
+    #: ``[horse_race]`` as checked (None: the defaults), made a ``Formula`` by ``horse_race`` when asked for.
+    horse_race_table: Any = None
     payments: Payments = field(default_factory=Payments)
     users: dict[str, UserEntry] | None = None
     source: str | None = None
+
+    @property
+    def horse_race(self) -> Formula:
+        """The constants of the computed horse race."""
+        return _formula(self.horse_race_table)
 
     def access(self) -> Access:
         """Roles apply once the file lists [users]; without it everyone may record anything."""
@@ -194,7 +199,7 @@ def load_config(path: str | None) -> Config:
         digest=Digest(checked.digest.morning_round_by, checked.digest.sample_pending_days,
                       checked.digest.ticket_open_days),
         photos=Photos(checked.photos.max_mb),
-        horse_race=_formula(checked.horse_race),
+        horse_race_table=checked.horse_race,
         payments=Payments(canonical(checked.payments.retention_percent), checked.payments.defects_months),
         users=users,
         source=str(file),
@@ -202,7 +207,12 @@ def load_config(path: str | None) -> Config:
 
 
 def _formula(checked: Any) -> Formula:
-    """``[horse_race]`` as checked (a ``HorseRaceSchema``) as the domain's ``Formula``."""
+    """``[horse_race]`` as checked (a ``HorseRaceSchema``; None: the defaults) as the domain's ``Formula``
+    (imported only by a command that reads it: most commands start faster without it)."""
+    from renovation.domain.horserace import Formula, Points
+
+    if checked is None:
+        return Formula()
 
     def points(found: Any) -> Points:
         return Points(found.minor, found.major, found.critical)
