@@ -1,4 +1,4 @@
-"""The computed horse race tried as a hostile reviewer did: periods that have not begun, ``--as-of``,
+"""The computed horse race tried as an attacker with a login would: periods that have not begun, ``--as-of``,
 findings closed, reopened and rectified again, a contractor's view (its default period, the report's
 chart), caps with four decimals, explain in Chinese, and a rebuild after every kind of fact."""
 

@@ -1,4 +1,4 @@
-"""Progress payments (计量支付) tried as a hostile reviewer did: a release that would strand metering
+"""Progress payments (计量支付) tried as an attacker with a login would: a release that would strand metering
 never certified, or dated before its certificate; amounts said to the fen; the correction flag in words;
 forged rows of the payments read model found by `audit reconcile`. On an SQLite file (the forged rows
 are written with the sqlite3 module). The PostgreSQL side is in tests/integration/test_pg_payments_hostile.py;

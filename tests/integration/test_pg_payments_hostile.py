@@ -1,6 +1,6 @@
 # ruff: noqa: F811  (pytest fixtures imported from tests.integration.test_pg_roles)
-"""Progress payments on PostgreSQL with per-person logins (after `db roles --apply`), tried as a hostile
-reviewer did: the append function refuses a payment event of the wrong role, written directly; a
+"""Progress payments on PostgreSQL with per-person logins (after `db roles --apply`), tried as an attacker
+with a login would: the append function refuses a payment event of the wrong role, written directly; a
 contractor's login learns nothing of the other compounds' payments."""
 
 from __future__ import annotations
