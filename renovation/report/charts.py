@@ -144,7 +144,7 @@ def horse_chart(rows: Sequence[Mapping[str, Any]], lang: str) -> str:
     shown = [row for row in rows if row["computed_total"] is not None]
     names = [row["contractor"] for row in shown]
     series = {
-        label("total", lang): [float(row["total"]) for row in shown],
+        label("recorded_total", lang): [float(row["total"]) for row in shown],
         label("computed_total", lang): [float(row["computed_total"]) for row in shown],
     }
     return grouped_bars("horse", names, series, label("total", lang), integers=False)
