@@ -13,10 +13,11 @@ a finding or ticket whose time is not up by then counts neither way yet.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 
 from renovation.domain.values import SCORE_DIMENSIONS
 
@@ -101,6 +102,48 @@ class TicketFact:
 
 
 @dataclass(frozen=True)
+class Tally:
+    """A category's findings raised in the period, counted: by severity; rectified late (after the due
+    date, or not yet and the due date passed) and decided (rectified, or the due date passed); with
+    their ids where one compound is explained."""
+
+    minor: int = 0
+    major: int = 0
+    critical: int = 0
+    late: int = 0
+    decided: int = 0
+    ids: tuple[str, ...] = ()
+    late_ids: tuple[str, ...] = ()
+
+    def of(self, severity: str) -> int:
+        return {"minor": self.minor, "major": self.major, "critical": self.critical}[severity]
+
+
+def tally(findings: Sequence[FindingFact], today: date) -> Tally:
+    """The tally of these findings (of one category), as known on ``today``."""
+    late = [f for f in findings if (f.fixed_on is not None and f.fixed_on > f.due)
+            or (f.fixed_on is None and f.due < today)]
+    return Tally(
+        minor=sum(1 for f in findings if f.severity == "minor"),
+        major=sum(1 for f in findings if f.severity == "major"),
+        critical=sum(1 for f in findings if f.severity == "critical"),
+        late=len(late), decided=sum(1 for f in findings if f.fixed_on is not None or f.due < today),
+        ids=tuple(f.finding_id for f in findings), late_ids=tuple(f.finding_id for f in late),
+    )
+
+
+@dataclass(frozen=True)
+class SampleTally:
+    """The period's material results, counted, with their ids where one compound is explained."""
+
+    resulted: int = 0
+    failed: int = 0
+    rejected: int = 0
+    ids: tuple[str, ...] = ()
+    rejected_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Facts:
     """What was recorded of one compound that its scores of one period are worked out from."""
 
@@ -121,12 +164,30 @@ class Facts:
     samples: Sequence[SampleFact] = ()  # resulted in the period
     metered: Sequence[tuple[str, Decimal]] = ()  # (entry id, value) of every entry of the period or before
     tickets: Sequence[TicketFact] = ()  # received in the period
+    #: The findings raised in the period, already counted by category (a board's, read so from the
+    #: database); None: counted here from ``findings``.
+    tallies: Mapping[str, Tally] | None = None
+    #: The period's results, already counted; None: counted here from ``samples``.
+    sample_tally: SampleTally | None = None
 
-    @property
+    def tally(self, category: str) -> Tally:
+        if self.tallies is not None:
+            return self.tallies.get(category, Tally())
+        return tally([f for f in self.findings if f.category == category], self.today)
+
+    def results(self) -> SampleTally:
+        if self.sample_tally is not None:
+            return self.sample_tally
+        return SampleTally(resulted=len(self.samples), failed=sum(1 for s in self.samples if not s.passed),
+                           rejected=sum(1 for s in self.samples if s.rejected),
+                           ids=tuple(s.sample_id for s in self.samples),
+                           rejected_ids=tuple(s.sample_id for s in self.samples if s.rejected))
+
+    @cached_property
     def first_day(self) -> date:
         return first_day(self.period)
 
-    @property
+    @cached_property
     def last_day(self) -> date:
         return last_day(self.period)
 
@@ -187,51 +248,47 @@ def _component(name: str, terms: list[Term]) -> Component:
     return Component(name, rounded(max(ZERO, HUNDRED - sum((t.points for t in terms), ZERO))), tuple(terms))
 
 
-def _severity_points(findings: Sequence[FindingFact], points: Points) -> tuple[Decimal, str]:
+def _severity_points(counted: Tally, points: Points) -> tuple[Decimal, str]:
     """The findings' points and how they add up ("2 minor × 1 + 1 major × 3")."""
-    counts = {s: sum(1 for f in findings if f.severity == s) for s in ("minor", "major", "critical")}
+    counts = {s: counted.of(s) for s in ("minor", "major", "critical")}
     total = sum((points.of(s) * n for s, n in counts.items()), ZERO)
     words = " + ".join(f"{n} {s} × {_text(points.of(s))}" for s, n in counts.items() if n) or "0"
     return total, words
 
 
-def _late_rectification(findings: Sequence[FindingFact], today: date, formula: Formula) -> Term:
+def _late_rectification(counted: Tally, formula: Formula) -> Term:
     """The share of the findings whose due date has passed (or that were rectified) that were not
     rectified by it."""
-    late = [f for f in findings if (f.fixed_on is not None and f.fixed_on > f.due)
-            or (f.fixed_on is None and f.due < today)]
-    decided = [f for f in findings if f.fixed_on is not None or f.due < today]
-    if not decided:
+    if not counted.decided:
         return Term("late_rectification", "0; no finding due yet", ZERO)
-    points = _capped(formula.late_rectification * len(late) / len(decided), formula.late_rectification)
+    points = _capped(formula.late_rectification * counted.late / counted.decided, formula.late_rectification)
     return Term("late_rectification",
-                f"{_text(formula.late_rectification)} × {len(late)} late ÷ {len(decided)} due", points,
-                tuple(f.finding_id for f in late))
+                f"{_text(formula.late_rectification)} × {counted.late} late ÷ {counted.decided} due", points,
+                counted.late_ids)
 
 
 def quality(facts: Facts, formula: Formula) -> Component:
-    found = [f for f in facts.findings if f.category == "quality"]
-    points, words = _severity_points(found, formula.severity)
+    counted = facts.tally("quality")
+    points, words = _severity_points(counted, formula.severity)
     per = formula.quality_per_inspection
     if facts.inspections:
         terms = [_capped_term("findings", f"{_text(per)} × ({words}) ÷ {facts.inspections} inspection(s)",
                               per * points / facts.inspections, formula.quality_findings_cap,
-                              tuple(f.finding_id for f in found) + tuple(facts.inspection_ids))]
+                              counted.ids + tuple(facts.inspection_ids))]
     else:  # findings are raised by inspections: none without one
         terms = [Term("findings", "0; no inspection in the period", ZERO)]
-    terms.append(_late_rectification(found, facts.today, formula))
-    failed = [s for s in facts.samples if not s.passed]
-    if facts.samples:
+    terms.append(_late_rectification(counted, formula))
+    results = facts.results()
+    if results.resulted:
         terms.append(Term("failed_samples",
-                          f"{_text(formula.failed_samples)} × {len(failed)} failed ÷ {len(facts.samples)} resulted",
-                          _capped(formula.failed_samples * len(failed) / len(facts.samples), formula.failed_samples),
-                          tuple(s.sample_id for s in facts.samples)))
+                          f"{_text(formula.failed_samples)} × {results.failed} failed ÷ {results.resulted} resulted",
+                          _capped(formula.failed_samples * results.failed / results.resulted, formula.failed_samples),
+                          results.ids))
     else:
         terms.append(Term("failed_samples", "0; no result in the period", ZERO))
-    rejected = [s for s in facts.samples if s.rejected]
-    terms.append(_capped_term("rejected_batches", f"{_text(formula.rejected_batch)} × {len(rejected)} batch(es)",
-                              formula.rejected_batch * len(rejected), formula.rejected_batches_cap,
-                              tuple(s.sample_id for s in rejected)))
+    terms.append(_capped_term("rejected_batches", f"{_text(formula.rejected_batch)} × {results.rejected} batch(es)",
+                              formula.rejected_batch * results.rejected, formula.rejected_batches_cap,
+                              results.rejected_ids))
     return _component("quality", terms)
 
 
@@ -250,9 +307,9 @@ def overdue_days(finding: FindingFact, first: date, last: date, today: date) -> 
 
 
 def safety(facts: Facts, formula: Formula) -> Component:
-    found = [f for f in facts.findings if f.category == "safety"]
-    points, words = _severity_points(found, formula.safety_severity)
-    terms = [_capped_term("findings", words, points, formula.safety_findings_cap, tuple(f.finding_id for f in found))]
+    counted = facts.tally("safety")
+    points, words = _severity_points(counted, formula.safety_severity)
+    terms = [_capped_term("findings", words, points, formula.safety_findings_cap, counted.ids)]
     days = [(f, overdue_days(f, facts.first_day, facts.last_day, facts.today)) for f in facts.overdue_candidates]
     days = [(f, n) for f, n in days if n]
     total = sum(n for _f, n in days)
@@ -302,12 +359,11 @@ def progress(facts: Facts, formula: Formula) -> Component:
 
 
 def civilized(facts: Facts, formula: Formula) -> Component:
-    found = [f for f in facts.findings if f.category == "civilized"]
-    points, words = _severity_points(found, formula.severity)
+    counted = facts.tally("civilized")
+    points, words = _severity_points(counted, formula.severity)
     terms = [_capped_term("findings", f"{_text(formula.civilized_per_point)} × ({words})",
-                          formula.civilized_per_point * points, formula.civilized_findings_cap,
-                          tuple(f.finding_id for f in found)),
-             _late_rectification(found, facts.today, formula)]
+                          formula.civilized_per_point * points, formula.civilized_findings_cap, counted.ids),
+             _late_rectification(counted, formula)]
     return _component("civilized", terms)
 
 

@@ -14,14 +14,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, func, or_, select
+from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, and_, case, func, or_, select
 
 from renovation.domain.values import period_of
 from renovation.projections.base import DateText, DecimalText, Event, Projection, metadata
 from renovation.projections.rows import Rows
 
 if TYPE_CHECKING:  # the formulas' module is imported when a board is asked for, not by every command
-    from renovation.domain.horserace import Facts
+    from renovation.domain.horserace import Facts, SampleTally, Tally
 
 compounds = Table(
     "computed_compounds",
@@ -244,7 +244,7 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
     """Each compound's (or ``code``'s; of ``codes``, if given) facts of ``period`` as known on ``today``,
     with its name and contractor, in code order. For one compound, with the ids of its inspections and
     metering entries; for all, their counts and the value metered per period."""
-    from renovation.domain.horserace import Facts, FindingFact, SampleFact, TicketFact, first_day, last_day
+    from renovation.domain.horserace import Facts, FindingFact, SampleFact, SampleTally, TicketFact, first_day, last_day
 
     def _finding(row: tuple[Any, ...], spans: tuple[tuple[date, date], ...] = ()) -> FindingFact:
         _code, finding_id, category, severity, raised_on, due, fixed_on, closed_on = row
@@ -272,8 +272,15 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
             inspections.c.code)
         counted = {found: int(number) for found, number in connection.execute(counts)}
     columns = [findings.c[name] for name in FINDING_COLUMNS]
-    raised = where(findings, select(*columns).where(findings.c.period == period))
-    by_finding = _by_code(_driver_rows(connection, raised), _finding)
+    by_finding: dict[str, list[Any]] = {}
+    tallies: dict[str, dict[str, Tally]] | None = None
+    sample_tallies: dict[str, SampleTally] | None = None
+    if code is not None:  # one compound: every finding, with its id
+        raised = select(*columns).where(findings.c.code == code, findings.c.period == period)
+        by_finding = _by_code(_driver_rows(connection, raised), _finding)
+    else:  # a board: the findings counted by the database, as ``tally`` counts them
+        tallies = _finding_tallies(connection, period, today)
+        sample_tallies = _sample_tallies(connection, period)
     candidates = where(findings, select(*columns).where(
         findings.c.category == "safety", findings.c.due < last, findings.c.raised_on <= last,
         or_(findings.c.closed_on.is_(None), findings.c.closed_on > first)))
@@ -283,10 +290,12 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
         spans[span.code, span.finding_id].append((span.closed_on, span.reopened_on))
     by_candidate = _by_code(_driver_rows(connection, candidates),
                             lambda row: _finding(row, tuple(sorted(spans.get((row[0], row[1]), ())))))
-    resulted = where(results, select(results.c.code, results.c.sample_id, results.c.passed, results.c.rejected)
-                     .where(results.c.period == period))
-    by_result = _by_code(_driver_rows(connection, resulted),
-                         lambda row: SampleFact(row[1], bool(row[2]), bool(row[3])))
+    by_result: dict[str, list[Any]] = {}
+    if code is not None:
+        resulted = select(results.c.code, results.c.sample_id, results.c.passed, results.c.rejected).where(
+            results.c.code == code, results.c.period == period)
+        by_result = _by_code(_driver_rows(connection, resulted),
+                             lambda row: SampleFact(row[1], bool(row[2]), bool(row[3])))
     received = where(tickets, select(tickets.c.code, tickets.c.ticket_id, tickets.c.received_on,
                                      tickets.c.resolved_on).where(tickets.c.period == period))
     by_ticket = _by_code(_driver_rows(connection, received),
@@ -316,8 +325,46 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
             samples=ordered(by_result.get(row.code, ()), key=lambda s: s.sample_id),
             metered=by_entry.get(row.code, ()), tickets=ordered(by_ticket.get(row.code, ()),
                                                                 key=lambda t: _number(t.ticket_id)),
+            tallies=None if tallies is None else tallies.get(row.code, {}),
+            sample_tally=None if sample_tallies is None else sample_tallies.get(row.code, SampleTally()),
         )))
     return result
+
+
+def _finding_tallies(connection: Connection, period: str, today: date) -> dict[str, dict[str, Tally]]:
+    """By compound and category, the findings raised in ``period`` counted as ``horserace.tally`` counts
+    them (by severity; late; decided), by the database: a board reads no finding."""
+    from renovation.domain.horserace import Tally
+
+    fixed, due = findings.c.fixed_on, findings.c.due
+    late = case((or_(and_(fixed.is_not(None), fixed > due), and_(fixed.is_(None), due < today)), 1), else_=0)
+    decided = case((or_(fixed.is_not(None), due < today), 1), else_=0)
+    query = select(findings.c.code, findings.c.category, findings.c.severity, func.count(), func.sum(late),
+                   func.sum(decided)).where(findings.c.period == period).group_by(
+        findings.c.code, findings.c.category, findings.c.severity)
+    counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for code, category, severity, number, late_number, decided_number in _driver_rows(connection, query):
+        found = counts[code, category]
+        found[severity] += int(number)
+        found["late"] += int(late_number)
+        found["decided"] += int(decided_number)
+    result: dict[str, dict[str, Tally]] = defaultdict(dict)
+    for (code, category), found in counts.items():
+        result[code][category] = Tally(minor=found["minor"], major=found["major"], critical=found["critical"],
+                                       late=found["late"], decided=found["decided"])
+    return result
+
+
+def _sample_tallies(connection: Connection, period: str) -> dict[str, SampleTally]:
+    """By compound, the results of ``period`` counted (resulted, failed, rejected), by the database."""
+    from renovation.domain.horserace import SampleTally
+
+    failed = case((results.c.passed.is_(False), 1), else_=0)
+    rejected = case((results.c.rejected.is_(True), 1), else_=0)
+    query = select(results.c.code, func.count(), func.sum(failed), func.sum(rejected)).where(
+        results.c.period == period).group_by(results.c.code)
+    return {code: SampleTally(resulted=int(number), failed=int(failed_number), rejected=int(rejected_number))
+            for code, number, failed_number, rejected_number in _driver_rows(connection, query)}
 
 
 def _as_read(found: Iterable[Any], key: Any = None) -> list[Any]:

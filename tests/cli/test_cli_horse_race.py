@@ -235,3 +235,57 @@ def test_explain_tables_csv_and_words(june: Renovation) -> None:
     assert {(row["code"], row["total"], row["recorded_total"]) for row in rows} == {("JM", "68.94", "80.00")}
     assert sum(Decimal(row["points"]) for row in rows if row["component"] == "quality") == 40
     assert rows[0]["ids"] == "F1 I1 I2"
+
+
+def test_every_compound_s_explained_total_is_its_total_on_the_boards(run: Renovation) -> None:
+    """The boards count a period's findings and results in the database; explain counts them one by one:
+    on a simulated programme (findings rectified, closed, reopened and overdue; samples failed and
+    resampled; tickets late), every compound's explained total is its total on both boards."""
+    run.ok("demo", "--compounds", "8", "--until", "2021-06-30")
+    today = ("--today", "2021-06-30")
+    for period in ("2021-04", "2021-05"):  # the last months the bureau scored
+        computed = {row["code"]: row["total"]
+                    for row in run.json(*today, "ranking", "--computed", "--by", "compound", "--period", period)}
+        beside = {row["code"]: row["computed_total"]
+                  for row in run.json(*today, "ranking", "--by", "compound", "--period", period)}
+        assert computed and beside, period
+        for code in computed.keys() | beside.keys():
+            explained = run.json(*today, "ranking", "explain", code, "--period", period)["total"]
+            assert computed.get(code, explained) == explained == beside.get(code, explained), (period, code)
+
+
+def test_the_board_counts_findings_and_results_as_explain_counts_them(run: Renovation) -> None:
+    """The same, at the edges: for every period and for days that are the findings' due dates (a finding
+    due today is not late yet; due yesterday, it is), the counts the boards get from the database are
+    the counts worked out from the findings and results one by one."""
+    from datetime import date, timedelta
+
+    from sqlalchemy import select
+
+    from renovation.projections.computed import facts, findings
+    from renovation.services.workspace import Workspace
+
+    run.ok("demo", "--compounds", "6", "--until", "2021-05-31")
+    workspace = Workspace(str(run.db))
+    try:
+        with workspace.read_models("computed").engine.connect() as connection:
+            dues = sorted(set(connection.execute(select(findings.c.due)).scalars()))
+            days = sorted({*dues[::7], *(due + timedelta(days=1) for due in dues[::11]), date(2021, 5, 31)})
+            checked = 0
+            for period in ("2021-03", "2021-04", "2021-05"):
+                for today in days:
+                    board = {fact.code: fact for _who, fact in facts(connection, period, today)}
+                    for code, fact in board.items():
+                        ((_who, one),) = facts(connection, period, today, code)
+                        for category in ("quality", "safety", "civilized"):
+                            counted, listed = fact.tally(category), one.tally(category)
+                            assert (counted.minor, counted.major, counted.critical, counted.late,
+                                    counted.decided) == (listed.minor, listed.major, listed.critical, listed.late,
+                                                         listed.decided), (period, today, code, category)
+                        assert fact.results().resulted == one.results().resulted
+                        assert (fact.results().failed, fact.results().rejected) == (
+                            one.results().failed, one.results().rejected), (period, today, code)
+                        checked += 1
+            assert checked > 100
+    finally:
+        workspace.close()
