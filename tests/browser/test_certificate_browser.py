@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from cdp_client import Browser
+from test_notice_browser import REGISTER
 from test_report_browser import (
     chromium,  # noqa: F401 - its autouse fixture: skipped (or failed under CI) without Chromium
     console_errors,
@@ -19,9 +20,6 @@ from test_report_browser import (
     requests_outside,
 )
 
-REGISTER = ["--name", "吉明小区", "--district", "龙山区", "--contractor", "辽源建工", "--households", "320",
-            "--contract-value", "1000000", "--planned-start", "2021-03-01", "--planned-finish", "2021-09-30",
-            "--registered-on", "2021-01-04"]
 BOQ = "item,description,unit,quantity,unit_price\nA1,雨污分流,m,100,123.45\nB2,外墙保温,m2,50,185\n"
 
 

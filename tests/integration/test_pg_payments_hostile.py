@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from tests.integration.test_pg_roles import REFUSED, Store, applied, store  # noqa: F401  (fixtures)
+from tests.integration.test_pg_roles import REFUSED, Store, applied, certify_both, store  # noqa: F401  (fixtures)
 
 
 def _append(applied: Store, user: str, topic: str, state: dict) -> None:
@@ -41,14 +41,7 @@ def test_the_append_function_refuses_a_payment_event_of_the_wrong_role(applied: 
 
 
 def test_a_contractor_login_learns_nothing_of_the_other_compounds_payments(applied: Store, tmp_path: Path) -> None:
-    boq = tmp_path / "boq.csv"
-    boq.write_text("item,description,unit,quantity,unit_price\nA1,雨污分流,m,100,123.45\n", encoding="utf-8")
-    for code in ("JM", "LY"):
-        for user, args in (("孙工", ("boq", "import", code, str(boq))),
-                           ("孙工", ("meter", code, "--item", "A1", "--period", "2021-03", "--quantity", "10")),
-                           ("孙工", ("payment", "certify", code, "--period", "2021-03"))):
-            result = applied.cli(*args, user=user, db=applied.url_of(user))
-            assert result.exit_code == 0, (args, result.output)
+    certify_both(applied, tmp_path)
     applied.project()
     on = applied.rows("孙工", "SELECT issued_on FROM {} WHERE code = 'LY'", "payments_certificates")[0][0]
     paid = applied.cli("payment", "record", "LY", "C1", "--amount", "100", "--date", on, user="周科长",
@@ -66,4 +59,5 @@ def test_a_contractor_login_learns_nothing_of_the_other_compounds_payments(appli
     listed = applied.cli("payment", "list", "--json", user="李经理", db=url)
     assert [row["code"] for row in json.loads(listed.stdout)] == ["JM"]
     as_of = applied.cli("payment", "list", "--as-of", "2999-01-01", "--json", user="李经理", db=url)
-    assert as_of.exit_code != 0 or [row["code"] for row in json.loads(as_of.stdout)] == ["JM"], as_of.output
+    # as of a moment the boards are replayed from the log, which a contractor's login may not read
+    assert (as_of.exit_code, "may not read the event log" in as_of.output) == (1, True), as_of.output

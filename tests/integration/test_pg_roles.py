@@ -869,10 +869,9 @@ def test_a_read_model_this_version_changed_is_set_up_by_the_owner_not_by_a_reade
     assert board.exit_code == 0, board.output
 
 
-def test_a_contractor_reads_its_own_certificates_and_payments_only(applied: Store, tmp_path: Path) -> None:
-    """Progress payments: each login records what its role may (the auditor certifies, the bureau pays;
-    the database refuses a supervisor's certificate), and a contractor's login reads the payments
-    tables of its own compounds only, through row-level security as the other read models."""
+def certify_both(applied: Store, tmp_path: Path) -> None:
+    """JM and LY each with item A1 in its bill, 10 m of it metered for 2021-03 and certified (C1), through
+    the auditor's own login."""
     boq = tmp_path / "boq.csv"
     boq.write_text("item,description,unit,quantity,unit_price\nA1,雨污分流,m,100,123.45\n", encoding="utf-8")
     for code in ("JM", "LY"):
@@ -881,6 +880,13 @@ def test_a_contractor_reads_its_own_certificates_and_payments_only(applied: Stor
                            ("孙工", ("payment", "certify", code, "--period", "2021-03"))):
             result = applied.cli(*args, user=user, db=applied.url_of(user))
             assert result.exit_code == 0, (args, result.output)
+
+
+def test_a_contractor_reads_its_own_certificates_and_payments_only(applied: Store, tmp_path: Path) -> None:
+    """Progress payments: each login records what its role may (the auditor certifies, the bureau pays;
+    the database refuses a supervisor's certificate), and a contractor's login reads the payments
+    tables of its own compounds only, through row-level security as the other read models."""
+    certify_both(applied, tmp_path)
     metered = applied.cli("meter", "JM", "--item", "A1", "--period", "2021-04", "--quantity", "1", user="孙工",
                           db=applied.url_of("孙工"))
     assert metered.exit_code == 0, metered.output
