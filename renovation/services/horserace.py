@@ -60,9 +60,11 @@ class Explanation(TypedDict):
 
 
 def weighted(scores: dict[str, Decimal], weights: dict[str, int]) -> Decimal:
-    """The computed total, unrounded: Σ score × weight ÷ Σ weights."""
-    total_weight = sum(weights.values())
-    return sum((scores[d] * weights[d] for d in SCORE_DIMENSIONS), Decimal(0)) / total_weight
+    """The total, unrounded, as the recorded board works it out (``ranking.weighted_total``)."""
+    from renovation.projections.ranking import weighted_total
+
+    ordered = [weights[d] for d in SCORE_DIMENSIONS]
+    return weighted_total([scores[d] for d in SCORE_DIMENSIONS], ordered, sum(ordered))
 
 
 def _scored(connection: Connection, period: str, today: date, formula: Formula, codes: Collection[str] | None,
