@@ -207,6 +207,7 @@ COMMAND_MODULES = {
     "progress": "boards", "quality": "boards", "ranking": "boards", "ledger": "boards", "projections": "boards",
     "audit": "audit", "export": "transfer", "import": "transfer", "backup": "backup", "restore": "backup",
     "demo": "demo", "report": "report", "db": "db", "digest": "digest", "payment": "payment",
+    "user": "user", "serve": "serve",
 }
 
 

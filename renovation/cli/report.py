@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
 
 import click
 
@@ -34,7 +33,7 @@ def report(session: Session, html_path: Path, period: str | None) -> None:
     from renovation.cli.inputs import period_option
 
     period = period_option(period)
-    weights = session.config.ranking.weights.as_dict()  # a bad renovation.toml: exit 2, one line
+    session.config.ranking.weights  # noqa: B018 - a bad renovation.toml: exit 2, one line, before the work
     from renovation.services.outputs import BadOutput, check_target, writing
 
     protected = session.workspace.store_files()
@@ -42,24 +41,11 @@ def report(session: Session, html_path: Path, period: str | None) -> None:
         check_target(html_path, protected)  # refused before the work, not after
     except BadOutput as error:
         raise click.UsageError(f"--html: cannot write {error}") from None
+    from renovation.services import report as service
+
     today = session.today()
-    models = session.read_models("progress", "quality", "ledger", "ranking", "feedback")
-
-    from renovation.report.data import gather  # the read models and matplotlib: only when run
-    from renovation.report.html import render
-    from renovation.services.scope import own_codes
-
-    codes = own_codes(session.workspace, session.user)
-    with models.engine.connect() as connection:
-        data = gather(connection, today=today, weights=weights, period=period, codes=codes)
-    from dataclasses import replace
-
-    from renovation.services.horserace import beside
-
-    data = replace(data, **{  # the computed horse race beside the recorded board
-        name: cast(Any, beside(session.workspace, cast(Any, getattr(data, name)), by, today, user=session.user))
-        for name, by in (("board_contractors", "contractor"), ("board_compounds", "compound"))})
-    document = render(data, session.lang)
+    data = service.gathered(session.workspace, session.user, today, period)
+    document = service.document(data, session.lang)
     try:
         with writing(html_path, protected) as out:
             out.write(document)

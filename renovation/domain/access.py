@@ -42,6 +42,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "certify": ("auditor",),  # payment certificates (计量支付)
     "pay": ("bureau",),  # payments against them, and the release of the retention
     "maintain": ("bureau", "auditor"),  # rebuild read models, initialise the chain, demo, import
+    "accounts": ("bureau",),  # the web board's passwords (``renovation user passwd``)
 }
 
 

@@ -196,6 +196,9 @@ def apply_roles(ws: Workspace, plan: Plan) -> int:
     from renovation.store import photos
 
     photos.ensure(backend)  # a store made before photos were kept gets their table (the plan grants on it)
+    from renovation.store import accounts
+
+    accounts.ensure(backend)  # the web board's accounts, likewise
     if app.recorder.events_table_name != EVENTS_TABLE:  # type: ignore[attr-defined]
         raise Refused(f"unexpected events table {app.recorder.events_table_name}")  # type: ignore[attr-defined]
     if ChainStore(backend).head() is None and not app.is_empty():

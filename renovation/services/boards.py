@@ -141,6 +141,14 @@ def ranking(ws: Workspace, period: str | None, by: str, today: date,
         return ranking_rows(connection, weights, period, by)
 
 
+def ranking_periods(ws: Workspace) -> list[str]:
+    """The periods the bureau has scored, earliest first."""
+    from renovation.projections.ranking import periods
+
+    with ws.read_models("ranking").engine.connect() as connection:
+        return periods(connection)
+
+
 def ledger(ws: Workspace, code: str, item: str | None, period: str | None,
            as_of: datetime | None = None, *, user: str | None = None) -> list[LedgerRow]:
     from renovation.projections.ledger import ledger_items_of, ledger_rows

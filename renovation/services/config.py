@@ -57,6 +57,12 @@ Found in the working directory, or given with ``--config``::
     retention_percent = 3        # retention (保留金) held on the cumulative metered value, 0-100, to 0.01;
                                  # each certificate records the percent it used
     defects_months = 24          # the defects liability period after hand-over, before the retention is released
+
+    [web]                        # the web board (``renovation serve``)
+    public_ranking = false       # a visitor who has not signed in sees the horse-race board, and nothing else
+    session_hours = 12           # how long a sign-in lasts
+    attempts = 5                 # failed sign-ins, per person and per address, before a pause of
+    lockout_minutes = 15         # this many minutes
 """
 
 from __future__ import annotations
@@ -133,6 +139,14 @@ class Payments:
 
 
 @dataclass(frozen=True)
+class Web:
+    public_ranking: bool = False
+    session_hours: int = 12
+    attempts: int = 5
+    lockout_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class UserEntry:
     role: str
     contractor: str | None = None
@@ -150,6 +164,7 @@ class Config:
     #: ``[horse_race]`` as checked (None: the defaults), made a ``Formula`` by ``horse_race`` when asked for.
     horse_race_table: Any = None
     payments: Payments = field(default_factory=Payments)
+    web: Web = field(default_factory=Web)
     users: dict[str, UserEntry] | None = None
     source: str | None = None
 
@@ -201,6 +216,8 @@ def load_config(path: str | None) -> Config:
         photos=Photos(checked.photos.max_mb),
         horse_race_table=checked.horse_race,
         payments=Payments(canonical(checked.payments.retention_percent), checked.payments.defects_months),
+        web=Web(checked.web.public_ranking, checked.web.session_hours, checked.web.attempts,
+                checked.web.lockout_minutes),
         users=users,
         source=str(file),
     )

@@ -79,6 +79,18 @@ class PaymentsSchema(BaseModel):
         return value
 
 
+class WebSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Whether a visitor who has not signed in sees the horse-race board (and nothing else).
+    public_ranking: bool = Field(False, strict=True)
+    #: How long a sign-in lasts, in hours.
+    session_hours: int = Field(12, ge=1, le=720, strict=True)
+    #: Sign-in attempts that fail, per person and per address, before a pause of ``lockout_minutes``.
+    attempts: int = Field(5, ge=1, le=100, strict=True)
+    lockout_minutes: int = Field(15, ge=1, le=1440, strict=True)
+
+
 class UserSchema(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -182,6 +194,7 @@ class ConfigSchema(BaseModel):
     photos: PhotosSchema = PhotosSchema()
     horse_race: HorseRaceSchema = HorseRaceSchema()
     payments: PaymentsSchema = PaymentsSchema()
+    web: WebSchema = WebSchema()
     users: dict[str, UserSchema] | None = None
 
     @model_validator(mode="after")

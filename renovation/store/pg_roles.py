@@ -48,6 +48,8 @@ Privileges (everything revoked from PUBLIC and the groups first):
 - The writers SELECT everything (events, chain, meta, logins, snapshots, photos, read models) and
   INSERT photos (kept by their SHA-256, which ``audit verify`` checks). They write no read model and
   no snapshot.
+- The web board's password hashes (``web_accounts``): the bureau reads and sets them (``renovation user
+  passwd``), the projector reads them (``renovation serve`` runs under its login); nobody else.
 - ``PREFIX_projector`` (LOGIN; a service, nobody's person) is the only login that writes the read
   models and the snapshots: ``renovation projections follow`` runs under it, catches the read models
   up and snapshots the compounds whose snapshot lags. It reads the log, and calls no append. Every
@@ -110,6 +112,7 @@ from typing import Any
 from psycopg import sql
 
 from renovation.domain.access import ROLES, User
+from renovation.store.accounts import ACCOUNTS_TABLE
 from renovation.store.backend import LOCK_TIMEOUT_SECONDS, SNAPSHOTS_TABLE
 from renovation.store.chain import CHAIN_TABLE, LOGINS_TABLE, META_TABLE, ROLES_APPLIED_KEY
 from renovation.store.photos import PHOTOS_TABLE
@@ -285,7 +288,7 @@ class _Names:
         self.everyone = sql.SQL(", ").join([*(self.groups[role] for role in ROLES), self.projector])
         self.read_models = read_models
         self.ours = (EVENTS_TABLE, SNAPSHOTS_TABLE, CHAIN_TABLE, META_TABLE, LOGINS_TABLE, KINDS_TABLE, CODES_TABLE,
-                     PHOTOS_TABLE, *read_models)
+                     PHOTOS_TABLE, ACCOUNTS_TABLE, *read_models)
         self.events = self.t(EVENTS_TABLE)
 
     def t(self, name: str) -> sql.Composable:
@@ -413,10 +416,14 @@ def _grants(n: _Names) -> Step:
     # Writers read everything and write only through the append function (and the photos, which are
     # kept by their SHA-256 and checked by audit verify); the projector reads the log and writes the
     # read models and the snapshots.
-    everything = tuple(name for name in n.ours if name != KINDS_TABLE)
+    everything = tuple(name for name in n.ours if name not in (KINDS_TABLE, ACCOUNTS_TABLE))
     grants.add("GRANT SELECT ON TABLE {} TO {}, {}", n.tables(everything), n.writers, n.projector)
     grants.add("GRANT INSERT ON TABLE {} TO {}", n.t(PHOTOS_TABLE), n.writers)
     grants.add("GRANT INSERT ON TABLE {} TO {}", n.t(SNAPSHOTS_TABLE), n.projector)
+    # The web board's password hashes: the bureau sets them (``user passwd``); the projector, whose login
+    # ``renovation serve`` runs under, checks a sign-in against them. Nobody else reads them.
+    grants.add("GRANT SELECT, INSERT, UPDATE ON TABLE {} TO {}", n.t(ACCOUNTS_TABLE), n.groups["bureau"])
+    grants.add("GRANT SELECT ON TABLE {} TO {}", n.t(ACCOUNTS_TABLE), n.projector)
     grants.add("GRANT INSERT, UPDATE, DELETE ON TABLE {} TO {}", n.tables(n.read_models), n.projector)
     grants.add("GRANT SELECT ON TABLE {} TO {}", n.tables((*RANKING_TABLES, *CONTRACTOR_TABLES, *CODE_TABLES,
                                                            META_TABLE, TRACKING_TABLE)), n.groups["contractor"])

@@ -1,0 +1,467 @@
+"""The web application: routes, sign-in, and the pages, each a thin view of a use case.
+
+Who sees what is the command line's rule (``renovation.services.scope``), applied by the same
+services with the person signed in as the user: a contractor sees its own compounds' details and never
+a blind sample before its result; another contractor's compound is a 404, as for a code that is not
+there. A visitor who has not signed in sees the horse-race board if ``[web] public_ranking`` allows it,
+and is sent to sign in for everything else. With no ``[users]`` in ``renovation.toml`` (a single-user
+laptop) nobody signs in and everything is shown, as on the command line; ``renovation serve`` then
+listens on this machine only.
+
+Live: every page catches its read models up with the log when it is asked for (as a read command
+does), so a write made from the command line shows on the next request; the ``?screen=1`` layout asks
+the server for the log's head every second and reloads when it has moved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import queue
+import secrets
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlencode
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from renovation.domain import errors
+from renovation.report.labels import display, label
+from renovation.web import views
+
+if TYPE_CHECKING:
+    from renovation.services.workspace import Workspace
+
+HERE = Path(__file__).parent
+LOG = logging.getLogger("renovation.web")
+
+#: The user name of a visitor who has not signed in: no name in [users] can be it (control characters
+#: are refused there), so every scoped service shows them nothing but the public board.
+ANONYMOUS = "\x00anonymous"
+#: The most a sign-in form's body may be.
+FORM_LIMIT = 4096
+#: Sign-ins checked at once (argon2 takes 64 MiB and tens of milliseconds each).
+HASHING_AT_ONCE = 2
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+                                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+#: The report is one self-contained document with its own inline style and SVG charts.
+REPORT_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
+                 "base-uri 'none'; form-action 'none'")
+
+
+class Workspaces:
+    """A few workspaces (store, configuration, application, read models), each used by one request at a
+    time: the server's threads share them instead of each opening connections of its own."""
+
+    def __init__(self, make: Callable[[], Workspace], size: int) -> None:
+        self._make = make
+        self._idle: queue.LifoQueue[Workspace] = queue.LifoQueue()
+        self._made: list[Workspace] = []
+        self._slots = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[Workspace]:
+        with self._slots:
+            try:
+                ws = self._idle.get_nowait()
+            except queue.Empty:
+                ws = self._make()
+                with self._lock:
+                    self._made.append(ws)
+            try:
+                yield ws
+            finally:
+                self._idle.put(ws)
+
+    def close(self) -> None:
+        with self._lock:
+            for ws in self._made:
+                ws.close()
+            self._made.clear()
+
+
+@dataclass
+class Attempts:
+    """Failed sign-ins per person and per address: after ``limit`` within ``window`` seconds, more are
+    refused (429) without checking a password until the oldest is that old."""
+
+    limit: int
+    window: float
+    failures: dict[str, list[float]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        kept = [at for at in self.failures.get(key, []) if now - at < self.window]
+        if kept:
+            self.failures[key] = kept
+        else:
+            self.failures.pop(key, None)
+        return kept
+
+    def wait(self, keys: list[str]) -> int:
+        """Seconds until a sign-in may be tried again for these keys (0: now)."""
+        now = time.monotonic()
+        with self.lock:
+            waits = [self.window - (now - recent[0]) for key in keys
+                     if len(recent := self._recent(key, now)) >= self.limit]
+        return int(max(waits)) + 1 if waits else 0
+
+    def failed(self, keys: list[str]) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if len(self.failures) > 100_000:  # many names or addresses: forget those whose window has passed
+                for key in list(self.failures):
+                    self._recent(key, now)
+            for key in keys:
+                self.failures.setdefault(key, []).append(now)
+
+    def succeeded(self, name_key: str) -> None:
+        with self.lock:
+            self.failures.pop(name_key, None)
+
+
+@dataclass
+class Site:
+    """What every request shares."""
+
+    workspaces: Workspaces
+    today: Callable[[Workspace], date]
+    lang: str
+    open_access: bool
+    local_user: str
+    public_ranking: bool
+    session_seconds: int
+    attempts: Attempts
+    hashing: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(HASHING_AT_ONCE))
+    templates: Environment = field(default_factory=lambda: environment())
+
+
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["label"] = label
+    env.globals["show"] = display
+    env.globals["table"] = lambda *args, **kwargs: Markup(views.table(*args, **kwargs))
+    return env
+
+
+# -- who asks ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Visitor:
+    user: str  # the name services scope by (ANONYMOUS: nobody signed in)
+    signed_in: bool
+    role: str | None
+    lang: str
+    screen: bool
+
+    @property
+    def anonymous(self) -> bool:
+        return self.user == ANONYMOUS
+
+
+def site_of(request: Request) -> Site:
+    site: Site = request.app.state.site
+    return site
+
+
+def lang_of(request: Request, site: Site) -> str:
+    asked = request.query_params.get("lang")
+    if asked in ("zh", "en"):
+        request.session["lang"] = asked
+        return asked
+    kept = request.session.get("lang")
+    if kept in ("zh", "en"):
+        return str(kept)
+    accepted = request.headers.get("accept-language", "").strip().lower()
+    if accepted:
+        return "zh" if accepted.startswith("zh") else "en"
+    return site.lang
+
+
+def fingerprint(hashed: str | None) -> str:
+    """What a session keeps of the password hash it signed in with: a new password ends the session."""
+    return hashlib.sha256((hashed or "").encode()).hexdigest()[:16]
+
+
+def visitor(request: Request, ws: Workspace) -> Visitor:
+    site = site_of(request)
+    lang = lang_of(request, site)
+    screen = request.query_params.get("screen") == "1"
+    if site.open_access:
+        return Visitor(site.local_user, True, None, lang, screen)
+    name = request.session.get("user")
+    if isinstance(name, str):
+        from renovation.store import accounts
+
+        access = ws.config.access()
+        role = access.role(name)
+        if role is not None and request.session.get("key") == fingerprint(accounts.hash_of(ws.backend, name)):
+            return Visitor(name, True, role, lang, screen)
+        request.session.clear()  # removed from [users], or the password changed: signed out
+    return Visitor(ANONYMOUS, False, None, lang, screen)
+
+
+def page(handler: Callable[[Request, Workspace, Visitor], Response], *, public: bool = False) -> Callable[..., Any]:
+    """A page: a workspace from the pool, who asks, and the sign-in asked for where it is needed. Runs
+    in the server's thread pool (the services are blocking)."""
+
+    def endpoint(request: Request) -> Response:
+        site = site_of(request)
+        with site.workspaces.take() as ws:
+            who = visitor(request, ws)
+            if not who.signed_in and not (public and site.public_ranking):
+                return RedirectResponse(f"/signin?{urlencode({'next': wanted(request)})}", status_code=303)
+            if who.screen:
+                request.state.head = ws.backend.log_head()  # before the catch-up: a later write reloads the page
+            try:
+                return handler(request, ws, who)
+            except errors.CompoundNotFound:
+                raise HTTPException(404) from None
+            except ValueError as error:
+                raise HTTPException(400, str(error)) from None
+
+    return endpoint
+
+
+def wanted(request: Request) -> str:
+    """The path and query asked for, to come back to after signing in (never another site)."""
+    path = request.url.path
+    return path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def safe_next(raw: str | None) -> str:
+    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw or any(ch < " " for ch in raw):
+        return "/"
+    return raw
+
+
+def render(request: Request, who: Visitor, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    site = site_of(request)
+    other = {**request.query_params, "lang": "en" if who.lang == "zh" else "zh"}
+    document = site.templates.get_template(template).render(
+        who=who, lang=who.lang, path=request.url.path, other_lang=f"?{urlencode(other)}", words=views.words(who.lang),
+        public_ranking=site.public_ranking, open_access=site.open_access, head=getattr(request.state, "head", None),
+        **context)
+    return HTMLResponse(document, status_code=status)
+
+
+# -- pages -------------------------------------------------------------------------------------------------
+
+
+def ranking_page(request: Request, ws: Workspace, who: Visitor) -> Response:
+    query = views.RankingQuery.of(request.query_params)
+    if query.computed and not who.signed_in:
+        return RedirectResponse(f"/signin?{urlencode({'next': wanted(request)})}", status_code=303)
+    today = site_of(request).today(ws)
+    return render(request, who, "ranking.html", **views.ranking(ws, who.user, today, query))
+
+
+def progress_page(request: Request, ws: Workspace, who: Visitor) -> Response:
+    return render(request, who, "progress.html", **views.progress(ws, who.user, site_of(request).today(ws)))
+
+
+def quality_page(request: Request, ws: Workspace, who: Visitor) -> Response:
+    by = views.choice(request.query_params, "by", ("compound", "contractor"))
+    return render(request, who, "quality.html", **views.quality(ws, who.user, site_of(request).today(ws), by))
+
+
+def digest_page(request: Request, ws: Workspace, who: Visitor) -> Response:
+    today = site_of(request).today(ws)
+    return render(request, who, "digest.html", **views.digest(ws, who.user, today, request.query_params, who.lang))
+
+
+def worklist_page(request: Request, ws: Workspace, who: Visitor) -> Response:
+    return render(request, who, "worklist.html", **views.worklist(ws, who.user, site_of(request).today(ws)))
+
+
+def compound_page(request: Request, ws: Workspace, who: Visitor) -> Response:
+    code = views.code_of(request.path_params["code"])
+    return render(request, who, "compound.html", **views.compound(ws, who.user, site_of(request).today(ws), code))
+
+
+def report_page(request: Request, ws: Workspace, who: Visitor) -> Response:
+    from renovation.services import report
+
+    period = views.period_of(request.query_params)
+    data = report.gathered(ws, who.user, site_of(request).today(ws), period)
+    response = HTMLResponse(report.document(data, who.lang))
+    response.headers["Content-Security-Policy"] = REPORT_POLICY
+    return response
+
+
+def head_endpoint(request: Request, ws: Workspace, who: Visitor) -> Response:
+    return JSONResponse({"head": ws.backend.log_head()})
+
+
+def signin_form(request: Request) -> Response:
+    site = site_of(request)
+    if site.open_access:
+        return RedirectResponse("/", status_code=303)
+    lang = lang_of(request, site)
+    who = Visitor(ANONYMOUS, False, None, lang, False)
+    return render(request, who, "signin.html", next=safe_next(request.query_params.get("next")), failed=None)
+
+
+async def signin(request: Request) -> Response:
+    site = site_of(request)
+    if site.open_access:
+        return RedirectResponse("/", status_code=303)
+    origin = request.headers.get("origin")
+    if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+        raise HTTPException(403, "a sign-in comes from this site's own form")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_LIMIT:
+            raise HTTPException(413)
+    try:
+        form = {key: values[-1] for key, values in parse_qs(body.decode("utf-8"), max_num_fields=8).items()}
+    except (UnicodeDecodeError, ValueError):
+        raise HTTPException(400, "a sign-in form is name=...&password=...") from None
+    name = " ".join(form.get("name", "").split())
+    password = form.get("password", "")
+    target = safe_next(form.get("next"))
+    lang = lang_of(request, site)
+    who = Visitor(ANONYMOUS, False, None, lang, False)
+    address = request.client.host if request.client else "?"
+    keys = [f"name:{name}", f"address:{address}"]
+    pause = site.attempts.wait(keys)
+    if pause:
+        response = render(request, who, "signin.html", status=429, next=target, failed="wait", seconds=pause)
+        response.headers["Retry-After"] = str(pause)
+        return response
+
+    def check() -> str | None:
+        with site.hashing, site.workspaces.take() as ws:
+            from renovation.services.accounts import verify
+            from renovation.store import accounts
+
+            return fingerprint(accounts.hash_of(ws.backend, name)) if verify(ws, name, password) else None
+
+    key = await run_in_threadpool(check)
+    if key is None:
+        site.attempts.failed(keys)
+        return render(request, who, "signin.html", status=401, next=target, failed="wrong")
+    site.attempts.succeeded(keys[0])
+    request.session.clear()
+    request.session.update({"user": name, "key": key, "lang": lang})
+    return RedirectResponse(target, status_code=303)
+
+
+async def signout(request: Request) -> Response:
+    origin = request.headers.get("origin")
+    if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+        raise HTTPException(403, "a sign-out comes from this site's own form")
+    request.session.clear()
+    return RedirectResponse("/", status_code=303)
+
+
+def home(request: Request) -> Response:
+    return RedirectResponse("/ranking" + (f"?{request.url.query}" if request.url.query else ""), status_code=303)
+
+
+async def http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    site = site_of(request)
+    lang = lang_of(request, site) if "session" in request.scope else site.lang
+    who = Visitor(ANONYMOUS, False, None, lang, False)
+    document = site.templates.get_template("error.html").render(
+        who=who, lang=lang, path="", other_lang="?lang=" + ("en" if lang == "zh" else "zh"), words=views.words(lang),
+        status=error.status_code, head=None,
+        detail=error.detail if error.status_code == 400 else None, public_ranking=False, open_access=False)
+    return HTMLResponse(document, status_code=error.status_code, headers=error.headers)
+
+
+async def server_error(request: Request, error: Exception) -> Response:
+    """A fault of the server or the database: logged, and one plain page (never a traceback)."""
+    from renovation.cli import translatable
+
+    if isinstance(error, translatable()):
+        LOG.warning("%s %s: %s", request.method, request.url.path, " ".join(str(error).split())[:300])
+        return HTMLResponse("<!DOCTYPE html><title>503</title><p>The store cannot answer now; try again.</p>",
+                            status_code=503)
+    LOG.exception("%s %s", request.method, request.url.path)
+    return HTMLResponse("<!DOCTYPE html><title>500</title><p>Something went wrong.</p>", status_code=500)
+
+
+class Headers:
+    """Security headers on every response (ASGI middleware)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _value in message.get("headers", [])}
+                extra = [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()
+                         if name.lower().encode() not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+def create_app(site: Site, secret: str | None = None, *, https_only: bool = False) -> Starlette:
+    routes = [
+        Route("/", home),
+        Route("/ranking", page(ranking_page, public=True)),
+        Route("/progress", page(progress_page)),
+        Route("/quality", page(quality_page)),
+        Route("/digest", page(digest_page)),
+        Route("/worklist", page(worklist_page)),
+        Route("/compound/{code}", page(compound_page)),
+        Route("/report", page(report_page)),
+        Route("/head", page(head_endpoint, public=True)),
+        Route("/signin", signin_form, methods=["GET"]),
+        Route("/signin", signin, methods=["POST"]),
+        Route("/signout", signout, methods=["POST"]),
+        Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    middleware = [
+        Middleware(Headers),
+        Middleware(SessionMiddleware, secret_key=secret or secrets.token_urlsafe(32), session_cookie="renovation",
+                   max_age=site.session_seconds, same_site="lax", https_only=https_only),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            site.workspaces.close()
+
+    app = Starlette(routes=routes, middleware=middleware,
+                    exception_handlers={HTTPException: http_error, Exception: server_error}, lifespan=lifespan)
+    app.state.site = site
+    return app
