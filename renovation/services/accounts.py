@@ -80,17 +80,36 @@ def set_password(ws: Workspace, by: str, name: str, password: str) -> str:
     return role
 
 
-def verify(ws: Workspace, name: str, password: str) -> bool:
-    """Whether ``name`` is in ``[users]`` and ``password`` is theirs."""
-    from argon2.exceptions import InvalidHashError, VerificationError
-
+def _hash_of(ws: Workspace, name: str) -> str | None:
     from renovation.store import accounts
+
+    ws.app  # noqa: B018 - binds the backend to the store
+    return accounts.hash_of(ws.backend, name)
+
+
+def verify(ws: Workspace, name: str, password: str) -> str | None:
+    """If ``name`` is in ``[users]`` and ``password`` is theirs, the key of this password (``key``);
+    else None."""
+    from argon2.exceptions import InvalidHashError, VerificationError
 
     access = ws.config.access()
     known = access.users is not None and access.role(name) is not None and 0 < len(password) <= MAX_LENGTH
-    hashed = accounts.hash_of(ws.backend, name) if known else None
+    hashed = _hash_of(ws, name) if known else None
     try:
         hasher().verify(hashed or _decoy(), password[:MAX_LENGTH])
     except (VerificationError, InvalidHashError):
-        return False
-    return hashed is not None
+        return None
+    return _fingerprint(hashed) if hashed is not None else None
+
+
+def key(ws: Workspace, name: str) -> str | None:
+    """What a sign-in keeps of ``name``'s password: a new password (or none) no longer matches it, which
+    ends the sessions signed in with the old one. None: no account."""
+    hashed = _hash_of(ws, name)
+    return _fingerprint(hashed) if hashed is not None else None
+
+
+def _fingerprint(hashed: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(hashed.encode()).hexdigest()[:32]

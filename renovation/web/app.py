@@ -16,7 +16,6 @@ the server for the log's head every second and reloads when it has moved.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import queue
 import secrets
@@ -144,6 +143,26 @@ class Attempts:
             self.failures.pop(name_key, None)
 
 
+class Recent:
+    """The last few documents drawn, by what they were drawn from (thread-safe)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: dict[Any, str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> str | None:
+        with self._lock:
+            return self._kept.get(key)
+
+    def put(self, key: Any, document: str) -> None:
+        with self._lock:
+            self._kept.pop(key, None)
+            self._kept[key] = document
+            while len(self._kept) > self.size:
+                del self._kept[next(iter(self._kept))]
+
+
 @dataclass
 class Site:
     """What every request shares."""
@@ -158,6 +177,7 @@ class Site:
     attempts: Attempts
     hashing: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(HASHING_AT_ONCE))
     templates: Environment = field(default_factory=lambda: environment())
+    reports: Recent = field(default_factory=lambda: Recent(16))
 
 
 def environment() -> Environment:
@@ -204,11 +224,6 @@ def lang_of(request: Request, site: Site) -> str:
     return site.lang
 
 
-def fingerprint(hashed: str | None) -> str:
-    """What a session keeps of the password hash it signed in with: a new password ends the session."""
-    return hashlib.sha256((hashed or "").encode()).hexdigest()[:16]
-
-
 def visitor(request: Request, ws: Workspace) -> Visitor:
     site = site_of(request)
     lang = lang_of(request, site)
@@ -217,11 +232,12 @@ def visitor(request: Request, ws: Workspace) -> Visitor:
         return Visitor(site.local_user, True, None, lang, screen)
     name = request.session.get("user")
     if isinstance(name, str):
-        from renovation.store import accounts
+        from renovation.services import accounts
 
         access = ws.config.access()
         role = access.role(name)
-        if role is not None and request.session.get("key") == fingerprint(accounts.hash_of(ws.backend, name)):
+        kept = request.session.get("key")
+        if role is not None and isinstance(kept, str) and kept == accounts.key(ws, name):
             return Visitor(name, True, role, lang, screen)
         request.session.clear()  # removed from [users], or the password changed: signed out
     return Visitor(ANONYMOUS, False, None, lang, screen)
@@ -307,10 +323,19 @@ def compound_page(request: Request, ws: Workspace, who: Visitor) -> Response:
 
 def report_page(request: Request, ws: Workspace, who: Visitor) -> Response:
     from renovation.services import report
+    from renovation.services.scope import company
 
+    site = site_of(request)
     period = views.period_of(request.query_params)
-    data = report.gathered(ws, who.user, site_of(request).today(ws), period)
-    response = HTMLResponse(report.document(data, who.lang))
+    today = site.today(ws)
+    # The report draws a second or more of charts; it changes only with the log, the day and who asks (the
+    # compounds they see): kept for those, it is drawn again once an event is recorded.
+    key = (ws.backend.log_head(), today, period, who.lang, company(ws, who.user))
+    document = site.reports.get(key)
+    if document is None:
+        document = report.document(report.gathered(ws, who.user, today, period), who.lang)
+        site.reports.put(key, document)
+    response = HTMLResponse(document)
     response.headers["Content-Security-Policy"] = REPORT_POLICY
     return response
 
@@ -358,11 +383,10 @@ async def signin(request: Request) -> Response:
         return response
 
     def check() -> str | None:
-        with site.hashing, site.workspaces.take() as ws:
-            from renovation.services.accounts import verify
-            from renovation.store import accounts
+        from renovation.services.accounts import verify
 
-            return fingerprint(accounts.hash_of(ws.backend, name)) if verify(ws, name, password) else None
+        with site.hashing, site.workspaces.take() as ws:
+            return verify(ws, name, password)
 
     key = await run_in_threadpool(check)
     if key is None:
