@@ -60,7 +60,7 @@ Found in the working directory, or given with ``--config``::
 
     [web]                        # the web board (``renovation serve``)
     public_ranking = false       # a visitor who has not signed in sees the horse-race board, and nothing else
-    session_hours = 12           # a sign-in lasts this long without a request
+    session_hours = 12           # a sign-in lasts this long, then the person signs in again
     attempts = 5                 # failed sign-ins, per person and per address, before a pause of
     lockout_minutes = 15         # this many minutes
 """

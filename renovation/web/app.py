@@ -236,8 +236,9 @@ def visitor(request: Request, ws: Workspace) -> Visitor:
 
         access = ws.config.access()
         role = access.role(name)
-        kept = request.session.get("key")
-        if role is not None and isinstance(kept, str) and kept == accounts.key(ws, name):
+        kept, since = request.session.get("key"), request.session.get("since")
+        fresh = isinstance(since, int) and 0 <= time.time() - since < site.session_seconds
+        if role is not None and fresh and isinstance(kept, str) and kept == accounts.key(ws, name):
             return Visitor(name, True, role, lang, screen)
         request.session.clear()  # removed from [users], or the password changed: signed out
     return Visitor(ANONYMOUS, False, None, lang, screen)
@@ -394,7 +395,7 @@ async def signin(request: Request) -> Response:
         return render(request, who, "signin.html", status=401, next=target, failed="wrong")
     site.attempts.succeeded(keys[0])
     request.session.clear()
-    request.session.update({"user": name, "key": key, "lang": lang})
+    request.session.update({"user": name, "key": key, "lang": lang, "since": int(time.time())})
     return RedirectResponse(target, status_code=303)
 
 
