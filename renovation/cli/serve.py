@@ -57,6 +57,7 @@ def serve(session: Session, host: str, port: int) -> None:
     def make() -> Workspace:
         ws = Workspace(session.db, session.workspace.config_path)
         ws.creates = False
+        ws._config = config  # read once, at start: every request sees the same [users] and roles
         return ws
 
     site = Site(
