@@ -51,7 +51,7 @@ MAY = {
     "variation": {"bureau"}, "score": {"bureau"}, "feedback": {"bureau"},
     "inspect": {"supervisor"}, "sample": {"supervisor"}, "result": {"supervisor"}, "close": {"supervisor"},
     "reopen": {"supervisor"}, "rectify": {"contractor"}, "meter": {"auditor"}, "correct": {"auditor"},
-    "maintain": {"bureau", "auditor"}, "certify": {"auditor"}, "pay": {"bureau"},
+    "maintain": {"bureau", "auditor"}, "certify": {"auditor"}, "pay": {"bureau"}, "accounts": {"bureau"},
 }
 
 SCORES = ["--quality", "80", "--safety", "85", "--progress", "90", "--civilized", "75", "--satisfaction", "88"]
@@ -87,6 +87,7 @@ WRITES: dict[str, tuple[str, list[str]]] = {
     "audit verify --init": ("maintain", ["audit", "verify", "--init"]),
     "import": ("maintain", ["import", "{import}"]),
     "export": ("maintain", ["export", "{export}"]),
+    "user passwd": ("accounts", ["user", "passwd", "张工", "--password-stdin"]),  # records no event
 }
 
 READS = [
@@ -103,7 +104,18 @@ def invoke(db: Path, user: str, *args: str, config: Path | None = None) -> Resul
     options = ["--db", str(db), "--user", user, "--today", "2021-06-30"]
     if config is not None:
         options += ["--config", str(config)]
-    return CliRunner().invoke(cli, [*options, *args], env=ENV)
+    return CliRunner().invoke(cli, [*options, *args], env=ENV, input="a-long-enough-password\n")
+
+
+def accounts_of(db: Path) -> list[str]:
+    """The names with a web password in the store (none before the first is set)."""
+    connection = sqlite3.connect(db)
+    try:
+        if not connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'web_accounts'").fetchall():
+            return []
+        return [name for (name,) in connection.execute("SELECT name FROM web_accounts")]
+    finally:
+        connection.close()
 
 
 def ok(db: Path, user: str, *args: str, config: Path | None = None) -> Result:
@@ -204,6 +216,8 @@ def test_every_write_command_as_every_role(store: tuple[Path, Path, Path], comma
             assert "chained" in result.output and f"by {user}" in result.output
         elif command == "export":
             assert event_count(db) == before and files["{export}"].exists()
+        elif command == "user passwd":
+            assert event_count(db) == before and accounts_of(db) == ["张工"]
         else:
             assert event_count(db) == before + 1
         return
@@ -213,6 +227,7 @@ def test_every_write_command_as_every_role(store: tuple[Path, Path, Path], comma
     (line,) = lines
     assert event_count(db) == before
     assert not files["{export}"].exists()
+    assert accounts_of(db) == []
     if who == "not listed":
         needed = " or ".join(sorted(MAY[action], key=ALLOWED[action].index))
         assert line.startswith(f"Error: user {user} is not in the configuration file's [users]; to ")
