@@ -57,6 +57,7 @@ def serve(session: Session, host: str, port: int) -> None:
     def make() -> Workspace:
         ws = Workspace(session.db, session.workspace.config_path)
         ws.creates = False
+        ws.app  # noqa: B018 - opens the store: sign-in and the log's head read the backend before any use case
         return ws
 
     site = Site(
