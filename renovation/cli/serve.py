@@ -58,6 +58,7 @@ def serve(session: Session, host: str, port: int) -> None:
         ws = Workspace(session.db, session.workspace.config_path)
         ws.creates = False
         ws._config = config  # read once, at start: every request sees the same [users] and roles
+        ws.app  # noqa: B018 - opens the store: sign-in and the log's head read the backend before any use case
         return ws
 
     site = Site(

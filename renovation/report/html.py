@@ -36,6 +36,9 @@ tr.last td { background: #fdecea; } tr.last td.mark { color: #c0392b; font-weigh
 figure { margin: 12px 0 24px; } figcaption { font-weight: 600; margin-bottom: 4px; }
 figure svg { max-width: 100%; height: auto; }
 footer { color: #5b6570; font-size: 12px; margin-top: 32px; }
+@media screen and (max-width: 760px) {  /* a phone (renovation serve's /report): wide tables scroll, not the page */
+  .boards { display: block; } table { display: block; max-width: 100%; overflow-x: auto; }
+}
 """
 
 BESIDE_KEYS = ("computed_total", "difference", "flagged")  # the computed horse race beside the recorded board

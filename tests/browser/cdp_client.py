@@ -4,7 +4,9 @@
 and reads the port from the profile's ``DevToolsActivePort`` file; ``Page`` is one tab, spoken to
 through a minimal WebSocket client (RFC 6455: masked text frames out; text, continuation, ping and
 close frames in). Every event the page sends is kept in ``Page.events``, so a test can look for
-console errors, uncaught exceptions and network requests after the page has loaded.
+console errors, uncaught exceptions and network requests after the page has loaded. ``Browser.new_context``
+makes a context with cookies of its own (one per person signed in to a web board), and
+``Browser.new_page(context)`` a tab in it.
 """
 
 from __future__ import annotations
@@ -136,10 +138,11 @@ class Page:
             if "method" in message:
                 self.events.append(message)
 
-    def wait_for(self, event: str, timeout: float = TIMEOUT) -> dict[str, Any]:
+    def wait_for(self, event: str, timeout: float = TIMEOUT, since: int = 0) -> dict[str, Any]:
+        """The first ``event`` kept from ``since`` on (an index into ``events``), waited for if need be."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for message in self.events:
+            for message in self.events[since:]:
                 if message["method"] == event:
                     return message
             message = json.loads(self.ws.receive())
@@ -154,6 +157,16 @@ class Page:
             raise RuntimeError(f"{expression}: {answer['exceptionDetails']}")
         return answer["result"].get("value")
 
+    def navigate(self, url: str) -> int:
+        """Go to ``url`` and wait until it has loaded; the index in ``events`` where this visit's own begin."""
+        since = len(self.events)
+        answer = self.call("Page.navigate", url=url)
+        if answer.get("errorText"):
+            raise RuntimeError(f"{url}: {answer['errorText']}")
+        self.wait_for("Page.loadEventFired", since=since)
+        self.evaluate("document.readyState")  # one more round trip: events sent while loading are in
+        return since
+
     def close(self) -> None:
         self.ws.close()
 
@@ -164,6 +177,7 @@ class Browser:
     def __init__(self, profile: Path) -> None:
         profile.mkdir(parents=True, exist_ok=True)
         self.log = (profile / "chromium.log").open("wb")
+        self.session: Page | None = None  # the connection to the browser itself, opened when first needed
         self.process = subprocess.Popen(
             [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "about:blank"],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -175,9 +189,24 @@ class Browser:
                 self.close()
                 raise RuntimeError(f"Chromium did not open its DevTools port; see {profile / 'chromium.log'}")
             time.sleep(0.1)
-        self.port = int(active.read_text().splitlines()[0])
+        port, path = active.read_text().splitlines()[:2]
+        self.port = int(port)
+        self.browser_path = path  # the browser's own endpoint: contexts and targets
 
-    def new_page(self) -> Page:
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """A DevTools command to the browser itself (Target.*), not to a tab."""
+        if self.session is None:
+            self.session = Page(f"ws://127.0.0.1:{self.port}{self.browser_path}", "browser")
+        return self.session.call(method, **params)
+
+    def new_context(self) -> str:
+        """A browser context of its own (cookies, storage), like a separate incognito window."""
+        return str(self.call("Target.createBrowserContext")["browserContextId"])
+
+    def new_page(self, context: str | None = None) -> Page:
+        if context is not None:
+            target_id = self.call("Target.createTarget", url="about:blank", browserContextId=context)["targetId"]
+            return Page(f"ws://127.0.0.1:{self.port}/devtools/page/{target_id}", target_id)
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}/json/new?about:blank", method="PUT")
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             target = json.load(response)
@@ -190,6 +219,9 @@ class Browser:
             pass
 
     def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
         if self.process.poll() is None:
             self.process.terminate()
             try:
