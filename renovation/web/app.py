@@ -36,7 +36,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -411,6 +411,11 @@ async def signout(request: Request) -> Response:
     return RedirectResponse("/", status_code=303)
 
 
+def favicon(_request: Request) -> Response:
+    """The icon, for a page that names none (the report is a document of its own)."""
+    return FileResponse(HERE / "static" / "icon.svg", media_type="image/svg+xml")
+
+
 def home(request: Request) -> Response:
     return RedirectResponse("/ranking" + (f"?{request.url.query}" if request.url.query else ""), status_code=303)
 
@@ -464,6 +469,7 @@ class Headers:
 def create_app(site: Site, secret: str | None = None, *, https_only: bool = False) -> Starlette:
     routes = [
         Route("/", home),
+        Route("/favicon.ico", favicon),
         Route("/ranking", page(ranking_page, public=True)),
         Route("/progress", page(progress_page)),
         Route("/quality", page(quality_page)),
