@@ -80,15 +80,22 @@ def set_password(ws: Workspace, by: str, name: str, password: str) -> str:
     return role
 
 
+def stored_hash(ws: Workspace, name: str) -> str | None:
+    """``name``'s password hash as the store keeps it (None: no account). Opens the store first: a
+    workspace that has served no page yet has not bound its backend."""
+    from renovation.store import accounts
+
+    ws.app  # noqa: B018 - opens the store (refused where there is none)
+    return accounts.hash_of(ws.backend, name)
+
+
 def verify(ws: Workspace, name: str, password: str) -> bool:
     """Whether ``name`` is in ``[users]`` and ``password`` is theirs."""
     from argon2.exceptions import InvalidHashError, VerificationError
 
-    from renovation.store import accounts
-
     access = ws.config.access()
     known = access.users is not None and access.role(name) is not None and 0 < len(password) <= MAX_LENGTH
-    hashed = accounts.hash_of(ws.backend, name) if known else None
+    hashed = stored_hash(ws, name) if known else None
     try:
         hasher().verify(hashed or _decoy(), password[:MAX_LENGTH])
     except (VerificationError, InvalidHashError):

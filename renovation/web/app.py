@@ -217,11 +217,11 @@ def visitor(request: Request, ws: Workspace) -> Visitor:
         return Visitor(site.local_user, True, None, lang, screen)
     name = request.session.get("user")
     if isinstance(name, str):
-        from renovation.store import accounts
+        from renovation.services.accounts import stored_hash
 
         access = ws.config.access()
         role = access.role(name)
-        if role is not None and request.session.get("key") == fingerprint(accounts.hash_of(ws.backend, name)):
+        if role is not None and request.session.get("key") == fingerprint(stored_hash(ws, name)):
             return Visitor(name, True, role, lang, screen)
         request.session.clear()  # removed from [users], or the password changed: signed out
     return Visitor(ANONYMOUS, False, None, lang, screen)
@@ -359,10 +359,9 @@ async def signin(request: Request) -> Response:
 
     def check() -> str | None:
         with site.hashing, site.workspaces.take() as ws:
-            from renovation.services.accounts import verify
-            from renovation.store import accounts
+            from renovation.services.accounts import stored_hash, verify
 
-            return fingerprint(accounts.hash_of(ws.backend, name)) if verify(ws, name, password) else None
+            return fingerprint(stored_hash(ws, name)) if verify(ws, name, password) else None
 
     key = await run_in_threadpool(check)
     if key is None:
