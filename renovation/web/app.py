@@ -243,6 +243,8 @@ def page(handler: Callable[[Request, Workspace, Visitor], Response], *, public: 
                 return handler(request, ws, who)
             except errors.CompoundNotFound:
                 raise HTTPException(404) from None
+            except errors.DomainError as error:  # a query the rules refuse, e.g. a period not begun yet
+                raise HTTPException(400, error.render(who.lang)) from None
             except ValueError as error:
                 raise HTTPException(400, str(error)) from None
 
