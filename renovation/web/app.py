@@ -74,28 +74,52 @@ REPORT_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; 
 
 class Workspaces:
     """A few workspaces (store, configuration, application, read models), each used by one request at a
-    time: the server's threads share them instead of each opening connections of its own."""
+    time: the server's threads share them instead of each opening connections of its own.
 
-    def __init__(self, make: Callable[[], Workspace], size: int) -> None:
+    Each reads ``renovation.toml`` (``config``) when first used; once the file has changed, a workspace
+    is closed and made anew before its next request, so that a person removed from ``[users]`` (or
+    given another role) is signed out on their next page, as the command line's next command would
+    refuse them, and every request sees the same file."""
+
+    def __init__(self, make: Callable[[], Workspace], size: int, config: Path | None = None) -> None:
         self._make = make
-        self._idle: queue.LifoQueue[Workspace] = queue.LifoQueue()
+        self._config = config
+        self._idle: queue.LifoQueue[tuple[Workspace, object]] = queue.LifoQueue()
         self._made: list[Workspace] = []
         self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
 
+    def _stamp(self) -> object:
+        """What tells that the configuration file changed (None: there is none)."""
+        if self._config is None:
+            return None
+        try:
+            found = self._config.stat()
+        except OSError:
+            return None
+        return (found.st_mtime_ns, found.st_size, found.st_ino)
+
     @contextlib.contextmanager
     def take(self) -> Iterator[Workspace]:
         with self._slots:
+            stamp = self._stamp()
             try:
-                ws = self._idle.get_nowait()
+                ws, made_at = self._idle.get_nowait()
             except queue.Empty:
+                ws, made_at = None, None
+            if ws is not None and made_at != stamp:  # renovation.toml changed since: read it anew
+                with self._lock:
+                    self._made.remove(ws)
+                ws.close()
+                ws = None
+            if ws is None:
                 ws = self._make()
                 with self._lock:
                     self._made.append(ws)
             try:
                 yield ws
             finally:
-                self._idle.put(ws)
+                self._idle.put((ws, stamp))
 
     def close(self) -> None:
         with self._lock:
