@@ -287,6 +287,14 @@ def safe_next(raw: str | None) -> str:
     return raw
 
 
+def same_origin(request: Request) -> bool:
+    """Whether a form was posted from this site (a browser says where from in Origin). Behind an HTTPS
+    proxy (RENOVATION_WEB_HTTPS=1) the browser's origin is https:// while this server hears http."""
+    origin = request.headers.get("origin")
+    scheme = "https" if request.app.state.https else request.url.scheme
+    return origin is None or origin == f"{scheme}://{request.url.netloc}"
+
+
 def render(request: Request, who: Visitor, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     site = site_of(request)
     other = {**request.query_params, "lang": "en" if who.lang == "zh" else "zh"}
@@ -358,8 +366,7 @@ async def signin(request: Request) -> Response:
     site = site_of(request)
     if site.open_access:
         return RedirectResponse("/", status_code=303)
-    origin = request.headers.get("origin")
-    if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+    if not same_origin(request):
         raise HTTPException(403, "a sign-in comes from this site's own form")
     body = b""
     async for chunk in request.stream():
@@ -400,8 +407,7 @@ async def signin(request: Request) -> Response:
 
 
 async def signout(request: Request) -> Response:
-    origin = request.headers.get("origin")
-    if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+    if not same_origin(request):
         raise HTTPException(403, "a sign-out comes from this site's own form")
     request.session.clear()
     return RedirectResponse("/", status_code=303)
@@ -489,4 +495,5 @@ def create_app(site: Site, secret: str | None = None, *, https_only: bool = Fals
     app = Starlette(routes=routes, middleware=middleware,
                     exception_handlers={HTTPException: http_error, Exception: server_error}, lifespan=lifespan)
     app.state.site = site
+    app.state.https = https_only
     return app
