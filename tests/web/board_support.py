@@ -4,6 +4,7 @@ failures are counted per address), and raw sockets for what a client library wil
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import itertools
 import json
@@ -172,20 +173,19 @@ def signed_in(server: Server, name: str) -> Client:
     return client
 
 
-def raw(server: Server, data: bytes, timeout: float = 30) -> bytes:
-    """Send bytes as they are; what came back before the server closed (or reset) the connection."""
+def raw(server: Server, data: bytes, timeout: float = 10) -> bytes:
+    """Send bytes as they are; what came back before the server closed (or reset) the connection, or
+    before ``timeout`` seconds of silence. (The connection stays open for writing: a server hearing the
+    end of the request stream may drop its answer.)"""
     received = b""
     with socket.create_connection(("127.0.0.1", port_of(server)), timeout=timeout,
                                   source_address=(fresh_address(), 0)) as sock:
-        try:
+        with contextlib.suppress(OSError):  # closed while sending: it would hear no more
             sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
-        except OSError:  # closed while sending: it would hear no more
-            pass
         try:
             while chunk := sock.recv(65536):
                 received += chunk
-        except OSError:
+        except OSError:  # reset, or silent for timeout seconds
             pass
     return received
 
