@@ -181,19 +181,29 @@ def test_a_pending_blind_sample_never_shows_to_a_contractor(scene: Scene, name: 
     for path in PAGES:
         page = scene.page(name, path) if path != "/compound/JM" or name == ONE else ""
         assert scene.blind not in page and BLIND_BATCH not in page, (name, path)
-    if name == ONE:  # not even as a count: the compound page's samples are the command line's
-        shown = json.loads(scene.board.cli("compound", "show", "JM", "--json", user=ONE).stdout)["samples"]
-        heading = re.search(r'<section id="samples">\s*<h2>[^<(]*\((\d+)\)', scene.page(ONE, "/compound/JM"))
-        assert heading and int(heading.group(1)) == shown, (heading, shown)
+    if name == ONE:  # not even as a count: the compound page's are the command line's
+        shown = json.loads(scene.board.cli("compound", "show", "JM", "--json", user=ONE).stdout)
+        assert sample_counts(scene.page(ONE, "/compound/JM?lang=en")) == (
+            shown["samples"], shown["samples"], shown["samples_pending"])
+
+
+def sample_counts(page: str) -> tuple[int, ...]:
+    """The compound page's samples: as its table's heading counts them, and its "Samples" and
+    "Samples pending" fields (in English)."""
+    found = (re.search(r'<section id="samples">\s*<h2>[^<(]*\((\d+)\)', page),
+             re.search(r"<dt>Samples</dt><dd>(\d+)</dd>", page),
+             re.search(r"<dt>Samples pending</dt><dd>(\d+)</dd>", page))
+    assert all(found), found
+    return tuple(int(match.group(1)) for match in found if match)
 
 
 def test_the_supervisor_sees_the_pending_blind_sample(scene: Scene) -> None:
     for path in ("/worklist", "/compound/JM"):
         page = scene.page(SUPERVISOR, path)
         assert scene.blind in page and BLIND_BATCH in page, path
-    heading = re.search(r'<section id="samples">\s*<h2>[^<(]*\((\d+)\)', scene.page(SUPERVISOR, "/compound/JM"))
-    one = re.search(r'<section id="samples">\s*<h2>[^<(]*\((\d+)\)', scene.page(ONE, "/compound/JM"))
-    assert heading and one and int(heading.group(1)) == int(one.group(1)) + 1
+    supervisors = sample_counts(scene.page(SUPERVISOR, "/compound/JM?lang=en"))
+    contractors = sample_counts(scene.page(ONE, "/compound/JM?lang=en"))
+    assert supervisors == tuple(count + 1 for count in contractors), (supervisors, contractors)
 
 
 # -- visitors who have not signed in ---------------------------------------------------------------------------
