@@ -69,7 +69,7 @@ def test_a_password_that_is_not_utf_8_is_refused(board: Board) -> None:
 
 
 def test_without_users_nobody_has_a_password(board: Board, tmp_path: Path) -> None:
-    refused(board, ONE, "a-good-long-password\n", code=2, says="[users]", cwd=tmp_path)
+    refused(board, ONE, "a-good-long-password\n", code=2, says="lists none", cwd=tmp_path)
 
 
 def test_the_bureau_sets_one_kept_only_as_its_argon2_hash(board: Board) -> None:
