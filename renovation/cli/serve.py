@@ -21,7 +21,8 @@ def serve(session: Session, host: str, port: int) -> None:
     People of [users] in renovation.toml sign in with the password `renovation user passwd` set, and
     see what the command line shows them: a contractor its own compounds only. A visitor who has not
     signed in sees the horse-race board if [web] public_ranking = true, and nothing else. Without
-    [users] nobody signs in and everything is shown, so it listens on this machine only.
+    [users] nobody signs in and everything is shown, so it listens on this machine only. An edit of
+    [users] applies from the next request (a person removed is signed out); [web] is read at start.
 
     Every page catches the read models up when it is asked for, so a write made from the command line
     shows on the next request. Sessions are signed with RENOVATION_WEB_SECRET, or a key made at start
@@ -37,9 +38,11 @@ def serve(session: Session, host: str, port: int) -> None:
     """
     import logging
     import os
+    from pathlib import Path
 
     import uvicorn
 
+    from renovation.services.config import DEFAULT_FILE
     from renovation.services.errors import BadRequest
     from renovation.web.app import Attempts, Site, Workspaces, create_app
 
@@ -57,12 +60,12 @@ def serve(session: Session, host: str, port: int) -> None:
     def make() -> Workspace:
         ws = Workspace(session.db, session.workspace.config_path)
         ws.creates = False
-        ws._config = config  # read once, at start: every request sees the same [users] and roles
         ws.app  # noqa: B018 - opens the store: sign-in and the log's head read the backend before any use case
         return ws
 
     site = Site(
-        workspaces=Workspaces(make, size=int(os.environ.get("RENOVATION_WEB_WORKSPACES", "4"))),
+        workspaces=Workspaces(make, size=int(os.environ.get("RENOVATION_WEB_WORKSPACES", "4")),
+                              config=Path(session.workspace.config_path or DEFAULT_FILE)),
         today=(lambda _ws: today) if today is not None else (lambda ws: ws.app.clock().date()),
         lang=session.lang, open_access=access.open, local_user=session.user,
         public_ranking=config.web.public_ranking, session_seconds=config.web.session_hours * 3600,

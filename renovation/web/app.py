@@ -75,28 +75,52 @@ REPORT_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; 
 
 class Workspaces:
     """A few workspaces (store, configuration, application, read models), each used by one request at a
-    time: the server's threads share them instead of each opening connections of its own."""
+    time: the server's threads share them instead of each opening connections of its own.
 
-    def __init__(self, make: Callable[[], Workspace], size: int) -> None:
+    Each reads ``renovation.toml`` (``config``) when first used; once the file has changed, a workspace
+    is closed and made anew before its next request, so that a person removed from ``[users]`` (or
+    given another role) is signed out on their next page, as the command line's next command would
+    refuse them, and every request sees the same file."""
+
+    def __init__(self, make: Callable[[], Workspace], size: int, config: Path | None = None) -> None:
         self._make = make
-        self._idle: queue.LifoQueue[Workspace] = queue.LifoQueue()
+        self._config = config
+        self._idle: queue.LifoQueue[tuple[Workspace, object]] = queue.LifoQueue()
         self._made: list[Workspace] = []
         self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
 
+    def _stamp(self) -> object:
+        """What tells that the configuration file changed (None: there is none)."""
+        if self._config is None:
+            return None
+        try:
+            found = self._config.stat()
+        except OSError:
+            return None
+        return (found.st_mtime_ns, found.st_size, found.st_ino)
+
     @contextlib.contextmanager
     def take(self) -> Iterator[Workspace]:
         with self._slots:
+            stamp = self._stamp()
             try:
-                ws = self._idle.get_nowait()
+                ws, made_at = self._idle.get_nowait()
             except queue.Empty:
+                ws, made_at = None, None
+            if ws is not None and made_at != stamp:  # renovation.toml changed since: read it anew
+                with self._lock:
+                    self._made.remove(ws)
+                ws.close()
+                ws = None
+            if ws is None:
                 ws = self._make()
                 with self._lock:
                     self._made.append(ws)
             try:
                 yield ws
             finally:
-                self._idle.put(ws)
+                self._idle.put((ws, stamp))
 
     def close(self) -> None:
         with self._lock:
@@ -282,6 +306,14 @@ def safe_next(raw: str | None) -> str:
     return raw
 
 
+def same_origin(request: Request) -> bool:
+    """Whether a form was posted from this site (a browser says where from in Origin). Behind an HTTPS
+    proxy (RENOVATION_WEB_HTTPS=1) the browser's origin is https:// while this server hears http."""
+    origin = request.headers.get("origin")
+    scheme = "https" if request.app.state.https else request.url.scheme
+    return origin is None or origin == f"{scheme}://{request.url.netloc}"
+
+
 def render(request: Request, who: Visitor, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     site = site_of(request)
     other = {**request.query_params, "lang": "en" if who.lang == "zh" else "zh"}
@@ -362,8 +394,7 @@ async def signin(request: Request) -> Response:
     site = site_of(request)
     if site.open_access:
         return RedirectResponse("/", status_code=303)
-    origin = request.headers.get("origin")
-    if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+    if not same_origin(request):
         raise HTTPException(403, "a sign-in comes from this site's own form")
     body = b""
     async for chunk in request.stream():
@@ -404,8 +435,7 @@ async def signin(request: Request) -> Response:
 
 
 async def signout(request: Request) -> Response:
-    origin = request.headers.get("origin")
-    if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+    if not same_origin(request):
         raise HTTPException(403, "a sign-out comes from this site's own form")
     request.session.clear()
     return RedirectResponse("/", status_code=303)
@@ -499,4 +529,5 @@ def create_app(site: Site, secret: str | None = None, *, https_only: bool = Fals
     app = Starlette(routes=routes, middleware=middleware,
                     exception_handlers={HTTPException: http_error, Exception: server_error}, lifespan=lifespan)
     app.state.site = site
+    app.state.https = https_only
     return app
