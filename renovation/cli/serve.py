@@ -25,8 +25,8 @@ def serve(session: Session, host: str, port: int) -> None:
     [users] applies from the next request (a person removed is signed out); [web] is read at start.
 
     Every page catches the read models up when it is asked for, so a write made from the command line
-    shows on the next request. Sessions are signed with RENOVATION_WEB_SECRET, or a key made at start
-    (signing everyone out at each restart). Behind HTTPS (a reverse proxy), set
+    shows on the next request. Sign-ins are kept in memory: signing out ends one, and a restart ends
+    them all. Behind HTTPS (a reverse proxy that passes the Host header on), set
     RENOVATION_WEB_HTTPS=1 so the session cookie is sent over HTTPS only. On PostgreSQL after `db roles
     --apply`, run it under the projector's login.
 
@@ -71,8 +71,7 @@ def serve(session: Session, host: str, port: int) -> None:
         public_ranking=config.web.public_ranking, session_seconds=config.web.session_hours * 3600,
         attempts=Attempts(config.web.attempts, config.web.lockout_minutes * 60.0),
     )
-    app = create_app(site, os.environ.get("RENOVATION_WEB_SECRET") or None,
-                     https_only=os.environ.get("RENOVATION_WEB_HTTPS") == "1")
+    app = create_app(site, https_only=os.environ.get("RENOVATION_WEB_HTTPS") == "1")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     click.echo(f"serving {session.workspace.describe()} at http://{host}:{port}/ (Ctrl-C stops it)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, server_header=False,

@@ -131,8 +131,13 @@ class Workspaces:
 
 @dataclass
 class Attempts:
-    """Failed sign-ins per person and per address: after ``limit`` within ``window`` seconds, more are
-    refused (429) without checking a password until the oldest is that old."""
+    """Failed sign-ins, counted per key within ``window`` seconds: after a key's limit, more are refused
+    (429) without checking a password until the oldest failure is that old.
+
+    The keys (``keys_of``): a name from one address may fail ``limit`` times; one address ``limit`` × 4
+    (an office behind one address); one name, from anywhere, ``limit`` × 10 (guessing one person's
+    password from many addresses). So a stranger who fails as the bureau's name locks out only
+    themselves, unless they fail from many addresses."""
 
     limit: int
     window: float
@@ -147,12 +152,19 @@ class Attempts:
             self.failures.pop(key, None)
         return kept
 
+    def keys_of(self, name: str, address: str) -> list[str]:
+        return [f"pair:{address}:{name}", f"address:{address}", f"name:{name}"]
+
+    def _limit(self, key: str) -> int:
+        kind = key.partition(":")[0]
+        return self.limit * {"pair": 1, "address": 4, "name": 10}[kind]
+
     def wait(self, keys: list[str]) -> int:
         """Seconds until a sign-in may be tried again for these keys (0: now)."""
         now = time.monotonic()
         with self.lock:
-            waits = [self.window - (now - recent[0]) for key in keys
-                     if len(recent := self._recent(key, now)) >= self.limit]
+            waits = [self.window - (now - recent[-self._limit(key)]) for key in keys
+                     if len(recent := self._recent(key, now)) >= self._limit(key)]
         return int(max(waits)) + 1 if waits else 0
 
     def failed(self, keys: list[str]) -> None:
@@ -167,6 +179,48 @@ class Attempts:
     def succeeded(self, name_key: str) -> None:
         with self.lock:
             self.failures.pop(name_key, None)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    user: str
+    key: str  # what it kept of the password (``renovation.services.accounts.key``)
+    since: float
+
+
+class SignIns:
+    """The sign-ins this server has made and not ended, by the random id their cookie carries: signing
+    out ends one here, so a copy of its cookie is worth nothing afterwards. Kept in memory: a restart
+    signs everyone out."""
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+        self._open: dict[str, SignIn] = {}
+        self._lock = threading.Lock()
+
+    def open(self, user: str, key: str) -> str:
+        now = time.time()
+        with self._lock:
+            for found in [sid for sid, made in self._open.items() if now - made.since >= self.seconds]:
+                del self._open[found]  # those past their time
+            sid = secrets.token_urlsafe(24)
+            self._open[sid] = SignIn(user, key, now)
+        return sid
+
+    def get(self, sid: object) -> SignIn | None:
+        if not isinstance(sid, str):
+            return None
+        with self._lock:
+            found = self._open.get(sid)
+            if found is not None and not 0 <= time.time() - found.since < self.seconds:
+                del self._open[sid]
+                return None
+            return found
+
+    def end(self, sid: object) -> None:
+        if isinstance(sid, str):
+            with self._lock:
+                self._open.pop(sid, None)
 
 
 class Recent:
@@ -204,6 +258,10 @@ class Site:
     hashing: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(HASHING_AT_ONCE))
     templates: Environment = field(default_factory=lambda: environment())
     reports: Recent = field(default_factory=lambda: Recent(16))
+    signins: SignIns = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.signins = SignIns(self.session_seconds)
 
 
 def environment() -> Environment:
@@ -256,17 +314,17 @@ def visitor(request: Request, ws: Workspace) -> Visitor:
     screen = request.query_params.get("screen") == "1"
     if site.open_access:
         return Visitor(site.local_user, True, None, lang, screen)
-    name = request.session.get("user")
-    if isinstance(name, str):
+    sid = request.session.get("sid")
+    found = site.signins.get(sid)
+    if found is not None:
         from renovation.services import accounts
 
-        access = ws.config.access()
-        role = access.role(name)
-        kept, since = request.session.get("key"), request.session.get("since")
-        fresh = isinstance(since, int) and 0 <= time.time() - since < site.session_seconds
-        if role is not None and fresh and isinstance(kept, str) and kept == accounts.key(ws, name):
-            return Visitor(name, True, role, lang, screen)
-        request.session.clear()  # removed from [users], or the password changed: signed out
+        role = ws.config.access().role(found.user)
+        if role is not None and found.key == accounts.key(ws, found.user):
+            return Visitor(found.user, True, role, lang, screen)
+    if sid is not None:  # signed out, past its time, removed from [users], or the password changed
+        site.signins.end(sid)
+        request.session.pop("sid", None)
     return Visitor(ANONYMOUS, False, None, lang, screen)
 
 
@@ -411,7 +469,7 @@ async def signin(request: Request) -> Response:
     lang = lang_of(request, site)
     who = Visitor(ANONYMOUS, False, None, lang, False)
     address = request.client.host if request.client else "?"
-    keys = [f"name:{name}", f"address:{address}"]
+    keys = site.attempts.keys_of(name, address)
     pause = site.attempts.wait(keys)
     if pause:
         response = render(request, who, "signin.html", status=429, next=target, failed="wait", seconds=pause)
@@ -429,14 +487,16 @@ async def signin(request: Request) -> Response:
         site.attempts.failed(keys)
         return render(request, who, "signin.html", status=401, next=target, failed="wrong")
     site.attempts.succeeded(keys[0])
+    site.signins.end(request.session.get("sid"))
     request.session.clear()
-    request.session.update({"user": name, "key": key, "lang": lang, "since": int(time.time())})
+    request.session.update({"sid": site.signins.open(name, key), "lang": lang})
     return RedirectResponse(target, status_code=303)
 
 
 async def signout(request: Request) -> Response:
     if not same_origin(request):
         raise HTTPException(403, "a sign-out comes from this site's own form")
+    site_of(request).signins.end(request.session.get("sid"))
     request.session.clear()
     return RedirectResponse("/", status_code=303)
 
@@ -496,7 +556,7 @@ class Headers:
         await self.app(scope, receive, sending)
 
 
-def create_app(site: Site, secret: str | None = None, *, https_only: bool = False) -> Starlette:
+def create_app(site: Site, *, https_only: bool = False) -> Starlette:
     routes = [
         Route("/", home),
         Route("/favicon.ico", favicon),
@@ -515,7 +575,7 @@ def create_app(site: Site, secret: str | None = None, *, https_only: bool = Fals
     ]
     middleware = [
         Middleware(Headers),
-        Middleware(SessionMiddleware, secret_key=secret or secrets.token_urlsafe(32), session_cookie="renovation",
+        Middleware(SessionMiddleware, secret_key=secrets.token_urlsafe(32), session_cookie="renovation",
                    max_age=site.session_seconds, same_site="lax", https_only=https_only),
     ]
 
