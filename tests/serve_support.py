@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -48,6 +49,10 @@ def run_cli(db: str | Path, *args: str, cwd: Path | None = None, stdin: str | No
 class Server:
     url: str
     process: subprocess.Popen[str]
+    output: Path  # what the server prints (a file: a pipe nobody reads could fill and stop it)
+
+    def log(self) -> str:
+        return self.output.read_text(encoding="utf-8", errors="replace")
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
         """One GET on a connection of its own: status, headers (lower-case names), body."""
@@ -66,15 +71,17 @@ def serving(db: str | Path, *options: str, cwd: Path | None = None, serve_args: 
             env: dict[str, str] | None = None) -> Iterator[Server]:
     """``renovation [options] serve --port P [serve_args]`` until the block ends."""
     port = free_port()
-    process = subprocess.Popen([*CLI, "--db", str(db), *options, "serve", "--port", str(port), *serve_args],
-                               cwd=cwd, env=environment(**(env or {})), text=True, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(f"http://127.0.0.1:{port}", process)
+    output = Path(tempfile.mkstemp(prefix="renovation-serve-", suffix=".log")[1])
+    with output.open("w") as sink:
+        process = subprocess.Popen([*CLI, "--db", str(db), *options, "serve", "--port", str(port), *serve_args],
+                                   cwd=cwd, env=environment(**(env or {})), text=True, stdout=sink,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(f"http://127.0.0.1:{port}", process, output)
     try:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise AssertionError(f"renovation serve stopped ({process.returncode}): {process.stdout.read()}")  # type: ignore[union-attr]
+                raise AssertionError(f"renovation serve stopped ({process.returncode}): {server.log()}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     break
@@ -91,3 +98,4 @@ def serving(db: str | Path, *options: str, cwd: Path | None = None, serve_args: 
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        output.unlink(missing_ok=True)

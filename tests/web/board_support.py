@@ -202,20 +202,11 @@ def without_section(page: str, section: str) -> str:
     return cut
 
 
-_logs: dict[int, bytearray] = {}
 
 
 def server_log(server: Server) -> str:
-    """What the server has printed so far (read without waiting, so that its pipe never fills)."""
-    fd = server.process.stdout.fileno()  # type: ignore[union-attr]
-    os.set_blocking(fd, False)
-    kept = _logs.setdefault(server.process.pid, bytearray())
-    try:
-        while chunk := os.read(fd, 65536):
-            kept += chunk
-    except BlockingIOError:
-        pass
-    return kept.decode("utf-8", "replace")
+    """What the server has printed so far."""
+    return server.log()
 
 
 def answers(server: Server) -> None:
