@@ -256,17 +256,9 @@ class RenovationGroup(ZhHelp):
 
 def translatable() -> tuple[type[Exception], ...]:
     """The errors we mean to report to a user (imported only once one is raised)."""
-    import sqlite3
+    from renovation.services.errors import reportable
 
-    from eventsourcing.persistence import PersistenceError
-    from sqlalchemy.exc import DBAPIError as ReadModelDatabaseError
-
-    from renovation.domain.errors import DomainError
-    from renovation.services.errors import BAD_INPUT, REFUSED
-
-    # sqlite3.Error: eventsourcing lets some through unwrapped (a --db file that is not a database);
-    # SQLAlchemy's DBAPIError: the read models' database busy, unreachable or refusing this login.
-    return (DomainError, *REFUSED, *BAD_INPUT, PersistenceError, sqlite3.Error, ReadModelDatabaseError)
+    return reportable()
 
 
 #: The tables of the log itself (PostgreSQL), which a contractor's login may not read.

@@ -43,3 +43,18 @@ class NoStore(BadRequest):
 REFUSED: tuple[type[Exception], ...] = (ClockBehind, WriteConflict, Refused, ZoneKept, BadEvent, NotSetUp,
                                         Unreadable)
 BAD_INPUT: tuple[type[Exception], ...] = (BadDatabaseURL, BadRequest, BadTimeZone, BadConfig)
+
+
+def reportable() -> tuple[type[Exception], ...]:
+    """The errors we mean to report to a user in a line (the CLI) or a plain page (the web board): the
+    domain's refusals, these, and the databases' own (busy, unreachable, refusing a login)."""
+    import sqlite3
+
+    from eventsourcing.persistence import PersistenceError
+    from sqlalchemy.exc import DBAPIError as ReadModelDatabaseError
+
+    from renovation.domain.errors import DomainError
+
+    # sqlite3.Error: eventsourcing lets some through unwrapped (a --db file that is not a database);
+    # SQLAlchemy's DBAPIError: the read models' database busy, unreachable or refusing this login.
+    return (DomainError, *REFUSED, *BAD_INPUT, PersistenceError, sqlite3.Error, ReadModelDatabaseError)

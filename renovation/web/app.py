@@ -524,9 +524,9 @@ async def http_error(request: Request, error: Exception) -> Response:
 
 async def server_error(request: Request, error: Exception) -> Response:
     """A fault of the server or the database: logged, and one plain page (never a traceback)."""
-    from renovation.cli import translatable
+    from renovation.services.errors import reportable
 
-    if isinstance(error, translatable()):
+    if isinstance(error, reportable()):
         LOG.warning("%s %s: %s", request.method, request.url.path, " ".join(str(error).split())[:300])
         return HTMLResponse("<!DOCTYPE html><title>503</title><p>The store cannot answer now; try again.</p>",
                             status_code=503)

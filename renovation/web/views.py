@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
+from datetime import date as date_type
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -114,9 +115,7 @@ class RankingQuery(BaseModel):
     @field_validator("period", mode="before")
     @classmethod
     def a_period(cls, value: object) -> object:
-        from renovation.cli.inputs import parse_period
-
-        return None if value in (None, "") else parse_period(str(value))
+        return None if value in (None, "") else checked_period(str(value))
 
     @field_validator("by")
     @classmethod
@@ -147,21 +146,66 @@ def choice(params: Mapping[str, str], key: str, allowed: tuple[str, ...]) -> str
     return value
 
 
-def period_of(params: Mapping[str, str]) -> str | None:
-    from renovation.cli.inputs import parse_period
+def checked_period(raw: str) -> str:
+    """A period as typed in a query (YYYY-MM), by the domain's rule; else a ValueError in its words."""
+    from renovation.domain import rules
+    from renovation.domain.errors import InvalidValue
 
+    text = raw.strip()
+    try:
+        rules.check_period(text)
+    except InvalidValue as error:
+        raise ValueError(f"period: {error.phrase('en', shown=raw)}") from None
+    return text
+
+
+def period_of(params: Mapping[str, str]) -> str | None:
     raw = params.get("period")
-    return parse_period(raw) if raw else None
+    return checked_period(raw) if raw else None
 
 
 def code_of(raw: str) -> str:
-    from renovation.cli.inputs import parse_code
-    from renovation.domain import errors
+    """A compound's code from the address; one that no compound could have is not found."""
+    from renovation.domain import errors, rules
+    from renovation.domain.values import normalise_code
 
+    code = normalise_code(raw)
     try:
-        return parse_code(raw)
-    except ValueError:
-        raise errors.CompoundNotFound(code=raw[:40]) from None  # no compound has such a code: not found
+        rules.check_code(code)
+    except errors.InvalidValue:
+        raise errors.CompoundNotFound(code=raw[:40]) from None
+    return code
+
+
+class DigestQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=False)
+
+    date: date_type | None = None
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def a_day(cls, value: object) -> object:
+        from renovation.domain.values import FIRST_YEAR, LAST_YEAR
+
+        if value in (None, ""):
+            return None
+        text = str(value).strip()
+        if len(text) != 10:
+            raise ValueError(f"{text[:40]!r} is not a date (YYYY-MM-DD)")
+        try:
+            day = date_type.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise ValueError(f"{text!r} is not a date from {FIRST_YEAR} to {LAST_YEAR}")
+        return day
+
+    @classmethod
+    def of(cls, params: Mapping[str, str]) -> DigestQuery:
+        try:
+            return cls.model_validate({"date": params["date"]} if "date" in params else {})
+        except ValidationError as error:
+            raise ValueError(_first_error(error)) from None
 
 
 # -- pages ---------------------------------------------------------------------------------------------------
@@ -199,12 +243,10 @@ def quality(ws: Workspace, user: str, today: date, by: str) -> dict[str, Any]:
 
 
 def digest(ws: Workspace, user: str, today: date, params: Mapping[str, str], lang: str) -> dict[str, Any]:
-    from renovation.cli.inputs import parse_date
     from renovation.report.digest import SECTIONS, section_title
     from renovation.services import digest as service
 
-    raw = params.get("date")
-    day = parse_date(raw) if raw else today
+    day = DigestQuery.of(params).date or today
     if day > today:
         raise ValueError(f"{day.isoformat()} is after today ({today.isoformat()})")
     found = service.digest(ws, day, today, user)
