@@ -119,15 +119,17 @@ class Tally:
 
 
 def environment(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]), **extra}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     for name in ("RENOVATION_USER", "RENOVATION_DB", "RENOVATION_TODAY", "RENOVATION_WEB_WORKSPACES"):
         env.pop(name, None)
-    return env
+    return {**env, **extra}
 
 
-def cli_ok(*args: str, stdin: str | None = None) -> str:
-    """The CLI's stdout; RuntimeError with what it said if it exited non-zero."""
-    done = subprocess.run([*CLI, *args], input=stdin, capture_output=True, text=True, env=environment(), check=False)
+def cli_ok(cwd: Path, *args: str, stdin: str | None = None) -> str:
+    """The CLI's stdout, run in ``cwd`` (a renovation.toml of the caller's directory is not read);
+    RuntimeError with what it said if it exited non-zero."""
+    done = subprocess.run([*CLI, *args], cwd=cwd, input=stdin, capture_output=True, text=True, env=environment(),
+                          check=False)
     if done.returncode != 0:
         raise RuntimeError(f"renovation {' '.join(args)} exited {done.returncode}: {done.stderr.strip()}")
     return done.stdout
@@ -149,7 +151,7 @@ def drop_schema(postgres: str, schema: str) -> None:
 def people_of(db: str, config: Path) -> list[Person]:
     """The bureau person, the supervisor and a contractor of each of the three construction units with
     the most compounds, written to ``config``, each with a password the bureau sets."""
-    compounds = json.loads(cli_ok("--db", db, "compound", "list", "--json"))
+    compounds = json.loads(cli_ok(config.parent, "--db", db, "compound", "list", "--json"))
     every = tuple(sorted(c["code"] for c in compounds))
     built = Counter(c["contractor"] for c in compounds)
     companies = sorted(built, key=lambda name: (-built[name], name))[:len(CONTRACTORS)]
@@ -164,7 +166,7 @@ def people_of(db: str, config: Path) -> list[Person]:
         lines.append(f'{json.dumps(person.name, ensure_ascii=False)} = {{ role = "{person.role}"{company} }}')
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     for person in people:
-        cli_ok("--db", db, "--config", str(config), "--user", BUREAU, "user", "passwd", person.name,
+        cli_ok(config.parent, "--db", db, "--config", str(config), "--user", BUREAU, "user", "passwd", person.name,
                "--password-stdin", stdin=person.password + "\n")
     return people
 
@@ -417,7 +419,7 @@ def run(backend: str, args: argparse.Namespace, tmp: Path) -> list[str]:
         schema = f"serve_{uuid.uuid4().hex[:8]}"
         db, label, cleanup = with_schema(args.postgres, schema), f"PostgreSQL schema {schema}", schema
     try:
-        cli_ok("--db", db, "demo")
+        cli_ok(tmp, "--db", db, "demo")
         config = tmp / "renovation.toml"
         people = people_of(db, config)
         print(f"\n=== {label}: demo of 53 compounds to {TODAY}, {len(people)} people "
