@@ -29,8 +29,9 @@ Measured in the same run, in this order:
   HTTP or the template; with ``--profile PAGE``, cProfile's top functions of that page's.
 
 It prints per page the requests, errors and p50/p95/p99 latency of those that succeeded, the overall
-requests/s, each distinct error with its count, the server's peak memory and, on PostgreSQL, the most
-database connections the server held at once. Exits 1 on any error (also one the server logged).
+requests/s, each distinct error with its count, the CPU the server and the clients took, the server's
+peak memory and, on PostgreSQL, the most database connections the server held at once. Exits 1 on any
+error (also one the server logged).
 
     python benchmarks/serve_load.py [--backend both] [--clients 50] [--seconds 60] [--floor-seconds 15]
                                     [--postgres URL] [--workspaces N] [--pause 0] [--profile PAGE]
@@ -249,6 +250,11 @@ class Watch(threading.Thread):
                     count += 1
         return count
 
+    def cpu_seconds(self) -> float:
+        """The server's CPU time so far (user and system, its threads together)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def peak_memory(self) -> str:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -401,6 +407,11 @@ def in_process(db: str, config: Path, person: Person, runs: int, profile: str | 
         ws.close()
 
 
+def own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 def seconds_of(action: Callable[[], object]) -> float:
     started = time.perf_counter()
     action()
@@ -452,8 +463,11 @@ def load(db: str, config: Path, people: list[Person], args: argparse.Namespace, 
             if warm.failed:
                 failed.append(f"first round as {person.name}: {dict(warm.errors)}")
         baseline = alone(clients[0], args.alone)
+        cpu = [(watch.cpu_seconds(), own_cpu_seconds())]
         floor, floor_elapsed = phase(clients, (FLOOR,), args.floor_seconds, args.pause)
+        cpu.append((watch.cpu_seconds(), own_cpu_seconds()))
         tally, elapsed = phase(clients, PAGES, args.seconds, args.pause)
+        cpu.append((watch.cpu_seconds(), own_cpu_seconds()))
         for client in clients:
             client.close()
         watch.stopped.set()
@@ -487,6 +501,11 @@ def load(db: str, config: Path, people: list[Person], args: argparse.Namespace, 
             shares, verdict, ratio = f"{'-':>9}" * 3, "MISSED", f"{'-':>10}"
         print(f"    {page:<22}{tally.requests[page]:>9}{errors:>7}{shares}{baseline[page] * 1000:>10.1f}{ratio}   "
               f"{verdict}")
+    for name, (before, after), took, count in (("floor", cpu[0:2], floor_elapsed, floor_requests),
+                                               ("load", cpu[1:3], elapsed, total)):
+        server_cpu, client_cpu = after[0] - before[0], after[1] - before[1]
+        print(f"CPU during the {name}: the server {server_cpu / took:.2f} cores ({server_cpu / count * 1000:.2f} ms a "
+              f"request), these clients {client_cpu / took:.2f} cores (of {os.cpu_count()})")
     print(f"server: peak memory {memory}" + (f", at most {watch.connections} database connections at once "
                                              f"(sampled every 0.2 s)" if db_port else "")
           + f"; {len(logged)} warnings or errors in its log")
