@@ -12,8 +12,9 @@ keep-alive connection each) sign in, taking the people in turn, and go through:
     /ranking  /ranking?by=compound  /ranking?computed=1  /progress  /quality  /digest  /worklist
     /compound/CODE (a compound its person may see, a different one each round)  /report
 
-each client starting at another page, one request after another (``--pause`` seconds between them;
-0: as fast as the server answers). A request is an error unless it is a 200 whose body came whole
+each client starting at another page, one request after another: as fast as the server answers, or
+with ``--pause SECONDS`` a pause after each response of that mean (exponential, as people reading;
+the clients start spread over one pause). A request is an error unless it is a 200 whose body came whole
 (a redirect to the sign-in, a 4xx/5xx, a timeout or a dropped connection are errors).
 
 Measured in the same run, in this order:
@@ -21,8 +22,9 @@ Measured in the same run, in this order:
 - alone: one client, one request at a time, each page ``--alone`` times (after a first round of every
   page for every person, not counted, which draws the report once for each): the page's own time;
 - the floor: the same clients, signed in, asking for ``/static/site.css`` only, for ``--floor-seconds``:
-  the server stack (uvicorn, Starlette, the session and header middleware, a file) and this client,
-  with none of the project's code (the ratio of each page's p95 is to the floor's p95);
+  the server stack (uvicorn, Starlette's session middleware and static files, the project's header
+  middleware) and this client, without the pages' code (each page's p95 is given as a ratio to the
+  floor's p95);
 - the load, for ``--seconds``;
 - in-process (after the load, the server idle): the median of the use case behind each page, called
   as the page calls it (``renovation.web.views``; the report drawn, as a cache miss draws it), without
@@ -51,6 +53,7 @@ import io
 import json
 import os
 import pstats
+import random
 import signal
 import socket
 import statistics
@@ -330,14 +333,17 @@ def phase(clients: list[Client], pages: tuple[str, ...], seconds: float, pause: 
     deadline: list[float] = []
 
     def work(client: Client) -> None:
+        rng = random.Random(client.number)
         client.open()  # a fresh connection: the last phase's may have been closed as idle
         ready.wait()
+        if pause:  # the clients start spread over one pause, not all at once
+            time.sleep(rng.uniform(0, pause))
         turn = client.number
         while time.perf_counter() < deadline[0]:
             client.get(pages[turn % len(pages)], turn // len(pages), tally)
             turn += 1
-            if pause:
-                time.sleep(pause)
+            if pause:  # a person's reading time: exponential, of mean ``pause`` (no waves of requests in step)
+                time.sleep(min(rng.expovariate(1 / pause), max(0.0, deadline[0] - time.perf_counter())))
 
     threads = [threading.Thread(target=work, args=(client,), daemon=True) for client in clients]
     for thread in threads:
@@ -483,7 +489,8 @@ def load(db: str, config: Path, people: list[Person], args: argparse.Namespace, 
           f"{floor_requests / floor_elapsed:.0f}/s, {floor.failed} errors, p50 {percentile(floor_ms, 0.5):.1f} ms, "
           f"p95 {percentile(floor_ms, 0.95):.1f} ms, p99 {percentile(floor_ms, 0.99):.1f} ms")
     total = sum(tally.requests.values())
-    pause = f", a pause of {args.pause:g} s after each" if args.pause else ", no pause between requests"
+    pause = (f", a pause of {args.pause:g} s on average after each (exponential)" if args.pause
+             else ", no pause between requests")
     print(f"load: {len(clients)} clients for {args.seconds:g} s (the last request ended at {elapsed:.1f} s){pause}: "
           f"{total} requests, {total / elapsed:.1f}/s, {tally.failed} errors")
     floor_p95 = percentile(floor_ms, 0.95) if floor_ms else float("nan")
@@ -538,7 +545,8 @@ def main() -> None:
     parser.add_argument("--alone", type=int, default=5, metavar="RUNS",
                         help="requests of each page by one client alone (and calls of each use case in-process)")
     parser.add_argument("--pause", type=float, default=0, metavar="SECONDS",
-                        help="each client's pause after each response (0: as fast as the server answers)")
+                        help="each client's mean pause after each response, exponential (0: none, as fast as the "
+                             "server answers)")
     parser.add_argument("--workspaces", type=int, default=None, metavar="N",
                         help="RENOVATION_WEB_WORKSPACES of the server (unset: serve's own default, 4)")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test", metavar="URL",
