@@ -83,6 +83,9 @@ AIM_MS = 100.0
 PAGES = ("/ranking", "/ranking?by=compound", "/ranking?computed=1", "/progress", "/quality", "/digest", "/worklist",
          "/compound/CODE", "/report")
 FLOOR = "/static/site.css"
+#: uvicorn closes a keep-alive connection idle for 5 s (its default, which serve keeps); a client idle for
+#: this long opens a new one first, as a browser would rather than fail (the connect is in the latency).
+IDLE_SECONDS = 4.0
 BUREAU, SUPERVISOR = "周科长", "张工"
 CONTRACTORS = ("李经理", "王经理", "赵经理")
 
@@ -275,11 +278,13 @@ class Client:
         self.port, self.person, self.number = port, person, number
         self.cookie = ""
         self.connection: http.client.HTTPConnection | None = None
+        self.used = 0.0  # time.monotonic() at the end of the last response
 
     def open(self) -> None:
         self.close()
         self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         self.connection.connect()
+        self.used = time.monotonic()
 
     def close(self) -> None:
         if self.connection is not None:
@@ -288,7 +293,7 @@ class Client:
 
     def request(self, method: str, path: str, body: str | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, http.client.HTTPResponse, bytes]:
-        if self.connection is None:
+        if self.connection is None or time.monotonic() - self.used > IDLE_SECONDS:
             self.open()
         assert self.connection is not None
         try:
@@ -298,6 +303,7 @@ class Client:
         except Exception:
             self.close()  # the next request opens a new connection
             raise
+        self.used = time.monotonic()
         if response.will_close:
             self.close()
         return response.status, response, content
@@ -334,7 +340,7 @@ def phase(clients: list[Client], pages: tuple[str, ...], seconds: float, pause: 
 
     def work(client: Client) -> None:
         rng = random.Random(client.number)
-        client.open()  # a fresh connection: the last phase's may have been closed as idle
+        client.open()  # connected before the clock starts
         ready.wait()
         if pause:  # the clients start spread over one pause, not all at once
             time.sleep(rng.uniform(0, pause))
@@ -359,7 +365,6 @@ def phase(clients: list[Client], pages: tuple[str, ...], seconds: float, pause: 
 def alone(client: Client, rounds: int) -> dict[str, float]:
     """The median of each page asked ``rounds`` times by one client, one request at a time."""
     tally = Tally()
-    client.open()
     for round_ in range(rounds):
         for page in PAGES:
             client.get(page, round_, tally)
@@ -463,7 +468,6 @@ def load(db: str, config: Path, people: list[Person], args: argparse.Namespace, 
         for person in people:  # every page once for each person (not counted): the report is drawn for each
             warm = Tally()
             first = next(client for client in clients if client.person is person)
-            first.open()  # a fresh connection: uvicorn closes one idle for 5 s, as it may be since the sign-in
             for page in PAGES:
                 first.get(page, 0, warm)
             if warm.failed:
