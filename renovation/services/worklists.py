@@ -106,6 +106,14 @@ def photo_steps(ws: Workspace, code: str) -> dict[str, list[tuple[str, str]]]:
     return found
 
 
+def keeps_photos(ws: Workspace) -> bool:
+    """Whether the store keeps any photo (a page of thumbnails has none to look for otherwise)."""
+    from renovation.store import photos
+
+    ws.app  # noqa: B018 - binds the backend to the store
+    return photos.some(ws.backend)
+
+
 def thumbnails(ws: Workspace, steps: list[tuple[str, str]]) -> list[str]:
     """A finding's photos, each as a small JPEG in a data URI (a page that fetches nothing)."""
     from renovation.services.photos import thumbnail

@@ -85,6 +85,11 @@ def has(backend: Backend, sha256: str) -> bool:
     return bool(backend.query(f"SELECT 1 FROM {backend.qualified(PHOTOS_TABLE)} WHERE sha256 = ?", (sha256,)))
 
 
+def some(backend: Backend) -> bool:
+    """Whether the store keeps any photo at all."""
+    return exists(backend) and bool(backend.query(f"SELECT 1 FROM {backend.qualified(PHOTOS_TABLE)} LIMIT 1"))
+
+
 def every(backend: Backend) -> Iterator[Photo]:
     """Every stored photo, by name (for ``audit verify`` and ``export``)."""
     if not exists(backend):

@@ -90,7 +90,7 @@ class Workspaces:
         self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
 
-    def _stamp(self) -> object:
+    def stamp(self) -> object:
         """What tells that the configuration file changed (None: there is none)."""
         if self._config is None:
             return None
@@ -103,7 +103,7 @@ class Workspaces:
     @contextlib.contextmanager
     def take(self) -> Iterator[Workspace]:
         with self._slots:
-            stamp = self._stamp()
+            stamp = self.stamp()
             try:
                 ws, made_at = self._idle.get_nowait()
             except queue.Empty:
@@ -258,6 +258,7 @@ class Site:
     hashing: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(HASHING_AT_ONCE))
     templates: Environment = field(default_factory=lambda: environment())
     reports: Recent = field(default_factory=lambda: Recent(16))
+    pages: Recent = field(default_factory=lambda: Recent(256))
     signins: SignIns = field(init=False)
 
     def __post_init__(self) -> None:
@@ -328,9 +329,15 @@ def visitor(request: Request, ws: Workspace) -> Visitor:
     return Visitor(ANONYMOUS, False, None, lang, screen)
 
 
-def page(handler: Callable[[Request, Workspace, Visitor], Response], *, public: bool = False) -> Callable[..., Any]:
+def page(handler: Callable[[Request, Workspace, Visitor], Response], *, public: bool = False,
+         kept: bool = True) -> Callable[..., Any]:
     """A page: a workspace from the pool, who asks, and the sign-in asked for where it is needed. Runs
-    in the server's thread pool (the services are blocking)."""
+    in the server's thread pool (the services are blocking).
+
+    ``kept``: a page is a function of what was asked (path and query), by whom, in which language and
+    layout, the log's head, the day and ``renovation.toml``; drawn once for those, it is served again
+    until one of them changes (the next event recorded draws it anew). The head is read before the
+    drawing catches the read models up, so what is kept is never older than its key."""
 
     def endpoint(request: Request) -> Response:
         site = site_of(request)
@@ -338,16 +345,26 @@ def page(handler: Callable[[Request, Workspace, Visitor], Response], *, public: 
             who = visitor(request, ws)
             if not who.signed_in and not (public and site.public_ranking):
                 return RedirectResponse(f"/signin?{urlencode({'next': wanted(request)})}", status_code=303)
-            if who.screen:
-                request.state.head = ws.backend.log_head()  # before the catch-up: a later write reloads the page
+            key: tuple[Any, ...] | None = None
+            if kept or who.screen:
+                head = ws.backend.log_head()
+                request.state.head = head  # the screen reloads itself once the log has gone past it
+                key = (request.url.path, request.url.query, who.user, who.lang, who.screen, head, site.today(ws),
+                       site.workspaces.stamp())
+                found = site.pages.get(key) if kept else None
+                if found is not None:
+                    return HTMLResponse(found)
             try:
-                return handler(request, ws, who)
+                response = handler(request, ws, who)
             except errors.CompoundNotFound:
                 raise HTTPException(404) from None
             except errors.DomainError as error:  # a rule refused what was asked (a period not begun, ...)
                 raise HTTPException(400, error.render(who.lang)) from None
             except ValueError as error:
                 raise HTTPException(400, str(error)) from None
+            if kept and key is not None and response.status_code == 200 and isinstance(response, HTMLResponse):
+                site.pages.put(key, bytes(response.body).decode("utf-8"))
+            return response
 
     return endpoint
 
@@ -566,8 +583,8 @@ def create_app(site: Site, *, https_only: bool = False) -> Starlette:
         Route("/digest", page(digest_page)),
         Route("/worklist", page(worklist_page)),
         Route("/compound/{code}", page(compound_page)),
-        Route("/report", page(report_page)),
-        Route("/head", page(head_endpoint, public=True)),
+        Route("/report", page(report_page, kept=False)),  # kept by its own key (``report_page``)
+        Route("/head", page(head_endpoint, public=True, kept=False)),
         Route("/signin", signin_form, methods=["GET"]),
         Route("/signin", signin, methods=["POST"]),
         Route("/signout", signout, methods=["POST"]),

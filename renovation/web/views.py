@@ -275,7 +275,7 @@ def compound(ws: Workspace, user: str, today: date, code: str) -> dict[str, Any]
     latest: dict[str, Row] = {}
     for row in ledger:  # the metering summary: each item's cumulative figures as of its last period
         latest[row["item"]] = dict(row)
-    steps = worklists.photo_steps(ws, code)
+    steps = worklists.photo_steps(ws, code) if worklists.keeps_photos(ws) else {}
     photos = {row["finding_id"]: worklists.thumbnails(ws, steps.get(row["finding_id"], [])) for row in findings
               if steps.get(row["finding_id"])}
     fields = [(key, getattr(shown, key)) for key in COMPOUND_FIELDS]
