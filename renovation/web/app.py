@@ -258,6 +258,7 @@ class Site:
     hashing: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(HASHING_AT_ONCE))
     templates: Environment = field(default_factory=lambda: environment())
     reports: Recent = field(default_factory=lambda: Recent(16))
+    drawing: threading.Lock = field(default_factory=threading.Lock)
     pages: Recent = field(default_factory=lambda: Recent(256))
     signins: SignIns = field(init=False)
 
@@ -442,11 +443,14 @@ def report_page(request: Request, ws: Workspace, who: Visitor) -> Response:
     today = site.today(ws)
     # The report draws a second or more of charts; it changes only with the log, the day and who asks (the
     # compounds they see): kept for those, it is drawn again once an event is recorded.
-    key = (ws.backend.log_head(), today, period, who.lang, company(ws, who.user))
+    key = (ws.backend.log_head(), today, period, who.lang, company(ws, who.user), site.workspaces.stamp())
     document = site.reports.get(key)
     if document is None:
-        document = report.document(report.gathered(ws, who.user, today, period), who.lang)
-        site.reports.put(key, document)
+        with site.drawing:  # one report drawn at a time: many asked at once wait for the first, not the CPU
+            document = site.reports.get(key)
+            if document is None:
+                document = report.document(report.gathered(ws, who.user, today, period), who.lang)
+                site.reports.put(key, document)
     response = HTMLResponse(document)
     response.headers["Content-Security-Policy"] = REPORT_POLICY
     return response
