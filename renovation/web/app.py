@@ -446,11 +446,15 @@ def report_page(request: Request, ws: Workspace, who: Visitor) -> Response:
     key = (ws.backend.log_head(), today, period, who.lang, company(ws, who.user), site.workspaces.stamp())
     document = site.reports.get(key)
     if document is None:
-        with site.drawing:  # one report drawn at a time: many asked at once wait for the first, not the CPU
-            document = site.reports.get(key)
-            if document is None:
-                document = report.document(report.gathered(ws, who.user, today, period), who.lang)
-                site.reports.put(key, document)
+        # One report drawn at a time, and nobody waits in line for it holding one of the few workspaces:
+        # while one is drawn, another not yet drawn is "try again in a moment".
+        if not site.drawing.acquire(blocking=False):
+            raise HTTPException(503, headers={"Retry-After": "2"})
+        try:
+            document = report.document(report.gathered(ws, who.user, today, period), who.lang)
+            site.reports.put(key, document)
+        finally:
+            site.drawing.release()
     response = HTMLResponse(document)
     response.headers["Content-Security-Policy"] = REPORT_POLICY
     return response

@@ -61,7 +61,8 @@ WORDS = {
            "signed_in_as": "Signed in as {user}", "screen": "Screen", "not_found": "Not found",
            "bad_request": "Bad request", "error": "Error", "back": "Back to the board",
            "signin_for_more": "Sign in to see progress, quality and your worklist.",
-           "payments": "Payments", "public_board": "The public horse-race board"},
+           "payments": "Payments", "public_board": "The public horse-race board",
+           "busy": "Another report is being drawn: try again in a moment"},
     "zh": {"ranking": "赛马榜", "progress": "进度", "quality": "质量", "digest": "待办提醒",
            "worklist": "整改清单", "report": "报告", "signin": "登录", "signout": "退出",
            "name": "姓名", "password": "密码", "wrong": "姓名或密码不对。",
@@ -74,7 +75,8 @@ WORDS = {
            "signed_in_as": "已登录：{user}", "screen": "大屏", "not_found": "未找到",
            "bad_request": "请求有误", "error": "错误", "back": "返回赛马榜",
            "signin_for_more": "登录后可看进度、质量和整改清单。",
-           "payments": "计量支付", "public_board": "公开的赛马榜"},
+           "payments": "计量支付", "public_board": "公开的赛马榜",
+           "busy": "正在生成另一份报告，请稍后再试"},
 }
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +75,31 @@ def test_a_page_is_drawn_anew_once_an_event_is_recorded(server: Server, board: B
     # kept per person: the contractor's page of the same address is its own, not the bureau's
     mine = signed_in(server, ONE).get("/worklist").text
     assert "/compound/LY" not in mine and mine != after
+
+
+def test_reports_asked_for_at_once_are_drawn_one_at_a_time_and_each_comes(server: Server) -> None:
+    """While one report is drawn, another not yet drawn is a 503 with Retry-After (nobody queues holding
+    a workspace); asked again, each comes, and none is ever a 500."""
+    bureau = signed_in(server, BUREAU)
+    periods = ["2021-02", "2021-03", "2021-04", "2021-05"]
+    statuses: dict[str, tuple[int, str | None]] = {}
+
+    def ask(period: str) -> None:
+        reply = bureau.get(f"/report?period={period}")
+        statuses[period] = (reply.status, reply.headers.get("retry-after"))
+
+    threads = [threading.Thread(target=ask, args=(period,)) for period in periods]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {status for status, _wait in statuses.values()} <= {200, 503}, statuses
+    assert any(status == 200 for status, _wait in statuses.values()), statuses
+    assert all(wait == "2" for status, wait in statuses.values() if status == 503), statuses
+    for period in periods:
+        for _ in range(60):
+            reply = bureau.get(f"/report?period={period}")
+            if reply.status != 503:
+                break
+            time.sleep(0.5)
+        assert reply.status == 200 and f"{period}" in reply.text, (period, reply.status)
