@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 import click
 
 from renovation.cli import Session, pass_session
@@ -26,9 +29,10 @@ def serve(session: Session, host: str, port: int) -> None:
 
     Every page catches the read models up when it is asked for, so a write made from the command line
     shows on the next request. Sign-ins are kept in memory: signing out ends one, and a restart ends
-    them all. Behind HTTPS (a reverse proxy that passes the Host header on), set
-    RENOVATION_WEB_HTTPS=1 so the session cookie is sent over HTTPS only. On PostgreSQL after `db roles
-    --apply`, run it under the projector's login.
+    them all. Behind a reverse proxy (which passes the Host header on), set RENOVATION_WEB_PROXY to the
+    proxy's address (e.g. 127.0.0.1) so that each person's own address, from its X-Forwarded-For, is
+    what failed sign-ins are counted by, and behind HTTPS RENOVATION_WEB_HTTPS=1 so the session cookie
+    is sent over HTTPS only. On PostgreSQL after `db roles --apply`, run it under the projector's login.
 
     \b
     Examples:
@@ -37,7 +41,6 @@ def serve(session: Session, host: str, port: int) -> None:
       renovation --db postgresql://renovation_projector@db/city serve --host 0.0.0.0
     """
     import logging
-    import os
     from pathlib import Path
 
     import uvicorn
@@ -48,12 +51,20 @@ def serve(session: Session, host: str, port: int) -> None:
 
     config = session.config  # a bad renovation.toml: one line, before listening
     access = config.access()
+    source = config.source or "renovation.toml"
     if access.open and host not in LOOPBACK:
-        raise BadRequest(f"--host {host}: without [users] in renovation.toml nobody signs in and every board is "
+        raise BadRequest(f"--host {host}: without [users] in {source} nobody signs in and every board is "
                          "shown, so the web board listens on this machine only (127.0.0.1); list the people "
                          "in [users] and set their passwords (`renovation user passwd`) to serve others")
+    workspaces = _number("RENOVATION_WEB_WORKSPACES", 4, 1, 32)
+    proxy = os.environ.get("RENOVATION_WEB_PROXY") or None
     session.workspace.read_models()  # the store is there and its boards are caught up before the first page
     today = session.today() if session._today is not None else None
+    from renovation.services.accounts import unready
+
+    for note in unready(session.workspace):  # what would make a person's board empty, said before it is
+        click.echo(f"note: {note}", err=True)
+    listening = _listen(host, port)  # a port in use: one line, before anything says it is serving
 
     from renovation.services.workspace import Workspace
 
@@ -64,7 +75,7 @@ def serve(session: Session, host: str, port: int) -> None:
         return ws
 
     site = Site(
-        workspaces=Workspaces(make, size=int(os.environ.get("RENOVATION_WEB_WORKSPACES", "4")),
+        workspaces=Workspaces(make, size=workspaces,
                               config=Path(session.workspace.config_path or DEFAULT_FILE)),
         today=(lambda _ws: today) if today is not None else (lambda ws: ws.app.clock().date()),
         lang=session.lang, open_access=access.open, local_user=session.user,
@@ -72,10 +83,49 @@ def serve(session: Session, host: str, port: int) -> None:
         attempts=Attempts(config.web.attempts, config.web.lockout_minutes * 60.0),
     )
     app = create_app(site, https_only=os.environ.get("RENOVATION_WEB_HTTPS") == "1")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    click.echo(f"serving {session.workspace.describe()} at http://{host}:{port}/ (Ctrl-C stops it)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, server_header=False,
-                proxy_headers=False, h11_max_incomplete_event_size=64 * 1024)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("renovation.web").setLevel(logging.INFO)
+    bound = listening.getsockname()[1]
+    shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+    where = f"[{shown}]" if ":" in shown else shown
+    click.echo(f"serving {session.workspace.describe()} at http://{where}:{bound}/ (Ctrl-C stops it)", err=True)
+    server = uvicorn.Server(uvicorn.Config(
+        app, log_level="warning", access_log=False, server_header=False, proxy_headers=proxy is not None,
+        forwarded_allow_ips=proxy, h11_max_incomplete_event_size=64 * 1024))
+    server.run(sockets=[listening])
+
+
+def _number(name: str, default: int, least: int, most: int) -> int:
+    """A whole number from the environment, or a one-line error."""
+    from renovation.services.errors import BadRequest
+
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not least <= int(raw) <= most:
+        raise BadRequest(f"{name}={raw[:20]!r}: a whole number from {least} to {most}")
+    return int(raw)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now: an address in use or not this machine's is one line (exit 1)."""
+    from renovation.services.errors import Refused
+
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise Refused(f"--host {host}: {error.strerror}") from None
+    family, kind, protocol, _name, address = found[0]
+    listening = socket.socket(family, kind, protocol)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind(address)
+        listening.listen(2048)
+    except OSError as error:
+        listening.close()
+        raise Refused(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    listening.set_inheritable(True)
+    return listening
 
 
 COMMANDS = [serve]

@@ -45,7 +45,9 @@ def passwd(session: Session, name: str, from_stdin: bool) -> None:
         if not line:
             raise click.UsageError("--password-stdin: standard input is empty")
     else:
-        password = click.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
+        zh = session.lang == "zh"
+        password = click.prompt("新密码" if zh else "New password", hide_input=True, err=True,
+                                confirmation_prompt="再输入一次" if zh else True)
     role = accounts.set_password(session.workspace, session.user, name, password)
     if session.lang == "zh":
         click.echo(f"已设置 {name}（{role}）的网页登录密码")

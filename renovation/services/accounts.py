@@ -52,6 +52,8 @@ def check_password(name: str, password: str) -> None:
         raise BadPassword("a password has no control characters")
     if password.strip().casefold() == name.strip().casefold():
         raise BadPassword("a password is not the person's name")
+    if len(set(password)) < 5:
+        raise BadPassword("a password has at least 5 different characters")
 
 
 def check_ready(ws: Workspace, by: str, name: str) -> str:
@@ -113,3 +115,29 @@ def _fingerprint(hashed: str) -> str:
     import hashlib
 
     return hashlib.sha256(hashed.encode()).hexdigest()[:32]
+
+
+def unready(ws: Workspace) -> list[str]:
+    """What would leave a person of ``[users]`` with nothing on the web board, said when it starts: no
+    password set, or a contractor whose company builds no compound of the store (a name mistyped)."""
+    from sqlalchemy import select
+
+    from renovation.projections.progress import compounds
+    from renovation.store import accounts
+
+    users = ws.config.users
+    if users is None:
+        return []
+    ws.app  # noqa: B018 - binds the backend to the store
+    notes: list[str] = []
+    kept = set(accounts.names(ws.backend))
+    missing = [name for name in users if name not in kept]
+    if missing:
+        notes.append(f"no web password yet for {', '.join(missing)} (`renovation user passwd NAME` sets one)")
+    with ws.read_models("progress").engine.connect() as connection:
+        builders = set(connection.execute(select(compounds.c.contractor).distinct()).scalars())
+    for name, entry in users.items():
+        if entry.role == "contractor" and entry.contractor not in builders:
+            notes.append(f"{name}'s company in [users], {entry.contractor!r}, builds no compound of this store: "
+                         "their boards will be empty")
+    return notes

@@ -342,7 +342,7 @@ def page(handler: Callable[[Request, Workspace, Visitor], Response], *, public: 
 
     def endpoint(request: Request) -> Response:
         site = site_of(request)
-        with site.workspaces.take() as ws:
+        with unavailable(request), site.workspaces.take() as ws:
             who = visitor(request, ws)
             if not who.signed_in and not (public and site.public_ranking):
                 return RedirectResponse(f"/signin?{urlencode({'next': wanted(request)})}", status_code=303)
@@ -368,6 +368,23 @@ def page(handler: Callable[[Request, Workspace, Visitor], Response], *, public: 
             return response
 
     return endpoint
+
+
+@contextlib.contextmanager
+def unavailable(request: Request) -> Iterator[None]:
+    """A store or renovation.toml that cannot answer (the database busy or gone, the file broken while
+    serving) is a 503 and one line in the log, not a traceback."""
+    from renovation.services.errors import reportable
+
+    try:
+        yield
+    except HTTPException:
+        raise
+    except errors.DomainError:
+        raise
+    except reportable() as error:
+        LOG.warning("%s %s: %s", request.method, request.url.path, " ".join(str(error).split())[:300])
+        raise HTTPException(503, "unavailable", headers={"Retry-After": "5"}) from None
 
 
 def wanted(request: Request) -> str:
@@ -449,7 +466,7 @@ def report_page(request: Request, ws: Workspace, who: Visitor) -> Response:
         # One report drawn at a time, and nobody waits in line for it holding one of the few workspaces:
         # while one is drawn, another not yet drawn is "try again in a moment".
         if not site.drawing.acquire(blocking=False):
-            raise HTTPException(503, headers={"Retry-After": "2"})
+            raise HTTPException(503, "busy", headers={"Retry-After": "2"})
         try:
             document = report.document(report.gathered(ws, who.user, today, period), who.lang)
             site.reports.put(key, document)
@@ -504,7 +521,7 @@ async def signin(request: Request) -> Response:
     def check() -> str | None:
         from renovation.services.accounts import verify
 
-        with site.hashing, site.workspaces.take() as ws:
+        with site.hashing, unavailable(request), site.workspaces.take() as ws:
             return verify(ws, name, password)
 
     key = await run_in_threadpool(check)
@@ -540,10 +557,12 @@ async def http_error(request: Request, error: Exception) -> Response:
     site = site_of(request)
     lang = lang_of(request, site) if "session" in request.scope else site.lang
     who = Visitor(ANONYMOUS, False, None, lang, False)
+    words = views.words(lang)
+    detail = error.detail if error.status_code == 400 else words.get(error.detail) if error.status_code == 503 else None
     document = site.templates.get_template("error.html").render(
-        who=who, lang=lang, path="", other_lang="?lang=" + ("en" if lang == "zh" else "zh"), words=views.words(lang),
+        who=who, lang=lang, path="", other_lang="?lang=" + ("en" if lang == "zh" else "zh"), words=words,
         status=error.status_code, head=None,
-        detail=error.detail if error.status_code == 400 else None, public_ranking=False, open_access=False)
+        detail=detail, public_ranking=False, open_access=False)
     return HTMLResponse(document, status_code=error.status_code, headers=error.headers)
 
 

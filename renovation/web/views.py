@@ -62,7 +62,9 @@ WORDS = {
            "bad_request": "Bad request", "error": "Error", "back": "Back to the board",
            "signin_for_more": "Sign in to see progress, quality and your worklist.",
            "payments": "Payments", "public_board": "The public horse-race board",
-           "busy": "Another report is being drawn: try again in a moment"},
+           "busy": "Another report is being drawn: try again in a moment.",
+           "unavailable": "The store or renovation.toml cannot answer now: try again in a moment.",
+           "unavailable_title": "Not available"},
     "zh": {"ranking": "赛马榜", "progress": "进度", "quality": "质量", "digest": "待办提醒",
            "worklist": "整改清单", "report": "报告", "signin": "登录", "signout": "退出",
            "name": "姓名", "password": "密码", "wrong": "姓名或密码不对。",
@@ -76,7 +78,9 @@ WORDS = {
            "bad_request": "请求有误", "error": "错误", "back": "返回赛马榜",
            "signin_for_more": "登录后可看进度、质量和整改清单。",
            "payments": "计量支付", "public_board": "公开的赛马榜",
-           "busy": "正在生成另一份报告，请稍后再试"},
+           "busy": "正在生成另一份报告，请稍后再试。",
+           "unavailable": "数据库或 renovation.toml 暂时无法应答，请稍后再试。",
+           "unavailable_title": "暂不可用"},
 }
 
 
@@ -157,7 +161,7 @@ def checked_period(raw: str) -> str:
     try:
         rules.check_period(text)
     except InvalidValue as error:
-        raise ValueError(f"period: {error.phrase('en', shown=raw)}") from None
+        raise ValueError(error.phrase("en", shown=raw)) from None
     return text
 
 
@@ -224,7 +228,9 @@ def ranking(ws: Workspace, user: str, today: date, query: RankingQuery) -> dict[
         keys = RANKING_KEYS[query.by]
     else:
         rows = horserace.beside(ws, boards.ranking(ws, query.period, query.by, today), query.by, today, user=user)
-        keys = (*RANKING_KEYS[query.by], *BESIDE_KEYS)
+        # The computed totals beside, where this person may see any (a visitor none, a contractor its own)
+        shown = any(row["computed_total"] is not None for row in rows)
+        keys = (*RANKING_KEYS[query.by], *BESIDE_KEYS) if shown else RANKING_KEYS[query.by]
     period = rows[0]["period"] if rows else query.period
     return {"rows": rows, "keys": keys, "query": query, "period": period, "periods": periods, "today": today,
             "link": "code" if query.by == "compound" else None}

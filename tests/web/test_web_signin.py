@@ -243,3 +243,43 @@ def test_behind_an_https_proxy_the_cookie_is_secure_and_the_sites_own_form_signs
         refused = Client(running).post("/signin", fields, {"Host": "board.example", "Origin": "https://evil.example"})
         assert refused.status == 403
         answers(running)
+
+
+def test_behind_a_proxy_failed_sign_ins_count_by_each_persons_own_address(board: Board) -> None:
+    """RENOVATION_WEB_PROXY names the proxy: its X-Forwarded-For is each person's address; from any other
+    address the header is not believed."""
+    proxy = "127.0.0.1"
+    with serving(board.db, "--today", DAY, cwd=board.cwd, env={"RENOVATION_WEB_PROXY": proxy}) as running:
+        via_proxy = Client(running, address=proxy)
+        guesser = {"X-Forwarded-For": "203.0.113.7"}
+        for _ in range(ATTEMPTS):
+            assert via_proxy.post("/signin", {"name": SUPERVISOR, "password": "a-wrong-one"}, guesser).status == 401
+        right = {"name": SUPERVISOR, "password": password(SUPERVISOR)}
+        assert via_proxy.post("/signin", right, guesser).status == 429  # the guesser waits
+        owner = Client(running, address=proxy)
+        assert owner.post("/signin", right, {"X-Forwarded-For": "198.51.100.4"}).status == 303  # its owner does not
+        # not from the proxy: the header is the client's own claim, and the client's address counts
+        direct = Client(running)
+        for n in range(ATTEMPTS):
+            claim = {"X-Forwarded-For": f"192.0.2.{n}"}
+            assert direct.post("/signin", {"name": SUPERVISOR, "password": "a-wrong-one"}, claim).status == 401
+        assert direct.post("/signin", right, {"X-Forwarded-For": "192.0.2.200"}).status == 429
+        answers(running)
+
+
+def test_a_renovation_toml_broken_while_serving_is_a_503_saying_so_and_no_traceback(
+        server: Server, board: Board) -> None:
+    client = signed_in(server, ONE)
+    config = board.cwd / "renovation.toml"
+    kept = config.read_text(encoding="utf-8")
+    try:
+        config.write_text(kept + "\ngarbage = = [\n", encoding="utf-8")
+        for path in ("/progress", "/ranking", "/compound/JM"):
+            reply = client.get(path)
+            assert reply.status == 503 and reply.headers.get("retry-after") == "5", (path, reply.status)
+            assert "renovation.toml cannot answer now" in reply.text
+        assert Client(server).signin(TWO).status == 503
+    finally:
+        config.write_text(kept, encoding="utf-8")
+    assert client.get("/progress").status == 200  # mended: the same sign-in goes on
+    assert "Traceback" not in server_log(server)

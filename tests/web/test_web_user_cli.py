@@ -54,6 +54,8 @@ def test_the_name_must_be_in_users(board: Board) -> None:
     ("  administrator01  \n", "not the person's name"),
     ("\n", "at least 10 characters"),
     ("", "standard input is empty"),
+    (" " * 12 + "\n", "at least 5 different characters"),
+    ("abababababab\n", "at least 5 different characters"),
 ])
 def test_a_password_against_the_rules_is_refused_in_one_line(board: Board, stdin: str, says: str) -> None:
     refused(board, LONG_NAME, stdin, code=2, says=says)
@@ -97,3 +99,54 @@ def test_serve_without_users_listens_on_this_machine_only(tmp_path: Path, board:
     assert len(lines) == 1 and "[users]" in lines[0] and "Traceback" not in done.stderr, done.stderr
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
         pass  # nothing listens
+
+
+def serve_once(board: Board, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+               seconds: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, "--db", board.db, "--today", "2021-05-10", "serve", *args], cwd=cwd or board.cwd,
+                          text=True, capture_output=True, env=environment(**(env or {})), timeout=seconds)
+
+
+def test_a_port_in_use_is_one_line_and_nothing_says_it_is_serving(board: Board) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = serve_once(board, "--port", str(port))
+    assert done.returncode == 1, (done.returncode, done.stderr)
+    lines = [line for line in done.stderr.strip().splitlines() if not line.startswith("note: ")]
+    assert lines == [f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"], done.stderr
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "99", "-1"])
+def test_a_bad_number_of_workspaces_is_one_line(board: Board, value: str) -> None:
+    done = serve_once(board, "--port", str(free_port()), env={"RENOVATION_WEB_WORKSPACES": value})
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert done.stderr.strip().splitlines()[-1].startswith("Error: RENOVATION_WEB_WORKSPACES="), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_port_0_says_the_port_it_listens_on_and_notes_what_would_leave_a_board_empty(board: Board) -> None:
+    config = board.cwd / "notes.toml"
+    config.write_text('[users]\n"周科长" = { role = "bureau" }\n"无密码" = { role = "supervisor" }\n'
+                      '"错公司" = { role = "contractor", contractor = "示例建工一 公司" }\n', encoding="utf-8")
+    process = subprocess.Popen([*CLI, "--db", board.db, "--config", str(config), "--today", "2021-05-10", "serve",
+                                "--port", "0"], cwd=board.cwd, text=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=environment())
+    try:
+        said: list[str] = []
+        while not said or not said[-1].startswith("serving "):
+            line = process.stderr.readline()  # type: ignore[union-attr]
+            assert line, (said, process.poll())
+            said.append(line.strip())
+        assert said[:-1] == [
+            "note: no web password yet for 无密码, 错公司 (`renovation user passwd NAME` sets one)",
+            "note: 错公司's company in [users], '示例建工一 公司', builds no compound of this store: their boards "
+            "will be empty"], said
+        port = int(said[-1].split("http://127.0.0.1:")[1].split("/")[0])
+        assert port > 0
+        with socket.create_connection(("127.0.0.1", port), timeout=10):
+            pass  # it listens where it says
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
