@@ -43,8 +43,6 @@ def serve(session: Session, host: str, port: int) -> None:
     import logging
     from pathlib import Path
 
-    import uvicorn
-
     from renovation.services.config import DEFAULT_FILE
     from renovation.services.errors import BadRequest
     from renovation.web.app import Attempts, Site, Workspaces, create_app
@@ -89,10 +87,9 @@ def serve(session: Session, host: str, port: int) -> None:
     shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
     where = f"[{shown}]" if ":" in shown else shown
     click.echo(f"serving {session.workspace.describe()} at http://{where}:{bound}/ (Ctrl-C stops it)", err=True)
-    server = uvicorn.Server(uvicorn.Config(
-        app, log_level="warning", access_log=False, server_header=False, proxy_headers=proxy is not None,
-        forwarded_allow_ips=proxy, h11_max_incomplete_event_size=64 * 1024))
-    server.run(sockets=[listening])
+    from renovation.web.server import run
+
+    run(app, listening, proxy)
 
 
 def _number(name: str, default: int, least: int, most: int) -> int:

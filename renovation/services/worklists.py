@@ -8,6 +8,7 @@ for another contractor's compound is answered as for a compound that is not ther
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -115,13 +116,32 @@ def keeps_photos(ws: Workspace) -> bool:
 
 
 def thumbnails(ws: Workspace, steps: list[tuple[str, str]]) -> list[str]:
-    """A finding's photos, each as a small JPEG in a data URI (a page that fetches nothing)."""
+    """A finding's photos, each as a small JPEG in a data URI (a page that fetches nothing). A photo is
+    named by the SHA-256 of its bytes, which are checked each time: its thumbnail is drawn once per
+    process."""
     from renovation.services.photos import thumbnail
     from renovation.store import photos
 
-    found = [photos.get(ws.backend, name) for _step, name in steps]
-    drawn = [thumbnail(photo.data) for photo in found if photo is not None]
-    return [uri for uri in drawn if uri is not None]
+    drawn: list[str] = []
+    for _step, name in steps:
+        photo = photos.get(ws.backend, name)
+        if photo is None or hashlib.sha256(photo.data).hexdigest() != name:
+            continue  # missing or altered: not shown (``audit verify`` says which)
+        with _THUMBNAILS_LOCK:
+            uri = _THUMBNAILS.get(name)
+        if uri is None:
+            uri = thumbnail(photo.data) or ""
+            with _THUMBNAILS_LOCK:
+                _THUMBNAILS[name] = uri
+                while len(_THUMBNAILS) > 2048:  # about 10 KB each
+                    del _THUMBNAILS[next(iter(_THUMBNAILS))]
+        if uri:
+            drawn.append(uri)
+    return drawn
+
+
+_THUMBNAILS: dict[str, str] = {}
+_THUMBNAILS_LOCK = threading.Lock()
 
 
 def _codes(ws: Workspace, connection: Connection, user: str, code: str | None,

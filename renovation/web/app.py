@@ -35,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -53,6 +54,8 @@ LOG = logging.getLogger("renovation.web")
 #: The user name of a visitor who has not signed in: no name in [users] can be it (control characters
 #: are refused there), so every scoped service shows them nothing but the public board.
 ANONYMOUS = "\x00anonymous"
+#: The query parameters the pages read (``views``); the others do not change a page.
+QUERY = frozenset({"period", "by", "computed", "date", "lang", "screen"})
 #: The most a sign-in form's body may be.
 FORM_LIMIT = 4096
 #: Sign-ins checked at once (argon2 takes 64 MiB and tens of milliseconds each).
@@ -159,26 +162,32 @@ class Attempts:
         kind = key.partition(":")[0]
         return self.limit * {"pair": 1, "address": 4, "name": 10}[kind]
 
-    def wait(self, keys: list[str]) -> int:
-        """Seconds until a sign-in may be tried again for these keys (0: now)."""
+    def begin(self, keys: list[str]) -> tuple[int, float]:
+        """Take an attempt for these keys, counted as failed until ``succeeded`` says otherwise (so
+        attempts sent all at once are counted before any password is checked): (0, its time), or the
+        seconds to wait and nothing taken."""
         now = time.monotonic()
         with self.lock:
             waits = [self.window - (now - recent[-self._limit(key)]) for key in keys
                      if len(recent := self._recent(key, now)) >= self._limit(key)]
-        return int(max(waits)) + 1 if waits else 0
-
-    def failed(self, keys: list[str]) -> None:
-        now = time.monotonic()
-        with self.lock:
+            if waits:
+                return int(max(waits)) + 1, now
             if len(self.failures) > 100_000:  # many names or addresses: forget those whose window has passed
                 for key in list(self.failures):
                     self._recent(key, now)
             for key in keys:
                 self.failures.setdefault(key, []).append(now)
+        return 0, now
 
-    def succeeded(self, name_key: str) -> None:
+    def succeeded(self, keys: list[str], at: float) -> None:
+        """The attempt taken at ``at`` was right: it is not a failure, and the name's failures from this
+        address (the first key) are forgiven."""
         with self.lock:
-            self.failures.pop(name_key, None)
+            self.failures.pop(keys[0], None)
+            for key in keys[1:]:
+                found = self.failures.get(key)
+                if found is not None and at in found:
+                    found.remove(at)
 
 
 @dataclass(frozen=True)
@@ -256,14 +265,24 @@ class Site:
     session_seconds: int
     attempts: Attempts
     hashing: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(HASHING_AT_ONCE))
+    #: Sign-ins being checked or waiting for it: beyond this many, another is turned away at once (503)
+    #: rather than holding one of the server's threads.
+    checking: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(HASHING_AT_ONCE + 4))
     templates: Environment = field(default_factory=lambda: environment())
     reports: Recent = field(default_factory=lambda: Recent(16))
     drawing: threading.Lock = field(default_factory=threading.Lock)
     pages: Recent = field(default_factory=lambda: Recent(256))
     signins: SignIns = field(init=False)
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
     def __post_init__(self) -> None:
         self.signins = SignIns(self.session_seconds)
+
+    def token(self, head: int) -> str:
+        """The log's head as the screen's script sees it: changes when the head does, tells no count."""
+        import hmac
+
+        return hmac.new(self.secret, str(head).encode(), "sha256").hexdigest()[:20]
 
 
 def environment() -> Environment:
@@ -349,8 +368,11 @@ def page(handler: Callable[[Request, Workspace, Visitor], Response], *, public: 
             key: tuple[Any, ...] | None = None
             if kept or who.screen:
                 head = ws.backend.log_head()
-                request.state.head = head  # the screen reloads itself once the log has gone past it
-                key = (request.url.path, request.url.query, who.user, who.lang, who.screen, head, site.today(ws),
+                if who.screen:  # the screen reloads itself once the log has gone past it
+                    request.state.head = site.token(head)
+                asked = tuple(sorted((name, value) for name, value in request.query_params.multi_items()
+                                     if name in QUERY))  # what the pages read; nothing else draws anew
+                key = (request.url.path, asked, who.user, who.lang, who.screen, head, site.today(ws),
                        site.workspaces.stamp())
                 found = site.pages.get(key) if kept else None
                 if found is not None:
@@ -458,6 +480,10 @@ def report_page(request: Request, ws: Workspace, who: Visitor) -> Response:
     site = site_of(request)
     period = views.period_of(request.query_params)
     today = site.today(ws)
+    if period is not None:
+        from renovation.services.horserace import check_period
+
+        check_period(period, today)  # a period not begun is refused, as the ranking refuses it
     # The report draws a second or more of charts; it changes only with the log, the day and who asks (the
     # compounds they see): kept for those, it is drawn again once an event is recorded.
     key = (ws.backend.log_head(), today, period, who.lang, company(ws, who.user), site.workspaces.stamp())
@@ -478,7 +504,8 @@ def report_page(request: Request, ws: Workspace, who: Visitor) -> Response:
 
 
 def head_endpoint(request: Request, ws: Workspace, who: Visitor) -> Response:
-    return JSONResponse({"head": ws.backend.log_head()})
+    """Where the log is, as a token that changes with it (not the number of events recorded)."""
+    return JSONResponse({"head": site_of(request).token(ws.backend.log_head())})
 
 
 def signin_form(request: Request) -> Response:
@@ -512,23 +539,27 @@ async def signin(request: Request) -> Response:
     who = Visitor(ANONYMOUS, False, None, lang, False)
     address = request.client.host if request.client else "?"
     keys = site.attempts.keys_of(name, address)
-    pause = site.attempts.wait(keys)
+    pause, at = site.attempts.begin(keys)
     if pause:
         response = render(request, who, "signin.html", status=429, next=target, failed="wait", seconds=pause)
         response.headers["Retry-After"] = str(pause)
         return response
+    if not site.checking.acquire(blocking=False):  # sign-ins queue for argon2 only a few deep
+        raise HTTPException(503, "busy_signin", headers={"Retry-After": "1"})
 
     def check() -> str | None:
         from renovation.services.accounts import verify
 
-        with site.hashing, unavailable(request), site.workspaces.take() as ws:
-            return verify(ws, name, password)
+        try:
+            with site.hashing, unavailable(request), site.workspaces.take() as ws:
+                return verify(ws, name, password)
+        finally:
+            site.checking.release()
 
     key = await run_in_threadpool(check)
     if key is None:
-        site.attempts.failed(keys)
         return render(request, who, "signin.html", status=401, next=target, failed="wrong")
-    site.attempts.succeeded(keys[0])
+    site.attempts.succeeded(keys, at)
     site.signins.end(request.session.get("sid"))
     request.session.clear()
     request.session.update({"sid": site.signins.open(name, key), "lang": lang})
@@ -618,7 +649,11 @@ def create_app(site: Site, *, https_only: bool = False) -> Starlette:
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [
+        # Without [users] nothing is asked of a visitor: only this machine's own names are answered, so a
+        # page of another site cannot read the boards by pointing its name at this address (DNS rebinding).
         Middleware(Headers),
+        *([Middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "::1", "[::1]"])]
+          if site.open_access else []),
         Middleware(SessionMiddleware, secret_key=secrets.token_urlsafe(32), session_cookie="renovation",
                    max_age=site.session_seconds, same_site="lax", https_only=https_only),
     ]
@@ -632,6 +667,7 @@ def create_app(site: Site, *, https_only: bool = False) -> Starlette:
 
     app = Starlette(routes=routes, middleware=middleware,
                     exception_handlers={HTTPException: http_error, Exception: server_error}, lifespan=lifespan)
+    app.router.redirect_slashes = False  # a redirect built from the Host header sends nowhere else
     app.state.site = site
     app.state.https = https_only
     return app

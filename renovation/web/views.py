@@ -64,7 +64,8 @@ WORDS = {
            "payments": "Payments", "public_board": "The public horse-race board",
            "busy": "Another report is being drawn: try again in a moment.",
            "unavailable": "The store or renovation.toml cannot answer now: try again in a moment.",
-           "unavailable_title": "Not available"},
+           "unavailable_title": "Not available",
+           "busy_signin": "Many are signing in at once: try again in a moment."},
     "zh": {"ranking": "赛马榜", "progress": "进度", "quality": "质量", "digest": "待办提醒",
            "worklist": "整改清单", "report": "报告", "signin": "登录", "signout": "退出",
            "name": "姓名", "password": "密码", "wrong": "姓名或密码不对。",
@@ -80,7 +81,8 @@ WORDS = {
            "payments": "计量支付", "public_board": "公开的赛马榜",
            "busy": "正在生成另一份报告，请稍后再试。",
            "unavailable": "数据库或 renovation.toml 暂时无法应答，请稍后再试。",
-           "unavailable_title": "暂不可用"},
+           "unavailable_title": "暂不可用",
+           "busy_signin": "同时登录的人较多，请稍后再试。"},
 }
 
 

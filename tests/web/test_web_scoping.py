@@ -240,7 +240,7 @@ def test_with_public_ranking_a_visitor_sees_the_recorded_board_and_the_head_only
     for path in ("/ranking", "/ranking?by=compound", "/ranking?period=2021-03", "/head", "/ranking?screen=1"):
         reply = visitor.get(path)
         assert reply.status == 200, (path, reply.status)
-    assert isinstance(json.loads(visitor.get("/head").body)["head"], int)
+    assert re.fullmatch(r"[0-9a-f]{20}", json.loads(visitor.get("/head").body)["head"])  # a token, not a count
     board = visitor.get("/ranking").text
     assert "computed=1" not in board and 'name="computed"' not in board
     totals = distinctive_computed_totals(scene)
