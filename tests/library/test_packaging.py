@@ -14,13 +14,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def checkout_files(*under: str) -> list[str]:
+    """The checkout's files as git knows them (tracked, or new and not ignored); in a copy that is not a
+    git checkout, the files on disk but build/, *.egg-info and caches."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", *under], cwd=ROOT, capture_output=True,
+                            text=True)
+    if listed.returncode == 0 and listed.stdout.strip():
+        return listed.stdout.splitlines()
+    skipped = ("build", ".git", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache")
+    return [str(path.relative_to(ROOT)) for top in (under or (".",)) for path in (ROOT / top).rglob("*")
+            if path.is_file() and not any(part in skipped or part.endswith(".egg-info")
+                                          for part in path.relative_to(ROOT).parts)]
+
+
 def data_files() -> set[str]:
-    """The package's files that are not Python, as git knows them."""
-    listed = subprocess.run(["git", "ls-files", "renovation"], cwd=ROOT, capture_output=True, text=True,
-                            check=True).stdout.split()
-    if not listed:  # not a git checkout: the files on disk
-        listed = [str(path.relative_to(ROOT)) for path in (ROOT / "renovation").rglob("*") if path.is_file()]
-    return {name for name in listed if not name.endswith((".py", ".pyc")) and "__pycache__" not in name}
+    """The package's files that are not Python."""
+    return {name for name in checkout_files("renovation") if not name.endswith((".py", ".pyc"))}
 
 
 def test_the_package_has_data_files_to_check() -> None:
@@ -31,9 +40,7 @@ def test_the_package_has_data_files_to_check() -> None:
 def clean_copy(target: Path) -> Path:
     """The checkout's files as git sees them (no build/ or egg-info left by an earlier build, which
     setuptools would take from)."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                            text=True, check=True).stdout.splitlines()
-    for name in listed:
+    for name in checkout_files():
         source = ROOT / name
         if source.is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
