@@ -10,7 +10,7 @@ listens on this machine only.
 
 Live: every page catches its read models up with the log when it is asked for (as a read command
 does), so a write made from the command line shows on the next request; the ``?screen=1`` layout asks
-the server for the log's head every second and reloads when it has moved.
+the server every second for a token of the log's head and reloads when it has changed.
 """
 
 from __future__ import annotations
@@ -81,9 +81,9 @@ class Workspaces:
     time: the server's threads share them instead of each opening connections of its own.
 
     Each reads ``renovation.toml`` (``config``) when first used; once the file has changed, a workspace
-    is closed and made anew before its next request, so that a person removed from ``[users]`` (or
-    given another role) is signed out on their next page, as the command line's next command would
-    refuse them, and every request sees the same file."""
+    is closed and made anew before its next request, so that a person removed from ``[users]`` is signed
+    out on their next page (and one given another role sees what it sees), as the command line's next
+    command would have it, and every request sees the same file."""
 
     def __init__(self, make: Callable[[], Workspace], size: int, config: Path | None = None) -> None:
         self._make = make
@@ -212,6 +212,8 @@ class SignIns:
         with self._lock:
             for found in [sid for sid, made in self._open.items() if now - made.since >= self.seconds]:
                 del self._open[found]  # those past their time
+            while len(self._open) >= 100_000:  # one person signing in again and again: the oldest end
+                del self._open[next(iter(self._open))]
             sid = secrets.token_urlsafe(24)
             self._open[sid] = SignIn(user, key, now)
         return sid
@@ -304,10 +306,6 @@ class Visitor:
     role: str | None
     lang: str
     screen: bool
-
-    @property
-    def anonymous(self) -> bool:
-        return self.user == ANONYMOUS
 
 
 def site_of(request: Request) -> Site:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from renovation.report.html import table as html_table
-from renovation.report.words import text
 
 if TYPE_CHECKING:
     from renovation.services.workspace import Workspace
@@ -293,6 +292,3 @@ def compound(ws: Workspace, user: str, today: date, code: str) -> dict[str, Any]
             "metering": list(latest.values()), "payments": boards.payment_summary(ws, code), "photos": photos,
             "finding_keys": FINDING_KEYS, "sample_keys": SAMPLE_KEYS, "ledger_keys": LEDGER_KEYS, "today": today}
 
-
-def title(key: str, lang: str) -> str:
-    return words(lang).get(key) or text(key, lang)
