@@ -37,6 +37,11 @@ error (also one the server logged).
 
     python benchmarks/serve_load.py [--backend both] [--clients 50] [--seconds 60] [--floor-seconds 15]
                                     [--postgres URL] [--workspaces N] [--pause 0] [--profile PAGE]
+                                    [--write-every SECONDS]
+
+With ``--write-every S`` the supervisor records a patrol from the command line every S seconds during
+the load: the server keeps each page drawn until the next event, so this is the load with pages drawn
+anew, not only served again.
 
 The aim: p95 of every page ≤ 100 ms on the demo. The load generator runs on the same machine as the
 server (and the database), in one Python process: its threads take CPU from the server, as in the
@@ -453,6 +458,36 @@ def run(backend: str, args: argparse.Namespace, tmp: Path) -> list[str]:
             drop_schema(args.postgres, cleanup)
 
 
+class Writer(threading.Thread):
+    """The supervisor at a terminal during the load: a patrol of a compound under construction recorded
+    from the command line every ``every`` seconds (each a new event: every page kept by the server is
+    drawn anew after it)."""
+
+    def __init__(self, db: str, config: Path, people: list[Person], every: float) -> None:
+        super().__init__(daemon=True)
+        self.db, self.config, self.every = db, config, every
+        self.supervisor = next(person for person in people if person.role == "supervisor")
+        listed = json.loads(cli_ok(config.parent, "--db", db, "--config", str(config), "--user",
+                                   self.supervisor.name, "--today", "2021-07-31", "compound", "list", "--json"))
+        self.codes = [row["code"] for row in listed if row["status"] == "under_construction"]
+        self.stopped = threading.Event()
+        self.done = 0
+        self.failed: list[str] = []
+
+    def run(self) -> None:
+        n = 0
+        while not self.stopped.wait(self.every):
+            code = self.codes[n % len(self.codes)]
+            at = f"2021-07-31T{8 + n // 60 % 10:02d}:{n % 60:02d}"
+            try:
+                cli_ok(self.config.parent, "--db", self.db, "--config", str(self.config), "--user",
+                       self.supervisor.name, "inspect", code, "--kind", "patrol", "--at", at)
+                self.done += 1
+            except RuntimeError as error:
+                self.failed.append(f"write: {' '.join(str(error).split())[:200]}")
+            n += 1
+
+
 def load(db: str, config: Path, people: list[Person], args: argparse.Namespace, tmp: Path) -> list[str]:
     failed: list[str] = []
     db_port = (urlsplit(args.postgres).port or 5432) if db.startswith("postgresql") else None
@@ -476,7 +511,13 @@ def load(db: str, config: Path, people: list[Person], args: argparse.Namespace, 
         cpu = [(watch.cpu_seconds(), own_cpu_seconds())]
         floor, floor_elapsed = phase(clients, (FLOOR,), args.floor_seconds, args.pause)
         cpu.append((watch.cpu_seconds(), own_cpu_seconds()))
+        writer = Writer(db, config, people, args.write_every) if args.write_every else None
+        if writer is not None:
+            writer.start()
         tally, elapsed = phase(clients, PAGES, args.seconds, args.pause)
+        if writer is not None:
+            writer.stopped.set()
+            writer.join()
         cpu.append((watch.cpu_seconds(), own_cpu_seconds()))
         for client in clients:
             client.close()
@@ -497,6 +538,10 @@ def load(db: str, config: Path, people: list[Person], args: argparse.Namespace, 
              else ", no pause between requests")
     print(f"load: {len(clients)} clients for {args.seconds:g} s (the last request ended at {elapsed:.1f} s){pause}: "
           f"{total} requests, {total / elapsed:.1f}/s, {tally.failed} errors")
+    if writer is not None:
+        print(f"writes: the supervisor recorded an inspection every {args.write_every:g} s from the command line "
+              f"({writer.done} recorded, {len(writer.failed)} failed): every kept page drawn anew after each")
+        failed.extend(writer.failed)
     floor_p95 = percentile(floor_ms, 0.95) if floor_ms else float("nan")
     print(f"    {'page':<22}{'requests':>9}{'errors':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'alone ms':>10}"
           f"{'p95/floor':>10}   aim p95 ≤ {AIM_MS:.0f} ms")
@@ -544,6 +589,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--write-every", type=float, default=0, metavar="SECONDS",
+                        help="During the load, the supervisor records an inspection from the command line this "
+                             "often (every kept page is then drawn anew); 0: a read-only load.")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--floor-seconds", type=float, default=15)
     parser.add_argument("--alone", type=int, default=5, metavar="RUNS",

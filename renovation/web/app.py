@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -48,6 +48,7 @@ from renovation.web import views
 if TYPE_CHECKING:
     from renovation.services.workspace import Workspace
 
+T = TypeVar("T")
 HERE = Path(__file__).parent
 LOG = logging.getLogger("renovation.web")
 
@@ -234,19 +235,19 @@ class SignIns:
                 self._open.pop(sid, None)
 
 
-class Recent:
+class Recent(Generic[T]):
     """The last few documents drawn, by what they were drawn from (thread-safe)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._kept: dict[Any, str] = {}
+        self._kept: dict[Any, T] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: Any) -> str | None:
+    def get(self, key: Any) -> T | None:
         with self._lock:
             return self._kept.get(key)
 
-    def put(self, key: Any, document: str) -> None:
+    def put(self, key: Any, document: T) -> None:
         with self._lock:
             self._kept.pop(key, None)
             self._kept[key] = document
@@ -271,9 +272,9 @@ class Site:
     #: rather than holding one of the server's threads.
     checking: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(HASHING_AT_ONCE + 4))
     templates: Environment = field(default_factory=lambda: environment())
-    reports: Recent = field(default_factory=lambda: Recent(16))
+    reports: Recent[tuple[int, str]] = field(default_factory=lambda: Recent(16))
     drawing: threading.Lock = field(default_factory=threading.Lock)
-    pages: Recent = field(default_factory=lambda: Recent(256))
+    pages: Recent[str] = field(default_factory=lambda: Recent(256))
     signins: SignIns = field(init=False)
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
@@ -483,19 +484,24 @@ def report_page(request: Request, ws: Workspace, who: Visitor) -> Response:
 
         check_period(period, today)  # a period not begun is refused, as the ranking refuses it
     # The report draws a second or more of charts; it changes only with the log, the day and who asks (the
-    # compounds they see): kept for those, it is drawn again once an event is recorded.
-    key = (ws.backend.log_head(), today, period, who.lang, company(ws, who.user), site.workspaces.stamp())
-    document = site.reports.get(key)
-    if document is None:
-        # One report drawn at a time, and nobody waits in line for it holding one of the few workspaces:
-        # while one is drawn, another not yet drawn is "try again in a moment".
-        if not site.drawing.acquire(blocking=False):
+    # compounds they see): kept for those with the head it was drawn at, and drawn again once an event is
+    # recorded. One is drawn at a time, and nobody waits in line for it holding one of the few workspaces:
+    # while another is drawn, the last one drawn of this report is served (an event or two behind; the
+    # next request after the drawing gets the new one), and one never drawn is "try again in a moment".
+    head = ws.backend.log_head()
+    key = (today, period, who.lang, company(ws, who.user), site.workspaces.stamp())
+    kept = site.reports.get(key)
+    document = kept[1] if kept is not None else None
+    if kept is None or kept[0] != head:
+        if site.drawing.acquire(blocking=False):
+            try:
+                document = report.document(report.gathered(ws, who.user, today, period), who.lang)
+                site.reports.put(key, (head, document))
+            finally:
+                site.drawing.release()
+        elif document is None:
             raise HTTPException(503, "busy", headers={"Retry-After": "2"})
-        try:
-            document = report.document(report.gathered(ws, who.user, today, period), who.lang)
-            site.reports.put(key, document)
-        finally:
-            site.drawing.release()
+    assert document is not None
     response = HTMLResponse(document)
     response.headers["Content-Security-Policy"] = REPORT_POLICY
     return response
