@@ -57,6 +57,8 @@ LOG = logging.getLogger("renovation.web")
 ANONYMOUS = "\x00anonymous"
 #: The query parameters the pages read (``views``); the others do not change a page.
 QUERY = frozenset({"period", "by", "computed", "date", "lang", "screen"})
+#: The least time between two drawings of one report (the log may have moved on meanwhile).
+REPORT_SECONDS = 10.0
 #: The most a sign-in form's body may be.
 FORM_LIMIT = 4096
 #: Sign-ins checked at once (argon2 takes 64 MiB and tens of milliseconds each).
@@ -272,7 +274,7 @@ class Site:
     #: rather than holding one of the server's threads.
     checking: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(HASHING_AT_ONCE + 4))
     templates: Environment = field(default_factory=lambda: environment())
-    reports: Recent[tuple[int, str]] = field(default_factory=lambda: Recent(16))
+    reports: Recent[tuple[int, str, float]] = field(default_factory=lambda: Recent(16))
     drawing: threading.Lock = field(default_factory=threading.Lock)
     pages: Recent[str] = field(default_factory=lambda: Recent(256))
     signins: SignIns = field(init=False)
@@ -485,18 +487,20 @@ def report_page(request: Request, ws: Workspace, who: Visitor) -> Response:
         check_period(period, today)  # a period not begun is refused, as the ranking refuses it
     # The report draws a second or more of charts; it changes only with the log, the day and who asks (the
     # compounds they see): kept for those with the head it was drawn at, and drawn again once an event is
-    # recorded. One is drawn at a time, and nobody waits in line for it holding one of the few workspaces:
-    # while another is drawn, the last one drawn of this report is served (an event or two behind; the
-    # next request after the drawing gets the new one), and one never drawn is "try again in a moment".
+    # recorded, at most once every REPORT_SECONDS (events every few seconds would otherwise keep a core
+    # drawing it). One is drawn at a time, and nobody waits in line for it holding one of the few
+    # workspaces: while another is drawn, the last one drawn of this report is served, and one never drawn
+    # is "try again in a moment".
     head = ws.backend.log_head()
     key = (today, period, who.lang, company(ws, who.user), site.workspaces.stamp())
     kept = site.reports.get(key)
     document = kept[1] if kept is not None else None
-    if kept is None or kept[0] != head:
+    due = kept is None or (kept[0] != head and time.monotonic() - kept[2] >= REPORT_SECONDS)
+    if due:
         if site.drawing.acquire(blocking=False):
             try:
                 document = report.document(report.gathered(ws, who.user, today, period), who.lang)
-                site.reports.put(key, (head, document))
+                site.reports.put(key, (head, document, time.monotonic()))
             finally:
                 site.drawing.release()
         elif document is None:
