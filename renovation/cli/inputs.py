@@ -28,13 +28,13 @@ from renovation.domain.values import (
     Category,
     Severity,
     canonical,
+    day_of,
     normalise_code,
 )
 
 T = TypeVar("T")
 InputT = TypeVar("InputT", bound="Input")
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 #: A date-time as the help shows it: the date, then T (or a space) and the hour and minute; not the
 #: other forms ISO 8601 allows (20210531, 2021-W22), which read as the start of a day.
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", re.ASCII)
@@ -78,18 +78,7 @@ def parse_score(raw: Any) -> Decimal:
 
 
 def parse_date(raw: Any) -> date:
-    if isinstance(raw, date) and not isinstance(raw, datetime):
-        return raw
-    text = str(raw).strip()
-    if not _DATE.match(text):
-        raise ValueError(f"{raw!r} is not a date (YYYY-MM-DD)")
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{raw!r} is not a date (YYYY-MM-DD)") from None
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise ValueError(f"{raw!r} is not a date from {FIRST_YEAR} to {LAST_YEAR}")
-    return day
+    return day_of(raw)
 
 
 def parse_datetime(raw: Any) -> datetime:

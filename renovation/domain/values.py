@@ -22,6 +22,23 @@ MAX_DECIMAL_PLACES = 4
 #: Years a date or a date-time may have: the floor of a period; far enough ahead for any plan, and far
 #: enough from datetime's limits that a month or a day more (a report's axis, an offset) never overflows.
 FIRST_YEAR, LAST_YEAR = 1900, 2999
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+
+
+def day_of(raw: object) -> date:
+    """A calendar day written YYYY-MM-DD, from FIRST_YEAR to LAST_YEAR; else a ValueError saying so."""
+    if isinstance(raw, date) and not isinstance(raw, datetime):
+        return raw
+    text = str(raw).strip()
+    if not _DAY.match(text):
+        raise ValueError(f"{str(raw)[:40]!r} is not a date (YYYY-MM-DD)")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a date (YYYY-MM-DD)") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValueError(f"{raw!r} is not a date from {FIRST_YEAR} to {LAST_YEAR}")
+    return day
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,15}$")
 PERIOD_PATTERN = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)  # ASCII: \d would take ２０２１

@@ -58,7 +58,7 @@ ANONYMOUS = "\x00anonymous"
 #: The query parameters the pages read (``views``); the others do not change a page.
 QUERY = frozenset({"period", "by", "computed", "date", "lang", "screen"})
 #: The least time between two drawings of one report (the log may have moved on meanwhile).
-REPORT_SECONDS = 10.0
+REPORT_SECONDS = 60.0
 #: The most a sign-in form's body may be.
 FORM_LIMIT = 4096
 #: Sign-ins checked at once (argon2 takes 64 MiB and tens of milliseconds each).
@@ -485,26 +485,45 @@ def report_page(request: Request, ws: Workspace, who: Visitor) -> Response:
         from renovation.services.horserace import check_period
 
         check_period(period, today)  # a period not begun is refused, as the ranking refuses it
-    # The report draws a second or more of charts; it changes only with the log, the day and who asks (the
-    # compounds they see): kept for those with the head it was drawn at, and drawn again once an event is
-    # recorded, at most once every REPORT_SECONDS (events every few seconds would otherwise keep a core
-    # drawing it). One is drawn at a time, and nobody waits in line for it holding one of the few
-    # workspaces: while another is drawn, the last one drawn of this report is served, and one never drawn
-    # is "try again in a moment".
+    # The report draws about a second of charts; it changes only with the log, the day and who asks (the
+    # compounds they see): kept for those with the head it was drawn at. Once an event is recorded it is
+    # drawn again, at most once every REPORT_SECONDS, behind the scenes: the last one drawn is served
+    # meanwhile (events every few seconds would otherwise keep a core drawing, and a reader waiting).
+    # One is drawn at a time; one never drawn is drawn for its first reader, or is "try again in a
+    # moment" while another is drawn (nobody waits in line holding one of the few workspaces).
     head = ws.backend.log_head()
     key = (today, period, who.lang, company(ws, who.user), site.workspaces.stamp())
     kept = site.reports.get(key)
-    document = kept[1] if kept is not None else None
-    due = kept is None or (kept[0] != head and time.monotonic() - kept[2] >= REPORT_SECONDS)
-    if due:
-        if site.drawing.acquire(blocking=False):
-            try:
-                document = report.document(report.gathered(ws, who.user, today, period), who.lang)
-                site.reports.put(key, (head, document, time.monotonic()))
-            finally:
-                site.drawing.release()
-        elif document is None:
+    user, lang = who.user, who.lang
+
+    def draw(into: Workspace) -> str:
+        drawn = report.document(report.gathered(into, user, today, period), lang)
+        site.reports.put(key, (head, drawn, time.monotonic()))
+        return drawn
+
+    if kept is None:
+        if not site.drawing.acquire(blocking=False):
             raise HTTPException(503, "busy", headers={"Retry-After": "2"})
+        try:
+            document = draw(ws)
+        finally:
+            site.drawing.release()
+    else:
+        document = kept[1]
+        if kept[0] != head and time.monotonic() - kept[2] >= REPORT_SECONDS and site.drawing.acquire(blocking=False):
+
+            def behind() -> None:
+                from renovation.services.errors import reportable
+
+                try:
+                    with site.workspaces.take() as other:
+                        draw(other)
+                except reportable() as error:  # the store busy or gone: the next reader tries again
+                    LOG.warning("drawing the report again: %s", " ".join(str(error).split())[:300])
+                finally:
+                    site.drawing.release()
+
+            threading.Thread(target=behind, name="report", daemon=True).start()
     assert document is not None
     response = HTMLResponse(document)
     response.headers["Content-Security-Policy"] = REPORT_POLICY

@@ -192,20 +192,9 @@ class DigestQuery(BaseModel):
     @field_validator("date", mode="before")
     @classmethod
     def a_day(cls, value: object) -> object:
-        from renovation.domain.values import FIRST_YEAR, LAST_YEAR
+        from renovation.domain.values import day_of
 
-        if value in (None, ""):
-            return None
-        text = str(value).strip()
-        if len(text) != 10:
-            raise ValueError(f"{text[:40]!r} is not a date (YYYY-MM-DD)")
-        try:
-            day = date_type.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
-        if not FIRST_YEAR <= day.year <= LAST_YEAR:
-            raise ValueError(f"{text!r} is not a date from {FIRST_YEAR} to {LAST_YEAR}")
-        return day
+        return None if value in (None, "") else day_of(value)
 
     @classmethod
     def of(cls, params: Mapping[str, str]) -> DigestQuery:

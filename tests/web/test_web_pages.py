@@ -103,3 +103,19 @@ def test_reports_asked_for_at_once_are_drawn_one_at_a_time_and_each_comes(server
                 break
             time.sleep(0.5)
         assert reply.status == 200 and f"{period}" in reply.text, (period, reply.status)
+
+
+def test_after_an_event_the_report_kept_is_served_while_it_is_drawn_again_behind_the_scenes(
+        server: Server, board: Board) -> None:
+    """At most once a minute, and never with a reader waiting for the charts: the boards show the event
+    at once, the report within the minute."""
+    bureau = signed_in(server, BUREAU)
+    first = bureau.get("/report")
+    assert first.status == 200
+    board.json("inspect", "HH", "--kind", "patrol", "--at", f"{DAY}T17:30", "--finding", "civilized:minor:渣土@北门",
+               user=SUPERVISOR)
+    started = time.monotonic()
+    again = bureau.get("/report")
+    assert again.status == 200 and again.text == first.text  # the one kept, not drawn while waiting
+    assert time.monotonic() - started < 0.5
+    assert "渣土" in bureau.get("/worklist").text  # while the boards have it already
