@@ -76,6 +76,11 @@ class Session:
         """This command may create the store where there is none (it begins one)."""
         self.workspace.creates = True
 
+    @property
+    def today_given(self) -> bool:
+        """Whether --today (RENOVATION_TODAY) fixes the day, rather than the store's clock."""
+        return self._today is not None
+
     def today(self) -> date:
         """The day the boards count to (overdue findings, construction days, days behind plan)."""
         if self._today is None:

@@ -57,7 +57,7 @@ def serve(session: Session, host: str, port: int) -> None:
     workspaces = _number("RENOVATION_WEB_WORKSPACES", 4, 1, 32)
     proxy = os.environ.get("RENOVATION_WEB_PROXY") or None
     session.workspace.read_models()  # the store is there and its boards are caught up before the first page
-    today = session.today() if session._today is not None else None
+    today = session.today() if session.today_given else None
     from renovation.services.accounts import unready
 
     for note in unready(session.workspace):  # what would make a person's board empty, said before it is

@@ -16,12 +16,18 @@ def create_statement(backend: Backend) -> str:
 
 
 def exists(backend: Backend) -> bool:
+    """Whether the store has the accounts' table (once it has, it keeps it: asked once per backend)."""
+    if getattr(backend, "_accounts_table", False):
+        return True
     if backend.is_postgres:
         found = backend.query("SELECT to_regclass(?) IS NOT NULL", (backend.qualified(ACCOUNTS_TABLE),))
     else:
         found = backend.query("SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?",
                               (ACCOUNTS_TABLE,))
-    return bool(found and found[0][0])
+    there = bool(found and found[0][0])
+    if there:
+        backend._accounts_table = True  # type: ignore[attr-defined]
+    return there
 
 
 def ensure(backend: Backend) -> None:

@@ -93,10 +93,11 @@ class Workspaces:
         self._config = config
         self._idle: queue.LifoQueue[tuple[Workspace, object]] = queue.LifoQueue()
         self._made: list[Workspace] = []
+        self._read_at: dict[int, object] = {}  # by workspace: the file as it was when the workspace read it
         self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
 
-    def stamp(self) -> object:
+    def _stamp(self) -> object:
         """What tells that the configuration file changed (None: there is none)."""
         if self._config is None:
             return None
@@ -109,7 +110,7 @@ class Workspaces:
     @contextlib.contextmanager
     def take(self) -> Iterator[Workspace]:
         with self._slots:
-            stamp = self.stamp()
+            stamp = self._stamp()
             try:
                 ws, made_at = self._idle.get_nowait()
             except queue.Empty:
@@ -117,16 +118,23 @@ class Workspaces:
             if ws is not None and made_at != stamp:  # renovation.toml changed since: read it anew
                 with self._lock:
                     self._made.remove(ws)
+                    self._read_at.pop(id(ws), None)
                 ws.close()
                 ws = None
             if ws is None:
                 ws = self._make()
                 with self._lock:
                     self._made.append(ws)
+            self._read_at[id(ws)] = stamp
             try:
                 yield ws
             finally:
                 self._idle.put((ws, stamp))
+
+    def read_at(self, ws: Workspace) -> object:
+        """The configuration file as ``ws`` (taken now) read it: what a page drawn with it is kept by (the
+        file read again now might already be a later one than the page was drawn with)."""
+        return self._read_at[id(ws)]
 
     def close(self) -> None:
         with self._lock:
@@ -374,7 +382,7 @@ def page(handler: Callable[[Request, Workspace, Visitor], Response], *, public: 
                 asked = tuple(sorted((name, value) for name, value in request.query_params.multi_items()
                                      if name in QUERY))  # what the pages read; nothing else draws anew
                 key = (request.url.path, asked, who.user, who.lang, who.screen, head, site.today(ws),
-                       site.workspaces.stamp())
+                       site.workspaces.read_at(ws))
                 found = site.pages.get(key) if kept else None
                 if found is not None:
                     return HTMLResponse(found)
@@ -492,7 +500,7 @@ def report_page(request: Request, ws: Workspace, who: Visitor) -> Response:
     # One is drawn at a time; one never drawn is drawn for its first reader, or is "try again in a
     # moment" while another is drawn (nobody waits in line holding one of the few workspaces).
     head = ws.backend.log_head()
-    key = (today, period, who.lang, company(ws, who.user), site.workspaces.stamp())
+    key = (today, period, who.lang, company(ws, who.user), site.workspaces.read_at(ws))
     kept = site.reports.get(key)
     user, lang = who.user, who.lang
 
