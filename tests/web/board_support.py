@@ -14,12 +14,12 @@ import socket
 import sqlite3
 import subprocess
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.serve_support import Server, run_cli
+from tests.serve_support import Server, run_cli, serving
 
 DAY = "2021-05-10"
 BUREAU, SUPERVISOR, ONE, TWO = "周科长", "张工", "李经理", "赵经理"
@@ -204,9 +204,14 @@ def without_section(page: str, section: str) -> str:
 
 
 
-def server_log(server: Server) -> str:
-    """What the server has printed so far."""
-    return server.log()
+@contextlib.contextmanager
+def board_served(board: Board, cwd: Path | None = None) -> Iterator[Server]:
+    """The board's store served on its day; on leaving, no request was a fault of the server (no
+    traceback in its log)."""
+    with serving(board.db, "--today", DAY, cwd=cwd or board.cwd) as running:
+        yield running
+        log = running.log()
+    assert "Traceback" not in log, log[-3000:]
 
 
 def answers(server: Server) -> None:

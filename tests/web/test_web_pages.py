@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.serve_support import Server, serving
-from tests.web.board_support import BUREAU, DAY, ONE, SUPERVISOR, TWO, Board, demo_board, signed_in
+from tests.serve_support import Server
+from tests.web.board_support import BUREAU, DAY, ONE, SUPERVISOR, TWO, Board, board_served, demo_board, signed_in
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +25,8 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Board:
 
 @pytest.fixture(scope="module")
 def server(board: Board) -> Iterator[Server]:
-    with serving(board.db, "--today", DAY, cwd=board.cwd) as running:
+    with board_served(board) as running:
         yield running
-        log = running.log()
-    assert "Traceback" not in log, log[-3000:]
 
 
 def photo(path: Path, colour: tuple[int, int, int]) -> Path:

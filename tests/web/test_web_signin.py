@@ -25,11 +25,11 @@ from tests.web.board_support import (
     Board,
     Client,
     answers,
+    board_served,
     config_text,
     demo_board,
     password,
     port_of,
-    server_log,
     signed_in,
 )
 
@@ -48,10 +48,8 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Board:
 
 @pytest.fixture(scope="module")
 def server(board: Board) -> Iterator[Server]:
-    with serving(board.db, "--today", DAY, cwd=board.cwd) as running:
+    with board_served(board) as running:
         yield running
-        log = server_log(running)
-    assert "Traceback" not in log, log[-3000:]
 
 
 def anonymous(client: Client, path: str = "/progress") -> bool:
@@ -282,4 +280,4 @@ def test_a_renovation_toml_broken_while_serving_is_a_503_saying_so_and_no_traceb
     finally:
         config.write_text(kept, encoding="utf-8")
     assert client.get("/progress").status == 200  # mended: the same sign-in goes on
-    assert "Traceback" not in server_log(server)
+    assert "Traceback" not in server.log()
