@@ -8,16 +8,16 @@ events instead of a few per event, and a counter bumped by a hundred events is w
 
 The buffer lives inside the transaction that also advances the projections' positions: it is
 flushed before the positions are written and dropped if the transaction fails. Between the batches
-of one catch-up it keeps what it knows (up to ``limit`` rows), which holds only while no other
-process changes these rows in between; the runner clears it when another process has moved a
-position (see ``ReadModels.catch_up``).
+of one catch-up it keeps what it knows (up to ``limit`` rows, forgetting those used least lately),
+which holds only while no other process changes these rows in between; the runner clears it when
+another process has moved a position (see ``ReadModels.catch_up``).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -25,26 +25,42 @@ from sqlalchemy import (
     Delete,
     Dialect,
     Table,
+    TypeDecorator,
     bindparam,
     delete,
 )
 from sqlalchemy.exc import DBAPIError
 
-#: Rows kept between flushes before the buffer forgets those it has not used lately.
+#: Rows kept between flushes before the buffer forgets those it has not used lately: at least
+#: ``LIMIT``, and ``PER_COMPOUND`` for each compound the catch-up has met (``Rows.compounds``), as a
+#: day of the programme touches every compound's rows: a limit below a day's rows would have the
+#: buffer forget, every day, the rows it needs again the next.
 LIMIT = 200_000
-#: Flushes a row is kept after it was last used, when the buffer is over its limit.
-KEEP = 4
+PER_COMPOUND = 60
 
 Key = tuple[Any, ...]
 
 
-@dataclass
 class Entry:
-    row: dict[str, Any] | None  # None: no such row
-    stored: bool | None  # whether the database has the row (None: not known, for a blind insert)
-    dirty: bool = False
-    ignoring: bool = False  # inserted "unless it exists already"
-    used: int = 0  # the flush it was last used in
+    """A row as the buffer knows it, with its key."""
+
+    __slots__ = ("dirty", "ignoring", "key", "row", "stored", "used")
+
+    def __init__(self, key: Key, row: dict[str, Any] | None, stored: bool | None, used: int,
+                 ignoring: bool = False) -> None:
+        self.key = key
+        self.row = row  # None: no such row
+        self.stored = stored  # whether the database has the row (None: not known, for a blind insert)
+        self.dirty = False
+        self.ignoring = ignoring  # inserted "unless it exists already"
+        self.used = used  # the flush it was last used in
+
+
+def _compiled(name: str, source: str, scope: dict[str, Any]) -> Any:
+    """A function made from generated source: a table's rows are built and converted by code written
+    out for its columns, as a row per event costs a loop over the columns otherwise."""
+    exec(compile(source, f"<rows {name}>", "exec"), scope)  # the source is made from the table's column names
+    return scope[name]
 
 
 class Statements:
@@ -57,6 +73,12 @@ class Statements:
         self.columns = [column.name for column in table.columns]
         self.values = [name for name in self.columns if name not in self.key]
         self.delete_group: Delete = delete(table).where(table.c[self.key[0]] == bindparam("key_group"))
+        #: ``made(values) -> (row, key)``: the row of every column (None where not given) and its key.
+        self.made = _compiled("made", (
+            "def made(values):\n"
+            "    get = values.get\n"
+            f"    row = {{{', '.join(f'{c!r}: get({c!r})' for c in self.columns)}}}\n"
+            f"    return row, ({''.join(f'row[{c!r}], ' for c in self.key)})\n"), {})
 
 
 class Written:
@@ -83,32 +105,42 @@ class Written:
         self.delete = f"DELETE FROM {name} WHERE {where}"
         self.select = f"SELECT {columns} FROM {name} WHERE {where}"
         self.result_processors = [column.type.result_processor(dialect, None) for column in table.columns]
-        processors = {column.name: column.type.bind_processor(dialect) for column in table.columns}
-        self.row_processors = [processors[column] for column in found.columns]
-        self.key_processors = [processors[column] for column in found.key]
-        self.update_processors = [processors[column] for column in found.values] + self.key_processors
-        self.found = found
+        scope: dict[str, Any] = {"dialect": dialect}
+        converted = [_converter(index, column.type, dialect, scope) for index, column in enumerate(table.columns)]
+        position = {column.name: index for index, column in enumerate(table.columns)}
 
-    @staticmethod
-    def _values(values: list[Any], processors: list[Any]) -> list[Any]:
-        for index, process in enumerate(processors):
-            if process is not None and values[index] is not None:
-                values[index] = process(values[index])
-        return values
+        def values(names: list[str], source: str) -> str:
+            return "".join(converted[position[n]].format(f"{source}[{i}]" if source == "key" else f"{source}[{n!r}]")
+                           + ", " for i, n in enumerate(names))
+
+        #: ``row(row)``, ``key(key)``, ``changed(key, row)``: the values an insert, a delete and an update
+        #: take, in the order of their statement's marks.
+        self.row = _compiled("row", f"def row(row):\n    return ({values(found.columns, 'row')})\n", scope)
+        self.key = _compiled("key", f"def key(key):\n    return ({values(found.key, 'key')})\n", scope)
+        self.changed = _compiled("changed", "def changed(key, row):\n"
+                                 f"    return ({values(found.values, 'row')}{values(found.key, 'key')})\n", scope)
+        self.found = found
 
     def read(self, values: Any) -> dict[str, Any]:
         """A row as the driver read it, in the columns' types."""
         return {column: value if process is None or value is None else process(value)
                 for column, value, process in zip(self.found.columns, values, self.result_processors, strict=True)}
 
-    def row(self, row: dict[str, Any]) -> list[Any]:
-        return self._values([row[column] for column in self.found.columns], self.row_processors)
 
-    def key(self, key: Key) -> list[Any]:
-        return self._values(list(key), self.key_processors)
-
-    def changed(self, key: Key, row: dict[str, Any]) -> list[Any]:
-        return self._values([row[column] for column in self.found.values] + list(key), self.update_processors)
+def _converter(index: int, kind: Any, dialect: Dialect, scope: dict[str, Any]) -> str:
+    """The expression (a format of the value's own) turning a value of column ``index`` into what the
+    driver takes, as SQLAlchemy would; None stays None. A type of our own whose stored type needs
+    nothing more is called directly, not through the wrapper SQLAlchemy makes around it."""
+    if isinstance(kind, TypeDecorator) and kind.impl_instance.bind_processor(dialect) is None:
+        scope[f"m{index}"] = kind.process_bind_param
+        call = f"m{index}(v{index}, dialect)"
+    else:
+        process = kind.bind_processor(dialect)
+        if process is None:
+            return "{}"
+        scope[f"p{index}"] = process
+        call = f"p{index}(v{index})"
+    return f"(None if (v{index} := {{}}) is None else {call})"
 
 
 #: Whether this login may COPY into a table: it has no row-level security, or the login bypasses it (the
@@ -135,20 +167,43 @@ def written(found: Statements, dialect: Dialect) -> Written:
     return made
 
 
+class Held:
+    """One table's rows in the buffer: by key, and by the key's first column (a compound's rows)."""
+
+    __slots__ = ("entries", "forgotten", "found", "groups", "name", "pending", "whole")
+
+    def __init__(self, found: Statements, whole: bool) -> None:
+        self.found = found
+        self.name = found.table.name
+        self.entries: dict[Key, Entry] = {}
+        self.groups: dict[Any, dict[Key, Entry]] = {}
+        self.pending: list[Entry] = []  # the changed entries, each once
+        #: Whether every row of the table is in the buffer (it was empty when the buffer began, e.g. on
+        #: a rebuild): a row not in the buffer is then not in the table, and is not looked for there...
+        self.whole = whole
+        #: ... but for the groups (first key column's values) forgotten since: looked for there.
+        self.forgotten: set[Any] = set()
+
+    def add(self, entry: Entry) -> None:
+        key = entry.key
+        self.entries[key] = entry
+        group = self.groups.get(key[0])
+        if group is None:
+            self.groups[key[0]] = {key: entry}
+        else:
+            group[key] = entry
+
+
 class Rows:
     def __init__(self, connection: Connection, limit: int | None = None) -> None:
         self.connection = connection
-        self.limit = LIMIT if limit is None else limit
-        # table name -> first key column's value -> the rest of the key -> entry; grouped so that
-        # deleting every row of a compound does not scan the others.
-        self.tables: dict[str, dict[Any, dict[Key, Entry]]] = {}
+        self.least = LIMIT if limit is None else limit
+        #: How many compounds the rows are of (the runner says, as it learns of them).
+        self.compounds = 0
+        self.held: dict[Table, Held] = {}
         self.size = 0
-        self.pending: list[tuple[str, Key, Entry]] = []  # the changed entries, each once
-        #: Tables whose every row is in the buffer (empty when it began, e.g. on a rebuild): a row not
-        #: in the buffer is not in the table, and is not looked for there.
+        #: The names of the tables said to be held whole (see ``complete``).
         self.whole: set[str] = set()
-        #: Of those tables, the groups (first key column's values) forgotten since: looked for there.
-        self.forgotten: dict[str, set[Any]] = {}
         self.flushes = 0
         #: By table: whether new rows may go by COPY (PostgreSQL; see ``_copies``).
         self.copyable: dict[str, bool] = {}
@@ -157,6 +212,13 @@ class Rows:
         """Say that these tables hold no row the buffer does not know (they were empty, and only this
         buffer has written to them since)."""
         self.whole.update(table.name for table in tables)
+        for table in tables:
+            if table in self.held:
+                self.held[table].whole = True
+
+    def _hold(self, table: Table) -> Held:
+        held = self.held[table] = Held(statements(table), table.name in self.whole)
+        return held
 
     # ----------------------------------------------------------------- reading
     def get(self, table: Table, *key: Any) -> dict[str, Any] | None:
@@ -166,12 +228,13 @@ class Rows:
     def group(self, table: Table, first: Any) -> list[dict[str, Any]] | None:
         """Every row whose key begins with ``first``, if the buffer holds the whole table; else None
         (then ask the database, after a :meth:`flush`)."""
-        if table.name not in self.whole or first in self.forgotten.get(table.name, ()):
+        held = self.held.get(table) or self._hold(table)
+        if not held.whole or first in held.forgotten:
             return None
-        return [entry.row for entry in self.tables.get(table.name, {}).get(first, {}).values() if entry.row is not None]
+        return [entry.row for entry in held.groups.get(first, {}).values() if entry.row is not None]
 
     def one(self, table: Table, *key: Any) -> dict[str, Any]:
-        row = self.get(table, *key)
+        row = self._entry(table, key).row
         if row is None:
             raise LookupError(f"no row {key} in {table.name}")
         return row
@@ -180,18 +243,20 @@ class Rows:
     def insert(self, table: Table, values: dict[str, Any], *, ignore_existing: bool = False) -> None:
         """Add a row; with ``ignore_existing``, unless a row with its key exists (ON CONFLICT DO
         NOTHING). A plain insert of an existing key fails, here or when flushed."""
-        found = statements(table)
-        row = {name: values.get(name) for name in found.columns}
-        key = tuple(row[name] for name in found.key)
-        group = self.tables.setdefault(table.name, {}).setdefault(key[0], {})
-        entry = group.get(key[1:])
+        held = self.held.get(table) or self._hold(table)
+        row, key = held.found.made(values)
+        entry = held.entries.get(key)
         if entry is None:
-            entry = group[key[1:]] = Entry(row=row, stored=None, ignoring=ignore_existing, used=self.flushes)
+            entry = Entry(key, row, None, self.flushes, ignore_existing)
+            held.add(entry)
             self.size += 1
-            self._changed(table.name, key, entry)
+            entry.dirty = True
+            held.pending.append(entry)
         elif entry.row is None:
             entry.row = row
-            self._changed(table.name, key, entry)
+            if not entry.dirty:
+                entry.dirty = True
+                held.pending.append(entry)
         elif not ignore_existing:
             raise ValueError(f"row {key} of {table.name} exists already")
 
@@ -200,49 +265,59 @@ class Rows:
         entry = self._entry(table, key)
         if entry.row is not None:
             entry.row.update(values)
-            self._changed(table.name, key, entry)
+            if not entry.dirty:
+                entry.dirty = True
+                self.held[table].pending.append(entry)
 
     def delete(self, table: Table, *key: Any) -> None:
         """Remove the row with this key or, given only the key's first column, every row with it."""
-        found = statements(table)
-        if len(key) == len(found.key):
+        held = self.held.get(table) or self._hold(table)
+        if len(key) == len(held.found.key):
             entry = self._entry(table, key)  # read first: a row inserted again must then be updated
             if entry.row is not None:
                 entry.row = None
-                self._changed(table.name, key, entry)
+                if not entry.dirty:
+                    entry.dirty = True
+                    held.pending.append(entry)
             return
         if len(key) != 1:
             raise ValueError(f"delete from {table.name} takes its whole key or its first column")
-        self.connection.execute(found.delete_group, {"key_group": key[0]})  # rows written earlier
-        dropped = self.tables.get(table.name, {}).pop(key[0], {})  # rows not written yet
+        self.connection.execute(held.found.delete_group, {"key_group": key[0]})  # rows written earlier
+        dropped = held.groups.pop(key[0], {})  # rows not written yet
         self.size -= len(dropped)
         for entry in dropped.values():
+            del held.entries[entry.key]
             entry.row, entry.stored, entry.dirty = None, False, False  # left in pending: flush skips it
 
     # ----------------------------------------------------------------- writing
     def flush(self) -> None:
         """Write every change, one ``executemany`` per table and kind of change."""
-        by_table: dict[str, list[tuple[Key, Entry]]] = {}
-        for name, key, entry in self.pending:
-            by_table.setdefault(name, []).append((key, entry))
-        self.pending = []
         cursor = None
-        for name, changed in by_table.items():
-            found = written(_statements[name], self.connection.dialect)
+        dialect = self.connection.dialect
+        for held in self.held.values():
+            if not held.pending:
+                continue
+            changed, held.pending = held.pending, []
+            found = written(held.found, dialect)
             deletes, inserts, ignoring, updates = [], [], [], []
-            for key, entry in changed:
+            for entry in changed:
                 if not entry.dirty:
                     continue
-                if entry.row is None:
+                row = entry.row
+                if row is None:
                     if entry.stored is not False:
-                        deletes.append(found.key(key))
-                elif entry.stored:
-                    updates.append(found.changed(key, entry.row))
-                elif entry.ignoring:
-                    ignoring.append(found.row(entry.row))
+                        deletes.append(found.key(entry.key))
+                    entry.stored = False
                 else:
-                    inserts.append(found.row(entry.row))
-                entry.stored, entry.dirty, entry.ignoring = entry.row is not None, False, False
+                    if entry.stored:
+                        updates.append(found.changed(entry.key, row))
+                    elif entry.ignoring:
+                        ignoring.append(found.row(row))
+                        entry.ignoring = False
+                    else:
+                        inserts.append(found.row(row))
+                    entry.stored = True
+                entry.dirty = False
             for statement, params in ((found.delete, deletes), (found.insert, inserts),
                                       (found.insert_ignoring, ignoring), (found.update, updates)):
                 if params:
@@ -251,8 +326,8 @@ class Rows:
                     with self._as_sqlalchemy_would(statement):
                         if statement is found.insert and len(params) > 1 and self._copies(found, cursor):
                             with cursor.copy(found.copy) as copy:  # PostgreSQL: rows streamed, not one by one
-                                for row in params:
-                                    copy.write_row(row)
+                                for values in params:
+                                    copy.write_row(values)
                         else:
                             cursor.executemany(statement, params)
         if cursor is not None:
@@ -261,35 +336,41 @@ class Rows:
         if self.size > self.limit:
             self._forget()
 
+    @property
+    def limit(self) -> int:
+        return max(self.least, PER_COMPOUND * self.compounds)
+
     def _forget(self) -> None:
-        """Forget the rows not used in the last few flushes (all of them, if that is not enough),
-        after a flush: every row forgotten is then as the database has it. A table the buffer held
-        whole is from then on read for a key of a group it forgot rows of."""
-        for keep in (self.flushes - KEEP, self.flushes + 1):
-            for name, groups in self.tables.items():
-                whole = name in self.whole
-                for first, group in list(groups.items()):
-                    stale = [rest for rest, entry in group.items() if entry.used < keep]
-                    if not stale:
-                        continue
-                    for rest in stale:
-                        del group[rest]
-                    self.size -= len(stale)
-                    if not group:
-                        del groups[first]
-                    if whole:
-                        self.forgotten.setdefault(name, set()).add(first)
-            if self.size <= self.limit * 3 // 4:
-                return
+        """Forget the rows used least lately, down to three quarters of the limit, after a flush:
+        every row forgotten is then as the database has it. A table the buffer held whole is from
+        then on read for a key of a group it forgot rows of."""
+        uses = Counter(entry.used for held in self.held.values() for entry in held.entries.values())
+        excess, keep = self.size - self.limit * 3 // 4, 0
+        for used in sorted(uses):
+            if excess <= 0:
+                break
+            excess -= uses[used]
+            keep = used + 1
+        for held in self.held.values():
+            for first, group in list(held.groups.items()):
+                stale = [key for key, entry in group.items() if entry.used < keep]
+                if not stale:
+                    continue
+                for key in stale:
+                    del group[key]
+                    del held.entries[key]
+                self.size -= len(stale)
+                if not group:
+                    del held.groups[first]
+                if held.whole:
+                    held.forgotten.add(first)
 
     def clear(self) -> None:
         """Forget every row (when another process may have changed them): from now on every row not
         in the buffer is looked for in the database."""
-        self.tables.clear()
+        self.held.clear()
         self.size = 0
-        self.pending = []
         self.whole.clear()
-        self.forgotten.clear()
 
     def _copies(self, found: Written, cursor: Any) -> bool:
         """Whether new rows of this table go by COPY: on PostgreSQL, unless row-level security applies
@@ -315,21 +396,16 @@ class Rows:
         except dialect.loaded_dbapi.Error as error:
             raise DBAPIError.instance(statement, None, error, dialect.loaded_dbapi.Error, dialect=dialect) from error
 
-    def _changed(self, name: str, key: Key, entry: Entry) -> None:
-        if not entry.dirty:
-            entry.dirty = True
-            self.pending.append((name, key, entry))
-
     def _entry(self, table: Table, key: Key) -> Entry:
-        group = self.tables.setdefault(table.name, {}).setdefault(key[0], {})
-        entry = group.get(key[1:])
+        held = self.held.get(table) or self._hold(table)
+        entry = held.entries.get(key)
         if entry is not None:
             entry.used = self.flushes
             return entry
-        if table.name in self.whole and key[0] not in self.forgotten.get(table.name, ()):
-            entry = Entry(row=None, stored=False, used=self.flushes)
+        if held.whole and key[0] not in held.forgotten:
+            entry = Entry(key, None, False, self.flushes)
         else:
-            driver = written(statements(table), self.connection.dialect)
+            driver = written(held.found, self.connection.dialect)
             cursor = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
                 with self._as_sqlalchemy_would(driver.select):
@@ -337,8 +413,7 @@ class Rows:
                     loaded = cursor.fetchone()
             finally:
                 cursor.close()
-            entry = Entry(row=driver.read(loaded) if loaded is not None else None, stored=loaded is not None,
-                          used=self.flushes)
-        group[key[1:]] = entry
+            entry = Entry(key, driver.read(loaded) if loaded is not None else None, loaded is not None, self.flushes)
+        held.add(entry)
         self.size += 1
         return entry
