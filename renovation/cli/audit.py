@@ -161,7 +161,7 @@ def boards(session: Session, as_json: bool, as_csv: bool) -> None:
     from renovation.services.audit import check_boards
 
     session.may("maintain")
-    checked = check_boards(session.app, session.read_models())
+    checked = check_boards(session.app, session.read_models(), session.config.horse_race)
     differences = checked["differences"]
     if differences or as_json or as_csv:
         emit(differences, as_json=as_json, as_csv=as_csv, lang=session.lang)

@@ -232,7 +232,10 @@ def _capped(value: Decimal, cap: Decimal) -> Decimal:
 
 
 def _capped_term(term: str, formula: str, value: Decimal, cap: Decimal, ids: tuple[str, ...] = ()) -> Term:
-    """A deduction with a cap of its own, said after the formula's arithmetic (before any note)."""
+    """A deduction with a cap of its own, said after the formula's arithmetic (before any note); no
+    formula given: no words (a board's total)."""
+    if not formula:
+        return Term(term, "", _capped(value, cap), ids)
     arithmetic, _, note = formula.partition("; ")
     said = f"{arithmetic}; at most {_text(cap)}" + (f"; {note}" if note else "")
     return Term(term, said, _capped(value, cap), ids)
@@ -248,45 +251,50 @@ def _component(name: str, terms: list[Term]) -> Component:
     return Component(name, rounded(max(ZERO, HUNDRED - sum((t.points for t in terms), ZERO))), tuple(terms))
 
 
-def _severity_points(counted: Tally, points: Points) -> tuple[Decimal, str]:
-    """The findings' points and how they add up ("2 minor × 1 + 1 major × 3")."""
+def _severity_points(counted: Tally, points: Points, said: bool) -> tuple[Decimal, str]:
+    """The findings' points and, if ``said``, how they add up ("2 minor × 1 + 1 major × 3")."""
+    total = points.minor * counted.minor + points.major * counted.major + points.critical * counted.critical
+    if not said:
+        return total, ""
     counts = {s: counted.of(s) for s in ("minor", "major", "critical")}
-    total = sum((points.of(s) * n for s, n in counts.items()), ZERO)
     words = " + ".join(f"{n} {s} × {_text(points.of(s))}" for s, n in counts.items() if n) or "0"
     return total, words
 
 
-def _late_rectification(counted: Tally, formula: Formula) -> Term:
+def _late_rectification(counted: Tally, formula: Formula, said: bool) -> Term:
     """The share of the findings whose due date has passed (or that were rectified) that were not
     rectified by it."""
     if not counted.decided:
         return Term("late_rectification", "0; no finding due yet", ZERO)
     points = _capped(formula.late_rectification * counted.late / counted.decided, formula.late_rectification)
     return Term("late_rectification",
-                f"{_text(formula.late_rectification)} × {counted.late} late ÷ {counted.decided} due", points,
-                counted.late_ids)
+                f"{_text(formula.late_rectification)} × {counted.late} late ÷ {counted.decided} due" if said else "",
+                points, counted.late_ids)
 
 
-def quality(facts: Facts, formula: Formula) -> Component:
+def quality(facts: Facts, formula: Formula, said: bool = True) -> Component:
     counted = facts.tally("quality")
-    points, words = _severity_points(counted, formula.severity)
+    points, words = _severity_points(counted, formula.severity, said)
     per = formula.quality_per_inspection
     if facts.inspections:
-        terms = [_capped_term("findings", f"{_text(per)} × ({words}) ÷ {facts.inspections} inspection(s)",
+        terms = [_capped_term("findings",
+                              f"{_text(per)} × ({words}) ÷ {facts.inspections} inspection(s)" if said else "",
                               per * points / facts.inspections, formula.quality_findings_cap,
                               counted.ids + tuple(facts.inspection_ids))]
     else:  # findings are raised by inspections: none without one
         terms = [Term("findings", "0; no inspection in the period", ZERO)]
-    terms.append(_late_rectification(counted, formula))
+    terms.append(_late_rectification(counted, formula, said))
     results = facts.results()
     if results.resulted:
         terms.append(Term("failed_samples",
-                          f"{_text(formula.failed_samples)} × {results.failed} failed ÷ {results.resulted} resulted",
+                          f"{_text(formula.failed_samples)} × {results.failed} failed ÷ {results.resulted} resulted"
+                          if said else "",
                           _capped(formula.failed_samples * results.failed / results.resulted, formula.failed_samples),
                           results.ids))
     else:
         terms.append(Term("failed_samples", "0; no result in the period", ZERO))
-    terms.append(_capped_term("rejected_batches", f"{_text(formula.rejected_batch)} × {results.rejected} batch(es)",
+    terms.append(_capped_term("rejected_batches",
+                              f"{_text(formula.rejected_batch)} × {results.rejected} batch(es)" if said else "",
                               formula.rejected_batch * results.rejected, formula.rejected_batches_cap,
                               results.rejected_ids))
     return _component("quality", terms)
@@ -306,14 +314,14 @@ def overdue_days(finding: FindingFact, first: date, last: date, today: date) -> 
     return days
 
 
-def safety(facts: Facts, formula: Formula) -> Component:
+def safety(facts: Facts, formula: Formula, said: bool = True) -> Component:
     counted = facts.tally("safety")
-    points, words = _severity_points(counted, formula.safety_severity)
+    points, words = _severity_points(counted, formula.safety_severity, said)
     terms = [_capped_term("findings", words, points, formula.safety_findings_cap, counted.ids)]
     days = [(f, overdue_days(f, facts.first_day, facts.last_day, facts.today)) for f in facts.overdue_candidates]
     days = [(f, n) for f, n in days if n]
     total = sum(n for _f, n in days)
-    terms.append(_capped_term("overdue_days", f"{_text(formula.overdue_day)} × {total} day(s)",
+    terms.append(_capped_term("overdue_days", f"{_text(formula.overdue_day)} × {total} day(s)" if said else "",
                               formula.overdue_day * total, formula.overdue_cap, tuple(f.finding_id for f, _n in days)))
     return _component("safety", terms)
 
@@ -336,7 +344,7 @@ def days_behind(facts: Facts, day: date) -> int:
     return max(0, ((started or day) - facts.planned_start).days, (day - facts.planned_finish).days)
 
 
-def progress(facts: Facts, formula: Formula) -> Component:
+def progress(facts: Facts, formula: Formula, said: bool = True) -> Component:
     day = min(facts.last_day, facts.today)
     metered = sum((value for _id, value in facts.metered), ZERO)
     ids = tuple(entry for entry, _value in facts.metered)
@@ -347,31 +355,33 @@ def progress(facts: Facts, formula: Formula) -> Component:
         terms.append(_capped_term(
             "behind_plan",
             f"{_text(formula.behind_point)} × max(0, {_text(planned)} − {_text(done)}); percentage points, planned "
-            f"by {day.isoformat()} − metered ({_text(metered)} of {_text(facts.contract_value)})",
+            f"by {day.isoformat()} − metered ({_text(metered)} of {_text(facts.contract_value)})" if said else "",
             formula.behind_point * max(ZERO, planned - done), formula.behind_cap, ids))
     else:
         terms.append(Term("behind_plan", "0; no contract value", ZERO, ids))
     late = days_behind(facts, day)
     terms.append(_capped_term("days_behind",
-                              f"{_text(formula.late_day)} × {late} day(s); behind plan on {day.isoformat()}",
+                              f"{_text(formula.late_day)} × {late} day(s); behind plan on {day.isoformat()}"
+                              if said else "",
                               formula.late_day * late, formula.late_days_cap))
     return _component("progress", terms)
 
 
-def civilized(facts: Facts, formula: Formula) -> Component:
+def civilized(facts: Facts, formula: Formula, said: bool = True) -> Component:
     counted = facts.tally("civilized")
-    points, words = _severity_points(counted, formula.severity)
-    terms = [_capped_term("findings", f"{_text(formula.civilized_per_point)} × ({words})",
+    points, words = _severity_points(counted, formula.severity, said)
+    terms = [_capped_term("findings", f"{_text(formula.civilized_per_point)} × ({words})" if said else "",
                           formula.civilized_per_point * points, formula.civilized_findings_cap, counted.ids),
-             _late_rectification(counted, formula)]
+             _late_rectification(counted, formula, said)]
     return _component("civilized", terms)
 
 
-def satisfaction(facts: Facts, formula: Formula) -> Component:
+def satisfaction(facts: Facts, formula: Formula, said: bool = True) -> Component:
     tickets = list(facts.tickets)
     per = formula.tickets_per_100_households
     households = max(facts.households, 1)
-    terms = [_capped_term("tickets", f"{_text(per)} × {len(tickets)} ticket(s) × 100 ÷ {households} household(s)",
+    terms = [_capped_term("tickets",
+                          f"{_text(per)} × {len(tickets)} ticket(s) × 100 ÷ {households} household(s)" if said else "",
                           per * len(tickets) * HUNDRED / households, formula.tickets_cap,
                           tuple(t.ticket_id for t in tickets))]
     window = timedelta(days=formula.resolve_days)
@@ -382,7 +392,7 @@ def satisfaction(facts: Facts, formula: Formula) -> Component:
         terms.append(Term(
             "late_resolution",
             f"{_text(formula.late_resolution)} × {len(late)} late ÷ {len(decided)} due; late: not resolved within "
-            f"{formula.resolve_days} day(s)",
+            f"{formula.resolve_days} day(s)" if said else "",
             _capped(formula.late_resolution * len(late) / len(decided), formula.late_resolution),
             tuple(t.ticket_id for t in late)))
     else:
@@ -390,10 +400,11 @@ def satisfaction(facts: Facts, formula: Formula) -> Component:
     return _component("satisfaction", terms)
 
 
-def components(facts: Facts, formula: Formula) -> tuple[Component, ...]:
-    """The five computed scores, in ``SCORE_DIMENSIONS`` order."""
-    found = (quality(facts, formula), safety(facts, formula), progress(facts, formula), civilized(facts, formula),
-             satisfaction(facts, formula))
+def components(facts: Facts, formula: Formula, said: bool = True) -> tuple[Component, ...]:
+    """The five computed scores, in ``SCORE_DIMENSIONS`` order; with their formulas in words if ``said``
+    (a board shows only the scores: the same arithmetic, no words)."""
+    found = (quality(facts, formula, said), safety(facts, formula, said), progress(facts, formula, said),
+             civilized(facts, formula, said), satisfaction(facts, formula, said))
     assert tuple(c.component for c in found) == SCORE_DIMENSIONS
     return found
 

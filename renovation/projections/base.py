@@ -136,6 +136,9 @@ class Projection:
     zone: tzinfo = UTC
     #: Indexes of the few rows of a condition (see ``PartialIndex``).
     partial_indexes: ClassVar[Sequence[PartialIndex]] = ()
+    #: Of its tables, those kept when a board is asked for (worked out from its other tables), not made
+    #: from the log: ``audit boards`` works their rows out again rather than rebuilding them.
+    kept: ClassVar[Sequence[Table]] = ()
 
     @property
     def key(self) -> str:

@@ -9,15 +9,15 @@ works the scores out; this module stores and reads the facts, with the ids of th
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, and_, case, func, or_, select
+from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, and_, case, func, or_, select, text
 
-from renovation.domain.values import period_of
-from renovation.projections.base import DateText, DecimalText, Event, Projection, metadata
+from renovation.domain.values import SCORE_DIMENSIONS, period_of
+from renovation.projections.base import DateText, DecimalText, Event, Handler, Projection, metadata
 from renovation.projections.rows import Rows
 
 if TYPE_CHECKING:  # the formulas' module is imported when a board is asked for, not by every command
@@ -111,10 +111,38 @@ tickets = Table(
     Index("computed_tickets_by_period", "period", "code"),
 )
 
+versions = Table(  # how many of a compound's events this read model has applied: its facts change with each
+    "computed_versions",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+totals = Table(  # a compound's computed scores of a period, kept for the facts, day and formula in ``stamp``
+    "computed_totals",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("period", String(7), primary_key=True),
+    Column("stamp", String(80), nullable=False),
+    Column("scored", Boolean, nullable=False),  # under construction in the period
+    *(Column(dimension, DecimalText, nullable=False) for dimension in SCORE_DIMENSIONS),
+)
+
 
 class ComputedProjection(Projection):
     name = "computed"
-    tables = (compounds, inspections, findings, closed_spans, results, entries, metered, tickets)
+    version = 2  # each compound's count of events applied (computed_versions), and the scores kept by it
+    tables = (compounds, inspections, findings, closed_spans, results, entries, metered, tickets, versions, totals)
+    kept = (totals,)
+
+    def handlers(self) -> dict[str, Handler]:
+        """Every handler counts the event in its compound's version (``computed_versions``): scores kept
+        for an earlier version are worked out again."""
+        found: dict[str, Handler] | None = self.__dict__.get("_counted")
+        if found is None:
+            found = self.__dict__["_counted"] = {name: _counting(handler)
+                                                 for name, handler in super().handlers().items()}
+        return found
 
     def _day(self, at: datetime) -> date:
         return at.astimezone(self.zone).date()
@@ -195,6 +223,70 @@ class ComputedProjection(Projection):
 
     def on_FeedbackResolved(self, rows: Rows, event: Event) -> None:
         rows.update(tickets, (event.code, event.ticket_id), resolved_on=self._day(event.at))
+
+
+def _counting(handler: Handler) -> Handler:
+    def counted(rows: Rows, event: Event) -> None:
+        handler(rows, event)
+        found = rows.get(versions, event.code)
+        if found is None:
+            rows.insert(versions, {"code": event.code, "version": 1})
+        else:
+            rows.update(versions, (event.code,), version=found["version"] + 1)
+
+    return counted
+
+
+#: A compound's scores of a period as kept: under construction in it, and the five scores.
+Kept = tuple[bool, tuple[Decimal, ...]]
+
+
+def kept_scores(connection: Connection, period: str, stamp: Callable[[int], str],
+                codes: Collection[str] | None = None) -> tuple[list[tuple[dict[str, Any], int]], dict[str, Kept]]:
+    """Every compound (of ``codes``, if given) in code order, with its name and contractor and its version;
+    and, by code, the scores of ``period`` kept for ``stamp(version)`` (the others are to be worked out).
+    One query: a compound's version and its kept scores are read together."""
+    kept = [totals.c[dimension] for dimension in SCORE_DIMENSIONS]
+    query = (select(compounds.c.code, compounds.c.name, compounds.c.contractor, versions.c.version, totals.c.stamp,
+                    totals.c.scored, *kept)
+             .select_from(compounds.outerjoin(versions, versions.c.code == compounds.c.code)
+                          .outerjoin(totals, and_(totals.c.code == compounds.c.code, totals.c.period == period)))
+             .order_by(compounds.c.code))
+    listed: list[tuple[dict[str, Any], int]] = []
+    found: dict[str, Kept] = {}
+    for code, name, contractor, version, stamped, scored, *scores in _driver_rows(connection, query):
+        if codes is not None and code not in codes:
+            continue
+        listed.append(({"code": code, "name": name, "contractor": contractor}, version or 0))
+        if stamped is not None and stamped == stamp(version or 0):
+            found[code] = (bool(scored), tuple(Decimal(score) for score in scores))
+    return listed, found
+
+
+def keep_scores(connection: Connection, period: str, worked: dict[str, tuple[str, bool, tuple[Decimal, ...]]]) -> None:
+    """Keep compounds' scores of ``period`` (by code: the stamp, under construction, the five scores), in
+    place of any kept before (two processes keeping the same compound's: the last one's stays)."""
+    columns = ["code", "period", "stamp", "scored", *SCORE_DIMENSIONS]
+    statement = text(f"INSERT INTO {connection.dialect.identifier_preparer.quote(totals.name)} "
+                     f"({', '.join(columns)}) VALUES ({', '.join(f':{c}' for c in columns)}) "
+                     f"ON CONFLICT (code, period) DO UPDATE SET "
+                     + ", ".join(f"{c} = excluded.{c}" for c in columns[2:]))
+    connection.execute(statement, [
+        {"code": code, "period": period, "stamp": stamp, "scored": scored,
+         **{dimension: format(score, "f") for dimension, score in zip(SCORE_DIMENSIONS, scores, strict=True)}}
+        for code, (stamp, scored, scores) in worked.items()])
+
+
+def kept_rows(connection: Connection) -> list[tuple[str, str, str, bool, tuple[Decimal, ...]]]:
+    """Every kept score: code, period, stamp, under construction, the five scores."""
+    query = select(totals.c.code, totals.c.period, totals.c.stamp, totals.c.scored,
+                   *(totals.c[dimension] for dimension in SCORE_DIMENSIONS)).order_by(totals.c.code, totals.c.period)
+    return [(code, period, stamp, bool(scored), tuple(Decimal(score) for score in scores))
+            for code, period, stamp, scored, *scores in _driver_rows(connection, query)]
+
+
+def versions_of(connection: Connection) -> dict[str, int]:
+    return {code: int(version) for code, version in _driver_rows(connection, select(versions))}
 
 
 def _driver_rows(connection: Connection, query: Any) -> list[tuple[Any, ...]]:

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from renovation.domain.compound import CompoundProject, project_compound
 from renovation.domain.values import BoqItem, MeterEntry, normalise_code
@@ -28,6 +28,7 @@ from renovation.services.results import CompoundView
 from renovation.store.timeorder import recorded_at
 
 if TYPE_CHECKING:
+    from renovation.domain.horserace import Formula
     from renovation.projections.runner import ReadModels
 
 METERING_EVENTS = ("QuantityMeasured", "MeasurementCorrected", "VariationApproved")
@@ -441,10 +442,11 @@ class BoardsChecked(TypedDict):
     differences: list[BoardDifference]
 
 
-def check_boards(app: RenovationApp, models: ReadModels) -> BoardsChecked:
+def check_boards(app: RenovationApp, models: ReadModels, formula: Formula) -> BoardsChecked:
     """Rebuild every read model in memory from the log, each up to the position its stored tables have
-    reached, and compare every row of every table (and the compound directory) with the stored one.
-    The stored tables are read, never written: a forged row is reported, not mended (``projections
+    reached, and compare every row of every table (and the compound directory) with the stored one;
+    the scores kept for the boards are worked out again with ``formula`` from the rebuilt facts. The
+    stored tables are read, never written: a forged row is reported, not mended (``projections
     rebuild`` mends)."""
     from sqlalchemy import create_engine, select
     from sqlalchemy.pool import StaticPool
@@ -452,6 +454,7 @@ def check_boards(app: RenovationApp, models: ReadModels) -> BoardsChecked:
     from renovation.projections import all_projections
     from renovation.projections.base import position_of
     from renovation.projections.runner import ReadModels, directory
+    from renovation.services.horserace import kept_differences
 
     engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
     rebuilt = ReadModels(app, all_projections(), engine=engine)
@@ -462,10 +465,15 @@ def check_boards(app: RenovationApp, models: ReadModels) -> BoardsChecked:
         for name, position in positions.items():
             rebuilt.catch_up(name, upto=position)
         tables = [directory, *(table for projection in models.projections.values() for table in projection.tables)]
+        kept = {table for projection in models.projections.values() for table in projection.kept}
         differences: list[BoardDifference] = []
         rows = 0
         with models.engine.connect() as stored, engine.connect() as fresh:
+            if "computed" in models.projections:
+                differences.extend(cast(list[BoardDifference], kept_differences(stored, fresh, formula)))
             for table in tables:
+                if table in kept:
+                    continue
                 key_columns = list(table.primary_key.columns) or list(table.columns)
                 query = select(table).order_by(*key_columns)
                 ours = {_key(row, key_columns): row for row in stored.execute(query).mappings()}

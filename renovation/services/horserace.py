@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from renovation.domain import errors
-from renovation.domain.horserace import Component, Formula, components, rounded, under_construction
+from renovation.domain.horserace import Formula, components, rounded, under_construction
 from renovation.domain.values import SCORE_DIMENSIONS, normalise_code, period_of
 from renovation.services import scope
 from renovation.services.boards import models_for, require_compound
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from renovation.projections.ranking import RankingRow
+    from renovation.projections.runner import ReadModels
     from renovation.services.workspace import Workspace
 
 
@@ -67,13 +68,94 @@ def weighted(scores: dict[str, Decimal], weights: dict[str, int]) -> Decimal:
     return weighted_total([scores[d] for d in SCORE_DIMENSIONS], ordered, sum(ordered))
 
 
-def _scored(connection: Connection, period: str, today: date, formula: Formula, codes: Collection[str] | None,
-            only_under_construction: bool = True) -> list[tuple[dict[str, Any], tuple[Component, ...]]]:
-    """The computed scores of ``period`` of the compounds of ``codes`` (None: all)."""
-    from renovation.projections.computed import facts
+#: Up to this many compounds whose kept scores are out of date are worked out one by one (a few queries
+#: each); more, and the facts of every compound of the period are read at once.
+ONE_BY_ONE = 30
 
-    return [(who, components(fact, formula)) for who, fact in facts(connection, period, today, codes=codes)
-            if not only_under_construction or under_construction(fact)]
+
+def _scored(models: ReadModels, connection: Connection, period: str, today: date, formula: Formula,
+            codes: Collection[str] | None, only_under_construction: bool = True,
+            ) -> list[tuple[dict[str, Any], dict[str, Decimal]]]:
+    """The computed scores of ``period`` of the compounds of ``codes`` (None: all), in code order.
+
+    A compound's scores are kept (``computed_totals``) for its facts' version, ``today`` and the formula,
+    and worked out again only when one of them has changed: a board of a province works out the scores of
+    the compounds whose facts changed since it was last asked for (all of them the first time each day).
+    They are kept only by a login that writes the read models; the others work out what is not kept."""
+    from renovation.projections.computed import facts, kept_scores
+
+    key = f"{today.isoformat()} {_digest(formula)}"
+
+    def stamp(version: int) -> str:
+        return f"{version} {key}"
+
+    listed, kept = kept_scores(connection, period, stamp, codes)  # versions first: facts are as new or newer
+    stale = [who["code"] for who, _version in listed if who["code"] not in kept]
+    if stale:
+        found = ([fact for code in stale for fact in facts(connection, period, today, code)]
+                 if len(stale) <= ONE_BY_ONE else facts(connection, period, today, codes=set(stale)))
+        worked = {who["code"]: (under_construction(fact),
+                                tuple(part.score for part in components(fact, formula, said=False)))
+                  for who, fact in found}
+        kept.update(worked)
+        if models.writes and models.on_store:  # not a replay's (``--as-of``): it is thrown away
+            versions = {who["code"]: version for who, version in listed}
+            _keep(models, period, {code: (stamp(versions[code]), *found) for code, found in worked.items()})
+    return [(who, dict(zip(SCORE_DIMENSIONS, kept[who["code"]][1], strict=True))) for who, _version in listed
+            if who["code"] in kept and (not only_under_construction or kept[who["code"]][0])]
+
+
+def _keep(models: ReadModels, period: str, worked: dict[str, tuple[str, bool, tuple[Decimal, ...]]]) -> None:
+    """Keep worked-out scores; when the store's write lock cannot be had in time (SQLite: another process
+    holds it), they are not kept, and the board is answered all the same."""
+    from sqlalchemy.exc import OperationalError
+
+    from renovation.projections.computed import keep_scores
+
+    try:
+        with models.writing() as connection, connection.begin():
+            keep_scores(connection, period, worked)
+    except OperationalError:  # a lock not had in time: only the keeping is given up
+        return
+
+
+def kept_differences(stored: Connection, rebuilt: Connection, formula: Formula) -> list[dict[str, Any]]:
+    """``audit boards`` of the kept scores: each one a board would take (its stamp names the compound's
+    version as rebuilt from the log, and this formula) worked out again from the rebuilt facts, for the
+    day in its stamp; a score that differs is reported (``BoardDifference``). The others are never shown."""
+    from renovation.projections.computed import facts, kept_rows, totals, versions_of
+
+    current, digest = versions_of(rebuilt), _digest(formula)
+    found: list[dict[str, Any]] = []
+    for code, period, stamp, scored, scores in kept_rows(stored):
+        parts = stamp.split(" ")
+        if len(parts) != 3 or parts[0] != str(current.get(code)) or parts[2] != digest:
+            continue
+        try:
+            day = date.fromisoformat(parts[1])
+        except ValueError:
+            continue
+        if day.isoformat() != parts[1]:
+            continue
+        worked = facts(rebuilt, period, day, code)
+        if worked:
+            fact = worked[0][1]
+            ours: list[Any] = [under_construction(fact), *(part.score for part in components(fact, formula,
+                                                                                              said=False))]
+        else:  # no such compound in the log
+            ours = [None] * (1 + len(SCORE_DIMENSIONS))
+        for column, kept, worked_out in zip(("scored", *SCORE_DIMENSIONS), (scored, *scores), ours, strict=True):
+            if kept != worked_out:
+                found.append({"table": totals.name, "key": f"{code}/{period}", "kind": "changed", "column": column,
+                              "stored": str(kept), "rebuilt": None if worked_out is None else str(worked_out)})
+    return found
+
+
+def _digest(formula: Formula) -> str:
+    """The formula's constants, in a few characters: scores kept under other constants are not these."""
+    import hashlib
+
+    return hashlib.sha256(repr(formula).encode()).hexdigest()[:16]
 
 
 def check_period(period: str, today: date) -> None:
@@ -98,9 +180,9 @@ def computed_ranking(ws: Workspace, period: str | None, by: str, today: date, as
     codes = scope.own_codes(ws, user)
     with models.engine.connect() as connection:
         def board(chosen: str) -> list[dict[str, Any]]:
-            found = [(who["code"], who["name"], who["contractor"], [c.score for c in parts],
-                      weighted({c.component: c.score for c in parts}, weights))
-                     for who, parts in _scored(connection, chosen, day, formula, codes)]
+            found = [(who["code"], who["name"], who["contractor"], [scores[d] for d in SCORE_DIMENSIONS],
+                      weighted(scores, weights))
+                     for who, scores in _scored(models, connection, chosen, day, formula, codes)]
             return ranked(found, by)
 
         return rows_of(periods(connection, day, codes), board, period, by)
@@ -125,8 +207,9 @@ def beside(ws: Workspace, rows: list[RankingRow], by: str, today: date, as_of: d
             by_contractor[contractor].append(code)
         codes = {code for members in by_contractor.values() for code in members
                  if visible is None or code in visible}
-        exact = {who["code"]: (who["contractor"], weighted({c.component: c.score for c in parts}, weights))
-                 for who, parts in _scored(connection, period, day, formula, codes, only_under_construction=False)}
+        exact = {who["code"]: (who["contractor"], weighted(scores, weights))
+                 for who, scores in _scored(models, connection, period, day, formula, codes,
+                                            only_under_construction=False)}
     result: list[dict[str, Any]] = []
     for row in rows:
         computed: Decimal | None = None

@@ -144,7 +144,7 @@ CONTRACTOR_TABLES = ("progress_compounds", "quality_compounds_v3", "worklist_com
 CODE_TABLES = ("quality_morning_days_v2", "quality_findings_v2", "quality_open_findings", "quality_samples",
                "ledger_items", "ledger_entries", "feedback_tickets", "worklist_findings", "worklist_samples",
                "computed_inspections", "computed_findings", "computed_closed_spans", "computed_results",
-               "computed_entries", "computed_metered", "computed_tickets",
+               "computed_entries", "computed_metered", "computed_tickets", "computed_versions", "computed_totals",
                "payments_certificates", "payments_cited", "payments_payments", "payments_retention")
 #: ... of which these hold samples: a blind one stays hidden until it has its result.
 SAMPLE_TABLES = ("quality_samples", "worklist_samples")

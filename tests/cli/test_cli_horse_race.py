@@ -289,3 +289,71 @@ def test_the_board_counts_findings_and_results_as_explain_counts_them(run: Renov
             assert checked > 100
     finally:
         workspace.close()
+
+
+def kept_sql(run: Renovation, statement: str) -> list[tuple[Any, ...]]:
+    """Run SQL on the store's read models (either backend), as whoever holds the database could."""
+    from sqlalchemy import text
+
+    from renovation.services.workspace import Workspace
+
+    ws = Workspace(str(run.db), config_path="/dev/null")
+    try:
+        with ws.read_models("computed").engine.begin() as connection:
+            found = connection.execute(text(statement))
+            return [tuple(row) for row in found] if found.returns_rows else []
+    finally:
+        ws.close()
+
+
+def computed_totals(run: Renovation, *args: str) -> dict[str, str]:
+    return {row["code"]: row["total"] for row in run.json(*args, "ranking", "--computed", "--by", "compound",
+                                                          "--period", "2021-06")}
+
+
+def test_computed_scores_are_kept_and_worked_out_again_when_a_fact_the_day_or_the_formula_changes(
+        june: Renovation, tmp_path: Path) -> None:
+    first = computed_totals(june, *TODAY)
+    stamps = dict(kept_sql(june, "SELECT code, stamp FROM computed_totals WHERE period = '2021-06'"))
+    assert set(stamps) == {"JM", "LY"} and all(" 2021-07-10 " in stamp for stamp in stamps.values())
+    assert computed_totals(june, *TODAY) == first
+    assert dict(kept_sql(june, "SELECT code, stamp FROM computed_totals WHERE period = '2021-06'")) == stamps
+
+    june.ok("finding", "rectify", "JM", "F2", "--at", "2021-06-19T09:00")  # facts of JM's June: JM again
+    june.ok("finding", "close", "JM", "F2", "--at", "2021-06-20T09:00")
+    after = computed_totals(june, *TODAY)
+    assert after["JM"] != first["JM"] and after["LY"] == first["LY"]
+    assert after["JM"] == explain(june)["total"]
+    changed = dict(kept_sql(june, "SELECT code, stamp FROM computed_totals WHERE period = '2021-06'"))
+    assert changed["JM"] != stamps["JM"] and changed["LY"] == stamps["LY"]
+
+    later = computed_totals(june, "--today", "2021-07-11")  # another day: every compound again
+    assert later == after
+    assert all(" 2021-07-11 " in stamp for _code, stamp in kept_sql(
+        june, "SELECT code, stamp FROM computed_totals WHERE period = '2021-06'"))
+
+    config = tmp_path / "horse.toml"  # other constants: not the scores kept under the old ones
+    config.write_text("[horse_race.safety]\noverdue_day = 0.5\n", encoding="utf-8")
+    other = {row["code"]: row["total"] for row in june.json("--config", str(config), *TODAY, "ranking", "--computed",
+                                                            "--by", "compound", "--period", "2021-06")}
+    assert other["JM"] != after["JM"]
+    assert other["JM"] == june.json("--config", str(config), *TODAY, "ranking", "explain", "JM", "--period",
+                                    "2021-06")["total"]
+
+
+def test_a_forged_kept_score_is_named_by_audit_boards_and_mended_by_a_rebuild(june: Renovation) -> None:
+    honest = computed_totals(june, *TODAY)
+    assert june.ok("audit", "boards").exit_code == 0
+    kept_sql(june, "UPDATE computed_totals SET quality = '100.00' WHERE code = 'JM' AND period = '2021-06'")
+
+    assert computed_totals(june, *TODAY)["JM"] != honest["JM"]  # the board takes the kept score as it is
+    result = june("audit", "boards", "--json")
+    assert result.exit_code == 1
+    import json
+
+    found = [(row["table"], row["key"], row["kind"], row["column"], row["stored"])
+             for row in json.loads(result.stdout)]
+    assert found == [("computed_totals", "JM/2021-06", "changed", "quality", "100.00")]
+    june.ok("projections", "rebuild", "computed")
+    assert computed_totals(june, *TODAY) == honest
+    assert june.ok("audit", "boards").exit_code == 0

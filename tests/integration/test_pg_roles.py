@@ -29,6 +29,8 @@ from renovation.cli import cli
 from renovation.domain.access import User
 from renovation.projections import read_models
 from renovation.services.application import RenovationApp
+from renovation.services.horserace import computed_ranking
+from renovation.services.workspace import Workspace
 from renovation.store.pg_roles import MAX_IDENTIFIER_BYTES, BadRoles, build, login_role, projector_role
 from tests.backends import drop_schema, pg_unreachable, pg_url, require_pg, with_schema
 
@@ -391,8 +393,15 @@ def test_a_contractor_login_reads_only_its_own_rows_of_every_computed_table(stor
     assert result.exit_code == 0, result.output
     store.apply()
     store.project()
+    # The projector's login keeps the computed scores it works out (a contractor's login keeps none).
+    kept = Workspace(store.url_as(store.projector), config_path=str(store.config))
+    try:
+        assert computed_ranking(kept, "2021-03", "compound", date(2021, 3, 31))
+    finally:
+        kept.close()
     tables = ("computed_compounds", "computed_inspections", "computed_findings", "computed_closed_spans",
-              "computed_results", "computed_entries", "computed_metered", "computed_tickets")
+              "computed_results", "computed_entries", "computed_metered", "computed_tickets", "computed_versions",
+              "computed_totals")
     for table in tables:
         assert {row[0] for row in store.rows("周科长", "SELECT code FROM {}", table)} == {"JM", "LY"}, table
         assert {row[0] for row in store.rows("李经理", "SELECT code FROM {}", table)} == {"JM"}, table
