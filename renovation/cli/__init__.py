@@ -7,6 +7,7 @@ the domain (or the database) refused the command, 2 for bad usage or bad input.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ import click
 # The tracker uses no pydantic plugins; without this, pydantic scans every installed distribution's
 # entry points the first time a model is built, a cost every command would pay at start-up.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+#: Objects made between two collections of the youngest generation (Python's default: 700).
+YOUNG_OBJECTS = 20_000
 
 if TYPE_CHECKING:
     from renovation.projections.runner import ReadModels
@@ -239,6 +242,10 @@ class RenovationGroup(ZhHelp):
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        # A command makes thousands of objects that live until it answers (a province's board rows, a
+        # catch-up's buffer): Python's collector looking through the young ones every 700 made took a
+        # tenth of a province's ranking (benchmarks/RESULTS.md); every 20,000 it is a few collections.
+        gc.set_threshold(YOUNG_OBJECTS, 10, 10)
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as error:  # a group without its subcommand: its help
