@@ -1,7 +1,9 @@
 """Every board of a store as the CLI asks for it (the services, in this process, as a bureau user who
 sees every compound), each called once untimed, then ``--runs`` times: p50 and p95. ``ranking`` is the
-recorded board with the computed totals beside it, as ``renovation ranking`` shows it; ``ranking
-recorded`` the recorded board alone (what ``ranking`` was before the computed horse race).
+recorded board with the computed totals beside it, as ``renovation ranking`` shows it (the computed
+scores kept from the call before); ``ranking, a new day`` the same on a day no score was kept for (the
+first ranking of a day: every compound's scores worked out); ``ranking recorded`` the recorded board
+alone (what ``ranking`` was before the computed horse race).
 
     python benchmarks/boards.py STORE [--runs 30] [--today 2021-07-31]
 """
@@ -9,14 +11,16 @@ recorded`` the recorded board alone (what ``ranking`` was before the computed ho
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from common import percentile
 
+from renovation.cli import YOUNG_OBJECTS
 from renovation.services import boards, digest, horserace, worklists
 from renovation.services.workspace import Workspace
 
@@ -31,6 +35,7 @@ def board_calls(ws: Workspace, today: date, user: str) -> tuple[dict[str, Callab
                                           user=user),
         "ranking": lambda: horserace.beside(ws, boards.ranking(ws, None, "compound", today), "compound", today,
                                             user=user),
+        "ranking, a new day": lambda: _a_new_day(ws, today),
         "ranking recorded": lambda: boards.ranking(ws, None, "compound", today),
         "ranking --computed": lambda: horserace.computed_ranking(ws, None, "compound", today, user=user),
         "ledger": lambda: boards.ledger(ws, random.choice(building), None, None, user=user),
@@ -41,12 +46,23 @@ def board_calls(ws: Workspace, today: date, user: str) -> tuple[dict[str, Callab
     return calls, building
 
 
+_days = iter(range(1, 10_000))
+
+
+def _a_new_day(ws: Workspace, today: date) -> Any:
+    """``ranking`` as asked on a day after every earlier call's: no kept computed score is of that day, so
+    every compound's is worked out again (the first ranking of each day)."""
+    day = today + timedelta(days=next(_days))
+    return horserace.beside(ws, boards.ranking(ws, None, "compound", day), "compound", day)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("db")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--today", type=date.fromisoformat, default=date(2021, 7, 31))
     args = parser.parse_args()
+    gc.set_threshold(YOUNG_OBJECTS, 10, 10)  # as every command of the CLI runs
     ws = Workspace(args.db, config_path="/dev/null")
     calls, _building = board_calls(ws, args.today, "bench-bureau")
     random.seed(7)

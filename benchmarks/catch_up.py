@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import resource
 import time
 
+from renovation.cli import YOUNG_OBJECTS
 from renovation.projections import read_models
 from renovation.services.application import RenovationApp
 
@@ -19,6 +21,7 @@ def main() -> None:
     parser.add_argument("db", help="the store's --db value (its read models are changed)")
     parser.add_argument("--rebuild", action="store_true", help="clear the read models first")
     args = parser.parse_args()
+    gc.set_threshold(YOUNG_OBJECTS, 10, 10)  # as every command of the CLI runs
     app = RenovationApp(args.db)
     models = read_models(app)
     started = time.perf_counter()

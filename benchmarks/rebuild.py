@@ -8,6 +8,7 @@ floor and the rebuild taking turns.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import shutil
 import sqlite3
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from common import demo_store, seconds
 
+from renovation.cli import YOUNG_OBJECTS
 from renovation.projections import read_models
 from renovation.services.application import RenovationApp
 
@@ -25,6 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    gc.set_threshold(YOUNG_OBJECTS, 10, 10)  # as every command of the CLI runs
     source = demo_store()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "demo.db"

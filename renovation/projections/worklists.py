@@ -262,11 +262,14 @@ def sample_rows(connection: Connection, *, state: str | None = None, codes: list
         query = query.where(samples.c.code.in_(codes))
     if batch:
         query = query.where(samples.c.batch == batch)
-    resampled = {(row.code, row.resample_of) for row in connection.execute(
-        select(samples.c.code, samples.c.resample_of).where(RESAMPLES))}
-    if not hide_pending_blind:  # a blind resample still waiting is taken too (unseen: not, for a contractor)
-        resampled |= {(row.code, row.resample_of) for row in connection.execute(
-            select(blind_pending.c.code, blind_pending.c.resample_of).where(blind_pending.c.resample_of.is_not(None)))}
+    resampled: set[tuple[str, str]] = set()
+    if state == "resample":  # the samples whose resample is taken already
+        resampled = {(row.code, row.resample_of) for row in connection.execute(
+            select(samples.c.code, samples.c.resample_of).where(RESAMPLES))}
+        if not hide_pending_blind:  # a blind resample still waiting is taken too (unseen: not, for a contractor)
+            resampled |= {(row.code, row.resample_of) for row in connection.execute(
+                select(blind_pending.c.code, blind_pending.c.resample_of).where(
+                    blind_pending.c.resample_of.is_not(None)))}
     for row in [*connection.execute(query), *waiting]:
         found = row._mapping
         if state == "resample" and (row.code, row.sample_id) in resampled:

@@ -52,11 +52,15 @@ def register(
 
 
 def snapshot(models: ReadModels, *, with_directory: bool = False) -> Snapshot:
-    """Every row of every table of every projection, sorted; keyed by table name."""
+    """Every row of every table of every projection made from the log, sorted; keyed by table name. The
+    tables a board keeps (``Projection.kept``) are left out: their rows follow the boards asked for, not
+    the log (``audit boards`` works each of them out again)."""
     result: Snapshot = {}
     with models.engine.connect() as connection:
         for projection in models.projections.values():
             for table in projection.tables:
+                if table in projection.kept:
+                    continue
                 found = [tuple(row) for row in connection.execute(select(table))]
                 result[table.name] = sorted(found, key=repr)
         if with_directory:
