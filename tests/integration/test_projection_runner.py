@@ -290,7 +290,7 @@ def test_the_read_models_decode_each_event_as_the_librarys_mapper_does(app: Reno
 def test_a_rebuild_whose_buffer_forgets_rows_makes_the_same_tables(
         app: RenovationApp, models: ReadModels, monkeypatch: pytest.MonkeyPatch) -> None:
     """A rebuild holds every row it writes (the tables were empty), until the buffer is over its
-    limit: it then forgets the rows it has not used lately and reads them again when it needs them.
+    limit: it then forgets the rows it has used least lately and reads them again when it needs them.
     Forgetting after every batch of 4 events, keeping nothing, gives the same tables."""
     from renovation.projections import rows as rows_module
 
@@ -300,7 +300,7 @@ def test_a_rebuild_whose_buffer_forgets_rows_makes_the_same_tables(
 
     monkeypatch.setattr(runner_module, "BATCH", 4)
     monkeypatch.setattr(rows_module, "LIMIT", 1)
-    monkeypatch.setattr(rows_module, "KEEP", 0)
+    monkeypatch.setattr(rows_module, "PER_COMPOUND", 0)
     forgetful = read_models(app)
     try:
         forgetful.rebuild()

@@ -114,3 +114,31 @@ def test_past_its_limit_the_buffer_forgets_written_rows_and_reads_them_again(con
         rows.flush()
 
     assert [r[4] for r in stored(connection)] == [0, 7, 0]
+
+
+def test_past_its_limit_the_buffer_forgets_the_rows_used_least_lately(connection: Connection) -> None:
+    rows = Rows(connection, limit=4)  # over 4 rows, it forgets down to 3
+    with connection.begin():
+        for thing in "abcd":
+            rows.insert(things, row("JM", thing))
+            rows.flush()
+        assert rows.get(things, "JM", "a") is not None  # used again: the latest of all but the new one
+        rows.insert(things, row("JM", "e"))
+        rows.flush()
+        assert rows.size == 3
+        assert {key[1] for key in rows.held[things].entries} == {"a", "d", "e"}
+
+
+def test_the_buffer_s_limit_grows_with_the_compounds_it_has_met(connection: Connection) -> None:
+    from renovation.projections.rows import PER_COMPOUND
+
+    rows = Rows(connection, limit=2)
+    rows.compounds = 1  # a day of the programme touches every compound's rows: their rows are kept
+    with connection.begin():
+        for thing in range(PER_COMPOUND):
+            rows.insert(things, row("JM", str(thing)))
+        rows.flush()
+        assert rows.size == PER_COMPOUND
+        rows.insert(things, row("JM", "one more"))
+        rows.flush()  # over it now: the rows of the earlier flush, used least lately, are forgotten together
+        assert {key[1] for key in rows.held[things].entries} == {"one more"}
