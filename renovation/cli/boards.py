@@ -354,14 +354,17 @@ def follow(session: Session, seconds: float | None) -> None:
     """
     import threading
 
-    from renovation.services import boards
+    from renovation.services import boards, horserace
 
     stop = threading.Event()
     if seconds is not None:
         threading.Timer(seconds, stop.set).start()
     try:
         position = boards.follow(session.workspace, stop,
-                                 lambda start: click.echo(f"following {session.db} from position {start}"))
+                                 lambda start: click.echo(f"following {session.db} from position {start}"),
+                                 # the computed scores the horse-race boards show, kept for the people's
+                                 # logins, which may not keep them (PostgreSQL, after db roles --apply)
+                                 lambda: horserace.keep_default_boards(session.workspace, session.today()))
     except KeyboardInterrupt:
         position = None
     if seconds is not None:

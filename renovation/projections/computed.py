@@ -21,7 +21,7 @@ from renovation.projections.base import DateText, DecimalText, Event, Handler, P
 from renovation.projections.rows import Rows
 
 if TYPE_CHECKING:  # the formulas' module is imported when a board is asked for, not by every command
-    from renovation.domain.horserace import Facts, SampleTally, Tally
+    from renovation.domain.horserace import Facts, Formula, SampleTally, Tally
 
 compounds = Table(
     "computed_compounds",
@@ -261,6 +261,43 @@ def kept_scores(connection: Connection, period: str, stamp: Callable[[int], str]
         if stamped is not None and stamped == stamp(version or 0):
             found[code] = (bool(scored), tuple(Decimal(score) for score in scores))
     return listed, found
+
+
+def stamp_key(today: date, formula: Formula) -> str:
+    """What a kept score's stamp says besides the compound's version: the day it counts to and the
+    formula's constants in a few characters (scores kept under other constants are not these)."""
+    import hashlib
+
+    return f"{today.isoformat()} {hashlib.sha256(repr(formula).encode()).hexdigest()[:16]}"
+
+
+def kept_differences(stored: Connection, rebuilt: Connection, formula: Formula) -> list[dict[str, Any]]:
+    """``audit boards`` of the kept scores: each one a board would take (its stamp names the compound's
+    version as rebuilt from the log, and this formula) worked out again from the rebuilt facts, for the
+    day in its stamp; a score that differs is reported (as ``audit.BoardDifference``). A board takes no
+    other: they are not looked at."""
+    from renovation.domain.horserace import components, under_construction
+
+    current = versions_of(rebuilt)
+    found: list[dict[str, Any]] = []
+    for code, period, stamp, scored, scores in kept_rows(stored):
+        version, _, key = stamp.partition(" ")
+        try:
+            day = date.fromisoformat(key.partition(" ")[0])
+        except ValueError:
+            continue
+        if version != str(current.get(code)) or key != stamp_key(day, formula):
+            continue
+        worked = facts(rebuilt, period, day, code)
+        ours: list[Any] = [None] * (1 + len(SCORE_DIMENSIONS))  # no such compound in the log
+        if worked:
+            fact = worked[0][1]
+            ours = [under_construction(fact), *(part.score for part in components(fact, formula, said=False))]
+        for column, kept, worked_out in zip(("scored", *SCORE_DIMENSIONS), (scored, *scores), ours, strict=True):
+            if kept != worked_out:
+                found.append({"table": totals.name, "key": f"{code}/{period}", "kind": "changed", "column": column,
+                              "stored": str(kept), "rebuilt": None if worked_out is None else str(worked_out)})
+    return found
 
 
 def keep_scores(connection: Connection, period: str, worked: dict[str, tuple[str, bool, tuple[Decimal, ...]]]) -> None:

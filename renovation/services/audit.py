@@ -453,8 +453,8 @@ def check_boards(app: RenovationApp, models: ReadModels, formula: Formula) -> Bo
 
     from renovation.projections import all_projections
     from renovation.projections.base import position_of
+    from renovation.projections.computed import kept_differences
     from renovation.projections.runner import ReadModels, directory
-    from renovation.services.horserace import kept_differences
 
     engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
     rebuilt = ReadModels(app, all_projections(), engine=engine)

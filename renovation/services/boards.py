@@ -285,21 +285,27 @@ def rebuild(ws: Workspace, names: tuple[str, ...], started: Callable[[int], Call
         models.close()
 
 
-def follow(ws: Workspace, stop: threading.Event, started: Callable[[int], None]) -> int:
+def follow(ws: Workspace, stop: threading.Event, started: Callable[[int], None],
+           caught_up: Callable[[], None] | None = None) -> int:
     """Keep the read models current until ``stop`` is set: woken by LISTEN/NOTIFY on PostgreSQL (the
-    library's subscription), polling once a second on SQLite. Returns the position reached."""
+    library's subscription), polling once a second on SQLite; ``caught_up`` is called after each catch-up
+    that found events. Returns the position reached."""
     from renovation.projections import read_models
 
     _may_project(ws)
     models = read_models(ws.app)
     snapshotted = 0
+    kept = -1
 
     def current() -> None:  # the read models, then the snapshots of the compounds written meanwhile
-        nonlocal snapshotted
+        nonlocal snapshotted, kept
         head = models.head()
         models.catch_up(upto=head)
         ws.app.snapshot_lagging(after=snapshotted)
         snapshotted = head
+        if caught_up is not None and head != kept:
+            caught_up()
+            kept = head
 
     try:
         start = models.head()

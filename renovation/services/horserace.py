@@ -82,9 +82,9 @@ def _scored(models: ReadModels, connection: Connection, period: str, today: date
     and worked out again only when one of them has changed: a board of a province works out the scores of
     the compounds whose facts changed since it was last asked for (all of them the first time each day).
     They are kept only by a login that writes the read models; the others work out what is not kept."""
-    from renovation.projections.computed import facts, kept_scores
+    from renovation.projections.computed import facts, kept_scores, stamp_key
 
-    key = f"{today.isoformat()} {_digest(formula)}"
+    key = stamp_key(today, formula)
 
     def stamp(version: int) -> str:
         return f"{version} {key}"
@@ -119,45 +119,6 @@ def _keep(models: ReadModels, period: str, worked: dict[str, tuple[str, bool, tu
         return
 
 
-def kept_differences(stored: Connection, rebuilt: Connection, formula: Formula) -> list[dict[str, Any]]:
-    """``audit boards`` of the kept scores: each one a board would take (its stamp names the compound's
-    version as rebuilt from the log, and this formula) worked out again from the rebuilt facts, for the
-    day in its stamp; a score that differs is reported (``BoardDifference``). The others are never shown."""
-    from renovation.projections.computed import facts, kept_rows, totals, versions_of
-
-    current, digest = versions_of(rebuilt), _digest(formula)
-    found: list[dict[str, Any]] = []
-    for code, period, stamp, scored, scores in kept_rows(stored):
-        parts = stamp.split(" ")
-        if len(parts) != 3 or parts[0] != str(current.get(code)) or parts[2] != digest:
-            continue
-        try:
-            day = date.fromisoformat(parts[1])
-        except ValueError:
-            continue
-        if day.isoformat() != parts[1]:
-            continue
-        worked = facts(rebuilt, period, day, code)
-        if worked:
-            fact = worked[0][1]
-            ours: list[Any] = [under_construction(fact), *(part.score for part in components(fact, formula,
-                                                                                              said=False))]
-        else:  # no such compound in the log
-            ours = [None] * (1 + len(SCORE_DIMENSIONS))
-        for column, kept, worked_out in zip(("scored", *SCORE_DIMENSIONS), (scored, *scores), ours, strict=True):
-            if kept != worked_out:
-                found.append({"table": totals.name, "key": f"{code}/{period}", "kind": "changed", "column": column,
-                              "stored": str(kept), "rebuilt": None if worked_out is None else str(worked_out)})
-    return found
-
-
-def _digest(formula: Formula) -> str:
-    """The formula's constants, in a few characters: scores kept under other constants are not these."""
-    import hashlib
-
-    return hashlib.sha256(repr(formula).encode()).hexdigest()[:16]
-
-
 def check_period(period: str, today: date) -> None:
     """Refuse a period after today's: nothing of it has happened yet."""
     current = period_of(today)
@@ -186,6 +147,16 @@ def computed_ranking(ws: Workspace, period: str | None, by: str, today: date, as
             return ranked(found, by)
 
         return rows_of(periods(connection, day, codes), board, period, by)
+
+
+def keep_default_boards(ws: Workspace, day: date) -> None:
+    """Work out (and keep) the computed scores the horse-race boards show by default on ``day``: the
+    recorded board's latest period (the totals beside it) and the computed board's, with the period before
+    it (its movement)."""
+    from renovation.services.boards import ranking
+
+    beside(ws, ranking(ws, None, "compound", day), "compound", day)
+    computed_ranking(ws, None, "compound", day)
 
 
 def beside(ws: Workspace, rows: list[RankingRow], by: str, today: date, as_of: datetime | None = None, *,

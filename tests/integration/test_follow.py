@@ -36,3 +36,29 @@ def test_a_follower_applies_events_recorded_while_it_runs(db: str) -> None:
         follower.wait(timeout=15)
         app.close()
     assert follower.returncode == 0
+
+
+def test_a_follower_keeps_the_computed_scores_the_default_horse_race_boards_show(db: str) -> None:
+    """After catching up, the follower works out the computed scores of the periods ``ranking
+    --computed`` shows by default (the latest a compound was under construction in, and the one before,
+    for the movement), so a login that may not keep them (after ``db roles --apply``) finds them."""
+    from sqlalchemy import select
+
+    from renovation.projections.computed import totals
+
+    app = open_app(db)
+    start_compound(app)
+    app.record_inspection("JM", "patrol", user="sup")
+    done = subprocess.run(
+        [sys.executable, "-c", "from renovation.cli import cli; cli()", "--db", db, "--today", "2021-04-20",
+         "projections", "follow", "--seconds", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout
+    models = read_models(app)
+    try:
+        with models.engine.connect() as connection:
+            kept = {(row.code, row.period, row.stamp.split(" ")[1]) for row in connection.execute(select(totals))}
+    finally:
+        models.close()
+        app.close()
+    assert kept == {("JM", "2021-04", "2021-04-20"), ("JM", "2021-03", "2021-04-20")}
