@@ -8,8 +8,9 @@ works the scores out; this module stores and reads the facts, with the ids of th
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -259,8 +260,27 @@ def kept_scores(connection: Connection, period: str, stamp: Callable[[int], str]
             continue
         listed.append(({"code": code, "name": name, "contractor": contractor}, version or 0))
         if stamped is not None and stamped == stamp(version or 0):
-            found[code] = (bool(scored), tuple(Decimal(score) for score in scores))
+            readable = _readable(scored, scores)
+            if readable is not None:  # else worked out again, as if not kept
+                found[code] = readable
     return listed, found
+
+
+def _readable(scored: Any, scores: Sequence[Any]) -> Kept | None:
+    """A kept row's values as a board takes them, if they are what keeping writes: a flag, and five scores
+    from 0 to 100 to the cent ("87.50"); None for anything else (a row written by hand)."""
+    if scored not in (0, 1):  # SQLite's 0 and 1, PostgreSQL's False and True
+        return None
+    found: list[Decimal] = []
+    for written in scores:
+        if not isinstance(written, str) or not SCORE_TEXT.fullmatch(written) or Decimal(written) > 100:
+            return None
+        found.append(Decimal(written))
+    return bool(scored), tuple(found)
+
+
+#: A score as it is kept: 0.00 to 100.00 (checked against 100 besides).
+SCORE_TEXT = re.compile(r"[0-9]{1,3}\.[0-9]{2}")
 
 
 def stamp_key(today: date, formula: Formula) -> str:
@@ -272,32 +292,49 @@ def stamp_key(today: date, formula: Formula) -> str:
 
 
 def kept_differences(stored: Connection, rebuilt: Connection, formula: Formula) -> list[dict[str, Any]]:
-    """``audit boards`` of the kept scores: each one a board would take (its stamp names the compound's
-    version as rebuilt from the log, and this formula) worked out again from the rebuilt facts, for the
-    day in its stamp; a score that differs is reported (as ``audit.BoardDifference``). A board takes no
-    other: they are not looked at."""
+    """``audit boards`` of the kept scores: each one a board could take (its stamp names this formula and
+    the compound's version as stored, or as rebuilt from the log) worked out again from the rebuilt facts
+    for the day in its stamp, and a row that differs named (as ``audit.BoardDifference``), whatever it
+    holds. A row whose stamp no board takes is not shown anywhere, and not looked at."""
     from renovation.domain.horserace import components, under_construction
 
-    current = versions_of(rebuilt)
+    takes = {code: {str(version)} for code, version in _driver_rows(stored, select(versions))}
+    for code, version in _driver_rows(rebuilt, select(versions)):
+        takes.setdefault(code, set()).add(str(version))
+    query = select(totals.c.code, totals.c.period, totals.c.stamp, totals.c.scored,
+                   *(totals.c[dimension] for dimension in SCORE_DIMENSIONS)).order_by(totals.c.code, totals.c.period)
     found: list[dict[str, Any]] = []
-    for code, period, stamp, scored, scores in kept_rows(stored):
-        version, _, key = stamp.partition(" ")
+    for code, period, stamp, scored, *scores in _driver_rows(stored, query):
+        version, _, key = str(stamp).partition(" ")
         try:
             day = date.fromisoformat(key.partition(" ")[0])
         except ValueError:
             continue
-        if version != str(current.get(code)) or key != stamp_key(day, formula):
+        if version not in takes.get(code, ()) or key != stamp_key(day, formula):
             continue
-        worked = facts(rebuilt, period, day, code)
-        ours: list[Any] = [None] * (1 + len(SCORE_DIMENSIONS))  # no such compound in the log
+        worked = facts(rebuilt, period, day, code) if _a_period(period) else []
+        ours: list[str | None] = [None] * (1 + len(SCORE_DIMENSIONS))  # no such compound in the log
         if worked:
             fact = worked[0][1]
-            ours = [under_construction(fact), *(part.score for part in components(fact, formula, said=False))]
-        for column, kept, worked_out in zip(("scored", *SCORE_DIMENSIONS), (scored, *scores), ours, strict=True):
-            if kept != worked_out:
+            ours = [str(int(under_construction(fact))),
+                    *(format(part.score, "f") for part in components(fact, formula, said=False))]
+        kept = [str(int(scored)) if scored in (0, 1) else str(scored), *(str(score) for score in scores)]
+        for column, value, worked_out in zip(("scored", *SCORE_DIMENSIONS), kept, ours, strict=True):
+            if value != worked_out:
                 found.append({"table": totals.name, "key": f"{code}/{period}", "kind": "changed", "column": column,
-                              "stored": str(kept), "rebuilt": None if worked_out is None else str(worked_out)})
+                              "stored": value, "rebuilt": worked_out})
     return found
+
+
+def _a_period(period: Any) -> bool:
+    """Whether ``period`` is a month as the tracker writes it (YYYY-MM)."""
+    if not isinstance(period, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}", period):
+        return False
+    try:
+        date(int(period[:4]), int(period[5:]), 1)
+    except ValueError:
+        return False
+    return True
 
 
 def keep_scores(connection: Connection, period: str, worked: dict[str, tuple[str, bool, tuple[Decimal, ...]]]) -> None:
@@ -312,18 +349,6 @@ def keep_scores(connection: Connection, period: str, worked: dict[str, tuple[str
         {"code": code, "period": period, "stamp": stamp, "scored": scored,
          **{dimension: format(score, "f") for dimension, score in zip(SCORE_DIMENSIONS, scores, strict=True)}}
         for code, (stamp, scored, scores) in worked.items()])
-
-
-def kept_rows(connection: Connection) -> list[tuple[str, str, str, bool, tuple[Decimal, ...]]]:
-    """Every kept score: code, period, stamp, under construction, the five scores."""
-    query = select(totals.c.code, totals.c.period, totals.c.stamp, totals.c.scored,
-                   *(totals.c[dimension] for dimension in SCORE_DIMENSIONS)).order_by(totals.c.code, totals.c.period)
-    return [(code, period, stamp, bool(scored), tuple(Decimal(score) for score in scores))
-            for code, period, stamp, scored, *scores in _driver_rows(connection, query)]
-
-
-def versions_of(connection: Connection) -> dict[str, int]:
-    return {code: int(version) for code, version in _driver_rows(connection, select(versions))}
 
 
 def _driver_rows(connection: Connection, query: Any) -> list[tuple[Any, ...]]:

@@ -357,3 +357,41 @@ def test_a_forged_kept_score_is_named_by_audit_boards_and_mended_by_a_rebuild(ju
     june.ok("projections", "rebuild", "computed")
     assert computed_totals(june, *TODAY) == honest
     assert june.ok("audit", "boards").exit_code == 0
+
+
+@pytest.mark.parametrize("value", ["abc", "sNaN", "NaN", "Infinity", "1e999999999", "-5", "-0.00", "100.01",
+                                   "80.080", " 80.08", "123456789012345678901234567890.123456789"])
+def test_a_kept_score_a_board_could_not_have_kept_is_named_by_audit_boards_and_worked_out_again(
+        june: Renovation, value: str) -> None:
+    import json
+
+    honest = computed_totals(june, *TODAY)
+    june.json(*TODAY, "ranking", "--by", "compound", "--period", "2021-06")  # the recorded board caught up
+    kept_sql(june, f"UPDATE computed_totals SET quality = '{value}' WHERE code = 'JM' AND period = '2021-06'")
+    kept_sql(june, "UPDATE ranking_scores SET quality = '100' WHERE code = 'LY' AND period = '2021-06'")
+
+    result = june("audit", "boards", "--json")
+    assert result.exit_code == 1, result.output
+    found = {(row["table"], row["key"], row["column"], row["stored"]) for row in json.loads(result.stdout)}
+    assert found == {("ranking_scores", "LY/2021-06", "quality", "100"),
+                     ("computed_totals", "JM/2021-06", "quality", value)}
+    assert computed_totals(june, *TODAY) == honest  # not taken as it is: worked out again, and kept anew
+    assert kept_sql(june, "SELECT quality FROM computed_totals WHERE code = 'JM' AND period = '2021-06'") != [
+        (value,)]
+
+
+def test_a_kept_score_stamped_with_a_forged_version_is_named_with_the_version(june: Renovation) -> None:
+    import json
+
+    computed_totals(june, *TODAY)
+    (stamp,) = kept_sql(june, "SELECT stamp FROM computed_totals WHERE code = 'JM' AND period = '2021-06'")[0]
+    kept_sql(june, "UPDATE computed_versions SET version = 9999 WHERE code = 'JM'")
+    forged = "9999 " + stamp.partition(" ")[2]
+    kept_sql(june, f"UPDATE computed_totals SET quality = '99.99', stamp = '{forged}' "
+                   "WHERE code = 'JM' AND period = '2021-06'")
+
+    assert computed_totals(june, *TODAY)["JM"] != explain(june)["total"]  # the board takes it
+    found = {(row["table"], row["key"], row["column"], row["stored"])
+             for row in json.loads(june("audit", "boards", "--json").stdout)}
+    assert ("computed_totals", "JM/2021-06", "quality", "99.99") in found
+    assert ("computed_versions", "JM", "version", "9999") in found
