@@ -6,6 +6,8 @@ first ranking of a day: every compound's scores worked out); ``ranking recorded`
 alone (what ``ranking`` was before the computed horse race).
 
     python benchmarks/boards.py STORE [--runs 30] [--today 2021-07-31]
+
+It keeps computed scores in the store (those boards do): give it a copy.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import random
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from common import percentile
@@ -63,6 +66,8 @@ def main() -> None:
     parser.add_argument("--today", type=date.fromisoformat, default=date(2021, 7, 31))
     args = parser.parse_args()
     gc.set_threshold(YOUNG_OBJECTS, 10, 10)  # as every command of the CLI runs
+    if "://" not in args.db and not Path(args.db).exists():
+        raise SystemExit(f"no store at {args.db}")
     ws = Workspace(args.db, config_path="/dev/null")
     calls, _building = board_calls(ws, args.today, "bench-bureau")
     random.seed(7)

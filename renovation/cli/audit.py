@@ -163,6 +163,10 @@ def boards(session: Session, as_json: bool, as_csv: bool) -> None:
     session.may("maintain")
     checked = check_boards(session.app, session.read_models(), session.config.horse_race)
     differences = checked["differences"]
+    if checked["unchecked"]:
+        click.echo(f"note: {checked['unchecked']} computed score(s) kept under other [horse_race] constants than "
+                   "this renovation.toml's were not checked (`renovation projections rebuild computed` clears them)",
+                   err=True)
     if differences or as_json or as_csv:
         emit(differences, as_json=as_json, as_csv=as_csv, lang=session.lang)
     if differences:

@@ -5,6 +5,7 @@ Every read command first catches its read model up with every event recorded so 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -339,14 +340,21 @@ def rebuild(session: Session, names: tuple[str, ...]) -> None:
         click.echo(f"rebuilt {', '.join(chosen)} from {head} events")
 
 
+def _a_number(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and math.isnan(value):
+        raise click.BadParameter("nan is not a number of seconds")
+    return value
+
+
 @projections.command("follow")
-@click.option("--seconds", type=click.FloatRange(min=0), default=None,
+@click.option("--seconds", type=click.FloatRange(min=0, max=10**7), default=None, callback=_a_number,
               help="Stop after this many seconds (default: run until interrupted).")
 @pass_session
 def follow(session: Session, seconds: float | None) -> None:
     """Keep the read models current as events arrive: on PostgreSQL woken by LISTEN/NOTIFY (through
     eventsourcing's subscription), on SQLite by polling once a second. Read commands still catch up
-    by themselves; this only keeps their wait short.
+    by themselves; this only keeps their wait short. After each catch-up it also works out (and keeps)
+    the computed horse-race scores `ranking` and `ranking --computed` show by default.
 
     \b
     Example:

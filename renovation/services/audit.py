@@ -440,6 +440,8 @@ class BoardsChecked(TypedDict):
     tables: int
     rows: int
     differences: list[BoardDifference]
+    #: Computed scores kept under other [horse_race] constants than the configuration's: not checked.
+    unchecked: int
 
 
 def check_boards(app: RenovationApp, models: ReadModels, formula: Formula) -> BoardsChecked:
@@ -469,8 +471,10 @@ def check_boards(app: RenovationApp, models: ReadModels, formula: Formula) -> Bo
         differences: list[BoardDifference] = []
         rows = 0
         with models.engine.connect() as stored, engine.connect() as fresh:
+            unchecked = 0
             if "computed" in models.projections:
-                differences.extend(cast(list[BoardDifference], kept_differences(stored, fresh, formula)))
+                scores, unchecked = kept_differences(stored, fresh, formula)
+                differences.extend(cast(list[BoardDifference], scores))
             for table in tables:
                 if table in kept:
                     continue
@@ -482,7 +486,7 @@ def check_boards(app: RenovationApp, models: ReadModels, formula: Formula) -> Bo
                 differences.extend(_compared(table.name, ours, theirs))
     finally:
         rebuilt.close()
-    return {"tables": len(tables), "rows": rows, "differences": differences}
+    return {"tables": len(tables), "rows": rows, "differences": differences, "unchecked": unchecked}
 
 
 def _key(row: Any, columns: list[Any]) -> str:

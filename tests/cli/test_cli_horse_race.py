@@ -393,5 +393,35 @@ def test_a_kept_score_stamped_with_a_forged_version_is_named_with_the_version(ju
     assert computed_totals(june, *TODAY)["JM"] != explain(june)["total"]  # the board takes it
     found = {(row["table"], row["key"], row["column"], row["stored"])
              for row in json.loads(june("audit", "boards", "--json").stdout)}
-    assert ("computed_totals", "JM/2021-06", "quality", "99.99") in found
+    assert ("computed_totals", "JM/2021-06", "stamp", forged) in found  # a version the log has not reached
     assert ("computed_versions", "JM", "version", "9999") in found
+
+
+def test_a_kept_score_stamped_with_a_version_the_log_has_not_reached_is_named(june: Renovation) -> None:
+    """Keeping never writes one; a board would take it after the compound's next event."""
+    import json
+
+    computed_totals(june, *TODAY)
+    ((version,),) = kept_sql(june, "SELECT version FROM computed_versions WHERE code = 'JM'")
+    (stamp,) = kept_sql(june, "SELECT stamp FROM computed_totals WHERE code = 'JM' AND period = '2021-06'")[0]
+    ahead = f"{int(version) + 1} " + stamp.partition(" ")[2]
+    kept_sql(june, f"UPDATE computed_totals SET quality = '99.99', stamp = '{ahead}' "
+                   "WHERE code = 'JM' AND period = '2021-06'")
+
+    result = june("audit", "boards", "--json")
+    assert result.exit_code == 1
+    assert [(row["table"], row["key"], row["column"], row["stored"]) for row in json.loads(result.stdout)] == [
+        ("computed_totals", "JM/2021-06", "stamp", ahead)]
+
+
+def test_audit_boards_says_how_many_kept_scores_it_could_not_check(june: Renovation, tmp_path: Path) -> None:
+    config = tmp_path / "horse.toml"
+    config.write_text("[horse_race.safety]\noverdue_day = 0.5\n", encoding="utf-8")
+    # 2021-05 and the period before it (the movement), of JM and LY: four scores kept under those constants
+    june.json("--config", str(config), *TODAY, "ranking", "--computed", "--by", "compound", "--period", "2021-05")
+
+    result = june("audit", "boards")
+    assert result.exit_code == 0, result.output
+    assert ("note: 4 computed score(s) kept under other [horse_race] constants than this renovation.toml's were "
+            "not checked") in result.stderr
+    assert june("--config", str(config), "audit", "boards").stderr == ""
