@@ -311,7 +311,7 @@ def kept_differences(stored: Connection, rebuilt: Connection,
     unchecked = 0
     for code, period, stamp, scored, *scores in _driver_rows(stored, query):
         version, _, key = str(stamp).partition(" ")
-        if version.isdigit() and int(version) > reached.get(code, 0):
+        if version.isascii() and version.isdigit() and int(version) > reached.get(code, 0):
             found.append({"table": totals.name, "key": f"{code}/{period}", "kind": "changed", "column": "stamp",
                           "stored": str(stamp), "rebuilt": None})
             continue

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from renovation.store.backend import Backend
 
 #: Events applied per transaction while catching up (on SQLite the store's write lock is held for
-#: one batch: about 0.1-0.4 s; 1,000 a batch took a province's first catch-up a fifth longer).
+#: one batch: about 0.1-0.4 s; 1,000 a batch took the first 300,000 events of a province's first
+#: catch-up a fifth longer).
 BATCH = 5000
 #: After catching up this many events, PostgreSQL's statistics of the projection's tables are
 #: refreshed at once, so the boards' queries are planned for the rows now there (autovacuum would

@@ -100,7 +100,7 @@ def _scored(models: ReadModels, connection: Connection, period: str, today: date
         kept.update(worked)
         if models.writes and models.on_store:  # not a replay's (``--as-of``): it is thrown away
             versions = {who["code"]: version for who, version in listed}
-            _keep(models, period, {code: (stamp(versions[code]), *found) for code, found in worked.items()})
+            _keep(models, period, {code: (stamp(versions[code]), *scored) for code, scored in worked.items()})
     return [(who, dict(zip(SCORE_DIMENSIONS, kept[who["code"]][1], strict=True))) for who, _version in listed
             if who["code"] in kept and (not only_under_construction or kept[who["code"]][0])]
 
