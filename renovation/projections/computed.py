@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -242,11 +242,11 @@ def _counting(handler: Handler) -> Handler:
 Kept = tuple[bool, tuple[Decimal, ...]]
 
 
-def kept_scores(connection: Connection, period: str, stamp: Callable[[int], str],
+def kept_scores(connection: Connection, period: str, key: str,
                 codes: Collection[str] | None = None) -> tuple[list[tuple[dict[str, Any], int]], dict[str, Kept]]:
     """Every compound (of ``codes``, if given) in code order, with its name and contractor and its version;
-    and, by code, the scores of ``period`` kept for ``stamp(version)`` (the others are to be worked out).
-    One query: a compound's version and its kept scores are read together."""
+    and, by code, the scores of ``period`` kept for ``stamp(version, key)`` (the others are to be worked
+    out). One query: a compound's version and its kept scores are read together."""
     kept = [totals.c[dimension] for dimension in SCORE_DIMENSIONS]
     query = (select(compounds.c.code, compounds.c.name, compounds.c.contractor, versions.c.version, totals.c.stamp,
                     totals.c.scored, *kept)
@@ -259,7 +259,7 @@ def kept_scores(connection: Connection, period: str, stamp: Callable[[int], str]
         if codes is not None and code not in codes:
             continue
         listed.append(({"code": code, "name": name, "contractor": contractor}, version or 0))
-        if stamped is not None and stamped == stamp(version or 0):
+        if stamped is not None and stamped == stamp(version or 0, key):
             readable = _readable(scored, scores)
             if readable is not None:  # else worked out again, as if not kept
                 found[code] = readable
@@ -283,6 +283,11 @@ def _readable(scored: Any, scores: Sequence[Any]) -> Kept | None:
 SCORE_TEXT = re.compile(r"[0-9]{1,3}\.[0-9]{2}")
 
 
+def stamp(version: int, key: str) -> str:
+    """A kept score's stamp: the compound's version, then ``stamp_key``'s day and constants."""
+    return f"{version} {key}"
+
+
 def stamp_key(today: date, formula: Formula) -> str:
     """What a kept score's stamp says besides the compound's version: the day it counts to and the
     formula's constants in a few characters (scores kept under other constants are not these)."""
@@ -301,12 +306,12 @@ def kept_differences(stored: Connection, rebuilt: Connection,
     Rows kept under other constants (another renovation.toml) cannot be worked out here: counted."""
     from renovation.domain.horserace import components, under_construction
 
-    takes = {code: {str(version)} for code, version in _driver_rows(stored, select(versions))}
-    for code, version in _driver_rows(rebuilt, select(versions)):
+    reached = {code: int(version) for code, version in _driver_rows(rebuilt, select(versions))}
+    takes = {code: {str(version)} for code, version in reached.items()}
+    for code, version in _driver_rows(stored, select(versions)):
         takes.setdefault(code, set()).add(str(version))
     query = select(totals.c.code, totals.c.period, totals.c.stamp, totals.c.scored,
                    *(totals.c[dimension] for dimension in SCORE_DIMENSIONS)).order_by(totals.c.code, totals.c.period)
-    reached = {code: int(version) for code, version in _driver_rows(rebuilt, select(versions))}
     found: list[dict[str, Any]] = []
     unchecked = 0
     for code, period, stamp, scored, *scores in _driver_rows(stored, query):

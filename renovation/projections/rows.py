@@ -170,11 +170,10 @@ def written(found: Statements, dialect: Dialect) -> Written:
 class Held:
     """One table's rows in the buffer: by key, and by the key's first column (a compound's rows)."""
 
-    __slots__ = ("entries", "forgotten", "found", "groups", "name", "pending", "whole")
+    __slots__ = ("entries", "forgotten", "found", "groups", "pending", "whole")
 
     def __init__(self, found: Statements, whole: bool) -> None:
         self.found = found
-        self.name = found.table.name
         self.entries: dict[Key, Entry] = {}
         self.groups: dict[Any, dict[Key, Entry]] = {}
         self.pending: list[Entry] = []  # the changed entries, each once

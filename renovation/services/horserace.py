@@ -82,14 +82,10 @@ def _scored(models: ReadModels, connection: Connection, period: str, today: date
     and worked out again only when one of them has changed: a board of a province works out the scores of
     the compounds whose facts changed since it was last asked for (all of them the first time each day).
     They are kept only by a login that writes the read models; the others work out what is not kept."""
-    from renovation.projections.computed import facts, kept_scores, stamp_key
+    from renovation.projections.computed import facts, kept_scores, stamp, stamp_key
 
     key = stamp_key(today, formula)
-
-    def stamp(version: int) -> str:
-        return f"{version} {key}"
-
-    listed, kept = kept_scores(connection, period, stamp, codes)  # versions first: facts are as new or newer
+    listed, kept = kept_scores(connection, period, key, codes)  # versions first: facts are as new or newer
     stale = [who["code"] for who, _version in listed if who["code"] not in kept]
     if stale:
         found = ([fact for code in stale for fact in facts(connection, period, today, code)]
@@ -100,7 +96,7 @@ def _scored(models: ReadModels, connection: Connection, period: str, today: date
         kept.update(worked)
         if models.writes and models.on_store:  # not a replay's (``--as-of``): it is thrown away
             versions = {who["code"]: version for who, version in listed}
-            _keep(models, period, {code: (stamp(versions[code]), *scored) for code, scored in worked.items()})
+            _keep(models, period, {code: (stamp(versions[code], key), *scored) for code, scored in worked.items()})
     return [(who, dict(zip(SCORE_DIMENSIONS, kept[who["code"]][1], strict=True))) for who, _version in listed
             if who["code"] in kept and (not only_under_construction or kept[who["code"]][0])]
 
