@@ -148,7 +148,7 @@ class QualityProjection(Projection):
         elif days is not None:  # every morning day is in the buffer (a rebuild): counted there
             count = sum(1 for day in days if started <= day["day"] and (completed is None or day["day"] <= completed))
         else:
-            rows.flush()
+            rows.flush(morning_days)
             count = rows.connection.execute(
                 select(func.count()).select_from(morning_days)
                 .where(morning_days.c.code == code, *_within_construction(started, completed))

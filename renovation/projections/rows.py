@@ -289,11 +289,12 @@ class Rows:
             entry.row, entry.stored, entry.dirty = None, False, False  # left in pending: flush skips it
 
     # ----------------------------------------------------------------- writing
-    def flush(self) -> None:
-        """Write every change, one ``executemany`` per table and kind of change."""
+    def flush(self, *tables: Table) -> None:
+        """Write every change, one ``executemany`` per table and kind of change; given tables, only
+        theirs (a query of those tables is to see every change so far: the rest stay pending)."""
         cursor = None
         dialect = self.connection.dialect
-        for held in self.held.values():
+        for held in (self.held.values() if not tables else [self.held[t] for t in tables if t in self.held]):
             if not held.pending:
                 continue
             changed, held.pending = held.pending, []
@@ -331,6 +332,8 @@ class Rows:
                             cursor.executemany(statement, params)
         if cursor is not None:
             cursor.close()
+        if tables:
+            return
         self.flushes += 1
         if self.size > self.limit:
             self._forget()

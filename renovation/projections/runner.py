@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -172,6 +173,13 @@ class ReadModels:
 
     def _catch_up(self, behind: Sequence[Projection], head: int,
                   progress: Callable[[str, int], None] | None) -> None:
+        try:
+            self._batches(behind, head, progress)
+        finally:
+            gc.unfreeze()
+
+    def _batches(self, behind: Sequence[Projection], head: int,
+                 progress: Callable[[str, int], None] | None) -> None:
         with self.writing() as connection:
             rows = Rows(connection)
             reached: dict[str, int] | None = None
@@ -197,6 +205,10 @@ class ReadModels:
                     reached = self._apply_batch(rows, behind, positions, head)
                 if reached == positions:
                     break
+                # What the buffer holds stays for many batches: Python's collector no longer goes over
+                # it (a million rows, looked at again by every full collection). Plain rows hold no
+                # cycles; they are freed when forgotten all the same.
+                gc.freeze()
                 crash_point("catch_up_batch")
                 if progress:
                     for projection in behind:
@@ -206,6 +218,8 @@ class ReadModels:
                           for table in p.tables]
                 if caught:
                     self.backend.analyze(connection, caught)
+                if any(reached[p.key] - start[p.key] >= BATCH for p in behind):
+                    self.backend.checkpoint(connection)
 
     def _apply_batch(self, rows: Rows, projections: Sequence[Projection], positions: dict[str, int],
                      head: int) -> dict[str, int]:

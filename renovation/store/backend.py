@@ -167,6 +167,11 @@ class Backend(ABC):
         plans well enough without)."""
         return None
 
+    def checkpoint(self, connection: Connection) -> None:
+        """Copy what a large catch-up left in the write-ahead log into the database (SQLite: else the
+        next command's commit would, under its user's wait); outside any transaction."""
+        return None
+
     def is_version_conflict(self, error: Exception) -> bool:
         """Whether an IntegrityError from saving events is a lost race: the (compound, version) key, or
         events recorded before one that another writer stored meanwhile (``RecordedOutOfOrder``). Any

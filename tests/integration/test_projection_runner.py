@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from renovation.domain.compound import NewFinding
 from renovation.projections import NAMES, read_models
 from renovation.projections import runner as runner_module
 from renovation.projections.base import set_position
+from renovation.projections.errors import BadEvent
 from renovation.projections.progress import progress_rows
 from renovation.projections.quality import quality_rows
 from renovation.projections.runner import ReadModels
@@ -307,3 +308,98 @@ def test_a_rebuild_whose_buffer_forgets_rows_makes_the_same_tables(
         assert snapshot(forgetful, with_directory=True) == whole
     finally:
         forgetful.close()
+
+
+def test_a_completion_counts_the_morning_rounds_its_batch_has_not_written_yet(
+        app: RenovationApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A buffer that forgot a compound's morning days counts them in the database when construction
+    completes: the days of its own batch, not written yet, are written first (that table's alone)."""
+    from renovation.projections import quality
+    from renovation.projections import rows as rows_module
+
+    monkeypatch.setattr(rows_module, "LIMIT", 1)  # forgets every row after each full flush
+    monkeypatch.setattr(rows_module, "PER_COMPOUND", 0)
+    start_compound(app, "JM")  # started 2021-03-01
+    app.record_inspection("JM", "morning", at=at("2021-03-02"), user="sup")
+    models = read_models(app)
+    try:
+        models.catch_up("quality")
+        app.record_inspection("JM", "morning", at=at("2021-03-03"), user="sup")
+        app.record_inspection("JM", "morning", at=at("2021-03-20"), user="sup")  # after the completion's day
+        app.complete_construction("JM", date(2021, 3, 10), user="bureau")
+        models.catch_up("quality")  # one batch: two new days and the completion
+        with models.engine.connect() as connection:
+            covered = connection.execute(select(quality.compounds.c.covered_days)).scalar_one()
+        assert covered == 2  # 03-02 written by the earlier batch, 03-03 by this one; 03-20 is after it
+    finally:
+        models.close()
+
+
+def test_a_flush_of_one_table_leaves_the_others_pending(app: RenovationApp, models: ReadModels) -> None:
+    from renovation.projections import quality
+    from renovation.projections.rows import Rows
+
+    with models.writing() as connection, connection.begin():
+        rows = Rows(connection)
+        rows.insert(quality.morning_days, {"code": "JM", "day": date(2021, 3, 2), "first_start": "06:10:00"})
+        rows.insert(quality.open_findings, {"code": "JM", "finding_id": "F1", "due": date(2021, 3, 9)})
+        flushes = rows.flushes
+        rows.flush(quality.morning_days)
+        assert connection.execute(select(func.count()).select_from(quality.morning_days)).scalar_one() == 1
+        assert connection.execute(select(func.count()).select_from(quality.open_findings)).scalar_one() == 0
+        assert rows.flushes == flushes  # not a flush of the buffer: nothing is forgotten after it
+        rows.flush()
+        assert connection.execute(select(func.count()).select_from(quality.open_findings)).scalar_one() == 1
+        connection.rollback()
+
+
+def test_catching_up_leaves_pythons_collector_as_it_found_it(app: RenovationApp, models: ReadModels,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between batches the buffer's rows are set aside from Python's collector (``gc.freeze``); a
+    catch-up ends, done or failed, with nothing set aside."""
+    import gc
+
+    busy_programme(app)
+    monkeypatch.setattr(runner_module, "BATCH", 4)
+    frozen: list[int] = []
+    real = runner_module.ReadModels._apply_batch
+
+    def noting(self: ReadModels, *args: Any) -> Any:
+        frozen.append(gc.get_freeze_count())
+        return real(self, *args)
+
+    monkeypatch.setattr(runner_module.ReadModels, "_apply_batch", noting)
+    models.catch_up("progress")
+    assert max(frozen) > 0 and gc.get_freeze_count() == 0
+
+    projection = models.projections["quality"]
+    inspected = projection.on_InspectionRecorded
+    monkeypatch.setattr(projection, "on_InspectionRecorded",
+                        lambda rows, event: 1 / 0 if event.code == "LY" else inspected(rows, event))
+    frozen.clear()
+    with pytest.raises(BadEvent):
+        models.catch_up("quality")  # LY's inspection is among the last events, batches after the first
+    assert max(frozen) > 0 and gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # PostgreSQL has no write-ahead log of a file's own
+def test_a_large_catch_up_leaves_its_pages_in_the_database_file(app: RenovationApp, models: ReadModels,
+                                                               monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """The read models' commits leave their pages in SQLite's write-ahead log (copied into the file every
+    16,384 pages); a catch-up of a batch or more copies them at its end, so the next command's commit
+    does not. Seen here by the file alone, without its log: it holds the positions reached."""
+    import shutil
+    import sqlite3
+
+    busy_programme(app)
+    with models.writing() as connection:
+        assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 16_384
+    monkeypatch.setattr(runner_module, "BATCH", 4)
+    models.catch_up("progress")
+    shutil.copy(app.backend.path, tmp_path / "file-alone.db")  # type: ignore[attr-defined]
+    alone = sqlite3.connect(tmp_path / "file-alone.db")
+    try:
+        (position,) = alone.execute("SELECT position FROM projection_tracking WHERE name LIKE 'progress%'").fetchone()
+    finally:
+        alone.close()
+    assert position == models.head()
