@@ -55,6 +55,9 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
             simulation.run(last, on_day=lambda _day: progress.advance(task))
     finally:
         app.access = checked
+        # The compounds the simulation kept loaded (a province's take hundreds of megabytes) are let
+        # go before the board's read models catch up in this process.
+        simulation.loaded.clear()
     click.echo(f"{app.event_count()} events in {session.db}; the programme as of {last}.")
     print_board(session, last)
     click.echo(f"To see the boards as of that day: export RENOVATION_TODAY={last}")

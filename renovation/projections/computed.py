@@ -19,7 +19,7 @@ from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Tabl
 
 from renovation.domain.values import SCORE_DIMENSIONS, period_of
 from renovation.projections.base import DateText, DecimalText, Event, Handler, Projection, metadata
-from renovation.projections.rows import Rows
+from renovation.projections.rows import WRITTEN_ONCE, Rows
 
 if TYPE_CHECKING:  # the formulas' module is imported when a board is asked for, not by every command
     from renovation.domain.horserace import Facts, Formula, SampleTally, Tally
@@ -45,6 +45,7 @@ inspections = Table(
     Column("inspection_id", String(16), primary_key=True),
     Column("period", String(7), nullable=False),
     Index("computed_inspections_by_period", "period", "code"),
+    info={WRITTEN_ONCE: True},
 )
 
 findings = Table(
@@ -90,6 +91,7 @@ entries = Table(
     Column("entry_id", String(16), primary_key=True),
     Column("period", String(7), nullable=False),
     Column("value", DecimalText, nullable=False),
+    info={WRITTEN_ONCE: True},  # read back only for a correction
 )
 
 metered = Table(  # the value metered for each period (corrections applied), to sum up to a period

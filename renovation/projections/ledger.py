@@ -11,7 +11,7 @@ from sqlalchemy import Column, Connection, String, Table, select
 
 from renovation.projections.base import DecimalText, Event, Projection, metadata
 from renovation.projections.common import percent
-from renovation.projections.rows import Rows
+from renovation.projections.rows import WRITTEN_ONCE, Rows
 
 items = Table(
     "ledger_items",
@@ -33,6 +33,7 @@ entries = Table(
     Column("period", String(7), nullable=False),
     Column("quantity", DecimalText, nullable=False),
     Column("value", DecimalText, nullable=False),
+    info={WRITTEN_ONCE: True},  # read back only for a correction
 )
 
 

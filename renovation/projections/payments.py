@@ -11,7 +11,7 @@ from typing import TypedDict
 from sqlalchemy import Boolean, Column, Connection, String, Table, select
 
 from renovation.projections.base import DateText, DecimalText, Event, Projection, metadata
-from renovation.projections.rows import Rows
+from renovation.projections.rows import WRITTEN_ONCE, Rows
 
 certificates = Table(
     "payments_certificates",
@@ -40,6 +40,7 @@ cited = Table(
     Column("entry_id", String(16), primary_key=True),
     Column("period", String(7), nullable=False),
     Column("value", DecimalText, nullable=False),
+    info={WRITTEN_ONCE: True},
 )
 
 payments = Table(

@@ -33,7 +33,7 @@ from sqlalchemy import (
 
 from renovation.projections.base import DateText, DateTimeText, Event, PartialIndex, Projection, metadata
 from renovation.projections.common import count_percent
-from renovation.projections.rows import Rows
+from renovation.projections.rows import WRITTEN_ONCE, Rows
 
 REGIMES = ("routine", "cross", "blind")
 #: A morning round is on time if it starts by 07:00 (06:30 and the default grace of renovation.toml).
@@ -63,6 +63,7 @@ morning_days = Table(
     Column("first_start", String(8), nullable=False),  # HH:MM:SS of the day's first morning round, store's zone
     Index("quality_morning_days_v2_by_day", "day"),  # the days after a board's date
     Index("quality_morning_days_v2_by_start", "first_start"),  # the few days whose round started late
+    info={WRITTEN_ONCE: True},  # read back only for a second round the same day, or a completion
 )
 
 # Partial indexes hold only the few rows a board counts when asked: a query uses one when its

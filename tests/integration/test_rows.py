@@ -7,10 +7,10 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, insert, select, update
 
 from renovation.projections.base import DateText, DecimalText
-from renovation.projections.rows import Rows
+from renovation.projections.rows import WRITTEN_ONCE, Rows
 from renovation.services.application import RenovationApp
 
 metadata = MetaData()
@@ -21,6 +21,14 @@ things = Table(
     Column("amount", DecimalText, nullable=False),
     Column("day", DateText),
     Column("count", Integer, nullable=False),
+)
+
+facts = Table(
+    "test_rows_facts", metadata,
+    Column("code", String(16), primary_key=True),
+    Column("fact", String(16), primary_key=True),
+    Column("amount", DecimalText, nullable=False),
+    info={WRITTEN_ONCE: True},
 )
 
 
@@ -142,3 +150,97 @@ def test_the_buffer_s_limit_grows_with_the_compounds_it_has_met(connection: Conn
         rows.insert(things, row("JM", "one more"))
         rows.flush()  # over it now: the rows of the earlier flush, used least lately, are forgotten together
         assert {key[1] for key in rows.held[things].entries} == {"one more"}
+
+
+def test_a_whole_table_is_read_again_only_for_the_keys_the_buffer_forgot(connection: Connection) -> None:
+    """A table the buffer holds whole (it was empty when the buffer began) is read only for the keys of
+    rows the buffer forgot: a key it never wrote is answered at once, even in a group it forgot rows of.
+    Seen here by changing the table behind the buffer's back (which a whole table never is)."""
+    rows = Rows(connection, limit=1)
+    with connection.begin():
+        rows.complete(things)
+        rows.insert(things, row("JM", "a"))
+        rows.insert(things, row("JM", "b"))
+        rows.flush()  # over its limit: both forgotten
+        assert rows.size == 0 and rows.group(things, "JM") is None
+        connection.execute(update(things).where(things.c.thing == "a").values(count=5))
+        connection.execute(insert(things).values(row("JM", "never")))
+
+        assert rows.one(things, "JM", "a")["count"] == 5  # forgotten: read again
+        assert rows.get(things, "JM", "never") is None  # never written by the buffer: not read
+        assert rows.get(things, "LY", "c") is None
+
+
+def test_rows_of_a_table_written_once_are_let_go_once_written(connection: Connection) -> None:
+    """A table whose rows are seldom read back (``WRITTEN_ONCE``): the buffer keeps none of them after
+    a flush, and reads one again when asked; another table's rows stay."""
+    rows = Rows(connection)
+    with connection.begin():
+        rows.complete(facts)
+        rows.insert(facts, {"code": "JM", "fact": "M1", "amount": Decimal("12.50")})
+        rows.insert(things, row("JM", "a"))
+        assert rows.one(facts, "JM", "M1")["amount"] == Decimal("12.50")  # before the flush: held
+        rows.flush()
+        assert facts not in rows.held or not rows.held[facts].entries
+        assert list(rows.held[things].entries) == [("JM", "a")]
+
+        rows.update(facts, ("JM", "M1"), amount=Decimal("13"))  # read back, changed, written
+        rows.flush()
+        assert rows.get(facts, "JM", "M2") is None
+    assert [tuple(r) for r in connection.execute(select(facts))] == [("JM", "M1", Decimal("13"))]
+
+
+def test_an_update_sets_only_the_columns_changed_since_the_flush(connection: Connection) -> None:
+    """A row the table has is updated in the columns changed since the last flush, however many updates
+    changed them (SQLite then leaves alone the indexes of the others); a row deleted and inserted again
+    is written whole. Seen by changing a column behind the buffer's back, which only a whole write undoes."""
+    rows = Rows(connection)
+    with connection.begin():
+        for thing in ("a", "b", "c"):
+            rows.insert(things, row("JM", thing))
+        rows.flush()
+        connection.execute(update(things).values(day=date(2021, 6, 1)))  # behind its back: every row
+        rows.update(things, ("JM", "a"), count=1)
+        rows.update(things, ("JM", "a"), amount=Decimal("2"))
+        rows.update(things, ("JM", "b"), amount=Decimal("3"), day=None)
+        rows.delete(things, "JM", "c")
+        rows.insert(things, row("JM", "c", count=4))
+        rows.flush()
+
+    assert stored(connection) == [
+        ("JM", "a", Decimal("2"), date(2021, 6, 1), 1),
+        ("JM", "b", Decimal("3"), None, 0),
+        ("JM", "c", Decimal("1.50"), date(2021, 5, 1), 4),
+    ]
+
+
+def test_many_updates_go_to_postgresql_by_one_statement_and_each_row_is_as_changed(
+        connection: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``BULK_UPDATE`` changed rows of a table, PostgreSQL takes them by COPY into a scratch table
+    and one UPDATE from it (SQLite, and a login that may not make temporary tables, row by row): the
+    rows come out the same either way, and the scratch table is gone with the transaction."""
+    from renovation.projections import rows as rows_module
+
+    monkeypatch.setattr(rows_module, "BULK_UPDATE", 2)
+    postgres = connection.dialect.name == "postgresql"
+    for temporary in (True, False):
+        rows = Rows(connection)
+        with connection.begin():
+            connection.execute(things.delete())
+            for thing in "abc":
+                rows.insert(things, row("JM", thing))
+            rows.flush()
+            if not temporary:
+                rows.temporary = False
+            rows.update(things, ("JM", "a"), count=1)
+            rows.update(things, ("JM", "b"), amount=Decimal("3"), day=None)
+            rows.flush()
+            if postgres:
+                scratch = connection.exec_driver_sql("SELECT to_regclass('pg_temp.scratch_test_rows_things')").scalar()
+                assert (scratch is not None) == temporary
+        assert stored(connection) == [("JM", "a", Decimal("1.50"), date(2021, 5, 1), 1),
+                                      ("JM", "b", Decimal("3"), None, 0),
+                                      ("JM", "c", Decimal("1.50"), date(2021, 5, 1), 0)]
+        if postgres:
+            assert connection.exec_driver_sql("SELECT to_regclass('pg_temp.scratch_test_rows_things')").scalar() is None
+        connection.commit()
