@@ -25,13 +25,14 @@ from renovation.services.application import RenovationApp
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("db", help="the store's --db value (its read models are changed)")
-    parser.add_argument("--rebuild", action="store_true", help="clear the read models first")
-    parser.add_argument("--fresh", action="store_true", help="drop the read models' tables first")
+    first = parser.add_mutually_exclusive_group()
+    first.add_argument("--rebuild", action="store_true", help="clear the read models first")
+    first.add_argument("--fresh", action="store_true", help="drop the read models' tables (and positions) first")
     args = parser.parse_args()
     gc.set_threshold(YOUNG_OBJECTS, 10, 10)  # as every command of the CLI runs
     app = RenovationApp(args.db)
     if args.fresh:
-        read_models(app).close()  # every read model's tables declared, then dropped
+        read_models(app).close()  # every read model's tables (made if missing), then all dropped
         engine = app.backend.engine()
         metadata.drop_all(engine)
         engine.dispose()

@@ -326,7 +326,7 @@ def rebuild(session: Session, names: tuple[str, ...]) -> None:
     from renovation.services.boards import NAMES
 
     session.may("maintain")  # rebuilding is maintenance (renovation/domain/access.py)
-    chosen = names or NAMES
+    chosen = tuple(dict.fromkeys(names)) or NAMES  # each named once, in the order given
     with progress_bar() as bar:
 
         def started(head: int) -> Callable[[str, int], None]:

@@ -146,7 +146,7 @@ class QualityProjection(Projection):
         days = rows.group(morning_days, code)
         if started is None:
             count = 0
-        elif days is not None:  # every morning day is in the buffer (a rebuild): counted there
+        elif days is not None:  # every morning day is in the buffer (a rebuild, before a flush let them go)
             count = sum(1 for day in days if started <= day["day"] and (completed is None or day["day"] <= completed))
         else:
             rows.flush(morning_days)

@@ -3,8 +3,9 @@
 A projection's handlers read and change rows by primary key (``get``, ``insert``, ``update``,
 ``delete``); the buffer answers from memory once a row is known, reads a row it does not know from
 the database once, and keeps every change until :meth:`Rows.flush`, which writes them with one
-``executemany`` per table and kind of change. Catching up is then a few statements per batch of
-events instead of a few per event, and a counter bumped by a hundred events is written once.
+``executemany`` per table and kind of change (updates: one per set of columns changed; on PostgreSQL,
+new rows and many changed ones by COPY). Catching up is then a few statements per batch of events
+instead of a few per event, and a counter bumped by a hundred events is written once.
 
 The buffer lives inside the transaction that also advances the projections' positions: it is
 flushed before the positions are written and dropped if the transaction fails. Between the batches
@@ -54,12 +55,13 @@ class Entry:
         self.dirty = False
         self.ignoring = ignoring  # inserted "unless it exists already"
         self.used = used  # the flush it was last used in
-        #: The columns changed since the flush, of a row the database has: an update sets only these
-        #: (SQLite then leaves alone the indexes of the rest). None: nothing yet; ``EVERY``: the row.
+        #: The columns changed since the flush, of a row the database has: an update row by row sets
+        #: only these (SQLite then leaves alone the indexes of the rest; PostgreSQL's bulk update sets
+        #: every column). None: nothing yet; ``EVERY``: the whole row (inserted where none was known).
         self.changed: set[str] | None = None
 
 
-#: ``Entry.changed`` of a row replaced whole (deleted, then inserted again before a flush).
+#: ``Entry.changed`` of a row inserted where the buffer knew of none (deleted before, say): written whole.
 EVERY: set[str] = set()
 
 
@@ -397,8 +399,10 @@ class Rows:
                     elif entry.ignoring:
                         ignoring.append(found.row(row))
                         entry.ignoring = False
+                        entry.changed = None
                     else:
                         inserts.append(found.row(row))
+                        entry.changed = None  # written whole: later updates set what they change
                     entry.stored = True
                 entry.dirty = False
             # The driver's cursor of this connection, inside the transaction SQLAlchemy began.

@@ -207,7 +207,9 @@ class ReadModels:
                     break
                 # What the buffer holds stays for many batches: Python's collector no longer goes over
                 # it (a million rows, looked at again by every full collection). Plain rows hold no
-                # cycles; they are freed when forgotten all the same.
+                # cycles; they are freed when forgotten all the same. The freeze is the process's
+                # (every object then alive): garbage in cycles made meanwhile waits for the end of the
+                # catch-up, and of another catch-up's in a thread of the web board beside it.
                 gc.freeze()
                 crash_point("catch_up_batch")
                 if progress:

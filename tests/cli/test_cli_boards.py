@@ -513,6 +513,8 @@ def test_projections_rebuild_says_what_it_did(programme: Renovation) -> None:
 
     assert Renovation.lines(en)[-1] == f"rebuilt {', '.join(NAMES)} from {head} events"
     assert Renovation.lines(zh)[-1] == f"已从 {head} 个事件重建 ranking, ledger"
+    twice = programme.ok("projections", "rebuild", "quality", "quality", lang="en")
+    assert Renovation.lines(twice)[-1] == f"rebuilt quality from {head} events"  # each name once
     status = programme.json("projections", "status")
     assert [(row["position"], row["lag"]) for row in status] == [(head, 0)] * len(NAMES)
 

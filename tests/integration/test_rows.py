@@ -244,3 +244,18 @@ def test_many_updates_go_to_postgresql_by_one_statement_and_each_row_is_as_chang
         if postgres:
             assert connection.exec_driver_sql("SELECT to_regclass('pg_temp.scratch_test_rows_things')").scalar() is None
         connection.commit()
+
+
+def test_a_row_inserted_where_none_was_known_is_then_updated_in_its_changed_columns(connection: Connection) -> None:
+    """A row looked for, not found, then inserted, is written whole once; its later updates set only
+    what they change, as for any other row."""
+    rows = Rows(connection)
+    with connection.begin():
+        rows.complete(things)
+        assert rows.get(things, "JM", "a") is None
+        rows.insert(things, row("JM", "a"))
+        rows.flush()
+        connection.execute(update(things).values(day=date(2021, 6, 1)))  # behind its back
+        rows.update(things, ("JM", "a"), count=2)
+        rows.flush()
+    assert stored(connection) == [("JM", "a", Decimal("1.50"), date(2021, 6, 1), 2)]
