@@ -110,7 +110,6 @@ class Written:
         #: PostgreSQL takes new rows by COPY, several times faster than one INSERT each even pipelined.
         self.copy = f"COPY {name} ({columns}) FROM STDIN" if dialect.name == "postgresql" else None
         self.insert_ignoring = self.insert + " ON CONFLICT DO NOTHING"
-        self.update = f"UPDATE {name} SET {', '.join(f'{quote(c)} = {mark}' for c in found.values)} WHERE {where}"
         self.delete = f"DELETE FROM {name} WHERE {where}"
         self.select = f"SELECT {columns} FROM {name} WHERE {where}"
         self.result_processors = [column.type.result_processor(dialect, None) for column in table.columns]
@@ -122,12 +121,10 @@ class Written:
             return "".join(converted[position[n]].format(f"{source}[{i}]" if source == "key" else f"{source}[{n!r}]")
                            + ", " for i, n in enumerate(names))
 
-        #: ``row(row)``, ``key(key)``, ``changed(key, row)``: the values an insert, a delete and an update
-        #: take, in the order of their statement's marks.
+        #: ``row(row)``, ``key(key)``: the values an insert and a delete take, in the order of their
+        #: statement's marks (an update's: ``changing``).
         self.row = _compiled("row", f"def row(row):\n    return ({values(found.columns, 'row')})\n", scope)
         self.key = _compiled("key", f"def key(key):\n    return ({values(found.key, 'key')})\n", scope)
-        self.changed = _compiled("changed", "def changed(key, row):\n"
-                                 f"    return ({values(found.values, 'row')}{values(found.key, 'key')})\n", scope)
         self.found = found
         #: PostgreSQL's bulk update (``Rows._update``): a scratch table like this one for the transaction,
         #: the changed rows copied into it, the table updated from it, the scratch emptied for the next.
@@ -144,10 +141,12 @@ class Written:
         self._where = where
         self._name = name
         self._changing: dict[tuple[str, ...], tuple[str, Any]] = {}
+        #: Every column but the key's, for an update of the whole row.
+        self.every = tuple(sorted(found.values))
 
     def changing(self, columns: tuple[str, ...]) -> tuple[str, Any]:
-        """The statement updating only these columns of a row (by its key), and ``values(key, row)``
-        for its marks; made once for each set of columns."""
+        """The statement updating these columns of a row (by its key), and ``values(key, row)`` for its
+        marks; made once for each set of columns."""
         made = self._changing.get(columns)
         if made is None:
             names = [c for c in self.found.values if c in columns]  # a key's own columns are never set
@@ -387,24 +386,23 @@ class Rows:
             for entry in changed:
                 if not entry.dirty:
                     continue
+                entry.dirty = False
                 row = entry.row
+                if row is not None and entry.stored:
+                    updated.append(entry)  # its changed columns are read by ``_update``
+                    continue
+                entry.changed = None  # written whole, or deleted: later updates set what they change
                 if row is None:
                     if entry.stored is not False:
                         deletes.append(found.key(entry.key))
                     entry.stored = False
-                    entry.changed = None
                 else:
-                    if entry.stored:
-                        updated.append(entry)
-                    elif entry.ignoring:
+                    if entry.ignoring:
                         ignoring.append(found.row(row))
                         entry.ignoring = False
-                        entry.changed = None
                     else:
                         inserts.append(found.row(row))
-                        entry.changed = None  # written whole: later updates set what they change
                     entry.stored = True
-                entry.dirty = False
             # The driver's cursor of this connection, inside the transaction SQLAlchemy began.
             cursor = cursor or self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             for statement, params in ((found.delete, deletes), (found.insert, inserts),
@@ -445,20 +443,16 @@ class Rows:
             for entry in updated:
                 entry.changed = None
             return
-        every: list[tuple[Any, ...]] = []
-        some: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        by: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}  # the rows' values, by the columns they set
         for entry in updated:
-            changed, row = entry.changed, entry.row
-            if changed is None or changed is EVERY or len(changed) >= len(found.found.values):
-                every.append(found.changed(entry.key, row))
-            else:
-                columns = tuple(sorted(changed))
-                (some.get(columns) or some.setdefault(columns, [])).append(found.changing(columns)[1](entry.key, row))
+            changed = entry.changed
+            columns = found.every if changed is None or changed is EVERY else tuple(sorted(changed))
+            (by.get(columns) or by.setdefault(columns, [])).append(found.changing(columns)[1](entry.key, entry.row))
             entry.changed = None
-        for statement, params in ((found.update, every), *((found.changing(c)[0], by) for c, by in some.items())):
-            if params:
-                with self._as_sqlalchemy_would(statement):
-                    cursor.executemany(statement, params)
+        for columns, params in by.items():
+            statement = found.changing(columns)[0]
+            with self._as_sqlalchemy_would(statement):
+                cursor.executemany(statement, params)
 
     def _scratch(self, cursor: Any) -> bool:
         """Whether this login may make the scratch tables of a bulk update (PostgreSQL's temporary
