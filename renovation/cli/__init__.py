@@ -7,6 +7,7 @@ the domain (or the database) refused the command, 2 for bad usage or bad input.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import sys
@@ -246,6 +247,11 @@ class RenovationGroup(ZhHelp):
         # catch-up's buffer): Python's collector looking through the young ones every 700 made took a
         # tenth of a province's ranking (benchmarks/RESULTS.md); every 20,000 it is a few collections.
         gc.set_threshold(YOUNG_OBJECTS, 10, 10)
+        # At exit Python collects twice more, walking every object the command made to free memory the
+        # system takes back anyway: a tenth of a recorded inspection's time (benchmarks/RESULTS.md).
+        # Frozen objects are not walked; the exit handlers registered after this one run first.
+        atexit.unregister(gc.freeze)
+        atexit.register(gc.freeze)
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as error:  # a group without its subcommand: its help

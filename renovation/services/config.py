@@ -67,11 +67,10 @@ Found in the working directory, or given with ``--config``::
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from renovation.domain.access import Access
@@ -84,8 +83,7 @@ class BadConfig(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class Weights:
+class Weights(NamedTuple):
     quality: int = 30
     safety: int = 25
     progress: int = 20
@@ -93,20 +91,18 @@ class Weights:
     satisfaction: int = 10
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        return self._asdict()
 
 
-@dataclass(frozen=True)
-class Ranking:
-    weights: Weights = field(default_factory=Weights)
+class Ranking(NamedTuple):
+    weights: Weights = Weights()
 
 
 #: The seed: "每天早上 6:30 出发" — the morning round leaves at 06:30.
 MORNING_ROUND = time(6, 30)
 
 
-@dataclass(frozen=True)
-class Quality:
+class Quality(NamedTuple):
     morning_grace_minutes: int = 30
 
     @property
@@ -116,15 +112,13 @@ class Quality:
         return start.time()
 
 
-@dataclass(frozen=True)
-class Digest:
+class Digest(NamedTuple):
     morning_round_by: time = time(7, 30)
     sample_pending_days: int = 7
     ticket_open_days: int = 3
 
 
-@dataclass(frozen=True)
-class Photos:
+class Photos(NamedTuple):
     max_mb: int = 10
 
     @property
@@ -132,39 +126,35 @@ class Photos:
         return self.max_mb * 1_000_000
 
 
-@dataclass(frozen=True)
-class Payments:
+class Payments(NamedTuple):
     retention_percent: Decimal = Decimal(3)
     defects_months: int = 24
 
 
-@dataclass(frozen=True)
-class Web:
+class Web(NamedTuple):
     public_ranking: bool = False
     session_hours: int = 12
     attempts: int = 5
     lockout_minutes: int = 15
 
 
-@dataclass(frozen=True)
-class UserEntry:
+class UserEntry(NamedTuple):
     role: str
     contractor: str | None = None
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     """The configuration as validated (by the pydantic schema in ``renovation.services.config_schema``, which
     is only imported when there is a file to read: most commands start faster without it)."""
 
-    ranking: Ranking = field(default_factory=Ranking)
-    quality: Quality = field(default_factory=Quality)
-    digest: Digest = field(default_factory=Digest)
-    photos: Photos = field(default_factory=Photos)
+    ranking: Ranking = Ranking()
+    quality: Quality = Quality()
+    digest: Digest = Digest()
+    photos: Photos = Photos()
     #: ``[horse_race]`` as checked (None: the defaults), made a ``Formula`` by ``horse_race`` when asked for.
     horse_race_table: Any = None
-    payments: Payments = field(default_factory=Payments)
-    web: Web = field(default_factory=Web)
+    payments: Payments = Payments()
+    web: Web = Web()
     users: dict[str, UserEntry] | None = None
     source: str | None = None
 
@@ -184,13 +174,13 @@ class Config:
 
 def load_config(path: str | None) -> Config:
     """The given file, else ``renovation.toml`` in the working directory, else the defaults."""
-    import tomllib
-
     file = Path(path) if path else Path(DEFAULT_FILE)
     if not file.exists():
         if path:
             raise BadConfig(f"{path}: no such configuration file")
         return Config()
+    import tomllib
+
     try:
         # A BOM from a Windows editor is dropped; a number with a fraction is read exactly (never a float).
         data: dict[str, Any] = tomllib.loads(file.read_text(encoding="utf-8-sig"), parse_float=Decimal)
