@@ -67,7 +67,7 @@ def feedback_rows(connection: Connection, *, only_open: bool = False, code: str 
     if code:
         query = query.where(tickets.c.code == code)
     result: list[TicketRow] = []
-    for row in connection.execute(query):
+    for row in connection.execute(query).all():  # fetched at once, not row by row
         days = days_between(row.received_at, row.resolved_at) if row.resolved_at else None
         result.append(
             {

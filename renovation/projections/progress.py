@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -72,7 +73,7 @@ class ProgressProjection(Projection):
         self._add_value(rows, event.code, event.value - event.previous_value)
 
 
-def days_behind(row: dict[str, Any], today: date) -> int:
+def days_behind(row: Mapping[str, Any], today: date) -> int:
     """Days behind plan: a late start counts until the compound is finished; after the planned finish,
     every day until completion counts; once completed, the days it finished late."""
     planned_start: date = row["planned_start"]
@@ -104,24 +105,19 @@ class ProgressRow(TypedDict):
 
 def progress_rows(connection: Connection, today: date) -> list[ProgressRow]:
     """One row per compound, in code order."""
+    c = compounds.c
+    query = select(c.code, c.name, c.district, c.status, c.contractor, c.contract_value, c.metered_value,
+                   c.planned_start, c.started_on, c.planned_finish, c.completed_on).order_by(c.code)
     result: list[ProgressRow] = []
-    for found in connection.execute(select(compounds).order_by(compounds.c.code)).all():
-        row = dict(found._mapping)
-        result.append(
-            {
-                "code": row["code"],
-                "name": row["name"],
-                "district": row["district"],
-                "status": row["status"],
-                "contractor": row["contractor"],
-                "contract_value": row["contract_value"],
-                "metered_value": row["metered_value"],
-                "percent_complete": percent(row["metered_value"], row["contract_value"]),
-                "planned_start": row["planned_start"],
-                "started_on": row["started_on"],
-                "planned_finish": row["planned_finish"],
-                "completed_on": row["completed_on"],
-                "days_behind": days_behind(row, today),
-            }
-        )
+    for (code, name, district, status, contractor, contract_value, metered_value, planned_start, started_on,
+         planned_finish, completed_on) in connection.execute(query).all():
+        row: ProgressRow = {
+            "code": code, "name": name, "district": district, "status": status, "contractor": contractor,
+            "contract_value": contract_value, "metered_value": metered_value,
+            "percent_complete": percent(metered_value, contract_value),
+            "planned_start": planned_start, "started_on": started_on, "planned_finish": planned_finish,
+            "completed_on": completed_on, "days_behind": 0,
+        }
+        row["days_behind"] = days_behind(row, today)
+        result.append(row)
     return result
