@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, TypedDict
 
-from sqlalchemy import Boolean, Column, Connection, Index, String, Table, literal_column, select, type_coerce
+from sqlalchemy import Boolean, Column, Connection, Index, String, Table, exists, literal_column, select, type_coerce
 
 from renovation.projections.base import DateText, DateTimeText, Event, PartialIndex, Projection, metadata
 from renovation.projections.common import days_between
@@ -267,28 +267,21 @@ def sample_rows(connection: Connection, *, state: str | None = None, codes: list
         query = query.where(PENDING)
     elif state == "failed":
         query = query.where(samples.c.passed.is_(False))
-    elif state == "resample":
-        query = query.where(samples.c.outcome == "resample_required")
+    elif state == "resample":  # and its resample not taken yet (a blind one still waiting is taken too,
+        taken = samples.alias("taken")  # but not for a contractor, who does not see it)
+        query = query.where(samples.c.outcome == "resample_required", ~exists().where(
+            taken.c.code == samples.c.code, taken.c.resample_of == samples.c.sample_id))
+        if not hide_pending_blind:
+            query = query.where(~exists().where(blind_pending.c.code == samples.c.code,
+                                                blind_pending.c.resample_of == samples.c.sample_id))
     elif state == "rejected":
         query = query.where(samples.c.outcome == "batch_rejected")
     if codes is not None:
         query = query.where(samples.c.code.in_(codes))
     if batch:
         query = query.where(samples.c.batch == batch)
-    listed = connection.execute(query).all()  # fetched at once, not row by row
-    resampled: set[tuple[str, str]] = set()
-    awaiting = sorted({row.code for row in listed}) if state == "resample" else []
-    if awaiting:  # the samples whose resample is taken already, of the compounds with one awaited
-        resampled = {(row.code, row.resample_of) for row in connection.execute(
-            select(samples.c.code, samples.c.resample_of).where(RESAMPLES, samples.c.code.in_(awaiting)))}
-        if not hide_pending_blind:  # a blind resample still waiting is taken too (unseen: not, for a contractor)
-            resampled |= {(row.code, row.resample_of) for row in connection.execute(
-                select(blind_pending.c.code, blind_pending.c.resample_of).where(
-                    blind_pending.c.resample_of.is_not(None), blind_pending.c.code.in_(awaiting)))}
-    for row in [*listed, *waiting]:
+    for row in [*connection.execute(query).all(), *waiting]:  # fetched at once, not row by row
         found = row._mapping
-        if state == "resample" and (row.code, row.sample_id) in resampled:
-            continue  # its resample is taken: no longer awaited
         passed = found.get("passed")
         result.append({
             "code": row.code, "sample_id": row.sample_id, "contractor": row.contractor, "material": row.material,
