@@ -6,7 +6,7 @@ from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TypedDict
 
-from sqlalchemy import Column, Connection, String, Table, literal_column, select
+from sqlalchemy import Column, Connection, String, Table, literal_column, select, type_coerce
 
 from renovation.projections.base import DateTimeText, Event, PartialIndex, Projection, metadata
 from renovation.projections.common import days_between
@@ -61,21 +61,30 @@ class TicketRow(TypedDict):
 def feedback_rows(connection: Connection, *, only_open: bool = False, code: str | None = None,
                   zone: tzinfo = UTC) -> list[TicketRow]:
     """The tickets in the order they were received, their times shown in ``zone`` (the store's)."""
-    query = select(tickets).order_by(tickets.c.received_at, tickets.c.code, tickets.c.ticket_id)
+    t = tickets.c
+    # The times are read as the text they are stored as and parsed below as their columns' type would (one
+    # call a value instead of three: a province has thousands of tickets).
+    query = select(t.code, t.ticket_id, t.channel, t.text, type_coerce(t.received_at, String),
+                   type_coerce(t.resolved_at, String), t.note).order_by(t.received_at, t.code, t.ticket_id)
     if only_open:
         query = query.where(UNRESOLVED)
     if code:
         query = query.where(tickets.c.code == code)
     result: list[TicketRow] = []
-    for row in connection.execute(query).all():  # fetched at once, not row by row
-        days = days_between(row.received_at, row.resolved_at) if row.resolved_at else None
+    cent = Decimal("0.01")
+    for code, ticket_id, channel, text, received, resolved, note in connection.execute(query).all():
+        received = datetime.fromisoformat(received)
+        days = None
+        if resolved is not None:
+            resolved = datetime.fromisoformat(resolved)
+            days = days_between(received, resolved).quantize(cent, rounding=ROUND_HALF_UP)
         result.append(
             {
-                "code": row.code, "ticket_id": row.ticket_id, "channel": row.channel, "text": row.text,
-                "received_at": row.received_at.astimezone(zone),
-                "resolved_at": row.resolved_at.astimezone(zone) if row.resolved_at else None, "note": row.note,
-                "status": "resolved" if row.resolved_at else "unresolved",
-                "days_to_resolve": days.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if days is not None else None,
+                "code": code, "ticket_id": ticket_id, "channel": channel, "text": text,
+                "received_at": received.astimezone(zone),
+                "resolved_at": resolved.astimezone(zone) if resolved is not None else None, "note": note,
+                "status": "resolved" if resolved is not None else "unresolved",
+                "days_to_resolve": days,
             }
         )
     return result

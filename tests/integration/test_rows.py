@@ -259,3 +259,31 @@ def test_a_row_inserted_where_none_was_known_is_then_updated_in_its_changed_colu
         rows.update(things, ("JM", "a"), count=2)
         rows.flush()
     assert stored(connection) == [("JM", "a", Decimal("1.50"), date(2021, 6, 1), 2)]
+
+
+def test_the_column_types_read_back_what_was_written_as_their_own_method_says(connection: Connection) -> None:
+    # The types hand each stored text straight to its parser (one call a value); what they read must be
+    # what ``process_result_value`` says of the same text, None included, on each backend.
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import type_coerce
+
+    from renovation.projections.base import DateTimeText
+
+    typed = Table("test_rows_typed", MetaData(), Column("key", Integer, primary_key=True),
+                  Column("amount", DecimalText), Column("day", DateText), Column("at", DateTimeText))
+    typed.create(connection)
+    east = timezone(timedelta(hours=8))
+    written = [(1, Decimal("0.50"), date(2021, 2, 28), datetime(2021, 3, 1, 6, 30, 5, tzinfo=east)),
+               (2, Decimal("-12345678901234567890.123"), None, None), (3, None, date(2024, 2, 29), None)]
+    connection.execute(insert(typed), [dict(zip(("key", "amount", "day", "at"), values, strict=True))
+                                       for values in written])
+    read = [tuple(found) for found in connection.execute(select(typed).order_by(typed.c.key))]
+    assert read == written
+    assert str(read[0][1]) == "0.50" and read[0][3].utcoffset() == timedelta(0)  # kept in UTC, scale kept
+    raw = connection.execute(select(*(type_coerce(column, String) for column in typed.c)).order_by(typed.c.key))
+    dialect = connection.dialect
+    for stored_row, found in zip(raw, read, strict=True):
+        for column, stored, value in zip(typed.c, stored_row, found, strict=True):
+            if isinstance(column.type, DecimalText | DateText | DateTimeText):
+                assert column.type.process_result_value(stored, dialect) == value
