@@ -275,9 +275,12 @@ def _readable(scored: Any, scores: Sequence[Any]) -> Kept | None:
         return None
     found: list[Decimal] = []
     for written in scores:
-        if not isinstance(written, str) or not SCORE_TEXT.fullmatch(written) or Decimal(written) > 100:
+        if not isinstance(written, str) or not SCORE_TEXT.fullmatch(written):
             return None
-        found.append(Decimal(written))
+        value = Decimal(written)
+        if value > 100:
+            return None
+        found.append(value)
     return bool(scored), tuple(found)
 
 

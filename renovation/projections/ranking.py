@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from operator import mul
 from typing import Any, NotRequired, TypedDict, cast
 
 from sqlalchemy import Column, Connection, String, Table, select
@@ -56,7 +57,9 @@ def rounded(value: Decimal) -> Decimal:
 
 def weighted_total(values: Sequence[Decimal], weights: Sequence[int], total_weight: int) -> Decimal:
     """Σ score × weight ÷ Σ weights, exact (scores and weights in ``SCORE_DIMENSIONS`` order)."""
-    return sum((value * weight for value, weight in zip(values, weights, strict=True)), Decimal(0)) / total_weight
+    if len(values) != len(weights):
+        raise ValueError(f"{len(values)} scores for {len(weights)} weights")
+    return sum(map(mul, values, weights), Decimal(0)) / total_weight
 
 
 def competition_ranks(totals: list[Decimal]) -> list[int]:
@@ -73,13 +76,36 @@ def periods(connection: Connection) -> list[str]:
 
 def board(connection: Connection, period: str, weights: Mapping[str, int], by: str) -> list[dict[str, Any]]:
     """Ranked rows of one period, without movement."""
+    return ranked(_scored(connection, period, weights), by)
+
+
+def _scored(connection: Connection, period: str,
+            weights: Mapping[str, int]) -> list[tuple[str, str, str, Sequence[Decimal], Decimal]]:
+    """(code, name, contractor, scores in ``SCORE_DIMENSIONS`` order, exact total) of every compound
+    scored for ``period``."""
     query = select(
         scores.c.code, compounds.c.name, compounds.c.contractor, *(scores.c[d] for d in SCORE_DIMENSIONS)
     ).join(compounds, compounds.c.code == scores.c.code).where(scores.c.period == period)
     ordered = [weights[d] for d in SCORE_DIMENSIONS]
     total_weight = sum(ordered)
-    return ranked([(code, name, contractor, values, weighted_total(values, ordered, total_weight))
-                   for code, name, contractor, *values in connection.execute(query).all()], by)
+    return [(code, name, contractor, values, weighted_total(values, ordered, total_weight))
+            for code, name, contractor, *values in connection.execute(query).all()]
+
+
+def ranks(found: Sequence[tuple[str, str, str, Sequence[Decimal], Decimal]], by: str) -> dict[str, int]:
+    """Each compound's (or contractor's) rank among ``found``, as ``ranked`` ranks them, without building
+    their rows: what the period before the board's is read for (its movement)."""
+    totals: list[tuple[Decimal, str]]
+    if by == "compound":
+        totals = [(rounded(exact), code) for code, _name, _contractor, _values, exact in found]
+    else:
+        grouped: dict[str, list[Decimal]] = defaultdict(list)
+        for _code, _name, contractor, _values, exact in found:
+            grouped[contractor].append(exact)
+        totals = [(rounded(sum(group, Decimal(0)) / len(group)), name) for name, group in grouped.items()]
+    totals.sort(key=lambda total: (-total[0], total[1]))
+    return dict(zip((key for _total, key in totals), competition_ranks([total for total, _key in totals]),
+                    strict=True))
 
 
 def ranked(found: Sequence[tuple[str, str, str, Sequence[Decimal], Decimal]], by: str) -> list[dict[str, Any]]:
@@ -150,13 +176,15 @@ def ranking_rows(connection: Connection, weights: Mapping[str, int], period: str
                  by: str = "contractor") -> list[RankingRow]:
     """The board of a period (default: the latest scored), with movement since the previous scored
     period (positive: moved up) and the last place marked."""
-    return rows_of(periods(connection), lambda chosen: board(connection, chosen, weights, by), period, by)
+    return rows_of(periods(connection), lambda chosen: board(connection, chosen, weights, by), period, by,
+                   lambda chosen: ranks(_scored(connection, chosen, weights), by))
 
 
 def rows_of(known: Sequence[str], board_of: Callable[[str], list[dict[str, Any]]], period: str | None,
-            by: str) -> list[RankingRow]:
+            by: str, ranks_of: Callable[[str], dict[str, int]] | None = None) -> list[RankingRow]:
     """The board of ``period`` (default: the latest of ``known``) from ``board_of``'s ranked rows, with
-    movement since the previous known period and the last place marked."""
+    movement since the previous known period (its ranks by ``ranks_of``, if given, else from its
+    ``board_of``) and the last place marked."""
     if not known:
         return []
     period = period or known[-1]
@@ -165,16 +193,20 @@ def rows_of(known: Sequence[str], board_of: Callable[[str], list[dict[str, Any]]
     key = "code" if by == "compound" else "contractor"
     previous: dict[str, int] = {}
     if earlier:
-        previous = {e[key]: e["rank"] for e in board_of(earlier[-1])}
+        previous = (ranks_of(earlier[-1]) if ranks_of is not None
+                    else {e[key]: e["rank"] for e in board_of(earlier[-1])})
     last_rank = max((entry["rank"] for entry in current), default=0)
+    # Built key by key, in the order the board's columns (and --json, --csv) show them.
+    named = [k for k in ("code", "name", "contractor", "compounds") if current and k in current[0]]
     result: list[RankingRow] = []
     for entry in current:
         before = previous.get(entry[key])
-        # Built key by key, in the order the board's columns (and --json, --csv) show them.
         row: dict[str, Any] = {"period": period, "rank": entry["rank"]}
-        row.update((k, entry[k]) for k in ("code", "name", "contractor", "compounds") if k in entry)
+        for k in named:
+            row[k] = entry[k]
         row["total"] = entry["total"]
-        row.update((d, entry[d]) for d in SCORE_DIMENSIONS)
+        for d in SCORE_DIMENSIONS:
+            row[d] = entry[d]
         row["movement"] = None if before is None else before - entry["rank"]
         row["last"] = entry["rank"] == last_rank and last_rank > 1  # when all tie, nobody is last
         result.append(cast(RankingRow, row))

@@ -10,7 +10,7 @@ login to the same by row-level security.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict, cast
@@ -62,10 +62,16 @@ class Explanation(TypedDict):
 
 def weighted(scores: dict[str, Decimal], weights: dict[str, int]) -> Decimal:
     """The total, unrounded, as the recorded board works it out (``ranking.weighted_total``)."""
+    return weigher(weights)(scores)
+
+
+def weigher(weights: dict[str, int]) -> Callable[[dict[str, Decimal]], Decimal]:
+    """``weighted`` with these weights, for the many compounds of a board (the weights ordered once)."""
     from renovation.projections.ranking import weighted_total
 
     ordered = [weights[d] for d in SCORE_DIMENSIONS]
-    return weighted_total([scores[d] for d in SCORE_DIMENSIONS], ordered, sum(ordered))
+    total_weight = sum(ordered)
+    return lambda scores: weighted_total([scores[d] for d in SCORE_DIMENSIONS], ordered, total_weight)
 
 
 #: Up to this many compounds whose kept scores are out of date are worked out one by one (a few queries
@@ -127,7 +133,7 @@ def computed_ranking(ws: Workspace, period: str | None, by: str, today: date, as
     """The computed board of a period (default: the latest a compound was under construction in), ranked
     as the recorded board is, with movement since the previous period."""
     from renovation.projections.computed import periods
-    from renovation.projections.ranking import ranked, rows_of
+    from renovation.projections.ranking import ranked, ranks, rows_of
 
     formula = ws.config.horse_race  # a bad renovation.toml fails here, before any work
     weights = ws.config.ranking.weights.as_dict()
@@ -135,14 +141,14 @@ def computed_ranking(ws: Workspace, period: str | None, by: str, today: date, as
     if period is not None:
         check_period(period, day)
     codes = scope.own_codes(ws, user)
+    total = weigher(weights)
     with models.engine.connect() as connection:
-        def board(chosen: str) -> list[dict[str, Any]]:
-            found = [(who["code"], who["name"], who["contractor"], [scores[d] for d in SCORE_DIMENSIONS],
-                      weighted(scores, weights))
-                     for who, scores in _scored(models, connection, chosen, day, formula, codes)]
-            return ranked(found, by)
+        def found(chosen: str) -> list[tuple[str, str, str, list[Decimal], Decimal]]:
+            return [(who["code"], who["name"], who["contractor"], [scores[d] for d in SCORE_DIMENSIONS],
+                     total(scores)) for who, scores in _scored(models, connection, chosen, day, formula, codes)]
 
-        return rows_of(periods(connection, day, codes), board, period, by)
+        return rows_of(periods(connection, day, codes), lambda chosen: ranked(found(chosen), by), period, by,
+                       lambda chosen: ranks(found(chosen), by))
 
 
 def keep_default_boards(ws: Workspace, day: date) -> None:
@@ -174,7 +180,8 @@ def beside(ws: Workspace, rows: list[RankingRow], by: str, today: date, as_of: d
             by_contractor[contractor].append(code)
         codes = {code for members in by_contractor.values() for code in members
                  if visible is None or code in visible}
-        exact = {who["code"]: (who["contractor"], weighted(scores, weights))
+        total = weigher(weights)
+        exact = {who["code"]: (who["contractor"], total(scores))
                  for who, scores in _scored(models, connection, period, day, formula, codes,
                                             only_under_construction=False)}
     result: list[dict[str, Any]] = []

@@ -10,7 +10,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from renovation.domain.values import SCORE_DIMENSIONS
 from renovation.projections.ranking import competition_ranks, ranking_rows
@@ -214,3 +216,20 @@ def test_a_shared_last_place_is_marked_on_both(models: ReadModels, app: Renovati
 )
 def test_competition_ranks(totals: list[Decimal], ranks: list[int]) -> None:
     assert competition_ranks(totals) == ranks
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(st.lists(st.tuples(st.sampled_from(["甲建工", "乙建工", "丙建工", "丁建工"]),
+                          st.lists(st.sampled_from(["60.00", "70.50", "70.49", "85.00", "85.01", "100.00"]),
+                                   min_size=5, max_size=5)),
+                min_size=1, max_size=40))
+def test_the_ranks_of_the_period_before_are_the_board_s_own(compounds: list[tuple[str, list[str]]]) -> None:
+    # Movement reads the previous period's ranks without building its rows; they must be the ranks its
+    # board gives, ties (many, with these few scores) and contractors' means included.
+    from renovation.projections.ranking import ranked, ranks, weighted_total
+
+    ordered = [30, 25, 20, 15, 10]
+    found = [(f"C{index:03d}", f"小区{index}", contractor, values, weighted_total(values, ordered, sum(ordered)))
+             for index, (contractor, texts) in enumerate(compounds) for values in [[Decimal(t) for t in texts]]]
+    for by, key in (("compound", "code"), ("contractor", "contractor")):
+        assert ranks(found, by) == {entry[key]: entry["rank"] for entry in ranked(found, by)}
