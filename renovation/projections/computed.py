@@ -403,11 +403,12 @@ def periods(connection: Connection, today: date, codes: Collection[str] | None =
     current = period_of(today)
     query = select(compounds.c.code, compounds.c.started_on, compounds.c.completed_on).where(
         compounds.c.started_on.is_not(None))
-    for code, started, completed in connection.execute(query):
+    spans: set[tuple[str, str]] = set()  # (first, last period): a province's 3,000 compounds share a few dozen
+    for code, started, completed in connection.execute(query).all():
         if codes is not None and code not in codes:
             continue
-        period = period_of(started)
-        end = min(current, period_of(completed)) if completed is not None else current
+        spans.add((period_of(started), min(current, period_of(completed)) if completed is not None else current))
+    for period, end in spans:
         while period <= end:
             found.add(period)
             year, month = int(period[:4]), int(period[5:7])
