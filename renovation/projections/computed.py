@@ -271,21 +271,23 @@ def kept_scores(connection: Connection, period: str, key: str,
 def _readable(scored: Any, scores: Sequence[Any]) -> Kept | None:
     """A kept row's values as a board takes them, if they are what keeping writes: a flag, and five scores
     from 0 to 100 to the cent ("87.50"); None for anything else (a row written by hand)."""
-    if scored not in (0, 1):  # SQLite's 0 and 1, PostgreSQL's False and True
+    if scored not in (0, 1) or len(scores) != len(SCORE_DIMENSIONS):  # SQLite's 0 and 1, PostgreSQL's booleans
         return None
-    found: list[Decimal] = []
-    for written in scores:
-        if not isinstance(written, str) or not SCORE_TEXT.fullmatch(written):
-            return None
-        value = Decimal(written)
-        if value > 100:
-            return None
-        found.append(value)
-    return bool(scored), tuple(found)
+    try:
+        joined = " ".join(scores)  # checked at once (one of the pattern's five is each score's, or none is)
+    except TypeError:  # not text (a NULL, a number)
+        return None
+    if SCORES_TEXT.fullmatch(joined) is None:
+        return None
+    found = tuple(map(Decimal, scores))
+    if max(found) > 100:
+        return None
+    return bool(scored), found
 
 
-#: A score as it is kept: 0.00 to 100.00 (checked against 100 besides).
-SCORE_TEXT = re.compile(r"[0-9]{1,3}\.[0-9]{2}")
+#: A compound's five scores as they are kept, one space between: each 0.00 to 100.00 (checked against 100
+#: besides). Exactly five: a score with a space in it makes more, and is refused.
+SCORES_TEXT = re.compile(" ".join([r"[0-9]{1,3}\.[0-9]{2}"] * len(SCORE_DIMENSIONS)))
 
 
 def stamp(version: int, key: str) -> str:

@@ -360,7 +360,7 @@ def test_a_forged_kept_score_is_named_by_audit_boards_and_mended_by_a_rebuild(ju
 
 
 @pytest.mark.parametrize("value", ["abc", "sNaN", "NaN", "Infinity", "1e999999999", "-5", "-0.00", "100.01",
-                                   "80.080", " 80.08", "123456789012345678901234567890.123456789"])
+                                   "80.080", " 80.08", "80.00 1.00", "", "123456789012345678901234567890.123456789"])
 def test_a_kept_score_a_board_could_not_have_kept_is_named_by_audit_boards_and_worked_out_again(
         june: Renovation, value: str) -> None:
     import json

@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from renovation.domain.horserace import (
@@ -258,3 +259,22 @@ def test_explain_reproduces_every_number(found: Facts, weights: list[int]) -> No
         assert D(0) <= part.score <= 100
     total = sum(p.score * w for p, w in zip(parts, weights, strict=True)) / sum(weights)
     assert D(0) <= rounded(total) <= 100
+
+
+TRICKY_SCORES = ["87.50", "100.00", "100.01", "0.00", "9.5", "80.080", " 80.08", "80.08 ", "80.00 1.00", "",
+                 "１0.00", "NaN", "-0.00", "999.99", None, 87, Decimal("87.50")]
+
+
+@settings(max_examples=500, deadline=None)
+@example(1, ["80.00 1.00", "1.00", "2.00", "3.00"])  # four scores that read as five
+@example(1, ["1.00", "2.00", "3.00", "4.00", "5.00", "6.00"])
+@given(st.sampled_from([0, 1, 2, True, False, None]),
+                  st.lists(st.one_of(st.sampled_from(TRICKY_SCORES), st.text(max_size=8)), min_size=4, max_size=6))
+def test_a_kept_row_is_read_as_each_score_alone_would_be(scored: Any, scores: list[Any]) -> None:
+    # The kept scores are checked all at once; the rule is each score's: text of the form 87.50, at most 100.
+    from renovation.projections.computed import _readable
+
+    one = re.compile(r"[0-9]{1,3}\.[0-9]{2}")
+    each = (scored in (0, 1) and len(scores) == 5
+            and all(isinstance(s, str) and one.fullmatch(s) and Decimal(s) <= 100 for s in scores))
+    assert _readable(scored, scores) == ((bool(scored), tuple(Decimal(s) for s in scores)) if each else None)
