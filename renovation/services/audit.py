@@ -450,7 +450,7 @@ def check_boards(app: RenovationApp, models: ReadModels, formula: Formula) -> Bo
     the scores kept for the boards are worked out again with ``formula`` from the rebuilt facts. The
     stored tables are read, never written: a forged row is reported, not mended (``projections
     rebuild`` mends)."""
-    from sqlalchemy import create_engine, select
+    from sqlalchemy import create_engine
     from sqlalchemy.pool import StaticPool
 
     from renovation.projections import all_projections
@@ -479,14 +479,43 @@ def check_boards(app: RenovationApp, models: ReadModels, formula: Formula) -> Bo
                 if table in kept:
                     continue
                 key_columns = list(table.primary_key.columns) or list(table.columns)
-                query = select(table).order_by(*key_columns)
-                ours = {_key(row, key_columns): row for row in stored.execute(query).mappings()}
-                theirs = {_key(row, key_columns): row for row in fresh.execute(query).mappings()}
+                ours, theirs = _table_rows(stored, table, key_columns), _table_rows(fresh, table, key_columns)
                 rows += len(ours)
                 differences.extend(_compared(table.name, ours, theirs))
     finally:
         rebuilt.close()
     return {"tables": len(tables), "rows": rows, "differences": differences, "unchecked": unchecked}
+
+
+class Unreadable(str):
+    """A stored value its column's type cannot read (text written by hand, not by a read model): kept as the
+    text it is, which equals no value a rebuild makes, so the row is reported as changed."""
+
+
+def _table_rows(connection: Any, table: Any, key_columns: list[Any]) -> dict[str, dict[str, Any]]:
+    """Every row of ``table`` by key, each value as its column's type reads it; a value that type cannot
+    read is kept as ``Unreadable`` (read by the type's own rule, value by value, so that one forged value
+    is reported rather than ending the audit)."""
+    from sqlalchemy import String, TypeDecorator, select, type_coerce
+
+    columns = list(table.columns)
+    parsers = [column.type.process_result_value if isinstance(column.type, TypeDecorator) else None
+               for column in columns]
+    query = select(*(type_coerce(column, String) if parse is not None else column
+                     for column, parse in zip(columns, parsers, strict=True))).order_by(*key_columns)
+    dialect = connection.dialect
+    found: dict[str, dict[str, Any]] = {}
+    for stored in connection.execute(query):
+        row: dict[str, Any] = {}
+        for column, parse, value in zip(columns, parsers, stored, strict=True):
+            if parse is not None and value is not None:
+                try:
+                    value = parse(value, dialect)
+                except (ValueError, TypeError, ArithmeticError):  # what the types' parsers raise on such text
+                    value = Unreadable(value)
+            row[column.name] = value
+        found[_key(row, key_columns)] = row
+    return found
 
 
 def _key(row: Any, columns: list[Any]) -> str:

@@ -503,3 +503,31 @@ def test_imported_events_are_chained_like_the_originals(store: Renovation, tmp_p
     assert copy.ok("audit", "digest").output == store.ok("audit", "digest").output
     copy.ok("import", str(exported))  # again: nothing added, the chain unchanged
     assert verified(copy.ok("audit", "verify")) == 9
+
+
+def test_audit_boards_names_a_value_no_read_model_could_have_written_and_goes_on(store: Renovation) -> None:
+    """A stored value its column's type cannot read (a time that is not one, a decimal that is not one, a
+    blob) is reported as the row it is in, with the text found, and the audit goes on to the other rows:
+    the tool that finds forged rows must not end on one."""
+    store.ok("inspect", "JM", "--kind", "patrol", "--at", "2021-03-04T10:00", "--finding", "safety:major:未挂安全网")
+    assert store.ok("audit", "boards").output.startswith("read models agree with the log: ")
+    sqlite(store.db, "UPDATE worklist_findings SET raised_at = 'garbage' WHERE code = 'JM' AND finding_id = 'F1'")
+    sqlite(store.db, "UPDATE progress_compounds SET contract_value = 'abc', planned_finish = '2021-02-30' "
+                     "WHERE code = 'LY'")
+    sqlite(store.db, "UPDATE progress_compounds SET metered_value = X'00' WHERE code = 'JM'")
+    sqlite(store.db, "UPDATE ranking_compounds SET name = '改了' WHERE code = 'JM'")  # a plain forgery beside them
+
+    result = store("audit", "boards", "--json")
+
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    found = {(row["table"], row["key"], row["kind"], row["column"], row["stored"])
+             for row in json.loads(result.stdout)}
+    assert ("worklist_findings", "JM/F1", "changed", "raised_at", "garbage") in found
+    assert ("progress_compounds", "LY", "changed", "contract_value", "abc") in found
+    assert ("progress_compounds", "LY", "changed", "planned_finish", "2021-02-30") in found
+    assert any(row[:4] == ("progress_compounds", "JM", "changed", "metered_value") for row in found)
+    assert ("ranking_compounds", "JM", "changed", "name", "改了") in found
+    assert "difference(s) between the read models and the log" in result.stderr
+    store.ok("projections", "rebuild")
+    assert store.ok("audit", "boards").output.startswith("read models agree with the log: ")
