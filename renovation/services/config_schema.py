@@ -210,5 +210,6 @@ def validate(data: dict[str, Any]) -> ConfigSchema:
         return ConfigSchema.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ValueError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+        where = ".".join(str(part) for part in first["loc"])  # none for a rule of the whole file
+        what = first["msg"].removeprefix("Value error, ")
+        raise ValueError(f"{where}: {what}" if where else what) from None

@@ -522,7 +522,7 @@ def test_renovation_toml_in_the_working_directory_applies(tmp_path: Path, monkey
          "ranking.weights.quality"),
         ('[ranking.weights]\nquality = "30"\nsafety = 25\nprogress = 20\ncivilized = 15\nsatisfaction = 10\n',
          "ranking.weights.quality"),
-        ("[users]\n", "[users] is empty"),
+        ("[users]\n", "Error: renovation.toml: [users] is empty"),  # a rule of the whole file: no place named
     ],
     ids=["weight-true", "weight-text", "empty-users"],
 )
