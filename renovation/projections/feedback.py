@@ -62,8 +62,8 @@ def feedback_rows(connection: Connection, *, only_open: bool = False, code: str 
                   zone: tzinfo = UTC) -> list[TicketRow]:
     """The tickets in the order they were received, their times shown in ``zone`` (the store's)."""
     t = tickets.c
-    # The times are read as the text they are stored as and parsed below as their columns' type would (one
-    # call a value instead of three: a province has thousands of tickets).
+    # The times are read as the text they are stored as and parsed below as their columns' type would,
+    # without a processor's call a value (a province has thousands of tickets).
     query = select(t.code, t.ticket_id, t.channel, t.text, type_coerce(t.received_at, String),
                    type_coerce(t.resolved_at, String), t.note).order_by(t.received_at, t.code, t.ticket_id)
     if only_open:

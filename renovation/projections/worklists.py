@@ -183,7 +183,7 @@ def finding_rows(connection: Connection, today: date, *, state: str | None = Non
     past the due date, while open."""
     f = findings.c
     # The times and the due date are read as the text they are stored as, and parsed in the loop below as
-    # their columns' types would (one call a value instead of three: thousands of rows on a province).
+    # their columns' types would, without a processor's call a value (thousands of rows on a province).
     query = select(f.code, f.finding_id, f.category, f.severity, f.description, f.location,
                    type_coerce(f.raised_at, String), f.raised_by, type_coerce(f.due, String), f.status,
                    f.last_note, type_coerce(f.closed_at, String))
