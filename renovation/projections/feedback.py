@@ -6,7 +6,7 @@ from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TypedDict
 
-from sqlalchemy import Column, Connection, String, Table, literal_column, select, type_coerce
+from sqlalchemy import Column, Connection, String, Table, literal_column, select
 
 from renovation.projections.base import DateTimeText, Event, PartialIndex, Projection, metadata
 from renovation.projections.common import days_between
@@ -62,10 +62,8 @@ def feedback_rows(connection: Connection, *, only_open: bool = False, code: str 
                   zone: tzinfo = UTC) -> list[TicketRow]:
     """The tickets in the order they were received, their times shown in ``zone`` (the store's)."""
     t = tickets.c
-    # The times are read as the text they are stored as and parsed below as their columns' type would,
-    # without a processor's call a value (a province has thousands of tickets).
-    query = select(t.code, t.ticket_id, t.channel, t.text, type_coerce(t.received_at, String),
-                   type_coerce(t.resolved_at, String), t.note).order_by(t.received_at, t.code, t.ticket_id)
+    query = select(t.code, t.ticket_id, t.channel, t.text, t.received_at, t.resolved_at, t.note).order_by(
+        t.received_at, t.code, t.ticket_id)
     if only_open:
         query = query.where(UNRESOLVED)
     if code:
@@ -73,10 +71,8 @@ def feedback_rows(connection: Connection, *, only_open: bool = False, code: str 
     result: list[TicketRow] = []
     cent = Decimal("0.01")
     for code, ticket_id, channel, text, received, resolved, note in connection.execute(query).all():
-        received = datetime.fromisoformat(received)
         days = None
         if resolved is not None:
-            resolved = datetime.fromisoformat(resolved)
             days = days_between(received, resolved).quantize(cent, rounding=ROUND_HALF_UP)
         result.append(
             {

@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, TypedDict
 
-from sqlalchemy import Boolean, Column, Connection, Index, String, Table, exists, literal_column, select, type_coerce
+from sqlalchemy import Boolean, Column, Connection, Index, String, Table, exists, literal_column, select
 
 from renovation.projections.base import DateText, DateTimeText, Event, PartialIndex, Projection, metadata
 from renovation.projections.common import days_between
@@ -182,11 +182,8 @@ def finding_rows(connection: Connection, today: date, *, state: str | None = Non
     Days open count to the close (or to ``until``, a moment, else the end of ``today``); days overdue
     past the due date, while open."""
     f = findings.c
-    # The times and the due date are read as the text they are stored as, and parsed in the loop below as
-    # their columns' types would, without a processor's call a value (thousands of rows on a province).
-    query = select(f.code, f.finding_id, f.category, f.severity, f.description, f.location,
-                   type_coerce(f.raised_at, String), f.raised_by, type_coerce(f.due, String), f.status,
-                   f.last_note, type_coerce(f.closed_at, String))
+    query = select(f.code, f.finding_id, f.category, f.severity, f.description, f.location, f.raised_at,
+                   f.raised_by, f.due, f.status, f.last_note, f.closed_at)
     if state == "closed":
         query = query.where(findings.c.status == "closed")
     elif state in ("open", "overdue"):  # named, not "not closed": the index on (status, due) finds them
@@ -204,18 +201,18 @@ def finding_rows(connection: Connection, today: date, *, state: str | None = Non
     zero, tenth = Decimal(0), Decimal("0.1")
     # Each compound's contractor read once (a province's open findings are thousands of rows of 3,000
     # compounds: looked up in the table for each row, a fifth of the list's time).
-    of = dict(connection.execute(select(contractors.c.code, contractors.c.contractor)).tuples().all())
+    contractors_of = select(contractors.c.code, contractors.c.contractor)
+    if codes is not None:
+        contractors_of = contractors_of.where(contractors.c.code.in_(codes))
+    of = dict(connection.execute(contractors_of).tuples().all())
     for (code, finding_id, category, severity, description, location, raised, raised_by, due, status,
          last_note, end) in connection.execute(query).all():  # fetched at once, not row by row
         contractor = of.get(code)
         if contractor is None:
             continue  # as a join would: a finding is of a compound registered
-        raised, due = datetime.fromisoformat(raised), date.fromisoformat(due)
         if zone:
             raised = raised.astimezone(zone)
-        if end is not None:
-            end = datetime.fromisoformat(end)
-        else:
+        if end is None:
             end = until
             if end is None:
                 end = ends.get(raised.tzinfo)
