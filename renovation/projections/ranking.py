@@ -92,9 +92,10 @@ def _scored(connection: Connection, period: str,
             for code, name, contractor, *values in connection.execute(query).all()]
 
 
-def ranks(found: Sequence[tuple[str, str, str, Sequence[Decimal], Decimal]], by: str) -> dict[str, int]:
-    """Each compound's (or contractor's) rank among ``found``, as ``ranked`` ranks them, without building
-    their rows: what the period before the board's is read for (its movement)."""
+def standings(found: Sequence[tuple[str, str, str, Sequence[Decimal], Decimal]],
+              by: str) -> list[tuple[str, Decimal, int]]:
+    """(code or contractor, total, rank) of ``found``, best first: a total rounded to the cent (a
+    contractor's is the mean of its compounds' exact totals), equal totals sharing a rank, by key within."""
     totals: list[tuple[Decimal, str]]
     if by == "compound":
         totals = [(rounded(exact), code) for code, _name, _contractor, _values, exact in found]
@@ -104,38 +105,39 @@ def ranks(found: Sequence[tuple[str, str, str, Sequence[Decimal], Decimal]], by:
             grouped[contractor].append(exact)
         totals = [(rounded(sum(group, Decimal(0)) / len(group)), name) for name, group in grouped.items()]
     totals.sort(key=lambda total: (-total[0], total[1]))
-    return dict(zip((key for _total, key in totals), competition_ranks([total for total, _key in totals]),
-                    strict=True))
+    return [(key, total, rank) for (total, key), rank in
+            zip(totals, competition_ranks([total for total, _key in totals]), strict=True)]
+
+
+def ranks(found: Sequence[tuple[str, str, str, Sequence[Decimal], Decimal]], by: str) -> dict[str, int]:
+    """Each compound's (or contractor's) rank among ``found`` without building their rows: what the period
+    before the board's is read for (its movement)."""
+    return {key: rank for key, _total, rank in standings(found, by)}
 
 
 def ranked(found: Sequence[tuple[str, str, str, Sequence[Decimal], Decimal]], by: str) -> list[dict[str, Any]]:
     """Rows of (code, name, contractor, scores in ``SCORE_DIMENSIONS`` order, exact total) ranked by
     compound or by contractor (a contractor's scores and total are the means of its compounds')."""
-    entries: list[dict[str, Any]]
+    entries: dict[str, dict[str, Any]]
     if by == "compound":
-        entries = [
-            {"code": code, "name": name, "contractor": contractor, **dict(zip(SCORE_DIMENSIONS, values, strict=True)),
-             "exact": exact}
-            for code, name, contractor, values, exact in found
-        ]
+        entries = {code: {"code": code, "name": name, "contractor": contractor,
+                          **dict(zip(SCORE_DIMENSIONS, values, strict=True))}
+                   for code, name, contractor, values, _exact in found}
     else:
         grouped: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         for row in found:
             grouped[row[2]].append(row)
-        entries = [
-            {"contractor": name, "compounds": len(group),
-             **{d: rounded(sum((row[3][index] for row in group), Decimal(0)) / len(group))
-                for index, d in enumerate(SCORE_DIMENSIONS)},
-             # a contractor's total is the mean of its compounds' totals
-             "exact": sum((row[4] for row in group), Decimal(0)) / len(group)}
-            for name, group in grouped.items()
-        ]
-    for entry in entries:
-        entry["total"] = rounded(entry.pop("exact"))
-    entries.sort(key=lambda entry: (-entry["total"], entry.get("code") or entry["contractor"]))
-    for entry, rank in zip(entries, competition_ranks([e["total"] for e in entries]), strict=True):
+        entries = {name: {"contractor": name, "compounds": len(group),
+                          **{d: rounded(sum((row[3][index] for row in group), Decimal(0)) / len(group))
+                             for index, d in enumerate(SCORE_DIMENSIONS)}}
+                   for name, group in grouped.items()}
+    result: list[dict[str, Any]] = []
+    for key, total, rank in standings(found, by):
+        entry = entries[key]
+        entry["total"] = total
         entry["rank"] = rank
-    return entries
+        result.append(entry)
+    return result
 
 
 def scored_codes(connection: Connection, period: str) -> list[tuple[str, str]]:

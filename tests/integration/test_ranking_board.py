@@ -224,12 +224,25 @@ def test_competition_ranks(totals: list[Decimal], ranks: list[int]) -> None:
                                    min_size=5, max_size=5)),
                 min_size=1, max_size=40))
 def test_the_ranks_of_the_period_before_are_the_board_s_own(compounds: list[tuple[str, list[str]]]) -> None:
-    # Movement reads the previous period's ranks without building its rows; they must be the ranks its
-    # board gives, ties (many, with these few scores) and contractors' means included.
+    # Movement reads the previous period's ranks without building its rows. Both are checked against the
+    # rule itself: a total rounded to the cent (a contractor's: the mean of its compounds' exact totals),
+    # and a rank of one more than the totals above it (ties, many with these few scores, share one).
     from renovation.projections.ranking import ranked, ranks, weighted_total
 
     ordered = [30, 25, 20, 15, 10]
     found = [(f"C{index:03d}", f"小区{index}", contractor, values, weighted_total(values, ordered, sum(ordered)))
              for index, (contractor, texts) in enumerate(compounds) for values in [[Decimal(t) for t in texts]]]
+    cent = Decimal("0.01")
+    exact_by: dict[str, dict[str, list[Decimal]]] = {"compound": {}, "contractor": {}}
+    for code, _name, contractor, _values, exact in found:
+        exact_by["compound"].setdefault(code, []).append(exact)
+        exact_by["contractor"].setdefault(contractor, []).append(exact)
     for by, key in (("compound", "code"), ("contractor", "contractor")):
-        assert ranks(found, by) == {entry[key]: entry["rank"] for entry in ranked(found, by)}
+        totals = {who: (sum(group, Decimal(0)) / len(group)).quantize(cent, rounding="ROUND_HALF_UP")
+                  for who, group in exact_by[by].items()}
+        expected = {who: 1 + sum(1 for other in totals.values() if other > total) for who, total in totals.items()}
+        board = ranked(found, by)
+        assert ranks(found, by) == expected
+        assert {entry[key]: entry["rank"] for entry in board} == expected
+        assert {entry[key]: entry["total"] for entry in board} == totals
+        assert [entry["rank"] for entry in board] == sorted(expected.values())  # best first
