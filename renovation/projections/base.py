@@ -31,6 +31,8 @@ from sqlalchemy import (
     update,
 )
 
+from renovation.projections.errors import BadValue
+
 if TYPE_CHECKING:
     from renovation.projections.rows import Rows
 
@@ -45,20 +47,52 @@ tracking = Table(
 
 
 def parsed_by(kind: TypeDecorator[Any], dialect: Dialect, coltype: Any,
-              parse: Callable[[str], Any]) -> Callable[[Any], Any] | None:
-    """A column's result processor that hands each stored value straight to ``parse`` (None stays None).
+              read: Callable[[Any], Any]) -> Callable[[Any], Any] | None:
+    """A column's result processor that hands each stored value straight to ``read`` (which takes None).
 
     SQLAlchemy's own for a ``TypeDecorator`` calls ``process_result_value`` from a wrapper: two calls a
     value, and a province's boards read hundreds of thousands of values. The types below override
-    ``result_processor`` with this and keep ``process_result_value`` saying the same; where the driver's
-    text needs a processor of its own first, SQLAlchemy's chain is kept."""
+    ``result_processor`` with their reader and ``process_result_value`` calls the same; where the
+    driver's text needs a processor of its own first, SQLAlchemy's chain is kept."""
     if kind.impl_instance.result_processor(dialect, coltype) is not None:
         return TypeDecorator.result_processor(kind, dialect, coltype)
+    return read
 
-    def process(value: Any) -> Any:
-        return None if value is None else parse(value)
 
-    return process
+# The readers: a stored value no read model writes (text written into the table by hand) is a ``BadValue``,
+# one line to the user, not a traceback from deep inside a board.
+
+def read_decimal(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        found = Decimal(value)
+    except (ArithmeticError, TypeError, ValueError):
+        raise BadValue("a decimal", value) from None
+    if not found.is_finite():
+        raise BadValue("a decimal", value)
+    return found
+
+
+def read_date(value: Any) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise BadValue("a date", value) from None
+
+
+def read_datetime(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        found = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise BadValue("a date and time with its zone", value) from None
+    if found.tzinfo is None:  # every one is written in UTC; a board compares it with aware times
+        raise BadValue("a date and time with its zone", value)
+    return found
 
 
 class DecimalText(TypeDecorator[Decimal]):
@@ -71,10 +105,10 @@ class DecimalText(TypeDecorator[Decimal]):
         return None if value is None else format(value, "f")
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Decimal | None:
-        return None if value is None else Decimal(value)
+        return read_decimal(value)
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
-        return parsed_by(self, dialect, coltype, Decimal)
+        return parsed_by(self, dialect, coltype, read_decimal)
 
 
 class DateText(TypeDecorator[date]):
@@ -85,10 +119,10 @@ class DateText(TypeDecorator[date]):
         return None if value is None else value.isoformat()
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> date | None:
-        return None if value is None else date.fromisoformat(value)
+        return read_date(value)
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
-        return parsed_by(self, dialect, coltype, date.fromisoformat)
+        return parsed_by(self, dialect, coltype, read_date)
 
 
 class DateTimeText(TypeDecorator[datetime]):
@@ -102,10 +136,10 @@ class DateTimeText(TypeDecorator[datetime]):
         return None if value is None else value.astimezone(UTC).isoformat()
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else datetime.fromisoformat(value)
+        return read_datetime(value)
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
-        return parsed_by(self, dialect, coltype, datetime.fromisoformat)
+        return parsed_by(self, dialect, coltype, read_datetime)
 
 
 Handler = Callable[["Rows", Any], None]

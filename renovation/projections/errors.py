@@ -31,3 +31,18 @@ class NotSetUp(Exception):
                          f"{'s' if len(names) > 1 else ''}, which this login may not set up: a superuser runs "
                          "`renovation db roles --apply` again, then the projector's login catches them up "
                          "(`renovation projections rebuild`)")
+
+
+class BadValue(Exception):
+    """A value in a read model's table that its column cannot read (a decimal, date or time that is not
+    one, or a time without its zone): no read model writes such a value, so it was written by hand. The
+    board stops with this one line; ``audit boards`` names the row, and a rebuild makes the read models
+    again from the log."""
+
+    def __init__(self, what: str, value: object) -> None:
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = f"{shown[:57]}..."
+        super().__init__(f"a read model holds {shown} where {what} belongs (not written by the tracker): "
+                         "`renovation audit boards` names the row, `renovation projections rebuild` makes the "
+                         "read models again from the log")

@@ -498,6 +498,8 @@ def _table_rows(connection: Any, table: Any, key_columns: list[Any]) -> dict[str
     is reported rather than ending the audit)."""
     from sqlalchemy import String, TypeDecorator, select, type_coerce
 
+    from renovation.projections.errors import BadValue
+
     columns = list(table.columns)
     parsers = [column.type.process_result_value if isinstance(column.type, TypeDecorator) else None
                for column in columns]
@@ -511,7 +513,7 @@ def _table_rows(connection: Any, table: Any, key_columns: list[Any]) -> dict[str
             if parse is not None and value is not None:
                 try:
                     value = parse(value, dialect)
-                except (ValueError, TypeError, ArithmeticError):  # what the types' parsers raise on such text
+                except BadValue:  # what the types' readers raise on such text
                     value = Unreadable(value)
             row[column.name] = value
         found[_key(row, key_columns)] = row

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from renovation.projections.errors import BadEvent, NotSetUp
+from renovation.projections.errors import BadEvent, BadValue, NotSetUp
 from renovation.services.clock import BadTimeZone
 from renovation.services.config import BadConfig
 from renovation.services.writer import ClockBehind, Unreadable, WriteConflict, ZoneKept
@@ -17,6 +17,7 @@ __all__ = [
     "BadEvent",
     "BadRequest",
     "BadTimeZone",
+    "BadValue",
     "ClockBehind",
     "NoStore",
     "NotSetUp",
@@ -41,7 +42,7 @@ class NoStore(BadRequest):
 
 #: What the state of the store refused (exit 1), and what was asked wrongly (exit 2).
 REFUSED: tuple[type[Exception], ...] = (ClockBehind, WriteConflict, Refused, ZoneKept, BadEvent, NotSetUp,
-                                        Unreadable)
+                                        Unreadable, BadValue)
 BAD_INPUT: tuple[type[Exception], ...] = (BadDatabaseURL, BadRequest, BadTimeZone, BadConfig)
 
 

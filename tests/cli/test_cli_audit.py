@@ -531,3 +531,36 @@ def test_audit_boards_names_a_value_no_read_model_could_have_written_and_goes_on
     assert "difference(s) between the read models and the log" in result.stderr
     store.ok("projections", "rebuild")
     assert store.ok("audit", "boards").output.startswith("read models agree with the log: ")
+
+
+@pytest.mark.parametrize(("statement", "board"), [
+    ("UPDATE worklist_findings SET raised_at = 'garbage' WHERE code = 'JM'", ("finding", "list")),
+    ("UPDATE worklist_findings SET due = '2021-02-30' WHERE code = 'JM'", ("finding", "list")),
+    ("UPDATE progress_compounds SET contract_value = 'abc' WHERE code = 'LY'", ("progress",)),
+    ("UPDATE progress_compounds SET metered_value = 'NaN' WHERE code = 'JM'", ("progress",)),
+    ("UPDATE progress_compounds SET metered_value = X'00' WHERE code = 'JM'", ("progress",)),
+    ("UPDATE ranking_scores SET safety = 'Infinity' WHERE code = 'JM'", ("ranking",)),
+    # a time without its zone: every one is written in UTC, and the board compares it with aware times
+    ("UPDATE feedback_tickets SET received_at = '2021-03-02T08:00:00' WHERE code = 'JM'", ("feedback", "list")),
+])
+def test_a_board_that_meets_a_value_no_read_model_writes_says_so_in_one_line(
+        store: Renovation, statement: str, board: tuple[str, ...]) -> None:
+    """A value written into a read model's table by hand (a decimal, date or time that is not one) stops
+    the board that reads it with one line naming the value and what mends it, never a traceback; a
+    rebuild makes the table again from the log."""
+    store.ok("inspect", "JM", "--kind", "patrol", "--at", "2021-03-04T10:00", "--finding", "safety:major:未挂安全网")
+    store.ok("score", "JM", "--period", "2021-03", "--quality", "80", "--safety", "80", "--progress", "80",
+             "--civilized", "80", "--satisfaction", "80")
+    store.ok("feedback", "JM", "--channel", "hotline", "--text", "楼道施工噪音太早", "--at", "2021-03-02T08:00")
+    before = store.ok(*board).output
+    sqlite(store.db, statement)
+
+    result = store(*board)
+
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: a read model holds "), lines
+    assert "renovation audit boards" in lines[0] and "renovation projections rebuild" in lines[0]
+    store.ok("projections", "rebuild")
+    assert store.ok(*board).output == before
