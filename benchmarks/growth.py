@@ -99,6 +99,19 @@ class Store:
             self.schema = f"growth_{name.replace('-', '_')}_{uuid.uuid4().hex[:6]}"
             self.db = f"{postgres}{'&' if '?' in postgres else '?'}schema={self.schema}"
 
+    def vacuum(self) -> None:
+        """What autovacuum would have done by the time the boards are read (this machine's server runs
+        with it off, and a rebuild leaves every old row of the read models dead: docs/scaling.md)."""
+        if self.backend == "sqlite":
+            return
+        import psycopg
+
+        with psycopg.connect(self.postgres, autocommit=True) as connection:
+            tables = connection.execute("SELECT relname FROM pg_stat_user_tables WHERE schemaname = %s",
+                                        (self.schema,)).fetchall()
+            for (table,) in tables:
+                connection.execute(f'VACUUM (ANALYZE) "{self.schema}"."{table}"')
+
     def drop(self) -> None:
         if self.backend == "sqlite":
             for suffix in ("", "-wal", "-shm"):
@@ -134,6 +147,7 @@ def one_size(backend: str, compounds: int, postgres: str | None, runs: int, tran
                 measured = target
             figures["rebuild_s"], figures["rebuild_mb"] = timed([*CLI, "--db", measured.db, "projections",
                                                                   "rebuild"], cwd)
+            measured.vacuum()
             done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--latency", measured.db,
                                    "--runs", str(runs)], cwd=cwd, capture_output=True, text=True)
             if done.returncode != 0:
