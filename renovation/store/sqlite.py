@@ -272,8 +272,13 @@ class SQLiteBackend(Backend):
         os.close(handle)  # a name of its own: never a file or a link that was there
         partial = Path(name)
         try:
-            with sqlite3.connect(Path(self.path).resolve().as_uri() + "?mode=ro", uri=True, timeout=30) as origin, \
-                    sqlite3.connect(partial) as copy:
+            # Read through a connection that may write (``rw``: it never creates the file), which as the last
+            # to close folds the store's write-ahead log back in and removes it, as every command's does (a
+            # read-only one leaves the -wal and -shm files behind). Both are closed here: a connection's
+            # ``with`` only ends its transaction.
+            with contextlib.closing(sqlite3.connect(Path(self.path).resolve().as_uri() + "?mode=rw", uri=True,
+                                                    timeout=30)) as origin, \
+                    contextlib.closing(sqlite3.connect(partial)) as copy:
                 origin.backup(copy, pages=1024)  # steps, so writers are not held up for the whole copy
             partial.replace(target)
         except BaseException:

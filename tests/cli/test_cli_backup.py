@@ -200,3 +200,20 @@ def test_a_restored_store_answers_from_its_events_not_from_copied_read_models(so
     target.ok("restore", str(copy))
 
     assert target.json("--today", "2021-04-30", "progress") == honest
+
+
+def test_a_backup_leaves_no_write_ahead_log_beside_the_store(source: Renovation, tmp_path: Path) -> None:
+    """As after every other command, the store is left as one file when nothing else has it open: the backup
+    read it through a connection that, closing last, folds its write-ahead log back in."""
+    def companions() -> list[str]:
+        return [suffix for suffix in ("-wal", "-shm") if Path(f"{source.db}{suffix}").exists()]
+
+    cli = [sys.executable, "-c", "from renovation.cli import cli; cli()", "--db", str(source.db)]
+    subprocess.run([*cli, "--user", "sup", "inspect", "JM", "--kind", "patrol"], capture_output=True, check=True)
+    assert companions() == []
+
+    subprocess.run([*cli, "backup", str(tmp_path / "copy.db")], capture_output=True, check=True)
+
+    assert companions() == []
+    assert not [path.name for path in tmp_path.iterdir() if path.name.startswith("copy.db")
+                and path.name != "copy.db"]
