@@ -360,6 +360,7 @@ def follow(session: Session, seconds: float | None) -> None:
     Example:
       renovation --db postgresql://renovation@db/city projections follow
     """
+    import signal
     import threading
 
     from renovation.services import boards, horserace
@@ -367,6 +368,9 @@ def follow(session: Session, seconds: float | None) -> None:
     stop = threading.Event()
     if seconds is not None:
         threading.Timer(seconds, stop.set).start()
+    # Stopped by its service manager (SIGTERM) as by Ctrl-C: the catch-up under way is rolled back and the
+    # store closed, not left with its write-ahead log beside it.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         position = boards.follow(session.workspace, stop,
                                  lambda start: click.echo(f"following {session.db} from position {start}"),

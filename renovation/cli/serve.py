@@ -89,6 +89,10 @@ def serve(session: Session, host: str, port: int) -> None:
     click.echo(f"serving {session.workspace.describe()} at http://{where}:{bound}/ (Ctrl-C stops it)", err=True)
     from renovation.web.server import run
 
+    # The board's requests each take a workspace of their own (closed when the server stops); this one's
+    # work is done. Closed now: stopped by a signal, the server ends the process with it once it has shut
+    # down, and a connection still open then leaves the store's write-ahead log beside it.
+    session.workspace.close()
     run(app, listening, proxy)
 
 

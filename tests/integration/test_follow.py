@@ -3,9 +3,11 @@ PostgreSQL, polling on SQLite), while nothing reads."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from renovation.projections import NAMES, read_models
 from tests.integration.conftest import open_app, start_compound
@@ -62,3 +64,27 @@ def test_a_follower_keeps_the_computed_scores_the_default_horse_race_boards_show
         models.close()
         app.close()
     assert kept == {("JM", "2021-04", "2021-04-20"), ("JM", "2021-03", "2021-04-20")}
+
+
+def test_a_follower_stopped_by_its_service_manager_stops_as_on_ctrl_c(tmp_path: Path) -> None:
+    """SIGTERM (``systemctl stop``, ``kill``) stops a follower as Ctrl-C does: it ends without an error and
+    closes the store, whose write-ahead log is not left beside it (SQLite)."""
+    db = tmp_path / "follow.db"
+    app = open_app(str(db))
+    start_compound(app)
+    app.close()
+    follower = subprocess.Popen(
+        [sys.executable, "-c", "from renovation.cli import cli; cli()", "--db", str(db), "projections", "follow"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert follower.stdout is not None
+        assert follower.stdout.readline().startswith("following ")
+        assert Path(f"{db}-wal").exists()  # the store is open
+        follower.send_signal(signal.SIGTERM)
+        assert follower.wait(timeout=30) == 0, follower.stdout.read()
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith("follow.db-")] == []

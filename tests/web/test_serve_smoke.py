@@ -21,3 +21,21 @@ def test_every_page_answers_on_a_store_without_users(tmp_path: Path) -> None:
             assert "default-src 'none'" in headers["content-security-policy"]
         status, _headers, _body = server.get("/compound/NOPE")
         assert status == 404
+
+
+def test_stopped_by_its_service_manager_it_leaves_the_store_as_one_file(tmp_path: Path) -> None:
+    """SIGTERM (``systemctl stop``, ``kill``): the server shuts down and closes every connection to the
+    store before the signal ends the process, so no write-ahead log is left beside it."""
+    import os
+    import signal
+
+    db = tmp_path / "demo.db"
+    run_cli(db, "demo", "--compounds", "2", "--until", DAY, cwd=tmp_path)
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith("demo.db-")] == []
+    with serving(db, "--today", DAY, cwd=tmp_path) as server:
+        for path in ("/ranking", "/progress"):
+            assert server.get(path)[0] == 200
+        assert Path(f"{db}-wal").exists()  # the store is open
+        os.killpg(server.process.pid, signal.SIGTERM)
+        assert server.process.wait(timeout=30) == -signal.SIGTERM, server.log()
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith("demo.db-")] == []
