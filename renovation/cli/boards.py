@@ -139,10 +139,15 @@ def ranking_board(session: Session, period: str | None, by: str, computed: bool,
         rows = horserace.beside(session.workspace, boards.ranking(session.workspace, period, by, today, moment),
                                 by, today, moment, user=session.user)
     if not rows and not (as_json or as_csv):
-        if period is not None:
-            click.echo(f"{period} 无人评分" if session.lang == "zh" else f"nobody was scored for {period}")
+        zh = session.lang == "zh"
+        if computed:  # scored by the tracker: a compound under construction in the period is on the board
+            click.echo((f"{period} 无在建小区，无可评分" if zh else f"no compound was under construction in {period}")
+                       if period is not None else
+                       ("尚无在建小区，无可评分" if zh else "no compound has been under construction yet"))
+        elif period is not None:
+            click.echo(f"{period} 无人评分" if zh else f"nobody was scored for {period}")
         else:
-            click.echo("尚无赛马评分" if session.lang == "zh" else "nobody has been scored yet")
+            click.echo("尚无赛马评分" if zh else "nobody has been scored yet")
         return
     kind = f"ranking-{by}" if computed else f"ranking-{by}-beside"
     emit(rows, as_json=as_json, as_csv=as_csv, lang=session.lang, columns=boards.columns(kind))

@@ -118,6 +118,20 @@ def test_the_computed_board_defaults_to_the_latest_period_under_construction(jun
     assert [row["code"] for row in earlier] == ["JM"]  # LY started in June
 
 
+def test_an_empty_computed_board_says_no_compound_was_under_construction(run: Renovation) -> None:
+    """The computed board scores every compound under construction in the period: empty, it says that none
+    was (no one's scores were recorded or left out), in both languages."""
+    run.ok("compound", "register", "LY", "--name", "利源小区", "--district", "龙山区", "--contractor", "吉林建工",
+           "--households", "100", "--contract-value", "500000", "--planned-start", "2021-06-01",
+           "--planned-finish", "2021-12-31", "--registered-on", "2021-01-04")
+
+    assert run.ok(*TODAY, "ranking", "--computed").output == "no compound has been under construction yet\n"
+    assert run.ok(*TODAY, "ranking", "--computed", "--period", "2021-06").output == (
+        "no compound was under construction in 2021-06\n")
+    assert run.ok(*TODAY, "ranking", "--computed", lang="zh").output == "尚无在建小区，无可评分\n"
+    assert run.ok(*TODAY, "ranking").output == "nobody has been scored yet\n"  # the bureau's recorded board
+
+
 def test_the_constants_come_from_renovation_toml(june: Renovation, tmp_path: Path) -> None:
     config = tmp_path / "horse.toml"
     config.write_text("[horse_race]\nflag_difference = 15\n[horse_race.safety]\noverdue_day = 0.5\n",
