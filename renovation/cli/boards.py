@@ -371,8 +371,9 @@ def follow(session: Session, seconds: float | None) -> None:
     from renovation.services import boards, horserace
 
     stop = threading.Event()
-    if seconds is not None:
-        threading.Timer(seconds, stop.set).start()
+    timer = threading.Timer(seconds, stop.set) if seconds is not None else None
+    if timer is not None:
+        timer.start()
     # Stopped by its service manager (SIGTERM) as by Ctrl-C: the catch-up under way is rolled back and the
     # store closed, not left with its write-ahead log beside it.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -383,7 +384,10 @@ def follow(session: Session, seconds: float | None) -> None:
                                  # logins, which may not keep them (PostgreSQL, after db roles --apply)
                                  lambda: horserace.keep_default_boards(session.workspace, session.today()))
     except KeyboardInterrupt:
-        position = None
+        return
+    finally:
+        if timer is not None:
+            timer.cancel()  # stopped sooner (Ctrl-C, SIGTERM, an error): the process does not wait for it
     if seconds is not None:
         click.echo(f"stopped after {seconds} s at position {position}")
 

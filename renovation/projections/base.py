@@ -31,6 +31,7 @@ from sqlalchemy import (
     update,
 )
 
+from renovation.domain.values import FIRST_YEAR, LAST_YEAR
 from renovation.projections.errors import BadValue
 
 if TYPE_CHECKING:
@@ -60,7 +61,12 @@ def parsed_by(kind: TypeDecorator[Any], dialect: Dialect, coltype: Any,
 
 
 # The readers: a stored value no read model writes (text written into the table by hand) is a ``BadValue``,
-# one line to the user, not a traceback from deep inside a board.
+# one line to the user, not a traceback from deep inside a board. What they let through is what the boards'
+# arithmetic and formatting take: a decimal of at most 30 digits either side of the point (the tracker
+# records amounts up to 10^12; "1e999999999" is a decimal, and formatted it is a gigabyte), a day or time
+# within the years the tracker takes (one at the calendar's edge overflows when moved to another zone).
+_LARGEST_EXPONENT = 30
+
 
 def read_decimal(value: Any) -> Decimal | None:
     if value is None:
@@ -69,7 +75,7 @@ def read_decimal(value: Any) -> Decimal | None:
         found = Decimal(value)
     except (ArithmeticError, TypeError, ValueError):
         raise BadValue("a decimal", value) from None
-    if not found.is_finite():
+    if not found.is_finite() or not -_LARGEST_EXPONENT <= found.adjusted() <= _LARGEST_EXPONENT:
         raise BadValue("a decimal", value)
     return found
 
@@ -78,9 +84,12 @@ def read_date(value: Any) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        found = date.fromisoformat(value)
     except (TypeError, ValueError):
         raise BadValue("a date", value) from None
+    if not FIRST_YEAR <= found.year <= LAST_YEAR:
+        raise BadValue("a date", value)
+    return found
 
 
 def read_datetime(value: Any) -> datetime | None:
@@ -90,7 +99,8 @@ def read_datetime(value: Any) -> datetime | None:
         found = datetime.fromisoformat(value)
     except (TypeError, ValueError):
         raise BadValue("a date and time with its zone", value) from None
-    if found.tzinfo is None:  # every one is written in UTC; a board compares it with aware times
+    # Every one is written in UTC: a board compares it with aware times and shows it in the store's zone.
+    if found.tzinfo is None or not FIRST_YEAR <= found.year <= LAST_YEAR:
         raise BadValue("a date and time with its zone", value)
     return found
 
@@ -243,7 +253,16 @@ def position_of(connection: Connection, name: str, *, for_update: bool = False) 
     if for_update:  # SQLite has no FOR UPDATE (SQLAlchemy leaves it out); its write lock serialises
         query = query.with_for_update()
     found = connection.execute(query).scalar()
-    return int(found) if found is not None else 0
+    if found is None:
+        return 0
+    if type(found) is not int or found < 0:  # SQLite keeps whatever is written into the column
+        raise BadValue("a position in the log", found, name.partition(".")[0], in_a_row=False)
+    return found
+
+
+def lock_position(connection: Connection, name: str) -> None:
+    """Hold the read model's position row until the transaction ends (SQLite: its write lock does)."""
+    connection.execute(select(tracking.c.name).where(tracking.c.name == name).with_for_update()).all()
 
 
 def set_position(connection: Connection, name: str, position: int) -> None:

@@ -37,12 +37,19 @@ class BadValue(Exception):
     """A value in a read model's table that its column cannot read (a decimal, date or time that is not
     one, or a time without its zone): no read model writes such a value, so it was written by hand. The
     board stops with this one line; ``audit boards`` names the row, and a rebuild makes the read models
-    again from the log."""
+    again from the log. Met while catching up, it stops that read model (``projections``) alone."""
 
-    def __init__(self, what: str, value: object) -> None:
+    def __init__(self, what: str, value: object, projection: str | None = None, *, in_a_row: bool = True) -> None:
+        self.what, self.value, self.in_a_row = what, value, in_a_row
+        self.projections = () if projection is None else (projection,)
         shown = repr(value)
         if len(shown) > 60:
             shown = f"{shown[:57]}..."
-        super().__init__(f"a read model holds {shown} where {what} belongs (not written by the tracker): "
-                         "`renovation audit boards` names the row, `renovation projections rebuild` makes the "
-                         "read models again from the log")
+        which = f"the {projection} read model" if projection else "a read model"
+        named = "`renovation audit boards` names the row, " if in_a_row else ""  # not its position's
+        super().__init__(f"{which} holds {shown} where {what} belongs (not written by the tracker): "
+                         f"{named}`renovation projections rebuild` makes the read models again from the log")
+
+    def of(self, projection: str) -> BadValue:
+        """The same, met while ``projection`` applied an event."""
+        return BadValue(self.what, self.value, projection, in_a_row=self.in_a_row)

@@ -14,8 +14,17 @@ from eventsourcing.persistence import JSONTranscoder, Notification
 from eventsourcing.utils import TopicError, resolve_topic
 from sqlalchemy import Column, Connection, Engine, String, Table, insert, literal, select
 
-from renovation.projections.base import Event, Handler, Projection, metadata, position_of, set_position, tracking
-from renovation.projections.errors import BadEvent, NotSetUp
+from renovation.projections.base import (
+    Event,
+    Handler,
+    Projection,
+    lock_position,
+    metadata,
+    position_of,
+    set_position,
+    tracking,
+)
+from renovation.projections.errors import BadEvent, BadValue, NotSetUp
 from renovation.projections.rows import Rows
 from renovation.store.faults import crash_point
 
@@ -156,16 +165,18 @@ class ReadModels:
         (or all), in one pass over the log: each event is read and decoded once, then applied to each
         projection that has not applied it yet. ``progress(name, events)`` hears of each batch. An
         event a projection cannot apply stops that one (``BadEvent``, raised once the others have gone
-        on as far as they can)."""
+        on as far as they can), as does a value in its tables that it did not write (``BadValue``)."""
         head = self.head() if upto is None else upto
         with self.engine.connect() as connection:
             behind = [projection for projection in self.chosen(names) if position_of(connection, projection.key) < head]
-        stopped: BadEvent | None = None
+        stopped: BadEvent | BadValue | None = None
         while behind:
             try:
                 self._catch_up(behind, head, progress)
                 break
-            except BadEvent as error:  # its batch was rolled back for all: the others go on without it
+            except (BadEvent, BadValue) as error:  # its batch was rolled back for all: the others go on without it
+                if not error.projections:
+                    raise
                 stopped = stopped or error
                 behind = [projection for projection in behind if projection.name not in error.projections]
         if stopped is not None:
@@ -256,6 +267,8 @@ class ReadModels:
                 except _EVENT_ERRORS as error:
                     # An event the application never wrote (a database's error is not one): say which, and stop.
                     raise BadEvent(position, projection.name, error) from error
+                except BadValue as error:  # a row it read back holds what it never wrote: the row's fault
+                    raise error.of(projection.name) from error
             crash_point("catch_up_apply")
         rows.compounds = len(self._codes)
         try:
@@ -397,7 +410,7 @@ class ReadModels:
         chosen = self.chosen(names)
         with self.writing() as connection, connection.begin():
             for projection in chosen:  # first their positions: a catch-up under way finishes before the clearing
-                position_of(connection, projection.key, for_update=True)
+                lock_position(connection, projection.key)  # (not read: a rebuild mends one written by hand)
             for projection in chosen:
                 projection.clear(connection)
                 set_position(connection, projection.key, 0)

@@ -404,7 +404,9 @@ def page(handler: Callable[[Request, Workspace, Visitor], Response], *, public: 
 @contextlib.contextmanager
 def unavailable(request: Request) -> Iterator[None]:
     """A store or renovation.toml that cannot answer (the database busy or gone, the file broken while
-    serving) is a 503 and one line in the log, not a traceback."""
+    serving) is a 503 and one line in the log, not a traceback; a read model holding what the tracker did
+    not write, a 500 saying what mends it."""
+    from renovation.projections.errors import BadValue
     from renovation.services.errors import reportable
 
     try:
@@ -413,6 +415,9 @@ def unavailable(request: Request) -> Iterator[None]:
         raise
     except errors.DomainError:
         raise
+    except BadValue as error:  # not a passing state: it stays until someone mends the read models
+        LOG.warning("%s %s: %s", request.method, request.url.path, " ".join(str(error).split())[:300])
+        raise HTTPException(500, "damaged") from None
     except reportable() as error:
         LOG.warning("%s %s: %s", request.method, request.url.path, " ".join(str(error).split())[:300])
         raise HTTPException(503, "unavailable", headers={"Retry-After": "5"}) from None
@@ -624,7 +629,8 @@ async def http_error(request: Request, error: Exception) -> Response:
     lang = lang_of(request, site) if "session" in request.scope else site.lang
     who = Visitor(ANONYMOUS, False, None, lang, False)
     words = views.words(lang)
-    detail = error.detail if error.status_code == 400 else words.get(error.detail) if error.status_code == 503 else None
+    detail = error.detail if error.status_code == 400 else words.get(error.detail) if error.status_code in (500, 503) \
+        else None
     document = site.templates.get_template("error.html").render(
         who=who, lang=lang, path="", other_lang="?lang=" + ("en" if lang == "zh" else "zh"), words=words,
         status=error.status_code, head=None,

@@ -64,6 +64,8 @@ WORDS = {
            "busy": "Another report is being drawn: try again in a moment.",
            "unavailable": "The store or renovation.toml cannot answer now: try again in a moment.",
            "unavailable_title": "Not available",
+           "damaged": "The board's tables hold a value the tracker did not write. An administrator runs "
+                      "`renovation audit boards` (which names it), then `renovation projections rebuild`.",
            "busy_signin": "Many are signing in at once: try again in a moment."},
     "zh": {"ranking": "赛马榜", "progress": "进度", "quality": "质量", "digest": "待办提醒",
            "worklist": "整改清单", "report": "报告", "signin": "登录", "signout": "退出",
@@ -81,6 +83,8 @@ WORDS = {
            "busy": "正在生成另一份报告，请稍后再试。",
            "unavailable": "数据库或 renovation.toml 暂时无法应答，请稍后再试。",
            "unavailable_title": "暂不可用",
+           "damaged": "看板数据表中有一个并非本系统写入的值。请管理员运行 `renovation audit boards`（会指出是哪一行），"
+                      "再运行 `renovation projections rebuild`。",
            "busy_signin": "同时登录的人较多，请稍后再试。"},
 }
 

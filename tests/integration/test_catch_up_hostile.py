@@ -203,3 +203,34 @@ def test_an_event_only_feedback_takes_does_not_hold_back_the_progress_read_model
                        "payments": 0, "computed": 8}
     finally:
         models.close()
+
+
+def test_a_value_written_into_a_read_models_table_stops_that_read_model_alone(app: RenovationApp) -> None:
+    """A value no read model writes ('abc' for a decimal), met as the catch-up reads its row back, stops the
+    read model whose row it is, with the line that names it and what mends it; the others reach the head
+    (as after an event that cannot be applied), and a rebuild mends it."""
+    from sqlalchemy import text
+
+    from renovation.projections.errors import BadValue
+
+    start_compound(app, "JM")
+    models = read_models(app)
+    try:
+        models.catch_up()
+        with models.engine.begin() as connection:
+            connection.execute(text("UPDATE progress_compounds SET metered_value = 'abc' WHERE code = 'JM'"))
+    finally:
+        models.close()
+    app.measure("JM", "A1", "2021-03", Decimal("10"), user="auditor")
+    models = read_models(app)
+    try:
+        with pytest.raises(BadValue, match=r"^the progress read model holds 'abc' where a decimal belongs") as raised:
+            models.catch_up()
+        assert raised.value.projections == ("progress",)
+        lag = {row["projection"]: row["lag"] for row in models.status()}
+        assert lag == {"progress": 1, "quality": 0, "ledger": 0, "ranking": 0, "feedback": 0, "worklists": 0,
+                       "payments": 0, "computed": 0}
+        models.rebuild("progress")
+        assert {row["projection"]: row["lag"] for row in models.status()}["progress"] == 0
+    finally:
+        models.close()

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from renovation.projections import NAMES, read_models
 from tests.integration.conftest import open_app, start_compound
 
@@ -66,15 +68,18 @@ def test_a_follower_keeps_the_computed_scores_the_default_horse_race_boards_show
     assert kept == {("JM", "2021-04", "2021-04-20"), ("JM", "2021-03", "2021-04-20")}
 
 
-def test_a_follower_stopped_by_its_service_manager_stops_as_on_ctrl_c(tmp_path: Path) -> None:
-    """SIGTERM (``systemctl stop``, ``kill``) stops a follower as Ctrl-C does: it ends without an error and
-    closes the store, whose write-ahead log is not left beside it (SQLite)."""
+@pytest.mark.parametrize("seconds", [(), ("--seconds", "60")])
+def test_a_follower_stopped_by_its_service_manager_stops_as_on_ctrl_c(tmp_path: Path, seconds: tuple[str, ...]) -> None:
+    """SIGTERM (``systemctl stop``, ``kill``) stops a follower as Ctrl-C does, at once (its ``--seconds``
+    not waited out): it ends without an error and closes the store, whose write-ahead log is not left
+    beside it (SQLite)."""
     db = tmp_path / "follow.db"
     app = open_app(str(db))
     start_compound(app)
     app.close()
     follower = subprocess.Popen(
-        [sys.executable, "-c", "from renovation.cli import cli; cli()", "--db", str(db), "projections", "follow"],
+        [sys.executable, "-c", "from renovation.cli import cli; cli()", "--db", str(db), "projections", "follow",
+         *seconds],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -82,7 +87,8 @@ def test_a_follower_stopped_by_its_service_manager_stops_as_on_ctrl_c(tmp_path: 
         assert follower.stdout.readline().startswith("following ")
         assert Path(f"{db}-wal").exists()  # the store is open
         follower.send_signal(signal.SIGTERM)
-        assert follower.wait(timeout=30) == 0, follower.stdout.read()
+        assert follower.wait(timeout=20) == 0
+        assert follower.stdout.read() == ""  # nothing said of a time it did not run for
     finally:
         if follower.poll() is None:
             follower.kill()

@@ -39,3 +39,24 @@ def test_stopped_by_its_service_manager_it_leaves_the_store_as_one_file(tmp_path
         os.killpg(server.process.pid, signal.SIGTERM)
         assert server.process.wait(timeout=30) == -signal.SIGTERM, server.log()
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith("demo.db-")] == []
+
+
+def test_a_value_written_into_a_boards_table_is_a_page_saying_what_mends_it(tmp_path: Path) -> None:
+    """A value the tracker did not write (here a decimal that is not one) is not a passing fault: the page
+    says what mends it (no 'try again', no traceback), and after a rebuild the board answers again."""
+    import sqlite3
+
+    db = tmp_path / "demo.db"
+    run_cli(db, "demo", "--compounds", "2", "--until", DAY, cwd=tmp_path)
+    connection = sqlite3.connect(db)
+    with connection:
+        connection.execute("UPDATE progress_compounds SET contract_value = 'abc'")
+    connection.close()
+    with serving(db, "--today", DAY, cwd=tmp_path) as server:
+        status, headers, body = server.get("/progress")
+        assert status == 500 and "retry-after" not in headers
+        page = body.decode()
+        assert "renovation audit boards" in page and "renovation projections rebuild" in page
+        assert "Traceback" not in page and "Traceback" not in server.log()
+        run_cli(db, "projections", "rebuild", cwd=tmp_path)
+        assert server.get("/progress")[0] == 200
