@@ -164,8 +164,9 @@ def one_size(backend: str, compounds: int, postgres: str | None, runs: int, tran
 
 PLOTS = {
     "growth-times.png": ("seconds", ["build_s", "import_s", "catch_up_s", "rebuild_s"]),
-    "growth-latency.png": ("p95, ms", ["progress", "quality", "ranking", "ledger", "feedback", "finding list",
-                                        "digest", "inspection"]),
+    "growth-latency.png": ("p95, ms", ["progress", "quality", "ranking", "ranking recorded", "ranking --computed",
+                                        "ranking, a new day", "ledger", "feedback", "finding list", "digest",
+                                        "inspection"]),
     "growth-memory.png": ("peak resident MB", ["build_mb", "import_mb", "catch_up_mb", "rebuild_mb"]),
     "growth-size.png": ("database bytes per event", ["bytes_per_event"]),
 }
