@@ -93,7 +93,10 @@ def serve(session: Session, host: str, port: int) -> None:
     # work is done. Closed now: stopped by a signal, the server ends the process with it once it has shut
     # down, and a connection still open then leaves the store's write-ahead log beside it.
     session.workspace.close()
-    run(app, listening, proxy)
+    try:
+        run(app, listening, proxy)
+    except KeyboardInterrupt:  # Ctrl-C, which the server hands on once it has shut down: how it is stopped
+        return
 
 
 def _number(name: str, default: int, least: int, most: int) -> int:

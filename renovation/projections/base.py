@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from sqlalchemy import (
     Column,
@@ -68,6 +68,14 @@ def parsed_by(kind: TypeDecorator[Any], dialect: Dialect, coltype: Any,
 _LARGEST_EXPONENT = 30
 
 
+@overload
+def read_decimal(value: None) -> None: ...
+
+
+@overload
+def read_decimal(value: str | bytes) -> Decimal: ...
+
+
 def read_decimal(value: Any) -> Decimal | None:
     if value is None:
         return None
@@ -80,6 +88,14 @@ def read_decimal(value: Any) -> Decimal | None:
     return found
 
 
+@overload
+def read_date(value: None) -> None: ...
+
+
+@overload
+def read_date(value: str | bytes) -> date: ...
+
+
 def read_date(value: Any) -> date | None:
     if value is None:
         return None
@@ -90,6 +106,14 @@ def read_date(value: Any) -> date | None:
     if not FIRST_YEAR <= found.year <= LAST_YEAR:
         raise BadValue("a date", value)
     return found
+
+
+@overload
+def read_datetime(value: None) -> None: ...
+
+
+@overload
+def read_datetime(value: str | bytes) -> datetime: ...
 
 
 def read_datetime(value: Any) -> datetime | None:

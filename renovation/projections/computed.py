@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, and_, case, func, or_, select, text
 
 from renovation.domain.values import SCORE_DIMENSIONS, period_of
-from renovation.projections.base import DateText, DecimalText, Event, Handler, Projection, metadata
+from renovation.projections.base import (
+    DateText,
+    DecimalText,
+    Event,
+    Handler,
+    Projection,
+    metadata,
+    read_date,
+    read_decimal,
+)
 from renovation.projections.rows import WRITTEN_ONCE, Rows
 
 if TYPE_CHECKING:  # the formulas' module is imported when a board is asked for, not by every command
@@ -392,7 +401,8 @@ def _by_code(found: Iterable[tuple[Any, ...]], make: Any) -> dict[str, list[Any]
 
 
 def _day(text: str | None) -> date | None:
-    return None if text is None else date.fromisoformat(text)
+    """A day as the driver gives it, read as its column would (``BadValue`` if the tracker did not write it)."""
+    return read_date(text)
 
 
 #: The columns of a finding fact, in the order ``facts`` makes one of them.
@@ -427,8 +437,8 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
 
     def _finding(row: tuple[Any, ...], spans: tuple[tuple[date, date], ...] = ()) -> FindingFact:
         _code, finding_id, category, severity, raised_on, due, fixed_on, closed_on = row
-        return FindingFact(finding_id, category, severity, date.fromisoformat(raised_on), date.fromisoformat(due),
-                           _day(fixed_on), _day(closed_on), spans)
+        return FindingFact(finding_id, category, severity, read_date(raised_on), read_date(due), _day(fixed_on),
+                           _day(closed_on), spans)
 
     first, last = first_day(period), last_day(period)
 
@@ -478,7 +488,7 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
     received = where(tickets, select(tickets.c.code, tickets.c.ticket_id, tickets.c.received_on,
                                      tickets.c.resolved_on).where(tickets.c.period == period))
     by_ticket = _by_code(_driver_rows(connection, received),
-                         lambda row: TicketFact(row[1], date.fromisoformat(row[2]), _day(row[3])))
+                         lambda row: TicketFact(row[1], read_date(row[2]), _day(row[3])))
     by_entry: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
     if code is not None:  # one compound: its entries, by id
         query = select(entries.c.code, entries.c.entry_id, entries.c.value).where(
@@ -490,7 +500,7 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
     else:  # every compound: its value per period (a province's board reads no entry)
         query = select(metered.c.code, metered.c.period, metered.c.value).where(metered.c.period <= period)
         for found_code, found_period, value in _driver_rows(connection, query):
-            by_entry[found_code].append((found_period, Decimal(value)))
+            by_entry[found_code].append((found_period, read_decimal(value)))
     result: list[tuple[dict[str, Any], Facts]] = []
     ordered = sorted if code is not None else _as_read  # the ids in order where they are shown: one compound
     for row in listed:

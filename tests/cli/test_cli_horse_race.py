@@ -132,6 +132,17 @@ def test_an_empty_computed_board_says_no_compound_was_under_construction(run: Re
     assert run.ok(*TODAY, "ranking").output == "nobody has been scored yet\n"  # the bureau's recorded board
 
 
+@pytest.mark.parametrize("board", [(), ("--computed",)])
+def test_a_period_not_begun_is_refused_on_either_board(june: Renovation, board: tuple[str, ...]) -> None:
+    """Nobody can have been scored for a period that has not begun: the recorded board refuses it as the
+    computed one does (and as the web board refuses both), rather than saying nobody was scored."""
+    result = june(*TODAY, "ranking", *board, "--period", "2021-08")
+
+    assert result.exit_code == 1
+    assert result.output == "Error: period 2021-08 has not begun (current period 2021-07)\n"
+    assert june(*TODAY, "ranking", *board, "--period", "2021-07").exit_code == 0
+
+
 def test_the_constants_come_from_renovation_toml(june: Renovation, tmp_path: Path) -> None:
     config = tmp_path / "horse.toml"
     config.write_text("[horse_race]\nflag_difference = 15\n[horse_race.safety]\noverdue_day = 0.5\n",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.serve_support import run_cli, serving
 
 DAY = "2021-05-10"
@@ -23,9 +25,11 @@ def test_every_page_answers_on_a_store_without_users(tmp_path: Path) -> None:
         assert status == 404
 
 
-def test_stopped_by_its_service_manager_it_leaves_the_store_as_one_file(tmp_path: Path) -> None:
-    """SIGTERM (``systemctl stop``, ``kill``): the server shuts down and closes every connection to the
-    store before the signal ends the process, so no write-ahead log is left beside it."""
+@pytest.mark.parametrize(("stop", "ends"), [("SIGTERM", -15), ("SIGINT", 0)])
+def test_stopped_by_its_service_manager_it_leaves_the_store_as_one_file(tmp_path: Path, stop: str, ends: int) -> None:
+    """SIGTERM (``systemctl stop``, ``kill``) or Ctrl-C: the server shuts down and closes every connection
+    to the store before the process ends (by the signal; after Ctrl-C, as a server is meant to stop, with
+    no error), so no write-ahead log is left beside it."""
     import os
     import signal
 
@@ -36,8 +40,9 @@ def test_stopped_by_its_service_manager_it_leaves_the_store_as_one_file(tmp_path
         for path in ("/ranking", "/progress"):
             assert server.get(path)[0] == 200
         assert Path(f"{db}-wal").exists()  # the store is open
-        os.killpg(server.process.pid, signal.SIGTERM)
-        assert server.process.wait(timeout=30) == -signal.SIGTERM, server.log()
+        os.killpg(server.process.pid, getattr(signal, stop))
+        assert server.process.wait(timeout=30) == ends, server.log()
+        assert "Aborted" not in server.log() and "Traceback" not in server.log()
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith("demo.db-")] == []
 
 
