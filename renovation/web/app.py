@@ -406,8 +406,7 @@ def unavailable(request: Request) -> Iterator[None]:
     """A store or renovation.toml that cannot answer (the database busy or gone, the file broken while
     serving) is a 503 and one line in the log, not a traceback; a read model holding what the tracker did
     not write, a 500 saying what mends it."""
-    from renovation.projections.errors import BadValue
-    from renovation.services.errors import reportable
+    from renovation.services.errors import BadValue, reportable
 
     try:
         yield
