@@ -191,10 +191,12 @@ def plot(results: list[dict[str, Any]]) -> None:
             if not rows:
                 axis.set_visible(False)
                 continue
-            for key in keys:
+            for index, key in enumerate(keys):
                 points = [(row["compounds"], row[key]["p95_ms"] if isinstance(row[key], dict) else row[key])
                           for row in rows if key in row]
-                axis.plot([size for size, _ in points], [value for _, value in points], marker="o", label=key)
+                # past the ten colours of the cycle, another marker and line: no two lines look alike
+                axis.plot([size for size, _ in points], [value for _, value in points], marker="os"[index // 10],
+                          linestyle="-" if index < 10 else "--", label=key)
             axis.set_xscale("log")
             axis.set_yscale("log" if file != "growth-size.png" else "linear")
             axis.set_xlabel("compounds")
