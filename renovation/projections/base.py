@@ -62,8 +62,8 @@ def parsed_by(kind: TypeDecorator[Any], dialect: Dialect, coltype: Any,
 
 # The readers: a stored value no read model writes (text written into the table by hand) is a ``BadValue``,
 # one line to the user, not a traceback from deep inside a board. What they let through is what the boards'
-# arithmetic and formatting take: a decimal of at most 30 digits either side of the point (the tracker
-# records amounts up to 10^12; "1e999999999" is a decimal, and formatted it is a gigabyte), a day or time
+# arithmetic and formatting take: a finite decimal whose first digit is within 30 places of the point (the
+# tracker records amounts up to 10^12; "1e999999999" is a decimal, and formatted it is a gigabyte), a day or time
 # within the years the tracker takes (one at the calendar's edge overflows when moved to another zone).
 _LARGEST_EXPONENT = 30
 

@@ -400,11 +400,6 @@ def _by_code(found: Iterable[tuple[Any, ...]], make: Any) -> dict[str, list[Any]
     return grouped
 
 
-def _day(text: str | None) -> date | None:
-    """A day as the driver gives it, read as its column would (``BadValue`` if the tracker did not write it)."""
-    return read_date(text)
-
-
 #: The columns of a finding fact, in the order ``facts`` makes one of them.
 FINDING_COLUMNS = ("code", "finding_id", "category", "severity", "raised_on", "due", "fixed_on", "closed_on")
 
@@ -437,8 +432,10 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
 
     def _finding(row: tuple[Any, ...], spans: tuple[tuple[date, date], ...] = ()) -> FindingFact:
         _code, finding_id, category, severity, raised_on, due, fixed_on, closed_on = row
-        return FindingFact(finding_id, category, severity, read_date(raised_on), read_date(due), _day(fixed_on),
-                           _day(closed_on), spans)
+        # As the driver gives them (text), read as their columns would be: BadValue if the tracker did not
+        # write one.
+        return FindingFact(finding_id, category, severity, read_date(raised_on), read_date(due), read_date(fixed_on),
+                           read_date(closed_on), spans)
 
     first, last = first_day(period), last_day(period)
 
@@ -488,7 +485,7 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
     received = where(tickets, select(tickets.c.code, tickets.c.ticket_id, tickets.c.received_on,
                                      tickets.c.resolved_on).where(tickets.c.period == period))
     by_ticket = _by_code(_driver_rows(connection, received),
-                         lambda row: TicketFact(row[1], read_date(row[2]), _day(row[3])))
+                         lambda row: TicketFact(row[1], read_date(row[2]), read_date(row[3])))
     by_entry: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
     if code is not None:  # one compound: its entries, by id
         query = select(entries.c.code, entries.c.entry_id, entries.c.value).where(
