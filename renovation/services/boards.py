@@ -131,12 +131,24 @@ def quality(ws: Workspace, today: date, *, code: str | None, by: str, missed: bo
         return [row for row in quality_rows(connection, today, "compound", hidden, on_time_by) if row["code"] == code]
 
 
+def check_period(period: str, today: date) -> None:
+    """Refuse a period after today's: nothing of it has happened yet (on the recorded board, the computed
+    one and the report alike)."""
+    from renovation.domain.values import period_of
+
+    current = period_of(today)
+    if period > current:
+        raise errors.PeriodInFuture(period=period, current=current)
+
+
 def ranking(ws: Workspace, period: str | None, by: str, today: date,
             as_of: datetime | None = None) -> list[RankingRow]:
     from renovation.projections.ranking import ranking_rows
 
     weights = ws.config.ranking.weights.as_dict()  # a bad renovation.toml fails here, before any work
-    models, _day = models_for(ws, "ranking", today, as_of)
+    models, day = models_for(ws, "ranking", today, as_of)
+    if period is not None:
+        check_period(period, day)
     with models.engine.connect() as connection:
         return ranking_rows(connection, weights, period, by)
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from renovation.domain import errors
 from renovation.domain.horserace import Formula, components, rounded, under_construction
-from renovation.domain.values import SCORE_DIMENSIONS, normalise_code, period_of
+from renovation.domain.values import SCORE_DIMENSIONS, normalise_code
 from renovation.services import scope
-from renovation.services.boards import models_for, require_compound
+from renovation.services.boards import check_period, models_for, require_compound
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -119,13 +119,6 @@ def _keep(models: ReadModels, period: str, worked: dict[str, tuple[str, bool, tu
             keep_scores(connection, period, worked)
     except OperationalError:  # a lock not had in time: only the keeping is given up
         return
-
-
-def check_period(period: str, today: date) -> None:
-    """Refuse a period after today's: nothing of it has happened yet."""
-    current = period_of(today)
-    if period > current:
-        raise errors.PeriodInFuture(period=period, current=current)
 
 
 def computed_ranking(ws: Workspace, period: str | None, by: str, today: date, as_of: datetime | None = None,

@@ -494,7 +494,7 @@ def report_page(request: Request, ws: Workspace, who: Visitor) -> Response:
     period = views.period_of(request.query_params)
     today = site.today(ws)
     if period is not None:
-        from renovation.services.horserace import check_period
+        from renovation.services.boards import check_period
 
         check_period(period, today)  # a period not begun is refused, as the ranking refuses it
     # The report draws about a second of charts; it changes only with the log, the day and who asks (the
