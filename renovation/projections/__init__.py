@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from renovation.projections.base import Projection
-    from renovation.projections.runner import EventSource, ReadModels
+    from renovation.projections.runner import EventSource, ReadModels, Reopened
 
 NAMES = ("progress", "quality", "ledger", "ranking", "feedback", "worklists", "payments", "computed")
 
@@ -26,7 +28,9 @@ def all_projections() -> list[Projection]:
 
 
 def read_models(source: EventSource) -> ReadModels:
-    """Every read model of the store ``source`` (the application) writes to."""
+    """Every read model of the store ``source`` (the application) writes to. A large catch-up may open the
+    store again in other processes, by ``source``'s class (``RenovationApp``) from the ``--db`` value."""
     from renovation.projections.runner import ReadModels
 
-    return ReadModels(source, all_projections())
+    reopen = cast("Callable[[str], Reopened]", type(source))  # the application's class, called with a --db value
+    return ReadModels(source, all_projections(), reopen=reopen)

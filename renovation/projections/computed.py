@@ -143,6 +143,7 @@ totals = Table(  # a compound's computed scores of a period, kept for the facts,
 
 class ComputedProjection(Projection):
     name = "computed"
+    weight = 11
     version = 2  # each compound's count of events applied (computed_versions), and the scores kept by it
     tables = (compounds, inspections, findings, closed_spans, results, entries, metered, tickets, versions, totals)
     kept = (totals,)

@@ -39,6 +39,7 @@ entries = Table(
 
 class LedgerProjection(Projection):
     name = "ledger"
+    weight = 5
     tables = (items, entries)
 
     def on_BillOfQuantitiesSet(self, rows: Rows, event: Event) -> None:

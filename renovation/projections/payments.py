@@ -67,6 +67,7 @@ ZERO = Decimal("0.00")
 
 class PaymentsProjection(Projection):
     name = "payments"
+    weight = 3
     tables = (certificates, cited, payments, retention)
 
     def on_PaymentCertified(self, rows: Rows, event: Event) -> None:

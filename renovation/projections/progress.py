@@ -40,6 +40,7 @@ CENT = Decimal("0.01")
 
 class ProgressProjection(Projection):
     name = "progress"
+    weight = 2
     tables = (compounds,)
 
     def on_Registered(self, rows: Rows, event: Event) -> None:

@@ -122,6 +122,7 @@ blind_pending = Table("quality_blind_pending", metadata, *_taken_columns())
 
 class QualityProjection(Projection):
     name = "quality"
+    weight = 15
     version = 8  # the index on the first start (7: pending blind samples kept apart; 6: each day's first
     # morning start; 5: UTC times)
     tables = (compounds, morning_days, findings, open_findings, samples, blind_pending)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import queue
 import re
+import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 from uuid import UUID
@@ -41,6 +45,13 @@ BATCH = 5000
 #: refreshed at once, so the boards' queries are planned for the rows now there (autovacuum would
 #: do it too, within a minute or so).
 ANALYZE_AFTER = 50_000
+#: A catch-up of several read models this many events behind or more, on a store that takes several
+#: writers at once (PostgreSQL), is shared out among processes, a group of read models each: the database
+#: works on one process's statements while another decodes and applies its events, where one process
+#: waited for each (a province's first catch-up: benchmarks/RESULTS.md, section 14).
+SHARE_AFTER = 100_000
+#: The processes a shared catch-up runs in, at most (and no more than the machine's cores).
+WORKERS = 2
 
 #: Compound codes by aggregate id: only events of registration carry the code.
 directory = Table(
@@ -91,10 +102,30 @@ class EventSource(Protocol):
     def zone(self) -> tzinfo: ...
 
 
+class Reopened(EventSource, Protocol):
+    """The store opened again, in another process, by a ``ReadModels``'s ``reopen``."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Source:
+    """An event source as a worker of a shared catch-up reads it: the store opened again, in the time zone
+    of the read models that started the worker."""
+
+    backend: Backend
+    mapper: Mapper[Any]
+    zone: tzinfo
+
+
 class ReadModels:
     """The projections of one store."""
 
-    def __init__(self, source: EventSource, projections: Sequence[Projection], engine: Engine | None = None) -> None:
+    def __init__(self, source: EventSource, projections: Sequence[Projection], engine: Engine | None = None,
+                 reopen: Callable[[str], Reopened] | None = None) -> None:
+        #: Opens the store of a ``--db`` value again (the application's class), in a worker of a shared
+        #: catch-up; without it, every catch-up runs in this process.
+        self.reopen = reopen
         self.backend = backend = source.backend
         self.mapper = source.mapper  # decodes the stored events
         self.projections = {projection.name: projection for projection in projections}
@@ -160,15 +191,22 @@ class ReadModels:
         return sorted(found.values(), key=lambda projection: projection.key)
 
     def catch_up(self, *names: str, upto: int | None = None,
-                 progress: Callable[[str, int], None] | None = None) -> None:
+                 progress: Callable[[str, int], None] | None = None, share: bool = True) -> None:
         """Apply every event recorded so far (or up to notification ``upto``) to the named projections
         (or all), in one pass over the log: each event is read and decoded once, then applied to each
         projection that has not applied it yet. ``progress(name, events)`` hears of each batch. An
         event a projection cannot apply stops that one (``BadEvent``, raised once the others have gone
-        on as far as they can), as does a value in its tables that it did not write (``BadValue``)."""
+        on as far as they can), as does a value in its tables that it did not write (``BadValue``).
+        Far behind (``SHARE_AFTER``), on a store that takes several writers at once, the projections are
+        first caught up by processes of their own (unless not to ``share``; see ``_share``)."""
         head = self.head() if upto is None else upto
         with self.engine.connect() as connection:
-            behind = [projection for projection in self.chosen(names) if position_of(connection, projection.key) < head]
+            reached = {projection: position_of(connection, projection.key) for projection in self.chosen(names)}
+        behind = [projection for projection, position in reached.items() if position < head]
+        if share and len(behind) > 1 and self._shares(head - min(reached[projection] for projection in behind)):
+            self._share(behind, head, progress)
+            with self.engine.connect() as connection:  # what the workers did not reach is caught up here
+                behind = [projection for projection in behind if position_of(connection, projection.key) < head]
         stopped: BadEvent | BadValue | None = None
         while behind:
             try:
@@ -181,6 +219,41 @@ class ReadModels:
                 behind = [projection for projection in behind if projection.name not in error.projections]
         if stopped is not None:
             raise stopped
+
+    def _shares(self, lag: int) -> bool:
+        """Whether a catch-up ``lag`` events behind is shared out among processes."""
+        return (self.on_store and self.reopen is not None and self.backend.writers_at_once and lag >= SHARE_AFTER
+                and min(WORKERS, os.cpu_count() or 1) > 1)
+
+    def _share(self, behind: Sequence[Projection], head: int, progress: Callable[[str, int], None] | None) -> None:
+        """Catch ``behind`` up to ``head`` in processes of their own, a group of projections each (dealt
+        out by weight), ``progress`` hearing of their batches as they go. A worker stopped by anything (a
+        bad event, the database, a signal) ends without a word: the catch-up that follows in this process
+        takes each projection on from where it is, and meets and says it as a catch-up in one process does."""
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")  # not forked: this process holds connections and threads
+        reports = context.Queue()
+        workers = [context.Process(target=_catch_up_apart, daemon=True, args=(
+            self.reopen, self.backend.db, self.zone, [projection.name for projection in group], head,
+            gc.get_threshold(), reports)) for group in shares(behind, min(WORKERS, os.cpu_count() or 1))]
+        try:
+            for worker in workers:
+                worker.start()
+            while any(worker.is_alive() for worker in workers) or not reports.empty():
+                try:
+                    name, events = reports.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if progress:
+                    progress(name, events)
+        finally:
+            for worker in workers:
+                if worker.is_alive():  # this process was stopped: so is its work
+                    worker.terminate()
+                if worker.pid is not None:
+                    worker.join()
+            reports.close()
 
     def _catch_up(self, behind: Sequence[Projection], head: int,
                   progress: Callable[[str, int], None] | None) -> None:
@@ -405,8 +478,9 @@ class ReadModels:
             code = self._codes[originator] = found["code"]
         return code
 
-    def rebuild(self, *names: str, progress: Callable[[str, int], None] | None = None) -> None:
-        """Clear the named projections' tables and replay the whole log into them."""
+    def rebuild(self, *names: str, progress: Callable[[str, int], None] | None = None, share: bool = True) -> None:
+        """Clear the named projections' tables and replay the whole log into them (shared out among
+        processes as ``catch_up`` says, unless not to ``share``)."""
         chosen = self.chosen(names)
         with self.writing() as connection, connection.begin():
             for projection in chosen:  # first their positions: a catch-up under way finishes before the clearing
@@ -415,7 +489,7 @@ class ReadModels:
                 projection.clear(connection)
                 set_position(connection, projection.key, 0)
         crash_point("rebuild_cleared")
-        self.catch_up(*(projection.name for projection in chosen), progress=progress)
+        self.catch_up(*(projection.name for projection in chosen), progress=progress, share=share)
 
     def status(self) -> list[ProjectionStatus]:
         head = self.head()
@@ -425,3 +499,39 @@ class ReadModels:
             {"projection": name, "position": position, "head": head, "lag": head - min(position, head)}
             for name, position in positions.items()
         ]
+
+
+def shares(projections: Sequence[Projection], count: int) -> list[list[Projection]]:
+    """``projections`` dealt into ``count`` groups (fewer if there are fewer projections) of about equal
+    weight: the heaviest first, each to the lightest group so far."""
+    groups: list[list[Projection]] = [[] for _ in range(min(count, len(projections)))]
+    weights = [0] * len(groups)
+    for projection in sorted(projections, key=lambda found: (-found.weight, found.name)):
+        lightest = weights.index(min(weights))
+        groups[lightest].append(projection)
+        weights[lightest] += projection.weight
+    return groups
+
+
+def _catch_up_apart(reopen: Callable[[str], Reopened], db: str, zone: tzinfo, names: list[str], head: int,
+                    thresholds: tuple[int, int, int], reports: Any) -> None:
+    """A worker of a shared catch-up, in a process of its own: the named read models of the store ``db``
+    (opened by ``reopen``, read in ``zone``) caught up to ``head``, each batch's events put on ``reports``.
+    Whatever stops it ends it quietly (exit 1): the catch-up that follows in the process that started it
+    meets it again and says it (see ``ReadModels._share``)."""
+    from renovation.projections import all_projections
+
+    gc.set_threshold(*thresholds)  # as the process that started it collects
+    try:
+        source = reopen(db)
+        try:
+            models = ReadModels(_Source(source.backend, source.mapper, zone),
+                                [projection for projection in all_projections() if projection.name in names])
+            try:
+                models.catch_up(upto=head, progress=lambda name, events: reports.put((name, events)), share=False)
+            finally:
+                models.close()
+        finally:
+            source.close()
+    except (Exception, KeyboardInterrupt):  # noqa: BLE001 (said by the catch-up that follows: see above)
+        sys.exit(1)

@@ -83,6 +83,7 @@ blind_pending = Table("worklist_blind_pending", metadata, *_sample_columns())
 
 class WorklistsProjection(Projection):
     name = "worklists"
+    weight = 8
     version = 3  # indexes of the few findings and samples a list asks for (2: pending blind samples kept apart)
     tables = (contractors, findings, samples, blind_pending)
     partial_indexes = (PartialIndex("worklist_samples_pending", samples, ("code",), PENDING),

@@ -62,6 +62,9 @@ class Backend(ABC):
     marker: ClassVar[str]
     #: The events table's column of an event's position in the log (its notification id).
     position_column: ClassVar[str]
+    #: Whether several processes may write the read models at once (PostgreSQL's locks are a row's; SQLite
+    #: has one write lock for the whole store): a large catch-up is then shared out among processes.
+    writers_at_once: ClassVar[bool] = False
 
     def __init__(self, db: str, env: dict[str, str]) -> None:
         self.db = db

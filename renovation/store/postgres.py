@@ -451,6 +451,7 @@ class PostgresBackend(Backend):
     kind = "postgres"
     marker: ClassVar[str] = "%s"
     position_column: ClassVar[str] = "notification_id"
+    writers_at_once: ClassVar[bool] = True
 
     def __init__(self, db: str, env: dict[str, str]) -> None:
         super().__init__(db, env)
