@@ -235,7 +235,7 @@ class ReadModels:
         context = multiprocessing.get_context("spawn")  # not forked: this process holds connections and threads
         reports = context.Queue()
         workers = [context.Process(target=_catch_up_apart, daemon=True, args=(
-            self.reopen, self.backend.db, self.zone, [projection.name for projection in group], head,
+            self.reopen, self.backend.db, self.zone, [type(projection) for projection in group], head,
             gc.get_threshold(), reports)) for group in shares(behind, min(WORKERS, os.cpu_count() or 1))]
         try:
             for worker in workers:
@@ -513,20 +513,17 @@ def shares(projections: Sequence[Projection], count: int) -> list[list[Projectio
     return groups
 
 
-def _catch_up_apart(reopen: Callable[[str], Reopened], db: str, zone: tzinfo, names: list[str], head: int,
-                    thresholds: tuple[int, int, int], reports: Any) -> None:
-    """A worker of a shared catch-up, in a process of its own: the named read models of the store ``db``
+def _catch_up_apart(reopen: Callable[[str], Reopened], db: str, zone: tzinfo, kinds: list[type[Projection]],
+                    head: int, thresholds: tuple[int, int, int], reports: Any) -> None:
+    """A worker of a shared catch-up, in a process of its own: read models of these kinds of the store ``db``
     (opened by ``reopen``, read in ``zone``) caught up to ``head``, each batch's events put on ``reports``.
     Whatever stops it ends it quietly (exit 1): the catch-up that follows in the process that started it
     meets it again and says it (see ``ReadModels._share``)."""
-    from renovation.projections import all_projections
-
     gc.set_threshold(*thresholds)  # as the process that started it collects
     try:
         source = reopen(db)
         try:
-            models = ReadModels(_Source(source.backend, source.mapper, zone),
-                                [projection for projection in all_projections() if projection.name in names])
+            models = ReadModels(_Source(source.backend, source.mapper, zone), [kind() for kind in kinds])
             try:
                 models.catch_up(upto=head, progress=lambda name, events: reports.put((name, events)), share=False)
             finally:
