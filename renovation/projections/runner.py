@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
-import queue
 import re
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -52,6 +53,15 @@ ANALYZE_AFTER = 50_000
 SHARE_AFTER = 100_000
 #: The processes a shared catch-up runs in, at most (and no more than the machine's cores).
 WORKERS = 2
+#: The command line of a worker of a shared catch-up (``renovation.projections.worker``), after the
+#: interpreter's path: it first takes where this process finds its modules, then imports the worker's.
+WORKER = ("-c", "import json, sys; sys.path[:] = json.loads(sys.stdin.buffer.readline()); "
+                "from renovation.projections.worker import run; run()")
+#: Held while a process shares a catch-up out: another catch-up of the same process meanwhile (the web
+#: board's) is not shared too (its read models' positions wait for the first's workers anyway).
+_SHARING = threading.Lock()
+
+log = logging.getLogger(__name__)
 
 #: Compound codes by aggregate id: only events of registration carry the code.
 directory = Table(
@@ -109,13 +119,28 @@ class Reopened(EventSource, Protocol):
 
 
 @dataclass(frozen=True)
-class _Source:
+class Source:
     """An event source as a worker of a shared catch-up reads it: the store opened again, in the time zone
     of the read models that started the worker."""
 
     backend: Backend
     mapper: Mapper[Any]
     zone: tzinfo
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a worker of a shared catch-up is given (``renovation.projections.worker``): how to open the
+    store again and its ``--db`` value, the zone it is read in, the read models' classes, the head to reach,
+    and the events a batch and how Python's collector runs in the process that started it."""
+
+    reopen: Callable[[str], Reopened]
+    db: str
+    zone: tzinfo
+    kinds: list[type[Projection]]
+    head: int
+    batch: int
+    thresholds: tuple[int, int, int]
 
 
 class ReadModels:
@@ -226,34 +251,57 @@ class ReadModels:
                 and min(WORKERS, os.cpu_count() or 1) > 1)
 
     def _share(self, behind: Sequence[Projection], head: int, progress: Callable[[str, int], None] | None) -> None:
-        """Catch ``behind`` up to ``head`` in processes of their own, a group of projections each (dealt
-        out by weight), ``progress`` hearing of their batches as they go. A worker stopped by anything (a
-        bad event, the database, a signal) ends without a word: the catch-up that follows in this process
-        takes each projection on from where it is, and meets and says it as a catch-up in one process does."""
-        import multiprocessing
+        """Catch ``behind`` up to ``head`` in processes of their own (``renovation.projections.worker``), a
+        group of projections each (dealt out by weight), ``progress`` hearing of their batches as they go.
+        The workers are in a session of their own (a Ctrl-C is this process's, which then stops them) and
+        say nothing (their standard error goes nowhere). A worker stopped by anything (a bad event, the
+        database, this process gone) ends there: the catch-up that follows in this process takes each
+        projection on from where it is, and meets and says what stopped it as a catch-up in one process does."""
+        import pickle
+        import selectors
+        import subprocess
 
-        context = multiprocessing.get_context("spawn")  # not forked: this process holds connections and threads
-        reports = context.Queue()
-        workers = [context.Process(target=_catch_up_apart, daemon=True, args=(
-            self.reopen, self.backend.db, self.zone, [type(projection) for projection in group], head,
-            gc.get_threshold(), reports)) for group in shares(behind, min(WORKERS, os.cpu_count() or 1))]
+        if not _SHARING.acquire(blocking=False):
+            return
+        assert self.reopen is not None  # see _shares
+        workers: list[subprocess.Popen[bytes]] = []
         try:
-            for worker in workers:
-                worker.start()
-            while any(worker.is_alive() for worker in workers) or not reports.empty():
-                try:
-                    name, events = reports.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if progress:
-                    progress(name, events)
+            self.engine.dispose()  # this process's idle connections to the read models, while it waits
+            for group in shares(behind, min(WORKERS, os.cpu_count() or 1)):
+                task = Task(self.reopen, self.backend.db, self.zone, [type(projection) for projection in group], head,
+                            BATCH, gc.get_threshold())
+                worker = subprocess.Popen([sys.executable, *WORKER], bufsize=0,
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                          start_new_session=True)
+                workers.append(worker)
+                assert worker.stdin is not None
+                with worker.stdin:  # where this process finds its modules, then the task
+                    worker.stdin.write(json.dumps(sys.path).encode() + b"\n" + pickle.dumps(task))
+            with selectors.DefaultSelector() as selector:
+                for worker in workers:
+                    assert worker.stdout is not None
+                    selector.register(worker.stdout, selectors.EVENT_READ, [b""])
+                while selector.get_map():
+                    for key, _events in selector.select():
+                        chunk = os.read(key.fd, 65536)
+                        if not chunk:
+                            selector.unregister(key.fileobj)
+                            continue
+                        *lines, key.data[0] = (key.data[0] + chunk).split(b"\n")
+                        for line in lines:  # "name events" after each batch
+                            name, events = line.decode().split()
+                            if progress:
+                                progress(name, int(events))
         finally:
             for worker in workers:
-                if worker.is_alive():  # this process was stopped: so is its work
+                if worker.poll() is None:  # this process was stopped (a Ctrl-C): so is its work
                     worker.terminate()
-                if worker.pid is not None:
-                    worker.join()
-            reports.close()
+                if worker.wait():
+                    log.info("a worker of the shared catch-up stopped (exit %s): this process catches up the rest",
+                             worker.returncode)
+                if worker.stdout is not None:
+                    worker.stdout.close()
+            _SHARING.release()
 
     def _catch_up(self, behind: Sequence[Projection], head: int,
                   progress: Callable[[str, int], None] | None) -> None:
@@ -511,24 +559,3 @@ def shares(projections: Sequence[Projection], count: int) -> list[list[Projectio
         groups[lightest].append(projection)
         weights[lightest] += projection.weight
     return groups
-
-
-def _catch_up_apart(reopen: Callable[[str], Reopened], db: str, zone: tzinfo, kinds: list[type[Projection]],
-                    head: int, thresholds: tuple[int, int, int], reports: Any) -> None:
-    """A worker of a shared catch-up, in a process of its own: read models of these kinds of the store ``db``
-    (opened by ``reopen``, read in ``zone``) caught up to ``head``, each batch's events put on ``reports``.
-    Whatever stops it ends it quietly (exit 1): the catch-up that follows in the process that started it
-    meets it again and says it (see ``ReadModels._share``)."""
-    gc.set_threshold(*thresholds)  # as the process that started it collects
-    try:
-        source = reopen(db)
-        try:
-            models = ReadModels(_Source(source.backend, source.mapper, zone), [kind() for kind in kinds])
-            try:
-                models.catch_up(upto=head, progress=lambda name, events: reports.put((name, events)), share=False)
-            finally:
-                models.close()
-        finally:
-            source.close()
-    except (Exception, KeyboardInterrupt):  # noqa: BLE001 (said by the catch-up that follows: see above)
-        sys.exit(1)

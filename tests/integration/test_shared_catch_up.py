@@ -4,7 +4,13 @@ worker that cannot work leaving its read models to the process that started it."
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +20,8 @@ from renovation.projections import runner as runner_module
 from renovation.projections.errors import BadEvent
 from renovation.projections.runner import ReadModels, shares
 from renovation.services.application import RenovationApp
-from tests.integration.projection_support import positions, snapshot
+from tests.integration.conftest import start_compound
+from tests.integration.projection_support import at, positions, snapshot
 from tests.integration.test_catch_up_hostile import FEEDBACK, append_raw
 from tests.integration.test_projection_runner import busy_programme
 
@@ -127,6 +134,22 @@ def test_a_catch_up_not_far_behind_is_not_shared(app: RenovationApp, monkeypatch
     assert sorted(here) == sorted(models.projections)
 
 
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+def test_a_second_catch_up_of_a_process_sharing_one_out_is_not_shared_too(
+        app: RenovationApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The web board's threads: while one catch-up of the process has workers, another catches up itself."""
+    busy_programme(app)
+    monkeypatch.setattr(runner_module, "SHARE_AFTER", 1)
+    here = caught_here(monkeypatch)
+    models = read_models(app)
+    try:
+        with runner_module._SHARING:  # as another thread's shared catch-up holds it
+            models.catch_up()
+    finally:
+        models.close()
+    assert sorted(here) == sorted(models.projections)
+
+
 def test_the_read_models_are_dealt_out_by_weight() -> None:
     every = all_projections()
     groups = shares(every, 2)
@@ -135,3 +158,83 @@ def test_the_read_models_are_dealt_out_by_weight() -> None:
     assert [group[0].name for group in groups] == ["quality", "computed"]  # the heaviest first, one each
     few = [projection for projection in every if projection.name in ("ranking", "feedback")]
     assert [[projection.name for projection in group] for group in shares(few, 4)] == [["feedback"], ["ranking"]]
+
+
+#: A shared catch-up in a process of its own, a batch an event (so that it lasts): "heard" at each batch.
+CHILD = """
+import sys
+from renovation.projections import read_models, runner
+from renovation.services.application import RenovationApp
+runner.SHARE_AFTER, runner.BATCH = 1, 1
+app = RenovationApp(sys.argv[1])
+models = read_models(app)
+try:
+    models.catch_up(progress=lambda name, events: print("heard", flush=True))
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # gone meanwhile
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["kill", "term", "ctrl-c"])
+def test_the_workers_stop_when_the_process_that_started_them_is_stopped(
+        app: RenovationApp, db: str, stop: signal.Signals, tmp_path: Path) -> None:
+    """Killed, the first process leaves its workers to find their pipe closed at their next batch; a Ctrl-C
+    (to its process group, as a terminal sends it) stops them from the first process. Either way no worker
+    goes on for long, none reaches the head, and no worker says anything on the terminal. The script has no
+    ``if __name__ == "__main__"``: a worker does not run it again."""
+    start_compound(app)
+    for hour in range(60):
+        app.record_inspection("JM", "patrol", at=at("2021-03-02", f"{8 + hour // 60:02d}:{hour % 60:02d}"),
+                              user="sup")
+    script = tmp_path / "catch_up.py"
+    script.write_text(CHILD)
+    child = subprocess.Popen([sys.executable, str(script), db], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "heard\n"
+        workers = [pid for pid in children_of(child.pid) if b"projections.worker" in
+                   Path(f"/proc/{pid}/cmdline").read_bytes()]
+        assert len(workers) == 2
+        os.killpg(child.pid, stop)  # the workers are in sessions of their own: not theirs
+        output, errors = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    deadline = time.monotonic() + 30
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in workers)
+    assert errors == ""
+    if stop == signal.SIGINT:
+        assert output.endswith("interrupted\n")
+    models = read_models(app)
+    try:
+        assert models.behind() > 0  # stopped, not finished
+        models.catch_up()  # and another catch-up takes them on
+        assert models.behind() == 0
+    finally:
+        models.close()
