@@ -261,22 +261,24 @@ class ReadModels:
         import selectors
         import subprocess
 
+        assert self.reopen is not None  # see _shares
         if not _SHARING.acquire(blocking=False):
             return
-        assert self.reopen is not None  # see _shares
         workers: list[subprocess.Popen[bytes]] = []
         try:
             self.engine.dispose()  # this process's idle connections to the read models, while it waits
             for group in shares(behind, min(WORKERS, os.cpu_count() or 1)):
                 task = Task(self.reopen, self.backend.db, self.zone, [type(projection) for projection in group], head,
                             BATCH, gc.get_threshold())
-                worker = subprocess.Popen([sys.executable, *WORKER], bufsize=0,
-                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                          start_new_session=True)
-                workers.append(worker)
-                assert worker.stdin is not None
-                with worker.stdin:  # where this process finds its modules, then the task
-                    worker.stdin.write(json.dumps(sys.path).encode() + b"\n" + pickle.dumps(task))
+                try:
+                    worker = subprocess.Popen([sys.executable, *WORKER], bufsize=0, stdin=subprocess.PIPE,
+                                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+                    workers.append(worker)
+                    assert worker.stdin is not None
+                    with worker.stdin:  # where this process finds its modules, then the task
+                        worker.stdin.write(json.dumps(sys.path).encode() + b"\n" + pickle.dumps(task))
+                except OSError as error:  # not started, or ended at once: its group is caught up here
+                    log.info("a worker of the shared catch-up did not start (%s)", error)
             with selectors.DefaultSelector() as selector:
                 for worker in workers:
                     assert worker.stdout is not None
@@ -288,10 +290,10 @@ class ReadModels:
                             selector.unregister(key.fileobj)
                             continue
                         *lines, key.data[0] = (key.data[0] + chunk).split(b"\n")
-                        for line in lines:  # "name events" after each batch
-                            name, events = line.decode().split()
-                            if progress:
-                                progress(name, int(events))
+                        for line in lines:  # "name events" after each batch (nothing else is heard)
+                            said = line.decode(errors="replace").split()
+                            if progress and len(said) == 2 and said[0] in self.projections and said[1].isdigit():
+                                progress(said[0], int(said[1]))
         finally:
             for worker in workers:
                 if worker.poll() is None:  # this process was stopped (a Ctrl-C): so is its work
