@@ -82,13 +82,13 @@ def main() -> None:
     gc.set_threshold(YOUNG_OBJECTS, 10, 10)  # as every command of the CLI runs
     measured = [(db, *parts(db, args.runs)) for db in args.stores]
     print(f"fastest of {args.runs} runs, ms (µs a row of the period's board; the scan: a row of the table)")
-    print(f"{'':30}" + "".join(f"{f'{rows} rows ({table} in the table)':>30}" for _db, rows, table, _f in measured))
+    print(f"{'':30}" + "".join(f"{f'{rows} rows ({table} in the table)':>36}" for _db, rows, table, _f in measured))
     for name in measured[0][3]:
         cells = []
         for _db, rows, table, figures in measured:
             each = figures[name] / (table if name.startswith("sqlite") else rows) * 1e6
             cells.append(f"{figures[name] * 1000:10.1f} ms {each:8.2f} µs/row")
-        print(f"{name:30}" + "".join(f"{cell:>30}" for cell in cells))
+        print(f"{name:30}" + "".join(f"{cell:>36}" for cell in cells))
 
 
 if __name__ == "__main__":
