@@ -54,8 +54,9 @@ SHARE_AFTER = 100_000
 #: The processes a shared catch-up runs in, at most (and no more than the machine's cores).
 WORKERS = 2
 #: The command line of a worker of a shared catch-up (``renovation.projections.worker``), after the
-#: interpreter's path: it first takes where this process finds its modules, then imports the worker's.
-WORKER = ("-c", "import json, sys; sys.path[:] = json.loads(sys.stdin.buffer.readline()); "
+#: interpreter's path: isolated (``-I``: nothing imported from the working folder, no PYTHON* variables),
+#: it first takes where this process finds its modules, then imports the worker's.
+WORKER = ("-I", "-c", "import json, sys; sys.path[:] = json.loads(sys.stdin.buffer.readline()); "
                 "from renovation.projections.worker import run; run()")
 #: Held while a process shares a catch-up out: another catch-up of the same process meanwhile (the web
 #: board's) is not shared too (its read models' positions wait for the first's workers anyway).
@@ -253,8 +254,9 @@ class ReadModels:
     def _share(self, behind: Sequence[Projection], head: int, progress: Callable[[str, int], None] | None) -> None:
         """Catch ``behind`` up to ``head`` in processes of their own (``renovation.projections.worker``), a
         group of projections each (dealt out by weight), ``progress`` hearing of their batches as they go.
-        The workers are in a session of their own (a Ctrl-C is this process's, which then stops them) and
-        say nothing (their standard error goes nowhere). A worker stopped by anything (a bad event, the
+        The workers are in a session of their own (a Ctrl-C is this process's, which then stops them: in its
+        main thread; a catch-up in another thread, the web board's, waits for them) and say nothing (their
+        standard error goes nowhere). A worker stopped by anything (a bad event, the
         database, this process gone) ends there: the catch-up that follows in this process takes each
         projection on from where it is, and meets and says what stopped it as a catch-up in one process does."""
         import pickle

@@ -122,6 +122,45 @@ def test_a_worker_that_cannot_open_the_store_leaves_its_read_models_to_this_proc
 
 
 @pytest.mark.parametrize("db", ["postgres"], indirect=True)
+def test_a_worker_that_cannot_be_started_leaves_its_read_models_to_this_process(
+        app: RenovationApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The interpreter gone (a virtualenv made again under a long-running server, say): said in the log,
+    and the read models caught up here."""
+    busy_programme(app)
+    expected = one_process(app)
+    monkeypatch.setattr(runner_module, "SHARE_AFTER", 1)
+    monkeypatch.setattr(runner_module.sys, "executable", "/nonexistent/python")
+    here = caught_here(monkeypatch)
+    models = read_models(app)
+    try:
+        with caplog.at_level("INFO", logger="renovation.projections.runner"):
+            models.rebuild()
+        assert snapshot(models, with_directory=True) == expected
+    finally:
+        models.close()
+    assert sorted(here) == sorted(models.projections)
+    assert "did not start" in caplog.text
+
+
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+def test_a_worker_imports_nothing_from_the_working_folder(
+        app: RenovationApp, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A ``json.py`` where the command is run (a shared /tmp) is not run by the workers, which do the work."""
+    busy_programme(app)
+    (tmp_path / "json.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'a').write('ran')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runner_module, "SHARE_AFTER", 1)
+    here = caught_here(monkeypatch)
+    models = read_models(app)
+    try:
+        models.rebuild()
+    finally:
+        models.close()
+    assert not (tmp_path / "ran").exists()
+    assert here == []
+
+
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
 def test_a_catch_up_not_far_behind_is_not_shared(app: RenovationApp, monkeypatch: pytest.MonkeyPatch) -> None:
     busy_programme(app)
     here = caught_here(monkeypatch)
