@@ -214,16 +214,17 @@ except KeyboardInterrupt:
 """
 
 
-def children_of(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (from /proc)."""
+def workers_of(pid: int) -> list[int]:
+    """The workers of a shared catch-up whose parent is ``pid`` (from /proc)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes()
             except OSError:  # gone meanwhile
                 continue
-            if int(stat.rpartition(")")[2].split()[1]) == pid:
+            if int(stat.rpartition(")")[2].split()[1]) == pid and b"projections.worker" in command:
                 found.append(int(entry.name))
     return found
 
@@ -255,8 +256,7 @@ def test_the_workers_stop_when_the_process_that_started_them_is_stopped(
     try:
         assert child.stdout is not None
         assert child.stdout.readline() == "heard\n"
-        workers = [pid for pid in children_of(child.pid) if b"projections.worker" in
-                   Path(f"/proc/{pid}/cmdline").read_bytes()]
+        workers = workers_of(child.pid)
         assert len(workers) == 2
         os.killpg(child.pid, stop)  # the workers are in sessions of their own: not theirs
         output, errors = child.communicate(timeout=60)
