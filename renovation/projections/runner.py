@@ -32,6 +32,7 @@ from renovation.projections.base import (
 from renovation.projections.errors import BadEvent, BadValue, NotSetUp
 from renovation.projections.rows import Rows
 from renovation.store.faults import crash_point
+from renovation.store.transcoding import light_decoder
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import Mapper
@@ -461,14 +462,7 @@ class ReadModels:
         if self._decoder is None:
             transcoder = self.mapper.transcoder
             assert isinstance(transcoder, JSONTranscoder)  # see decode
-            names = transcoder.names
-
-            def value(found: dict[str, Any]) -> Any:
-                if len(found) == 2 and "_type_" in found and "_data_" in found:
-                    return names[found["_type_"]].decode(found["_data_"])
-                return found
-
-            self._decoder = json.JSONDecoder(object_hook=value)
+            self._decoder = light_decoder(transcoder)
         return self._decoder
 
     def _run(self, rows: Rows, projection: Projection, event: Event, position: int) -> None:

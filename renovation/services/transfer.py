@@ -15,16 +15,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import dataclasses
 import functools
+import gc
 import hashlib
 import itertools
 import json
+import logging
 import os
 import pickle
+import queue
 import re
 import sqlite3
+import sys
 import tempfile
+import threading
 import types
 import typing
 from collections import OrderedDict
@@ -35,7 +41,7 @@ from pathlib import Path
 from typing import IO, Any
 from uuid import UUID, uuid5
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import JSONTranscoder, StoredEvent
 from eventsourcing.utils import get_topic
 
 from renovation.domain import rules
@@ -52,10 +58,14 @@ from renovation.store import photos as photo_store
 from renovation.store.faults import crash_point
 from renovation.store.photos import Photo
 from renovation.store.timeorder import RecordedOutOfOrder
+from renovation.store.transcoding import light_decoder
 
 BATCH = 5000
+log = logging.getLogger(__name__)
 #: The key of a photo's line in an export.
 PHOTO_KEY = "photo"
+#: How a photo's line begins.
+PHOTO_LINE = b'{"' + PHOTO_KEY.encode() + b'"'
 #: Photo bytes an import holds before it writes them (in its transaction, with the next events).
 PHOTO_BUFFER = 50_000_000
 #: The namespace of the command ids made for a copy's events that have none (``Importer.to_rebase``).
@@ -73,6 +83,14 @@ RESIDENT_COMPOUNDS = 4000
 
 class BadImport(ValueError):
     """The file cannot be imported; the message names the line."""
+
+
+class Unshared(Exception):
+    """A shared import's worker could not check its lines: the import is made again in one process."""
+
+
+class Refused(BadImport):
+    """A line whose command's rules refuse it, or record otherwise."""
 
 
 #: The first line of an export: what the events' store was (its time zone, in which their days are
@@ -205,8 +223,13 @@ class Importer:
         self.rebase = rebase
         self.batch = import_batch_size() if batch is None else batch
         self.transcoder: Any = app.mapper.transcoder
+        if not isinstance(self.transcoder, JSONTranscoder):  # a file's lines are JSON: see export_events
+            raise TypeError("an import reads its lines with the JSON transcoding")
+        self.decoder = light_decoder(self.transcoder)
         self.classes = _event_classes()
-        self.fields: dict[str, dict[str, object]] = {}
+        self.shapes: dict[type, _Shape] = {}
+        #: Each compound's id, read once from its canonical spelling (one object for every line of it).
+        self.ids: dict[str, UUID] = {}
         self.known: dict[UUID, int] = {}  # the last version of each compound seen (~200 bytes each)
         self.seen: dict[UUID, int] = {}  # the version of the file's last line of each compound
         #: Per compound, the first version this import adds and an 8-byte digest of each event it adds
@@ -232,12 +255,20 @@ class Importer:
         self.photos: list[Photo] = []
         self.photo_names: set[str] = set()
         self.photo_limit = photo_limit
-        #: Whether a wall-clock minute with its offset is the store's zone's (asked once a minute).
-        self.in_zone: dict[tuple[Any, ...], bool] = {}
         self.zone_before: tuple[str | None, Any, str | None] | None = None
         #: No event is recorded after this (the clock's now, and an hour for another machine's clock):
         #: one event from the future would hold every later recording time up to it.
         self.horizon = app.clock() + FUTURE_TOLERANCE
+        #: Whether this importer checks that recording times follow the file (unless its lines are shared
+        #: out: the importing process checks it, of each line in turn); the last event replayed's time, and
+        #: whether it has a command id.
+        self.in_order = True
+        self.recorded: tuple[datetime, bool] | None = None
+        #: Worker processes that check the file's lines (``Shared``), if more than one; in a worker: its
+        #: number and how many there are (the compounds whose id's ``int % count`` is its number are its).
+        self.workers = 0
+        self.share: tuple[int, int] | None = None
+        self.uuids: dict[bytes, UUID] = {}  # the compounds of the workers' lines, by their ids' bytes
 
     def run(self, path: Path, progress: Callable[[int], None] | None = None) -> None:
         remove_stale_spills()
@@ -266,18 +297,22 @@ class Importer:
         first = next(lines, None)
         if first is not None and self.header(*first):
             first = None
+        with contextlib.ExitStack() as stack:
+            events = (stack.enter_context(Shared(self, itertools.chain([first] if first else [], lines), self.workers))
+                      if self.workers > 1 else self.parsed(itertools.chain([first] if first else [], lines)))
+            self.store(events, size, progress)
+
+    def store(self, events: Iterable[tuple[int, StoredEvent | None]], size: int,
+              progress: Callable[[int], None] | None) -> None:
+        """Store the file's events (and photos) in batches of ``size``, in one transaction."""
         with self.app.backend.appending(zone=self.new_zone) as write:  # one transaction: all or nothing
             batch: list[StoredEvent] = []
-            for number, raw in itertools.chain([first] if first else [], lines):
-                if raw.startswith(b'{"' + PHOTO_KEY.encode() + b'"'):
-                    self.photo(number, raw)
-                    if sum(photo.size for photo in self.photos) > PHOTO_BUFFER:
-                        write([], self.photos)
-                        self.photos = []
-                    continue
-                stored = self.parse(number, raw)
+            for number, stored in events:
                 if stored is not None:
                     batch.append(stored)
+                elif sum(photo.size for photo in self.photos) > PHOTO_BUFFER:
+                    write([], self.photos)
+                    self.photos = []
                 if len(batch) >= size:
                     write(batch, self.photos)
                     self.photos = []
@@ -298,6 +333,62 @@ class Importer:
                     raise BadImport(str(error)) from None
                 write([self.app.mapper.to_stored_event(event) for event in reapplied])
                 crash_point("import_batch")
+
+    def check(self, number: int, raw: bytes) -> Checked:
+        """What ``parse`` finds of a line, in a worker of a shared import (``Shared``): all but the checks of
+        each line in turn, that the importing process makes (the photos it names, its recording time)."""
+        assert self.share is not None
+        try:
+            originator, version, topic, cls, state = self.read(number, raw)
+        except BadImport as error:
+            return Checked(number, READ, str(error))
+        if originator.int % self.share[1] != self.share[0]:
+            return Checked(number, ELSEWHERE, "a line of another worker's compound")
+        photos = tuple(state.get("photos") or ())
+        self.recorded = None
+        try:
+            stored = self.add(number, originator, version, topic, cls, state)
+        except Refused as error:
+            return Checked(number, RULES, str(error), photos, cls.__name__, self.recorded)
+        except BadImport as error:
+            return Checked(number, ADDED, str(error), photos)
+        return Checked(number, None, None, photos, cls.__name__, self.recorded, None if stored is None else (
+            originator.bytes, version, topic, stored.state))
+
+    def merge(self, checked: Checked) -> StoredEvent | None:
+        """A line a worker checked, through the checks the importing process makes of each line in turn,
+        in the order ``parse`` makes them."""
+        self.lines += 1
+        if checked.stage == READ:
+            raise BadImport(checked.problem)
+        if checked.stage == ELSEWHERE:
+            raise Unshared(f"line {checked.number}: {checked.problem}")
+        problem = self.missing_photo(checked.photos)
+        if problem:
+            raise BadImport(f"line {checked.number}: {problem}")
+        if checked.stage == ADDED:
+            raise BadImport(checked.problem)
+        if checked.recorded is not None:
+            self.follows(checked.number, checked.name, *checked.recorded)
+        if checked.stage == RULES:
+            raise BadImport(checked.problem)
+        if checked.stored is None:
+            return None
+        key, version, topic, state = checked.stored
+        originator = self.uuids.get(key)
+        if originator is None:
+            originator = self.uuids[key] = UUID(bytes=key)
+        return StoredEvent(originator_id=originator, originator_version=version, topic=topic, state=state)
+
+    def parsed(self, lines: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, StoredEvent | None]]:
+        """Each line's number and what it adds to the store (None for a photo's line, or an event stored
+        already)."""
+        for number, raw in lines:
+            if raw.startswith(PHOTO_LINE):
+                self.photo(number, raw)
+                yield number, None
+            else:
+                yield number, self.parse(number, raw)
 
     def header(self, number: int, raw: bytes) -> bool:
         """Whether the line is an export's header; if it is, check that the file's store and this one
@@ -363,10 +454,19 @@ class Importer:
     def parse(self, number: int, raw: bytes) -> StoredEvent | None:
         """The line as a stored event, None if the store has it already; BadImport if it is bad."""
         self.lines += 1
+        originator, version, topic, cls, state = self.read(number, raw)
+        problem = self.missing_photo(state.get("photos") or ())
+        if problem:
+            raise BadImport(f"line {number}: {problem}")
+        return self.add(number, originator, version, topic, cls, state)
+
+    def read(self, number: int, raw: bytes) -> tuple[UUID, int, str, type, dict[str, Any]]:
+        """A line's compound, version, topic, event class and state, checked by themselves (their shape,
+        their types, their times' zone); BadImport if the line is bad."""
         if len(raw) > MAX_LINE:
             raise BadImport(f"line {number}: longer than {MAX_LINE} bytes")
         try:
-            line = self.transcoder.decode(raw)
+            line = self.decoder.decode(raw.decode("utf8"))
         except UnicodeDecodeError:
             raise BadImport(f"line {number}: not UTF-8") from None
         except ValueError as error:  # JSONDecodeError, or a value its transcoding refuses
@@ -376,12 +476,9 @@ class Importer:
         except (TypeError, KeyError, ArithmeticError, AssertionError) as error:  # eventsourcing asserts types
             detail = " ".join(str(error).split())[:120] or type(error).__name__
             raise BadImport(f"line {number}: a value does not decode ({detail})") from None
-        if not isinstance(line, dict) or set(line) != {"originator_id", "originator_version", "topic", "state"}:
+        if not isinstance(line, dict) or line.keys() != _LINE_KEYS:
             raise BadImport(f"line {number}: expected an object with originator_id, originator_version, topic, state")
-        try:
-            originator = UUID(str(line["originator_id"]))
-        except ValueError:
-            raise BadImport(f"line {number}: originator_id is not a UUID") from None
+        originator = self.originator(number, line["originator_id"])
         version = line["originator_version"]
         if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= 10**9:
             raise BadImport(f"line {number}: originator_version is not a positive integer")
@@ -395,9 +492,17 @@ class Importer:
         problem = self.check_state(cls, state)
         if problem:
             raise BadImport(f"line {number}: not a valid {cls.__name__}: {problem}")
-        problem = self.off_zone(state) or self.missing_photo(state)
+        # Checked as its class is now (not upcast), the state holds times in its shape's time fields only.
+        now = state.get("class_version", 1) == getattr(cls, "class_version", 1)
+        problem = self.off_zone(state, self.shape(cls).times if now else None)
         if problem:
             raise BadImport(f"line {number}: {problem}")
+        return originator, version, topic, cls, state
+
+    def add(self, number: int, originator: UUID, version: int, topic: str, cls: type,
+            state: dict[str, Any]) -> StoredEvent | None:
+        """A line read (``read``) as a stored event, checked against the store and the file's lines before
+        it (its compound's versions and commands, its command's rules); None if the store has it already."""
         if state["timestamp"] > self.horizon:
             raise BadImport(f"line {number}: recorded at {state['timestamp'].isoformat()}, in the future "
                             f"(this clock says {(self.horizon - FUTURE_TOLERANCE).isoformat(timespec='seconds')})")
@@ -442,6 +547,19 @@ class Importer:
         _first, digests = self.digests.setdefault(originator, (version, bytearray()))
         digests += _digest(topic, encoded if _plain(state) else self.transcoder.encode(_spelled(state)))
         return StoredEvent(originator_id=originator, originator_version=version, topic=topic, state=encoded)
+
+    def originator(self, number: int, given: object) -> UUID:
+        """A line's compound id: one object for every line that spells it canonically."""
+        found = self.ids.get(given) if type(given) is str else None
+        if found is not None:
+            return found
+        try:
+            originator = UUID(str(given))
+        except ValueError:
+            raise BadImport(f"line {number}: originator_id is not a UUID") from None
+        if given == str(originator):  # at most one entry a compound, however a file spells its ids
+            self.ids[given] = originator
+        return originator
 
     def differs(self, originator: UUID, version: int, topic: str, state: dict[str, Any]) -> str | None:
         """Where a line whose compound and version the store (or this file, earlier) holds already
@@ -563,35 +681,39 @@ class Importer:
             compound = self.app.load(originator)[0]
         event = self.event_object(cls, state, originator, version)
         name = cls.__name__
-        # In log order since commands have ids (renovation.store.timeorder); events written before
-        # (without one) kept the times they were given, some out of order among themselves: taken as
-        # recorded, but never before what the store held before this import, nor before an event
-        # with a command id (the next command's time is checked against the last event stored).
-        latest = self.latest if event.command_id is not None else self.legacy_floor
-        if latest is not None and event.timestamp < latest:
-            raise BadImport(f"line {number}: {name} is recorded at {event.timestamp.isoformat()}, before the "
-                            f"latest event before it ({latest.isoformat()}); recording times follow the log "
-                            "(import --rebase records such work anew)")
-        if self.latest is None or event.timestamp > self.latest:
-            self.latest = event.timestamp
-        if event.command_id is not None:
-            self.legacy_floor = self.latest
+        self.recorded = (event.timestamp, event.command_id is not None)
+        if self.in_order:
+            self.follows(number, name, *self.recorded)
         try:
             if not self.app.access.open:
                 self.app.access.check(event.user, ACTIONS[cls], compound.contractor if compound else None)
             compound, _recorded = rerun(compound, event)
         except DomainError as error:
-            raise BadImport(f"line {number}: {name} refused by the rules: {error.render('en')}") from None
+            raise Refused(f"line {number}: {name} refused by the rules: {error.render('en')}") from None
         except DoesNotFollow as error:
-            raise BadImport(f"line {number}: {name} does not follow from its command: {error}") from None
+            raise Refused(f"line {number}: {name} does not follow from its command: {error}") from None
         self.compounds.put(originator, compound)
+
+    def follows(self, number: int, name: str, timestamp: datetime, commanded: bool) -> None:
+        """Refuse an event recorded before the latest before it. In log order since commands have ids
+        (renovation.store.timeorder); events written before (without one) kept the times they were given,
+        some out of order among themselves: taken as recorded, but never before what the store held
+        before this import, nor before an event with a command id (the next command's time is checked
+        against the last event stored)."""
+        latest = self.latest if commanded else self.legacy_floor
+        if latest is not None and timestamp < latest:
+            raise BadImport(f"line {number}: {name} is recorded at {timestamp.isoformat()}, before the "
+                            f"latest event before it ({latest.isoformat()}); recording times follow the log "
+                            "(import --rebase records such work anew)")
+        if self.latest is None or timestamp > self.latest:
+            self.latest = timestamp
+        if commanded:
+            self.legacy_floor = self.latest
 
     def check_state(self, cls: type, state: dict[str, Any]) -> str | None:
         """What is wrong with the state, read as the application would read it (older versions of
         the event upcast first); None if nothing. The state itself is stored as written."""
-        expected = self.fields.get(cls.__name__)
-        if expected is None:
-            expected = self.fields[cls.__name__] = _field_types(cls)
+        shape = self.shape(cls)
         written = state.get("class_version", 1)
         current = getattr(cls, "class_version", 1)
         if type(written) is not int or not 1 <= written <= current:
@@ -611,35 +733,40 @@ class Importer:
             field = REQUIRED_SINCE[cls.__name__][0]
             if state.get(field) is None:
                 return f"{field} is empty (every command since class_version {written} records it)"
-        missing = set(expected) - set(state) - OPTIONAL_FIELDS
-        if missing or set(state) - set(expected):
-            return f"fields {sorted(missing | (set(state) - set(expected)))} do not match"
-        for name, hint in expected.items():
-            if name in state and not _checker(hint)(state[name]):
+        keys = state.keys()
+        if keys != shape.keys:
+            missing = shape.keys - keys - OPTIONAL_FIELDS
+            if missing or keys - shape.keys:
+                return f"fields {sorted(missing | (keys - shape.keys))} do not match"
+        for name, check in shape.checks:
+            value = state.get(name, _ABSENT)
+            if value is not _ABSENT and not check(value):
                 return f"{name} is not of its type, or out of range"
         return None
 
-    def missing_photo(self, state: dict[str, Any]) -> str | None:
+    def shape(self, cls: type) -> _Shape:
+        found = self.shapes.get(cls)
+        if found is None:
+            found = self.shapes[cls] = _shape(cls)
+        return found
+
+    def missing_photo(self, names: Iterable[str]) -> str | None:
         """A photo the event names that neither the file (before it) nor the store holds."""
-        for name in state.get("photos") or ():
+        for name in names:
             if name not in self.photo_names and not photo_store.has(self.app.backend, name):
                 return f"photo {str(name)[:12]} is neither in the file (before this line) nor in the store"
         return None
 
-    def off_zone(self, state: dict[str, Any]) -> str | None:
+    def off_zone(self, state: dict[str, Any], names: Iterable[str] | None = None) -> str | None:
         """A time of the event that is not in the store's zone (every time a command records is: a
-        day, a morning round's hour, are the store's), if there is one and the store keeps a zone."""
+        day, a morning round's hour, are the store's), if there is one and the store keeps a zone;
+        ``names``: the only fields that may hold times (all, if not given)."""
         if self.app.zone_name is None:
             return None
         zone = self.app.zone
-        for key, value in state.items():
+        for key, value in (state.items() if names is None else ((key, state.get(key)) for key in names)):
             for when in _times(value):
-                offset = when.utcoffset()
-                minute = (when.year, when.month, when.day, when.hour, when.minute, offset)  # offsets change
-                in_zone = self.in_zone.get(minute)                                        # on a whole minute
-                if in_zone is None:
-                    in_zone = self.in_zone[minute] = offset == when.astimezone(zone).utcoffset()
-                if not in_zone:
+                if when.utcoffset() != when.astimezone(zone).utcoffset():
                     return (f"{key} {when.isoformat()} is not in the store's time zone {self.app.zone_name} (every "
                             "time is recorded in it)")
         return None
@@ -647,6 +774,208 @@ class Importer:
     def stored_version(self, originator: UUID) -> int:
         found = self.app.recorder.select_events(originator, desc=True, limit=1)
         return found[0].originator_version if found else 0
+
+
+#: Where the first problem of a line a worker checked was found: reading it by itself, in another
+#: worker's compound, adding it (before its recording time is checked), or replaying its command (after).
+READ, ELSEWHERE, ADDED, RULES = 1, 2, 3, 4
+
+
+class Checked(typing.NamedTuple):
+    """What a worker of a shared import found of a line (``Importer.check``)."""
+
+    number: int
+    stage: int | None  # None: no problem
+    problem: str | None = None
+    photos: tuple[str, ...] = ()
+    name: str = ""  # the event's class
+    recorded: tuple[datetime, bool] | None = None  # its recording time, and whether it has a command id
+    #: The stored event's compound (its id's bytes), version, topic and state; None: the store has it already.
+    stored: tuple[bytes, int, str, bytes] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Share:
+    """A worker's task (``renovation.services.import_worker``): the store to open, by the application's
+    class, with its access rules; which compounds are the worker's; what it may keep in memory."""
+
+    reopen: Callable[..., RenovationApp]
+    db: str
+    access: Any
+    index: int
+    count: int
+    resident: int
+    thresholds: tuple[int, ...]
+
+
+#: Lines a shared import sends to its workers at a time; such groups sent ahead of the one being stored.
+CHUNK = 1000
+AHEAD = 8
+#: How long a shared import waits for a worker's next group of lines before it imports in one process.
+WORKER_SILENCE = 600.0
+#: The command line of an import's worker, after the interpreter's path (as ``runner.WORKER``).
+IMPORT_WORKER = ("-I", "-c", "import json, sys; sys.path[:] = json.loads(sys.stdin.buffer.readline()); "
+                             "from renovation.services.import_worker import run; run()")
+
+
+class Shared:
+    """The lines of a file checked by worker processes, a share of the compounds each (``Importer.check``),
+    and through the checks of each line in turn here (``Importer.merge``): as a context, the lines'
+    numbers and what they add to the store, in the file's order, as ``Importer.parsed`` gives them.
+
+    A thread sends the workers the file's lines, a group of ``CHUNK`` at a time, each line to the worker
+    of its compound; a thread for each worker reads what it found. A worker that stops or cannot start, or
+    finds a line of another's compound (a line that spells its compound otherwise), raises ``Unshared``:
+    nothing is stored, and the file is imported again in this process."""
+
+    def __init__(self, importer: Importer, lines: Iterator[tuple[int, bytes]], count: int) -> None:
+        self.importer = importer
+        self.lines = lines
+        self.count = count
+        self.processes: list[Any] = []
+        self.found: list[queue.Queue[Any]] = [queue.Queue() for _ in range(count)]
+        self.order: queue.Queue[Any] = queue.Queue(maxsize=AHEAD)
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.routes: dict[bytes, int] = {}
+
+    def __enter__(self) -> Iterator[tuple[int, StoredEvent | None]]:
+        import subprocess
+
+        app = self.importer.app
+        share = functools.partial(Share, type(app), app.backend.db, app.access, count=self.count,
+                                  resident=self.importer.compounds.resident, thresholds=gc.get_threshold())
+        try:
+            for index in range(self.count):
+                worker = subprocess.Popen([sys.executable, *IMPORT_WORKER], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+                self.processes.append(worker)
+                assert worker.stdin is not None
+                worker.stdin.write(json.dumps(sys.path).encode() + b"\n")
+                pickle.dump(share(index=index), worker.stdin)
+                pickle.dump(((app.zone_name, app.zone, app.zone_problem), self.importer.horizon), worker.stdin)
+                worker.stdin.flush()
+        except (OSError, ValueError, pickle.PicklingError) as error:
+            self.__exit__(None, None, None)
+            raise Unshared(f"a worker did not start ({error})") from None
+        for index, worker in enumerate(self.processes):
+            self.threads.append(threading.Thread(target=self.hear, args=(index, worker.stdout), daemon=True))
+        self.threads.append(threading.Thread(target=self.send, daemon=True))
+        for thread in self.threads:
+            thread.start()
+        return self.merged()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for worker in self.processes:
+            if worker.poll() is None:
+                worker.kill()  # it only reads the store
+        for worker in self.processes:
+            worker.wait()
+            for pipe in (worker.stdin, worker.stdout):
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+    def route(self, raw: bytes) -> int:
+        """The worker of a line's compound (read from the line's start as an export writes it, else from
+        the whole line); any worker for a line without one (which it refuses)."""
+        if raw[:18] == b'{"originator_id":"' and raw[54:55] == b'"':
+            key = raw[18:54]
+            found = self.routes.get(key)
+            if found is None:
+                try:
+                    found = UUID(key.decode()).int % self.count
+                except ValueError:
+                    return 0
+                self.routes[key] = found
+            return found
+        try:
+            return UUID(str(self.importer.decoder.decode(raw.decode("utf8"))["originator_id"])).int % self.count
+        except (ValueError, TypeError, LookupError, ArithmeticError, AssertionError, RecursionError):
+            return 0
+
+    def send(self) -> None:
+        """The file's lines to the workers, a group at a time, each group's order then to ``merged``."""
+        try:
+            number = 0
+            while not self.stop.is_set():
+                group = list(itertools.islice(self.lines, CHUNK))
+                if not group:
+                    break
+                number += 1
+                order: list[tuple[int, bytes, int]] = []
+                parts: list[list[tuple[int, bytes]]] = [[] for _ in range(self.count)]
+                for line, raw in group:
+                    if raw.startswith(PHOTO_LINE):
+                        order.append((line, raw, -1))
+                    else:
+                        index = self.route(raw)
+                        parts[index].append((line, raw))
+                        order.append((line, b"", index))
+                for index, part in enumerate(parts):
+                    if part:
+                        stdin = self.processes[index].stdin
+                        pickle.dump((number, part), stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                        stdin.flush()
+                self.put((number, order))
+            for worker in self.processes:
+                pickle.dump(None, worker.stdin)
+                worker.stdin.close()
+            self.put(None)
+        except OSError:  # a worker gone: what it found last says why, or merged finds it gone
+            self.put(Unshared("a worker stopped"))
+        except BaseException as error:  # noqa: BLE001 (said by the importing thread: BadImport for the file)
+            self.put(error)
+
+    def put(self, item: object) -> None:
+        while not self.stop.is_set():
+            try:
+                self.order.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def hear(self, index: int, out: IO[bytes]) -> None:
+        """What a worker found, a group at a time; None once it ends."""
+        try:
+            while True:
+                self.found[index].put(pickle.load(out))
+        except BaseException:  # noqa: BLE001 (an end: merged then imports in one process)
+            self.found[index].put(None)
+
+    def merged(self) -> Iterator[tuple[int, StoredEvent | None]]:
+        importer = self.importer
+        while True:
+            try:
+                item = self.order.get(timeout=WORKER_SILENCE)
+            except queue.Empty:
+                raise Unshared("no line read in time") from None
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            number, order = item
+            heard: dict[int, Iterator[tuple[Any, ...]]] = {}
+            for line, raw, index in order:
+                if index < 0:
+                    importer.photo(line, raw)
+                    yield line, None
+                    continue
+                checked = heard.get(index)
+                if checked is None:
+                    try:
+                        found = self.found[index].get(timeout=WORKER_SILENCE)
+                    except queue.Empty:
+                        found = None
+                    if found is None or found[0] != number:
+                        raise Unshared("a worker stopped")
+                    checked = heard[index] = iter(found[1])
+                result = next(checked, None)
+                if result is None or result[0] != line:
+                    raise Unshared("a worker stopped")
+                yield line, importer.merge(Checked(*result))
 
 
 def import_batch_size() -> int:
@@ -672,14 +1001,45 @@ def _positive_setting(name: str, default: int) -> int:
 
 def import_file(app: RenovationApp, path: Path, progress: Callable[[int], None] | None = None, *,
                 batch: int | None = None, resident: int | None = None,
-                rebase: Rebase | None = None, photo_limit: int = 10_000_000) -> tuple[int, int]:
+                rebase: Rebase | None = None, photo_limit: int = 10_000_000,
+                workers: int | None = None) -> tuple[int, int]:
     """Import the file; returns (lines read, events added as they are). ``batch`` and ``resident``
     default to the environment's settings (:func:`import_batch_size`, :func:`resident_compounds`);
     with ``rebase`` (``import --rebase``), what cannot be added as it is is re-applied
-    (``renovation.services.rebase``), and ``rebase`` tells what came of it."""
+    (``renovation.services.rebase``), and ``rebase`` tells what came of it. ``workers``: processes that
+    check the lines (``Shared``; default :func:`import_workers`), none with ``rebase``."""
     importer = Importer(app, batch=batch, resident=resident, rebase=rebase, photo_limit=photo_limit)
-    importer.run(path, progress)
+    if rebase is None:
+        importer.workers = import_workers(path) if workers is None else workers
+    try:
+        importer.run(path, progress)
+    except Unshared as error:
+        log.info("the import is made again in one process: %s", error)
+        importer = Importer(app, batch=batch, resident=resident, rebase=rebase, photo_limit=photo_limit)
+        importer.run(path, progress)
     return importer.lines, importer.added
+
+
+#: A file this large or larger (bytes) is checked by workers (``Shared``): below it, starting them costs
+#: more than they save.
+SHARE_FROM = 5_000_000
+#: The workers of a shared import, at most (and no more than the machine's cores).
+IMPORT_WORKERS = 2
+
+
+def import_workers(path: Path) -> int:
+    """The workers that check the file's lines: ``RENOVATION_IMPORT_WORKERS`` if set (0: none), else
+    ``IMPORT_WORKERS`` for a file of ``SHARE_FROM`` bytes or more on a machine of several cores."""
+    raw = os.environ.get("RENOVATION_IMPORT_WORKERS", "").strip()
+    if raw:
+        if not raw.isdigit() or int(raw) > 64:
+            raise ValueError(f"RENOVATION_IMPORT_WORKERS={raw!r}: expected a number of processes, 0 to 64")
+        return int(raw)
+    try:
+        large = path.stat().st_size >= SHARE_FROM
+    except OSError:
+        return 0  # said as the file is read
+    return min(IMPORT_WORKERS, os.cpu_count() or 1) if large else 0
 
 
 #: The command id in a stored event's state as the application writes it.
@@ -695,7 +1055,7 @@ def _times(value: object) -> Iterator[datetime]:
     elif isinstance(value, (list, tuple)):
         for item in value:
             if dataclasses.is_dataclass(item) and not isinstance(item, type):
-                fields: Iterable[object] = (getattr(item, field.name) for field in dataclasses.fields(item))
+                fields: Iterable[object] = (getattr(item, name) for name in _value_fields(type(item)))
             else:
                 fields = item.values() if isinstance(item, dict) else ()
             yield from (field for field in fields if isinstance(field, datetime))
@@ -740,6 +1100,43 @@ def _event_classes() -> dict[str, type]:
     }
 
 
+class _Shape(typing.NamedTuple):
+    """What the stored state of an event class holds, and how each value is checked."""
+
+    fields: dict[str, object]  # each field's type
+    keys: frozenset[str]
+    checks: tuple[tuple[str, Callable[[object], bool]], ...]  # in the fields' order
+    times: tuple[str, ...]  # the fields a date-time may be in (see ``_times``)
+
+
+def _shape(cls: type) -> _Shape:
+    fields = _field_types(cls)
+    return _Shape(fields, frozenset(fields), tuple((name, _checker(hint)) for name, hint in fields.items()),
+                  tuple(name for name, hint in fields.items() if _holds_time(hint)))
+
+
+#: The keys of an event's line.
+_LINE_KEYS = frozenset({"originator_id", "originator_version", "topic", "state"})
+#: A field a state does not have.
+_ABSENT = object()
+#: The types of values that are never a date-time, nor hold one.
+_TIMELESS: tuple[object, ...] = (str, int, bool, Decimal, date, type(None))
+
+
+def _holds_time(hint: Any) -> bool:
+    """Whether a value of the type ``hint`` may be, or hold where ``_times`` looks, a date-time (when in
+    doubt, it may)."""
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        return any(_holds_time(option) for option in typing.get_args(hint))
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if isinstance(item, type) and dataclasses.is_dataclass(item):
+            return any(_holds_time(kind) for kind in _value_fields(item).values())
+        return item not in _TIMELESS
+    return hint not in _TIMELESS
+
+
 def _field_types(cls: type) -> dict[str, object]:
     """The stored fields of an event class and their types (the store sets the id and version)."""
     from datetime import datetime
@@ -764,12 +1161,16 @@ def _checker(hint: Any) -> Callable[[object], bool]:
     """A function telling whether a value is of the type ``hint``, built once per type."""
     origin = typing.get_origin(hint)
     if origin in (types.UnionType, typing.Union):
+        options = [_checker(option) for option in typing.get_args(hint) if option is not type(None)]
+        if len(options) == 1 and type(None) in typing.get_args(hint):  # an optional value
+            (check,) = options
+            return lambda value: value is None or check(value)
         options = [_checker(option) for option in typing.get_args(hint)]
         return lambda value: any(check(value) for check in options)
     if origin is list:
         (item,) = typing.get_args(hint)
         check_item = _checker(item)
-        return lambda value: isinstance(value, list) and all(check_item(element) for element in value)
+        return lambda value: isinstance(value, list) and all(map(check_item, value))
     if hint is type(None):
         return lambda value: value is None
     if hint is int:
@@ -779,7 +1180,8 @@ def _checker(hint: Any) -> Callable[[object], bool]:
     if hint is str:
         return _plain_text
     if hint is datetime:
-        return lambda value: type(value) is datetime and value.utcoffset() is not None and _in_years(value)
+        return lambda value: (type(value) is datetime and value.utcoffset() is not None
+                              and FIRST_YEAR <= value.year <= LAST_YEAR)
     if hint is date:  # not a datetime: the two do not compare
         return lambda value: type(value) is date and _in_years(value)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
@@ -803,6 +1205,8 @@ MAX_VALUE = Decimal(10) ** 24 - Decimal("0.0001")
 
 
 def _plain_text(value: object) -> bool:
+    if type(value) is str and value.isprintable() and len(value) <= rules.LONG_TEXT:
+        return not value.isspace() and value != ""  # what check_text asks of such a text
     try:
         rules.check_text("text", value, max_length=rules.LONG_TEXT)  # type: ignore[arg-type]
     except InvalidValue:
