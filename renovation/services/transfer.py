@@ -1039,7 +1039,8 @@ def import_workers(path: Path) -> int:
         large = path.stat().st_size >= SHARE_FROM
     except OSError:
         return 0  # said as the file is read
-    return min(IMPORT_WORKERS, os.cpu_count() or 1) if large else 0
+    workers = min(IMPORT_WORKERS, os.cpu_count() or 1) if large else 0
+    return workers if workers > 1 else 0
 
 
 #: The command id in a stored event's state as the application writes it.
