@@ -73,7 +73,8 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[
         drop_schema(schema)
 
 
-def imported(db: str, file: Path, workers: int, now: datetime | None = None) -> tuple[str | None, list[tuple[Any, ...]]]:
+def imported(db: str, file: Path, workers: int,
+             now: datetime | None = None) -> tuple[str | None, list[tuple[Any, ...]]]:
     """The import's refusal (None if it stored the file) and the store's events and photos after it (the
     importing clock at ``now``, if given)."""
     app = RenovationApp(db, clock_func=None if now is None else (lambda: now))
@@ -152,7 +153,7 @@ def _timestamp(line: dict[str, Any], value: str) -> None:
 def _faults(lines: list[str]) -> dict[str, list[str]]:
     """The file with one fault each, well inside it (every fault the checks find, each of its kind)."""
     middle = len(lines) // 2
-    index, measured = _at(lines, "QuantityMeasured", middle)
+    index, _measured = _at(lines, "QuantityMeasured", middle)
     inspected, inspection = _at(lines, "InspectionRecorded", middle)
     same = [i for i, line in _events(lines) if line["originator_id"] == inspection["originator_id"]]
     later = same[same.index(inspected) + 1]
@@ -393,8 +394,8 @@ def test_a_worker_checks_only_its_own_compounds(export: Path, tmp_path: Path) ->
         importer = Importer(app)
         importer.share, importer.in_order = (0, 2), False
         lines = lines_of(export)
-        one, other = _two_workers(lines)
-        index, line = next((i, line) for i, line in _events(lines) if line["originator_id"] == other)
+        _one, other = _two_workers(lines)
+        index = next(i for i, line in _events(lines) if line["originator_id"] == other)
 
         checked = importer.check(index + 1, lines[index].encode())
 
