@@ -808,8 +808,10 @@ class Share:
     thresholds: tuple[int, ...]
 
 
-#: Lines a shared import sends to its workers at a time; such groups sent ahead of the one being stored.
+#: Lines a shared import sends to its workers at a time (at most, and at most about ``CHUNK_BYTES`` of
+#: them); such groups sent ahead of the one being stored.
 CHUNK = 1000
+CHUNK_BYTES = 4_000_000
 AHEAD = 8
 #: How long a shared import waits for a worker's next group of lines before it imports in one process.
 WORKER_SILENCE = 600.0
@@ -901,7 +903,13 @@ class Shared:
         try:
             number = 0
             while not self.stop.is_set():
-                group = list(itertools.islice(self.lines, CHUNK))
+                group: list[tuple[int, bytes]] = []
+                size = 0
+                for read in self.lines:
+                    group.append(read)
+                    size += len(read[1])
+                    if len(group) >= CHUNK or size >= CHUNK_BYTES:
+                        break
                 if not group:
                     break
                 number += 1
