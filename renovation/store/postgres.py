@@ -260,24 +260,19 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
             "RAISE EXCEPTION 'a % may not record %', person_role, split_part(p_topics[i], '.', -1) "
             "USING ERRCODE = 'insufficient_privilege'; END IF; END IF; "
         )
-    # The recording time as the application writes it (the pattern of renovation.store.timeorder); a
-    # stored row that does not match has none (as there, such rows are taken as recorded).
-    time_of = ("(substring(encode({}, 'escape') from '\"timestamp\":\\s*\\{{\\s*\"_type_\":\\s*\"datetime_iso\","
-               "\\s*\"_data_\":\\s*\"(\\d{{4}}-\\d\\d-\\d\\dT[0-9:.]+([+-]\\d\\d:\\d\\d)?)\"\\s*\\}}'))"
-               "::timestamptz")
     if guarded:  # an event must be JSON: its user, time and command id are read from it
         # Its time is read twice, as the log's order reads it (the first "timestamp" in the bytes) and as
         # the application decodes it (the last): a state that says two times, or a time without its
         # offset, is refused.
         read = ("doc := convert_from(p_states[i], 'UTF8')::jsonb; "
                 "IF (doc #>> '{timestamp,_data_}') !~ '[+-][0-9][0-9]:[0-9][0-9]$' OR "
-                f"{time_of.format('p_states[i]')} IS DISTINCT FROM (doc #>> '{{timestamp,_data_}}')::timestamptz "
+                f"{recorded_time_sql('p_states[i]')} IS DISTINCT FROM (doc #>> '{{timestamp,_data_}}')::timestamptz "
                 "THEN RAISE EXCEPTION 'event %: its recording time is not one time with its offset', i "
                 "USING ERRCODE = 'insufficient_privilege'; END IF; "
                 "recorded := (doc #>> '{timestamp,_data_}')::timestamptz; "
                 "commanded := jsonb_typeof(doc->'command_id') = 'string'; ")
     else:
-        read = (f"recorded := {time_of.format('p_states[i]')}; "
+        read = (f"recorded := {recorded_time_sql('p_states[i]')}; "
                 "commanded := encode(p_states[i], 'escape') ~ '\"command_id\":\\s*\"'; ")
     body = (
         "DECLARE ids bigint[]; last_position bigint; last_hash text; latest timestamptz; recorded timestamptz; "
@@ -285,7 +280,7 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
         "person_role text; last bigint; seen jsonb := '{}'; BEGIN "
         "IF n = 0 THEN RETURN '{}'::bigint[]; END IF; "
         f"LOCK TABLE {events} IN EXCLUSIVE MODE; {who}"
-        f"SELECT {time_of.format('state')} INTO latest FROM {events} ORDER BY notification_id DESC LIMIT 1; "
+        f"SELECT {recorded_time_sql('state')} INTO latest FROM {events} ORDER BY notification_id DESC LIMIT 1; "
         f"FOR i IN 1 .. n LOOP {read}{check}{shape}"
         "IF recorded IS NOT NULL THEN "
         "IF latest IS NOT NULL AND recorded < latest AND commanded THEN "
@@ -309,6 +304,29 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
             "RETURNS bigint[] LANGUAGE plpgsql" + definer + " AS ").format(function)
         + SQL(dollar_quoted(body)),
     ]
+
+
+#: How the application begins an event's state: its recording time, whose text follows (see
+#: ``renovation.store.timeorder``).
+STATE_START = '{"timestamp":{"_type_":"datetime_iso","_data_":"'
+
+
+def recorded_time_sql(state: str) -> str:
+    """SQL for the recording time in the stored state ``state`` (an expression of type bytea): the first
+    "timestamp" in its bytes as the application writes one, however spaced (the pattern of
+    ``renovation.store.timeorder``); NULL for a state without one (as there, taken as recorded).
+
+    The pattern's search costs about 30 microseconds a row (PostgreSQL's regular expressions with a
+    capture); a state that begins as the application writes it (``STATE_START``, a time, ``"}``) is read
+    from where its time is, which is what the search finds there (nothing can match before it)."""
+    pattern = ('\"timestamp\":\\s*\\{\\s*\"_type_\":\\s*\"datetime_iso\",\\s*\"_data_\":\\s*\"'
+               '(\\d{4}-\\d\\d-\\d\\dT[0-9:.]+([+-]\\d\\d:\\d\\d)?)\"\\s*\\}')
+    start = len(STATE_START)
+    text = f"split_part(encode(substring({state} from {start + 1} for 48), 'escape'), '\"', 1)"
+    return (f"(CASE WHEN substring({state} from 1 for {start}) = '\\x{STATE_START.encode().hex()}'::bytea "
+            f"AND {text} ~ '^\\d{{4}}-\\d\\d-\\d\\dT[0-9:.]+(?:[+-]\\d\\d:\\d\\d)?$' "
+            f"AND substring({state} from {start + 1} + length({text}) for 2) = '\\x227d'::bytea "
+            f"THEN {text} ELSE substring(encode({state}, 'escape') from '{pattern}') END)::timestamptz")
 
 
 def dollar_quoted(body: str, tag: str = "body") -> str:
