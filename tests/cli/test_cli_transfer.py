@@ -41,10 +41,12 @@ def test_the_export_has_every_event_in_log_order_as_readable_json(exported: tupl
     assert all(set(line) == {"originator_id", "originator_version", "topic", "state"} for line in lines)
 
 
+@pytest.mark.parametrize("workers", ["0", "2"], ids=["one process", "two workers"])
 def test_an_import_into_a_fresh_store_gives_the_same_answers_and_a_valid_chain(
-    exported: tuple[Renovation, Path], tmp_path: Path
+    exported: tuple[Renovation, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
 ) -> None:
     source, file = exported
+    monkeypatch.setenv("RENOVATION_IMPORT_WORKERS", workers)
     target = Renovation(tmp_path / "target.db")
 
     result = target.ok("import", str(file))
@@ -171,18 +173,23 @@ def test_a_spilled_compound_still_refuses_an_event_that_does_not_follow(
     assert app.recorder.max_notification_id() in (None, 0)
 
 
-@pytest.mark.parametrize("setting", ["RENOVATION_IMPORT_COMPOUNDS", "RENOVATION_IMPORT_BATCH"])
+@pytest.mark.parametrize(("setting", "value", "expected"), [
+    ("RENOVATION_IMPORT_COMPOUNDS", "0", "a positive integer"), ("RENOVATION_IMPORT_BATCH", "0", "a positive integer"),
+    ("RENOVATION_IMPORT_WORKERS", "-1", "a number of processes, 0 to 64"),
+    ("RENOVATION_IMPORT_WORKERS", "65", "a number of processes, 0 to 64"),
+])
 def test_a_bad_import_setting_is_one_line_and_stores_nothing(
-    exported: tuple[Renovation, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str
+    exported: tuple[Renovation, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, value: str,
+    expected: str,
 ) -> None:
     _source, file = exported
-    monkeypatch.setenv(setting, "0")
+    monkeypatch.setenv(setting, value)
     target = Renovation(tmp_path / "target.db")
 
     result = target("import", str(file))
 
     assert result.exit_code == 2, result.output
-    assert target.lines(result) == [f"Error: {setting}='0': expected a positive integer"]
+    assert target.lines(result) == [f"Error: {setting}={value!r}: expected {expected}"]
     assert not Path(target.db).exists() or event_count(target.db) == 0
 
 
