@@ -201,7 +201,8 @@ def test_the_read_models_are_dealt_out_by_weight() -> None:
 
 #: A shared catch-up in a process of its own, a batch an event (so that it lasts): "heard" at each batch.
 CHILD = """
-import sys
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a Ctrl-C's, even when started with it ignored
 from renovation.projections import read_models, runner
 from renovation.services.application import RenovationApp
 runner.SHARE_AFTER, runner.BATCH = 1, 1
@@ -246,8 +247,8 @@ def test_the_workers_stop_when_the_process_that_started_them_is_stopped(
     goes on for long, none reaches the head, and no worker says anything on the terminal. The script has no
     ``if __name__ == "__main__"``: a worker does not run it again."""
     start_compound(app)
-    for minute in range(300):  # enough to outlast a busy machine's pause between the first batch and the signal
-        app.record_inspection("JM", "patrol", at=at("2021-03-02", f"{8 + minute // 60:02d}:{minute % 60:02d}"),
+    for hour in range(60):
+        app.record_inspection("JM", "patrol", at=at("2021-03-02", f"{8 + hour // 60:02d}:{hour % 60:02d}"),
                               user="sup")
     script = tmp_path / "catch_up.py"
     script.write_text(CHILD)

@@ -310,7 +310,8 @@ def test_a_rebase_is_never_shared(export: Path, stores: Callable[[], str], monke
 
 #: An import in a process of its own, each line merged slowly (so that it lasts): "merging" at the first.
 CHILD = """
-import sys, time
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a Ctrl-C's, even when started with it ignored
 from pathlib import Path
 from renovation.services import transfer
 from renovation.services.application import RenovationApp
