@@ -264,8 +264,9 @@ class Importer:
         #: whether it has a command id.
         self.in_order = True
         self.recorded: tuple[datetime, bool] | None = None
-        #: Worker processes that check the file's lines (``Shared``), if more than one; in a worker: its
-        #: number and how many there are (the compounds whose id's ``int % count`` is its number are its).
+        #: Worker processes that check the file's lines (``Shared``), if any (0: this process checks them); in a
+        #: worker: its number and how many there are (the compounds whose id's ``int % count`` is its number
+        #: are its).
         self.workers = 0
         self.share: tuple[int, int] | None = None
         self.uuids: dict[bytes, UUID] = {}  # the compounds of the workers' lines, by their ids' bytes
@@ -299,7 +300,7 @@ class Importer:
             first = None
         with contextlib.ExitStack() as stack:
             events = (stack.enter_context(Shared(self, itertools.chain([first] if first else [], lines), self.workers))
-                      if self.workers > 1 else self.parsed(itertools.chain([first] if first else [], lines)))
+                      if self.workers > 0 else self.parsed(itertools.chain([first] if first else [], lines)))
             self.store(events, size, progress)
 
     def store(self, events: Iterable[tuple[int, StoredEvent | None]], size: int,

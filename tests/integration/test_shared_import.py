@@ -101,12 +101,13 @@ def lines_of(file: Path) -> list[str]:
     return file.read_text(encoding="utf-8").splitlines(keepends=True)
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3])
 def test_shared_checking_stores_what_one_process_stores(
-        export: Path, stores: Callable[[], str], caplog: pytest.LogCaptureFixture) -> None:
+        export: Path, stores: Callable[[], str], caplog: pytest.LogCaptureFixture, workers: int) -> None:
     """The store's zone taken from the file's header by an empty store is the workers' too."""
     caplog.set_level(logging.INFO, logger="renovation.services.transfer")
     alone = imported(stores(), export, workers=0)
-    shared = imported(stores(), export, workers=2)
+    shared = imported(stores(), export, workers=workers)
 
     assert alone[0] is None and len(alone[1]) > 1000
     assert shared == alone
