@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -50,15 +51,17 @@ def import_(session: Session, file: Path, rebase: bool) -> None:
     work is re-applied on the current state instead: each command checked by the rules again, with
     its recording user and business time, its ids given afresh; what the rules refuse now is listed.
     Streams, in large batches; holds the state of at most RENOVATION_IMPORT_COMPOUNDS compounds
-    (default 4000) in memory. A file of 5 MB or more is checked by two worker processes, a share of
-    the compounds each (RENOVATION_IMPORT_WORKERS sets how many; 0: none).
+    (default 4000) in memory. A file of 5 MB or more is checked by two worker processes (on a machine
+    of two cores or more), a share of the compounds each; RENOVATION_IMPORT_WORKERS sets how many for
+    any file (0 to 64; 0: none). A Ctrl-C stops the workers too, and stores nothing, unless the import
+    was already being stored.
 
     \b
     Examples:
       renovation --db province.db import liaoyuan-2021.jsonl
       renovation import --rebase laptop.jsonl     # a field laptop's copy, back in the office
     """
-    from renovation.cli.output import progress_bar, say
+    from renovation.cli.output import progress_bar
     from renovation.services.rebase import Rebase
     from renovation.services.transfer import (
         BadImport,
@@ -77,16 +80,62 @@ def import_(session: Session, file: Path, rebase: bool) -> None:
     new = not session.workspace.backend.exists()
     app = session.app
     rebasing = Rebase.of_file(file.name, session.user) if rebase else None
-    try:
-        with progress_bar() as bar:
-            task = bar.add_task("import", total=None)
-            lines, added = import_file(app, file, progress=lambda done: bar.advance(task, done), batch=batch,
-                                       resident=resident, rebase=rebasing, photo_limit=session.config.photos.max_bytes,
-                                       workers=workers)
-    except BadImport as error:
-        if new and not session.workspace.backend.is_postgres:
-            session.workspace.discard()  # the store this import began holds nothing: it is not left behind
-        raise click.UsageError(f"{file}: {error}") from None
+    with CtrlC() as ctrl_c:
+        try:
+            with progress_bar() as bar:
+                task = bar.add_task("import", total=None)
+                lines, added = import_file(app, file, progress=lambda done: bar.advance(task, done), batch=batch,
+                                           resident=resident, rebase=rebasing,
+                                           photo_limit=session.config.photos.max_bytes, workers=workers,
+                                           before_commit=ctrl_c.hold)
+        except (BadImport, KeyboardInterrupt) as error:
+            if new and not session.workspace.backend.is_postgres:
+                session.workspace.discard()  # the store this import began holds nothing: it is not left behind
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            raise click.UsageError(f"{file}: {error}") from None
+        report_import(file, lines, added, rebasing)
+        if ctrl_c.noted:
+            click.echo("a Ctrl-C came as the import was being stored: it is stored", err=True)
+
+
+class CtrlC:
+    """A Ctrl-C as ever (KeyboardInterrupt) until ``hold``; from then on only noted: the import's
+    transaction is committing, and a command never says it failed once its events are stored. (Only
+    where a Ctrl-C raises KeyboardInterrupt: in the main thread, Python's own handler in place.)"""
+
+    def __init__(self) -> None:
+        self.held = False
+        self.noted = False
+        self.previous: Any = None
+
+    def __enter__(self) -> CtrlC:
+        import signal
+        import threading
+
+        main = threading.current_thread() is threading.main_thread()
+        if main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.previous = signal.signal(signal.SIGINT, self.heard)
+        return self
+
+    def heard(self, number: int, frame: Any) -> None:
+        if not self.held:
+            raise KeyboardInterrupt
+        self.noted = True
+
+    def hold(self) -> None:
+        self.held = True
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def report_import(file: Path, lines: int, added: int, rebasing: Any) -> None:
+    from renovation.cli.output import say
+
     say(f"imported {added} new events of {lines} in {file}", after="imported")
     if rebasing is not None and rebasing.tails:
         held = f", {rebasing.already} held already" if rebasing.already else ""

@@ -270,6 +270,8 @@ class Importer:
         self.workers = 0
         self.share: tuple[int, int] | None = None
         self.uuids: dict[bytes, UUID] = {}  # the compounds of the workers' lines, by their ids' bytes
+        #: Called once every line is checked and written, as the import's transaction is about to commit.
+        self.before_commit: Callable[[], None] | None = None
 
     def run(self, path: Path, progress: Callable[[int], None] | None = None) -> None:
         remove_stale_spills()
@@ -296,7 +298,9 @@ class Importer:
         size = self.batch
         lines = _lines(path)
         first = next(lines, None)
-        if first is not None and self.header(*first):
+        if first is None:
+            raise BadImport("the file holds no line (an export holds at least its header)")
+        if self.header(*first):
             first = None
         with contextlib.ExitStack() as stack:
             events = (stack.enter_context(Shared(self, itertools.chain([first] if first else [], lines), self.workers))
@@ -334,6 +338,8 @@ class Importer:
                     raise BadImport(str(error)) from None
                 write([self.app.mapper.to_stored_event(event) for event in reapplied])
                 crash_point("import_batch")
+            if self.before_commit is not None:
+                self.before_commit()
 
     def check(self, number: int, raw: bytes) -> Checked:
         """What ``parse`` finds of a line, in a worker of a shared import (``Shared``): all but the checks of
@@ -470,7 +476,10 @@ class Importer:
             line = self.decoder.decode(raw.decode("utf8"))
         except UnicodeDecodeError:
             raise BadImport(f"line {number}: not UTF-8") from None
-        except ValueError as error:  # JSONDecodeError, or a value its transcoding refuses
+        except json.JSONDecodeError as error:
+            raise BadImport(f"line {number}: not valid JSON ({error.msg}, at character {error.pos + 1} of the "
+                            "line)") from None
+        except ValueError as error:  # a value its transcoding refuses
             raise BadImport(f"line {number}: not valid ({' '.join(str(error).split())[:120]})") from None
         except RecursionError:
             raise BadImport(f"line {number}: nested too deeply") from None
@@ -880,6 +889,8 @@ class Shared:
                     pipe.close()
         for thread in self.threads:
             thread.join(timeout=5)
+        if self.processes:
+            remove_stale_spills()  # a killed worker's temporary folder
 
     def route(self, raw: bytes) -> int:
         """The worker of a line's compound (read from the line's start as an export writes it, else from
@@ -1003,7 +1014,7 @@ def _positive_setting(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise ValueError(f"{name}={raw!r}: expected a positive integer")
     return int(raw)
 
@@ -1011,13 +1022,16 @@ def _positive_setting(name: str, default: int) -> int:
 def import_file(app: RenovationApp, path: Path, progress: Callable[[int], None] | None = None, *,
                 batch: int | None = None, resident: int | None = None,
                 rebase: Rebase | None = None, photo_limit: int = 10_000_000,
-                workers: int | None = None) -> tuple[int, int]:
+                workers: int | None = None, before_commit: Callable[[], None] | None = None) -> tuple[int, int]:
     """Import the file; returns (lines read, events added as they are). ``batch`` and ``resident``
     default to the environment's settings (:func:`import_batch_size`, :func:`resident_compounds`);
     with ``rebase`` (``import --rebase``), what cannot be added as it is is re-applied
     (``renovation.services.rebase``), and ``rebase`` tells what came of it. ``workers``: processes that
-    check the lines (``Shared``; default :func:`import_workers`), none with ``rebase``."""
+    check the lines (``Shared``; default :func:`import_workers`), none with ``rebase``. ``before_commit``
+    is called once everything is written, just before the transaction commits (the CLI holds a Ctrl-C
+    from then on: the import is then stored, or fails by itself)."""
     importer = Importer(app, batch=batch, resident=resident, rebase=rebase, photo_limit=photo_limit)
+    importer.before_commit = before_commit
     if rebase is None:
         importer.workers = import_workers(path) if workers is None else workers
     try:
@@ -1025,6 +1039,7 @@ def import_file(app: RenovationApp, path: Path, progress: Callable[[int], None] 
     except Unshared as error:
         log.info("the import is made again in one process: %s", error)
         importer = Importer(app, batch=batch, resident=resident, rebase=rebase, photo_limit=photo_limit)
+        importer.before_commit = before_commit
         importer.run(path, progress)
     return importer.lines, importer.added
 
@@ -1041,7 +1056,7 @@ def import_workers(path: Path) -> int:
     ``IMPORT_WORKERS`` for a file of ``SHARE_FROM`` bytes or more on a machine of several cores."""
     raw = os.environ.get("RENOVATION_IMPORT_WORKERS", "").strip()
     if raw:
-        if not raw.isdigit() or int(raw) > 64:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > 64:
             raise ValueError(f"RENOVATION_IMPORT_WORKERS={raw!r}: expected a number of processes, 0 to 64")
         return int(raw)
     try:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_support import Renovation, event_count, events_of_export
@@ -213,3 +218,96 @@ def test_an_import_removes_the_temporary_folders_of_killed_imports(exported: tup
         assert running.exists()
     finally:
         running.rmdir()
+
+
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """A Ctrl-C raises KeyboardInterrupt here, as in a terminal (a background job's tests start with it ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def interrupted_at(monkeypatch: pytest.MonkeyPatch, moment: str) -> None:
+    """A Ctrl-C sent to this process at ``moment`` of the next import: "progress" (its first lines read) or
+    "commit" (everything written, the transaction about to commit)."""
+    from renovation.services import transfer
+
+    original = transfer.import_file
+
+    def import_file(*args: Any, **kwargs: Any) -> Any:
+        def signal_now(*_args: Any) -> None:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)  # delivered meanwhile
+
+        if moment == "progress":
+            kwargs["progress"] = signal_now
+        else:
+            before = kwargs["before_commit"]
+            kwargs["before_commit"] = lambda: (before(), signal_now())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(transfer, "import_file", import_file)
+
+
+@pytest.mark.usefixtures("ctrl_c")
+@pytest.mark.parametrize("workers", ["0", "2"], ids=["one process", "two workers"])
+def test_a_ctrl_c_as_the_import_commits_is_only_noted_and_the_import_said_stored(
+    exported: tuple[Renovation, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    source, file = exported
+    monkeypatch.setenv("RENOVATION_IMPORT_WORKERS", workers)
+    interrupted_at(monkeypatch, "commit")
+    target = Renovation(tmp_path / "target.db")
+
+    result = target("import", str(file))
+
+    assert result.exit_code == 0, result.output
+    count = event_count(source.db)
+    assert target.lines(result) == [f"imported {count} new events of {count} in {file}",
+                                    "a Ctrl-C came as the import was being stored: it is stored"]
+    assert event_count(target.db) == count
+
+
+@pytest.mark.usefixtures("ctrl_c")
+@pytest.mark.parametrize("workers", ["0", "2"], ids=["one process", "two workers"])
+def test_a_ctrl_c_during_an_import_stores_nothing_and_leaves_no_new_store(
+    exported: tuple[Renovation, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    _source, file = exported
+    monkeypatch.setenv("RENOVATION_IMPORT_WORKERS", workers)
+    interrupted_at(monkeypatch, "progress")
+    target = Renovation(tmp_path / "target.db")
+
+    result = target("import", str(file))
+
+    assert result.exit_code == 1 and target.lines(result)[-1] == "Aborted."
+    assert not Path(target.db).exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"\n \n"], ids=["empty", "blank lines"])
+def test_a_file_without_a_line_is_refused_and_leaves_no_store(tmp_path: Path, content: bytes) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(content)
+    target = Renovation(tmp_path / "target.db")
+
+    result = target("import", str(empty))
+
+    assert result.exit_code == 2
+    assert target.lines(result) == [f"Error: {empty}: the file holds no line (an export holds at least its header)"]
+    assert not Path(target.db).exists()
+
+
+@pytest.mark.parametrize("setting", ["RENOVATION_IMPORT_WORKERS", "RENOVATION_IMPORT_COMPOUNDS"])
+@pytest.mark.parametrize("value", ["²", "٢"], ids=["superscript", "arabic-indic"])
+def test_an_import_setting_in_other_digits_is_refused_naming_it(
+    exported: tuple[Renovation, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, value: str
+) -> None:
+    _source, file = exported
+    monkeypatch.setenv(setting, value)
+    target = Renovation(tmp_path / "target.db")
+
+    result = target("import", str(file))
+
+    assert result.exit_code == 2 and len(target.lines(result)) == 1
+    assert target.lines(result)[0].startswith(f"Error: {setting}=")

@@ -347,6 +347,14 @@ def workers_of(pid: int) -> list[int]:
     return found
 
 
+def spilled(workers: list[int]) -> list[Path]:
+    """The temporary folders of these workers' imports."""
+    import tempfile
+
+    return [folder for pid in workers
+            for folder in Path(tempfile.gettempdir()).glob(f"{transfer.SPILL_PREFIX}{pid}-*")]
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
@@ -358,13 +366,15 @@ def alive(pid: int) -> bool:
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
 def test_the_workers_stop_with_the_import(export: Path, tmp_path: Path, stop: signal.Signals) -> None:
     """Killed, the importing process leaves its workers to find their pipes closed; a Ctrl-C (to its process
-    group, as a terminal sends it) stops them from the importing process. Nothing is stored either way."""
+    group, as a terminal sends it) stops them from the importing process. Nothing is stored either way,
+    and no worker's temporary folder is left (each holds one compound in memory, the rest spilled)."""
     script = tmp_path / "import.py"
     script.write_text(CHILD)
     db = str(tmp_path / "target.db")
     child = subprocess.Popen([sys.executable, str(script), db, str(export)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, start_new_session=True,
-                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
+                                  "RENOVATION_IMPORT_COMPOUNDS": "1"})
     try:
         assert child.stdout is not None
         assert child.stdout.readline() == "merging\n"
@@ -381,6 +391,10 @@ def test_the_workers_stop_with_the_import(export: Path, tmp_path: Path, stop: si
     assert not any(alive(pid) for pid in workers)
     if stop == signal.SIGINT:
         assert output.endswith("interrupted\n") and errors == ""
+    deadline = time.monotonic() + 10
+    while spilled(workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert spilled(workers) == []
     app = RenovationApp(db)
     try:
         assert app.event_count() == 0
