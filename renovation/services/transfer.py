@@ -28,6 +28,7 @@ import pickle
 import queue
 import re
 import sqlite3
+import stat
 import sys
 import tempfile
 import threading
@@ -895,15 +896,19 @@ class Shared:
     def route(self, raw: bytes) -> int:
         """The worker of a line's compound (read from the line's start as an export writes it, else from
         the whole line); any worker for a line without one (which it refuses)."""
+        if len(raw) > MAX_LINE:
+            return 0  # refused unread, as in one process
         if raw[:18] == b'{"originator_id":"' and raw[54:55] == b'"':
             key = raw[18:54]
             found = self.routes.get(key)
             if found is None:
                 try:
-                    found = UUID(key.decode()).int % self.count
+                    originator = UUID(key.decode())
                 except ValueError:
                     return 0
-                self.routes[key] = found
+                found = originator.int % self.count
+                if key == str(originator).encode():  # at most one entry a compound, however spelled
+                    self.routes[key] = found
             return found
         try:
             return UUID(str(self.importer.decoder.decode(raw.decode("utf8"))["originator_id"])).int % self.count
@@ -991,6 +996,8 @@ class Shared:
                         found = None
                     if found is None or found[0] != number:
                         raise Unshared("a worker stopped")
+                    for name, level, message in found[2]:  # what it warned of (a snapshot discarded, say)
+                        logging.getLogger(name).log(level, "%s", message)
                     checked = heard[index] = iter(found[1])
                 result = next(checked, None)
                 if result is None or result[0] != line:
@@ -1032,7 +1039,7 @@ def import_file(app: RenovationApp, path: Path, progress: Callable[[int], None] 
     from then on: the import is then stored, or fails by itself)."""
     importer = Importer(app, batch=batch, resident=resident, rebase=rebase, photo_limit=photo_limit)
     importer.before_commit = before_commit
-    if rebase is None:
+    if rebase is None and _regular(path):  # a pipe is read once: its lines could not be read again alone
         importer.workers = import_workers(path) if workers is None else workers
     try:
         importer.run(path, progress)
@@ -1042,6 +1049,13 @@ def import_file(app: RenovationApp, path: Path, progress: Callable[[int], None] 
         importer.before_commit = before_commit
         importer.run(path, progress)
     return importer.lines, importer.added
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False  # said as the file is read
 
 
 #: A file this large or larger (bytes) is checked by workers (``Shared``): below it, starting them costs

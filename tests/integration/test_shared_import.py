@@ -418,3 +418,107 @@ def test_a_worker_checks_only_its_own_compounds(export: Path, tmp_path: Path) ->
         assert checked.stage == transfer.ELSEWHERE and checked.stored is None
     finally:
         app.close()
+
+
+def test_a_file_that_is_not_a_regular_file_is_read_once_in_this_process(
+        export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pipe's lines cannot be read again: were the workers to stop, the import could not start again
+    in one process. It is not shared, whatever the setting."""
+    import threading
+
+    started: list[int] = []
+    original = transfer.Shared.__init__
+
+    def counted(self: transfer.Shared, *args: Any) -> None:
+        started.append(1)
+        original(self, *args)
+
+    monkeypatch.setattr(transfer.Shared, "__init__", counted)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    feeder = threading.Thread(target=lambda: fifo.write_bytes(export.read_bytes()), daemon=True)
+    feeder.start()
+
+    through_pipe = imported(str(tmp_path / "piped.db"), fifo, workers=2)
+    feeder.join(timeout=30)
+
+    assert started == []
+    assert through_pipe == imported(str(tmp_path / "alone.db"), export, workers=0)
+    assert imported(str(tmp_path / "shared.db"), export, workers=2) == through_pipe and started == [1]
+
+
+def test_a_line_too_long_is_not_read_to_find_its_worker(export: Path, tmp_path: Path) -> None:
+    """Refused unread by the worker it goes to, as in one process: routing it does not decode it."""
+    app = RenovationApp(str(tmp_path / "target.db"))
+    try:
+        importer = Importer(app)
+        decoded: list[str] = []
+
+        def decode(text: str) -> Any:
+            decoded.append(text)
+            return {}
+
+        importer.decoder.decode = decode  # type: ignore[method-assign]
+        shared = transfer.Shared(importer, iter([]), 2)
+        long = b"[" + b"{}," * (transfer.MAX_LINE // 3) + b"{}]\n"
+
+        assert shared.route(long) == 0 and decoded == []
+        assert shared.route(b"[{}]\n") == 0 and decoded == ["[{}]\n"]  # a short one is read
+    finally:
+        app.close()
+
+
+def test_what_a_worker_warns_of_is_said_by_the_importing_process(
+        export: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A compound's snapshot whose state was edited is discarded with a warning as the worker loads the
+    compound (evidence of an edit is never dropped in silence)."""
+    import sqlite3
+
+    from renovation.services import snapshots as sealed
+
+    lines = lines_of(export)
+    half = tmp_path / "half.jsonl"
+    half.write_text("".join(lines[: len(lines) // 2]), encoding="utf-8")
+    said = []
+    for workers in (0, 2):
+        db = str(tmp_path / f"store-{workers}.db")
+        app = RenovationApp(db)
+        try:
+            import_file(app, half, workers=0)
+            project = app.get_project(sorted(app.compound_codes())[0])
+            snapshot = sealed.take(app, app.backend, project)
+            assert snapshot is not None and app.snapshots is not None
+            app.snapshots.put([snapshot])
+        finally:
+            app.close()
+        with sqlite3.connect(db) as connection:
+            edited = connection.execute("UPDATE stored_snapshots SET state = CAST(replace(CAST(state AS TEXT), "
+                                        "'\"households\":', '\"households\":1') AS BLOB)").rowcount
+            assert edited == 1
+        caplog.clear()
+        app = RenovationApp(db)
+        try:
+            with caplog.at_level(logging.WARNING):
+                import_file(app, export, workers=workers)
+        finally:
+            app.close()
+        said.append([record.getMessage() for record in caplog.records if "snapshot of" in record.getMessage()])
+    assert said[0] == said[1] and len(said[0]) == 1 and "does not match its seal" in said[0][0]
+
+
+def test_a_refused_import_leaves_no_worker_folder(export: Path, tmp_path: Path) -> None:
+    """Its workers stopped at the refusal (each held one compound, the rest spilled), their temporary
+    folders go with them."""
+    import tempfile
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(_faults(lines_of(export))["a gap in a compound's versions"]), encoding="utf-8")
+    before = set(Path(tempfile.gettempdir()).glob(f"{transfer.SPILL_PREFIX}*"))
+    app = RenovationApp(str(tmp_path / "target.db"))
+    try:
+        with pytest.raises(BadImport):
+            import_file(app, bad, workers=2, resident=1)
+    finally:
+        app.close()
+
+    assert set(Path(tempfile.gettempdir()).glob(f"{transfer.SPILL_PREFIX}*")) <= before
