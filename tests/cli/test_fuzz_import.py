@@ -99,10 +99,13 @@ def outcome(data: bytes, origin: dict[bytes, tuple[str, int]]) -> tuple[int | No
     """(the first bad line or None, events added) for a file whose lines are judged by ``origin``: a line
     not in it is bad; a version must follow the aggregate's last one (a version already seen is skipped);
     a new event may not be recorded before the latest one added before it (the store's time order: a
-    line moved up the file, by a duplicate or a swap, may break it)."""
+    line moved up the file, by a duplicate or a swap, may break it). A file without a line is bad as a
+    whole: line 0."""
     last: dict[str, int] = {}
     latest: datetime | None = None
     added = 0
+    if not data.strip():
+        return 0, 0
     for number, raw in enumerate(data.split(b"\n"), start=1):
         line = raw.strip()
         if not line:
@@ -373,10 +376,13 @@ def check_import(export: Export, data: bytes, mode: str, read: list[str]) -> int
         lines = result.output.strip().splitlines()
         assert len(lines) == 1, where
         assert lines[0].startswith("Error: "), where
-        number = LINE_NUMBER.search(lines[0])
-        assert number, where
-        if mode == STRICT:
-            assert int(number.group(1)) == bad_line, (*where, bad_line)
+        if bad_line == 0:  # no line at all
+            assert lines[0].endswith("the file holds no line (an export holds at least its header)"), where
+        else:
+            number = LINE_NUMBER.search(lines[0])
+            assert number, where
+            if mode == STRICT:
+                assert int(number.group(1)) == bad_line, (*where, bad_line)
         assert event_count(db) == 0, where  # all or nothing
         return 2
     if mode == LENIENT:
