@@ -21,6 +21,7 @@ from renovation.projections.errors import BadEvent
 from renovation.projections.runner import ReadModels, shares
 from renovation.services.application import RenovationApp
 from tests.integration.conftest import start_compound
+from tests.integration.process_support import alive, workers_of
 from tests.integration.projection_support import at, positions, snapshot
 from tests.integration.test_catch_up_hostile import FEEDBACK, append_raw
 from tests.integration.test_projection_runner import busy_programme
@@ -215,29 +216,6 @@ except KeyboardInterrupt:
 """
 
 
-def workers_of(pid: int) -> list[int]:
-    """The workers of a shared catch-up whose parent is ``pid`` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                command = (entry / "cmdline").read_bytes()
-            except OSError:  # gone meanwhile
-                continue
-            if int(stat.rpartition(")")[2].split()[1]) == pid and b"projections.worker" in command:
-                found.append(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @pytest.mark.parametrize("db", ["postgres"], indirect=True)
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["kill", "term", "ctrl-c"])
 def test_the_workers_stop_when_the_process_that_started_them_is_stopped(
@@ -257,7 +235,7 @@ def test_the_workers_stop_when_the_process_that_started_them_is_stopped(
     try:
         assert child.stdout is not None
         assert child.stdout.readline() == "heard\n"
-        workers = workers_of(child.pid)
+        workers = workers_of(child.pid, b"projections.worker")
         assert len(workers) == 2
         os.killpg(child.pid, stop)  # the workers are in sessions of their own: not theirs
         output, errors = child.communicate(timeout=60)

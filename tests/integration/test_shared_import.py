@@ -29,6 +29,7 @@ from renovation.services.demo import DEMO_ZONE, Simulation
 from renovation.services.transfer import BadImport, Importer, export_events, import_file
 from renovation.store.photos import Photo
 from tests.backends import drop_schema, pg_url, require_pg, with_schema
+from tests.integration.process_support import alive, workers_of
 
 
 @pytest.fixture(scope="module")
@@ -332,35 +333,12 @@ except KeyboardInterrupt:
 """
 
 
-def workers_of(pid: int) -> list[int]:
-    """The workers of an import whose parent is ``pid`` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                command = (entry / "cmdline").read_bytes()
-            except OSError:  # gone meanwhile
-                continue
-            if int(stat.rpartition(")")[2].split()[1]) == pid and b"import_worker" in command:
-                found.append(int(entry.name))
-    return found
-
-
 def spilled(workers: list[int]) -> list[Path]:
     """The temporary folders of these workers' imports."""
     import tempfile
 
     return [folder for pid in workers
             for folder in Path(tempfile.gettempdir()).glob(f"{transfer.SPILL_PREFIX}{pid}-*")]
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
@@ -378,7 +356,7 @@ def test_the_workers_stop_with_the_import(export: Path, tmp_path: Path, stop: si
     try:
         assert child.stdout is not None
         assert child.stdout.readline() == "merging\n"
-        workers = workers_of(child.pid)
+        workers = workers_of(child.pid, b"import_worker")
         assert len(workers) == 2
         os.killpg(child.pid, stop)  # the workers are in sessions of their own: not theirs
         output, errors = child.communicate(timeout=60)
