@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import re
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,8 @@ from renovation.projections.errors import BadEvent, BadValue, NotSetUp
 from renovation.projections.rows import Rows
 from renovation.store.faults import crash_point
 from renovation.store.transcoding import light_decoder
+from renovation.store.workers import command as worker_command
+from renovation.store.workers import start as start_worker
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import Mapper
@@ -57,8 +58,7 @@ WORKERS = 2
 #: The command line of a worker of a shared catch-up (``renovation.projections.worker``), after the
 #: interpreter's path: isolated (``-I``: nothing imported from the working folder, no PYTHON* variables),
 #: it first takes where this process finds its modules, then imports the worker's.
-WORKER = ("-I", "-c", "import json, sys; sys.path[:] = json.loads(sys.stdin.buffer.readline()); "
-                "from renovation.projections.worker import run; run()")
+WORKER = worker_command("renovation.projections.worker")
 #: Held while a process shares a catch-up out: another catch-up of the same process meanwhile (the web
 #: board's) is not shared too (its read models' positions wait for the first's workers anyway).
 _SHARING = threading.Lock()
@@ -260,7 +260,6 @@ class ReadModels:
         standard error goes nowhere). A worker stopped by anything (a bad event, the
         database, this process gone) ends there: the catch-up that follows in this process takes each
         projection on from where it is, and meets and says what stopped it as a catch-up in one process does."""
-        import pickle
         import selectors
         import subprocess
 
@@ -274,12 +273,10 @@ class ReadModels:
                 task = Task(self.reopen, self.backend.db, self.zone, [type(projection) for projection in group], head,
                             BATCH, gc.get_threshold())
                 try:
-                    worker = subprocess.Popen([sys.executable, *WORKER], bufsize=0, stdin=subprocess.PIPE,
-                                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+                    worker = start_worker(WORKER, task, bufsize=0)
                     workers.append(worker)
                     assert worker.stdin is not None
-                    with worker.stdin:  # where this process finds its modules, then the task
-                        worker.stdin.write(json.dumps(sys.path).encode() + b"\n" + pickle.dumps(task))
+                    worker.stdin.close()  # the task is all it reads
                 except OSError as error:  # not started, or ended at once: its group is caught up here
                     log.info("a worker of the shared catch-up did not start (%s)", error)
             with selectors.DefaultSelector() as selector:

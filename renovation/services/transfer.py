@@ -29,7 +29,6 @@ import queue
 import re
 import sqlite3
 import stat
-import sys
 import tempfile
 import threading
 import types
@@ -60,6 +59,8 @@ from renovation.store.faults import crash_point
 from renovation.store.photos import Photo
 from renovation.store.timeorder import RecordedOutOfOrder
 from renovation.store.transcoding import light_decoder
+from renovation.store.workers import command as worker_command
+from renovation.store.workers import start as start_worker
 
 BATCH = 5000
 log = logging.getLogger(__name__)
@@ -254,6 +255,7 @@ class Importer:
         self.new_zone: str | None = None
         #: Photos read from the file and not written yet, and the names of every photo the file holds.
         self.photos: list[Photo] = []
+        self.photo_bytes = 0  # theirs
         self.photo_names: set[str] = set()
         self.photo_limit = photo_limit
         self.zone_before: tuple[str | None, Any, str | None] | None = None
@@ -303,9 +305,9 @@ class Importer:
             raise BadImport("the file holds no line (an export holds at least its header)")
         if self.header(*first):
             first = None
+        read = itertools.chain([first] if first else [], lines)
         with contextlib.ExitStack() as stack:
-            events = (stack.enter_context(Shared(self, itertools.chain([first] if first else [], lines), self.workers))
-                      if self.workers > 0 else self.parsed(itertools.chain([first] if first else [], lines)))
+            events = stack.enter_context(Shared(self, read, self.workers)) if self.workers > 0 else self.parsed(read)
             self.store(events, size, progress)
 
     def store(self, events: Iterable[tuple[int, StoredEvent | None]], size: int,
@@ -316,12 +318,12 @@ class Importer:
             for number, stored in events:
                 if stored is not None:
                     batch.append(stored)
-                elif sum(photo.size for photo in self.photos) > PHOTO_BUFFER:
+                elif self.photo_bytes > PHOTO_BUFFER:
                     write([], self.photos)
-                    self.photos = []
+                    self.photos, self.photo_bytes = [], 0
                 if len(batch) >= size:
                     write(batch, self.photos)
-                    self.photos = []
+                    self.photos, self.photo_bytes = [], 0
                     self.added += len(batch)
                     batch = []
                     crash_point("import_batch")
@@ -329,7 +331,7 @@ class Importer:
                     progress(1000)
             if batch or self.photos:
                 write(batch, self.photos)
-                self.photos = []
+                self.photos, self.photo_bytes = [], 0
                 self.added += len(batch)
                 crash_point("import_batch")
             if self.rebase is not None and self.rebase.tails:
@@ -458,6 +460,7 @@ class Importer:
         if name not in self.photo_names:
             self.photo_names.add(name)
             self.photos.append(Photo(name, photo.media_type, photo.taken_at, content))
+            self.photo_bytes += len(content)
 
     def parse(self, number: int, raw: bytes) -> StoredEvent | None:
         """The line as a stored event, None if the store has it already; BadImport if it is bad."""
@@ -827,8 +830,7 @@ AHEAD = 8
 #: How long a shared import waits for a worker's next group of lines before it imports in one process.
 WORKER_SILENCE = 600.0
 #: The command line of an import's worker, after the interpreter's path (as ``runner.WORKER``).
-IMPORT_WORKER = ("-I", "-c", "import json, sys; sys.path[:] = json.loads(sys.stdin.buffer.readline()); "
-                             "from renovation.services.import_worker import run; run()")
+IMPORT_WORKER = worker_command("renovation.services.import_worker")
 
 
 class Shared:
@@ -853,21 +855,13 @@ class Shared:
         self.routes: dict[bytes, int] = {}
 
     def __enter__(self) -> Iterator[tuple[int, StoredEvent | None]]:
-        import subprocess
-
         app = self.importer.app
         share = functools.partial(Share, type(app), app.backend.db, app.access, count=self.count,
                                   resident=self.importer.compounds.resident, thresholds=gc.get_threshold())
+        setting = ((app.zone_name, app.zone, app.zone_problem), self.importer.horizon)
         try:
             for index in range(self.count):
-                worker = subprocess.Popen([sys.executable, *IMPORT_WORKER], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
-                self.processes.append(worker)
-                assert worker.stdin is not None
-                worker.stdin.write(json.dumps(sys.path).encode() + b"\n")
-                pickle.dump(share(index=index), worker.stdin)
-                pickle.dump(((app.zone_name, app.zone, app.zone_problem), self.importer.horizon), worker.stdin)
-                worker.stdin.flush()
+                self.processes.append(start_worker(IMPORT_WORKER, share(index=index), setting))
         except (OSError, ValueError, pickle.PicklingError) as error:
             self.__exit__(None, None, None)
             raise Unshared(f"a worker did not start ({error})") from None
@@ -1142,7 +1136,6 @@ def _event_classes() -> dict[str, type]:
 class _Shape(typing.NamedTuple):
     """What the stored state of an event class holds, and how each value is checked."""
 
-    fields: dict[str, object]  # each field's type
     keys: frozenset[str]
     checks: tuple[tuple[str, Callable[[object], bool]], ...]  # in the fields' order
     times: tuple[str, ...]  # the fields a date-time may be in (see ``_times``)
@@ -1150,7 +1143,7 @@ class _Shape(typing.NamedTuple):
 
 def _shape(cls: type) -> _Shape:
     fields = _field_types(cls)
-    return _Shape(fields, frozenset(fields), tuple((name, _checker(hint)) for name, hint in fields.items()),
+    return _Shape(frozenset(fields), tuple((name, _checker(hint)) for name, hint in fields.items()),
                   tuple(name for name, hint in fields.items() if _holds_time(hint)))
 
 

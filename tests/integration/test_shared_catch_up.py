@@ -130,7 +130,7 @@ def test_a_worker_that_cannot_be_started_leaves_its_read_models_to_this_process(
     busy_programme(app)
     expected = one_process(app)
     monkeypatch.setattr(runner_module, "SHARE_AFTER", 1)
-    monkeypatch.setattr(runner_module.sys, "executable", "/nonexistent/python")
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
     here = caught_here(monkeypatch)
     models = read_models(app)
     try:
