@@ -4,11 +4,8 @@ worker that cannot work leaving its read models to the process that started it."
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ from renovation.projections.errors import BadEvent
 from renovation.projections.runner import ReadModels, shares
 from renovation.services.application import RenovationApp
 from tests.integration.conftest import start_compound
-from tests.integration.process_support import alive, workers_of
+from tests.integration.process_support import stopped
 from tests.integration.projection_support import at, positions, snapshot
 from tests.integration.test_catch_up_hostile import FEEDBACK, append_raw
 from tests.integration.test_projection_runner import busy_programme
@@ -230,22 +227,7 @@ def test_the_workers_stop_when_the_process_that_started_them_is_stopped(
                               user="sup")
     script = tmp_path / "catch_up.py"
     script.write_text(CHILD)
-    child = subprocess.Popen([sys.executable, str(script), db], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, start_new_session=True)
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline() == "heard\n"
-        workers = workers_of(child.pid, b"projections.worker")
-        assert len(workers) == 2
-        os.killpg(child.pid, stop)  # the workers are in sessions of their own: not theirs
-        output, errors = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    deadline = time.monotonic() + 30
-    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(alive(pid) for pid in workers)
+    _workers, output, errors = stopped([str(script), db], "heard\n", b"projections.worker", stop)
     assert errors == ""
     if stop == signal.SIGINT:
         assert output.endswith("interrupted\n")

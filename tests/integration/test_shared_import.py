@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -29,7 +28,7 @@ from renovation.services.demo import DEMO_ZONE, Simulation
 from renovation.services.transfer import BadImport, Importer, export_events, import_file
 from renovation.store.photos import Photo
 from tests.backends import drop_schema, pg_url, require_pg, with_schema
-from tests.integration.process_support import alive, workers_of
+from tests.integration.process_support import stopped
 
 
 @pytest.fixture(scope="module")
@@ -349,24 +348,9 @@ def test_the_workers_stop_with_the_import(export: Path, tmp_path: Path, stop: si
     script = tmp_path / "import.py"
     script.write_text(CHILD)
     db = str(tmp_path / "target.db")
-    child = subprocess.Popen([sys.executable, str(script), db, str(export)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True,
-                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
-                                  "RENOVATION_IMPORT_COMPOUNDS": "1"})
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline() == "merging\n"
-        workers = workers_of(child.pid, b"import_worker")
-        assert len(workers) == 2
-        os.killpg(child.pid, stop)  # the workers are in sessions of their own: not theirs
-        output, errors = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    deadline = time.monotonic() + 30
-    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(alive(pid) for pid in workers)
+    workers, output, errors = stopped([str(script), db, str(export)], "merging\n", b"import_worker", stop,
+                                      env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
+                                           "RENOVATION_IMPORT_COMPOUNDS": "1"})
     if stop == signal.SIGINT:
         assert output.endswith("interrupted\n") and errors == ""
     deadline = time.monotonic() + 10
