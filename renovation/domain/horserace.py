@@ -169,6 +169,9 @@ class Facts:
     tallies: Mapping[str, Tally] | None = None
     #: The period's results, already counted; None: counted here from ``samples``.
     sample_tally: SampleTally | None = None
+    #: The due dates, on or after ``today``, of the findings raised in the period and not rectified (a
+    #: board's, read so from the database: the earliest is enough); None: read here from ``findings``.
+    dues_ahead: Sequence[date] | None = None
 
     def tally(self, category: str) -> Tally:
         if self.tallies is not None:
@@ -407,6 +410,24 @@ def components(facts: Facts, formula: Formula, said: bool = True) -> tuple[Compo
              civilized(facts, formula, said), satisfaction(facts, formula, said))
     assert tuple(c.component for c in found) == SCORE_DIMENSIONS
     return found
+
+
+def steady_through(facts: Facts, formula: Formula) -> date:
+    """The last day, from ``facts.today`` on, on which the scores (and ``under_construction``) of these
+    facts are still ``facts.today``'s: a board keeps them for those days (``date.max``: every later day).
+
+    Until the period's last day, progress and a safety finding's overdue days count to the day: only today.
+    From then on the day counts only where it is compared with a date: a finding not rectified is late (and
+    decided) from the day after its due date, a ticket not resolved from the day after its window."""
+    if facts.today < facts.last_day:
+        return facts.today
+    dues = (facts.dues_ahead if facts.dues_ahead is not None
+            else [finding.due for finding in facts.findings if finding.fixed_on is None])
+    window = timedelta(days=formula.resolve_days)
+    changes = [due for due in dues if due >= facts.today]
+    changes += [ticket.received_on + window for ticket in facts.tickets
+                if ticket.resolved_on is None and ticket.received_on + window >= facts.today]
+    return min(changes, default=date.max)
 
 
 def under_construction(facts: Facts) -> bool:

@@ -254,11 +254,12 @@ def _counting(handler: Handler) -> Handler:
 Kept = tuple[bool, tuple[Decimal, ...]]
 
 
-def kept_scores(connection: Connection, period: str, key: str,
-                codes: Collection[str] | None = None) -> tuple[list[tuple[dict[str, Any], int]], dict[str, Kept]]:
+def kept_scores(connection: Connection, period: str, today: date, key: str, codes: Collection[str] | None = None,
+                ) -> tuple[list[tuple[dict[str, Any], int]], dict[str, Kept]]:
     """Every compound (of ``codes``, if given) in code order, with its name and contractor and its version;
-    and, by code, the scores of ``period`` kept for ``stamp(version, key)`` (the others are to be worked
-    out). One query: a compound's version and its kept scores are read together."""
+    and, by code, the scores of ``period`` kept for its version, under ``key`` (``stamp_key``), for days
+    that ``today`` is one of (the others are to be worked out). One query: a compound's version and its kept
+    scores are read together."""
     kept = [totals.c[dimension] for dimension in SCORE_DIMENSIONS]
     query = (select(compounds.c.code, compounds.c.name, compounds.c.contractor, versions.c.version, totals.c.stamp,
                     totals.c.scored, *kept)
@@ -271,7 +272,7 @@ def kept_scores(connection: Connection, period: str, key: str,
         if codes is not None and code not in codes:
             continue
         listed.append(({"code": code, "name": name, "contractor": contractor}, version or 0))
-        if stamped is not None and stamped == stamp(version or 0, key):
+        if stamped is not None and _holds(stamped, version or 0, today, key):
             readable = _readable(scored, scores)
             if readable is not None:  # else worked out again, as if not kept
                 found[code] = readable
@@ -300,17 +301,41 @@ def _readable(scored: Any, scores: Sequence[Any]) -> Kept | None:
 SCORES_TEXT = re.compile(" ".join([r"[0-9]{1,3}\.[0-9]{2}"] * len(SCORE_DIMENSIONS)))
 
 
-def stamp(version: int, key: str) -> str:
-    """A kept score's stamp: the compound's version, then ``stamp_key``'s day and constants."""
-    return f"{version} {key}"
+def stamp(version: int, first: date, through: date, key: str) -> str:
+    """A kept score's stamp: the compound's version, the days the scores hold for (worked out for the
+    first, the same through ``horserace.steady_through``), then ``stamp_key``: "12 2021-07-10..2021-07-14
+    0123456789abcdef"."""
+    return f"{version} {first.isoformat()}..{through.isoformat()} {key}"
 
 
-def stamp_key(today: date, formula: Formula) -> str:
-    """What a kept score's stamp says besides the compound's version: the day it counts to and the
-    formula's constants in a few characters (scores kept under other constants are not these)."""
+def read_stamp(stamped: Any) -> tuple[str, date, date, str] | None:
+    """A stamp's version (as written), first and last day, and key; None if it is not a stamp. A stamp of
+    one day ("12 2021-07-10 0123456789abcdef", as scores were kept before they held for more) holds for
+    that day."""
+    parts = str(stamped).split(" ")
+    if len(parts) != 3:
+        return None
+    version, days, key = parts
+    first, dots, through = days.partition("..")
+    try:
+        return version, date.fromisoformat(first), date.fromisoformat(through if dots else first), key
+    except ValueError:
+        return None
+
+
+def _holds(stamped: Any, version: int, today: date, key: str) -> bool:
+    """Whether scores kept with this stamp are those of ``version`` under ``key`` on ``today``."""
+    found = read_stamp(stamped)
+    return (found is not None and found[0] == str(version) and found[3] == key
+            and found[1] <= today <= found[2])
+
+
+def stamp_key(formula: Formula) -> str:
+    """What a kept score's stamp says of the formula: its constants in a few characters (scores kept
+    under other constants are not these)."""
     import hashlib
 
-    return f"{today.isoformat()} {hashlib.sha256(repr(formula).encode()).hexdigest()[:16]}"
+    return hashlib.sha256(repr(formula).encode()).hexdigest()[:16]
 
 
 def kept_differences(stored: Connection, rebuilt: Connection,
@@ -321,7 +346,7 @@ def kept_differences(stored: Connection, rebuilt: Connection,
     ``audit.BoardDifference``), whatever it holds. A row stamped with a version the log has not reached
     is named too: keeping never writes one, and a board would take it after the compound's next events.
     Rows kept under other constants (another renovation.toml) cannot be worked out here: counted."""
-    from renovation.domain.horserace import components, under_construction
+    from renovation.domain.horserace import components, steady_through, under_construction
 
     reached = {code: int(version) for code, version in _driver_rows(rebuilt, select(versions))}
     takes = {code: {str(version)} for code, version in reached.items()}
@@ -331,17 +356,18 @@ def kept_differences(stored: Connection, rebuilt: Connection,
                    *(totals.c[dimension] for dimension in SCORE_DIMENSIONS)).order_by(totals.c.code, totals.c.period)
     found: list[dict[str, Any]] = []
     unchecked = 0
-    for code, period, stamp, scored, *scores in _driver_rows(stored, query):
-        version, _, key = str(stamp).partition(" ")
+    key = stamp_key(formula)
+    for code, period, stamped, scored, *scores in _driver_rows(stored, query):
+        version = str(stamped).partition(" ")[0]
         if version.isascii() and version.isdigit() and int(version) > reached.get(code, 0):
             found.append({"table": totals.name, "key": f"{code}/{period}", "kind": "changed", "column": "stamp",
-                          "stored": str(stamp), "rebuilt": None})
+                          "stored": str(stamped), "rebuilt": None})
             continue
-        try:
-            day = date.fromisoformat(key.partition(" ")[0])
-        except ValueError:
+        read = read_stamp(stamped)
+        if read is None:  # no board takes it
             continue
-        if key != stamp_key(day, formula):
+        _version, day, through, formula_key = read
+        if formula_key != key:
             unchecked += 1
             continue
         if version not in takes.get(code, ()):
@@ -352,6 +378,11 @@ def kept_differences(stored: Connection, rebuilt: Connection,
             fact = worked[0][1]
             ours = [str(int(under_construction(fact))),
                     *(format(part.score, "f") for part in components(fact, formula, said=False))]
+            steady = steady_through(fact, formula)
+            if through > steady:  # a board would take the scores on days they are not the facts'
+                found.append({"table": totals.name, "key": f"{code}/{period}", "kind": "changed",
+                              "column": "stamp", "stored": str(stamped),
+                              "rebuilt": stamp(int(version), day, steady, key)})
         kept = [str(int(scored)) if scored in (0, 1) else str(scored), *(str(score) for score in scores)]
         for column, value, worked_out in zip(("scored", *SCORE_DIMENSIONS), kept, ours, strict=True):
             if value != worked_out:
@@ -462,12 +493,17 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
     by_finding: dict[str, list[Any]] = {}
     tallies: dict[str, dict[str, Tally]] | None = None
     sample_tallies: dict[str, SampleTally] | None = None
+    dues_ahead: dict[str, tuple[date, ...]] | None = None
     if code is not None:  # one compound: every finding, with its id
         raised = select(*columns).where(findings.c.code == code, findings.c.period == period)
         by_finding = _by_code(_driver_rows(connection, raised), _finding)
     else:  # a board: the findings counted by the database, as ``tally`` counts them
         tallies = _finding_tallies(connection, period, today)
         sample_tallies = _sample_tallies(connection, period)
+        ahead = select(findings.c.code, func.min(findings.c.due)).where(
+            findings.c.period == period, findings.c.fixed_on.is_(None), findings.c.due >= today).group_by(
+            findings.c.code)
+        dues_ahead = {found: tuple(filter(None, [read_date(due)])) for found, due in _driver_rows(connection, ahead)}
     candidates = where(findings, select(*columns).where(
         findings.c.category == "safety", findings.c.due < last, findings.c.raised_on <= last,
         or_(findings.c.closed_on.is_(None), findings.c.closed_on > first)))
@@ -514,6 +550,7 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
                                                                 key=lambda t: _number(t.ticket_id)),
             tallies=None if tallies is None else tallies.get(row.code, {}),
             sample_tally=None if sample_tallies is None else sample_tallies.get(row.code, SampleTally()),
+            dues_ahead=None if dues_ahead is None else dues_ahead.get(row.code, ()),
         )))
     return result
 

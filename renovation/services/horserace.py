@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from renovation.domain import errors
-from renovation.domain.horserace import Formula, components, rounded, under_construction
+from renovation.domain.horserace import Formula, components, rounded, steady_through, under_construction
 from renovation.domain.values import SCORE_DIMENSIONS, normalise_code
 from renovation.services import scope
 from renovation.services.boards import check_period, models_for, require_compound
@@ -90,19 +90,20 @@ def _scored(models: ReadModels, connection: Connection, period: str, today: date
     They are kept only by a login that writes the read models; the others work out what is not kept."""
     from renovation.projections.computed import facts, kept_scores, stamp, stamp_key
 
-    key = stamp_key(today, formula)
-    listed, kept = kept_scores(connection, period, key, codes)  # versions first: facts are as new or newer
+    key = stamp_key(formula)
+    listed, kept = kept_scores(connection, period, today, key, codes)  # versions first: facts as new or newer
     stale = [who["code"] for who, _version in listed if who["code"] not in kept]
     if stale:
         found = ([fact for code in stale for fact in facts(connection, period, today, code)]
                  if len(stale) <= ONE_BY_ONE else facts(connection, period, today, codes=set(stale)))
-        worked = {who["code"]: (under_construction(fact),
+        worked = {who["code"]: (steady_through(fact, formula), under_construction(fact),
                                 tuple(part.score for part in components(fact, formula, said=False)))
                   for who, fact in found}
-        kept.update(worked)
+        kept.update({code: (scored, scores) for code, (_through, scored, scores) in worked.items()})
         if models.writes and models.on_store:  # not a replay's (``--as-of``): it is thrown away
             versions = {who["code"]: version for who, version in listed}
-            _keep(models, period, {code: (stamp(versions[code], key), *scored) for code, scored in worked.items()})
+            _keep(models, period, {code: (stamp(versions[code], today, through, key), scored, scores)
+                                   for code, (through, scored, scores) in worked.items()})
     return [(who, dict(zip(SCORE_DIMENSIONS, kept[who["code"]][1], strict=True))) for who, _version in listed
             if who["code"] in kept and (not only_under_construction or kept[who["code"]][0])]
 

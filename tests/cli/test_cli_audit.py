@@ -587,15 +587,15 @@ def test_the_computed_horse_race_that_meets_a_value_no_read_model_writes_says_so
         store: Renovation, statement: str, board: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
     """The computed horse race reads its facts as the driver gives them (thousands a board): each is read as
     its column would be, so a value written by hand stops the board with the same one line. The facts are
-    read on a day no score was kept for (a kept score is not worked out again), and every compound's at
-    once, as a province's board reads them."""
+    read on a day no score was kept for (an earlier day than the one they were kept on: a kept score is not
+    worked out again), and every compound's at once, as a province's board reads them."""
     monkeypatch.setattr("renovation.services.horserace.ONE_BY_ONE", 0)
     store.ok("inspect", "JM", "--kind", "patrol", "--at", "2021-03-04T10:00", "--finding", "safety:major:未挂安全网")
     store.ok("feedback", "JM", "--channel", "hotline", "--text", "楼道施工噪音太早", "--at", "2021-03-02T08:00")
     store.ok("--today", "2021-04-01", *board)
     sqlite(store.db, statement)
 
-    result = store("--today", "2021-04-02", *board)
+    result = store("--today", "2021-03-31", *board)
 
     assert result.exit_code == 1, result.output
     lines = result.output.strip().splitlines()

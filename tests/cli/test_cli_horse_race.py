@@ -282,14 +282,16 @@ def test_every_compound_s_explained_total_is_its_total_on_the_boards(run: Renova
 def test_the_board_counts_findings_and_results_as_explain_counts_them(run: Renovation) -> None:
     """The same, at the edges: for every period and for days that are the findings' due dates (a finding
     due today is not late yet; due yesterday, it is), the counts the boards get from the database are
-    the counts worked out from the findings and results one by one."""
+    the counts worked out from the findings and results one by one, and so are the days the scores hold."""
     from datetime import date, timedelta
 
     from sqlalchemy import select
 
+    from renovation.domain.horserace import Formula, steady_through
     from renovation.projections.computed import facts, findings
     from renovation.services.workspace import Workspace
 
+    formula = Formula()
     run.ok("demo", "--compounds", "6", "--until", "2021-05-31")
     workspace = Workspace(str(run.db))
     try:
@@ -308,6 +310,7 @@ def test_the_board_counts_findings_and_results_as_explain_counts_them(run: Renov
                                     counted.decided) == (listed.minor, listed.major, listed.critical, listed.late,
                                                          listed.decided), (period, today, code, category)
                         assert fact.results().resulted == one.results().resulted
+                        assert steady_through(fact, formula) == steady_through(one, formula), (period, today, code)
                         assert (fact.results().failed, fact.results().rejected) == (
                             one.results().failed, one.results().rejected), (period, today, code)
                         checked += 1
@@ -340,7 +343,7 @@ def test_computed_scores_are_kept_and_worked_out_again_when_a_fact_the_day_or_th
         june: Renovation, tmp_path: Path) -> None:
     first = computed_totals(june, *TODAY)
     stamps = dict(kept_sql(june, "SELECT code, stamp FROM computed_totals WHERE period = '2021-06'"))
-    assert set(stamps) == {"JM", "LY"} and all(" 2021-07-10 " in stamp for stamp in stamps.values())
+    assert set(stamps) == {"JM", "LY"} and all(" 2021-07-10..9999-12-31 " in stamp for stamp in stamps.values())
     assert computed_totals(june, *TODAY) == first
     assert dict(kept_sql(june, "SELECT code, stamp FROM computed_totals WHERE period = '2021-06'")) == stamps
 
@@ -352,10 +355,16 @@ def test_computed_scores_are_kept_and_worked_out_again_when_a_fact_the_day_or_th
     changed = dict(kept_sql(june, "SELECT code, stamp FROM computed_totals WHERE period = '2021-06'"))
     assert changed["JM"] != stamps["JM"] and changed["LY"] == stamps["LY"]
 
-    later = computed_totals(june, "--today", "2021-07-11")  # another day: every compound again
+    later = computed_totals(june, "--today", "2021-07-11")  # another day: June's scores hold (June is over)
     assert later == after
-    assert all(" 2021-07-11 " in stamp for _code, stamp in kept_sql(
-        june, "SELECT code, stamp FROM computed_totals WHERE period = '2021-06'"))
+    assert dict(kept_sql(june, "SELECT code, stamp FROM computed_totals WHERE period = '2021-06'")) == changed
+    july = ("ranking", "--computed", "--by", "compound", "--period", "2021-07")  # July counts to the day
+    june.json(*TODAY, *july)
+    assert all(" 2021-07-10..2021-07-10 " in stamp for _code, stamp in kept_sql(
+        june, "SELECT code, stamp FROM computed_totals WHERE period = '2021-07'"))
+    june.json("--today", "2021-07-11", *july)  # another day: every compound again
+    assert all(" 2021-07-11..2021-07-11 " in stamp for _code, stamp in kept_sql(
+        june, "SELECT code, stamp FROM computed_totals WHERE period = '2021-07'"))
 
     config = tmp_path / "horse.toml"  # other constants: not the scores kept under the old ones
     config.write_text("[horse_race.safety]\noverdue_day = 0.5\n", encoding="utf-8")
@@ -364,6 +373,71 @@ def test_computed_scores_are_kept_and_worked_out_again_when_a_fact_the_day_or_th
     assert other["JM"] != after["JM"]
     assert other["JM"] == june.json("--config", str(config), *TODAY, "ranking", "explain", "JM", "--period",
                                     "2021-06")["total"]
+
+
+def june_stamps(run: Renovation) -> dict[str, str]:
+    return dict(kept_sql(run, "SELECT code, stamp FROM computed_totals WHERE period = '2021-06'"))
+
+
+@pytest.fixture
+def pending(june: Renovation) -> Renovation:
+    """``june`` with, of JM's June, a civilized finding raised on 06-28 due 07-05 and never rectified; a
+    ticket received on 06-22 and resolved on 06-25, and one received on 06-29 and never resolved (its 7
+    days are up on 07-06)."""
+    june.ok("inspect", "JM", "--kind", "morning", "--at", "2021-06-28T06:40", "--due", "2021-07-05",
+            "--finding", "civilized:major:材料乱堆")
+    june.ok("feedback", "JM", "--channel", "hotline", "--text", "路面积水", "--at", "2021-06-22T09:00")
+    june.ok("feedback", "resolve", "JM", "T2", "--note", "已疏通", "--at", "2021-06-25T10:00")
+    june.ok("feedback", "JM", "--channel", "hotline", "--text", "夜间施工", "--at", "2021-06-29T21:00")
+    return june
+
+
+def test_kept_scores_hold_until_the_first_day_that_changes_them(pending: Renovation) -> None:
+    """After its last day a period's scores change only on the day after a finding's due date (not
+    rectified: late) or a ticket's window (not resolved): kept until then, and worked out again from it."""
+    def board(day: str) -> dict[str, str]:
+        return computed_totals(pending, "--today", day)
+
+    def explained(day: str) -> str:
+        return str(pending.json("--today", day, "ranking", "explain", "JM", "--period", "2021-06")["total"])
+
+    first = board("2021-06-30")  # June's last day: nothing counts to the day any more
+    stamps = june_stamps(pending)
+    assert stamps["JM"].split(" ")[1] == "2021-06-30..2021-07-05"  # F3 due 07-05, T3's window ends 07-06
+    assert stamps["LY"].split(" ")[1] == "2021-06-30..9999-12-31"
+    assert board("2021-07-05") == first and june_stamps(pending) == stamps  # taken as kept
+    assert first["JM"] == explained("2021-07-05")
+
+    due_passed = board("2021-07-06")  # F3 late: worked out again
+    assert due_passed["JM"] != first["JM"] and due_passed["JM"] == explained("2021-07-06")
+    assert due_passed["LY"] == first["LY"]
+    assert june_stamps(pending)["JM"].split(" ")[1] == "2021-07-06..2021-07-06"
+    assert june_stamps(pending)["LY"] == stamps["LY"]
+
+    window_passed = board("2021-07-07")  # T3 late too
+    assert window_passed["JM"] != due_passed["JM"] and window_passed["JM"] == explained("2021-07-07")
+    assert june_stamps(pending)["JM"].split(" ")[1] == "2021-07-07..9999-12-31"
+    assert board("2021-06-30") == first  # an earlier day than any kept: worked out for it
+    assert june_stamps(pending)["JM"].split(" ")[1] == "2021-06-30..2021-07-05"
+
+
+def test_kept_scores_stamped_to_hold_for_longer_than_they_do_are_named_by_audit_boards(
+        pending: Renovation) -> None:
+    import json
+
+    honest = computed_totals(pending, "--today", "2021-06-30")
+    stamp = june_stamps(pending)["JM"]
+    longer = stamp.replace("..2021-07-05 ", "..2021-07-31 ")
+    kept_sql(pending, f"UPDATE computed_totals SET stamp = '{longer}' WHERE code = 'JM' AND period = '2021-06'")
+
+    assert computed_totals(pending, "--today", "2021-07-20")["JM"] == honest["JM"]  # the board takes it
+    result = pending("audit", "boards", "--json")
+    assert result.exit_code == 1
+    assert [(row["table"], row["key"], row["column"], row["stored"], row["rebuilt"])
+            for row in json.loads(result.stdout)] == [("computed_totals", "JM/2021-06", "stamp", longer, stamp)]
+    shorter = stamp.replace("..2021-07-05 ", "..2021-07-01 ")  # kept for fewer days than they hold: harmless
+    kept_sql(pending, f"UPDATE computed_totals SET stamp = '{shorter}' WHERE code = 'JM' AND period = '2021-06'")
+    assert pending.ok("audit", "boards").exit_code == 0
 
 
 def test_a_forged_kept_score_is_named_by_audit_boards_and_mended_by_a_rebuild(june: Renovation) -> None:

@@ -27,6 +27,7 @@ from renovation.domain.horserace import (
     rounded,
     safety,
     satisfaction,
+    steady_through,
     under_construction,
 )
 
@@ -278,3 +279,53 @@ def test_a_kept_row_is_read_as_each_score_alone_would_be(scored: Any, scores: li
     each = (scored in (0, 1) and len(scores) == 5
             and all(isinstance(s, str) and one.fullmatch(s) and Decimal(s) <= 100 for s in scores))
     assert _readable(scored, scores) == ((bool(scored), tuple(Decimal(s) for s in scores)) if each else None)
+
+
+@settings(max_examples=400, deadline=None)
+@example(facts(today=date(2021, 7, 5), findings=[finding(1, "civilized", "minor", date(2021, 6, 28),
+                                                         date(2021, 7, 5))]), 1)  # due today: late tomorrow
+@example(facts(today=date(2021, 7, 7), tickets=[TicketFact("T1", date(2021, 6, 30), None),
+                                                 TicketFact("T2", date(2021, 6, 20), date(2021, 6, 22))]), 1)
+@given(any_facts(), st.integers(0, 120))
+def test_scores_kept_for_the_days_they_hold_are_those_days_scores(found: Facts, later: int) -> None:
+    """A board keeps a compound's scores from ``today`` through ``steady_through``: on each of those days
+    the same facts give the same scores (and the same flag), whether the findings are listed (``ranking
+    explain``) or counted by the database with only the earliest due date ahead (a board)."""
+    from dataclasses import replace
+
+    formula = Formula()
+    through = steady_through(found, formula)
+    ahead = sorted(f.due for f in found.findings if f.fixed_on is None and f.due >= found.today)[:1]
+    assert steady_through(replace(found, dues_ahead=ahead), formula) == through
+    assert through >= found.today
+    day = found.today + timedelta(days=later)
+    if day > through:
+        return
+    then = replace(found, today=day)
+    assert [c.score for c in components(then, formula, said=False)] == [
+        c.score for c in components(found, formula, said=False)], (day, through)
+    assert under_construction(then) == under_construction(found)
+
+
+def test_a_period_counting_to_the_day_holds_only_today_and_a_finished_one_until_a_date_passes() -> None:
+    formula = Formula()
+    june = facts(period=JUNE, today=date(2021, 6, 29))
+    assert steady_through(june, formula) == date(2021, 6, 29)  # progress counts to the day until 06-30
+    assert steady_through(facts(today=date(2021, 6, 30)), formula) == date.max
+    pending = facts(findings=[finding(1, "quality", "minor", date(2021, 6, 28), date(2021, 8, 2)),
+                              finding(2, "civilized", "minor", date(2021, 6, 28), date(2021, 8, 9)),
+                              finding(3, "quality", "minor", date(2021, 6, 28), date(2021, 7, 1),
+                                      fixed=date(2021, 8, 1))],  # rectified (late): counts neither way any more
+                    tickets=[TicketFact("T1", date(2021, 6, 30), None), TicketFact("T2", date(2021, 6, 20), None)])
+    assert steady_through(pending, formula) == date(2021, 8, 2)  # today 07-31: F1 late from 08-03
+    assert steady_through(replace_today(pending, date(2021, 8, 2)), formula) == date(2021, 8, 2)  # due today
+    assert steady_through(replace_today(pending, date(2021, 8, 3)), formula) == date(2021, 8, 9)
+    assert steady_through(replace_today(pending, date(2021, 8, 10)), formula) == date.max
+    assert steady_through(replace_today(pending, date(2021, 7, 1)), formula) == date(2021, 7, 7)  # T1's window
+    assert steady_through(replace_today(pending, date(2021, 7, 7)), formula) == date(2021, 7, 7)  # its last day
+
+
+def replace_today(found: Facts, day: date) -> Facts:
+    from dataclasses import replace
+
+    return replace(found, today=day)
