@@ -358,8 +358,9 @@ def _a_number(_ctx: click.Context, _param: click.Parameter, value: float | None)
 def follow(session: Session, seconds: float | None) -> None:
     """Keep the read models current as events arrive: on PostgreSQL woken by LISTEN/NOTIFY (through
     eventsourcing's subscription), on SQLite by polling once a second. Read commands still catch up
-    by themselves; this only keeps their wait short. After each catch-up it also works out (and keeps)
-    the computed horse-race scores `ranking` and `ranking --computed` show by default.
+    by themselves; this only keeps their wait short. After each catch-up, and on each new day, it also
+    works out (and keeps) the computed horse-race scores `ranking` and `ranking --computed` show by
+    default.
 
     \b
     Example:
@@ -382,7 +383,8 @@ def follow(session: Session, seconds: float | None) -> None:
                                  lambda start: click.echo(f"following {session.db} from position {start}"),
                                  # the computed scores the horse-race boards show, kept for the people's
                                  # logins, which may not keep them (PostgreSQL, after db roles --apply)
-                                 lambda: horserace.keep_default_boards(session.workspace, session.today()))
+                                 lambda: horserace.keep_default_boards(session.workspace, session.today()),
+                                 session.today)
     except KeyboardInterrupt:
         return
     finally:

@@ -297,17 +297,22 @@ def rebuild(ws: Workspace, names: tuple[str, ...], started: Callable[[int], Call
         models.close()
 
 
+#: How long a follower on PostgreSQL waits for an event before it looks whether the day has changed.
+DAY_LOOK = 60.0
+
+
 def follow(ws: Workspace, stop: threading.Event, started: Callable[[int], None],
-           caught_up: Callable[[], None] | None = None) -> int:
+           caught_up: Callable[[], None] | None = None, day: Callable[[], object] = lambda: None) -> int:
     """Keep the read models current until ``stop`` is set: woken by LISTEN/NOTIFY on PostgreSQL (the
-    library's subscription), polling once a second on SQLite; ``caught_up`` is called after each catch-up
-    that found events. Returns the position reached."""
+    library's subscription; and every ``DAY_LOOK`` seconds), polling once a second on SQLite;
+    ``caught_up`` is called after each catch-up that found events, and when ``day()`` changes (the
+    computed scores of the month under way count to the day). Returns the position reached."""
     from renovation.projections import read_models
 
     _may_project(ws)
     models = read_models(ws.app)
     snapshotted = 0
-    kept = -1
+    kept: tuple[int, object] | None = None
 
     def current() -> None:  # the read models, then the snapshots of the compounds written meanwhile
         nonlocal snapshotted, kept
@@ -315,9 +320,9 @@ def follow(ws: Workspace, stop: threading.Event, started: Callable[[int], None],
         models.catch_up(upto=head)
         ws.app.snapshot_lagging(after=snapshotted)
         snapshotted = head
-        if caught_up is not None and head != kept:
+        if caught_up is not None and (head, today := day()) != kept:
             caught_up()
-            kept = head
+            kept = (head, today)
 
     try:
         start = models.head()
@@ -326,13 +331,32 @@ def follow(ws: Workspace, stop: threading.Event, started: Callable[[int], None],
         if ws.backend.is_postgres:
             # Subscribing after `start` also delivers what was recorded while catching up.
             with ws.app.recorder.subscribe(gt=start) as subscription:
+                woken = threading.Event()
+                failed: list[BaseException] = []
+
+                def listen() -> None:  # each event recorded wakes the follower; the work is done here
+                    try:
+                        for _notification in subscription:
+                            woken.set()
+                    except Exception as error:  # noqa: BLE001 (the subscription's: raised by the follower)
+                        failed.append(error)
+                    finally:
+                        woken.set()
 
                 def stop_when_told() -> None:
                     stop.wait()
                     subscription.stop()
 
+                listener = threading.Thread(target=listen, daemon=True)
+                listener.start()
                 threading.Thread(target=stop_when_told, daemon=True).start()
-                for _notification in subscription:
+                while True:
+                    woken.wait(DAY_LOOK)
+                    woken.clear()  # before the catch-up: an event recorded from now on wakes it again
+                    if failed:
+                        raise failed[0]
+                    if not listener.is_alive():  # stopped
+                        break
                     current()
         else:
             while not stop.wait(1.0):

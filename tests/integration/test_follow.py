@@ -62,11 +62,89 @@ def test_a_follower_keeps_the_computed_scores_the_default_horse_race_boards_show
     try:
         with models.engine.connect() as connection:
             kept = {(row.code, row.period, row.stamp.split(" ")[1]) for row in connection.execute(select(totals))}
-    # March is over: its scores hold until a date in them passes; April counts to the day
     finally:
         models.close()
         app.close()
+    # March is over: its scores hold until a date in them passes; April counts to the day
     assert kept == {("JM", "2021-04", "2021-04-20..2021-04-20"), ("JM", "2021-03", "2021-04-20..9999-12-31")}
+
+
+def test_a_follower_keeps_the_default_boards_again_on_a_new_day_with_no_event(
+        db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The month under way counts to the day: on a new day the follower works the default boards' scores
+    out again though nothing was recorded (on PostgreSQL it looks every ``DAY_LOOK`` seconds), and only
+    then (not at every look)."""
+    import threading
+    from datetime import date
+
+    from renovation.services import boards
+    from renovation.services.workspace import Workspace
+
+    monkeypatch.setattr(boards, "DAY_LOOK", 0.2)
+    app = open_app(db)
+    start_compound(app)
+    app.close()
+    ws = Workspace(db, config_path="/dev/null")
+    today = [date(2021, 4, 20)]
+    kept: list[date] = []
+    stop = threading.Event()
+    follower = threading.Thread(target=boards.follow, args=(ws, stop, lambda _start: None,
+                                                            lambda: kept.append(today[0]), lambda: today[0]))
+    follower.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not kept and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(2.5)  # several looks (two polls on SQLite), the same day
+        assert kept == [date(2021, 4, 20)]
+        today[0] = date(2021, 4, 21)
+        deadline = time.monotonic() + 10
+        while len(kept) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert kept == [date(2021, 4, 20), date(2021, 4, 21)]
+    finally:
+        stop.set()
+        follower.join(timeout=15)
+        ws.close()
+    assert not follower.is_alive()
+
+
+def test_a_follower_whose_subscription_fails_stops_with_its_error(tmp_path: Path) -> None:
+    """PostgreSQL: the subscription's error (its connection lost, say) is raised by the follower, which
+    does not go on as if nothing had happened."""
+    import threading
+
+    from renovation.services import boards
+    from renovation.services.workspace import Workspace
+    from tests.backends import store_url
+
+    class Lost:
+        def __enter__(self) -> Lost:
+            return self
+
+        def __exit__(self, *args: object) -> None:
+            return None
+
+        def __iter__(self) -> Lost:
+            return self
+
+        def __next__(self) -> object:
+            raise ConnectionError("the server closed the connection")
+
+        def stop(self) -> None:
+            return None
+
+    for db in store_url("postgres", tmp_path):
+        app = open_app(db)
+        start_compound(app)
+        app.close()
+        ws = Workspace(db, config_path="/dev/null")
+        ws.app.recorder.subscribe = lambda gt: Lost()  # type: ignore[method-assign, assignment, misc]
+        try:
+            with pytest.raises(ConnectionError, match="closed the connection"):
+                boards.follow(ws, threading.Event(), lambda _start: None)
+        finally:
+            ws.close()
 
 
 @pytest.mark.parametrize("seconds", [(), ("--seconds", "60")])
