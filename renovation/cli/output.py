@@ -8,7 +8,6 @@ and words follow ``--lang``.
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import io
 import json
@@ -118,6 +117,8 @@ def to_csv(rows: Sequence[dict[str, Any]], lang: str, columns: Sequence[str] | N
     buffer = io.StringIO()
     keys = list(rows[0]) if rows else list(columns or ())
     if keys:
+        import csv  # only for --csv
+
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(keys)
         for row in rows:

@@ -7,7 +7,6 @@ Backend`, which it is built from and which answers every question about the data
 
 from __future__ import annotations
 
-import logging
 import random
 import sqlite3
 import time
@@ -24,15 +23,13 @@ from renovation.domain import errors
 from renovation.domain.access import Access
 from renovation.domain.compound import CompoundProject, Context, project_compound
 from renovation.domain.values import normalise_code
-from renovation.services import clock
+from renovation.services import clock, warn
 from renovation.services import snapshots as sealed
 from renovation.store import chain, open_backend
 from renovation.store.backend import DEFAULT_DB, Backend, iter_notifications
 from renovation.store.faults import crash_point
 from renovation.store.timeorder import RecordedOutOfOrder
 from renovation.store.transcoding import register_transcodings
-
-log = logging.getLogger(__name__)
 
 #: How many times a command is re-run after losing a race with another writer.
 MAX_ATTEMPTS = 20
@@ -114,7 +111,7 @@ class CompoundWriter(Application[UUID]):
             name = zone or clock.zone_name(clock.default_zone())
             if name is None:
                 self.zone_problem = clock.unnamed_zone_problem()
-                log.warning("%s", self.zone_problem)
+                warn(__name__, "%s", self.zone_problem)
                 return None
             chain.keep_zone(self.backend, name)
         except IntegrityError:  # another process kept one first
@@ -133,7 +130,7 @@ class CompoundWriter(Application[UUID]):
         except clock.BadTimeZone:
             self.zone_problem = (f"the store keeps {stored[:60]!r}, which is no time zone: times are read in "
                                  "RENOVATION_TZ or this machine's zone until `renovation db zone NAME` keeps one")
-            log.warning("%s", self.zone_problem)
+            warn(__name__, "%s", self.zone_problem)
             return None
         return stored
 
@@ -263,7 +260,7 @@ class CompoundWriter(Application[UUID]):
             if snapshot is not None:
                 self.snapshots.put([snapshot])
         except (PersistenceError, sqlite3.Error) as error:  # the events are committed: report, never raise
-            log.warning("snapshot of %s at version %d not written: %s", project.code, project.version,
+            warn(__name__, "snapshot of %s at version %d not written: %s", project.code, project.version,
                         " ".join(str(error).split()))
 
     @property

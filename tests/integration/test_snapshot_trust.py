@@ -94,3 +94,70 @@ def test_an_honest_snapshot_is_used_and_verifies(db: str) -> None:
     _project, from_snapshot = workspace.app.load(CompoundProject.create_id("JM"), "JM")
     assert from_snapshot == INTERVAL  # the load started from it
     workspace.close()
+
+
+def stored_snapshot(db: str) -> bytes:
+    rows = sql(db, f"SELECT originator_version, state FROM {snapshots_table(db)} ORDER BY originator_version DESC")
+    return bytes(rows[0][1])
+
+
+def test_the_seal_is_checked_from_the_stored_bytes_as_from_the_state(
+        db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A load hashes the stored bytes less the seal (no state encoded again): for a snapshot as the
+    application writes it, the same hash as the state's."""
+    from renovation.services import snapshots
+    from renovation.services.snapshots import SEAL, state_hash, stored_state_hash
+
+    app = with_a_snapshot(db)
+    stored = stored_snapshot(db)
+    state = json.loads(stored)["state"]
+    assert app.snapshots is not None
+    (snapshot,) = list(app.snapshots.get(app.get_project("JM").id, desc=True, limit=1))
+    assert stored_state_hash(stored) == state[SEAL]["state"] == state_hash(app, snapshot.state)  # type: ignore[attr-defined]
+    app.close()
+
+    def encoded_again(*_args: object) -> str:
+        raise AssertionError("the state was encoded again")
+
+    monkeypatch.setattr(snapshots, "state_hash", encoded_again)
+    workspace = Workspace(db)
+    assert workspace.app.load(CompoundProject.create_id("JM"), "JM")[1] == INTERVAL
+    workspace.close()
+
+
+def test_a_snapshot_edited_in_the_applications_own_format_is_discarded(
+        db: str, caplog: pytest.LogCaptureFixture) -> None:
+    from renovation.services.snapshots import stored_state_hash
+
+    app = with_a_snapshot(db)
+    app.close()
+    table = snapshots_table(db)
+    version = sql(db, f"SELECT max(originator_version) FROM {table}")[0][0]
+    data = json.loads(stored_snapshot(db))
+    generous_bill(data)
+    edited = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    sql(db, f"UPDATE {table} SET state = ? WHERE originator_version = ?", (edited, version))
+    assert stored_state_hash(edited) is not None  # read as the application writes it: its hash is not the seal's
+    fresh = open_app(db)
+
+    with caplog.at_level(logging.WARNING), pytest.raises(errors.MeteringExceedsContract):
+        fresh.measure("JM", "A1", "2021-05", Decimal("5000"), user="auditor")
+
+    assert any("does not match its seal" in record.getMessage() for record in caplog.records)
+    fresh.close()
+
+
+def test_a_snapshot_written_otherwise_with_the_same_state_is_used(db: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Stored bytes not as the application writes them (spaces after the separators, say) are not read
+    for the hash: the state is encoded again, and the seal holds."""
+    app = with_a_snapshot(db)
+    app.close()
+    forge(db, lambda data: None)  # the same state, written by json.dumps's defaults
+    workspace = Workspace(db)
+
+    with caplog.at_level(logging.WARNING):
+        _project, from_snapshot = workspace.app.load(CompoundProject.create_id("JM"), "JM")
+
+    assert from_snapshot == INTERVAL
+    assert not [record for record in caplog.records if "snapshot" in record.getMessage()]
+    workspace.close()
