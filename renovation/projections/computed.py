@@ -359,7 +359,8 @@ def kept_differences(stored: Connection, rebuilt: Connection,
     key = stamp_key(formula)
     for code, period, stamped, scored, *scores in _driver_rows(stored, query):
         version = str(stamped).partition(" ")[0]
-        if version.isascii() and version.isdigit() and int(version) > reached.get(code, 0):
+        # (a version of more digits than any log reaches is not read as a number: Python refuses thousands)
+        if version.isascii() and version.isdigit() and (len(version) > 18 or int(version) > reached.get(code, 0)):
             found.append({"table": totals.name, "key": f"{code}/{period}", "kind": "changed", "column": "stamp",
                           "stored": str(stamped), "rebuilt": None})
             continue

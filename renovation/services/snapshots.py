@@ -72,16 +72,31 @@ def take(app: Application[UUID], backend: Backend, project: CompoundProject) -> 
     return snapshot
 
 
+def stored_as_another(stored_topic: str) -> str | None:
+    """Why a snapshot row stored as a class other than a snapshot's is not read (reading it would import
+    the module its topic names), or None."""
+    from eventsourcing.utils import get_topic
+
+    if stored_topic != get_topic(CompoundProject.Snapshot):
+        return f"it is stored as another class ({stored_topic[:60]!r})"
+    return None
+
+
 def problem_with(app: Application[UUID], backend: Backend, snapshot: Any, stored: bytes | None = None) -> str | None:
     """Why ``snapshot`` cannot be trusted, or None if its seal holds (``stored``: the bytes it was read
     from, whose hash is the state's when they hold it as written)."""
+    from eventsourcing.utils import get_topic
+
+    if snapshot.topic != get_topic(CompoundProject):  # not made into a compound: its topic's module not imported
+        return f"it is of another class ({str(snapshot.topic)[:60]!r})"
     seal = snapshot.state.get(SEAL)
     if not isinstance(seal, dict):
         return UNSEALED
     if seal.get("class") != class_version():
         return f"it is of class version {seal.get('class')}, the compound's is {class_version()}"
-    if ((stored is None or seal.get("state") != stored_state_hash(stored))
-            and seal.get("state") != state_hash(app, snapshot.state)):
+    sealed = seal.get("state")
+    if not isinstance(sealed, str) or ((stored is None or sealed != stored_state_hash(stored))
+                                       and sealed != state_hash(app, snapshot.state)):
         return "its state does not match its seal (edited)"
     link = ChainStore(backend).link_of(snapshot.originator_id, snapshot.originator_version)
     if link is None or seal.get("chain") != link[1]:
@@ -97,12 +112,17 @@ def latest(app: Application[UUID], backend: Backend, aggregate_id: UUID, code: s
     rows = app.snapshots.recorder.select_events(aggregate_id, desc=True, limit=1)
     if not rows:
         return None
+    problem = stored_as_another(rows[0].topic)
+    if problem is not None:
+        warn(__name__, "snapshot of %s at version %d discarded, %s; replayed from its events",
+             code, rows[0].originator_version, problem)
+        return None
     snapshot: Any = app.snapshots.mapper.to_domain_event(rows[0])
     problem = problem_with(app, backend, snapshot, rows[0].state)
     if problem is not None:
         if problem != UNSEALED:
             warn(__name__, "snapshot of %s at version %d discarded, %s; replayed from its events",
-                        code, snapshot.originator_version, problem)
+                 code, snapshot.originator_version, problem)
         return None
     del snapshot.state[SEAL]
     project = snapshot.mutate(None)
@@ -121,10 +141,14 @@ def problems(app: Application[UUID], backend: Backend, codes: list[str]) -> list
         rows = app.snapshots.recorder.select_events(aggregate_id, desc=True, limit=1)
         if not rows:
             continue
-        snapshot: Any = app.snapshots.mapper.to_domain_event(rows[0])
-        version = snapshot.originator_version
+        version = rows[0].originator_version
         link = ChainStore(backend).link_of(aggregate_id, version)
         position = link[0] if link else 0
+        problem = stored_as_another(rows[0].topic)
+        if problem is not None:
+            found.append((position, f"the snapshot of {code} at version {version}: {problem}"))
+            continue
+        snapshot: Any = app.snapshots.mapper.to_domain_event(rows[0])
         problem = problem_with(app, backend, snapshot)
         if problem == UNSEALED:
             continue  # an older snapshot is never used; it is not evidence of anything

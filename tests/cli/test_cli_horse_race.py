@@ -513,6 +513,21 @@ def test_a_kept_score_stamped_with_a_version_the_log_has_not_reached_is_named(ju
         ("computed_totals", "JM/2021-06", "stamp", ahead)]
 
 
+def test_a_kept_score_stamped_with_a_version_of_thousands_of_digits_is_named(june: Renovation) -> None:
+    import json
+
+    computed_totals(june, *TODAY)
+    (stamp,) = kept_sql(june, "SELECT stamp FROM computed_totals WHERE code = 'JM' AND period = '2021-06'")[0]
+    digits = 30 if str(june.db).startswith("postgresql") else 5000  # PostgreSQL's column holds 80 characters
+    huge = "9" * digits + " " + stamp.partition(" ")[2]
+    kept_sql(june, f"UPDATE computed_totals SET stamp = '{huge}' WHERE code = 'JM' AND period = '2021-06'")
+
+    result = june("audit", "boards", "--json")
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert [(row["table"], row["key"], row["column"], row["stored"]) for row in json.loads(result.stdout)] == [
+        ("computed_totals", "JM/2021-06", "stamp", huge)]
+
+
 def test_audit_boards_says_how_many_kept_scores_it_could_not_check(june: Renovation, tmp_path: Path) -> None:
     config = tmp_path / "horse.toml"
     config.write_text("[horse_race.safety]\noverdue_day = 0.5\n", encoding="utf-8")

@@ -161,3 +161,65 @@ def test_a_snapshot_written_otherwise_with_the_same_state_is_used(db: str, caplo
     assert from_snapshot == INTERVAL
     assert not [record for record in caplog.records if "snapshot" in record.getMessage()]
     workspace.close()
+
+
+def edit_stored(db: str, change: Any) -> None:
+    """Edit the latest snapshot's stored bytes behind the application's back, keeping its own format."""
+    table = snapshots_table(db)
+    version = sql(db, f"SELECT max(originator_version) FROM {table}")[0][0]
+    sql(db, f"UPDATE {table} SET state = ? WHERE originator_version = ?", (change(stored_snapshot(db)), version))
+
+
+def unsealed_bill(stored: bytes) -> bytes:
+    """A generous bill, and the seal's hash of the state taken out (the rest of the seal kept)."""
+    import re
+
+    data = json.loads(stored)
+    generous_bill(data)
+    edited = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return re.sub(rb',"state":"[0-9a-f]{64}"', b"", edited)
+
+
+def test_a_snapshot_whose_seal_has_no_hash_of_its_state_is_discarded(
+        db: str, caplog: pytest.LogCaptureFixture) -> None:
+    app = with_a_snapshot(db)
+    app.close()
+    edit_stored(db, unsealed_bill)
+    fresh = open_app(db)
+
+    with caplog.at_level(logging.WARNING), pytest.raises(errors.MeteringExceedsContract):
+        fresh.measure("JM", "A1", "2021-05", Decimal("5000"), user="auditor")
+
+    assert any("does not match its seal" in record.getMessage() for record in caplog.records)
+    fresh.close()
+
+
+@pytest.mark.parametrize("where", ["row", "state"])
+def test_a_snapshot_naming_another_class_is_discarded_without_importing_it(
+        db: str, where: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Reading a snapshot of another class (the row's topic, or the state's) would import the module it
+    names: it is discarded first, and ``audit verify`` names it."""
+    import sys
+
+    app = with_a_snapshot(db)
+    app.close()
+    table = snapshots_table(db)
+    sys.modules.pop("this", None)
+    if where == "row":
+        sql(db, f"UPDATE {table} SET topic = 'this:s' WHERE originator_version = {INTERVAL}")
+    else:
+        edit_stored(db, lambda stored: stored.replace(b'"topic":"renovation.domain.compound:CompoundProject"',
+                                                      b'"topic":"this:s"', 1))
+    workspace = Workspace(db)
+
+    with caplog.at_level(logging.WARNING):
+        project, from_snapshot = workspace.app.load(CompoundProject.create_id("JM"), "JM")
+
+    assert from_snapshot == 0 and project.version == INTERVAL  # replayed from its events
+    assert "this" not in sys.modules
+    assert any("another class" in record.getMessage() for record in caplog.records)
+    found = admin.verify_chain(workspace)
+    assert found is not None
+    assert any(problem.kind == "snapshot" and "another class" in problem.detail for problem in found.problems)
+    assert "this" not in sys.modules
+    workspace.close()
