@@ -86,7 +86,8 @@ def quality(session: Session, code: str | None, by: str, missed: bool, as_of: st
 @click.group(cls=DefaultGroup, default="board", default_when_empty=True)
 def ranking() -> None:
     """The horse race (赛马): the board of a period (ranking [board], the default), and one
-    compound's computed scores explained (ranking explain).
+    compound's computed scores explained (ranking explain). The board's options (--period, --by,
+    --computed, --json, ...): renovation ranking board --help.
 
     \b
     Examples:
