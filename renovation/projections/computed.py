@@ -342,8 +342,9 @@ def kept_differences(stored: Connection, rebuilt: Connection,
                      formula: Formula) -> tuple[list[dict[str, Any]], int]:
     """``audit boards`` of the kept scores, and how many it could not check. Each one a board could take
     (its stamp names this formula and the compound's version as stored, or as rebuilt from the log) is
-    worked out again from the rebuilt facts for the day in its stamp, and a row that differs named (as
-    ``audit.BoardDifference``), whatever it holds. A row stamped with a version the log has not reached
+    worked out again from the rebuilt facts for the first day in its stamp, and a row that differs named (as
+    ``audit.BoardDifference``), whatever it holds; so is its stamp if it holds for days after those the facts'
+    scores stay the same through (``steady_through``). A row stamped with a version the log has not reached
     is named too: keeping never writes one, and a board would take it after the compound's next events.
     Rows kept under other constants (another renovation.toml) cannot be worked out here: counted."""
     from renovation.domain.horserace import components, steady_through, under_construction

@@ -84,10 +84,12 @@ def _scored(models: ReadModels, connection: Connection, period: str, today: date
             ) -> list[tuple[dict[str, Any], dict[str, Decimal]]]:
     """The computed scores of ``period`` of the compounds of ``codes`` (None: all), in code order.
 
-    A compound's scores are kept (``computed_totals``) for its facts' version, ``today`` and the formula,
-    and worked out again only when one of them has changed: a board of a province works out the scores of
-    the compounds whose facts changed since it was last asked for (all of them the first time each day).
-    They are kept only by a login that writes the read models; the others work out what is not kept."""
+    A compound's scores are kept (``computed_totals``) for its facts' version, the formula and the days
+    they hold for (from ``today`` through ``steady_through``), and worked out again only when one of these
+    has changed: a board of a province works out the scores of the compounds whose facts changed since it
+    was last asked for, and on a new day those of its month under way (all of them: it counts to the day)
+    or, of a month that is over, those one of whose dates has passed. They are kept only by a login that
+    writes the read models; the others work out what is not kept."""
     from renovation.projections.computed import facts, kept_scores, stamp, stamp_key
 
     key = stamp_key(formula)

@@ -261,7 +261,7 @@ class CompoundWriter(Application[UUID]):
                 self.snapshots.put([snapshot])
         except (PersistenceError, sqlite3.Error) as error:  # the events are committed: report, never raise
             warn(__name__, "snapshot of %s at version %d not written: %s", project.code, project.version,
-                        " ".join(str(error).split()))
+                 " ".join(str(error).split()))
 
     @property
     def _snapshots_table(self) -> str:
