@@ -353,7 +353,7 @@ class ReadModels:
                 caught = [table.name for p in behind if reached[p.key] - start[p.key] >= ANALYZE_AFTER
                           for table in p.tables]
                 if caught:
-                    self.backend.analyze(connection, caught)
+                    self.backend.tidy(connection, caught)
                 if any(reached[p.key] - start[p.key] >= BATCH for p in behind):
                     self.backend.checkpoint(connection)
 

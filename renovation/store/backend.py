@@ -170,6 +170,12 @@ class Backend(ABC):
         plans well enough without)."""
         return None
 
+    def tidy(self, connection: Connection, tables: Sequence[str]) -> None:
+        """After a catch-up that changed many rows of these tables (outside any transaction): the rows its
+        updates left behind removed and the planner's statistics refreshed (PostgreSQL; SQLite updates
+        in place)."""
+        return None
+
     def checkpoint(self, connection: Connection) -> None:
         """Copy what a large catch-up left in the write-ahead log into the database (SQLite: else the
         next command's commit would, under its user's wait); outside any transaction."""

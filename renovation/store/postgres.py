@@ -666,6 +666,21 @@ class PostgresBackend(Backend):
             for table in tables:
                 connection.execute(text(f'ANALYZE "{table}"'))  # our own tables' names
 
+    def tidy(self, connection: Connection, tables: Sequence[str]) -> None:
+        # VACUUM (ANALYZE): a first catch-up updates a row once a batch it changes in (a finding at each
+        # step), and the dead rows stay until a vacuum, which a server's autovacuum may not have run yet (or
+        # at all, where it is off): a province's boards then read hundreds of thousands of them. VACUUM
+        # runs outside a transaction: on the driver's own connection, in autocommit for as long.
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        before = driver.autocommit
+        driver.autocommit = True
+        try:
+            for table in tables:
+                driver.execute(f'VACUUM (ANALYZE) "{table}"')  # our own tables' names
+        finally:
+            driver.autocommit = before
+
     def server_now(self) -> datetime | None:
         rows = self.query("SELECT clock_timestamp()")
         value = rows[0][0]
