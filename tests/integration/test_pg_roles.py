@@ -578,6 +578,23 @@ def test_writers_write_nothing_but_through_the_append_function(applied: Store) -
     assert f"verified {EVENTS + 1} events" in verified.output
 
 
+def test_the_projectors_large_rebuild_vacuums_what_its_login_may(applied: Store,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catch-up of many events ends with ``VACUUM (ANALYZE)`` of its tables: as the projector's login
+    (which may not own them) it goes through all the same."""
+    from renovation.projections import runner
+
+    monkeypatch.setattr(runner, "ANALYZE_AFTER", 5)
+    app = RenovationApp(applied.url_as(applied.projector))
+    try:
+        models = read_models(app)
+        models.rebuild()
+        assert [row["lag"] for row in models.status()] == [0] * len(models.projections)
+        models.close()
+    finally:
+        app.close()
+
+
 def test_snapshots_are_taken_by_the_projector_alone(applied: Store) -> None:
     """Item 3: a writer's command takes no snapshot however many events it records; the projector's
     catch-up takes the ones due, sealed, and loads use them."""
