@@ -272,6 +272,36 @@ def test_a_large_catch_up_vacuums_its_tables_and_refreshes_postgresqls_statistic
     assert tidied["progress_compounds"] == (False, False)  # not caught up here
 
 
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+def test_a_vacuum_that_cannot_have_its_lock_in_time_is_given_up_and_the_catch_up_stands(
+        db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catch-up is committed before its vacuum: a vacuum waiting past the lock timeout (another
+    session's VACUUM or ANALYZE of the table) is given up, not the command's failure."""
+    import psycopg
+
+    from tests.backends import pg_url
+    from tests.integration.conftest import open_app
+
+    monkeypatch.setenv("RENOVATION_LOCK_TIMEOUT", "1")
+    monkeypatch.setattr(runner_module, "ANALYZE_AFTER", 5)
+    app = open_app(db)
+    models = read_models(app)
+    try:
+        busy_programme(app)
+        models.catch_up("progress")  # the read models' tables made
+        schema = db.rsplit("schema=", 1)[1]
+        with psycopg.connect(pg_url()) as holder:  # a session of its own, holding the lock a VACUUM needs
+            holder.execute(f'LOCK TABLE "{schema}".quality_findings_v2 IN SHARE UPDATE EXCLUSIVE MODE')
+            models.catch_up("quality")  # its VACUUM of quality_findings_v2 waits 1 s, and is given up
+            holder.rollback()
+        assert [row["lag"] for row in models.status() if row["projection"] == "quality"] == [0]
+        with models.engine.connect() as connection:  # the connection the vacuum used serves again
+            assert connection.execute(text("SELECT count(*) FROM quality_findings_v2")).scalar_one() > 0
+    finally:
+        models.close()
+        app.close()
+
+
 def test_the_read_models_decode_each_event_as_the_librarys_mapper_does(app: RenovationApp,
                                                                          models: ReadModels) -> None:
     """The read models decode the stored state themselves (no domain-event objects): every field of
