@@ -78,7 +78,7 @@ def stored_as_another(stored_topic: str) -> str | None:
     from eventsourcing.utils import get_topic
 
     if stored_topic != get_topic(CompoundProject.Snapshot):
-        return f"it is stored as another class ({stored_topic[:60]!r})"
+        return f"it is stored as another class ({str(stored_topic)[:60]!r})"
     return None
 
 
@@ -101,6 +101,22 @@ def problem_with(app: Application[UUID], backend: Backend, snapshot: Any, stored
     link = ChainStore(backend).link_of(snapshot.originator_id, snapshot.originator_version)
     if link is None or seal.get("chain") != link[1]:
         return "it is not bound to the chain at its version"
+    return elsewhere(app, snapshot)
+
+
+def elsewhere(app: Application[UUID], snapshot: Any) -> str | None:
+    """Why a snapshot whose seal holds is of another compound or another version than its row's (its
+    state and seal copied there, the chain link of the row's version put in: the seal's hash is of the
+    state alone), or None: its code gives its id, and its last change is the time of the event at its
+    version."""
+    from renovation.store.timeorder import recorded_at
+
+    if CompoundProject.create_id(str(snapshot.state.get("code"))) != snapshot.originator_id:
+        return "it is of another compound"
+    version = snapshot.originator_version
+    found = app.recorder.select_events(snapshot.originator_id, gt=version - 1, lte=version, limit=1)
+    if not found or snapshot.state.get("_modified_on") != recorded_at(found[0].state):
+        return "it is of another version of the compound"
     return None
 
 
@@ -112,22 +128,33 @@ def latest(app: Application[UUID], backend: Backend, aggregate_id: UUID, code: s
     rows = app.snapshots.recorder.select_events(aggregate_id, desc=True, limit=1)
     if not rows:
         return None
-    problem = stored_as_another(rows[0].topic)
-    if problem is not None:
-        warn(__name__, "snapshot of %s at version %d discarded, %s; replayed from its events",
-             code, rows[0].originator_version, problem)
-        return None
-    snapshot: Any = app.snapshots.mapper.to_domain_event(rows[0])
-    problem = problem_with(app, backend, snapshot, rows[0].state)
+    version = rows[0].originator_version
+    project: CompoundProject | None = None
+    try:
+        problem = stored_as_another(rows[0].topic)
+        if problem is None:
+            snapshot: Any = app.snapshots.mapper.to_domain_event(rows[0])
+            problem = problem_with(app, backend, snapshot, rows[0].state)
+        if problem is None:
+            del snapshot.state[SEAL]
+            made = snapshot.mutate(None)
+            if isinstance(made, CompoundProject):
+                project = made
+            else:
+                problem = "it is not of a compound"
+    except Exception as error:  # noqa: BLE001 (a row the application did not write: replayed from the events)
+        problem = unreadable(error)
     if problem is not None:
         if problem != UNSEALED:
             warn(__name__, "snapshot of %s at version %d discarded, %s; replayed from its events",
-                 code, snapshot.originator_version, problem)
+                 code, version, problem)
         return None
-    del snapshot.state[SEAL]
-    project = snapshot.mutate(None)
-    assert isinstance(project, CompoundProject)
     return project
+
+
+def unreadable(error: Exception) -> str:
+    """Why a snapshot row that cannot be read or made into a compound is not used."""
+    return f"it cannot be read ({type(error).__name__}: {' '.join(str(error).split())[:80]})"
 
 
 def problems(app: Application[UUID], backend: Backend, codes: list[str]) -> list[tuple[int, str]]:
@@ -148,8 +175,12 @@ def problems(app: Application[UUID], backend: Backend, codes: list[str]) -> list
         if problem is not None:
             found.append((position, f"the snapshot of {code} at version {version}: {problem}"))
             continue
-        snapshot: Any = app.snapshots.mapper.to_domain_event(rows[0])
-        problem = problem_with(app, backend, snapshot)
+        try:
+            snapshot: Any = app.snapshots.mapper.to_domain_event(rows[0])
+            problem = problem_with(app, backend, snapshot)
+        except Exception as error:  # noqa: BLE001 (a row the application did not write: named)
+            found.append((position, f"the snapshot of {code} at version {version}: {unreadable(error)}"))
+            continue
         if problem == UNSEALED:
             continue  # an older snapshot is never used; it is not evidence of anything
         if problem is None:

@@ -223,3 +223,91 @@ def test_a_snapshot_naming_another_class_is_discarded_without_importing_it(
     assert any(problem.kind == "snapshot" and "another class" in problem.detail for problem in found.problems)
     assert "this" not in sys.modules
     workspace.close()
+
+
+@pytest.mark.parametrize("state", [b"[1]", b"not json", b"\xff\xfe", b"", b"[" * 990 + b"]" * 990,
+                                   b'{"timestamp":1,"topic":"renovation.domain.compound:CompoundProject"}',
+                                   b'{"timestamp":{"_type_":"nothing","_data_":"x"},"topic":"t","state":{}}'])
+def test_a_snapshot_row_that_cannot_be_read_is_discarded_and_named(
+        db: str, state: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    """A row the application did not write (not JSON, not an object, a value of no type it knows) is not
+    a traceback for whoever loads the compound: it is discarded with a warning, the compound replayed
+    from its events, and ``audit verify`` names it."""
+    app = with_a_snapshot(db)
+    app.close()
+    table = snapshots_table(db)
+    sql(db, f"UPDATE {table} SET state = ? WHERE originator_version = {INTERVAL}", (state,))
+    workspace = Workspace(db)
+
+    with caplog.at_level(logging.WARNING):
+        project, from_snapshot = workspace.app.load(CompoundProject.create_id("JM"), "JM")
+
+    assert from_snapshot == 0 and project.version == INTERVAL
+    assert any("cannot be read" in record.getMessage() for record in caplog.records)
+    found = admin.verify_chain(workspace)
+    assert found is not None
+    assert any(problem.kind == "snapshot" and "cannot be read" in problem.detail for problem in found.problems)
+    workspace.close()
+
+
+def stored_id(db: str, code: str) -> str:
+    """A compound's id as its snapshots' table holds it (SQLite: hex digits; PostgreSQL: a uuid)."""
+    found = CompoundProject.create_id(code)
+    return str(found) if db.startswith("postgresql://") else found.hex
+
+
+def snapshot_at(db: str, code: str, version: int) -> bytes:
+    table = snapshots_table(db)
+    rows = sql(db, f"SELECT state FROM {table} WHERE originator_id = ? AND originator_version = ?",
+               (stored_id(db, code), version))
+    return bytes(rows[0][0])
+
+
+def transplant(db: str, source: bytes, code: str, version: int) -> None:
+    """Another snapshot's bytes written into ``code``'s row at ``version``, with that row's chain link in
+    its seal (no hash worked out)."""
+    import re
+
+    own = re.search(rb'"chain":"[0-9a-f]{64}"', snapshot_at(db, code, version))
+    assert own is not None
+    moved = re.sub(rb'"chain":"[0-9a-f]{64}"', own.group(0), source)
+    sql(db, f"UPDATE {snapshots_table(db)} SET state = ? WHERE originator_id = ? AND originator_version = ?",
+        (moved, stored_id(db, code), version))
+
+
+@pytest.mark.parametrize("moved", ["another version", "another compound"])
+def test_a_snapshot_moved_to_another_version_or_compound_is_discarded_and_named(
+        db: str, moved: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The seal's hash is of the state alone: a snapshot copied to another row, with that row's chain link
+    put in its seal, is found by its code (its compound) and its last change (the time of the event at its
+    version)."""
+    from datetime import timedelta
+
+    from tests.integration.conftest import NOW
+
+    app = with_a_snapshot(db)
+    target = "JM"
+    if moved == "another version":
+        app.close()
+        app = open_app(db, now=NOW + timedelta(hours=1))  # its later events recorded an hour later
+        while app.get_project("JM").version < 2 * INTERVAL:
+            app.record_inspection("JM", "patrol", user="sup")
+        version = 2 * INTERVAL
+    else:
+        target, version = "HH", INTERVAL
+        start_compound(app, "HH")
+        while app.get_project("HH").version < INTERVAL:
+            app.record_inspection("HH", "patrol", user="sup")
+    app.close()
+    transplant(db, snapshot_at(db, "JM", INTERVAL), target, version)
+    workspace = Workspace(db)
+
+    with caplog.at_level(logging.WARNING):
+        project, from_snapshot = workspace.app.load(CompoundProject.create_id(target), target)
+
+    assert from_snapshot == 0 and project.code == target and project.version == version
+    assert any(f"of {moved}" in record.getMessage() for record in caplog.records)
+    found = admin.verify_chain(workspace)
+    assert found is not None
+    assert any(problem.kind == "snapshot" and f"of {moved}" in problem.detail for problem in found.problems)
+    workspace.close()
