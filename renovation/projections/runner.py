@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 from uuid import UUID
 
 from eventsourcing.persistence import JSONTranscoder, Notification
-from eventsourcing.utils import TopicError, resolve_topic
+from eventsourcing.utils import resolve_topic
 from sqlalchemy import Column, Connection, Engine, String, Table, insert, literal, select
 
 from renovation.projections.base import (
@@ -31,7 +31,7 @@ from renovation.projections.base import (
 from renovation.projections.errors import BadEvent, BadValue, NotSetUp
 from renovation.projections.rows import Rows
 from renovation.store.faults import crash_point
-from renovation.store.transcoding import light_decoder
+from renovation.store.transcoding import UNREADABLE, light_decoder
 from renovation.store.workers import command as worker_command
 from renovation.store.workers import start as start_worker
 
@@ -77,8 +77,7 @@ directory = Table(
 #: What a stored event the application never wrote raises as it is decoded or applied (a database's
 #: error is not among them): bad JSON or text, an unknown value type, a bad decimal (ArithmeticError),
 #: nesting deeper than the decoder goes (RecursionError), a field missing or of the wrong type.
-_EVENT_ERRORS = (ValueError, TypeError, LookupError, AttributeError, AssertionError, ArithmeticError,
-                 RecursionError, TopicError)
+_EVENT_ERRORS = UNREADABLE
 
 
 _HEX = re.compile(r"[0-9a-f]{32}\Z")

@@ -338,7 +338,7 @@ def follow(ws: Workspace, stop: threading.Event, started: Callable[[int], None],
                     try:
                         for _notification in subscription:
                             woken.set()
-                    except Exception as error:  # noqa: BLE001 (the subscription's: raised by the follower)
+                    except Exception as error:  # noqa: BLE001 (whatever stops the subscription is raised by the follower below)
                         failed.append(error)
                     finally:
                         woken.set()

@@ -20,6 +20,7 @@ from uuid import UUID
 from renovation.domain.compound import CompoundProject, project_compound
 from renovation.services import warn
 from renovation.store.chain import ChainStore
+from renovation.store.transcoding import UNREADABLE
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -142,7 +143,7 @@ def latest(app: Application[UUID], backend: Backend, aggregate_id: UUID, code: s
                 project = made
             else:
                 problem = "it is not of a compound"
-    except Exception as error:  # noqa: BLE001 (a row the application did not write: replayed from the events)
+    except UNREADABLE as error:  # a row the application did not write: replayed from the events
         problem = unreadable(error)
     if problem is not None:
         if problem != UNSEALED:
@@ -152,7 +153,7 @@ def latest(app: Application[UUID], backend: Backend, aggregate_id: UUID, code: s
     return project
 
 
-def unreadable(error: Exception) -> str:
+def unreadable(error: BaseException) -> str:
     """Why a snapshot row that cannot be read or made into a compound is not used."""
     return f"it cannot be read ({type(error).__name__}: {' '.join(str(error).split())[:80]})"
 
@@ -178,7 +179,7 @@ def problems(app: Application[UUID], backend: Backend, codes: list[str]) -> list
         try:
             snapshot: Any = app.snapshots.mapper.to_domain_event(rows[0])
             problem = problem_with(app, backend, snapshot)
-        except Exception as error:  # noqa: BLE001 (a row the application did not write: named)
+        except UNREADABLE as error:  # a row the application did not write: named
             found.append((position, f"the snapshot of {code} at version {version}: {unreadable(error)}"))
             continue
         if problem == UNSEALED:

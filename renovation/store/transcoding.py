@@ -10,8 +10,14 @@ from decimal import Decimal
 from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.utils import TopicError
 
 from renovation.domain.values import VALUE_TYPES
+
+#: What reading a row the application never wrote can raise: its JSON, its values, its shape, the class its
+#: topic names (a database's error is not one of them).
+UNREADABLE = (ValueError, TypeError, LookupError, AttributeError, AssertionError, ArithmeticError, RecursionError,
+              TopicError)
 
 
 class DecimalAsPlainStr(Transcoding):

@@ -578,10 +578,10 @@ def test_writers_write_nothing_but_through_the_append_function(applied: Store) -
     assert f"verified {EVENTS + 1} events" in verified.output
 
 
-def test_the_projectors_large_rebuild_vacuums_what_its_login_may(applied: Store,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """A catch-up of many events ends with ``VACUUM (ANALYZE)`` of its tables: as the projector's login
-    (which may not own them) it goes through all the same."""
+def test_the_projectors_large_rebuild_goes_through_its_vacuum(applied: Store,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A catch-up of many events ends with ``VACUUM (ANALYZE)`` of its tables: as the projector's login,
+    which does not own them (PostgreSQL skips them), the rebuild goes through all the same."""
     from renovation.projections import runner
 
     monkeypatch.setattr(runner, "ANALYZE_AFTER", 5)
