@@ -58,7 +58,7 @@ from renovation.store import photos as photo_store
 from renovation.store.faults import crash_point
 from renovation.store.photos import Photo
 from renovation.store.timeorder import RecordedOutOfOrder
-from renovation.store.transcoding import light_decoder
+from renovation.store.transcoding import light_decoder, light_encoder
 from renovation.store.workers import command as worker_command
 from renovation.store.workers import start as start_worker
 
@@ -228,6 +228,7 @@ class Importer:
         if not isinstance(self.transcoder, JSONTranscoder):  # a file's lines are JSON: see export_events
             raise TypeError("an import reads its lines with the JSON transcoding")
         self.decoder = light_decoder(self.transcoder)
+        self.encode = light_encoder(self.transcoder)
         self.classes = _event_classes()
         self.shapes: dict[type, _Shape] = {}
         #: Each compound's id, read once from its canonical spelling (one object for every line of it).
@@ -557,9 +558,9 @@ class Importer:
         self.check_command(number, originator, state.get("command_id"))
         self.replay(number, originator, version, cls, state)
         self.known[originator] = version
-        encoded = self.transcoder.encode(state)
+        encoded = self.encode(state)
         _first, digests = self.digests.setdefault(originator, (version, bytearray()))
-        digests += _digest(topic, encoded if _plain(state) else self.transcoder.encode(_spelled(state)))
+        digests += _digest(topic, encoded if _plain(state) else self.encode(_spelled(state)))
         return StoredEvent(originator_id=originator, originator_version=version, topic=topic, state=encoded)
 
     def originator(self, number: int, given: object) -> UUID:
@@ -582,7 +583,7 @@ class Importer:
         first, digests = self.digests.get(originator, (version + 1, bytearray()))
         if version >= first:  # imported earlier in this file: compared by its digest
             offset = 8 * (version - first)
-            spelled = self.transcoder.encode(state if _plain(state) else _spelled(state))
+            spelled = self.encode(state if _plain(state) else _spelled(state))
             if digests[offset:offset + 8] == _digest(topic, spelled):
                 return None
             return "an earlier line of this file"
@@ -732,7 +733,10 @@ class Importer:
         current = getattr(cls, "class_version", 1)
         if type(written) is not int or not 1 <= written <= current:
             return f"class_version {written!r} is not one this version of the tracker knows"
-        if written != current or "class_version" in state:
+        keys: typing.AbstractSet[str] = state.keys()
+        if written == current and "class_version" in state:  # as the tracker writes it: nothing to upcast
+            keys = keys - _CLASS_VERSION
+        elif written != current:
             given = {key: value for key, value in state.items() if key != "class_version"}
             state = dict(given)
             for version in range(written, current):
@@ -740,6 +744,7 @@ class Importer:
             added = sorted(key for key in given if state.get(key, given[key]) is not given[key])
             if added:  # a field its version did not have, which the upcast would overwrite
                 return f"fields {added} are not of class_version {written}"
+            keys = state.keys()
         command = state.get("command_id")
         if command is not None and not (isinstance(command, str) and COMMAND_ID.fullmatch(command)):
             return "command_id is not 32 lower-case hex digits (a command id this tracker makes)"
@@ -747,7 +752,6 @@ class Importer:
             field = REQUIRED_SINCE[cls.__name__][0]
             if state.get(field) is None:
                 return f"{field} is empty (every command since class_version {written} records it)"
-        keys = state.keys()
         if keys != shape.keys:
             missing = shape.keys - keys - OPTIONAL_FIELDS
             if missing or keys - shape.keys:
@@ -779,7 +783,8 @@ class Importer:
             return None
         zone = self.app.zone
         for key, value in (state.items() if names is None else ((key, state.get(key)) for key in names)):
-            for when in _times(value):
+            # A date-time by itself (most are) looked at here; a list's, through _times.
+            for when in (value,) if type(value) is datetime else _times(value):
                 if when.utcoffset() != when.astimezone(zone).utcoffset():
                     return (f"{key} {when.isoformat()} is not in the store's time zone {self.app.zone_name} (every "
                             "time is recorded in it)")
@@ -1149,6 +1154,8 @@ def _shape(cls: type) -> _Shape:
 
 #: The keys of an event's line.
 _LINE_KEYS = frozenset({"originator_id", "originator_version", "topic", "state"})
+#: The key of a state that names its class version.
+_CLASS_VERSION = frozenset({"class_version"})
 #: A field a state does not have.
 _ABSENT = object()
 #: The types of values that are never a date-time, nor hold one.

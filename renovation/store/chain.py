@@ -42,13 +42,11 @@ TIME_ZONE_KEY = "time_zone"
 
 
 def link(previous: str, position: int, originator_id: UUID | str, version: int, topic: str, state: bytes) -> str:
-    digest = hashlib.sha256()
-    for part in (previous, str(position), str(originator_id), str(version), topic):
-        digest.update(part.encode())
-        digest.update(b"\x1f")
+    """SHA-256 over the parts, each followed by a unit separator, then the state (hashed at once)."""
     # A row edited by hand may come back as text rather than bytes; hash what is stored.
-    digest.update(state if isinstance(state, bytes) else str(state).encode())
-    return digest.hexdigest()
+    stored = state if isinstance(state, bytes) else str(state).encode()
+    return hashlib.sha256(f"{previous}\x1f{position}\x1f{originator_id}\x1f{version}\x1f{topic}\x1f".encode()
+                          + stored).hexdigest()
 
 
 def links_after(

@@ -19,7 +19,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from eventsourcing.persistence import OperationalError, StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder, SQLiteCursor
 
 from renovation.store.backend import LOCK_TIMEOUT_SECONDS, Append, Backend
 from renovation.store.chain import CHAIN_TABLE, META_TABLE, TIME_ZONE_KEY, links_after
@@ -58,8 +58,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
-        assert ids is not None
+        ids = self._insert_all(c, stored_events)
         # The INSERT above holds the write lock: no other writer can extend the chain meanwhile.
         # Raising here rolls the transaction back.
         if ids:
@@ -72,6 +71,26 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         last = (row[0], row[1]) if row else None
         c.executemany(f"INSERT INTO {CHAIN_TABLE} VALUES (?, ?, ?)", links_after(last, ids, stored_events))
         return ids
+
+    def _insert_all(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """Insert the events and read their positions. Several (an import's batch) in one statement run over
+        them all, not one statement each as eventsourcing's recorder does to read each one's position: their
+        positions are then those of the table's last rows, as this transaction holds the write lock from its
+        first insert, and each of those rows is checked to be the event it is taken for."""
+        if len(stored_events) < 2:
+            ids = super()._insert_events(c, stored_events)
+            assert ids is not None
+            return list(ids)
+        SQLiteAggregateRecorder._insert_events(self, c, stored_events)
+        c.execute(f"SELECT rowid, originator_id, originator_version FROM {self.events_table_name} "
+                  "ORDER BY rowid DESC LIMIT ?", (len(stored_events),))
+        rows = c.fetchall()
+        rows.reverse()
+        for (_position, originator, version), stored in zip(rows, stored_events, strict=True):
+            expected = stored.originator_id.hex if isinstance(stored.originator_id, UUID) else stored.originator_id
+            if originator != expected or version != stored.originator_version:
+                raise OperationalError("the events just inserted are not the table's last rows: nothing was recorded")
+        return [position for position, _originator, _version in rows]
 
 
 #: Pages of the read models' tables a connection keeps in memory (SQLite's default is 2 MB): a large

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -75,6 +76,30 @@ def light_decoder(transcoder: JSONTranscoder) -> json.JSONDecoder:
         return found
 
     return json.JSONDecoder(object_hook=value)
+
+
+def light_encoder(transcoder: JSONTranscoder) -> Callable[[Any], bytes]:
+    """The transcoder's encoding, the same bytes, made cheaper for many values: the JSON module's encoder
+    built once (``JSONEncoder.encode`` builds one for each value, and marks each object it enters against
+    a circular reference: a value decoded from JSON has none), and each registered type encoded by a
+    function of its own. Without the JSON module's C encoder: the transcoder's own encoding."""
+    from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+
+    if c_make_encoder is None:
+        return transcoder.encode
+    encoders = {kind: _encoding(transcoding) for kind, transcoding in transcoder.types.items()}
+
+    def default(value: Any) -> Any:
+        found = encoders.get(type(value))
+        return transcoder._encode_obj(value) if found is None else found(value)  # its error for a type unknown
+
+    encode = c_make_encoder(None, default, encode_basestring, None, ":", ",", False, False, True)
+    return lambda value: "".join(encode(value, 0)).encode("utf8")
+
+
+def _encoding(transcoding: Transcoding) -> Callable[[Any], dict[str, Any]]:
+    name, encode = transcoding.name, transcoding.encode
+    return lambda value: {"_type_": name, "_data_": encode(value)}
 
 
 def register_transcodings(transcoder: JSONTranscoder) -> None:

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import OperationalError, StoredEvent
 
 from renovation.domain.compound import CompoundProject
 from renovation.services.application import RenovationApp
@@ -217,3 +219,60 @@ def test_concurrent_writers_leave_a_valid_chain(app: RenovationApp, db: str) -> 
     assert problems == []
     assert verified == app.event_count() == 3 + processes * each
     assert app.get_project("JM").version == 3 + processes * each
+
+
+def test_a_link_is_the_hash_every_store_was_chained_with() -> None:
+    """Fixed values (SHA-256 over the previous link, the position, the compound id, the version and the topic,
+    each followed by a unit separator, then the state): a store chained before verifies after any change."""
+    compound = UUID("5dbbf699-195e-5f98-9791-4aef0ec7dfd5")
+    state = '{"note":"验收"}'
+    assert link(GENESIS, 7, compound, 3, "renovation.domain.compound:CompoundProject.Accepted", state.encode()) == (
+        "e4761e51721da830ac9e3d3ccbb75acb1c7bfb6b750a207d1ec1e2d0ceaa7dc7")
+    assert link("ab" * 32, 8, compound.hex, 4, "t", state) == (  # a row read back as text: its text hashed
+        "ff4256eee8422f2b7b1f3a576db81e7c7ebecd2dd849dae89dfc8efafcbb90a4")
+
+
+def measurements(app: RenovationApp, count: int) -> list[StoredEvent]:
+    """``count`` measurements of JM as stored events, not stored yet."""
+    project = app.get_project("JM")
+    with app.command():
+        for number in range(count):
+            project.measure("A1", "2021-05", Decimal(number + 1), app.context("auditor"))
+    return [app.mapper.to_stored_event(event) for event in project.collect_events()]
+
+
+@pytest.fixture
+def sqlite_app(tmp_path: Path) -> Iterator[RenovationApp]:
+    application = open_app(str(tmp_path / "store.db"))
+    yield application
+    application.close()
+
+
+def test_a_batch_stored_at_once_is_chained_at_the_positions_of_its_rows(sqlite_app: RenovationApp) -> None:
+    start_compound(sqlite_app)
+    batch = measurements(sqlite_app, 5)
+
+    with sqlite_app.backend.appending() as append:
+        positions = append(batch)
+
+    rows = sql(sqlite_app.backend.path, "SELECT rowid, originator_version FROM {events} ORDER BY rowid DESC LIMIT 5")
+    assert positions == [rowid for rowid, _version in reversed(rows)]
+    assert [version for _rowid, version in reversed(rows)] == [event.originator_version for event in batch]
+    assert verify(ChainStore(sqlite_app.backend)) == (sqlite_app.event_count(), [])
+
+
+def test_a_row_slipped_between_a_batchs_rows_fails_the_batch_and_stores_nothing(sqlite_app: RenovationApp) -> None:
+    """A trigger put on the table by hand adds a row after each of the batch's: its rows are then not the
+    table's last ones, and taking the last ones for them would chain the wrong rows."""
+    start_compound(sqlite_app)
+    stored = sqlite_app.event_count()
+    batch = measurements(sqlite_app, 3)
+    sql(sqlite_app.backend.path, "CREATE TRIGGER slip AFTER INSERT ON stored_events WHEN NEW.topic != 'x' BEGIN "
+        "INSERT INTO stored_events VALUES (hex(randomblob(16)), 1, 'x', x'7b7d'); END")
+
+    with pytest.raises(OperationalError, match="not the table's last rows"), \
+            sqlite_app.backend.appending() as append:
+        append(batch)
+
+    assert sqlite_app.event_count() == stored
+    assert verify(ChainStore(sqlite_app.backend)) == (stored, [])

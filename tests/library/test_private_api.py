@@ -5,7 +5,10 @@ or write. Each is called (or overridden) only in ``renovation/store`` (checked b
 What they do for us:
 - SQLite ``_insert_events(cursor, stored_events)``: inserts a save's events inside the recorder's
   transaction; ``ChainedSQLiteRecorder`` overrides it to write the chain links in the same
-  transaction, and ``SQLiteBackend.appending`` calls it to import in one transaction.
+  transaction, and ``SQLiteBackend.appending`` calls it to import in one transaction; the aggregate
+  recorder's (one statement run over all the events) inserts an import's batch.
+- ``JSONTranscoder._encode_obj`` and ``types``: ``store.transcoding.light_encoder`` encodes a value of a
+  type it does not know as the transcoder does (its error).
 - PostgreSQL ``_insert_events``, ``_insert_stored_events``, ``_notify_channel`` and
   ``_fetch_ids_after_insert_events``: the steps of the library's insert, which
   ``ChainedPostgresRecorder.insert_events`` runs in one transaction that an error rolls back (the
@@ -28,14 +31,17 @@ from pathlib import Path
 
 import pytest
 from eventsourcing.application import Application
+from eventsourcing.persistence import JSONTranscoder
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder, SQLiteDatastore
 
 PACKAGE = Path(__file__).resolve().parents[2] / "renovation"
 
 #: (class, method) -> its parameters as the store calls or overrides them.
 PINNED = {
     (SQLiteApplicationRecorder, "_insert_events"): ["self", "c", "stored_events", "_"],
+    (SQLiteAggregateRecorder, "_insert_events"): ["self", "c", "stored_events", "_"],
+    (JSONTranscoder, "_encode_obj"): ["self", "o"],
     (PostgresApplicationRecorder, "_insert_stored_events"): ["self", "curs", "stored_events", "kwargs"],
     (PostgresApplicationRecorder, "_fetch_ids_after_insert_events"): ["self", "curs", "stored_events", "_"],
     (PostgresApplicationRecorder, "_insert_events"): ["self", "curs", "stored_events", "_"],
