@@ -33,6 +33,7 @@ from renovation.projections.rows import Rows
 from renovation.store.faults import crash_point
 from renovation.store.transcoding import UNREADABLE, light_decoder
 from renovation.store.workers import command as worker_command
+from renovation.store.workers import remove_stale, scratch
 from renovation.store.workers import start as start_worker
 
 if TYPE_CHECKING:
@@ -48,11 +49,16 @@ BATCH = 5000
 #: refreshed at once, so the boards' queries are planned for the rows now there (autovacuum would
 #: do it too, within a minute or so).
 ANALYZE_AFTER = 50_000
-#: A catch-up of several read models this many events behind or more, on a store that takes several
-#: writers at once (PostgreSQL), is shared out among processes, a group of read models each: the database
+#: A catch-up of several read models this many events behind or more is shared out among processes, a
+#: group of read models each: on a store that takes several writers at once (PostgreSQL), the database
 #: works on one process's statements while another decodes and applies its events, where one process
-#: waited for each (a province's first catch-up: benchmarks/RESULTS.md, section 14).
+#: waited for each (a province's first catch-up: benchmarks/RESULTS.md, section 14). On a store that takes
+#: one writer at a time (SQLite), only read models that have applied nothing yet (a first catch-up, a
+#: rebuild) are shared: each worker makes its group's tables in a scratch file of its own, where no other
+#: writer waits for it, and copies them into the store at its end (``adopt``).
 SHARE_AFTER = 100_000
+#: The temporary folders of the workers of a shared catch-up on SQLite (``catch_up_apart``) begin so.
+SCRATCH_PREFIX = "renovation-catch-up-"
 #: The processes a shared catch-up runs in, at most (and no more than the machine's cores).
 WORKERS = 2
 #: The command line of a worker of a shared catch-up (``renovation.projections.worker``), after the
@@ -142,6 +148,8 @@ class Task:
     head: int
     batch: int
     thresholds: tuple[int, int, int]
+    #: Made in a scratch file, then copied into the store (``catch_up_apart``): a store of one writer at a time.
+    scratch: bool = False
 
 
 class ReadModels:
@@ -229,7 +237,8 @@ class ReadModels:
         with self.engine.connect() as connection:
             reached = {projection: position_of(connection, projection.key) for projection in self.chosen(names)}
         behind = [projection for projection, position in reached.items() if position < head]
-        if share and len(behind) > 1 and self._shares(head - min(reached[projection] for projection in behind)):
+        fresh = all(reached[projection] == 0 for projection in behind)
+        if share and len(behind) > 1 and self._shares(head - min(reached[projection] for projection in behind), fresh):
             self._share(behind, head, progress)
             with self.engine.connect() as connection:  # what the workers did not reach is caught up here
                 behind = [projection for projection in behind if position_of(connection, projection.key) < head]
@@ -246,10 +255,11 @@ class ReadModels:
         if stopped is not None:
             raise stopped
 
-    def _shares(self, lag: int) -> bool:
-        """Whether a catch-up ``lag`` events behind is shared out among processes."""
-        return (self.on_store and self.reopen is not None and self.backend.writers_at_once and lag >= SHARE_AFTER
-                and min(WORKERS, os.cpu_count() or 1) > 1)
+    def _shares(self, lag: int, fresh: bool) -> bool:
+        """Whether a catch-up ``lag`` events behind is shared out among processes (``fresh``: of read models
+        that have applied nothing yet)."""
+        return (self.on_store and self.reopen is not None and (self.backend.writers_at_once or fresh)
+                and lag >= SHARE_AFTER and min(WORKERS, os.cpu_count() or 1) > 1)
 
     def _share(self, behind: Sequence[Projection], head: int, progress: Callable[[str, int], None] | None) -> None:
         """Catch ``behind`` up to ``head`` in processes of their own (``renovation.projections.worker``), a
@@ -270,7 +280,7 @@ class ReadModels:
             self.engine.dispose()  # this process's idle connections to the read models, while it waits
             for group in shares(behind, min(WORKERS, os.cpu_count() or 1)):
                 task = Task(self.reopen, self.backend.db, self.zone, [type(projection) for projection in group], head,
-                            BATCH, gc.get_threshold())
+                            BATCH, gc.get_threshold(), scratch=not self.backend.writers_at_once)
                 try:
                     worker = start_worker(WORKER, task, bufsize=0)
                     workers.append(worker)
@@ -294,15 +304,19 @@ class ReadModels:
                             if progress and len(said) == 2 and said[0] in self.projections and said[1].isdigit():
                                 progress(said[0], int(said[1]))
         finally:
-            for worker in workers:
-                if worker.poll() is None:  # this process was stopped (a Ctrl-C): so is its work
-                    worker.terminate()
-                if worker.wait():
-                    log.info("a worker of the shared catch-up stopped (exit %s): this process catches up the rest",
-                             worker.returncode)
-                if worker.stdout is not None:
-                    worker.stdout.close()
-            _SHARING.release()
+            try:
+                for worker in workers:
+                    if worker.poll() is None:  # this process was stopped (a Ctrl-C): so is its work
+                        worker.terminate()
+                    if worker.wait():
+                        log.info("a worker of the shared catch-up stopped (exit %s): this process catches up the "
+                                 "rest", worker.returncode)
+                    if worker.stdout is not None:
+                        worker.stdout.close()
+                if workers:
+                    remove_stale(SCRATCH_PREFIX)  # a stopped worker's scratch file (its catch-up's read models)
+            finally:
+                _SHARING.release()
 
     def _catch_up(self, behind: Sequence[Projection], head: int,
                   progress: Callable[[str, int], None] | None) -> None:
@@ -541,6 +555,84 @@ class ReadModels:
             {"projection": name, "position": position, "head": head, "lag": head - min(position, head)}
             for name, position in positions.items()
         ]
+
+
+def catch_up_apart(source: EventSource, task: Task, progress: Callable[[str, int], None]) -> bool:
+    """A worker's read models (``task.kinds``) caught up to ``task.head`` in a scratch SQLite file of its own,
+    then copied into the store (``adopt``); whether they were (not if the store's moved meanwhile)."""
+    import sqlite3
+
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.pool import NullPool
+
+    with scratch(SCRATCH_PREFIX) as folder:
+        path = os.path.join(folder, "read-models.db")
+        engine = create_engine("sqlite://", poolclass=NullPool, creator=lambda: sqlite3.connect(path))
+
+        @event.listens_for(engine, "connect")
+        def _scratch(dbapi_connection: Any, _record: Any) -> None:
+            # Thrown away after the copy, and made again from the log if the worker stops: nothing to sync.
+            dbapi_connection.execute("PRAGMA synchronous=OFF")
+            dbapi_connection.execute("PRAGMA journal_mode=MEMORY")  # a batch still rolls back
+
+        projections = [kind() for kind in task.kinds]
+        models = ReadModels(source, projections, engine=engine)
+        try:
+            models.catch_up(upto=task.head, progress=progress, share=False)
+        except (BadEvent, BadValue):  # what they reached is theirs; the catch-up that follows meets it again
+            adopt(source.backend, path, projections)
+            raise
+        finally:
+            models.close()
+        return adopt(source.backend, path, projections)
+
+
+def adopt(backend: Backend, path: str, projections: Sequence[Projection]) -> bool:
+    """Copy read models made in the scratch SQLite file ``path`` (and the compound directory) into the store,
+    with their positions, in one transaction; only if the store's have applied nothing yet (their positions 0,
+    their tables empty): another process may have caught them up meanwhile, and then nothing is copied (they
+    go on from where they are). Returns whether they were copied."""
+    engine = backend.engine()
+    try:
+        with engine.connect() as connection:
+            raw: Any = connection.connection.dbapi_connection  # the driver's, in no transaction (ATTACH needs none)
+            quote = connection.dialect.identifier_preparer.quote
+            raw.execute("ATTACH DATABASE ? AS scratch", (path,))
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                try:
+                    copied = _copied(raw, quote, projections)
+                    crash_point("catch_up_adopt")
+                    raw.execute("COMMIT")
+                except BaseException:
+                    raw.execute("ROLLBACK")
+                    raise
+            finally:
+                raw.execute("DETACH DATABASE scratch")
+            if copied:
+                raw.execute("PRAGMA wal_checkpoint(PASSIVE)")  # as a large catch-up does (``checkpoint``)
+            return copied
+    finally:
+        engine.dispose()
+
+
+def _copied(raw: Any, quote: Callable[[str], str], projections: Sequence[Projection]) -> bool:
+    tracked = quote(tracking.name)
+    for projection in projections:
+        if raw.execute(f"SELECT position FROM main.{tracked} WHERE name = ?", (projection.key,)).fetchall() != [(0,)]:
+            return False
+        for table in projection.tables:
+            if raw.execute(f"SELECT 1 FROM main.{quote(table.name)} LIMIT 1").fetchone() is not None:
+                return False
+    for table in [table for projection in projections for table in projection.tables] + [directory]:
+        columns = ", ".join(quote(column.name) for column in table.columns)
+        verb = "INSERT OR IGNORE" if table is directory else "INSERT"  # the directory: every read model's
+        raw.execute(f"{verb} INTO main.{quote(table.name)} ({columns}) SELECT {columns} "
+                    f"FROM scratch.{quote(table.name)}")
+    for projection in projections:
+        raw.execute(f"UPDATE main.{tracked} SET position = (SELECT position FROM scratch.{tracked} WHERE name = ?) "
+                    "WHERE name = ?", (projection.key, projection.key))
+    return True
 
 
 def shares(projections: Sequence[Projection], count: int) -> list[list[Projection]]:

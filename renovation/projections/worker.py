@@ -2,10 +2,11 @@
 
 It reads from its standard input where the process that started it finds its modules (a line of JSON,
 read by ``runner.WORKER`` itself), then its task (pickled ``runner.Task``); catches those read models up to the
-head; and writes a line ``name events`` to its standard output after each batch it commits. Whatever
-stops it ends it with exit 1 and nothing said (its standard error goes nowhere): the catch-up that
-follows in the process that started it meets it again and says it. That process gone, the next line
-finds the pipe closed, and the worker stops after the batch it has just committed.
+head (on SQLite in a scratch file, then copied into the store: ``runner.catch_up_apart``); and writes a line
+``name events`` to its standard output after each batch it commits. Whatever stops it ends it with exit 1 and
+nothing said (its standard error goes nowhere): the catch-up that follows in the process that started it meets
+it again and says it. That process gone, the next line finds the pipe closed, and the worker stops after the
+batch it has just committed.
 """
 
 from __future__ import annotations
@@ -37,7 +38,11 @@ def _catch_up(task: object) -> None:
 
     source = task.reopen(task.db)
     try:
-        models = ReadModels(Source(source.backend, source.mapper, task.zone), [kind() for kind in task.kinds])
+        read = Source(source.backend, source.mapper, task.zone)
+        if task.scratch:  # a store of one writer at a time: made apart, then copied in
+            runner.catch_up_apart(read, task, tell)
+            return
+        models = ReadModels(read, [kind() for kind in task.kinds])
         try:
             models.catch_up(upto=task.head, progress=tell, share=False)
         finally:

@@ -60,6 +60,7 @@ from renovation.store.photos import Photo
 from renovation.store.timeorder import RecordedOutOfOrder
 from renovation.store.transcoding import light_decoder, light_encoder
 from renovation.store.workers import command as worker_command
+from renovation.store.workers import remove_stale, scratch
 from renovation.store.workers import start as start_worker
 
 BATCH = 5000
@@ -139,26 +140,7 @@ def _digest(topic: str, encoded: bytes) -> bytes:
 def remove_stale_spills() -> int:
     """Remove the temporary folders of imports whose process is gone (killed before it could clean
     up); returns how many."""
-    import shutil
-
-    removed = 0
-    for folder in Path(tempfile.gettempdir()).glob(f"{SPILL_PREFIX}*"):
-        pid = folder.name.removeprefix(SPILL_PREFIX).split("-", 1)[0]
-        if not pid.isdigit() or not folder.is_dir() or _alive(int(pid)):
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed += 1
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True  # another user's process, or no such pid to ask about: leave it
-    return True
+    return remove_stale(SPILL_PREFIX)
 
 
 class CompoundStates:
@@ -195,7 +177,7 @@ class CompoundStates:
 
     def spill(self, originator: UUID, compound: CompoundProject) -> None:
         if self.spilled is None:
-            self.directory = tempfile.TemporaryDirectory(prefix=f"{SPILL_PREFIX}{os.getpid()}-")
+            self.directory = scratch(SPILL_PREFIX)
             self.spilled = sqlite3.connect(Path(self.directory.name) / "compounds.db", isolation_level=None)
             self.spilled.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
                                        "CREATE TABLE spilled (id BLOB PRIMARY KEY, state BLOB NOT NULL)")

@@ -7,9 +7,13 @@ JSON), then imports its module and runs its ``run()``, which reads its task from
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 
 def command(module: str) -> tuple[str, ...]:
@@ -34,3 +38,31 @@ def start(arguments: tuple[str, ...], *messages: object, bufsize: int = -1) -> s
         worker.wait()
         raise OSError("a worker ended as it was given its task") from None
     return worker
+
+
+def scratch(prefix: str) -> tempfile.TemporaryDirectory[str]:
+    """A temporary folder of this process's work, named after the process (``prefix``, its id, then a dash):
+    if the process is killed before it removes it, ``remove_stale`` does."""
+    return tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-")
+
+
+def remove_stale(prefix: str) -> int:
+    """Remove the temporary folders made by ``scratch(prefix)`` of processes that are gone; returns how many."""
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        pid = folder.name.removeprefix(prefix).split("-", 1)[0]
+        if not pid.isdigit() or not folder.is_dir() or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process, or no such pid to ask about: leave it
+    return True

@@ -1,12 +1,16 @@
-"""A large catch-up shared out among processes (PostgreSQL; never on SQLite, whose write lock is the whole
-store's): the same tables as one process makes, a bad event still stopping only its read models, and a
-worker that cannot work leaving its read models to the process that started it."""
+"""A large catch-up shared out among processes (on SQLite, whose write lock is the whole store's, only of
+read models that have applied nothing yet, each worker making its group's tables in a scratch file and
+copying them in): the same tables as one process makes, a bad event still stopping only its read models,
+and a worker that cannot work leaving its read models to the process that started it."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import tempfile
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +18,9 @@ import pytest
 
 from renovation.projections import all_projections, read_models
 from renovation.projections import runner as runner_module
+from renovation.projections.base import set_position
 from renovation.projections.errors import BadEvent
-from renovation.projections.runner import ReadModels, shares
+from renovation.projections.runner import ReadModels, Source, shares
 from renovation.services.application import RenovationApp
 from tests.integration.conftest import start_compound
 from tests.integration.process_support import stopped
@@ -50,13 +55,14 @@ def caught_here(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_a_shared_catch_up_makes_the_tables_one_process_makes(
         app: RenovationApp, db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """On PostgreSQL two workers catch every read model up (this process applies nothing), each batch
-    told to ``progress``; on SQLite this process does it all, as before."""
+    """Two workers catch every read model up (this process applies nothing), each batch told to
+    ``progress``; on SQLite in scratch files of their own, then copied into the store (none left behind)."""
     busy_programme(app)
     expected = one_process(app)
     monkeypatch.setattr(runner_module, "SHARE_AFTER", 1)
     here = caught_here(monkeypatch)
     heard: Counter[str] = Counter()
+    before = scratch_folders()
     models = read_models(app)
     try:
         models.rebuild(progress=lambda name, events: heard.update({name: events}))
@@ -66,13 +72,10 @@ def test_a_shared_catch_up_makes_the_tables_one_process_makes(
     finally:
         models.close()
     assert heard == dict.fromkeys(models.projections, head)  # every event of every read model, once
-    if "://" in db:
-        assert here == []
-    else:
-        assert sorted(here) == sorted(models.projections)
+    assert here == []
+    assert scratch_folders() <= before  # none left (and a stale one of a killed worker removed)
 
 
-@pytest.mark.parametrize("db", ["postgres"], indirect=True)
 def test_a_bad_event_in_a_shared_catch_up_stops_its_read_model_alone(
         app: RenovationApp, db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A forged ticket stops the read models that take tickets (feedback, computed) in their workers; this
@@ -95,11 +98,14 @@ def test_a_bad_event_in_a_shared_catch_up_stops_its_read_model_alone(
     assert at == dict.fromkeys(at, head)
 
 
+def scratch_folders() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob(f"{runner_module.SCRATCH_PREFIX}*"))
+
+
 def cannot_open(db: str) -> RenovationApp:
     raise OSError(f"{db} is not to be opened here")
 
 
-@pytest.mark.parametrize("db", ["postgres"], indirect=True)
 def test_a_worker_that_cannot_open_the_store_leaves_its_read_models_to_this_process(
         app: RenovationApp, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
     """Both workers end at once, quietly (no traceback on the terminal); the read models are caught up
@@ -119,7 +125,6 @@ def test_a_worker_that_cannot_open_the_store_leaves_its_read_models_to_this_proc
     assert "Traceback" not in capfd.readouterr().err
 
 
-@pytest.mark.parametrize("db", ["postgres"], indirect=True)
 def test_a_worker_that_cannot_be_started_leaves_its_read_models_to_this_process(
         app: RenovationApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """The interpreter gone (a virtualenv made again under a long-running server, say): said in the log,
@@ -140,7 +145,6 @@ def test_a_worker_that_cannot_be_started_leaves_its_read_models_to_this_process(
     assert "did not start" in caplog.text
 
 
-@pytest.mark.parametrize("db", ["postgres"], indirect=True)
 def test_a_worker_imports_nothing_from_the_working_folder(
         app: RenovationApp, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A ``json.py`` where the command is run (a shared /tmp) is not run by the workers, which do the work."""
@@ -158,7 +162,6 @@ def test_a_worker_imports_nothing_from_the_working_folder(
     assert here == []
 
 
-@pytest.mark.parametrize("db", ["postgres"], indirect=True)
 def test_a_catch_up_not_far_behind_is_not_shared(app: RenovationApp, monkeypatch: pytest.MonkeyPatch) -> None:
     busy_programme(app)
     here = caught_here(monkeypatch)
@@ -171,7 +174,6 @@ def test_a_catch_up_not_far_behind_is_not_shared(app: RenovationApp, monkeypatch
     assert sorted(here) == sorted(models.projections)
 
 
-@pytest.mark.parametrize("db", ["postgres"], indirect=True)
 def test_a_second_catch_up_of_a_process_sharing_one_out_is_not_shared_too(
         app: RenovationApp, monkeypatch: pytest.MonkeyPatch) -> None:
     """The web board's threads: while one catch-up of the process has workers, another catches up itself."""
@@ -185,6 +187,122 @@ def test_a_second_catch_up_of_a_process_sharing_one_out_is_not_shared_too(
     finally:
         models.close()
     assert sorted(here) == sorted(models.projections)
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_on_sqlite_read_models_that_applied_events_are_caught_up_here(
+        app: RenovationApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Their rows are in the store already, where one writer at a time writes: not made apart."""
+    busy_programme(app)
+    monkeypatch.setattr(runner_module, "SHARE_AFTER", 1)
+    started: list[object] = []
+    models = read_models(app)
+    try:
+        models.catch_up(upto=3)
+        app.measure("JM", "A1", "2021-05", Decimal("1"), user="auditor")
+        monkeypatch.setattr(runner_module, "start_worker", lambda *args, **kwargs: started.append(args))
+        here = caught_here(monkeypatch)
+        models.catch_up()
+        assert models.behind() == 0
+    finally:
+        models.close()
+    assert sorted(here) == sorted(models.projections)
+    assert started == []
+
+
+def apart(app: RenovationApp, names: list[str]) -> tuple[ReadModels, runner_module.Task]:
+    """The store's read models (none caught up), and a worker's task of catching ``names`` up apart."""
+    models = read_models(app)
+    kinds = [type(models.projections[name]) for name in names]
+    return models, runner_module.Task(type(app), app.backend.db, models.zone, kinds, models.head(), runner_module.BATCH,
+                                      (700, 10, 10), scratch=True)
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_read_models_caught_up_in_the_store_meanwhile_are_not_copied_over(
+        app: RenovationApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process caught one of the group up while the worker made them apart: nothing of the group
+    is copied (the others stay empty, at 0, for the catch-up that follows), and its rows are the store's."""
+    busy_programme(app)
+    models, task = apart(app, ["ranking", "ledger"])
+    adopt = runner_module.adopt
+
+    def after_another(*args: Any) -> bool:
+        models.catch_up("ranking", share=False)
+        return adopt(*args)
+
+    monkeypatch.setattr(runner_module, "adopt", after_another)
+    try:
+        copied = runner_module.catch_up_apart(Source(app.backend, app.mapper, models.zone), task, lambda *_: None)
+        at = positions(models)
+        ledger = snapshot(models)["ledger_entries"]
+    finally:
+        models.close()
+    assert copied is False
+    assert at["ranking"] == models.head() and at["ledger"] == 0
+    assert ledger == []
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("moved", ["position", "row"])
+def test_a_read_model_with_a_position_or_a_row_is_not_copied_over(app: RenovationApp, moved: str) -> None:
+    """A read model's tables may be empty after events (a log of registrations, for ledger entries): its
+    position says it moved; a row in its tables at position 0 (written by hand) is not mixed with a copy."""
+    busy_programme(app)
+    models, task = apart(app, ["ranking"])
+    try:
+        with models.writing() as connection, connection.begin():
+            if moved == "position":
+                set_position(connection, models.projections["ranking"].key, 1)
+            else:
+                connection.exec_driver_sql("INSERT INTO ranking_compounds VALUES ('HAND', '手写', '某公司')")
+        copied = runner_module.catch_up_apart(Source(app.backend, app.mapper, models.zone), task, lambda *_: None)
+        assert copied is False
+        found = snapshot(models)["ranking_compounds"]
+    finally:
+        models.close()
+    assert found == ([] if moved == "position" else [("HAND", "手写", "某公司")])
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_copy_that_fails_leaves_the_store_as_it_was(app: RenovationApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    busy_programme(app)
+    models, task = apart(app, ["ranking", "ledger"])
+    empty = snapshot(models, with_directory=True)
+
+    def fail(name: str) -> None:
+        if name == "catch_up_adopt":
+            raise OSError("the disk is full")
+
+    monkeypatch.setattr(runner_module, "crash_point", fail)
+    try:
+        with pytest.raises(OSError, match="disk is full"):
+            runner_module.catch_up_apart(Source(app.backend, app.mapper, models.zone), task, lambda *_: None)
+        assert snapshot(models, with_directory=True) == empty
+        assert set(positions(models).values()) == {0}
+        models.catch_up()  # and a catch-up takes them on
+        assert models.behind() == 0
+    finally:
+        models.close()
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_the_scratch_folder_of_a_worker_that_was_killed_is_removed(
+        app: RenovationApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a shared catch-up: a folder named after a process that is gone (its worker killed), not one of a
+    process still running."""
+    busy_programme(app)
+    dead = Path(tempfile.mkdtemp(prefix=f"{runner_module.SCRATCH_PREFIX}999999999-"))
+    running = Path(tempfile.mkdtemp(prefix=f"{runner_module.SCRATCH_PREFIX}{os.getpid()}-"))
+    monkeypatch.setattr(runner_module, "SHARE_AFTER", 1)
+    models = read_models(app)
+    try:
+        models.rebuild()
+        assert running.exists()
+    finally:
+        models.close()
+        running.rmdir()
+    assert not dead.exists()
 
 
 def test_the_read_models_are_dealt_out_by_weight() -> None:
@@ -213,7 +331,6 @@ except KeyboardInterrupt:
 """
 
 
-@pytest.mark.parametrize("db", ["postgres"], indirect=True)
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["kill", "term", "ctrl-c"])
 def test_the_workers_stop_when_the_process_that_started_them_is_stopped(
         app: RenovationApp, db: str, stop: signal.Signals, tmp_path: Path) -> None:
