@@ -14,7 +14,7 @@ from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 from uuid import UUID
 
-from eventsourcing.persistence import JSONTranscoder, Notification
+from eventsourcing.persistence import JSONTranscoder, Notification, OperationalError
 from eventsourcing.utils import resolve_topic
 from sqlalchemy import Column, Connection, Engine, String, Table, insert, literal, select
 
@@ -66,7 +66,8 @@ WORKERS = 2
 #: it first takes where this process finds its modules, then imports the worker's.
 WORKER = worker_command("renovation.projections.worker")
 #: Held while a process shares a catch-up out: another catch-up of the same process meanwhile (the web
-#: board's) is not shared too (its read models' positions wait for the first's workers anyway).
+#: board's) is not shared too (on PostgreSQL its read models' positions wait for the first's workers; on
+#: SQLite it catches them up itself, and a worker's copy then leaves those out).
 _SHARING = threading.Lock()
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,9 @@ class Task:
     thresholds: tuple[int, int, int]
     #: Made in a scratch file, then copied into the store (``catch_up_apart``): a store of one writer at a time.
     scratch: bool = False
+    #: The store's file as the process that started the worker opened it (``Backend.identity``): a worker
+    #: that opened another (the store restored meanwhile) does nothing.
+    store: Any = None
 
 
 class ReadModels:
@@ -240,6 +244,8 @@ class ReadModels:
         fresh = all(reached[projection] == 0 for projection in behind)
         if share and len(behind) > 1 and self._shares(head - min(reached[projection] for projection in behind), fresh):
             self._share(behind, head, progress)
+            # Not into another store put in this one's place meanwhile (its log is not the one read).
+            self.backend.still_the_same("its read models were caught up; run the command again")
             with self.engine.connect() as connection:  # what the workers did not reach is caught up here
                 behind = [projection for projection in behind if position_of(connection, projection.key) < head]
         stopped: BadEvent | BadValue | None = None
@@ -280,7 +286,8 @@ class ReadModels:
             self.engine.dispose()  # this process's idle connections to the read models, while it waits
             for group in shares(behind, min(WORKERS, os.cpu_count() or 1)):
                 task = Task(self.reopen, self.backend.db, self.zone, [type(projection) for projection in group], head,
-                            BATCH, gc.get_threshold(), scratch=not self.backend.writers_at_once)
+                            BATCH, gc.get_threshold(), scratch=not self.backend.writers_at_once,
+                            store=self.backend.identity())
                 try:
                     worker = start_worker(WORKER, task, bufsize=0)
                     workers.append(worker)
@@ -313,7 +320,7 @@ class ReadModels:
                                  "rest", worker.returncode)
                     if worker.stdout is not None:
                         worker.stdout.close()
-                if workers:
+                if workers and not self.backend.writers_at_once:
                     remove_stale(SCRATCH_PREFIX)  # a stopped worker's scratch file (its catch-up's read models)
             finally:
                 _SHARING.release()
@@ -559,12 +566,14 @@ class ReadModels:
 
 def catch_up_apart(source: EventSource, task: Task, progress: Callable[[str, int], None]) -> bool:
     """A worker's read models (``task.kinds``) caught up to ``task.head`` in a scratch SQLite file of its own,
-    then copied into the store (``adopt``); whether they were (not if the store's moved meanwhile)."""
+    then copied into the store (``adopt``); whether every one was (not one the store's moved meanwhile)."""
     import sqlite3
 
     from sqlalchemy import create_engine, event
     from sqlalchemy.pool import NullPool
 
+    if task.store is not None and source.backend.identity() != task.store:
+        raise OperationalError("the store was replaced (restored) before this worker opened it")
     with scratch(SCRATCH_PREFIX) as folder:
         path = os.path.join(folder, "read-models.db")
         engine = create_engine("sqlite://", poolclass=NullPool, creator=lambda: sqlite3.connect(path))
@@ -589,9 +598,9 @@ def catch_up_apart(source: EventSource, task: Task, progress: Callable[[str, int
 
 def adopt(backend: Backend, path: str, projections: Sequence[Projection]) -> bool:
     """Copy read models made in the scratch SQLite file ``path`` (and the compound directory) into the store,
-    with their positions, in one transaction; only if the store's have applied nothing yet (their positions 0,
-    their tables empty): another process may have caught them up meanwhile, and then nothing is copied (they
-    go on from where they are). Returns whether they were copied."""
+    with their positions, in one transaction; each only if the store's has applied nothing yet (its position
+    0, its tables empty): another process may have caught it up meanwhile, and then it goes on from where it
+    is. Returns whether every one was copied."""
     engine = backend.engine()
     try:
         with engine.connect() as connection:
@@ -601,7 +610,9 @@ def adopt(backend: Backend, path: str, projections: Sequence[Projection]) -> boo
             try:
                 raw.execute("BEGIN IMMEDIATE")
                 try:
-                    copied = _copied(raw, quote, projections)
+                    # Into the file whose log was read, not another put in its place meanwhile (``restore``).
+                    backend.still_the_same("its read models were made apart; nothing was copied")
+                    copied = len(_copied(raw, quote, projections)) == len(projections)
                     crash_point("catch_up_adopt")
                     raw.execute("COMMIT")
                 except BaseException:
@@ -609,30 +620,36 @@ def adopt(backend: Backend, path: str, projections: Sequence[Projection]) -> boo
                     raise
             finally:
                 raw.execute("DETACH DATABASE scratch")
-            if copied:
-                raw.execute("PRAGMA wal_checkpoint(PASSIVE)")  # as a large catch-up does (``checkpoint``)
+            raw.execute("PRAGMA wal_checkpoint(PASSIVE)")  # as a large catch-up does (``checkpoint``)
             return copied
     finally:
         engine.dispose()
 
 
-def _copied(raw: Any, quote: Callable[[str], str], projections: Sequence[Projection]) -> bool:
+def _copied(raw: Any, quote: Callable[[str], str], projections: Sequence[Projection]) -> list[Projection]:
+    """Copy each read model whose tables in the store are still empty, at position 0 (another process may
+    have caught one up meanwhile: a board asked for, whose process caught it up itself), and the compound
+    directory; the read models copied."""
     tracked = quote(tracking.name)
-    for projection in projections:
-        if raw.execute(f"SELECT position FROM main.{tracked} WHERE name = ?", (projection.key,)).fetchall() != [(0,)]:
-            return False
-        for table in projection.tables:
-            if raw.execute(f"SELECT 1 FROM main.{quote(table.name)} LIMIT 1").fetchone() is not None:
-                return False
-    for table in [table for projection in projections for table in projection.tables] + [directory]:
+    fresh = [projection for projection in projections if _untouched(raw, quote, projection)]
+    for table in [table for projection in fresh for table in projection.tables] + ([directory] if fresh else []):
         columns = ", ".join(quote(column.name) for column in table.columns)
         verb = "INSERT OR IGNORE" if table is directory else "INSERT"  # the directory: every read model's
         raw.execute(f"{verb} INTO main.{quote(table.name)} ({columns}) SELECT {columns} "
                     f"FROM scratch.{quote(table.name)}")
-    for projection in projections:
+    for projection in fresh:
         raw.execute(f"UPDATE main.{tracked} SET position = (SELECT position FROM scratch.{tracked} WHERE name = ?) "
                     "WHERE name = ?", (projection.key, projection.key))
-    return True
+    return fresh
+
+
+def _untouched(raw: Any, quote: Callable[[str], str], projection: Projection) -> bool:
+    """Whether a read model in the store is at position 0 with its tables empty."""
+    tracked = quote(tracking.name)
+    if raw.execute(f"SELECT position FROM main.{tracked} WHERE name = ?", (projection.key,)).fetchall() != [(0,)]:
+        return False
+    return all(raw.execute(f"SELECT 1 FROM main.{quote(table.name)} LIMIT 1").fetchone() is None
+               for table in projection.tables)
 
 
 def shares(projections: Sequence[Projection], count: int) -> list[list[Projection]]:

@@ -464,8 +464,9 @@ class Importer:
         except UnicodeDecodeError:
             raise BadImport(f"line {number}: not UTF-8") from None
         except json.JSONDecodeError as error:
-            raise BadImport(f"line {number}: not valid JSON ({error.msg}, at character {error.pos + 1} of the "
-                            "line)") from None
+            where = f"character {error.pos + 1} of the line"  # "Unterminated string starting at" names it itself
+            said = f"{error.msg} {where}" if error.msg.endswith(" at") else f"{error.msg}, at {where}"
+            raise BadImport(f"line {number}: not valid JSON ({said})") from None
         except ValueError as error:  # a value its transcoding refuses
             raise BadImport(f"line {number}: not valid ({' '.join(str(error).split())[:120]})") from None
         except RecursionError:

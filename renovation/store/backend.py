@@ -216,6 +216,16 @@ class Backend(ABC):
         """The database server's clock, where the server has one (PostgreSQL); None for SQLite."""
         return None
 
+    def identity(self) -> Any:
+        """What tells the store this application opened from another put in its place (SQLite's ``restore``
+        replaces its file); None where nothing does."""
+        return None
+
+    def still_the_same(self, meanwhile: str) -> None:
+        """Raise OperationalError if the store was replaced since this application opened it (SQLite), saying
+        what was under way ``meanwhile`` and what became of it."""
+        return None
+
     def may_write(self, table: str) -> bool:
         """Whether this login may write ``table`` (a snapshot, a read model): always, but on PostgreSQL
         after ``db roles --apply`` (the projector's login alone writes read models and snapshots)."""

@@ -216,10 +216,15 @@ class SQLiteBackend(Backend):
     def _still_the_same_file(self) -> None:
         """A writer that waited while `restore` put another file in the store's place would write into
         the old one, gone from the directory: it stops instead."""
-        identity = getattr(self, "_identity", None)
+        self.still_the_same("this command waited; nothing was recorded, run it again")
+
+    def identity(self) -> tuple[int, int] | None:
+        return getattr(self, "_identity", None)  # the file the application's connections opened
+
+    def still_the_same(self, meanwhile: str) -> None:
+        identity = self.identity()
         if identity is not None and self._file_identity() != identity:
-            raise OperationalError("the store was replaced (restored) while this command waited; nothing was "
-                                   "recorded, run it again")
+            raise OperationalError(f"the store was replaced (restored) while {meanwhile}")
 
     @contextmanager
     def appending(self, zone: str | None = None) -> Iterator[Append]:

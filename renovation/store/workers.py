@@ -49,7 +49,11 @@ def scratch(prefix: str) -> tempfile.TemporaryDirectory[str]:
 def remove_stale(prefix: str) -> int:
     """Remove the temporary folders made by ``scratch(prefix)`` of processes that are gone; returns how many."""
     removed = 0
-    for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+    try:
+        folders = list(Path(tempfile.gettempdir()).glob(f"{prefix}*"))
+    except OSError:  # no temporary folder to look in (none usable: none was made there either)
+        return 0
+    for folder in folders:
         pid = folder.name.removeprefix(prefix).split("-", 1)[0]
         if not pid.isdigit() or not folder.is_dir() or _alive(int(pid)):
             continue

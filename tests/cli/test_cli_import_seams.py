@@ -337,3 +337,19 @@ def test_an_old_stores_events_spelled_otherwise_are_the_same_events(tmp_path: Pa
     assert "imported 0 new events" in plain.output and "imported 0 new events" in rebased.output
     assert "re-applied" not in rebased.output
     assert event_count(db) == before
+
+
+@pytest.mark.parametrize(("line", "said"), [
+    ('{"originator_id": "x", "topic": "unfinished', "(Invalid control character at character 44 of the line)"),
+    ('{"originator_id": "x",, "topic": 1}', "(Expecting property name enclosed in double quotes, at character 23 "
+                                            "of the line)"),
+], ids=["cut", "comma"])
+def test_a_line_that_is_not_json_is_named_with_where_it_breaks(run: Renovation, tmp_path: Path, line: str,
+                                                               said: str) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"renovation_export": 1, "time_zone": null}\n' + line + "\n", encoding="utf-8")
+
+    result = run("import", str(bad))
+
+    assert result.exit_code == 2 and len(run.lines(result)) == 1, result.output
+    assert f"line 2: not valid JSON {said}" in result.output

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import sys
 import tempfile
 from collections import Counter
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from renovation.projections import all_projections, read_models
 from renovation.projections import runner as runner_module
@@ -22,6 +24,7 @@ from renovation.projections.base import set_position
 from renovation.projections.errors import BadEvent
 from renovation.projections.runner import ReadModels, Source, shares
 from renovation.services.application import RenovationApp
+from renovation.store.workers import remove_stale
 from tests.integration.conftest import start_compound
 from tests.integration.process_support import stopped
 from tests.integration.projection_support import at, positions, snapshot
@@ -221,8 +224,8 @@ def apart(app: RenovationApp, names: list[str]) -> tuple[ReadModels, runner_modu
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_read_models_caught_up_in_the_store_meanwhile_are_not_copied_over(
         app: RenovationApp, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Another process caught one of the group up while the worker made them apart: nothing of the group
-    is copied (the others stay empty, at 0, for the catch-up that follows), and its rows are the store's."""
+    """Another process caught one of the group up while the worker made them apart (a board asked for
+    during a rebuild, say): that one keeps the store's rows and position, the others are copied."""
     busy_programme(app)
     models, task = apart(app, ["ranking", "ledger"])
     adopt = runner_module.adopt
@@ -239,8 +242,80 @@ def test_read_models_caught_up_in_the_store_meanwhile_are_not_copied_over(
     finally:
         models.close()
     assert copied is False
-    assert at["ranking"] == models.head() and at["ledger"] == 0
-    assert ledger == []
+    assert at["ranking"] == models.head() and at["ledger"] == models.head()  # the one moved kept, the other copied
+    assert ledger == one_process(app)["ledger_entries"]
+
+
+def restored(app: RenovationApp, tmp_path: Path) -> None:
+    """``restore``'s replacing of the store's file (by a backup of it, taken now, in its place)."""
+    copy = tmp_path / "backup.db"
+    app.backend.backup_to(copy)
+    app.backend.replace_with(copy)
+
+
+def read_model_rows(db: str) -> int:
+    """The rows of every read model's tables in the store's file as it now is (a connection of its own)."""
+    names = [table.name for projection in all_projections() for table in projection.tables]
+    connection = sqlite3.connect(db)
+    try:
+        return sum(connection.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in names)
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_worker_copies_nothing_into_a_store_restored_while_it_worked(
+        app: RenovationApp, db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``restore`` put another file in the store's place after the worker read the log: its read models
+    are not of that file's log."""
+    busy_programme(app)
+    models, task = apart(app, ["ranking", "ledger"])
+    adopt = runner_module.adopt
+
+    def after_a_restore(*args: Any) -> bool:
+        restored(app, tmp_path)
+        return adopt(*args)
+
+    monkeypatch.setattr(runner_module, "adopt", after_a_restore)
+    try:
+        with pytest.raises(OperationalError, match=r"replaced \(restored\)"):
+            runner_module.catch_up_apart(Source(app.backend, app.mapper, models.zone), task, lambda *_: None)
+    finally:
+        models.close()
+    assert read_model_rows(db) == 0
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_shared_catch_up_of_a_store_restored_meanwhile_stops_in_one_line(
+        app: RenovationApp, db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Restored as the workers start: they open the new file and do nothing, and the catch-up says the store
+    was replaced instead of catching the new file's read models up to the old one's head."""
+    busy_programme(app)
+    monkeypatch.setattr(runner_module, "SHARE_AFTER", 1)
+    share = ReadModels._share
+
+    def restoring(self: ReadModels, *args: Any) -> None:
+        restored(app, tmp_path)
+        share(self, *args)
+
+    monkeypatch.setattr(ReadModels, "_share", restoring)
+    here = caught_here(monkeypatch)
+    models = read_models(app)
+    try:
+        with pytest.raises(OperationalError, match=r"replaced \(restored\) while its read models were caught up"):
+            models.catch_up()
+    finally:
+        models.close()
+    assert here == []
+    assert read_model_rows(db) == 0
+
+
+def test_with_no_temporary_folder_there_is_nothing_stale_to_remove(monkeypatch: pytest.MonkeyPatch) -> None:
+    def none() -> str:
+        raise FileNotFoundError("No usable temporary directory found")
+
+    monkeypatch.setattr(tempfile, "gettempdir", none)
+    assert remove_stale(runner_module.SCRATCH_PREFIX) == 0
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
