@@ -166,7 +166,7 @@ def verify(chain: ChainStore, digest: tuple[int, str] | None = None) -> tuple[in
     verified = 0
     versions: dict[str, dict[int, int]] = {}  # per aggregate: the version of its remaining events by position
     while next_link is not None or next_event is not None:
-        if next_event is not None:
+        if next_event is not None and type(next_event.originator_version) is int:  # (a row edited by hand may not be)
             versions.setdefault(str(next_event.originator_id), {})[next_event.id] = next_event.originator_version
         if next_event is not None and (next_link is None or next_event.id < next_link[0]):
             problems.append(Problem(next_event.id, "inserted", "no link was written with it: " + _describe(next_event)))
@@ -239,4 +239,5 @@ def _describe(notification: Any) -> str:
 
 def describe(originator_id: UUID | str, version: int, topic: str) -> str:
     """An event as problems name it (``audit verify`` replaces the aggregate id by the compound code)."""
-    return f"aggregate {originator_id} version {version} ({topic.rsplit('.', 1)[-1]})"
+    named = topic.decode(errors="replace") if isinstance(topic, bytes) else str(topic)  # a row edited by hand
+    return f"aggregate {originator_id} version {version} ({named.rsplit('.', 1)[-1]})"

@@ -602,3 +602,38 @@ def test_the_computed_horse_race_that_meets_a_value_no_read_model_writes_says_so
     assert len(lines) == 1 and re.match(r"Error: a read model holds ", lines[0]), lines
     store.ok("projections", "rebuild")
     store.ok("--today", "2021-04-03", *board)
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    ("UPDATE stored_events SET topic = CAST(topic AS BLOB) WHERE rowid = 5", "(InspectionRecorded)"),
+    ("UPDATE stored_events SET originator_version = 5.5 WHERE rowid = 5", "JM version 5.5"),
+], ids=["topic-as-bytes", "version-not-whole"])
+def test_a_column_edited_into_another_type_is_named_not_a_traceback(store: Renovation, change: str,
+                                                                     named: str) -> None:
+    sqlite(store.db, change)
+
+    line = refused(store("audit", "verify"))
+
+    assert line.startswith("Error: position 5: edited: ") and named in line
+
+
+@pytest.mark.parametrize("change", ["state = CAST(state AS TEXT)", "originator_version = 2.5"],
+                         ids=["state-as-text", "version-out-of-sequence"])
+def test_a_snapshots_compound_whose_events_cannot_be_read_is_named(run: Renovation, change: str) -> None:
+    """A state stored as text (its bytes unchanged: the chain holds) cannot be read back as an event, nor a
+    compound whose versions are out of sequence replayed: the check of the compound's snapshot, which replays
+    its events, says so in one line (or the chain, first, that the row was edited)."""
+    run.ok("demo", "--compounds", "2", "--until", "2021-04-10")
+    (code, aggregate), = sqlite(run.db, "SELECT code, originator_id FROM compound_directory LIMIT 1")
+    stored_id = aggregate.replace("-", "")
+    assert sqlite(run.db, "SELECT count(*) FROM stored_snapshots WHERE originator_id = ?", (stored_id,))[0][0]
+    sqlite(run.db, f"UPDATE stored_events SET {change} WHERE originator_id = ? AND originator_version = 2",
+           (stored_id,))
+
+    result = run("audit", "verify")
+
+    line = refused(result)
+    if "TEXT" in change:
+        assert f"the events of {code} up to version " in line and "cannot be read" in line
+    else:
+        assert line.startswith("Error: position ") and ": edited: " in line and ": snapshot" in result.output
