@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tempfile
 
 
 def command(module: str) -> tuple[str, ...]:
@@ -43,11 +44,17 @@ def start(arguments: tuple[str, ...], *messages: object, bufsize: int = -1) -> s
 def scratch(prefix: str) -> tempfile.TemporaryDirectory[str]:
     """A temporary folder of this process's work, named after the process (``prefix``, its id, then a dash):
     if the process is killed before it removes it, ``remove_stale`` does."""
+    import tempfile  # here: most commands of the CLI import this module and never make one
+
     return tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-")
 
 
 def remove_stale(prefix: str) -> int:
     """Remove the temporary folders made by ``scratch(prefix)`` of processes that are gone; returns how many."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
     removed = 0
     try:
         folders = list(Path(tempfile.gettempdir()).glob(f"{prefix}*"))
