@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
@@ -54,10 +55,14 @@ ANALYZE_AFTER = 50_000
 #: works on one process's statements while another decodes and applies its events, where one process
 #: waited for each (a province's first catch-up: benchmarks/RESULTS.md, section 14). On a store that takes
 #: one writer at a time (SQLite), only read models that have applied nothing yet (a first catch-up, a
-#: rebuild) are shared: each worker makes its group's tables in a scratch file of its own, where no other
-#: writer waits for it, and copies them into the store at its end (``adopt``).
+#: rebuild) are shared, and by compound: each worker makes every read model of its part of the compounds in
+#: a scratch file of its own (``catch_up_apart``), where no other writer waits for it, and this process
+#: copies the parts into the store once all are made (``adopt``). Each event is then decoded and applied
+#: once, by the worker of its compound (a read model's rows are each of one compound: its code, or its id
+#: in the compound directory); dealt out by read model, each worker decoded what its read models took, and
+#: the heaviest group bounded the whole (benchmarks/RESULTS.md, section 18).
 SHARE_AFTER = 100_000
-#: The temporary folders of the workers of a shared catch-up on SQLite (``catch_up_apart``) begin so.
+#: The temporary folder of a shared catch-up on SQLite (the workers' scratch files) begins so.
 SCRATCH_PREFIX = "renovation-catch-up-"
 #: The processes a shared catch-up runs in, at most (and no more than the machine's cores).
 WORKERS = 2
@@ -149,8 +154,11 @@ class Task:
     head: int
     batch: int
     thresholds: tuple[int, int, int]
-    #: Made in a scratch file, then copied into the store (``catch_up_apart``): a store of one writer at a time.
-    scratch: bool = False
+    #: The scratch SQLite file to make the read models in (``catch_up_apart``; the process that started the
+    #: worker copies it into the store), for a store of one writer at a time; None: into the store itself.
+    path: str | None = None
+    #: The worker's part of the compounds (its number, of how many; ``ReadModels.part``); None: every one.
+    part: tuple[int, int] | None = None
     #: The store's file as the process that started the worker opened it (``Backend.identity``): a worker
     #: that opened another (the store restored meanwhile) does nothing.
     store: Any = None
@@ -185,6 +193,10 @@ class ReadModels:
         self._decoder: json.JSONDecoder | None = None
         self._classes: dict[str, tuple[type, str, int]] = {}
         self._plain: bool | None = None  # whether the stored state is plain JSON (no cipher, no compression)
+        #: The part of the compounds whose events these read models apply, ``(number, parts)``: those whose
+        #: aggregate id's ``int % parts`` is ``number`` (a worker's, ``catch_up_apart``); None: every one.
+        self.part: tuple[int, int] | None = None
+        self._mine: dict[Any, bool] = {}  # aggregate ids as stored -> whether of the part
         self._ensure_tracking_rows()
 
     def _ensure_tracking_rows(self) -> None:
@@ -268,62 +280,98 @@ class ReadModels:
                 and lag >= SHARE_AFTER and min(WORKERS, os.cpu_count() or 1) > 1)
 
     def _share(self, behind: Sequence[Projection], head: int, progress: Callable[[str, int], None] | None) -> None:
-        """Catch ``behind`` up to ``head`` in processes of their own (``renovation.projections.worker``), a
-        group of projections each (dealt out by weight), ``progress`` hearing of their batches as they go.
-        The workers are in a session of their own (a Ctrl-C is this process's, which then stops them: in its
-        main thread; a catch-up in another thread, the web board's, waits for them) and say nothing (their
-        standard error goes nowhere). A worker stopped by anything (a bad event, the
-        database, this process gone) ends there: the catch-up that follows in this process takes each
-        projection on from where it is, and meets and says what stopped it as a catch-up in one process does."""
+        """Catch ``behind`` up to ``head`` in processes of their own (``renovation.projections.worker``),
+        ``progress`` hearing of their batches as they go: on a store that takes several writers at once, a
+        group of read models each (dealt out by weight), written into the store; on one that takes one writer
+        at a time, every read model of a part of the compounds each, made in a scratch file of its own and
+        copied into the store here once every part is made (``adopt``). The workers are in a session of their
+        own (a Ctrl-C is this process's, which then stops them: in its main thread; a catch-up in another
+        thread, the web board's, waits for them) and say nothing (their standard error goes nowhere). A
+        worker stopped by anything (a bad event, the database, this process gone) ends there: the catch-up
+        that follows in this process takes each projection on from where it is (on SQLite, a read model whose
+        parts did not all reach one position is not copied: from 0), and meets and says what stopped it as a
+        catch-up in one process does."""
         import selectors
         import subprocess
 
         assert self.reopen is not None  # see _shares
         if not _SHARING.acquire(blocking=False):
             return
-        workers: list[subprocess.Popen[bytes]] = []
-        try:
-            self.engine.dispose()  # this process's idle connections to the read models, while it waits
-            for group in shares(behind, min(WORKERS, os.cpu_count() or 1)):
-                task = Task(self.reopen, self.backend.db, self.zone, [type(projection) for projection in group], head,
-                            BATCH, gc.get_threshold(), scratch=not self.backend.writers_at_once,
-                            store=self.backend.identity())
+        with contextlib.ExitStack() as stack:
+            stack.callback(_SHARING.release)
+            count = min(WORKERS, os.cpu_count() or 1)
+            apart = not self.backend.writers_at_once
+            paths: list[str] = []
+            if apart:
                 try:
-                    worker = start_worker(WORKER, task, bufsize=0)
-                    workers.append(worker)
-                    assert worker.stdin is not None
-                    worker.stdin.close()  # the task is all it reads
-                except OSError as error:  # not started, or ended at once: its group is caught up here
-                    log.info("a worker of the shared catch-up did not start (%s)", error)
-            with selectors.DefaultSelector() as selector:
-                for worker in workers:
-                    assert worker.stdout is not None
-                    selector.register(worker.stdout, selectors.EVENT_READ, [b""])
-                while selector.get_map():
-                    for key, _events in selector.select():
-                        chunk = os.read(key.fd, 65536)
-                        if not chunk:
-                            selector.unregister(key.fileobj)
-                            continue
-                        *lines, key.data[0] = (key.data[0] + chunk).split(b"\n")
-                        for line in lines:  # "name events" after each batch (nothing else is heard)
-                            said = line.decode(errors="replace").split()
-                            if progress and len(said) == 2 and said[0] in self.projections and said[1].isdigit():
-                                progress(said[0], int(said[1]))
-        finally:
+                    folder = stack.enter_context(scratch(SCRATCH_PREFIX))
+                except OSError as error:  # no temporary folder to make the parts in
+                    log.info("a shared catch-up has no scratch folder (%s): this process catches up", error)
+                    return
+                stack.callback(remove_stale, SCRATCH_PREFIX)  # those of a catch-up whose process was killed
+                paths = [os.path.join(folder, f"part-{number}.db") for number in range(count)]
+            kinds = [[type(projection) for projection in group]
+                     for group in ([behind] * count if apart else shares(behind, count))]
+            workers: list[subprocess.Popen[bytes]] = []
+            heard: list[dict[str, int]] = [{} for _ in kinds]  # by worker: the events of each read model so far
+            told: dict[str, int] = {}
+            self.engine.dispose()  # this process's idle connections to the read models, while it waits
             try:
-                for worker in workers:
-                    if worker.poll() is None:  # this process was stopped (a Ctrl-C): so is its work
-                        worker.terminate()
-                    if worker.wait():
-                        log.info("a worker of the shared catch-up stopped (exit %s): this process catches up the "
-                                 "rest", worker.returncode)
-                    if worker.stdout is not None:
-                        worker.stdout.close()
-                if workers and not self.backend.writers_at_once:
-                    remove_stale(SCRATCH_PREFIX)  # a stopped worker's scratch file (its catch-up's read models)
+                for number, group in enumerate(kinds):
+                    task = Task(self.reopen, self.backend.db, self.zone, group, head, BATCH, gc.get_threshold(),
+                                path=paths[number] if apart else None, part=(number, count) if apart else None,
+                                store=self.backend.identity())
+                    try:
+                        worker = start_worker(WORKER, task, bufsize=0)
+                        workers.append(worker)
+                        assert worker.stdin is not None
+                        worker.stdin.close()  # the task is all it reads
+                    except OSError as error:  # not started, or ended at once: its work is done here
+                        log.info("a worker of the shared catch-up did not start (%s)", error)
+                with selectors.DefaultSelector() as selector:
+                    for number, worker in enumerate(workers):
+                        assert worker.stdout is not None
+                        selector.register(worker.stdout, selectors.EVENT_READ, [b"", heard[number]])
+                    while selector.get_map():
+                        for key, _events in selector.select():
+                            chunk = os.read(key.fd, 65536)
+                            if not chunk:
+                                selector.unregister(key.fileobj)
+                                continue
+                            *lines, key.data[0] = (key.data[0] + chunk).split(b"\n")
+                            for line in lines:  # "name events" after each batch (nothing else is heard)
+                                said = line.decode(errors="replace").split()
+                                if len(said) == 2 and said[0] in self.projections and said[1].isdigit():
+                                    name = said[0]
+                                    key.data[1][name] = key.data[1].get(name, 0) + int(said[1])
+                                    # Each part of the compounds reads the whole log: a read model is as far
+                                    # as its slowest part (a group of read models: its one worker).
+                                    reached = min(found.get(name, 0) for found in heard) if apart else \
+                                        key.data[1][name]
+                                    if progress and reached > told.get(name, 0):
+                                        progress(name, reached - told.get(name, 0))
+                                        told[name] = reached
             finally:
-                _SHARING.release()
+                ended = self._ended(workers)
+            if apart and ended and len(workers) == count:
+                adopt(self.backend, paths, behind)
+
+    @staticmethod
+    def _ended(workers: Sequence[Any]) -> bool:
+        """Wait for the workers (stopping those still at work: this process was stopped); whether each ended
+        by itself, with its work done."""
+        ended = True
+        for worker in workers:
+            if worker.poll() is None:  # this process was stopped (a Ctrl-C): so is its work
+                worker.terminate()
+                ended = False
+            if worker.wait():
+                log.info("a worker of the shared catch-up stopped (exit %s): this process catches up the rest",
+                         worker.returncode)
+                ended = False
+            if worker.stdout is not None:
+                worker.stdout.close()
+        return ended
 
     def _catch_up(self, behind: Sequence[Projection], head: int,
                   progress: Callable[[str, int], None] | None) -> None:
@@ -386,8 +434,14 @@ class ReadModels:
         wanted = self._wanted(projections)
         top = max(positions.values())
         stored = self.backend.stored_rows(lowest + 1, head, BATCH, topics=sorted(wanted))
-        ids, codes, decode = self._ids, self._codes, self.decode
+        ids, codes, decode, part, mine = self._ids, self._codes, self.decode, self.part, self._mine
         for position, stored_id, version, topic, state in stored:
+            if part is not None:
+                ours = mine.get(stored_id)
+                if ours is None:
+                    ours = mine[stored_id] = UUID(uuid_text(stored_id)).int % part[1] == part[0]
+                if not ours:
+                    continue
             handlers = wanted[topic]
             if position <= top:  # some have applied it already
                 handlers = [(p, handler) for p, handler in handlers if positions[p.key] < position]
@@ -564,9 +618,11 @@ class ReadModels:
         ]
 
 
-def catch_up_apart(source: EventSource, task: Task, progress: Callable[[str, int], None]) -> bool:
-    """A worker's read models (``task.kinds``) caught up to ``task.head`` in a scratch SQLite file of its own,
-    then copied into the store (``adopt``); whether every one was (not one the store's moved meanwhile)."""
+def catch_up_apart(source: EventSource, task: Task, progress: Callable[[str, int], None]) -> None:
+    """A worker's read models (``task.kinds``) of its part of the compounds (``task.part``) caught up to
+    ``task.head`` in the scratch SQLite file ``task.path``, which the process that started it copies into the
+    store (``adopt``). A bad event stops its read models as in one process: the file holds what each reached
+    (the copy leaves out a read model whose parts did not all reach one position)."""
     import sqlite3
 
     from sqlalchemy import create_engine, event
@@ -574,73 +630,86 @@ def catch_up_apart(source: EventSource, task: Task, progress: Callable[[str, int
 
     if task.store is not None and source.backend.identity() != task.store:
         raise OperationalError("the store was replaced (restored) before this worker opened it")
-    with scratch(SCRATCH_PREFIX) as folder:
-        path = os.path.join(folder, "read-models.db")
-        engine = create_engine("sqlite://", poolclass=NullPool, creator=lambda: sqlite3.connect(path))
+    path = task.path
+    assert path is not None
+    engine = create_engine("sqlite://", poolclass=NullPool, creator=lambda: sqlite3.connect(path))
 
-        @event.listens_for(engine, "connect")
-        def _scratch(dbapi_connection: Any, _record: Any) -> None:
-            # Thrown away after the copy, and made again from the log if the worker stops: nothing to sync.
-            dbapi_connection.execute("PRAGMA synchronous=OFF")
-            dbapi_connection.execute("PRAGMA journal_mode=MEMORY")  # a batch still rolls back
+    @event.listens_for(engine, "connect")
+    def _scratch(dbapi_connection: Any, _record: Any) -> None:
+        # Thrown away after the copy, and made again from the log if the worker stops: nothing to sync.
+        dbapi_connection.execute("PRAGMA synchronous=OFF")
+        dbapi_connection.execute("PRAGMA journal_mode=MEMORY")  # a batch still rolls back
 
-        projections = [kind() for kind in task.kinds]
-        models = ReadModels(source, projections, engine=engine)
-        try:
-            models.catch_up(upto=task.head, progress=progress, share=False)
-        except (BadEvent, BadValue):  # what they reached is theirs; the catch-up that follows meets it again
-            adopt(source.backend, path, projections)
-            raise
-        finally:
-            models.close()
-        return adopt(source.backend, path, projections)
+    models = ReadModels(source, [kind() for kind in task.kinds], engine=engine)
+    models.part = task.part
+    try:
+        models.catch_up(upto=task.head, progress=progress, share=False)
+    except (BadEvent, BadValue):  # what they reached is in the file; the catch-up that follows meets it again
+        pass
+    finally:
+        models.close()
 
 
-def adopt(backend: Backend, path: str, projections: Sequence[Projection]) -> bool:
-    """Copy read models made in the scratch SQLite file ``path`` (and the compound directory) into the store,
-    with their positions, in one transaction; each only if the store's has applied nothing yet (its position
-    0, its tables empty): another process may have caught it up meanwhile, and then it goes on from where it
-    is. Returns whether every one was copied."""
+def adopt(backend: Backend, paths: Sequence[str], projections: Sequence[Projection]) -> bool:
+    """Copy read models made in the scratch SQLite files ``paths`` (every part of the compounds: see
+    ``catch_up_apart``), and the compound directory, into the store, with their positions, in one
+    transaction; each only if the store's has applied nothing yet (its position 0, its tables empty: another
+    process may have caught it up meanwhile, and then it goes on from where it is) and every part reached
+    the same position. Returns whether every one was copied."""
+    if not paths or not all(os.path.isfile(path) for path in paths):
+        return False
     engine = backend.engine()
     try:
         with engine.connect() as connection:
             raw: Any = connection.connection.dbapi_connection  # the driver's, in no transaction (ATTACH needs none)
             quote = connection.dialect.identifier_preparer.quote
-            raw.execute("ATTACH DATABASE ? AS scratch", (path,))
+            parts: list[str] = []
             try:
+                for path in paths:
+                    raw.execute("ATTACH DATABASE ? AS " + quote(f"part{len(parts)}"), (path,))
+                    parts.append(quote(f"part{len(parts)}"))
                 raw.execute("BEGIN IMMEDIATE")
                 try:
                     # Into the file whose log was read, not another put in its place meanwhile (``restore``).
                     backend.still_the_same("its read models were made apart; nothing was copied")
-                    copied = len(_copied(raw, quote, projections)) == len(projections)
+                    copied = len(_copied(raw, quote, parts, projections)) == len(projections)
                     crash_point("catch_up_adopt")
                     raw.execute("COMMIT")
                 except BaseException:
                     raw.execute("ROLLBACK")
                     raise
             finally:
-                raw.execute("DETACH DATABASE scratch")
+                for part in parts:
+                    raw.execute(f"DETACH DATABASE {part}")
             raw.execute("PRAGMA wal_checkpoint(PASSIVE)")  # as a large catch-up does (``checkpoint``)
             return copied
     finally:
         engine.dispose()
 
 
-def _copied(raw: Any, quote: Callable[[str], str], projections: Sequence[Projection]) -> list[Projection]:
-    """Copy each read model whose tables in the store are still empty, at position 0 (another process may
-    have caught one up meanwhile: a board asked for, whose process caught it up itself), and the compound
-    directory; the read models copied."""
+def _copied(raw: Any, quote: Callable[[str], str], parts: Sequence[str],
+            projections: Sequence[Projection]) -> list[Projection]:
+    """Copy from each of the attached ``parts`` each read model whose tables in the store are still empty, at
+    position 0 (another process may have caught one up meanwhile: a board asked for, whose process caught it
+    up itself), that every part took to the same position (a bad event stops a part where it is), and the
+    compound directory; the read models copied."""
     tracked = quote(tracking.name)
-    fresh = [projection for projection in projections if _untouched(raw, quote, projection)]
-    for table in [table for projection in fresh for table in projection.tables] + ([directory] if fresh else []):
+    fresh: list[tuple[Projection, int]] = []
+    for projection in projections:
+        reached = {tuple(raw.execute(f"SELECT position FROM {part}.{tracked} WHERE name = ?",
+                                     (projection.key,)).fetchall()) for part in parts}
+        if len(reached) == 1 and (found := next(iter(reached))) and found[0][0] > 0 \
+                and _untouched(raw, quote, projection):
+            fresh.append((projection, found[0][0]))
+    for table in [table for projection, _ in fresh for table in projection.tables] + ([directory] if fresh else []):
         columns = ", ".join(quote(column.name) for column in table.columns)
         verb = "INSERT OR IGNORE" if table is directory else "INSERT"  # the directory: every read model's
-        raw.execute(f"{verb} INTO main.{quote(table.name)} ({columns}) SELECT {columns} "
-                    f"FROM scratch.{quote(table.name)}")
-    for projection in fresh:
-        raw.execute(f"UPDATE main.{tracked} SET position = (SELECT position FROM scratch.{tracked} WHERE name = ?) "
-                    "WHERE name = ?", (projection.key, projection.key))
-    return fresh
+        for part in parts:
+            raw.execute(f"{verb} INTO main.{quote(table.name)} ({columns}) SELECT {columns} "
+                        f"FROM {part}.{quote(table.name)}")
+    for projection, position in fresh:
+        raw.execute(f"UPDATE main.{tracked} SET position = ? WHERE name = ?", (position, projection.key))
+    return [projection for projection, _ in fresh]
 
 
 def _untouched(raw: Any, quote: Callable[[str], str], projection: Projection) -> bool:

@@ -2,7 +2,8 @@
 
 It reads from its standard input where the process that started it finds its modules (a line of JSON,
 read by ``runner.WORKER`` itself), then its task (pickled ``runner.Task``); catches those read models up to the
-head (on SQLite in a scratch file, then copied into the store: ``runner.catch_up_apart``); and writes a line
+head (on SQLite those of its part of the compounds, in a scratch file that process then copies into the store:
+``runner.catch_up_apart``); and writes a line
 ``name events`` to its standard output after each batch it commits. Whatever stops it ends it with exit 1 and
 nothing said (its standard error goes nowhere): the catch-up that follows in the process that started it meets
 it again and says it. That process gone, the next line finds the pipe closed, and the worker stops after the
@@ -39,7 +40,7 @@ def _catch_up(task: object) -> None:
     source = task.reopen(task.db)
     try:
         read = Source(source.backend, source.mapper, task.zone)
-        if task.scratch:  # a store of one writer at a time: made apart, then copied in
+        if task.path is not None:  # a store of one writer at a time: made apart, then copied in by that process
             runner.catch_up_apart(read, task, tell)
             return
         models = ReadModels(read, [kind() for kind in task.kinds])

@@ -1,7 +1,8 @@
 """A large catch-up shared out among processes (on SQLite, whose write lock is the whole store's, only of
-read models that have applied nothing yet, each worker making its group's tables in a scratch file and
-copying them in): the same tables as one process makes, a bad event still stopping only its read models,
-and a worker that cannot work leaving its read models to the process that started it."""
+read models that have applied nothing yet, each worker making every read model of its part of the compounds
+in a scratch file, which the process that started them copies in): the same tables as one process makes, a
+bad event still stopping only its read models, and a worker that cannot work leaving its read models to the
+process that started it."""
 
 from __future__ import annotations
 
@@ -213,37 +214,104 @@ def test_on_sqlite_read_models_that_applied_events_are_caught_up_here(
     assert started == []
 
 
-def apart(app: RenovationApp, names: list[str]) -> tuple[ReadModels, runner_module.Task]:
-    """The store's read models (none caught up), and a worker's task of catching ``names`` up apart."""
+def apart(app: RenovationApp, names: list[str], folder: Path) -> tuple[ReadModels, list[str]]:
+    """The store's read models (none caught up), and ``names`` made apart in ``folder`` by two workers' tasks
+    (a part of the compounds each, as a shared catch-up deals them out): the scratch files."""
     models = read_models(app)
     kinds = [type(models.projections[name]) for name in names]
-    return models, runner_module.Task(type(app), app.backend.db, models.zone, kinds, models.head(), runner_module.BATCH,
-                                      (700, 10, 10), scratch=True)
+    paths = [str(folder / f"part-{number}.db") for number in range(2)]
+    for number, path in enumerate(paths):
+        task = runner_module.Task(type(app), app.backend.db, models.zone, kinds, models.head(), runner_module.BATCH,
+                                  (700, 10, 10), path=path, part=(number, 2), store=app.backend.identity())
+        runner_module.catch_up_apart(Source(app.backend, app.mapper, models.zone), task, lambda *_: None)
+    return models, paths
+
+
+def chosen(models: ReadModels, *names: str) -> list[Any]:
+    return [models.projections[name] for name in names]
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_each_worker_makes_the_rows_of_its_part_of_the_compounds(app: RenovationApp, tmp_path: Path) -> None:
+    """JM's aggregate id is odd and LY's even: each part holds one compound's rows, the two together what one
+    process makes, copied with the head as their position."""
+    busy_programme(app)
+    models, paths = apart(app, ["ledger", "progress"], tmp_path)
+    try:
+        made = []
+        for path in paths:
+            connection = sqlite3.connect(path)
+            made.append({code for table in ("ledger_items", "progress_compounds", "compound_directory")
+                         for (code,) in connection.execute(f"SELECT code FROM {table}")})
+            assert dict(connection.execute("SELECT name, position FROM projection_tracking")) == {
+                models.projections["ledger"].key: models.head(), models.projections["progress"].key: models.head()}
+            connection.close()
+        assert made == [{"LY"}, {"JM"}]
+        assert runner_module.adopt(app.backend, paths, chosen(models, "ledger", "progress")) is True
+        found = snapshot(models, with_directory=True)
+        at = positions(models)
+    finally:
+        models.close()
+    expected = one_process(app)
+    for table in ("ledger_items", "ledger_entries", "progress_compounds", "compound_directory"):
+        assert found[table] == expected[table]
+    assert at["ledger"] == at["progress"] == models.head()
+    assert at["ranking"] == 0
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_read_model_whose_parts_stopped_at_other_positions_is_not_copied(
+        app: RenovationApp, db: str, tmp_path: Path) -> None:
+    """A forged ticket of JM's stops feedback in JM's part alone: LY's part is at the head. Copying the two would
+    leave JM's rows short of the position; feedback stays at 0 (the catch-up that follows meets the event)."""
+    busy_programme(app)
+    append_raw(db, FEEDBACK, b'{"not": "a ticket"}')
+    models, paths = apart(app, ["feedback", "ledger"], tmp_path)
+    try:
+        assert runner_module.adopt(app.backend, paths, chosen(models, "feedback", "ledger")) is False
+        at = positions(models)
+        found = snapshot(models)
+        with pytest.raises(BadEvent, match="feedback"):
+            models.catch_up("feedback", share=False)
+    finally:
+        models.close()
+    assert at["feedback"] == 0 and found["feedback_tickets"] == []
+    assert at["ledger"] == models.head()
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_read_models_caught_up_in_the_store_meanwhile_are_not_copied_over(
-        app: RenovationApp, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Another process caught one of the group up while the worker made them apart (a board asked for
-    during a rebuild, say): that one keeps the store's rows and position, the others are copied."""
+        app: RenovationApp, tmp_path: Path) -> None:
+    """Another process caught one of them up while the workers made them apart (a board asked for during a
+    rebuild, say): that one keeps the store's rows and position, the others are copied."""
     busy_programme(app)
-    models, task = apart(app, ["ranking", "ledger"])
-    adopt = runner_module.adopt
-
-    def after_another(*args: Any) -> bool:
-        models.catch_up("ranking", share=False)
-        return adopt(*args)
-
-    monkeypatch.setattr(runner_module, "adopt", after_another)
+    models, paths = apart(app, ["ranking", "ledger"], tmp_path)
     try:
-        copied = runner_module.catch_up_apart(Source(app.backend, app.mapper, models.zone), task, lambda *_: None)
+        models.catch_up("ranking", share=False)
+        copied = runner_module.adopt(app.backend, paths, chosen(models, "ranking", "ledger"))
         at = positions(models)
-        ledger = snapshot(models)["ledger_entries"]
+        found = snapshot(models)
     finally:
         models.close()
     assert copied is False
     assert at["ranking"] == models.head() and at["ledger"] == models.head()  # the one moved kept, the other copied
-    assert ledger == one_process(app)["ledger_entries"]
+    expected = one_process(app)
+    assert found["ledger_entries"] == expected["ledger_entries"]
+    assert found["ranking_compounds"] == expected["ranking_compounds"]  # not twice
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_parts_not_all_made_are_not_copied(app: RenovationApp, tmp_path: Path) -> None:
+    busy_programme(app)
+    models, paths = apart(app, ["ledger"], tmp_path)
+    try:
+        os.remove(paths[1])
+        assert runner_module.adopt(app.backend, paths, chosen(models, "ledger")) is False
+        assert positions(models)["ledger"] == 0
+        assert snapshot(models)["ledger_entries"] == []
+    finally:
+        models.close()
+    assert not os.path.exists(paths[1])  # not made by the copy either
 
 
 def restored(app: RenovationApp, tmp_path: Path) -> None:
@@ -264,25 +332,38 @@ def read_model_rows(db: str) -> int:
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
-def test_a_worker_copies_nothing_into_a_store_restored_while_it_worked(
-        app: RenovationApp, db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """``restore`` put another file in the store's place after the worker read the log: its read models
+def test_nothing_is_copied_into_a_store_restored_while_the_workers_worked(
+        app: RenovationApp, db: str, tmp_path: Path) -> None:
+    """``restore`` put another file in the store's place after the workers read the log: their read models
     are not of that file's log."""
     busy_programme(app)
-    models, task = apart(app, ["ranking", "ledger"])
-    adopt = runner_module.adopt
-
-    def after_a_restore(*args: Any) -> bool:
-        restored(app, tmp_path)
-        return adopt(*args)
-
-    monkeypatch.setattr(runner_module, "adopt", after_a_restore)
+    models, paths = apart(app, ["ranking", "ledger"], tmp_path)
+    restored(app, tmp_path)
     try:
         with pytest.raises(OperationalError, match=r"replaced \(restored\)"):
-            runner_module.catch_up_apart(Source(app.backend, app.mapper, models.zone), task, lambda *_: None)
+            runner_module.adopt(app.backend, paths, chosen(models, "ranking", "ledger"))
     finally:
         models.close()
     assert read_model_rows(db) == 0
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_worker_does_nothing_in_a_store_restored_before_it_opened_it(
+        app: RenovationApp, db: str, tmp_path: Path) -> None:
+    busy_programme(app)
+    models = read_models(app)
+    task = runner_module.Task(type(app), app.backend.db, models.zone, [type(models.projections["ledger"])],
+                              models.head(), runner_module.BATCH, (700, 10, 10), path=str(tmp_path / "part-0.db"),
+                              part=(0, 2), store=app.backend.identity())
+    restored(app, tmp_path)
+    opened = RenovationApp(db)  # as the worker opens the store
+    try:
+        with pytest.raises(OperationalError, match=r"replaced \(restored\) before this worker opened it"):
+            runner_module.catch_up_apart(Source(opened.backend, opened.mapper, models.zone), task, lambda *_: None)
+    finally:
+        opened.close()
+        models.close()
+    assert not (tmp_path / "part-0.db").exists()
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
@@ -320,19 +401,19 @@ def test_with_no_temporary_folder_there_is_nothing_stale_to_remove(monkeypatch: 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("moved", ["position", "row"])
-def test_a_read_model_with_a_position_or_a_row_is_not_copied_over(app: RenovationApp, moved: str) -> None:
+def test_a_read_model_with_a_position_or_a_row_is_not_copied_over(
+        app: RenovationApp, moved: str, tmp_path: Path) -> None:
     """A read model's tables may be empty after events (a log of registrations, for ledger entries): its
     position says it moved; a row in its tables at position 0 (written by hand) is not mixed with a copy."""
     busy_programme(app)
-    models, task = apart(app, ["ranking"])
+    models, paths = apart(app, ["ranking"], tmp_path)
     try:
         with models.writing() as connection, connection.begin():
             if moved == "position":
                 set_position(connection, models.projections["ranking"].key, 1)
             else:
                 connection.exec_driver_sql("INSERT INTO ranking_compounds VALUES ('HAND', '手写', '某公司')")
-        copied = runner_module.catch_up_apart(Source(app.backend, app.mapper, models.zone), task, lambda *_: None)
-        assert copied is False
+        assert runner_module.adopt(app.backend, paths, chosen(models, "ranking")) is False
         found = snapshot(models)["ranking_compounds"]
     finally:
         models.close()
@@ -340,9 +421,10 @@ def test_a_read_model_with_a_position_or_a_row_is_not_copied_over(app: Renovatio
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
-def test_a_copy_that_fails_leaves_the_store_as_it_was(app: RenovationApp, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_copy_that_fails_leaves_the_store_as_it_was(
+        app: RenovationApp, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     busy_programme(app)
-    models, task = apart(app, ["ranking", "ledger"])
+    models, paths = apart(app, ["ranking", "ledger"], tmp_path)
     empty = snapshot(models, with_directory=True)
 
     def fail(name: str) -> None:
@@ -352,7 +434,7 @@ def test_a_copy_that_fails_leaves_the_store_as_it_was(app: RenovationApp, monkey
     monkeypatch.setattr(runner_module, "crash_point", fail)
     try:
         with pytest.raises(OSError, match="disk is full"):
-            runner_module.catch_up_apart(Source(app.backend, app.mapper, models.zone), task, lambda *_: None)
+            runner_module.adopt(app.backend, paths, chosen(models, "ranking", "ledger"))
         assert snapshot(models, with_directory=True) == empty
         assert set(positions(models).values()) == {0}
         models.catch_up()  # and a catch-up takes them on
