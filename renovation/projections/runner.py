@@ -313,9 +313,11 @@ class ReadModels:
             kinds = [[type(projection) for projection in group]
                      for group in ([behind] * count if apart else shares(behind, count))]
             workers: list[subprocess.Popen[bytes]] = []
-            heard: list[dict[str, int]] = [{} for _ in kinds]  # by worker: the events of each read model so far
+            heard: list[dict[str, int]] = [{} for _ in kinds]  # by task: the events of each read model so far
             told: dict[str, int] = {}
+            listening: list[tuple[Any, dict[str, int]]] = []  # a worker's output, and what it said so far
             self.engine.dispose()  # this process's idle connections to the read models, while it waits
+            heard_all = False
             try:
                 for number, group in enumerate(kinds):
                     task = Task(self.reopen, self.backend.db, self.zone, group, head, BATCH, gc.get_threshold(),
@@ -326,12 +328,13 @@ class ReadModels:
                         workers.append(worker)
                         assert worker.stdin is not None
                         worker.stdin.close()  # the task is all it reads
+                        assert worker.stdout is not None
+                        listening.append((worker.stdout, heard[number]))
                     except OSError as error:  # not started, or ended at once: its work is done here
                         log.info("a worker of the shared catch-up did not start (%s)", error)
                 with selectors.DefaultSelector() as selector:
-                    for number, worker in enumerate(workers):
-                        assert worker.stdout is not None
-                        selector.register(worker.stdout, selectors.EVENT_READ, [b"", heard[number]])
+                    for out, said_so_far in listening:
+                        selector.register(out, selectors.EVENT_READ, [b"", said_so_far])
                     while selector.get_map():
                         for key, _events in selector.select():
                             chunk = os.read(key.fd, 65536)
@@ -351,20 +354,21 @@ class ReadModels:
                                     if progress and reached > told.get(name, 0):
                                         progress(name, reached - told.get(name, 0))
                                         told[name] = reached
+                heard_all = True
             finally:
-                ended = self._ended(workers)
+                ended = self._ended(workers, stop=not heard_all)
             if apart and ended and len(workers) == count:
                 adopt(self.backend, paths, behind)
 
     @staticmethod
-    def _ended(workers: Sequence[Any]) -> bool:
-        """Wait for the workers (stopping those still at work: this process was stopped); whether each ended
-        by itself, with its work done."""
-        ended = True
+    def _ended(workers: Sequence[Any], stop: bool) -> bool:
+        """Wait for the workers to end (a worker's output closes as it ends, before its process has), or
+        ``stop`` those still at work (this process was stopped: a Ctrl-C); whether each ended by itself,
+        with its work done."""
+        ended = not stop
         for worker in workers:
-            if worker.poll() is None:  # this process was stopped (a Ctrl-C): so is its work
+            if stop and worker.poll() is None:
                 worker.terminate()
-                ended = False
             if worker.wait():
                 log.info("a worker of the shared catch-up stopped (exit %s): this process catches up the rest",
                          worker.returncode)
