@@ -46,6 +46,12 @@ if TYPE_CHECKING:
 #: one batch: about 0.1-0.4 s; 1,000 a batch took the first 300,000 events of a province's first
 #: catch-up a fifth longer).
 BATCH = 5000
+#: Events a batch of a worker making read models apart, in a scratch file (``catch_up_apart``): no other
+#: process waits for its lock, and each row is written fewer times (a finding raised, rectified and closed
+#: within one batch is inserted as it ends, not inserted and updated twice), in fewer passes of the buffer's
+#: forgetting: a province's half, 29 s at 5,000 events a batch, 26 s at 50,000 (a worker's peak 330 → 400
+#: MB; benchmarks/RESULTS.md, section 18).
+APART_BATCH = 50_000
 #: After catching up this many events, PostgreSQL's statistics of the projection's tables are
 #: refreshed at once, so the boards' queries are planned for the rows now there (autovacuum would
 #: do it too, within a minute or so).
@@ -320,7 +326,8 @@ class ReadModels:
             heard_all = False
             try:
                 for number, group in enumerate(kinds):
-                    task = Task(self.reopen, self.backend.db, self.zone, group, head, BATCH, gc.get_threshold(),
+                    task = Task(self.reopen, self.backend.db, self.zone, group, head, APART_BATCH if apart else BATCH,
+                                gc.get_threshold(),
                                 path=paths[number] if apart else None, part=(number, count) if apart else None,
                                 store=self.backend.identity())
                     try:

@@ -478,7 +478,7 @@ import signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)  # a Ctrl-C's, even when started with it ignored
 from renovation.projections import read_models, runner
 from renovation.services.application import RenovationApp
-runner.SHARE_AFTER, runner.BATCH = 1, 1
+runner.SHARE_AFTER, runner.BATCH, runner.APART_BATCH = 1, 1, 1
 app = RenovationApp(sys.argv[1])
 models = read_models(app)
 try:
