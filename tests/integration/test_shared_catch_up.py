@@ -280,6 +280,33 @@ def test_a_read_model_whose_parts_stopped_at_other_positions_is_not_copied(
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_an_event_of_no_compound_id_is_met_by_one_part_and_named(
+        app: RenovationApp, db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row whose aggregate id is no id at all (written by hand) is a bad event of the first part (the other
+    passes it by): the read models that take it are not copied and this process names it; the rest are."""
+    busy_programme(app)
+    append_raw(db, FEEDBACK, b'{"not": "a ticket"}')
+    connection = sqlite3.connect(db, isolation_level=None)
+    connection.execute("UPDATE stored_events SET originator_id = 'not an id' WHERE rowid = (SELECT max(rowid) "
+                       "FROM stored_events)")
+    connection.close()
+    monkeypatch.setattr(runner_module, "SHARE_AFTER", 1)
+    here = caught_here(monkeypatch)
+    models = read_models(app)
+    try:
+        with pytest.raises(BadEvent, match=r"event \d+ cannot be applied to the computed, feedback read models "
+                                            r"\(badly formed hexadecimal UUID string\)"):
+            models.catch_up()
+        at = positions(models)
+        head = models.head()
+    finally:
+        models.close()
+    assert set(here) == {"computed", "feedback"}
+    assert at.pop("computed") < head and at.pop("feedback") < head
+    assert at == dict.fromkeys(at, head)
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_read_models_caught_up_in_the_store_meanwhile_are_not_copied_over(
         app: RenovationApp, tmp_path: Path) -> None:
     """Another process caught one of them up while the workers made them apart (a board asked for during a
