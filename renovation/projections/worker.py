@@ -3,11 +3,11 @@
 It reads from its standard input where the process that started it finds its modules (a line of JSON,
 read by ``runner.WORKER`` itself), then its task (pickled ``runner.Task``); catches those read models up to the
 head (on SQLite those of its part of the compounds, in a scratch file that process then copies into the store:
-``runner.catch_up_apart``); and writes a line
-``name events`` to its standard output after each batch it commits. Whatever stops it ends it with exit 1 and
-nothing said (its standard error goes nowhere): the catch-up that follows in the process that started it meets
-it again and says it. That process gone, the next line finds the pipe closed, and the worker stops after the
-batch it has just committed.
+``runner.catch_up_apart``); and writes a line ``name events`` to its standard output after each batch it
+commits. Whatever stops it ends it with exit 1 and nothing said (its standard error goes nowhere): the catch-up
+that follows in the process that started it meets it again and says it (on SQLite a bad event ends its part as
+done, each read model as far as it got: its file is whole). That process gone, the next line finds the pipe
+closed, and the worker stops after the batch it has just committed.
 """
 
 from __future__ import annotations
