@@ -111,7 +111,7 @@ class Difference(TypedDict):
 
 def compound_events(app: RenovationApp, code: str) -> list[CompoundProject.Event]:
     project = app.get_project(code)  # refuses an unknown code
-    return list(app.events.get(project.id))  # type: ignore[arg-type]
+    return app.read_events(project.id, project.code)
 
 
 def metering_history(
@@ -166,7 +166,7 @@ def events_as_of(app: RenovationApp, code: str, as_of: datetime) -> list[Compoun
     """The compound's events in the log as of ``as_of`` (see :func:`position_as_of`)."""
     project = app.get_project(code)  # refuses an unknown code
     last = app.backend.version_at(project.id, position_as_of(app, as_of))
-    return list(app.events.get(project.id, lte=last)) if last else []  # type: ignore[arg-type]
+    return app.read_events(project.id, project.code, lte=last) if last else []
 
 
 def replay_ledger(app: RenovationApp, code: str, as_of: datetime,

@@ -197,7 +197,7 @@ class Rebase:
         """The compound's stored events by command id (of those that have one)."""
         if compound is None:
             return {}
-        return {event.command_id: event for event in app.events.get(compound.id)  # type: ignore[attr-defined]
+        return {event.command_id: event for event in app.read_events(compound.id, compound.code)
                 if getattr(event, "command_id", None) is not None}
 
     @staticmethod

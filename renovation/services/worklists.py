@@ -97,7 +97,8 @@ def photo_steps(ws: Workspace, code: str) -> dict[str, list[tuple[str, str]]]:
     """The photos of each finding of a compound, by finding id: (the step, the photo's name), in order."""
     found: dict[str, list[tuple[str, str]]] = {}
     event: Any
-    for event in ws.app.events.get(ws.app.get_project(code).id):
+    project = ws.app.get_project(code)
+    for event in ws.app.read_events(project.id, project.code):
         if isinstance(event, P.InspectionRecorded):
             for finding in event.findings:
                 found.setdefault(finding.finding_id, []).extend(("raised", name) for name in event.photos)
@@ -197,7 +198,7 @@ def finding_history(ws: Workspace, user: str, code: str, finding_id: str) -> lis
     steps: list[FindingStep] = []
     shown: set[str] = set()
     raised: datetime | None = None
-    for event in ws.app.events.get(project.id):
+    for event in ws.app.read_events(project.id, project.code):
         step = _step(event, finding_id)
         if step is not None:
             names = step["photos"]

@@ -8,6 +8,7 @@ Backend`, which it is built from and which answers every question about the data
 from __future__ import annotations
 
 import random
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +30,7 @@ from renovation.store import chain, open_backend
 from renovation.store.backend import DEFAULT_DB, Backend, iter_notifications
 from renovation.store.faults import crash_point
 from renovation.store.timeorder import RecordedOutOfOrder
-from renovation.store.transcoding import register_transcodings
+from renovation.store.transcoding import UNREADABLE, register_transcodings
 
 #: How many times a command is re-run after losing a race with another writer.
 MAX_ATTEMPTS = 20
@@ -45,9 +46,18 @@ class Unreadable(Exception):
     """A compound whose events the application cannot replay (one of them it never wrote)."""
 
     def __init__(self, code: str, error: BaseException) -> None:
-        said = " ".join(str(error).split())[:200] or type(error).__name__
+        said = " ".join(str(error).split())
+        # The library's own words for a state it cannot decode name the event at length: its version and kind.
+        found = _UNDECODED.match(said)
+        if found is not None:
+            said = f"version {found['version']}, a {found['kind']}: {found['why']}"
         super().__init__(f"compound {code} cannot be read: one of its events is not one the application wrote "
-                         f"({said}); `renovation audit verify` names it")
+                         f"({said[:200] or type(error).__name__}); `renovation audit verify` names it")
+
+
+#: How eventsourcing says it could not decode a stored event's state.
+_UNDECODED = re.compile(r"Failed to deserialise state of stored event with topic '[^']*[.:](?P<kind>\w+)', "
+                        r"originator_id '[^']*' and originator_version (?P<version>\d+): (?P<why>.*)\Z")
 
 
 class WriteConflict(Exception):
@@ -232,10 +242,18 @@ class CompoundWriter(Application[UUID]):
         try:
             events = self.events.get(aggregate_id, gt=from_snapshot or None, lte=upto)
             project = project_compound(start, events)
-        except (ValueError, TypeError, LookupError, AttributeError, AssertionError) as error:
+        except UNREADABLE as error:
             raise Unreadable(code or str(aggregate_id), error) from error
         assert project is None or isinstance(project, CompoundProject)
         return project, from_snapshot
+
+    def read_events(self, aggregate_id: UUID, code: str = "", *, lte: int | None = None) -> list[Any]:
+        """A compound's stored events (up to version ``lte``), each read back as the application wrote it;
+        Unreadable if one of them is not (edited by hand: ``audit verify`` names it). ``code`` names it."""
+        try:
+            return list(self.events.get(aggregate_id, lte=lte))
+        except UNREADABLE as error:
+            raise Unreadable(code or str(aggregate_id), error) from error
 
     def snapshot_if_stale(self, project: CompoundProject, from_snapshot: int = 0) -> None:
         """Snapshot a compound whose trusted snapshot lags far behind (after an import, say, or when

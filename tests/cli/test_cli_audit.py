@@ -637,3 +637,27 @@ def test_a_snapshots_compound_whose_events_cannot_be_read_is_named(run: Renovati
         assert f"the events of {code} up to version " in line and "cannot be read" in line
     else:
         assert line.startswith("Error: position ") and ": edited: " in line and ": snapshot" in result.output
+
+
+@pytest.mark.parametrize("command", [["audit", "replay", "{code}"], ["audit", "history", "{code}"],
+                                     ["finding", "show", "{code}", "F1"]],
+                         ids=["replay", "history", "finding-show"])
+def test_a_command_reading_a_compounds_events_names_one_it_cannot_read(run: Renovation, command: list[str]) -> None:
+    """A state stored as text (by hand) behind the compound's snapshot: the compound loads from its snapshot,
+    but a command that reads each of its events says in one line which compound it cannot read (``audit
+    reconcile`` first catches the ledger up, which names the event)."""
+    run.ok("demo", "--compounds", "2", "--until", "2021-04-10")
+    (code, aggregate), = sqlite(run.db, "SELECT code, originator_id FROM compound_directory WHERE code = 'JM'")
+    stored_id = aggregate.replace("-", "")
+    assert sqlite(run.db, "SELECT count(*) FROM stored_snapshots WHERE originator_id = ?", (stored_id,))[0][0]
+    sqlite(run.db, "UPDATE stored_events SET state = CAST(state AS TEXT) WHERE originator_id = ? "
+           "AND originator_version = 2", (stored_id,))
+
+    result = run("--today", "2021-04-10", *(part.format(code=code) for part in command))
+
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [
+        f"Error: compound {code} cannot be read: one of its events is not one the application wrote "
+        "(version 2, a BillOfQuantitiesSet: 'str' object has no attribute 'decode'); "
+        "`renovation audit verify` names it"]
