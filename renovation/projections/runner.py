@@ -261,11 +261,15 @@ class ReadModels:
         behind = [projection for projection, position in reached.items() if position < head]
         fresh = all(reached[projection] == 0 for projection in behind)
         if share and len(behind) > 1 and self._shares(head - min(reached[projection] for projection in behind), fresh):
-            self._share(behind, head, progress)
+            told = self._share(behind, head, progress)
             # Not into another store put in this one's place meanwhile (its log is not the one read).
             self.backend.still_the_same("its read models were caught up; run the command again")
             with self.engine.connect() as connection:  # what the workers did not reach is caught up here
-                behind = [projection for projection in behind if position_of(connection, projection.key) < head]
+                now = {projection: position_of(connection, projection.key) for projection in behind}
+            behind = [projection for projection in behind if now[projection] < head]
+            if progress is not None:  # a worker's events not kept (its part not copied) are not heard of twice
+                progress = _heard_once(progress, {projection.name: told.get(projection.name, 0)
+                                                  - (now[projection] - reached[projection]) for projection in behind})
         stopped: BadEvent | BadValue | None = None
         while behind:
             try:
@@ -285,7 +289,8 @@ class ReadModels:
         return (self.on_store and self.reopen is not None and (self.backend.writers_at_once or fresh)
                 and lag >= SHARE_AFTER and min(WORKERS, os.cpu_count() or 1) > 1)
 
-    def _share(self, behind: Sequence[Projection], head: int, progress: Callable[[str, int], None] | None) -> None:
+    def _share(self, behind: Sequence[Projection], head: int,
+               progress: Callable[[str, int], None] | None) -> dict[str, int]:
         """Catch ``behind`` up to ``head`` in processes of their own (``renovation.projections.worker``),
         ``progress`` hearing of their batches as they go: on a store that takes several writers at once, a
         group of read models each (dealt out by weight), written into the store; on one that takes one writer
@@ -296,13 +301,14 @@ class ReadModels:
         worker stopped by anything (a bad event, the database, this process gone) ends there: the catch-up
         that follows in this process takes each projection on from where it is (on SQLite, a read model whose
         parts did not all reach one position is not copied: from 0), and meets and says what stopped it as a
-        catch-up in one process does."""
+        catch-up in one process does. Returns how many events of each read model ``progress`` heard of."""
         import selectors
         import subprocess
 
         assert self.reopen is not None  # see _shares
+        told: dict[str, int] = {}
         if not _SHARING.acquire(blocking=False):
-            return
+            return told
         with contextlib.ExitStack() as stack:
             stack.callback(_SHARING.release)
             count = min(WORKERS, os.cpu_count() or 1)
@@ -313,14 +319,13 @@ class ReadModels:
                     folder = stack.enter_context(scratch(SCRATCH_PREFIX))
                 except OSError as error:  # no temporary folder to make the parts in
                     log.info("a shared catch-up has no scratch folder (%s): this process catches up", error)
-                    return
+                    return told
                 stack.callback(remove_stale, SCRATCH_PREFIX)  # those of a catch-up whose process was killed
                 paths = [os.path.join(folder, f"part-{number}.db") for number in range(count)]
             kinds = [[type(projection) for projection in group]
                      for group in ([behind] * count if apart else shares(behind, count))]
             workers: list[subprocess.Popen[bytes]] = []
             heard: list[dict[str, int]] = [{} for _ in kinds]  # by task: the events of each read model so far
-            told: dict[str, int] = {}
             listening: list[tuple[Any, dict[str, int]]] = []  # a worker's output, and what it said so far
             self.engine.dispose()  # this process's idle connections to the read models, while it waits
             heard_all = False
@@ -366,6 +371,7 @@ class ReadModels:
                 ended = self._ended(workers, stop=not heard_all)
             if apart and ended and len(workers) == count:
                 adopt(self.backend, paths, behind)
+        return told
 
     @staticmethod
     def _ended(workers: Sequence[Any], stop: bool) -> bool:
@@ -631,6 +637,23 @@ class ReadModels:
             {"projection": name, "position": position, "head": head, "lag": head - min(position, head)}
             for name, position in positions.items()
         ]
+
+
+def _heard_once(progress: Callable[[str, int], None], heard: dict[str, int]) -> Callable[[str, int], None]:
+    """``progress``, told of each read model's events but for the first ``heard[name]``, which it heard of
+    already (from a worker whose work was not kept)."""
+    left = {name: events for name, events in heard.items() if events > 0}
+    if not left:
+        return progress
+
+    def told(name: str, events: int) -> None:
+        skipped = min(left.get(name, 0), events)
+        if skipped:
+            left[name] -= skipped
+        if events > skipped:
+            progress(name, events - skipped)
+
+    return told
 
 
 def catch_up_apart(source: EventSource, task: Task, progress: Callable[[str, int], None]) -> None:

@@ -88,15 +88,22 @@ def test_a_bad_event_in_a_shared_catch_up_stops_its_read_model_alone(
     busy_programme(app)
     append_raw(db, FEEDBACK, b'{"not": "a ticket"}')
     monkeypatch.setattr(runner_module, "SHARE_AFTER", 1)
+    monkeypatch.setattr(runner_module, "APART_BATCH", 5)  # the workers heard of before the event,
+    monkeypatch.setattr(runner_module, "BATCH", 5)  # and this process as it takes the two stopped on from 0
     here = caught_here(monkeypatch)
+    heard: Counter[str] = Counter()
     models = read_models(app)
     try:
         with pytest.raises(BadEvent, match=r"cannot be applied to the (computed|feedback) read model"):
-            models.catch_up()
+            models.catch_up(progress=lambda name, events: heard.update({name: events}))
         head = models.head()
         at = positions(models)
     finally:
         models.close()
+    # Each event heard of once at most (the workers' events of the two stopped, whose parts were not copied, not
+    # again as this process takes them on from 0), every event of the others.
+    assert max(heard.values()) <= head and heard == {**heard, **{name: head for name in at if name not in (
+        "computed", "feedback")}}
     assert set(here) == {"computed", "feedback"}  # (once, then feedback again once computed has stopped)
     assert at.pop("computed") < head and at.pop("feedback") < head  # as before the batch with the event
     assert at == dict.fromkeys(at, head)
