@@ -437,3 +437,30 @@ def test_a_large_catch_up_leaves_its_pages_in_the_database_file(app: RenovationA
     finally:
         alone.close()
     assert position == models.head()
+
+
+def test_a_rebuild_makes_the_compound_directory_again(app: RenovationApp, models: ReadModels) -> None:
+    """A code edited into the directory by hand (and a compound's row deleted from it) does not outlive a
+    rebuild, even of one read model: the next events of every read model are of the compounds the log says."""
+    busy_programme(app)
+    models.catch_up()
+    expected = snapshot(models, with_directory=True)
+    with models.writing() as connection, connection.begin():
+        connection.execute(text("UPDATE compound_directory SET code = 'XX' WHERE code = 'JM'"))
+        connection.execute(text("DELETE FROM compound_directory WHERE code = 'LY'"))
+
+    models.rebuild("ranking")
+
+    assert snapshot(models, with_directory=True) == expected
+    app.record_inspection("LY", "morning", at=at("2021-03-12"), user="sup")
+    other = read_models(app)  # another process: the codes from the directory
+    try:
+        other.catch_up()
+        assert [row["code"] for row in quality_rows_of(other)] == ["JM", "LY"]
+    finally:
+        other.close()
+
+
+def quality_rows_of(models: ReadModels) -> list[Any]:
+    with models.engine.connect() as connection:
+        return quality_rows(connection, date(2021, 3, 31))
