@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
@@ -311,6 +311,7 @@ class ReadModels:
             return told
         with contextlib.ExitStack() as stack:
             stack.callback(_SHARING.release)
+            stack.enter_context(_terminated_as_interrupted())
             count = min(WORKERS, os.cpu_count() or 1)
             apart = not self.backend.writers_at_once
             paths: list[str] = []
@@ -318,7 +319,8 @@ class ReadModels:
                 try:
                     folder = stack.enter_context(scratch(SCRATCH_PREFIX))
                 except OSError as error:  # no temporary folder to make the parts in
-                    log.info("a shared catch-up has no scratch folder (%s): this process catches up", error)
+                    log.warning("the catch-up is not shared out (no temporary folder for its scratch files: %s): "
+                                "this process catches up alone, more slowly", error)
                     return told
                 stack.callback(remove_stale, SCRATCH_PREFIX)  # those of a catch-up whose process was killed
                 paths = [os.path.join(folder, f"part-{number}.db") for number in range(count)]
@@ -343,7 +345,8 @@ class ReadModels:
                         assert worker.stdout is not None
                         listening.append((worker.stdout, heard[number]))
                     except OSError as error:  # not started, or ended at once: its work is done here
-                        log.info("a worker of the shared catch-up did not start (%s)", error)
+                        log.warning("a worker of the shared catch-up did not start (%s): this process catches up "
+                                    "its part, more slowly", error)
                 with selectors.DefaultSelector() as selector:
                     for out, said_so_far in listening:
                         selector.register(out, selectors.EVENT_READ, [b"", said_so_far])
@@ -383,8 +386,9 @@ class ReadModels:
             if stop and worker.poll() is None:
                 worker.terminate()
             if worker.wait():
-                log.info("a worker of the shared catch-up stopped (exit %s): this process catches up the rest",
-                         worker.returncode)
+                if not stop:
+                    log.warning("a worker of the shared catch-up stopped (exit %s): this process catches up what it "
+                                "did not, more slowly", worker.returncode)
                 ended = False
             if worker.stdout is not None:
                 worker.stdout.close()
@@ -667,6 +671,25 @@ class ReadModels:
             {"projection": name, "position": position, "head": head, "lag": head - min(position, head)}
             for name, position in positions.items()
         ]
+
+
+@contextlib.contextmanager
+def _terminated_as_interrupted() -> Iterator[None]:
+    """A SIGTERM (a service manager's stop, ``kill``) while a shared catch-up's workers work ends it as a Ctrl-C
+    does: the workers stopped and their scratch files removed, not left in the temporary folder until the next
+    shared catch-up. Only where nothing else handles SIGTERM, and in the main thread (the only one Python runs
+    signal handlers in)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _heard_once(progress: Callable[[str, int], None], heard: dict[str, int]) -> Callable[[str, int], None]:

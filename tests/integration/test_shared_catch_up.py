@@ -27,7 +27,7 @@ from renovation.projections.runner import ReadModels, Source, shares
 from renovation.services.application import RenovationApp
 from renovation.store.workers import remove_stale
 from tests.integration.conftest import start_compound
-from tests.integration.process_support import stopped
+from tests.integration.process_support import alive, stopped
 from tests.integration.projection_support import at, positions, snapshot
 from tests.integration.test_catch_up_hostile import FEEDBACK, append_raw
 from tests.integration.test_projection_runner import busy_programme
@@ -111,6 +111,11 @@ def test_a_bad_event_in_a_shared_catch_up_stops_its_read_model_alone(
 
 def scratch_folders() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob(f"{runner_module.SCRATCH_PREFIX}*"))
+
+
+def owner(folder: Path) -> int:
+    """The process a scratch folder is named after."""
+    return int(folder.name.removeprefix(runner_module.SCRATCH_PREFIX).split("-", 1)[0])
 
 
 def cannot_open(db: str) -> RenovationApp:
@@ -425,6 +430,28 @@ def test_a_shared_catch_up_of_a_store_restored_meanwhile_stops_in_one_line(
     assert read_model_rows(db) == 0
 
 
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_with_no_temporary_folder_the_catch_up_is_not_shared_and_says_so(
+        app: RenovationApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    busy_programme(app)
+    expected = one_process(app)
+    monkeypatch.setattr(runner_module, "SHARE_AFTER", 1)
+    monkeypatch.setattr(tempfile, "tempdir", "/nonexistent/tmp")
+    here = caught_here(monkeypatch)
+    models = read_models(app)
+    try:
+        with caplog.at_level("WARNING", logger="renovation.projections.runner"):
+            models.rebuild()
+        assert snapshot(models, with_directory=True) == expected
+    finally:
+        models.close()
+    assert sorted(here) == sorted(models.projections)
+    (said,) = [record.getMessage() for record in caplog.records]
+    assert said.startswith("the catch-up is not shared out (no temporary folder for its scratch files: [Errno 2] No "
+                           "such file or directory: '/nonexistent/tmp/renovation-catch-up-")
+    assert said.endswith("'): this process catches up alone, more slowly")
+
+
 def test_with_no_temporary_folder_there_is_nothing_stale_to_remove(monkeypatch: pytest.MonkeyPatch) -> None:
     def none() -> str:
         raise FileNotFoundError("No usable temporary directory found")
@@ -527,7 +554,8 @@ def test_the_workers_stop_when_the_process_that_started_them_is_stopped(
         app: RenovationApp, db: str, stop: signal.Signals, tmp_path: Path) -> None:
     """Killed, the first process leaves its workers to find their pipe closed at their next batch; a Ctrl-C
     (to its process group, as a terminal sends it) stops them from the first process. Either way no worker
-    goes on for long, none reaches the head, and no worker says anything on the terminal. The script has no
+    goes on for long, none reaches the head, and no worker says anything on the terminal; but for a kill, their
+    scratch files are removed (a SIGTERM stops the catch-up as a Ctrl-C does). The script has no
     ``if __name__ == "__main__"``: a worker does not run it again."""
     start_compound(app)
     for hour in range(60):
@@ -535,10 +563,12 @@ def test_the_workers_stop_when_the_process_that_started_them_is_stopped(
                               user="sup")
     script = tmp_path / "catch_up.py"
     script.write_text(CHILD)
+    before = scratch_folders()
     _workers, output, errors = stopped([str(script), db], "heard\n", b"projections.worker", stop)
     assert errors == ""
-    if stop == signal.SIGINT:
+    if stop != signal.SIGKILL:  # a SIGTERM as a Ctrl-C: the workers' scratch files removed (a kill leaves them)
         assert output.endswith("interrupted\n")
+        assert not [folder for folder in scratch_folders() - before if not alive(owner(folder))]
     models = read_models(app)
     try:
         assert models.behind() > 0  # stopped, not finished
