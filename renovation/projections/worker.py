@@ -4,10 +4,10 @@ It reads from its standard input where the process that started it finds its mod
 read by ``runner.WORKER`` itself), then its task (pickled ``runner.Task``); catches those read models up to the
 head (on SQLite those of its part of the compounds, in a scratch file that process then copies into the store:
 ``runner.catch_up_apart``); and writes a line ``name events`` to its standard output after each batch it
-commits. Whatever stops it ends it with exit 1 and nothing said (its standard error goes nowhere): the catch-up
-that follows in the process that started it meets it again and says it (on SQLite a bad event ends its part as
-done, each read model as far as it got: its file is whole). That process gone, the next line finds the pipe
-closed, and the worker stops after the batch it has just committed.
+commits. A bad event ends it as done, each read model as far as it got (the catch-up that follows in the
+process that started it meets the event again and says it); whatever else stops it ends it with exit 1 and
+nothing said (its standard error goes nowhere), and that process says a worker stopped. That process gone, the
+next line finds the pipe closed, and the worker stops after the batch it has just committed.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def run() -> None:
 
 def _catch_up(task: object) -> None:
     from renovation.projections import runner
+    from renovation.projections.errors import BadEvent, BadValue
     from renovation.projections.runner import ReadModels, Source, Task
 
     if not isinstance(task, Task):
@@ -46,6 +47,8 @@ def _catch_up(task: object) -> None:
         models = ReadModels(read, [kind() for kind in task.kinds])
         try:
             models.catch_up(upto=task.head, progress=tell, share=False)
+        except (BadEvent, BadValue):  # its read models as far as they got: that process meets it and says it
+            pass
         finally:
             models.close()
     finally:

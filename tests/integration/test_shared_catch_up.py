@@ -81,7 +81,7 @@ def test_a_shared_catch_up_makes_the_tables_one_process_makes(
 
 
 def test_a_bad_event_in_a_shared_catch_up_stops_its_read_model_alone(
-        app: RenovationApp, db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        app: RenovationApp, db: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """A forged ticket stops the read models that take tickets (feedback, computed) in their workers; this
     process takes them on from where the workers left them, meets the event again and says it; every other
     read model is at the head."""
@@ -94,7 +94,8 @@ def test_a_bad_event_in_a_shared_catch_up_stops_its_read_model_alone(
     heard: Counter[str] = Counter()
     models = read_models(app)
     try:
-        with pytest.raises(BadEvent, match=r"cannot be applied to the (computed|feedback) read model"):
+        with pytest.raises(BadEvent, match=r"cannot be applied to the (computed|feedback) read model"), \
+                caplog.at_level("WARNING", logger="renovation.projections.runner"):
             models.catch_up(progress=lambda name, events: heard.update({name: events}))
         head = models.head()
         at = positions(models)
@@ -107,6 +108,7 @@ def test_a_bad_event_in_a_shared_catch_up_stops_its_read_model_alone(
     assert set(here) == {"computed", "feedback"}  # (once, then feedback again once computed has stopped)
     assert at.pop("computed") < head and at.pop("feedback") < head  # as before the batch with the event
     assert at == dict.fromkeys(at, head)
+    assert caplog.records == []  # the event said once, as the error (no worker said to have stopped)
 
 
 def scratch_folders() -> set[Path]:
