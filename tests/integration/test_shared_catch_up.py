@@ -15,11 +15,13 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import OperationalError
 
 from renovation.projections import all_projections, read_models
+from renovation.projections import rows as rows_module
 from renovation.projections import runner as runner_module
 from renovation.projections.base import set_position
 from renovation.projections.errors import BadEvent
@@ -318,6 +320,95 @@ def test_an_event_of_no_compound_id_is_met_by_one_part_and_named(
     assert set(here) == {"computed", "feedback"}
     assert at.pop("computed") < head and at.pop("feedback") < head
     assert at == dict.fromkeys(at, head)
+
+
+def registered_again(db: str, code: str) -> None:
+    """A compound's registration written again (by hand) under an aggregate id of the other part."""
+    connection = sqlite3.connect(db, isolation_level=None)
+    try:
+        stored_id, topic, state = connection.execute(
+            "SELECT originator_id, topic, state FROM stored_events WHERE originator_version = 1 AND "
+            "CAST(state AS TEXT) LIKE ?", (f'%"code":"{code}"%',)).fetchone()
+        other = next(found for found in iter(uuid4, None) if found.int % 2 != UUID(stored_id).int % 2)
+        connection.execute("INSERT INTO stored_events VALUES (?, 1, ?, ?)", (other.hex, topic, state))
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_compound_registered_in_both_parts_is_met_as_one_process_meets_it(
+        app: RenovationApp, db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each part makes the compound's rows: copying both would collide on its code. Nothing is copied, and this
+    process catches up as it does alone: the same error, positions and rows."""
+    busy_programme(app)
+    registered_again(db, "JM")
+    alone = ReadModels(app, all_projections())
+    try:
+        with pytest.raises(BadEvent) as by_one:
+            alone.rebuild()
+        expected, expected_at = snapshot(alone, with_directory=True), positions(alone)
+    finally:
+        alone.close()
+    monkeypatch.setattr(runner_module, "SHARE_AFTER", 1)
+    models = read_models(app)
+    try:
+        with pytest.raises(BadEvent) as shared:
+            models.rebuild()
+        assert str(shared.value) == str(by_one.value)
+        assert positions(models) == expected_at
+        assert snapshot(models, with_directory=True) == expected
+    finally:
+        models.close()
+    assert "exists already" in str(shared.value) and 0 in expected_at.values()
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_row_of_a_key_the_table_holds_stops_the_batchs_read_models_as_a_bad_event(
+        app: RenovationApp, db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written where the buffer had forgotten the row (a province's catch-up forgets rows used least lately),
+    a compound's second registration fails as its batch is written: named as the batch's bad event, in one
+    line, not as the database's error."""
+    busy_programme(app)
+    registered_again(db, "JM")
+    monkeypatch.setattr(runner_module, "BATCH", 3)
+    monkeypatch.setattr(rows_module, "LIMIT", 1)
+    monkeypatch.setattr(rows_module, "PER_COMPOUND", 0)
+    models = ReadModels(app, all_projections())
+    try:
+        with pytest.raises(BadEvent, match=r"an event of positions \d+-\d+ cannot be applied to the .* read models "
+                                           r"\(UNIQUE constraint failed: [a-z_]+\.code\)"):
+            models.catch_up()
+    finally:
+        models.close()
+
+
+class InterruptedAtCommit(sqlite3.Connection):
+    """A connection that a Ctrl-C interrupts as its commit returns."""
+
+    def execute(self, statement: str, *args: Any) -> Any:
+        done = super().execute(statement, *args)
+        if statement == "COMMIT":
+            raise KeyboardInterrupt
+        return done
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_copy_interrupted_once_committed_says_nothing_else(
+        app: RenovationApp, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A Ctrl-C as the copy's commit returns: the copy is made, and the interruption is what is said (not a
+    failed rollback of a transaction no longer open)."""
+    busy_programme(app)
+    models, paths = apart(app, ["ledger"], tmp_path)
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *args, **kwargs: connect(*args, factory=InterruptedAtCommit,
+                                                                            **kwargs))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runner_module.adopt(app.backend, paths, chosen(models, "ledger"))
+        monkeypatch.undo()
+        assert positions(models)["ledger"] == models.head()
+    finally:
+        models.close()
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
