@@ -150,20 +150,29 @@ def test_a_worker_that_cannot_be_started_leaves_its_read_models_to_this_process(
         app: RenovationApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """The interpreter gone (a virtualenv made again under a long-running server, say): said in the log,
     and the read models caught up here."""
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    said = rebuilt_here_alone(app, monkeypatch, caplog)
+    assert len(said) == 2 and all("did not start" in line and line.endswith("this process catches up its part, "
+                                                                            "more slowly") for line in said)
+
+
+def rebuilt_here_alone(app: RenovationApp, monkeypatch: pytest.MonkeyPatch,
+                       caplog: pytest.LogCaptureFixture) -> list[str]:
+    """A shared rebuild of the busy programme that this process makes alone, as it makes it without sharing;
+    the warnings said."""
     busy_programme(app)
     expected = one_process(app)
     monkeypatch.setattr(runner_module, "SHARE_AFTER", 1)
-    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
     here = caught_here(monkeypatch)
     models = read_models(app)
     try:
-        with caplog.at_level("INFO", logger="renovation.projections.runner"):
+        with caplog.at_level("WARNING", logger="renovation.projections.runner"):
             models.rebuild()
         assert snapshot(models, with_directory=True) == expected
     finally:
         models.close()
     assert sorted(here) == sorted(models.projections)
-    assert "did not start" in caplog.text
+    return [record.getMessage() for record in caplog.records]
 
 
 def test_a_worker_imports_nothing_from_the_working_folder(
@@ -527,20 +536,8 @@ def test_a_shared_catch_up_of_a_store_restored_meanwhile_stops_in_one_line(
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_with_no_temporary_folder_the_catch_up_is_not_shared_and_says_so(
         app: RenovationApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    busy_programme(app)
-    expected = one_process(app)
-    monkeypatch.setattr(runner_module, "SHARE_AFTER", 1)
     monkeypatch.setattr(tempfile, "tempdir", "/nonexistent/tmp")
-    here = caught_here(monkeypatch)
-    models = read_models(app)
-    try:
-        with caplog.at_level("WARNING", logger="renovation.projections.runner"):
-            models.rebuild()
-        assert snapshot(models, with_directory=True) == expected
-    finally:
-        models.close()
-    assert sorted(here) == sorted(models.projections)
-    (said,) = [record.getMessage() for record in caplog.records]
+    (said,) = rebuilt_here_alone(app, monkeypatch, caplog)
     assert said.startswith("the catch-up is not shared out (no temporary folder for its scratch files: [Errno 2] No "
                            "such file or directory: '/nonexistent/tmp/renovation-catch-up-")
     assert said.endswith("'): this process catches up alone, more slowly")
