@@ -382,18 +382,19 @@ class ReadModels:
         """Wait for the workers to end (a worker's output closes as it ends, before its process has), or
         ``stop`` those still at work (this process was stopped: a Ctrl-C); whether each ended by itself,
         with its work done."""
-        ended = not stop
+        failed: list[int] = []
         for worker in workers:
             if stop and worker.poll() is None:
                 worker.terminate()
             if worker.wait():
-                if not stop:
-                    log.warning("a worker of the shared catch-up stopped (exit %s): this process catches up what it "
-                                "did not, more slowly", worker.returncode)
-                ended = False
+                failed.append(worker.returncode)
             if worker.stdout is not None:
                 worker.stdout.close()
-        return ended
+        if failed and not stop:  # one line, however many stopped
+            log.warning("%s of the shared catch-up stopped (exit %s): this process catches up what %s did not, more "
+                        "slowly", "a worker" if len(failed) == 1 else f"{len(failed)} workers",
+                        ", ".join(map(str, failed)), "it" if len(failed) == 1 else "they")
+        return not stop and not failed
 
     def _catch_up(self, behind: Sequence[Projection], head: int,
                   progress: Callable[[str, int], None] | None) -> None:
@@ -499,7 +500,7 @@ class ReadModels:
         except _EVENT_ERRORS as error:  # a value the columns cannot take: which event's, the batch does not say
             raise BadEvent(stored[0][0], [p.name for p in projections], error, upto=stored[-1][0]) from error
         except IntegrityError as error:  # a row of a key the table holds (a compound registered under two ids)
-            raise BadEvent(stored[0][0], [p.name for p in projections], error.orig or error,
+            raise BadEvent(stored[0][0], _writing(error.statement, projections), error.orig or error,
                            upto=stored[-1][0]) from error
         last = stored[-1][0] if len(stored) == BATCH else head
         reached = {key: max(position, last) for key, position in positions.items()}
@@ -694,6 +695,19 @@ def _terminated_as_interrupted() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+#: The table a read model's statement writes (``rows.Written``'s statements: INSERT, UPDATE, COPY, DELETE).
+_WRITTEN_TABLE = re.compile(r'(?:INSERT INTO|UPDATE|COPY|DELETE FROM) "?([^\s"(]+)')
+
+
+def _writing(statement: str | None, projections: Sequence[Projection]) -> list[str]:
+    """The read model (of ``projections``) whose table ``statement`` writes; every one if none is named (its
+    batch is rolled back for all: the others go on without the one named)."""
+    found = _WRITTEN_TABLE.match(statement or "")
+    owners = [projection.name for projection in projections
+              if found is not None and any(table.name == found.group(1) for table in projection.tables)]
+    return owners or [projection.name for projection in projections]
 
 
 def _heard_once(progress: Callable[[str, int], None], heard: dict[str, int]) -> Callable[[str, int], None]:

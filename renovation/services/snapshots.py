@@ -22,7 +22,7 @@ from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
 from renovation.domain.compound import CompoundProject, project_compound
 from renovation.services import warn
 from renovation.store.chain import ChainStore
-from renovation.store.transcoding import UNREADABLE
+from renovation.store.transcoding import UNREADABLE, described
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -192,7 +192,7 @@ def problems(app: Application[UUID], backend: Backend, codes: list[str]) -> list
             except (*UNREADABLE, OriginatorIDError, OriginatorVersionError) as error:  # rows the application did
                 # not write: a state stored as text, a version edited out of its sequence
                 found.append((position, f"the events of {code} up to version {version} cannot be read, to check its "
-                                        f"snapshot ({type(error).__name__}: {' '.join(str(error).split())[:80]})"))
+                                        f"snapshot ({type(error).__name__}: {described(error)[:120]})"))
                 continue
             state = {key: value for key, value in snapshot.state.items() if key != SEAL}
             expected = CompoundProject.Snapshot.take(replayed).state

@@ -8,7 +8,6 @@ Backend`, which it is built from and which answers every question about the data
 from __future__ import annotations
 
 import random
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -30,7 +29,7 @@ from renovation.store import chain, open_backend
 from renovation.store.backend import DEFAULT_DB, Backend, iter_notifications
 from renovation.store.faults import crash_point
 from renovation.store.timeorder import RecordedOutOfOrder
-from renovation.store.transcoding import UNREADABLE, register_transcodings
+from renovation.store.transcoding import UNREADABLE, described, register_transcodings
 
 #: How many times a command is re-run after losing a race with another writer.
 MAX_ATTEMPTS = 20
@@ -46,18 +45,8 @@ class Unreadable(Exception):
     """A compound whose events the application cannot replay (one of them it never wrote)."""
 
     def __init__(self, code: str, error: BaseException) -> None:
-        said = " ".join(str(error).split())
-        # The library's own words for a state it cannot decode name the event at length: its version and kind.
-        found = _UNDECODED.match(said)
-        if found is not None:
-            said = f"version {found['version']}, a {found['kind']}: {found['why']}"
         super().__init__(f"compound {code} cannot be read: one of its events is not one the application wrote "
-                         f"({said[:200] or type(error).__name__}); `renovation audit verify` names it")
-
-
-#: How eventsourcing says it could not decode a stored event's state.
-_UNDECODED = re.compile(r"Failed to deserialise state of stored event with topic '[^']*[.:](?P<kind>\w+)', "
-                        r"originator_id '[^']*' and originator_version (?P<version>\d+): (?P<why>.*)\Z")
+                         f"({described(error)[:200] or type(error).__name__}); `renovation audit verify` names it")
 
 
 class WriteConflict(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -19,6 +20,21 @@ from renovation.domain.values import VALUE_TYPES
 #: topic names (a database's error is not one of them).
 UNREADABLE = (ValueError, TypeError, LookupError, AttributeError, AssertionError, ArithmeticError, RecursionError,
               TopicError)
+
+
+#: How eventsourcing says it could not decode a stored event's state (naming the event at length).
+_UNDECODED = re.compile(r"Failed to deserialise state of stored event with topic '[^']*[.:](?P<kind>\w+)', "
+                        r"originator_id '[^']*' and originator_version (?P<version>\d+): (?P<why>.*)\Z")
+
+
+def described(error: BaseException) -> str:
+    """What reading a stored event raised, in a line: the library's words for a state it cannot decode
+    shortened to the event's version and kind ("version 12, a QuantityMeasured: ...")."""
+    said = " ".join(str(error).split())
+    found = _UNDECODED.match(said)
+    if found is not None:
+        said = f"version {found['version']}, a {found['kind']}: {found['why']}"
+    return said
 
 
 class DecimalAsPlainStr(Transcoding):

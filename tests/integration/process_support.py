@@ -35,11 +35,11 @@ def alive(pid: int) -> bool:
 
 
 def stopped(arguments: list[str], first: str, module: bytes, stop: signal.Signals,
-            env: dict[str, str] | None = None) -> tuple[list[int], str, str]:
+            env: dict[str, str] | None = None) -> tuple[list[int], str, str, int]:
     """Run ``arguments`` (a script and what it takes) in a session of its own; once it prints ``first``,
     find its two workers (children naming ``module``) and send ``stop`` to its process group (as a
     terminal sends a Ctrl-C: the workers are in sessions of their own, not in it). Returns the workers,
-    all gone (within 30 s), and what the process wrote on its standard output and error."""
+    all gone (within 30 s), what the process wrote on its standard output and error, and its id."""
     child = subprocess.Popen([sys.executable, *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, start_new_session=True, env=env)
     try:
@@ -56,4 +56,4 @@ def stopped(arguments: list[str], first: str, module: bytes, stop: signal.Signal
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(alive(pid) for pid in workers)
-    return workers, output, errors
+    return workers, output, errors, child.pid

@@ -7,6 +7,7 @@ process that started it."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -29,7 +30,7 @@ from renovation.projections.runner import ReadModels, Source, shares
 from renovation.services.application import RenovationApp
 from renovation.store.workers import remove_stale
 from tests.integration.conftest import start_compound
-from tests.integration.process_support import alive, stopped
+from tests.integration.process_support import stopped
 from tests.integration.projection_support import at, positions, snapshot
 from tests.integration.test_catch_up_hostile import FEEDBACK, append_raw
 from tests.integration.test_projection_runner import busy_programme
@@ -128,9 +129,10 @@ def cannot_open(db: str) -> RenovationApp:
 
 
 def test_a_worker_that_cannot_open_the_store_leaves_its_read_models_to_this_process(
-        app: RenovationApp, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
-    """Both workers end at once, quietly (no traceback on the terminal); the read models are caught up
-    here all the same."""
+        app: RenovationApp, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Both workers end at once, quietly (no traceback on the terminal; this process says so in one line); the
+    read models are caught up here all the same."""
     busy_programme(app)
     app.receive_feedback("JM", "hotline", "漏水", user="clerk")
     expected = one_process(app)
@@ -138,12 +140,15 @@ def test_a_worker_that_cannot_open_the_store_leaves_its_read_models_to_this_proc
     here = caught_here(monkeypatch)
     models = ReadModels(app, all_projections(), reopen=cannot_open)
     try:
-        models.rebuild()
+        with caplog.at_level("WARNING", logger="renovation.projections.runner"):
+            models.rebuild()
         assert snapshot(models, with_directory=True) == expected
     finally:
         models.close()
     assert sorted(here) == sorted(models.projections)
     assert "Traceback" not in capfd.readouterr().err
+    assert [record.getMessage() for record in caplog.records] == [
+        "2 workers of the shared catch-up stopped (exit 1, 1): this process catches up what they did not, more slowly"]
 
 
 def test_a_worker_that_cannot_be_started_leaves_its_read_models_to_this_process(
@@ -376,8 +381,9 @@ def test_a_compound_registered_in_both_parts_is_met_as_one_process_meets_it(
 def test_a_row_of_a_key_the_table_holds_stops_the_batchs_read_models_as_a_bad_event(
         app: RenovationApp, db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Written where the buffer had forgotten the row (a province's catch-up forgets rows used least lately),
-    a compound's second registration fails as its batch is written: named as the batch's bad event, in one
-    line, not as the database's error."""
+    a compound's second registration fails as its batch is written: named as a bad event of the read model
+    whose table refused it, in one line, not as the database's error; a read model that takes the event (the
+    feedback read model reads registrations only for the codes) goes on to the head."""
     busy_programme(app)
     registered_again(db, "JM")
     monkeypatch.setattr(runner_module, "BATCH", 3)
@@ -385,11 +391,17 @@ def test_a_row_of_a_key_the_table_holds_stops_the_batchs_read_models_as_a_bad_ev
     monkeypatch.setattr(rows_module, "PER_COMPOUND", 0)
     models = ReadModels(app, all_projections())
     try:
-        with pytest.raises(BadEvent, match=r"an event of positions \d+-\d+ cannot be applied to the .* read models "
-                                           r"\(UNIQUE constraint failed: [a-z_]+\.code\)"):
+        with pytest.raises(BadEvent, match=r"an event of positions \d+-\d+ cannot be applied to the (\w+) read model "
+                                           r"\(UNIQUE constraint failed: ([a-z_]+)\.code\)") as stopped:
             models.catch_up()
+        at = positions(models)
+        head = models.head()
     finally:
         models.close()
+    name, table = re.search(r"the (\w+) read model \(UNIQUE constraint failed: ([a-z_]+)\.",
+                            str(stopped.value)).groups()
+    assert table in {found.name for found in models.projections[name].tables}
+    assert at[name] < head and at["feedback"] == head
 
 
 class InterruptedAtCommit(sqlite3.Connection):
@@ -648,18 +660,17 @@ def test_the_workers_stop_when_the_process_that_started_them_is_stopped(
     goes on for long, none reaches the head, and no worker says anything on the terminal; but for a kill, their
     scratch files are removed (a SIGTERM stops the catch-up as a Ctrl-C does). The script has no
     ``if __name__ == "__main__"``: a worker does not run it again."""
-    start_compound(app)
-    for hour in range(60):
-        app.record_inspection("JM", "patrol", at=at("2021-03-02", f"{8 + hour // 60:02d}:{hour % 60:02d}"),
-                              user="sup")
+    for code in ("JM", "LY"):  # a compound of each worker's part (both at work when the process is stopped)
+        start_compound(app, code)
+        for minute in range(60):
+            app.record_inspection(code, "patrol", at=at("2021-03-02", f"08:{minute:02d}"), user="sup")
     script = tmp_path / "catch_up.py"
     script.write_text(CHILD)
-    before = scratch_folders()
-    _workers, output, errors = stopped([str(script), db], "heard\n", b"projections.worker", stop)
+    _workers, output, errors, pid = stopped([str(script), db], "heard\n", b"projections.worker", stop)
     assert errors == ""
     if stop != signal.SIGKILL:  # a SIGTERM as a Ctrl-C: the workers' scratch files removed (a kill leaves them)
         assert output.endswith("interrupted\n")
-        assert not [folder for folder in scratch_folders() - before if not alive(owner(folder))]
+        assert not [folder for folder in scratch_folders() if owner(folder) == pid]
     models = read_models(app)
     try:
         assert models.behind() > 0  # stopped, not finished

@@ -348,7 +348,7 @@ def test_the_workers_stop_with_the_import(export: Path, tmp_path: Path, stop: si
     script = tmp_path / "import.py"
     script.write_text(CHILD)
     db = str(tmp_path / "target.db")
-    workers, output, errors = stopped([str(script), db, str(export)], "merging\n", b"import_worker", stop,
+    workers, output, errors, _pid = stopped([str(script), db, str(export)], "merging\n", b"import_worker", stop,
                                       env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
                                            "RENOVATION_IMPORT_COMPOUNDS": "1"})
     if stop == signal.SIGINT:
