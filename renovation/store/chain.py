@@ -42,11 +42,11 @@ TIME_ZONE_KEY = "time_zone"
 
 
 def link(previous: str, position: int, originator_id: UUID | str, version: int, topic: str, state: bytes) -> str:
-    """SHA-256 over the parts, each followed by a unit separator, then the state (hashed at once)."""
+    """SHA-256 over the parts, each followed by a unit separator, then the state."""
+    digest = hashlib.sha256(f"{previous}\x1f{position}\x1f{originator_id}\x1f{version}\x1f{topic}\x1f".encode())
     # A row edited by hand may come back as text rather than bytes; hash what is stored.
-    stored = state if isinstance(state, bytes) else str(state).encode()
-    return hashlib.sha256(f"{previous}\x1f{position}\x1f{originator_id}\x1f{version}\x1f{topic}\x1f".encode()
-                          + stored).hexdigest()
+    digest.update(state if isinstance(state, bytes) else str(state).encode())
+    return digest.hexdigest()
 
 
 def links_after(
@@ -55,8 +55,12 @@ def links_after(
     """The links of newly stored events, following the last link (position, hash) or the start."""
     previous_position, previous = last or (0, GENESIS)
     rows = []
+    spelled: dict[UUID | str, str] = {}  # each compound's id as text, made once (an import's batch: thousands)
     for position, stored in zip(ids, events, strict=True):
-        current = link(previous, position, stored.originator_id, stored.originator_version, stored.topic, stored.state)
+        originator = spelled.get(stored.originator_id)
+        if originator is None:
+            originator = spelled[stored.originator_id] = str(stored.originator_id)
+        current = link(previous, position, originator, stored.originator_version, stored.topic, stored.state)
         rows.append((position, previous_position, current))
         previous_position, previous = position, current
     return rows
