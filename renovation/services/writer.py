@@ -203,10 +203,16 @@ class CompoundWriter(Application[UUID]):
         finally:
             self._command_id = None
 
-    def stored_by(self, aggregate_id: UUID, after_version: int, command_id: str) -> list[Any]:
-        """The events of an aggregate after ``after_version`` that the command ``command_id`` recorded."""
-        return [event for event in self.events.get(aggregate_id, gt=after_version)
-                if getattr(event, "command_id", None) == command_id]
+    def stored_by(self, aggregate_id: UUID, after_version: int, count: int, command_id: str,
+                  code: str) -> list[Any]:
+        """The events that the command ``command_id`` recorded of an aggregate: among the ``count`` after
+        ``after_version``, the versions its events were made with (another writer's there have other
+        ids). Unreadable if one of them is not an event the application wrote (``code`` names it)."""
+        try:
+            return [event for event in self.events.get(aggregate_id, gt=after_version, lte=after_version + count)
+                    if getattr(event, "command_id", None) == command_id]
+        except UNREADABLE as error:
+            raise Unreadable(code, error) from error
 
     def get_project(self, code: str) -> CompoundProject:
         """The compound as its events leave it: from its latest snapshot if that can be trusted (see
@@ -364,7 +370,7 @@ class CompoundWriter(Application[UUID]):
             try:
                 self.save(project)
             except IntegrityError as error:
-                mine = self.stored_by(project.id, loaded, command_id)
+                mine = self.stored_by(project.id, loaded, len(new_events), command_id, project.code)
                 if mine or self.backend.is_version_conflict(error):
                     return mine
                 raise
@@ -400,7 +406,7 @@ class CompoundWriter(Application[UUID]):
                 except RecordedOutOfOrder:
                     continue
                 except IntegrityError:
-                    if not self.stored_by(project.id, 0, command_id):
+                    if not self.stored_by(project.id, 0, 1, command_id, project.code):
                         raise errors.CompoundAlreadyRegistered(code=project.code) from None
                 return project
         raise WriteConflict(f"{normalise_code(project.code)} kept changing; nothing was recorded, try again")

@@ -19,6 +19,7 @@ import pytest
 from cli_support import REGISTER_JM, Renovation
 from click.testing import Result
 
+from renovation.domain.compound import CompoundProject
 from tests.backends import pg_url, store_url
 
 VERIFIED = re.compile(r"^verified (\d+) events; the chain is intact; head (\d+):([0-9a-f]{64})$")
@@ -638,6 +639,26 @@ def test_a_snapshots_compound_whose_events_cannot_be_read_is_named(run: Renovati
         assert "(MapperDeserialisationError: version 2, a " in line  # which event, not the library's long words
     else:
         assert line.startswith("Error: position ") and ": edited: " in line and ": snapshot" in result.output
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_registering_a_code_again_reads_only_its_registration(run: Renovation, version: int) -> None:
+    """A code registered already: the refusal looks for the command's own registration (a commit whose
+    acknowledgement was lost) at version 1 only. A later state stored as text by hand does not turn the
+    refusal into a traceback; a registration stored so is named in one line."""
+    run.ok(*REGISTER_JM)
+    run.ok("construction", "start", "JM", "--date", "2021-03-01")
+    stored_id = CompoundProject.create_id("JM").hex
+    sqlite(run.db, "UPDATE stored_events SET state = CAST(state AS TEXT) WHERE originator_id = ? "
+           "AND originator_version = ?", (stored_id, version))
+
+    result = run(*REGISTER_JM)
+
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert ("already registered" in result.output) == (version == 2), result.output
+    assert ("cannot be read" in result.output) == (version == 1), result.output
 
 
 @pytest.mark.parametrize("command", [["audit", "replay", "{code}"], ["audit", "history", "{code}"],
