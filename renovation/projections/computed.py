@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -473,13 +473,23 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
 
     first, last = first_day(period), last_day(period)
 
-    def where(table: Table, query: Any) -> Any:
-        return query.where(table.c.code == code) if code is not None else query
+    chosen: list[str] | None = None
 
-    listed = [row for row in connection.execute(where(compounds, select(compounds).order_by(compounds.c.code)))
-              if codes is None or row.code in codes]
+    def where(table: Table, query: Any) -> Any:
+        """The query of ``code``'s rows, or of those ``chosen`` (read by their code's index), or of all."""
+        if code is not None:
+            return query.where(table.c.code == code)
+        return query.where(table.c.code.in_(chosen)) if chosen is not None else query
+
+    every = connection.execute(where(compounds, select(compounds).order_by(compounds.c.code))).all()
+    listed = [row for row in every if codes is None or row.code in codes]
     if not listed:
         return []
+    if codes is not None and len(listed) * 4 < len(every) * 3:
+        # Fewer than three quarters of the compounds (those whose kept scores are out of date on a new day, a
+        # contractor's own): their rows read by their codes, not the whole period's (measured on a province's
+        # month: 900 of 3,000 compounds 102 ms against 291; all 3,000 so 388).
+        chosen = [row.code for row in listed]
     by_inspection: dict[str, list[str]] = defaultdict(list)
     counted: dict[str, int] = {}
     if code is not None:
@@ -488,8 +498,8 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
         by_inspection = _by_code(_driver_rows(connection, seen), lambda row: row[1])
         counted = {found: len(ids) for found, ids in by_inspection.items()}
     else:
-        counts = select(inspections.c.code, func.count()).where(inspections.c.period == period).group_by(
-            inspections.c.code)
+        counts = where(inspections, select(inspections.c.code, func.count()).where(inspections.c.period == period)
+                       ).group_by(inspections.c.code)
         counted = {found: int(number) for found, number in connection.execute(counts)}
     columns = [findings.c[name] for name in FINDING_COLUMNS]
     by_finding: dict[str, list[Any]] = {}
@@ -500,10 +510,10 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
         raised = select(*columns).where(findings.c.code == code, findings.c.period == period)
         by_finding = _by_code(_driver_rows(connection, raised), _finding)
     else:  # a board: the findings counted by the database, as ``tally`` counts them
-        tallies = _finding_tallies(connection, period, today)
-        sample_tallies = _sample_tallies(connection, period)
-        ahead = select(findings.c.code, func.min(findings.c.due)).where(
-            findings.c.period == period, findings.c.fixed_on.is_(None), findings.c.due >= today).group_by(
+        tallies = _finding_tallies(connection, period, today, where)
+        sample_tallies = _sample_tallies(connection, period, where)
+        ahead = where(findings, select(findings.c.code, func.min(findings.c.due)).where(
+            findings.c.period == period, findings.c.fixed_on.is_(None), findings.c.due >= today)).group_by(
             findings.c.code)
         dues_ahead = {found: tuple(filter(None, [read_date(due)])) for found, due in _driver_rows(connection, ahead)}
     candidates = where(findings, select(*columns).where(
@@ -534,7 +544,8 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
         for found in by_entry.values():
             found.sort(key=lambda pair: _number(pair[0]))
     else:  # every compound: its value per period (a province's board reads no entry)
-        query = select(metered.c.code, metered.c.period, metered.c.value).where(metered.c.period <= period)
+        query = where(metered, select(metered.c.code, metered.c.period, metered.c.value).where(
+            metered.c.period <= period))
         for found_code, found_period, value in _driver_rows(connection, query):
             by_entry[found_code].append((found_period, read_decimal(value)))
     result: list[tuple[dict[str, Any], Facts]] = []
@@ -557,7 +568,8 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
     return result
 
 
-def _finding_tallies(connection: Connection, period: str, today: date) -> dict[str, dict[str, Tally]]:
+def _finding_tallies(connection: Connection, period: str, today: date,
+                     where: Callable[[Table, Any], Any]) -> dict[str, dict[str, Tally]]:
     """By compound and category, the findings raised in ``period`` counted as ``horserace.tally`` counts
     them (by severity; late; decided), by the database: a board reads no finding."""
     from renovation.domain.horserace import Tally
@@ -565,8 +577,8 @@ def _finding_tallies(connection: Connection, period: str, today: date) -> dict[s
     fixed, due = findings.c.fixed_on, findings.c.due
     late = case((or_(and_(fixed.is_not(None), fixed > due), and_(fixed.is_(None), due < today)), 1), else_=0)
     decided = case((or_(fixed.is_not(None), due < today), 1), else_=0)
-    query = select(findings.c.code, findings.c.category, findings.c.severity, func.count(), func.sum(late),
-                   func.sum(decided)).where(findings.c.period == period).group_by(
+    query = where(findings, select(findings.c.code, findings.c.category, findings.c.severity, func.count(),
+                                   func.sum(late), func.sum(decided)).where(findings.c.period == period)).group_by(
         findings.c.code, findings.c.category, findings.c.severity)
     counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for code, category, severity, number, late_number, decided_number in _driver_rows(connection, query):
@@ -581,14 +593,14 @@ def _finding_tallies(connection: Connection, period: str, today: date) -> dict[s
     return result
 
 
-def _sample_tallies(connection: Connection, period: str) -> dict[str, SampleTally]:
+def _sample_tallies(connection: Connection, period: str, where: Callable[[Table, Any], Any]) -> dict[str, SampleTally]:
     """By compound, the results of ``period`` counted (resulted, failed, rejected), by the database."""
     from renovation.domain.horserace import SampleTally
 
     failed = case((results.c.passed.is_(False), 1), else_=0)
     rejected = case((results.c.rejected.is_(True), 1), else_=0)
-    query = select(results.c.code, func.count(), func.sum(failed), func.sum(rejected)).where(
-        results.c.period == period).group_by(results.c.code)
+    query = where(results, select(results.c.code, func.count(), func.sum(failed), func.sum(rejected)).where(
+        results.c.period == period)).group_by(results.c.code)
     return {code: SampleTally(resulted=int(number), failed=int(failed_number), rejected=int(rejected_number))
             for code, number, failed_number, rejected_number in _driver_rows(connection, query)}
 

@@ -319,6 +319,30 @@ def test_the_board_counts_findings_and_results_as_explain_counts_them(run: Renov
         workspace.close()
 
 
+def test_the_facts_of_some_compounds_are_those_of_the_board(run: Renovation) -> None:
+    """The facts of a few compounds (fewer than three quarters of them: read by their codes) and of most (read
+    with the whole period's) are each compound's facts on the whole board, for every period and some days."""
+    from datetime import date
+
+    from renovation.projections.computed import facts
+    from renovation.services.workspace import Workspace
+
+    run.ok("demo", "--compounds", "6", "--until", "2021-05-31")
+    workspace = Workspace(str(run.db))
+    try:
+        with workspace.read_models("computed").engine.connect() as connection:
+            for period in ("2021-03", "2021-04", "2021-05"):
+                for today in (date(2021, 4, 10), date(2021, 5, 31), date(2021, 6, 9)):
+                    board = {who["code"]: (who, fact) for who, fact in facts(connection, period, today)}
+                    codes = sorted(board)
+                    assert len(codes) == 6
+                    for chosen in ({codes[1], codes[4]}, {codes[2], "NOSUCH"}, set(codes[1:])):
+                        assert facts(connection, period, today, codes=chosen) == [
+                            board[code] for code in sorted(chosen) if code in board], (period, today, chosen)
+    finally:
+        workspace.close()
+
+
 def kept_sql(run: Renovation, statement: str) -> list[tuple[Any, ...]]:
     """Run SQL on the store's read models (either backend), as whoever holds the database could."""
     from sqlalchemy import text
