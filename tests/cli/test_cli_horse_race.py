@@ -319,12 +319,17 @@ def test_the_board_counts_findings_and_results_as_explain_counts_them(run: Renov
         workspace.close()
 
 
-def test_the_facts_of_some_compounds_are_those_of_the_board(run: Renovation) -> None:
-    """The facts of a few compounds (fewer than three quarters of them: read by their codes) and of most (read
-    with the whole period's) are each compound's facts on the whole board, for every period and some days."""
+@pytest.mark.parametrize("most", [10_000, 1])
+def test_the_facts_of_some_compounds_are_those_of_the_board(run: Renovation, most: int,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The facts of a few compounds (fewer than three quarters of them, and at most ``BY_CODES_MOST``: read by
+    their codes) and of most (read with the whole period's) are each compound's facts on the whole board, for
+    every period and some days."""
     from datetime import date
 
     from renovation.projections.computed import facts
+
+    monkeypatch.setattr("renovation.projections.computed.BY_CODES_MOST", most)
     from renovation.services.workspace import Workspace
 
     run.ok("demo", "--compounds", "6", "--until", "2021-05-31")
