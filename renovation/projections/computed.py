@@ -423,7 +423,11 @@ def _driver_rows(connection: Connection, query: Any) -> list[tuple[Any, ...]]:
     reads thousands of facts, and SQLAlchemy's processing of each value cost more than the rest of it.
     The query's values are rendered into it (codes, periods and days, which the tracker checked)."""
     compiled = query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
-    return [tuple(row) for row in connection.exec_driver_sql(str(compiled)).fetchall()]
+    result = connection.exec_driver_sql(str(compiled))
+    try:  # the driver's own rows (its tuples), not SQLAlchemy's made of each: a province's month has 40,000
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
 
 
 def _by_code(found: Iterable[tuple[Any, ...]], make: Any) -> dict[str, list[Any]]:
