@@ -4,7 +4,8 @@ recorded board with the computed totals beside it, as ``renovation ranking`` sho
 scores kept from the call before); ``ranking, a new day`` the same on a later day than any call before
 (the first ranking of a day: the scores of the recorded board's period worked out again where a day
 after the last one kept changes them); ``ranking --computed, a new day`` the computed board so (its
-period counts to the day: every compound's scores worked out again); ``ranking recorded`` the recorded
+period counts to the day: every compound's scores worked out again); ``r. --computed, a day of the
+month`` the same on each day of ``--today``'s month in turn; ``ranking recorded`` the recorded
 board alone (what ``ranking`` was before the computed horse race).
 
     python benchmarks/boards.py STORE [--runs 30] [--today 2021-07-31]
@@ -44,6 +45,7 @@ def board_calls(ws: Workspace, today: date, user: str) -> tuple[dict[str, Callab
         "ranking recorded": lambda: boards.ranking(ws, None, "compound", today),
         "ranking --computed": lambda: horserace.computed_ranking(ws, None, "compound", today, user=user),
         "ranking --computed, a new day": lambda: _a_new_computed_day(ws, today),
+        "r. --computed, a day of the month": lambda: _a_day_of_the_month(ws, today),
         "ledger": lambda: boards.ledger(ws, random.choice(building), None, None, user=user),
         "feedback": lambda: boards.feedback(ws, only_open=True, user=user),
         "finding list": lambda: worklists.finding_list(ws, today, user, state="open"),
@@ -69,6 +71,18 @@ def _a_new_computed_day(ws: Workspace, today: date) -> Any:
     return horserace.computed_ranking(ws, None, "compound", day)
 
 
+_of_the_month = iter(range(10_000))
+
+
+def _a_day_of_the_month(ws: Workspace, today: date) -> Any:
+    """``ranking --computed`` as asked on each day of the month of ``today`` in turn, from its first, before
+    ``today`` (then from the first again): the month under way holds its facts (a new day's after the store's
+    last holds almost none), all of its compounds worked out for the day, and the month before for those one
+    of whose dates has passed since the day before."""
+    day = today.replace(day=1) + timedelta(days=next(_of_the_month) % max(1, today.day - 1))
+    return horserace.computed_ranking(ws, None, "compound", day)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("db")
@@ -89,7 +103,7 @@ def main() -> None:
             call()
             timings.append(time.perf_counter() - started)
         p50, p95 = percentile(timings, 0.5) * 1000, percentile(timings, 0.95) * 1000
-        print(f"{name:30} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
+        print(f"{name:34} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
     ws.close()
 
 
