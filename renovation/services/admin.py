@@ -15,6 +15,7 @@ from renovation.services.errors import BadRequest, Refused
 from renovation.store.backend import BadDatabaseURL
 from renovation.store.chain import ROLES_APPLIED_KEY, ChainStore, Problem, describe
 from renovation.store.chain import verify as walk
+from renovation.store.transcoding import described
 
 if TYPE_CHECKING:
     from renovation.domain.access import Access
@@ -65,13 +66,30 @@ def verify_chain(ws: Workspace, digest: tuple[int, str] | None = None) -> Verifi
     from renovation.services import snapshots
 
     problems += [Problem(position, "snapshot", detail)
-                 for position, detail in snapshots.problems(app, ws.backend, app.compound_codes())]
+                 for position, detail in snapshots.problems(app, ws.backend, registered_codes(app))]
     # The rules are run over a chain that holds: where it does not, its problems are the evidence (an
     # edited or deleted event would also break the rules of every later event of its compound).
     problems += event_problems(app, ws.backend, ws.config.access(), rules=not problems)
     problems.sort(key=lambda problem: problem.position)
     meta = chain.meta()
     return Verified(count, problems, chain.head(), meta, meta.get(ROLES_APPLIED_KEY), ws.backend.missing_safeguards())
+
+
+def registered_codes(app: Any) -> list[str]:
+    """The codes of the compounds whose registration the application can read, in registration order (one it
+    cannot read is named by the chain's walk or by ``event_problems``, not a traceback here)."""
+    from eventsourcing.utils import get_topic
+
+    from renovation.domain.compound import CompoundProject
+    from renovation.store.transcoding import UNREADABLE
+
+    codes = []
+    for notification in app.iter_notifications(topics=[get_topic(CompoundProject.Registered)]):
+        try:
+            codes.append(app.mapper.to_domain_event(notification).code)
+        except UNREADABLE:
+            continue
+    return codes
 
 
 def event_problems(app: Any, backend: Any, access: Access, *, rules: bool = True) -> list[Problem]:
@@ -103,7 +121,7 @@ def event_problems(app: Any, backend: Any, access: Access, *, rules: bool = True
         except (ValueError, TypeError, KeyError, AttributeError, AssertionError, TopicError) as error:
             if checked is not None:  # chained as stored, yet the application cannot read it
                 problems.append(Problem(notification.id, "undecodable", "the application cannot read this event ("
-                                        + " ".join(str(error).split())[:200] + "): "
+                                        + described(error)[:200] + "): "
                                         + describe(notification.originator_id, notification.originator_version,
                                                    notification.topic)))
                 checked.broken.add(notification.originator_id)

@@ -659,6 +659,9 @@ def test_registering_a_code_again_reads_only_its_registration(run: Renovation, v
     assert len(result.output.strip().splitlines()) == 1, result.output
     assert ("already registered" in result.output) == (version == 2), result.output
     assert ("cannot be read" in result.output) == (version == 1), result.output
+    line = refused(run("audit", "verify"))  # where the line sends the user: it names the event
+    assert line.startswith(f"Error: position {version}: undecodable: the application cannot read this event "
+                           f"(version {version}, a "), line  # its kind and version, not the library's long words
 
 
 @pytest.mark.parametrize("command", [["audit", "replay", "{code}"], ["audit", "history", "{code}"],
