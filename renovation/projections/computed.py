@@ -28,6 +28,7 @@ from renovation.projections.base import (
     read_date,
     read_decimal,
 )
+from renovation.projections.errors import BadValue
 from renovation.projections.rows import WRITTEN_ONCE, Rows
 
 if TYPE_CHECKING:  # the formulas' module is imported when a board is asked for, not by every command
@@ -269,6 +270,8 @@ def kept_scores(connection: Connection, period: str, today: date, key: str, code
     listed: list[tuple[dict[str, Any], int]] = []
     found: dict[str, Kept] = {}
     for code, name, contractor, version, stamped, scored, *scores in _driver_rows(connection, query):
+        if type(code) is not str or "\x00" in code:  # bytes or a NUL written by hand: no board can name it
+            raise BadValue("a compound's code", code, "computed")
         if codes is not None and code not in codes:
             continue
         listed.append(({"code": code, "name": name, "contractor": contractor}, version or 0))
@@ -493,10 +496,13 @@ def facts(connection: Connection, period: str, today: date, code: str | None = N
     listed = [row for row in every if codes is None or row.code in codes]
     if not listed:
         return []
-    if codes is not None and len(listed) * 4 < len(every) * 3 and len(listed) <= BY_CODES_MOST:
+    if (codes is not None and len(listed) * 4 < len(every) * 3 and len(listed) <= BY_CODES_MOST
+            and all(type(row.code) is str and "\x00" not in row.code for row in listed)):
         # Fewer than three quarters of the compounds (those whose kept scores are out of date on a new day, a
         # contractor's own): their rows read by their codes, not the whole period's (measured on a province's
-        # month: 900 of 3,000 compounds 102 ms against 291; all 3,000 so 388).
+        # month: 900 of 3,000 compounds 102 ms against 291; all 3,000 so 388). Not a code written into the
+        # table by hand that is no text, or holds a NUL (no query can name it): the board is then read as a
+        # whole, as before.
         chosen = [row.code for row in listed]
     by_inspection: dict[str, list[str]] = defaultdict(list)
     counted: dict[str, int] = {}

@@ -348,6 +348,54 @@ def test_the_facts_of_some_compounds_are_those_of_the_board(run: Renovation, mos
         workspace.close()
 
 
+@pytest.mark.parametrize("forged", ["x'4142'", "'A' || char(0) || 'B'"], ids=["bytes", "nul"])
+def test_a_code_forged_into_the_facts_stops_the_board_in_one_line(tmp_path: Path, forged: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compound's code written by hand into the computed read model's tables as bytes, or with a NUL (SQLite:
+    PostgreSQL's text holds neither): no query can name it, nor a board sort it among the others. The boards
+    that read it say so in one line (a rebuild mends it), not a traceback; and the facts of compounds among
+    which it is are read with the whole period's, not by their codes."""
+    import sqlite3
+    from datetime import date
+
+    from renovation.projections.computed import facts
+    from renovation.services.workspace import Workspace
+
+    run = Renovation(tmp_path / "r.db")
+    run.ok("demo", "--compounds", "6", "--until", "2021-05-31")
+    today = ("--today", "2021-05-31")
+    run.ok(*today, "ranking", "--computed")  # every compound's scores kept
+    connection = sqlite3.connect(run.db)
+    with connection:
+        codes = [code for (code,) in connection.execute("SELECT code FROM computed_compounds ORDER BY code")]
+        tables = [name for (name,) in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'computed%'")]
+        for table in tables:
+            if "code" in [column[1] for column in connection.execute(f"PRAGMA table_info({table})")]:
+                connection.execute(f"UPDATE {table} SET code = {forged} WHERE code = ?", (codes[0],))
+        connection.execute(f"DELETE FROM computed_totals WHERE code = {forged} OR code IN (?, ?)", codes[1:3])
+        (stored,), = connection.execute(f"SELECT {forged}").fetchall()
+    connection.close()
+
+    for board in (("ranking", "--computed"), ("ranking",)):
+        result = run(*today, *board)
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        assert result.output.startswith("Error: the computed read model holds ") and (
+            "where a compound's code belongs" in result.output), result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
+
+    workspace = Workspace(str(run.db))
+    try:
+        with workspace.read_models("computed").engine.connect() as reading:
+            chosen = {stored, codes[1], codes[2]}
+            found = facts(reading, "2021-05", date(2021, 5, 31), codes=chosen)
+            monkeypatch.setattr("renovation.projections.computed.BY_CODES_MOST", 0)  # the whole period's
+            assert found == facts(reading, "2021-05", date(2021, 5, 31), codes=chosen)
+            assert len(found) == 3
+    finally:
+        workspace.close()
+
+
 def kept_sql(run: Renovation, statement: str) -> list[tuple[Any, ...]]:
     """Run SQL on the store's read models (either backend), as whoever holds the database could."""
     from sqlalchemy import text
