@@ -7,6 +7,7 @@ Backend`, which it is built from and which answers every question about the data
 
 from __future__ import annotations
 
+import functools
 import random
 import sqlite3
 import time
@@ -17,7 +18,8 @@ from typing import Any, ClassVar, TypeVar, overload
 from uuid import UUID, uuid4
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, PersistenceError
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, PersistenceError, ProgrammingError
+from eventsourcing.utils import TopicError, get_topic
 
 from renovation.domain import errors
 from renovation.domain.access import Access
@@ -59,6 +61,27 @@ class ClockBehind(Exception):
 
 class ZoneKept(Exception):
     """The store keeps another time zone, and holds events recorded in it: its zone stays."""
+
+
+class KnownTopics(Mapper[UUID]):
+    """The library's mapper, reading only events of the application's own classes. A stored topic names a
+    module and a class in it, which the library imports, whatever it names: a topic written into the store
+    by hand ("this:x") is refused (a TopicError: one line, `audit verify` names the event), not imported."""
+
+    def to_domain_event(self, stored_event: Any) -> Any:
+        if stored_event.topic not in known_topics():
+            raise TopicError(f"{str(stored_event.topic)[:80]!r} is not the topic of an event of this application")
+        return super().to_domain_event(stored_event)
+
+
+@functools.cache
+def known_topics() -> frozenset[str]:
+    """The topics of the compound's events and of its snapshots."""
+    from eventsourcing.domain import Snapshot
+
+    return frozenset({get_topic(cls) for cls in vars(CompoundProject).values()
+                      if isinstance(cls, type) and issubclass(cls, CompoundProject.Event)}
+                     | {get_topic(Snapshot), get_topic(CompoundProject.Snapshot)})
 
 
 class CompoundWriter(Application[UUID]):
@@ -164,6 +187,9 @@ class CompoundWriter(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         register_transcodings(transcoder)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=KnownTopics)
 
     def close(self) -> None:
         self.backend.close()
@@ -374,6 +400,10 @@ class CompoundWriter(Application[UUID]):
                 if mine or self.backend.is_version_conflict(error):
                     return mine
                 raise
+            except ProgrammingError as error:  # PostgreSQL's guarded append function refuses the key's conflict so
+                if not self.backend.is_version_conflict(error):
+                    raise
+                return self.stored_by(project.id, loaded, len(new_events), command_id, project.code)
             return new_events
 
     def writer_lock(self, code: str) -> AbstractContextManager[None]:
@@ -405,7 +435,9 @@ class CompoundWriter(Application[UUID]):
                     self.save(project)
                 except RecordedOutOfOrder:
                     continue
-                except IntegrityError:
+                except (IntegrityError, ProgrammingError) as error:  # (the guarded append function's: see _try)
+                    if isinstance(error, ProgrammingError) and not self.backend.is_version_conflict(error):
+                        raise
                     if not self.stored_by(project.id, 0, 1, command_id, project.code):
                         raise errors.CompoundAlreadyRegistered(code=project.code) from None
                 return project

@@ -145,6 +145,10 @@ REQUIRE_LINK_TRIGGER = "renovation_requires_link"
 REQUIRE_LINK_FUNCTION = "renovation_require_link"
 
 
+#: The guarded append function's refusal of a version that does not follow its compound's last (see below).
+_NOT_FOLLOWING = re.compile(r"version \d+ of aggregate [0-9a-f-]{36} does not follow its last, \d+")
+
+
 def require_link_statements(schema: str, events_table: str) -> list[Composed]:
     """A deferred constraint trigger: at COMMIT, every event inserted in the transaction must have its
     link in the chain, or the whole transaction fails. The library commits what its pipeline inserted
@@ -698,6 +702,11 @@ class PostgresBackend(Backend):
         if isinstance(error, RecordedOutOfOrder):
             return True
         cause = error.__cause__ or (error.args[0] if error.args else None)
+        if getattr(cause, "sqlstate", None) == psycopg.errors.InsufficientPrivilege.sqlstate:
+            # The guarded append function's (``db roles --apply``): a version that does not follow its compound's
+            # last is the key's conflict, met through it (another writer's, or this command's own events,
+            # committed by an insert whose acknowledgement was lost and met again by the library's retry).
+            return _NOT_FOLLOWING.match(str(cause)) is not None
         if getattr(cause, "sqlstate", None) != psycopg.errors.UniqueViolation.sqlstate:
             return False
         # The events' (aggregate, version) key; a duplicate chain position is not a lost race.

@@ -664,6 +664,31 @@ def test_registering_a_code_again_reads_only_its_registration(run: Renovation, v
                            f"(version {version}, a "), line  # its kind and version, not the library's long words
 
 
+@pytest.mark.parametrize("command", [["compound", "show", "JM"], ["--today", "2021-03-05", "inspect", "JM", "--kind",
+                                                                  "patrol"], ["audit", "replay", "JM"]],
+                         ids=["show", "inspect", "replay"])
+def test_a_topic_written_by_hand_is_refused_not_imported(run: Renovation, command: list[str]) -> None:
+    """A stored event's topic names a module and a class in it, which the library imports: one written into the
+    store by hand ("this:x", a module that prints when imported) is refused in one line, never imported; the
+    chain's walk names the row."""
+    import sys
+
+    run.ok(*REGISTER_JM)
+    run.ok("construction", "start", "JM", "--date", "2021-03-01")
+    sqlite(run.db, "UPDATE stored_events SET topic = 'this:x' WHERE originator_id = ? AND originator_version = 2",
+           (CompoundProject.create_id("JM").hex,))
+    imported = "this" in sys.modules
+
+    result = run(*command)
+
+    assert result.exit_code == 1, result.output
+    assert "Zen of Python" not in result.output and ("this" in sys.modules) == imported
+    assert result.output.strip().splitlines() == [
+        "Error: compound JM cannot be read: one of its events is not one the application wrote ('this:x' is not "
+        "the topic of an event of this application); `renovation audit verify` names it"]
+    assert ": edited: " in refused(run("audit", "verify"))
+
+
 @pytest.mark.parametrize("command", [["audit", "replay", "{code}"], ["audit", "history", "{code}"],
                                      ["finding", "show", "{code}", "F1"]],
                          ids=["replay", "history", "finding-show"])

@@ -964,3 +964,56 @@ def test_the_projector_updates_rows_from_a_scratch_table_under_its_policies(
     checked = applied.cli("audit", "boards", user="孙工", db=applied.url_of("孙工"))
     assert checked.exit_code == 0, checked.output
     assert checked.output.startswith("read models agree with the log:")
+
+
+def _met_again(app: RenovationApp, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The next insert commits, then runs again: what the library's retry of an insert whose acknowledgement
+    was lost does (it meets the events it committed; through the append function, as a version that does
+    not follow its compound's last, not a duplicate key)."""
+    calls: list[int] = []
+    insert = app.recorder.insert_events
+
+    def committed_then_retried(events: Any, **kwargs: Any) -> Any:
+        calls.append(len(events))
+        result = insert(events, **kwargs)
+        return insert(events, **kwargs) if len(calls) == 1 else result
+
+    monkeypatch.setattr(app.recorder, "insert_events", committed_then_retried)
+    return calls
+
+
+def test_a_command_whose_commit_was_not_acknowledged_is_recorded_once_through_a_persons_login(
+        applied: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A person's command whose commit was not acknowledged: its retry, refused by the append function (the
+    compound's last version is the command's own), finds the command's id stored and says it was recorded,
+    once; it is neither reported as failed (and so recorded again by the user) nor run again. A registration
+    so, likewise; a code registered by another command meanwhile is "registered already"."""
+    app = RenovationApp(applied.url_of("张工"))
+    try:
+        before, version = app.event_count(), app.get_project("JM").version
+        calls = _met_again(app, monkeypatch)
+        recorded = app.record_inspection("JM", "patrol", user="张工")
+        assert calls == [1]
+        assert recorded.inspection_id == "I2"
+        assert app.event_count() == before + 1
+        assert app.get_project("JM").version == version + 1
+    finally:
+        app.close()
+    monkeypatch.undo()
+    bureau = RenovationApp(applied.url_of("周科长"))
+    try:
+        nb: dict[str, Any] = {
+            "code": "NB", "name": "新建小区", "district": "龙山区", "contractor": "辽源建工", "households": 10,
+            "contract_value": Decimal("100000"), "planned_start": date(2021, 4, 1),
+            "planned_finish": date(2021, 9, 30), "user": "周科长", "registered_on": date(2021, 1, 4)}
+        calls = _met_again(bureau, monkeypatch)
+        bureau.register_compound(**nb)
+        assert calls == [1]
+        assert bureau.compound("NB").code == "NB"
+        monkeypatch.undo()
+        with pytest.raises(Exception, match="NB") as refused:
+            bureau.register_compound(**nb)
+        assert type(refused.value).__name__ == "CompoundAlreadyRegistered"
+    finally:
+        bureau.close()
+    assert applied.cli("audit", "verify").exit_code == 0
