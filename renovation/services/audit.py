@@ -26,6 +26,7 @@ from renovation.domain.values import BoqItem, MeterEntry, normalise_code
 from renovation.services.application import RenovationApp
 from renovation.services.results import CompoundView
 from renovation.store.timeorder import recorded_at
+from renovation.store.transcoding import UNREADABLE
 
 if TYPE_CHECKING:
     from renovation.domain.horserace import Formula
@@ -242,6 +243,7 @@ def read_models_as_of(app: RenovationApp, as_of: datetime, *names: str) -> ReadM
     from sqlalchemy.pool import StaticPool
 
     from renovation.projections import all_projections
+    from renovation.projections.errors import BadEvent
     from renovation.projections.rows import Rows
     from renovation.projections.runner import BATCH, ReadModels
 
@@ -251,7 +253,10 @@ def read_models_as_of(app: RenovationApp, as_of: datetime, *names: str) -> ReadM
     with engine.begin() as connection:
         rows = Rows(connection)
         for number, notification in enumerate(_notifications(app), start=1):
-            event: Any = app.mapper.to_domain_event(notification)
+            try:
+                event: Any = app.mapper.to_domain_event(notification)
+            except UNREADABLE as error:  # a row the application did not write: named, not a traceback
+                raise BadEvent(notification.id, [projection.name for projection in chosen], error) from error
             if event.timestamp > as_of:
                 break  # the log as of then ends here (see position_as_of)
             for projection in chosen:

@@ -66,12 +66,23 @@ class ZoneKept(Exception):
 class KnownTopics(Mapper[UUID]):
     """The library's mapper, reading only events of the application's own classes. A stored topic names a
     module and a class in it, which the library imports, whatever it names: a topic written into the store
-    by hand ("this:x") is refused (a TopicError: one line, `audit verify` names the event), not imported."""
+    by hand ("this:x") is refused (a TopicError: one line, `audit verify` names the event), not imported; so
+    is the aggregate's topic a registration or a snapshot carries in its state (the library imports it to
+    make the compound), unless it is the compound's."""
 
     def to_domain_event(self, stored_event: Any) -> Any:
         if stored_event.topic not in known_topics():
             raise TopicError(f"{str(stored_event.topic)[:80]!r} is not the topic of an event of this application")
-        return super().to_domain_event(stored_event)
+        event = super().to_domain_event(stored_event)
+        for field in ("originator_topic", "topic"):  # a registration's, a snapshot's (no other event has them)
+            named = getattr(event, field, COMPOUND_TOPIC)
+            if named != COMPOUND_TOPIC:
+                raise TopicError(f"its {field} {str(named)[:80]!r} is not the compound's")
+        return event
+
+
+#: The compound's own topic, which a registration and a snapshot name in their state.
+COMPOUND_TOPIC = get_topic(CompoundProject)
 
 
 @functools.cache

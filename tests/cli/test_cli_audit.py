@@ -689,6 +689,26 @@ def test_a_topic_written_by_hand_is_refused_not_imported(run: Renovation, comman
     assert ": edited: " in refused(run("audit", "verify"))
 
 
+@pytest.mark.parametrize("command", [["progress", "--as-of", "2099-01-01"], ["ranking", "--as-of", "2099-01-01"]],
+                         ids=["progress", "ranking"])
+def test_a_board_as_of_a_day_names_an_event_it_cannot_read(run: Renovation, command: list[str]) -> None:
+    """The boards as of a day are made from the log in memory: an event the application cannot read (a topic
+    written by hand) is said in one line, as a catch-up says it, not a traceback."""
+    run.ok(*REGISTER_JM)
+    run.ok("construction", "start", "JM", "--date", "2021-03-01")
+    sqlite(run.db, "UPDATE stored_events SET topic = 'this:x' WHERE originator_id = ? AND originator_version = 2",
+           (CompoundProject.create_id("JM").hex,))
+
+    result = run("--today", "2021-03-05", *command)
+
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("Error: event 2 cannot be applied to the "), line
+    assert line.endswith("('this:x' is not the topic of an event of this application); it stays as it was before "
+                         "that event: `renovation audit verify` names what is wrong"), line
+
+
 @pytest.mark.parametrize("command", [["audit", "replay", "{code}"], ["audit", "history", "{code}"],
                                      ["finding", "show", "{code}", "F1"]],
                          ids=["replay", "history", "finding-show"])

@@ -805,6 +805,38 @@ def test_a_registration_under_another_code_s_id_is_named_by_verify(applied: Stor
     assert "originator_id is" in verified.stderr
 
 
+def test_a_registration_naming_another_class_is_refused_on_reading_and_named_by_verify(applied: Store) -> None:
+    """A registration made through the append function (a person's login may call it) whose state names
+    another class than the compound's (``originator_topic``, which the library imports to make the compound:
+    "this" prints when imported): every command reading the compound says so in one line and imports
+    nothing, and verify names the event."""
+    import sys
+
+    from renovation.domain.compound import CompoundProject
+
+    state = _state("周科长", code="EV", name="新小区", district="龙山区", contractor="辽源建工", households=10,
+                   contract_value={"_type_": "decimal_str", "_data_": "1000.00"},
+                   planned_start={"_type_": "date_iso", "_data_": "2021-03-01"},
+                   planned_finish={"_type_": "date_iso", "_data_": "2021-09-30"},
+                   registered_on={"_type_": "date_iso", "_data_": "2021-01-04"}, originator_topic="this:x")
+    with applied.connect("周科长") as connection:
+        connection.execute(sql.SQL("SELECT {}(%s, %s, %s, %s)").format(applied.table("renovation_append")),
+                           ([CompoundProject.create_id("EV")], [1],
+                            ["renovation.domain.compound:CompoundProject.Registered"], [state]))
+    imported = "this" in sys.modules
+    for args in (("compound", "show", "EV"), ("audit", "replay", "EV")):
+        result = applied.cli(*args, user="孙工", db=applied.url_of("孙工"))
+        assert result.exit_code == 1 and "Zen of Python" not in result.output, result.output
+        assert result.output.strip().splitlines() == [
+            "Error: compound EV cannot be read: one of its events is not one the application wrote (its "
+            "originator_topic 'this:x' is not the compound's); `renovation audit verify` names it"], result.output
+    assert ("this" in sys.modules) == imported
+    verified = applied.cli("audit", "verify", user="孙工", db=applied.url_of("孙工"))
+    assert verified.exit_code == 1
+    assert f"position {EVENTS + 1}: undecodable: the application cannot read this event (its originator_topic" in (
+        verified.stderr), verified.stderr
+
+
 def test_an_untouched_store_verifies_before_and_after(store: Store) -> None:
     before = store.cli("audit", "verify")
     assert before.exit_code == 0, before.output
