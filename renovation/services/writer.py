@@ -412,7 +412,7 @@ class CompoundWriter(Application[UUID]):
                     return mine
                 raise
             except ProgrammingError as error:  # PostgreSQL's guarded append function refuses the key's conflict so
-                if not self.backend.is_version_conflict(error):
+                if not (self.backend.is_postgres and self.backend.is_version_conflict(error)):
                     raise
                 return self.stored_by(project.id, loaded, len(new_events), command_id, project.code)
             return new_events
@@ -447,7 +447,8 @@ class CompoundWriter(Application[UUID]):
                 except RecordedOutOfOrder:
                     continue
                 except (IntegrityError, ProgrammingError) as error:  # (the guarded append function's: see _try)
-                    if isinstance(error, ProgrammingError) and not self.backend.is_version_conflict(error):
+                    if isinstance(error, ProgrammingError) and not (
+                            self.backend.is_postgres and self.backend.is_version_conflict(error)):
                         raise
                     if not self.stored_by(project.id, 0, 1, command_id, project.code):
                         raise errors.CompoundAlreadyRegistered(code=project.code) from None

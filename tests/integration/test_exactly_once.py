@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import IntegrityError, OperationalError
+from eventsourcing.persistence import IntegrityError, OperationalError, ProgrammingError
 
 from renovation.domain.compound import CompoundProject
 from renovation.services.application import RenovationApp
@@ -156,6 +156,27 @@ def test_a_registration_whose_commit_was_not_acknowledged_is_not_refused(db: str
     start_compound(app)  # registers JM: its commit is the unacknowledged one
 
     assert app.compound("JM").code == "JM"
+    app.close()
+
+
+def test_a_refusal_of_the_database_is_said_not_taken_for_a_conflict(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ProgrammingError from storing a command's events that is not PostgreSQL's guarded append function
+    refusing the key's conflict (a permission, say) is the command's failure, said at once: not tried again as
+    if another writer had come first, nor reported as one."""
+    app = open_app(db)
+    start_compound(app)
+    before = app.event_count()
+    calls: list[int] = []
+
+    def refuse(events: Any, **kwargs: Any) -> Any:
+        calls.append(len(events))
+        raise ProgrammingError("permission denied for function renovation_append")
+
+    monkeypatch.setattr(app.recorder, "insert_events", refuse)
+    with pytest.raises(ProgrammingError, match="permission denied"):
+        app.record_inspection("JM", "patrol", user="sup")
+    assert calls == [1]
+    assert app.event_count() == before
     app.close()
 
 
