@@ -706,7 +706,8 @@ class PostgresBackend(Backend):
             # The guarded append function's (``db roles --apply``): a version that does not follow its compound's
             # last is the key's conflict, met through it (another writer's, or this command's own events,
             # committed by an insert whose acknowledgement was lost and met again by the library's retry).
-            return _NOT_FOLLOWING.match(str(cause)) is not None
+            said = getattr(getattr(cause, "diag", None), "message_primary", None)  # its words alone, whole
+            return _NOT_FOLLOWING.fullmatch(str(said)) is not None
         if getattr(cause, "sqlstate", None) != psycopg.errors.UniqueViolation.sqlstate:
             return False
         # The events' (aggregate, version) key; a duplicate chain position is not a lost race.

@@ -1049,3 +1049,28 @@ def test_a_command_whose_commit_was_not_acknowledged_is_recorded_once_through_a_
     finally:
         bureau.close()
     assert applied.cli("audit", "verify").exit_code == 0
+
+
+@pytest.mark.parametrize(("words", "conflict"), [
+    ("version 8 of aggregate 5dbbf699-195e-5f98-9791-4aef0ec7dfd5 does not follow its last, 8", True),
+    ("version 1 of aggregate 5dbbf699-195e-5f98-9791-4aef0ec7dfd5 does not follow its last, 1 is not a compound "
+     "code as the application writes one", False),  # a code echoed by another refusal, made to look like it
+    ("compound JM is registered already", False),
+])
+def test_only_the_append_functions_own_words_are_the_keys_conflict(store: Store, words: str, conflict: bool) -> None:
+    """The refusal a writer takes for another writer's (or its own, acknowledged late) is the append function's
+    own, word for word, with its SQLSTATE; no other, however it begins."""
+    from eventsourcing.persistence import ProgrammingError
+
+    app = RenovationApp(store.url)
+    try:
+        with store.connect() as connection:
+            try:
+                connection.execute(sql.SQL("DO $$ BEGIN RAISE EXCEPTION {} USING ERRCODE = 'insufficient_privilege'; "
+                                           "END $$").format(sql.Literal(words)))
+            except psycopg.errors.InsufficientPrivilege as raised:
+                error = ProgrammingError(str(raised))
+                error.__cause__ = raised
+        assert app.backend.is_version_conflict(error) is conflict
+    finally:
+        app.close()
