@@ -255,9 +255,10 @@ def read_models_as_of(app: RenovationApp, as_of: datetime, *names: str) -> ReadM
         for number, notification in enumerate(_notifications(app), start=1):
             try:
                 event: Any = app.mapper.to_domain_event(notification)
+                later = event.timestamp > as_of  # (a time written by hand may be no time, or without its zone)
             except UNREADABLE as error:  # a row the application did not write: named, not a traceback
                 raise BadEvent(notification.id, [projection.name for projection in chosen], error) from error
-            if event.timestamp > as_of:
+            if later:
                 break  # the log as of then ends here (see position_as_of)
             for projection in chosen:
                 models.apply(rows, projection, notification, event)

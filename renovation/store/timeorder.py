@@ -40,13 +40,18 @@ def _read(state: bytes | str | None) -> tuple[datetime | None, bool]:
     found, command = _TIMESTAMP.search(raw), _COMMAND_ID.search(raw)
     try:
         if found is not None and command is not None:
-            return datetime.fromisoformat(found.group(1).decode()), command.group(1) is not None
-        decoded: Any = json.loads(raw)
-        value = decoded.get("timestamp")
-        when = datetime.fromisoformat(value["_data_"]) if isinstance(value, dict) else None
-        return when, decoded.get("command_id") is not None
+            when: datetime | None = datetime.fromisoformat(found.group(1).decode())
+            commanded = command.group(1) is not None
+        else:
+            decoded: Any = json.loads(raw)
+            value = decoded.get("timestamp")
+            when = datetime.fromisoformat(value["_data_"]) if isinstance(value, dict) else None
+            commanded = decoded.get("command_id") is not None
     except (ValueError, AttributeError, TypeError, KeyError, UnicodeDecodeError):
         return None, False
+    if when is not None and when.utcoffset() is None:  # a time without its zone (written by hand): no time
+        return None, commanded
+    return when, commanded
 
 
 def check_order(latest: datetime | None, events: Sequence[StoredEvent]) -> None:
