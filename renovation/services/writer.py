@@ -77,7 +77,7 @@ class KnownTopics(Mapper[UUID]):
         for field in ("originator_topic", "topic"):  # a registration's, a snapshot's (no other event has them)
             named = getattr(event, field, COMPOUND_TOPIC)
             if named != COMPOUND_TOPIC:
-                raise TopicError(f"its {field} {str(named)[:80]!r} is not the compound's")
+                raise TopicError(f"its {field} names another class than the compound's ({str(named)[:80]!r})")
         return event
 
 

@@ -829,7 +829,8 @@ def test_a_registration_naming_another_class_is_refused_on_reading_and_named_by_
         assert result.exit_code == 1 and "Zen of Python" not in result.output, result.output
         assert result.output.strip().splitlines() == [
             "Error: compound EV cannot be read: one of its events is not one the application wrote (its "
-            "originator_topic 'this:x' is not the compound's); `renovation audit verify` names it"], result.output
+            "originator_topic names another class than the compound's ('this:x')); `renovation audit verify` names "
+            "it"], result.output
     assert ("this" in sys.modules) == imported
     verified = applied.cli("audit", "verify", user="孙工", db=applied.url_of("孙工"))
     assert verified.exit_code == 1
