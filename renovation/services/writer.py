@@ -406,15 +406,14 @@ class CompoundWriter(Application[UUID]):
             new_events = list(project.pending_events)
             try:
                 self.save(project)
-            except IntegrityError as error:
+            except (IntegrityError, ProgrammingError) as error:  # (PostgreSQL's guarded append function refuses
+                # the key's conflict as a ProgrammingError: the backend says which is one)
+                if isinstance(error, ProgrammingError) and not self.backend.is_version_conflict(error):
+                    raise
                 mine = self.stored_by(project.id, loaded, len(new_events), command_id, project.code)
                 if mine or self.backend.is_version_conflict(error):
                     return mine
                 raise
-            except ProgrammingError as error:  # PostgreSQL's guarded append function refuses the key's conflict so
-                if not (self.backend.is_postgres and self.backend.is_version_conflict(error)):
-                    raise
-                return self.stored_by(project.id, loaded, len(new_events), command_id, project.code)
             return new_events
 
     def writer_lock(self, code: str) -> AbstractContextManager[None]:
@@ -447,8 +446,7 @@ class CompoundWriter(Application[UUID]):
                 except RecordedOutOfOrder:
                     continue
                 except (IntegrityError, ProgrammingError) as error:  # (the guarded append function's: see _try)
-                    if isinstance(error, ProgrammingError) and not (
-                            self.backend.is_postgres and self.backend.is_version_conflict(error)):
+                    if isinstance(error, ProgrammingError) and not self.backend.is_version_conflict(error):
                         raise
                     if not self.stored_by(project.id, 0, 1, command_id, project.code):
                         raise errors.CompoundAlreadyRegistered(code=project.code) from None

@@ -182,10 +182,12 @@ class Backend(ABC):
         return None
 
     def is_version_conflict(self, error: Exception) -> bool:
-        """Whether an IntegrityError from saving events is a lost race: the (compound, version) key, or
-        events recorded before one that another writer stored meanwhile (``RecordedOutOfOrder``). Any
-        other (PostgreSQL: an event without its chain link) is a failure to report."""
-        return True
+        """Whether an error from saving events is a lost race: the (compound, version) key, or events
+        recorded before one that another writer stored meanwhile (``RecordedOutOfOrder``); here every
+        IntegrityError. Any other (PostgreSQL: an event without its chain link) is a failure to report."""
+        from eventsourcing.persistence import IntegrityError
+
+        return isinstance(error, IntegrityError)
 
     def latest_recorded_time(self) -> datetime | None:
         """The recording time of the last stored event (None if there is none): no event is recorded
