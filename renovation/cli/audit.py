@@ -177,9 +177,8 @@ def boards(session: Session, as_json: bool, as_csv: bool) -> None:
 
 def _names(session: Session) -> dict[str, str]:
     from renovation.domain.compound import CompoundProject
-    from renovation.services.admin import registered_codes
 
-    return {str(CompoundProject.create_id(code)): code for code in registered_codes(session.app)}
+    return {str(CompoundProject.create_id(code)): code for code in session.app.compound_codes(readable_only=True)}
 
 
 @audit.command("verify")

@@ -66,30 +66,13 @@ def verify_chain(ws: Workspace, digest: tuple[int, str] | None = None) -> Verifi
     from renovation.services import snapshots
 
     problems += [Problem(position, "snapshot", detail)
-                 for position, detail in snapshots.problems(app, ws.backend, registered_codes(app))]
+                 for position, detail in snapshots.problems(app, ws.backend, app.compound_codes(readable_only=True))]
     # The rules are run over a chain that holds: where it does not, its problems are the evidence (an
     # edited or deleted event would also break the rules of every later event of its compound).
     problems += event_problems(app, ws.backend, ws.config.access(), rules=not problems)
     problems.sort(key=lambda problem: problem.position)
     meta = chain.meta()
     return Verified(count, problems, chain.head(), meta, meta.get(ROLES_APPLIED_KEY), ws.backend.missing_safeguards())
-
-
-def registered_codes(app: Any) -> list[str]:
-    """The codes of the compounds whose registration the application can read, in registration order (one it
-    cannot read is named by the chain's walk or by ``event_problems``, not a traceback here)."""
-    from eventsourcing.utils import get_topic
-
-    from renovation.domain.compound import CompoundProject
-    from renovation.store.transcoding import UNREADABLE
-
-    codes = []
-    for notification in app.iter_notifications(topics=[get_topic(CompoundProject.Registered)]):
-        try:
-            codes.append(app.mapper.to_domain_event(notification).code)
-        except UNREADABLE:
-            continue
-    return codes
 
 
 def event_problems(app: Any, backend: Any, access: Access, *, rules: bool = True) -> list[Problem]:

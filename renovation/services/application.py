@@ -20,6 +20,7 @@ from renovation.services import results
 from renovation.services.writer import CompoundWriter, E
 from renovation.store.photos import Photo
 from renovation.store.photos import keep as keep_photos
+from renovation.store.transcoding import UNREADABLE
 
 P = CompoundProject
 
@@ -259,11 +260,19 @@ class RenovationApp(CompoundWriter):
         return results.TicketResolved(code=code, ticket_id=event.ticket_id, note=event.note, at=event.at)
 
     # ------------------------------------------------------------------ queries
-    def compound_codes(self) -> list[str]:
-        """Codes of every registered compound, in registration order."""
+    def compound_codes(self, *, readable_only: bool = False) -> list[str]:
+        """Codes of every registered compound, in registration order; ``readable_only``: of those whose
+        registration the application can read (``audit verify``, which names the others), else a registration
+        it cannot read raises."""
         topic = get_topic(CompoundProject.Registered)
-        return [self.mapper.to_domain_event(notification).code  # type: ignore[attr-defined]
-                for notification in self.iter_notifications(topics=[topic])]
+        codes = []
+        for notification in self.iter_notifications(topics=[topic]):
+            try:
+                codes.append(self.mapper.to_domain_event(notification).code)  # type: ignore[attr-defined]
+            except UNREADABLE:
+                if not readable_only:
+                    raise
+        return codes
 
     def compound(self, code: str, *, hide_pending_blind: bool = False) -> results.CompoundView:
         """One compound's state as plain values."""
