@@ -40,11 +40,11 @@ Privileges (everything revoked from PUBLIC and the groups first):
   ``renovation.domain.access`` by kind of event), an event without a command id or with a recording
   time that is not one time with its offset or is ahead of the server's clock; and, for every caller,
   an event that is not its compound's next version, a compound that does not begin with its
-  registration, a code registered twice (``compound_codes``). Then it inserts the events and works out
-  their chain links itself. A login that is nobody's (not in ``db_logins``) may call it only as a
-  superuser. So no writer can choose a link, poison the chain ahead of the log, record another role's
-  event, or break a compound's order for the others (what it cannot check, the domain's rules, ``audit
-  verify`` does).
+  registration, a registration of another class than the compound's (its ``originator_topic``), a code
+  registered twice (``compound_codes``). Then it inserts the events and works out their chain links
+  itself. A login that is nobody's (not in ``db_logins``) may call it only as a superuser. So no writer
+  can choose a link, poison the chain ahead of the log, record another role's event, or break a
+  compound's order for the others (what it cannot check, the domain's rules, ``audit verify`` does).
 - The writers SELECT everything (events, chain, meta, logins, snapshots, photos, read models) and
   INSERT photos (kept by their SHA-256, which ``audit verify`` checks). They write no read model and
   no snapshot.

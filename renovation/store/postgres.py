@@ -188,6 +188,8 @@ KINDS_TABLE = "event_kinds"
 CODES_TABLE = "compound_codes"
 #: The kind of event that begins a compound (version 1, and only version 1).
 REGISTERED_TOPIC = "renovation.domain.compound:CompoundProject.Registered"
+#: The class a registration makes (its state's ``originator_topic``, which the library imports to make it).
+COMPOUND_CLASS_TOPIC = "renovation.domain.compound:CompoundProject"
 #: The SQLSTATE the append function raises for an event recorded before the latest stored one (class
 #: 23, integrity: psycopg raises IntegrityError); the writer runs its command again (RecordedOutOfOrder).
 OUT_OF_ORDER = "23R01"
@@ -219,8 +221,9 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
     shape = ""
     if guarded:
         # Each event follows its compound's last (within the call too), a compound begins with its
-        # registration and only there, and a code is registered once: what the application's load,
-        # the boards and the directory rely on, and what no crafted call may break for others.
+        # registration and only there, a registration makes the compound's class, and a code is registered
+        # once: what the application's load, the boards and the directory rely on, and what no crafted call
+        # may break for others.
         shape = (
             "last := (seen->>p_ids[i]::text)::bigint; "
             f"IF last IS NULL THEN SELECT max(originator_version) INTO last FROM {events} "
@@ -236,6 +239,10 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
             "IF p_versions[i] = 1 AND (doc->>'code') !~ '^[A-Z0-9][A-Z0-9-]{0,15}$' THEN RAISE EXCEPTION "
             "'% is not a compound code as the application writes one', doc->>'code' "
             "USING ERRCODE = 'insufficient_privilege'; END IF; "
+            # The class the library makes of a registration: the compound's, as the application reads it.
+            f"IF p_versions[i] = 1 AND (doc->>'originator_topic') IS DISTINCT FROM '{COMPOUND_CLASS_TOPIC}' THEN "
+            "RAISE EXCEPTION 'the registration of % names another class than the compound''s (originator_topic)', "
+            "doc->>'code' USING ERRCODE = 'insufficient_privilege'; END IF; "
             f"IF p_versions[i] = 1 THEN IF EXISTS (SELECT FROM {codes} WHERE code = upper(doc->>'code')) "
             "OR doc->>'code' IS NULL THEN RAISE EXCEPTION 'compound % is registered already', doc->>'code' "
             f"USING ERRCODE = 'insufficient_privilege'; END IF; INSERT INTO {codes} (code, originator_id) "

@@ -714,8 +714,11 @@ def _state(user: str, **fields: Any) -> bytes:
 
 def test_the_append_function_keeps_each_compound_whole(applied: Store) -> None:
     """What no crafted call may break for others: an event follows its compound's last version (no
-    gap, no repeat, nothing before 1), a compound begins with its registration and only there, a code
-    is registered once."""
+    gap, no repeat, nothing before 1), a compound begins with its registration and only there, a
+    registration makes the compound's class (its ``originator_topic``, which the library imports to make
+    the compound), a code is registered once."""
+    from renovation.domain.compound import CompoundProject
+
     with applied.connect() as connection:
         (jm, last), = connection.execute(sql.SQL(
             "SELECT originator_id, max(originator_version) FROM {} WHERE originator_id = (SELECT originator_id "
@@ -732,12 +735,26 @@ def test_the_append_function_keeps_each_compound_whole(applied: Store) -> None:
         ("张工", [uuid.uuid4()], [5], [inspection], "does not follow its last"),
         ("周科长", [uuid.uuid4()], [1], [registered], "registered already"),
         ("周科长", [uuid.uuid4()], [1], [registered], "not a compound code"),
+        ("周科长", [uuid.uuid4()], [1], [registered], "another class"),
+        ("周科长", [uuid.uuid4()], [1], [registered], "no class"),
     ]
+    compound = "renovation.domain.compound:CompoundProject"
+    spelled = {"registered already": {"code": "JM", "originator_topic": compound},
+               "not a compound code": {"code": "JM ", "originator_topic": compound},
+               "another class": {"code": "NEWX", "originator_topic": "this:x"},
+               "no class": {"code": "NEWX"}}
     for person, ids, versions, topics, refusal in tries:
-        states = [_state(person, code="JM ") if refusal.startswith("not a") else _state(person, code="JM")
-                  for _ in ids]
-        with applied.connect(person) as connection, pytest.raises(REFUSED, match=refusal):
+        states = [_state(person, **spelled.get(refusal, {"code": "JM"})) for _ in ids]
+        words = "names another class" if refusal == "no class" else refusal
+        with applied.connect(person) as connection, pytest.raises(REFUSED, match=words):
             connection.execute(call, (ids, versions, topics, states))
+    for person, superuser in (("周科长", False), ("孙工", True)):  # the superuser's call too
+        with applied.connect(None if superuser else person) as connection, pytest.raises(
+                REFUSED, match="the registration of NEWX names another class than the compound's"):
+            connection.execute(call, ([CompoundProject.create_id("NEWX")], [1], [registered],
+                                      [_state(person, **spelled["another class"])]))
+    assert applied.rows("孙工", "SELECT count(*) FROM {}", "renovation_events") == [(EVENTS,)]
+    assert applied.rows("孙工", "SELECT count(*) FROM {} WHERE code = 'NEWX'", "compound_codes") == [(0,)]
     # An empty call takes no lock: another writer is not held up by a transaction left open after it.
     with applied.connect("王工") as idle, idle.transaction():
         idle.execute(call, ([], [], [], []))
@@ -806,23 +823,29 @@ def test_a_registration_under_another_code_s_id_is_named_by_verify(applied: Stor
 
 
 def test_a_registration_naming_another_class_is_refused_on_reading_and_named_by_verify(applied: Store) -> None:
-    """A registration made through the append function (a person's login may call it) whose state names
-    another class than the compound's (``originator_topic``, which the library imports to make the compound:
-    "this" prints when imported): every command reading the compound says so in one line and imports
-    nothing, and verify names the event."""
+    """A registration whose state names another class than the compound's (``originator_topic``, which the
+    library imports to make the compound: "this" prints when imported), written into the events table by
+    hand past the append function (which refuses it), as the owner or a superuser may: every command
+    reading the compound says so in one line and imports nothing, and verify names the event."""
     import sys
 
     from renovation.domain.compound import CompoundProject
+    from renovation.store.chain import link
 
     state = _state("周科长", code="EV", name="新小区", district="龙山区", contractor="辽源建工", households=10,
                    contract_value={"_type_": "decimal_str", "_data_": "1000.00"},
                    planned_start={"_type_": "date_iso", "_data_": "2021-03-01"},
                    planned_finish={"_type_": "date_iso", "_data_": "2021-09-30"},
                    registered_on={"_type_": "date_iso", "_data_": "2021-01-04"}, originator_topic="this:x")
-    with applied.connect("周科长") as connection:
-        connection.execute(sql.SQL("SELECT {}(%s, %s, %s, %s)").format(applied.table("renovation_append")),
-                           ([CompoundProject.create_id("EV")], [1],
-                            ["renovation.domain.compound:CompoundProject.Registered"], [state]))
+    topic, ev = "renovation.domain.compound:CompoundProject.Registered", CompoundProject.create_id("EV")
+    with applied.connect() as connection, connection.transaction():  # the event with its chain link
+        (position,), = connection.execute(sql.SQL(
+            "INSERT INTO {} (originator_id, originator_version, topic, state) VALUES (%s, 1, %s, %s) "
+            "RETURNING notification_id").format(applied.table("renovation_events")), (ev, topic, state)).fetchall()
+        (previous, last), = connection.execute(sql.SQL("SELECT position, hash FROM {} ORDER BY position DESC "
+                                                       "LIMIT 1").format(applied.table("event_chain"))).fetchall()
+        connection.execute(sql.SQL("INSERT INTO {} (position, previous, hash) VALUES (%s, %s, %s)").format(
+            applied.table("event_chain")), (position, previous, link(last, position, ev, 1, topic, state)))
     imported = "this" in sys.modules
     for args in (("compound", "show", "EV"), ("audit", "replay", "EV")):
         result = applied.cli(*args, user="孙工", db=applied.url_of("孙工"))
