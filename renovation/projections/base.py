@@ -9,7 +9,7 @@ up at once (the second waits for the write lock, re-reads the position and finds
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
@@ -230,6 +230,11 @@ class Projection:
     zone: tzinfo = UTC
     #: Indexes of the few rows of a condition (see ``PartialIndex``).
     partial_indexes: ClassVar[Sequence[PartialIndex]] = ()
+    #: Indexes an earlier version made that this one no longer has: dropped when the new version is set up.
+    retired_indexes: ClassVar[Sequence[str]] = ()
+    #: The earliest version whose rows this one reads as they are (it changed indexes, not rows): a store set
+    #: up by that version or a later one is brought to this one by its indexes, not made again from the log.
+    same_rows_since: ClassVar[int | None] = None
     #: Of its tables, those kept when a board is asked for (worked out from its other tables), not made
     #: from the log: ``audit boards`` works their rows out again rather than rebuilding them.
     kept: ClassVar[Sequence[Table]] = ()
@@ -240,7 +245,18 @@ class Projection:
     @property
     def key(self) -> str:
         """The projection's row in ``projection_tracking`` (one per version of its tables)."""
-        return self.name if self.version == 1 else f"{self.name}.v{self.version}"
+        return self.key_of(self.version)
+
+    def key_of(self, version: int) -> str:
+        return self.name if version == 1 else f"{self.name}.v{version}"
+
+    def same_rows(self, known: Collection[str]) -> str | None:
+        """Of the keys in ``known``, the latest of an earlier version whose rows this one reads as they are
+        (``same_rows_since``); None if there is none."""
+        if self.same_rows_since is None:
+            return None
+        return next((self.key_of(version) for version in range(self.version - 1, self.same_rows_since - 1, -1)
+                     if self.key_of(version) in known), None)
 
     def handlers(self) -> dict[str, Handler]:
         """``on_<EventName>`` methods by event name (looked up once per projection)."""
@@ -269,6 +285,9 @@ class Projection:
                 index.create(connection, checkfirst=True)
         for partial in self.partial_indexes:
             partial.create(connection)
+        quote = connection.dialect.identifier_preparer.quote
+        for retired in self.retired_indexes:
+            connection.exec_driver_sql(f"DROP INDEX IF EXISTS {quote(retired)}")
 
     def clear(self, connection: Connection) -> None:
         for table in reversed(self.tables):

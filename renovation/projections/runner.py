@@ -218,8 +218,11 @@ class ReadModels:
             for projection in new:
                 if projection.key not in known:  # new, or a new version of its tables: start afresh
                     projection.prepare(connection)
-                    projection.clear(connection)
-                    connection.execute(insert(tracking).values(name=projection.key, position=0))
+                    earlier = projection.same_rows(known)  # unless only its indexes changed
+                    if earlier is None:
+                        projection.clear(connection)
+                    position = 0 if earlier is None else position_of(connection, earlier)
+                    connection.execute(insert(tracking).values(name=projection.key, position=position))
 
     def _lock_ddl(self, connection: Connection) -> None:
         if self.on_store:

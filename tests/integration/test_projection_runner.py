@@ -464,3 +464,49 @@ def test_a_rebuild_makes_the_compound_directory_again(app: RenovationApp, models
 def quality_rows_of(models: ReadModels) -> list[Any]:
     with models.engine.connect() as connection:
         return quality_rows(connection, date(2021, 3, 31))
+
+
+@pytest.mark.parametrize("earlier", [2, 1])
+def test_a_read_model_of_an_earlier_version_gains_the_indexes_of_this_one(
+        app: RenovationApp, models: ReadModels, earlier: int) -> None:
+    """A store whose computed horse race was set up by version 2 (its findings indexed by period and code
+    alone) gains the index a board counts the findings from, without the one it replaces, and keeps its rows
+    and its position (only an index changed: a province's read model is not made again from the log); one
+    set up by version 1 (other rows) is made again from the log."""
+    from sqlalchemy import inspect
+
+    from renovation.projections.computed import ComputedProjection
+
+    busy_programme(app)
+    models.catch_up()
+    expected = snapshot(models)
+    app.record_inspection("LY", "patrol", at=at("2021-03-12"), user="sup")  # caught up after the upgrade
+    old = "computed" if earlier == 1 else f"computed.v{earlier}"
+    with models.writing() as connection, connection.begin():  # as the earlier version left it
+        connection.execute(text(f"UPDATE projection_tracking SET name = '{old}' WHERE name = 'computed.v3'"))
+        connection.execute(text("DROP INDEX computed_findings_counted"))
+        connection.execute(text("CREATE INDEX computed_findings_by_period ON computed_findings (period, code)"))
+        connection.execute(text("UPDATE computed_findings SET severity = 'minor'"))  # made again, or kept
+    models.close()
+
+    upgraded = read_models(app)
+    try:
+        assert ComputedProjection().key == "computed.v3"
+        assert positions(upgraded)["computed"] == (upgraded.head() - 1 if earlier == 2 else 0)
+        indexes = {index["name"]: index["column_names"] for index in inspect(upgraded.engine).get_indexes(
+            "computed_findings")}
+        assert "computed_findings_by_period" not in indexes
+        assert indexes["computed_findings_counted"] == ["period", "code", "category", "severity", "fixed_on", "due"]
+        with upgraded.engine.connect() as connection:
+            severities = set(connection.execute(text("SELECT severity FROM computed_findings")).scalars())
+        assert severities == ({"minor"} if earlier == 2 else set())  # kept as they were, or cleared
+        upgraded.catch_up()
+        assert positions(upgraded)["computed"] == upgraded.head()
+        made = snapshot(upgraded)
+        assert len(made["computed_inspections"]) == len(expected["computed_inspections"]) + 1
+        upgraded.rebuild("computed")
+        rebuilt = snapshot(upgraded)
+        assert (made == rebuilt) is (earlier == 1)  # version 1's store made again from the log
+        assert ({row[3] for row in made["computed_findings"]} == {"major"}) is (earlier == 1)
+    finally:
+        upgraded.close()
