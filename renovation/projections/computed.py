@@ -416,6 +416,8 @@ def _a_period(period: Any) -> bool:
 def keep_scores(connection: Connection, period: str, worked: dict[str, tuple[str, bool, tuple[Decimal, ...]]]) -> None:
     """Keep compounds' scores of ``period`` (by code: the stamp, under construction, the five scores), in
     place of any kept before (two processes keeping the same compound's: the last one's stays)."""
+    if not worked:  # nothing worked out (a rebuild cleared the facts meanwhile): the driver takes no empty list
+        return
     columns = ["code", "period", "stamp", "scored", *SCORE_DIMENSIONS]
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"  # the driver's own (see ``rows.Written``)
     statement = (f"INSERT INTO {connection.dialect.identifier_preparer.quote(totals.name)} "

@@ -218,11 +218,23 @@ class ReadModels:
             for projection in new:
                 if projection.key not in known:  # new, or a new version of its tables: start afresh
                     projection.prepare(connection)
-                    earlier = projection.same_rows(known)  # unless only its indexes changed
-                    if earlier is None:
+                    position = self._kept_position(connection, projection.same_rows(known))
+                    if position is None:
                         projection.clear(connection)
-                    position = 0 if earlier is None else position_of(connection, earlier)
-                    connection.execute(insert(tracking).values(name=projection.key, position=position))
+                    connection.execute(insert(tracking).values(name=projection.key, position=position or 0))
+
+    def _kept_position(self, connection: Connection, earlier: str | None) -> int | None:
+        """The position of the earlier version whose rows a new version keeps (only its indexes changed), if
+        it is one the log has reached; None (the rows made again from the log) if there is none, or it is 0
+        (it applied nothing), or was written by hand (no number, or past the log's head: events would be
+        passed over)."""
+        if earlier is None:
+            return None
+        try:
+            position = position_of(connection, earlier)
+        except BadValue:
+            return None
+        return position if 0 < position <= self.head() else None
 
     def _lock_ddl(self, connection: Connection) -> None:
         if self.on_store:

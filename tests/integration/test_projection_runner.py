@@ -466,13 +466,14 @@ def quality_rows_of(models: ReadModels) -> list[Any]:
         return quality_rows(connection, date(2021, 3, 31))
 
 
-@pytest.mark.parametrize("earlier", [2, 1])
+@pytest.mark.parametrize(("earlier", "forged"), [(2, None), (1, None), (2, "-1"), (2, "0"), (2, "99999")])
 def test_a_read_model_of_an_earlier_version_gains_the_indexes_of_this_one(
-        app: RenovationApp, models: ReadModels, earlier: int) -> None:
+        app: RenovationApp, models: ReadModels, earlier: int, forged: str | None) -> None:
     """A store whose computed horse race was set up by version 2 (its findings indexed by period and code
     alone) gains the index a board counts the findings from, without the one it replaces, and keeps its rows
     and its position (only an index changed: a province's read model is not made again from the log); one
-    set up by version 1 (other rows) is made again from the log."""
+    set up by version 1 (other rows) is made again from the log, as is one whose version 2 position was
+    written by hand (not a position, nothing applied, or past the log's head: events would be passed over)."""
     from sqlalchemy import inspect
 
     from renovation.projections.computed import ComputedProjection
@@ -487,26 +488,40 @@ def test_a_read_model_of_an_earlier_version_gains_the_indexes_of_this_one(
         connection.execute(text("DROP INDEX computed_findings_counted"))
         connection.execute(text("CREATE INDEX computed_findings_by_period ON computed_findings (period, code)"))
         connection.execute(text("UPDATE computed_findings SET severity = 'minor'"))  # made again, or kept
+        if forged is not None:
+            connection.execute(text(f"UPDATE projection_tracking SET position = {forged} WHERE name = '{old}'"))
     models.close()
+    kept = earlier == 2 and forged is None
 
     upgraded = read_models(app)
     try:
         assert ComputedProjection().key == "computed.v3"
-        assert positions(upgraded)["computed"] == (upgraded.head() - 1 if earlier == 2 else 0)
+        assert positions(upgraded)["computed"] == (upgraded.head() - 1 if kept else 0)
         indexes = {index["name"]: index["column_names"] for index in inspect(upgraded.engine).get_indexes(
             "computed_findings")}
         assert "computed_findings_by_period" not in indexes
         assert indexes["computed_findings_counted"] == ["period", "code", "category", "severity", "fixed_on", "due"]
         with upgraded.engine.connect() as connection:
             severities = set(connection.execute(text("SELECT severity FROM computed_findings")).scalars())
-        assert severities == ({"minor"} if earlier == 2 else set())  # kept as they were, or cleared
+        assert severities == ({"minor"} if kept else set())  # kept as they were, or cleared
         upgraded.catch_up()
         assert positions(upgraded)["computed"] == upgraded.head()
         made = snapshot(upgraded)
         assert len(made["computed_inspections"]) == len(expected["computed_inspections"]) + 1
         upgraded.rebuild("computed")
         rebuilt = snapshot(upgraded)
-        assert (made == rebuilt) is (earlier == 1)  # version 1's store made again from the log
-        assert ({row[3] for row in made["computed_findings"]} == {"major"}) is (earlier == 1)
+        assert (made == rebuilt) is not kept  # made again from the log
+        assert ({row[3] for row in made["computed_findings"]} == {"major"}) is not kept
     finally:
         upgraded.close()
+
+
+def test_keeping_no_worked_out_score_writes_nothing(app: RenovationApp, models: ReadModels) -> None:
+    """A board whose facts a rebuild cleared meanwhile works nothing out: keeping nothing is not an error."""
+    from renovation.projections.computed import keep_scores, totals
+
+    busy_programme(app)
+    models.catch_up()
+    with models.writing() as connection, connection.begin():
+        keep_scores(connection, "2021-03", {})
+        assert connection.execute(select(func.count()).select_from(totals)).scalar() == 0
