@@ -37,8 +37,9 @@ Privileges (everything revoked from PUBLIC and the groups first):
   (SECURITY DEFINER, a fixed search_path): it takes the events table's lock, refuses an event recorded
   before the latest, an event whose payload ``user`` is not the person whose login calls it, and an
   event whose kind that person's role may not record (``event_kinds``: the policy of
-  ``renovation.domain.access`` by kind of event), an event without a command id or with a recording
-  time that is not one time with its offset or is ahead of the server's clock; and, for every caller,
+  ``renovation.domain.access`` by kind of event), an event whose state holds other fields than its kind's
+  (as the application writing it: ``event_kinds.fields``), an event without a command id or with a
+  recording time that is not one time with its offset or is ahead of the server's clock; and, for every caller,
   an event that is not its compound's next version, a compound that does not begin with its
   registration, a registration of another class than the compound's (its ``originator_topic``), a code
   registered twice (``compound_codes``). Then it inserts the events and works out their chain links
@@ -165,6 +166,25 @@ def event_kinds() -> list[tuple[str, str]]:
     from renovation.domain.rerun import ACTIONS
 
     return sorted((get_topic(kind), role) for kind, action in ACTIONS.items() for role in ALLOWED[action])
+
+
+def event_fields() -> dict[str, list[str]]:
+    """By topic, the keys of each kind of event's stored state as the application writes it (sorted): its
+    class's fields but the compound's id and version (the events table's own columns), and ``class_version``
+    where the class is past its first."""
+    import dataclasses
+
+    from eventsourcing.utils import get_topic
+
+    from renovation.domain.rerun import ACTIONS
+
+    found: dict[str, list[str]] = {}
+    for kind in ACTIONS:
+        keys = {field.name for field in dataclasses.fields(kind)} - {"originator_id", "originator_version"}
+        if getattr(kind, "class_version", 1) > 1:
+            keys.add("class_version")
+        found[get_topic(kind)] = sorted(keys)
+    return found
 
 
 class BadRoles(ValueError):
@@ -344,11 +364,14 @@ def _kinds(n: _Names) -> Step:
     kinds = Step("which role may record which kind of event, and the codes registered (the append function checks "
                  "every event against them)")
     table = n.t(KINDS_TABLE)
-    kinds.add("CREATE TABLE IF NOT EXISTS {} (topic text NOT NULL, app_role text NOT NULL, "
+    kinds.add("CREATE TABLE IF NOT EXISTS {} (topic text NOT NULL, app_role text NOT NULL, fields text[] NOT NULL, "
               "PRIMARY KEY (topic, app_role))", table)
+    kinds.add("ALTER TABLE {} ADD COLUMN IF NOT EXISTS fields text[]", table)  # roles applied before it
     kinds.add("DELETE FROM {}", table)
-    kinds.add("INSERT INTO {} (topic, app_role) VALUES {}", table,
-              sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(topic), sql.Literal(role))
+    fields = event_fields()
+    kinds.add("INSERT INTO {} (topic, app_role, fields) VALUES {}", table,
+              sql.SQL(", ").join(sql.SQL("({}, {}, ARRAY[{}]::text[])").format(
+                  sql.Literal(topic), sql.Literal(role), sql.SQL(", ").join(map(sql.Literal, fields[topic])))
                                  for topic, role in event_kinds()))
     codes = n.t(CODES_TABLE)
     kinds.add("CREATE TABLE IF NOT EXISTS {} (code text PRIMARY KEY, originator_id uuid NOT NULL UNIQUE)", codes)

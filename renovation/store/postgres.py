@@ -205,7 +205,8 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
     ``guarded`` is the version ``db roles --apply`` installs: SECURITY DEFINER (it runs with its
     owner's privileges; writers may call it and insert nothing themselves), and it also refuses,
     with SQLSTATE 42501, an event whose payload ``user`` is not the person whose login calls it, or
-    whose kind that person's role may not record (the :data:`KINDS_TABLE`), or without a command id
+    whose kind that person's role may not record (the :data:`KINDS_TABLE`), or whose state holds other
+    fields than its kind's (as the tracker that applied the roles writes them), or without a command id
     and a recording time, or recorded after the server's clock (an event dated ahead would hold up
     every later writer); a login that is not a person's may append only if it is a superuser (an
     import, the demo: they may carry older events as recorded)."""
@@ -219,6 +220,7 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
     who = ""
     check = ""
     shape = ""
+    fields = ""
     if guarded:
         # Each event follows its compound's last (within the call too), a compound begins with its
         # registration and only there, a registration makes the compound's class, and a code is registered
@@ -271,6 +273,16 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
             "RAISE EXCEPTION 'a % may not record %', person_role, split_part(p_topics[i], '.', -1) "
             "USING ERRCODE = 'insufficient_privilege'; END IF; END IF; "
         )
+        # A person's event holds its kind's fields, no more and no fewer (as the tracker that applied the
+        # roles writes them): a field the library would set on the event object (``mutate``, ``topic``) makes
+        # its compound unreadable. Checked after its compound's order, which a lost race is told by.
+        fields = (
+            "IF person IS NOT NULL AND (CASE WHEN jsonb_typeof(doc) = 'object' THEN (SELECT array_agg(k ORDER BY "
+            "k COLLATE \"C\") FROM jsonb_object_keys(doc) AS k) END) IS DISTINCT FROM (SELECT fields FROM "
+            f"{kinds} WHERE topic = p_topics[i] AND app_role = person_role) THEN RAISE EXCEPTION "
+            "'an event holds other fields than its kind, %, does (as the tracker that applied the roles writes "
+            "it)', split_part(p_topics[i], '.', -1) USING ERRCODE = 'insufficient_privilege'; END IF; "
+        )
     if guarded:  # an event must be JSON: its user, time and command id are read from it
         # Its time is read twice, as the log's order reads it (the first "timestamp" in the bytes) and as
         # the application decodes it (the last): a state that says two times, or a time without its
@@ -292,7 +304,7 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
         "IF n = 0 THEN RETURN '{}'::bigint[]; END IF; "
         f"LOCK TABLE {events} IN EXCLUSIVE MODE; {who}"
         f"SELECT {recorded_time_sql('state')} INTO latest FROM {events} ORDER BY notification_id DESC LIMIT 1; "
-        f"FOR i IN 1 .. n LOOP {read}{check}{shape}"
+        f"FOR i IN 1 .. n LOOP {read}{check}{shape}{fields}"
         "IF recorded IS NOT NULL THEN "
         "IF latest IS NOT NULL AND recorded < latest AND commanded THEN "
         "RAISE EXCEPTION 'recorded at %, before the latest stored event (%)', recorded, latest "

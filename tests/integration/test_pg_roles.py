@@ -712,6 +712,15 @@ def _state(user: str, **fields: Any) -> bytes:
                        "command_id": uuid.uuid4().hex, **fields}).encode()
 
 
+def _whole(topic: str, user: str, **fields: Any) -> bytes:
+    """A state with every field of its kind (those not given null): what the append function's check of a
+    person's fields lets through, whatever the values."""
+    from renovation.store.pg_roles import event_fields
+
+    empty = dict.fromkeys(set(event_fields()[topic]) - {"timestamp", "user", "command_id"})
+    return _state(user, **{**empty, **fields})
+
+
 def test_the_append_function_keeps_each_compound_whole(applied: Store) -> None:
     """What no crafted call may break for others: an event follows its compound's last version (no
     gap, no repeat, nothing before 1), a compound begins with its registration and only there, a
@@ -743,8 +752,8 @@ def test_the_append_function_keeps_each_compound_whole(applied: Store) -> None:
                "not a compound code": {"code": "JM ", "originator_topic": compound},
                "another class": {"code": "NEWX", "originator_topic": "this:x"},
                "no class": {"code": "NEWX"}}
-    for person, ids, versions, topics, refusal in tries:
-        states = [_state(person, **spelled.get(refusal, {"code": "JM"})) for _ in ids]
+    for person, ids, versions, topics, refusal in tries:  # every field of its kind: refused for what it tries
+        states = [_whole(topic, person, **(spelled[refusal] if topic == registered else {})) for topic in topics]
         words = "names another class" if refusal == "no class" else refusal
         with applied.connect(person) as connection, pytest.raises(REFUSED, match=words):
             connection.execute(call, (ids, versions, topics, states))
@@ -752,7 +761,7 @@ def test_the_append_function_keeps_each_compound_whole(applied: Store) -> None:
         with applied.connect(None if superuser else person) as connection, pytest.raises(
                 REFUSED, match="the registration of NEWX names another class than the compound's"):
             connection.execute(call, ([CompoundProject.create_id("NEWX")], [1], [registered],
-                                      [_state(person, **spelled["another class"])]))
+                                      [_whole(registered, person, **spelled["another class"])]))
     assert applied.rows("孙工", "SELECT count(*) FROM {}", "renovation_events") == [(EVENTS,)]
     assert applied.rows("孙工", "SELECT count(*) FROM {} WHERE code = 'NEWX'", "compound_codes") == [(0,)]
     # An empty call takes no lock: another writer is not held up by a transaction left open after it.
@@ -801,6 +810,55 @@ def test_an_event_the_application_cannot_read_is_named_and_stops_the_boards_in_o
     assert "Traceback" not in stopped.output
 
 
+def test_a_person_records_an_event_with_its_kinds_fields_and_no_other(applied: Store) -> None:
+    """Every event the application stored holds its kind's fields as the roles' table lists them; through a
+    person's login, an event with a field more (one the library would set on the event object: ``mutate``,
+    ``topic``) or one less is refused, its compound and code left as they were; the same registration with
+    its kind's fields is recorded."""
+    from renovation.domain.compound import CompoundProject
+    from renovation.store.pg_roles import event_fields
+
+    fields = event_fields()
+    with applied.connect() as connection:
+        stored = connection.execute(sql.SQL("SELECT originator_id, originator_version, topic, state FROM {} "
+                                            "ORDER BY notification_id").format(applied.table("renovation_events")))
+        found = [(topic, sorted(json.loads(state))) for _id, _version, topic, state in stored]
+        (jm, last), = connection.execute(sql.SQL(
+            "SELECT originator_id, max(originator_version) FROM {} WHERE originator_id = %s GROUP BY originator_id"
+        ).format(applied.table("renovation_events")), (CompoundProject.create_id("JM"),)).fetchall()
+        (registration,), = connection.execute(sql.SQL(
+            "SELECT state FROM {} WHERE originator_id = %s AND originator_version = 1").format(
+            applied.table("renovation_events")), (jm,)).fetchall()
+    assert {topic for topic, _keys in found} >= {"renovation.domain.compound:CompoundProject.Registered",
+                                                 "renovation.domain.compound:CompoundProject.InspectionRecorded"}
+    assert all(keys == fields[topic] for topic, keys in found), found
+    registered = "renovation.domain.compound:CompoundProject.Registered"
+    inspection = "renovation.domain.compound:CompoundProject.InspectionRecorded"
+    now = {"_type_": "datetime_iso", "_data_": datetime.now(UTC).isoformat()}
+    new = {**json.loads(registration), "code": "NEWY", "timestamp": now, "command_id": uuid.uuid4().hex}
+    inspected = {**dict.fromkeys(fields[inspection]), "at": now, "timestamp": now, "user": "张工",
+                 "command_id": uuid.uuid4().hex, "kind": "patrol", "inspection_id": f"I{last}", "findings": [],
+                 "photos": [], "class_version": 2}
+    call = sql.SQL("SELECT {}(%s, %s, %s, %s)").format(applied.table("renovation_append"))
+    tries = [("周科长", CompoundProject.create_id("NEWY"), 1, registered, {**new, "topic": "this:x"}),
+             ("周科长", CompoundProject.create_id("NEWY"), 1, registered, {**new, "mutate": "x"}),
+             ("周科长", CompoundProject.create_id("NEWY"), 1, registered,
+              {key: value for key, value in new.items() if key != "district"}),
+             ("张工", jm, last + 1, inspection, {**inspected, "mutate": "x"}),
+             ("张工", jm, last + 1, inspection, {key: value for key, value in inspected.items() if key != "photos"})]
+    for person, originator, version, topic, state in tries:
+        with applied.connect(person) as connection, pytest.raises(
+                REFUSED, match=f"an event holds other fields than its kind, {topic.rsplit('.', 1)[1]}, does"):
+            connection.execute(call, ([originator], [version], [topic], [json.dumps(state).encode()]))
+    assert applied.rows("孙工", "SELECT count(*) FROM {}", "renovation_events") == [(EVENTS,)]
+    assert applied.rows("孙工", "SELECT count(*) FROM {} WHERE code = 'NEWY'", "compound_codes") == [(0,)]
+    with applied.connect("周科长") as connection:  # its kind's fields: recorded
+        connection.execute(call, ([CompoundProject.create_id("NEWY")], [1], [registered], [json.dumps(new).encode()]))
+    assert applied.rows("孙工", "SELECT count(*) FROM {} WHERE code = 'NEWY'", "compound_codes") == [(1,)]
+    shown = applied.cli("compound", "show", "NEWY", user="孙工", db=applied.url_of("孙工"))
+    assert shown.exit_code == 0, shown.output
+
+
 def test_a_registration_under_another_code_s_id_is_named_by_verify(applied: Store) -> None:
     """The aggregate id follows from the code: a registration of NEW2 under NEW1's id (which the
     database cannot work out) is named by verify."""
@@ -811,7 +869,7 @@ def test_a_registration_under_another_code_s_id_is_named_by_verify(applied: Stor
                    planned_start={"_type_": "date_iso", "_data_": "2021-03-01"},
                    planned_finish={"_type_": "date_iso", "_data_": "2021-09-30"},
                    registered_on={"_type_": "date_iso", "_data_": "2021-01-04"},
-                   originator_topic="renovation.domain.compound:CompoundProject")
+                   originator_topic="renovation.domain.compound:CompoundProject", class_version=2)
     with applied.connect("周科长") as connection:
         connection.execute(sql.SQL("SELECT {}(%s, %s, %s, %s)").format(applied.table("renovation_append")),
                            ([CompoundProject.create_id("NEW1")], [1],
