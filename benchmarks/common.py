@@ -36,6 +36,16 @@ def seconds(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+def fastest(call: Callable[[], Any], runs: int) -> float:
+    """The seconds of the fastest of ``runs`` calls."""
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def median_seconds(command: list[str], runs: int) -> float:
     return paired_medians([command], runs)[0]
 

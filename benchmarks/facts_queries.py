@@ -13,23 +13,12 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-import time
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
+from common import fastest
 from sqlalchemy import create_engine, text
 
 from renovation.domain.values import SCORE_DIMENSIONS
-
-
-def fastest(call: Callable[[], Any], runs: int) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - started)
-    return best * 1000
 
 
 def main() -> None:
@@ -53,7 +42,7 @@ def main() -> None:
     connection = sqlite3.connect(args.db)
     for name, statement in statements.items():
         plan = "; ".join(row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + statement))
-        took = fastest(lambda statement=statement: connection.execute(statement).fetchall(), args.runs)
+        took = fastest(lambda statement=statement: connection.execute(statement).fetchall(), args.runs) * 1000
         print(f"{name:24} {took:7.1f} ms  ({plan})")
     codes = [code for (code,) in connection.execute("SELECT code FROM computed_compounds")]
     connection.close()
@@ -78,7 +67,7 @@ def main() -> None:
 
     named()  # the rows there once: each way then updates them
     for name, keep in (("keep, named values", named), ("keep, driver's tuples", driver)):
-        print(f"{name:24} {fastest(keep, args.runs):7.1f} ms  ({len(codes)} rows)")
+        print(f"{name:24} {fastest(keep, args.runs) * 1000:7.1f} ms  ({len(codes)} rows)")
     engine.dispose()
 
 

@@ -15,23 +15,13 @@ import argparse
 import gc
 import random
 import sqlite3
-import time
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+
+from common import fastest
 
 from renovation.cli import YOUNG_OBJECTS
 from renovation.projections import ranking
 from renovation.services.workspace import Workspace
-
-
-def fastest(call: Callable[[], Any], runs: int) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def plain(rows: int, runs: int) -> dict[str, float]:
