@@ -268,7 +268,10 @@ class RenovationApp(CompoundWriter):
         codes = []
         for notification in self.iter_notifications(topics=[topic]):
             try:
-                codes.append(self.mapper.to_domain_event(notification).code)  # type: ignore[attr-defined]
+                code = self.mapper.to_domain_event(notification).code  # type: ignore[attr-defined]
+                if type(code) is not str:  # a number written by hand, say: no command can name it
+                    raise TypeError(f"a compound's code is not text: {code!r:.40}")
+                codes.append(code)
             except UNREADABLE:
                 if not readable_only:
                     raise

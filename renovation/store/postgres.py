@@ -238,7 +238,8 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
             "'a compound begins with its registration, and only there (aggregate %, version %)', p_ids[i], "
             "p_versions[i] USING ERRCODE = 'insufficient_privilege'; END IF; "
             # A code as the application writes one (renovation.domain.values.CODE_PATTERN, upper case).
-            "IF p_versions[i] = 1 AND (doc->>'code') !~ '^[A-Z0-9][A-Z0-9-]{0,15}$' THEN RAISE EXCEPTION "
+            "IF p_versions[i] = 1 AND (jsonb_typeof(doc->'code') IS DISTINCT FROM 'string' "
+            "OR (doc->>'code') !~ '^[A-Z0-9][A-Z0-9-]{0,15}$') THEN RAISE EXCEPTION "
             "'% is not a compound code as the application writes one', doc->>'code' "
             "USING ERRCODE = 'insufficient_privilege'; END IF; "
             # The class the library makes of a registration: the compound's, as the application reads it.
@@ -280,8 +281,9 @@ def append_function_statements(schema: str, events_table: str, *, guarded: bool 
             "IF person IS NOT NULL AND (CASE WHEN jsonb_typeof(doc) = 'object' THEN (SELECT array_agg(k ORDER BY "
             "k COLLATE \"C\") FROM jsonb_object_keys(doc) AS k) END) IS DISTINCT FROM (SELECT fields FROM "
             f"{kinds} WHERE topic = p_topics[i] AND app_role = person_role) THEN RAISE EXCEPTION "
-            "'an event holds other fields than its kind, %, does (as the tracker that applied the roles writes "
-            "it)', split_part(p_topics[i], '.', -1) USING ERRCODE = 'insufficient_privilege'; END IF; "
+            "'an event holds other fields than its kind, %, does as the tracker that applied the roles writes it "
+            "(a tracker of another version: a superuser runs renovation db roles --apply with this one)', "
+            "split_part(p_topics[i], '.', -1) USING ERRCODE = 'insufficient_privilege'; END IF; "
         )
     if guarded:  # an event must be JSON: its user, time and command id are read from it
         # Its time is read twice, as the log's order reads it (the first "timestamp" in the bytes) and as

@@ -746,12 +746,14 @@ def test_the_append_function_keeps_each_compound_whole(applied: Store) -> None:
         ("周科长", [uuid.uuid4()], [1], [registered], "not a compound code"),
         ("周科长", [uuid.uuid4()], [1], [registered], "another class"),
         ("周科长", [uuid.uuid4()], [1], [registered], "no class"),
+        ("周科长", [uuid.uuid4()], [1], [registered], "not a compound code "),  # a number, not text
     ]
     compound = "renovation.domain.compound:CompoundProject"
     spelled = {"registered already": {"code": "JM", "originator_topic": compound},
                "not a compound code": {"code": "JM ", "originator_topic": compound},
                "another class": {"code": "NEWX", "originator_topic": "this:x"},
-               "no class": {"code": "NEWX"}}
+               "no class": {"code": "NEWX"},
+               "not a compound code ": {"code": 77, "originator_topic": compound}}
     for person, ids, versions, topics, refusal in tries:  # every field of its kind: refused for what it tries
         states = [_whole(topic, person, **(spelled[refusal] if topic == registered else {})) for topic in topics]
         words = "names another class" if refusal == "no class" else refusal
@@ -888,22 +890,13 @@ def test_a_registration_naming_another_class_is_refused_on_reading_and_named_by_
     import sys
 
     from renovation.domain.compound import CompoundProject
-    from renovation.store.chain import link
 
     state = _state("周科长", code="EV", name="新小区", district="龙山区", contractor="辽源建工", households=10,
                    contract_value={"_type_": "decimal_str", "_data_": "1000.00"},
                    planned_start={"_type_": "date_iso", "_data_": "2021-03-01"},
                    planned_finish={"_type_": "date_iso", "_data_": "2021-09-30"},
                    registered_on={"_type_": "date_iso", "_data_": "2021-01-04"}, originator_topic="this:x")
-    topic, ev = "renovation.domain.compound:CompoundProject.Registered", CompoundProject.create_id("EV")
-    with applied.connect() as connection, connection.transaction():  # the event with its chain link
-        (position,), = connection.execute(sql.SQL(
-            "INSERT INTO {} (originator_id, originator_version, topic, state) VALUES (%s, 1, %s, %s) "
-            "RETURNING notification_id").format(applied.table("renovation_events")), (ev, topic, state)).fetchall()
-        (previous, last), = connection.execute(sql.SQL("SELECT position, hash FROM {} ORDER BY position DESC "
-                                                       "LIMIT 1").format(applied.table("event_chain"))).fetchall()
-        connection.execute(sql.SQL("INSERT INTO {} (position, previous, hash) VALUES (%s, %s, %s)").format(
-            applied.table("event_chain")), (position, previous, link(last, position, ev, 1, topic, state)))
+    _written_by_hand(applied, CompoundProject.create_id("EV"), state)
     imported = "this" in sys.modules
     for args in (("compound", "show", "EV"), ("audit", "replay", "EV")):
         result = applied.cli(*args, user="孙工", db=applied.url_of("孙工"))
@@ -917,6 +910,45 @@ def test_a_registration_naming_another_class_is_refused_on_reading_and_named_by_
     assert verified.exit_code == 1
     assert f"position {EVENTS + 1}: undecodable: the application cannot read this event (its originator_topic" in (
         verified.stderr), verified.stderr
+
+
+def _written_by_hand(applied: Store, originator: uuid.UUID, state: bytes) -> None:
+    """A registration written into the events table past the append function, with its chain link, as the
+    owner or a superuser may."""
+    from renovation.store.chain import link
+
+    topic = "renovation.domain.compound:CompoundProject.Registered"
+    with applied.connect() as connection, connection.transaction():
+        (position,), = connection.execute(sql.SQL(
+            "INSERT INTO {} (originator_id, originator_version, topic, state) VALUES (%s, 1, %s, %s) "
+            "RETURNING notification_id").format(applied.table("renovation_events")),
+            (originator, topic, state)).fetchall()
+        (previous, last), = connection.execute(sql.SQL("SELECT position, hash FROM {} ORDER BY position DESC "
+                                                       "LIMIT 1").format(applied.table("event_chain"))).fetchall()
+        connection.execute(sql.SQL("INSERT INTO {} (position, previous, hash) VALUES (%s, %s, %s)").format(
+            applied.table("event_chain")), (position, previous, link(last, position, originator, 1, topic, state)))
+
+
+def test_a_registration_whose_code_is_a_number_is_refused_and_named_by_verify_in_lines(applied: Store) -> None:
+    """A registration whose code is a number, not text: the append function refuses it (its text would pass
+    for a code); written by hand past it, verify names the event in its lines, and ends in no traceback."""
+    from renovation.domain.compound import CompoundProject
+
+    state = _state("周科长", code=77, name="新小区", district="龙山区", contractor="辽源建工", households=10,
+                   contract_value={"_type_": "decimal_str", "_data_": "1000.00"},
+                   planned_start={"_type_": "date_iso", "_data_": "2021-03-01"},
+                   planned_finish={"_type_": "date_iso", "_data_": "2021-09-30"},
+                   registered_on={"_type_": "date_iso", "_data_": "2021-01-04"},
+                   originator_topic="renovation.domain.compound:CompoundProject", class_version=2)
+    call = sql.SQL("SELECT {}(%s, %s, %s, %s)").format(applied.table("renovation_append"))
+    with applied.connect("周科长") as connection, pytest.raises(REFUSED, match="77 is not a compound code"):
+        connection.execute(call, ([CompoundProject.create_id("77")], [1],
+                                  ["renovation.domain.compound:CompoundProject.Registered"], [state]))
+    _written_by_hand(applied, CompoundProject.create_id("77"), state)
+    verified = applied.cli("audit", "verify", user="孙工", db=applied.url_of("孙工"))
+    assert verified.exit_code == 1
+    assert "Traceback" not in verified.output and "Error" in verified.stderr, verified.output
+    assert f"position {EVENTS + 1}:" in verified.stderr, verified.stderr
 
 
 def test_an_untouched_store_verifies_before_and_after(store: Store) -> None:
