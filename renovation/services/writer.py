@@ -78,7 +78,27 @@ class KnownTopics(Mapper[UUID]):
             named = getattr(event, field, COMPOUND_TOPIC)
             if named != COMPOUND_TOPIC:
                 raise TopicError(f"its {field} names another class than the compound's ({str(named)[:80]!r})")
+        checks = field_checks(type(event))
+        if checks is not None:  # an event (a snapshot's state is checked by its seal)
+            values = vars(event)
+            for name, check in checks:
+                if not check(values.get(name)):
+                    raise TypeError(f"its {name} is not of its type, or out of range")
         return event
+
+
+@functools.cache
+def field_checks(cls: type) -> tuple[tuple[str, Callable[[object], bool]], ...] | None:
+    """Of an event class of the compound, each stored field with the check of its type that an import holds
+    its lines to (``transfer._shape``): an event read from the store is held to them too, so that a value a
+    command never records (a text where a time belongs, written through a login of the database) makes its
+    compound one that cannot be read, said in one line, not a traceback in the command that meets it. None
+    for another class (a snapshot's)."""
+    if not (isinstance(cls, type) and issubclass(cls, CompoundProject.Event)):
+        return None
+    from renovation.services.transfer import _shape
+
+    return _shape(cls).checks
 
 
 #: The compound's own topic, which a registration and a snapshot name in their state.

@@ -37,8 +37,15 @@ def described(error: BaseException) -> str:
     return said
 
 
+#: A decimal as ``DecimalAsPlainStr`` writes one: digits, a point and digits, no exponent, at most 30 digits
+#: before the point and 30 after (the rules keep amounts below 10**24 with at most 4 places).
+PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?")
+
+
 class DecimalAsPlainStr(Transcoding):
-    """Decimals as plain strings (``"4200"``, ``"0.50"``), keeping their scale; never exponents."""
+    """Decimals as plain strings (``"4200"``, ``"0.50"``), keeping their scale; never exponents. Read back
+    only so: a decimal written by hand with an exponent ("1E+999999999999999999") is refused, not made into
+    a number that every sum and rounding after it overflows on."""
 
     type = Decimal
     name = "decimal_str"
@@ -47,6 +54,8 @@ class DecimalAsPlainStr(Transcoding):
         return format(obj, "f")
 
     def decode(self, data: str) -> Decimal:
+        if type(data) is not str or PLAIN_DECIMAL.fullmatch(data) is None:
+            raise ValueError(f"{str(data)[:40]!r} is not a decimal as the application writes one")
         return Decimal(data)
 
 

@@ -752,3 +752,31 @@ def test_a_command_reading_a_compounds_events_names_one_it_cannot_read(run: Reno
         f"Error: compound {code} cannot be read: one of its events is not one the application wrote "
         "(version 2, a BillOfQuantitiesSet: 'str' object has no attribute 'decode'); "
         "`renovation audit verify` names it"]
+
+
+@pytest.mark.parametrize(("position", "field", "written"), [
+    (4, "quantity", {"_type_": "decimal_str", "_data_": "1E+999999999999999999"}),  # no sum nor rounding survives it
+    (5, "at", "soon"),  # a text where a time belongs
+])
+def test_a_value_no_command_records_makes_its_compound_unreadable_in_one_line(
+        store: Renovation, position: int, field: str, written: Any) -> None:
+    """A value written into an event by hand (as a login of the database may) that no command records: every
+    command reading the compound says in one line that it cannot be read and records nothing; the boards stop
+    before the event in one line; verify names it."""
+    (state,) = sqlite(store.db, "SELECT state FROM stored_events WHERE rowid = ?", (position,))[0]
+    edited = {**json.loads(state), field: written}
+    sqlite(store.db, "UPDATE stored_events SET state = ? WHERE rowid = ?",
+           (json.dumps(edited, ensure_ascii=False, separators=(",", ":")).encode(), position))
+
+    for args in (("compound", "show", "JM"), ("meter", "JM", "--item", "A1", "--period", "2021-05", "--quantity", "1"),
+                 ("inspect", "JM", "--kind", "patrol", "--at", "2021-03-04T10:00"), ("audit", "replay", "JM")):
+        result = store(*args)
+        assert result.exit_code == 1, (args, result.output)
+        (line,) = result.output.strip().splitlines()
+        assert line.startswith("Error: compound JM cannot be read: one of its events is not one the application "
+                               "wrote ("), (args, line)
+    assert sqlite(store.db, "SELECT count(*) FROM stored_events") == [(9,)]
+    rebuilt = store("projections", "rebuild")
+    assert rebuilt.exit_code == 1 and "Traceback" not in rebuilt.output, rebuilt.output
+    assert rebuilt.output.strip().splitlines()[-1].startswith(f"Error: event {position} cannot be "), rebuilt.output
+    assert refused(store("audit", "verify")).startswith(f"Error: position {position}: ")

@@ -80,3 +80,23 @@ def test_canonical_numbers_are_never_written_with_a_positive_exponent(number, te
 def test_a_percentage_of_two_counts_is_the_decimal_percentage(part: int, whole: int) -> None:
     assert count_percent(part, whole) == percent(Decimal(part), Decimal(whole))
     assert str(count_percent(part, whole)) == str(percent(Decimal(part), Decimal(whole)))
+
+
+@pytest.mark.parametrize("written", ["4200", "0.50", "-0", "0.0000", "999999999999999999999999.9999",
+                                     "123456789012345678901234567890.123456789012345678901234567890"])
+def test_a_decimal_reads_back_as_the_application_writes_it(written: str) -> None:
+    from renovation.store.transcoding import DecimalAsPlainStr
+
+    transcoding = DecimalAsPlainStr()
+    assert transcoding.encode(transcoding.decode(written)) == written
+
+
+@pytest.mark.parametrize("written", ["1E+999999999999999999", "1e5", "1E-3", " 1", "1 ", "1.", ".5", "+1", "NaN",
+                                     "Infinity", "-sNaN", "1_000", "١٢", "1" * 31, "0." + "1" * 31, "", 5, None])
+def test_a_decimal_written_otherwise_is_refused_when_read(written: object) -> None:
+    """A decimal written by hand with an exponent makes a number every sum and rounding after it overflows on;
+    nothing but the plain form the application writes is read."""
+    from renovation.store.transcoding import DecimalAsPlainStr
+
+    with pytest.raises(ValueError, match="is not a decimal as the application writes one"):
+        DecimalAsPlainStr().decode(written)  # type: ignore[arg-type]
