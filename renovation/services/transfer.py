@@ -1131,8 +1131,15 @@ class _Shape(typing.NamedTuple):
 
 def _shape(cls: type) -> _Shape:
     fields = _field_types(cls)
-    return _Shape(frozenset(fields), tuple((name, _checker(hint)) for name, hint in fields.items()),
+    signed = SIGNED_FIELDS.get(cls.__name__, frozenset())
+    return _Shape(frozenset(fields), tuple((name, _signed_decimal if name in signed else _checker(hint))
+                                           for name, hint in fields.items()),
                   tuple(name for name, hint in fields.items() if _holds_time(hint)))
+
+
+#: Decimals a command may record below zero, by event class: a correction certificate's amount (what it takes
+#: back of the certificates before it). The command run again (``rerun``) works each of them out and compares.
+SIGNED_FIELDS = {"PaymentCertified": frozenset({"amount"})}
 
 
 #: The keys of an event's line.
@@ -1242,6 +1249,10 @@ def _plain_decimal(value: object) -> bool:
     except InvalidValue:
         return False
     return True
+
+
+def _signed_decimal(value: object) -> bool:
+    return isinstance(value, Decimal) and value.is_finite() and _plain_decimal(abs(value))
 
 
 def _in_years(value: date) -> bool:

@@ -112,6 +112,24 @@ def test_a_correction_of_a_certified_period_needs_its_correction_certificate_fir
     assert run.json("payment", "certify", "JM", "--period", "2021-05")["certificate_id"] == "C4"
 
 
+def test_a_store_with_a_correction_certificate_exports_and_imports(run: Renovation, metered: str,
+                                                                    tmp_path: Path) -> None:
+    """A correction certificate takes back what the certificates before it certified (its amount below zero):
+    the store's export imports, and its certificates read back the same, the correction's amount included."""
+    run.ok("payment", "certify", "JM", "--period", "2021-03")
+    run.ok("meter", "correct", "JM", "M1", "--quantity", "58.5", "--reason", "复核")
+    assert run.json("payment", "certify", "JM", "--period", "2021-03", "--reason", "M1 复核")["amount"] == "-179.61"
+    exported = tmp_path / "export.jsonl"
+    run.ok("export", str(exported))
+    target = Renovation(tmp_path / "target.db")
+
+    result = target.ok("import", str(exported))
+
+    assert "imported" in result.output
+    assert target.json("payment", "list", "JM") == run.json("payment", "list", "JM")
+    assert "the chain is intact" in target.ok("audit", "verify").output
+
+
 def test_payments_up_to_what_a_certificate_certified(run: Renovation, metered: str) -> None:
     run.ok("payment", "certify", "JM", "--period", "2021-03")  # 7184.79
     day = today(run)

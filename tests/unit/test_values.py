@@ -100,3 +100,16 @@ def test_a_decimal_written_otherwise_is_refused_when_read(written: object) -> No
 
     with pytest.raises(ValueError, match="is not a decimal as the application writes one"):
         DecimalAsPlainStr().decode(written)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("amount", "taken"), [
+    ("-179.61", True), ("7184.79", True), ("-0", True), ("-999999999999999999999999.9999", True),
+    ("-1000000000000000000000000", False), ("-0.00001", False), ("-NaN", False), ("-Infinity", False)])
+def test_a_certificates_amount_is_read_below_zero_only_as_a_command_records_one(amount: str, taken: bool) -> None:
+    """A correction certificate's amount is below zero (it takes back); as large and as precise as any amount."""
+    from renovation.domain.compound import CompoundProject
+    from renovation.services.transfer import _shape
+
+    checks = dict(_shape(CompoundProject.PaymentCertified).checks)
+    assert checks["amount"](Decimal(amount)) is taken
+    assert checks["retention"](Decimal("-1")) is False  # no other of its decimals
