@@ -38,25 +38,43 @@ def default_lang() -> str:
 
 
 def default_user() -> str:
+    """The system's login name, when no ``--user`` is given: held to the same rule (a name with a tab, or a
+    thousand characters long, would be recorded on events that no later command could read)."""
     import getpass
 
     try:
-        return getpass.getuser()
+        name = getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+    if _user_name(name) is None:
+        raise click.UsageError(f"this system's login name ({name[:40]!r}) is not a user name the tracker records "
+                               f"({USER_NAME_RULE}): give --user or RENOVATION_USER")
+    return name.strip()
+
+
+#: What a user name recorded on an event is.
+USER_NAME_RULE = "1-100 characters, without control characters"
+
+
+def _user_name(name: str) -> str | None:
+    """The name as recorded (trimmed), or None if it is not one."""
+    import unicodedata
+
+    name = name.strip()
+    if not name or len(name) > 100 or any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name):
+        return None
+    return name
 
 
 def checked_user(_ctx: click.Context, _param: click.Parameter, name: str | None) -> str | None:
     """``--user`` as recorded on every event: a name an auditor can read (checked here, without pydantic,
     so that ``--help`` stays instant)."""
-    import unicodedata
-
     if name is None:
         return None
-    name = name.strip()
-    if not name or len(name) > 100 or any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in name):
-        raise click.BadParameter("a user name is 1-100 characters, without control characters")
-    return name
+    found = _user_name(name)
+    if found is None:
+        raise click.BadParameter(f"a user name is {USER_NAME_RULE}")
+    return found
 
 
 class Session:

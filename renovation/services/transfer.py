@@ -31,12 +31,10 @@ import sqlite3
 import stat
 import tempfile
 import threading
-import types
 import typing
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 from uuid import UUID, uuid5
@@ -44,11 +42,10 @@ from uuid import UUID, uuid5
 from eventsourcing.persistence import JSONTranscoder, StoredEvent
 from eventsourcing.utils import get_topic
 
-from renovation.domain import rules
 from renovation.domain.compound import CompoundProject
-from renovation.domain.errors import DomainError, InvalidValue
+from renovation.domain.errors import DomainError
 from renovation.domain.rerun import ACTIONS, DoesNotFollow, rerun
-from renovation.domain.values import FIRST_YEAR, LAST_YEAR
+from renovation.domain.shapes import Shape, shape_of, value_fields
 from renovation.services.application import RenovationApp
 from renovation.services.clock import BadTimeZone
 from renovation.services.errors import BadRequest
@@ -212,7 +209,7 @@ class Importer:
         self.decoder = light_decoder(self.transcoder)
         self.encode = light_encoder(self.transcoder)
         self.classes = _event_classes()
-        self.shapes: dict[type, _Shape] = {}
+        self.shapes: dict[type, Shape] = {}
         #: Each compound's id, read once from its canonical spelling (one object for every line of it).
         self.ids: dict[str, UUID] = {}
         self.known: dict[UUID, int] = {}  # the last version of each compound seen (~200 bytes each)
@@ -745,10 +742,10 @@ class Importer:
                 return f"{name} is not of its type, or out of range"
         return None
 
-    def shape(self, cls: type) -> _Shape:
+    def shape(self, cls: type) -> Shape:
         found = self.shapes.get(cls)
         if found is None:
-            found = self.shapes[cls] = _shape(cls)
+            found = self.shapes[cls] = shape_of(cls)
         return found
 
     def missing_photo(self, names: Iterable[str]) -> str | None:
@@ -1076,7 +1073,7 @@ def _times(value: object) -> Iterator[datetime]:
     elif isinstance(value, (list, tuple)):
         for item in value:
             if dataclasses.is_dataclass(item) and not isinstance(item, type):
-                fields: Iterable[object] = (getattr(item, name) for name in _value_fields(type(item)))
+                fields: Iterable[object] = (getattr(item, name) for name in value_fields(type(item)))
             else:
                 fields = item.values() if isinstance(item, dict) else ()
             yield from (field for field in fields if isinstance(field, datetime))
@@ -1121,146 +1118,13 @@ def _event_classes() -> dict[str, type]:
     }
 
 
-class _Shape(typing.NamedTuple):
-    """What the stored state of an event class holds, and how each value is checked."""
-
-    keys: frozenset[str]
-    checks: tuple[tuple[str, Callable[[object], bool]], ...]  # in the fields' order
-    times: tuple[str, ...]  # the fields a date-time may be in (see ``_times``)
-
-
-def _shape(cls: type) -> _Shape:
-    fields = _field_types(cls)
-    signed = SIGNED_FIELDS.get(cls.__name__, frozenset())
-    return _Shape(frozenset(fields), tuple((name, _signed_decimal if name in signed else _checker(hint))
-                                           for name, hint in fields.items()),
-                  tuple(name for name, hint in fields.items() if _holds_time(hint)))
-
-
-#: Decimals a command may record below zero, by event class: a correction certificate's amount (what it takes
-#: back of the certificates before it). The command run again (``rerun``) works each of them out and compares.
-SIGNED_FIELDS = {"PaymentCertified": frozenset({"amount"})}
-
-
 #: The keys of an event's line.
 _LINE_KEYS = frozenset({"originator_id", "originator_version", "topic", "state"})
 #: The key of a state that names its class version.
 _CLASS_VERSION = frozenset({"class_version"})
 #: A field a state does not have.
 _ABSENT = object()
-#: The types of values that are never a date-time, nor hold one.
-_TIMELESS: tuple[object, ...] = (str, int, bool, Decimal, date, type(None))
-
-
-def _holds_time(hint: Any) -> bool:
-    """Whether a value of the type ``hint`` may be, or hold where ``_times`` looks, a date-time (when in
-    doubt, it may)."""
-    origin = typing.get_origin(hint)
-    if origin in (types.UnionType, typing.Union):
-        return any(_holds_time(option) for option in typing.get_args(hint))
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        if isinstance(item, type) and dataclasses.is_dataclass(item):
-            return any(_holds_time(kind) for kind in _value_fields(item).values())
-        return item not in _TIMELESS
-    return hint not in _TIMELESS
-
-
-def _field_types(cls: type) -> dict[str, object]:
-    """The stored fields of an event class and their types (the store sets the id and version)."""
-    from datetime import datetime
-
-    from renovation.domain import compound
-
-    types: dict[str, object] = {}
-    for field in dataclasses.fields(cls):
-        if field.name in ("originator_id", "originator_version"):
-            continue
-        if field.name == "timestamp":
-            types[field.name] = datetime
-        elif field.name == "originator_topic":
-            types[field.name] = str
-        else:  # our own annotations: strings naming types that compound.py imports
-            types[field.name] = eval(str(field.type), vars(compound))
-    return types
-
-
-@functools.cache
-def _checker(hint: Any) -> Callable[[object], bool]:
-    """A function telling whether a value is of the type ``hint``, built once per type."""
-    origin = typing.get_origin(hint)
-    if origin in (types.UnionType, typing.Union):
-        options = [_checker(option) for option in typing.get_args(hint) if option is not type(None)]
-        if len(options) == 1 and type(None) in typing.get_args(hint):  # an optional value
-            (check,) = options
-            return lambda value: value is None or check(value)
-        options = [_checker(option) for option in typing.get_args(hint)]
-        return lambda value: any(check(value) for check in options)
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        check_item = _checker(item)
-        return lambda value: isinstance(value, list) and all(map(check_item, value))
-    if hint is type(None):
-        return lambda value: value is None
-    if hint is int:
-        return lambda value: type(value) is int and 0 <= value <= MAX_INT
-    if hint is Decimal:
-        return _plain_decimal
-    if hint is str:
-        return _plain_text
-    if hint is datetime:
-        return lambda value: (type(value) is datetime and value.utcoffset() is not None
-                              and FIRST_YEAR <= value.year <= LAST_YEAR)
-    if hint is date:  # not a datetime: the two do not compare
-        return lambda value: type(value) is date and _in_years(value)
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        fields = [(name, _checker(kind)) for name, kind in _value_fields(hint).items()]
-        return lambda value: isinstance(value, hint) and all(check(getattr(value, name)) for name, check in fields)
-    if isinstance(hint, type):
-        return lambda value: isinstance(value, hint)
-    raise TypeError(f"no check for {hint!r}")
-
-
-#: What the tracker itself ever stores, so an imported event holds nothing a command would refuse, by
-#: the domain's own rules (``renovation.domain.rules``): texts of at most the longest a command takes
-#: (feedback), without control characters; counts; amounts not negative, with at most 4 decimal
-#: places, below 10**24 (a value: a quantity times a unit price, each at most 10**12).
-MAX_INT = 10**9
 #: Fields an event written by an older version of the tracker does not have (they read as None).
 OPTIONAL_FIELDS = frozenset({"command_id"})
 #: Fields that may be None only in events of a class version before the one given (upcast as unknown).
 REQUIRED_SINCE = {"Registered": ("registered_on", 2)}
-MAX_VALUE = Decimal(10) ** 24 - Decimal("0.0001")
-
-
-def _plain_text(value: object) -> bool:
-    if type(value) is str and value.isprintable() and len(value) <= rules.LONG_TEXT:
-        return not value.isspace() and value != ""  # what check_text asks of such a text
-    try:
-        rules.check_text("text", value, max_length=rules.LONG_TEXT)  # type: ignore[arg-type]
-    except InvalidValue:
-        return False
-    return True
-
-
-def _plain_decimal(value: object) -> bool:
-    try:
-        rules.check_amount("value", value, allow_zero=True, largest=MAX_VALUE)  # type: ignore[arg-type]
-    except InvalidValue:
-        return False
-    return True
-
-
-def _signed_decimal(value: object) -> bool:
-    return isinstance(value, Decimal) and value.is_finite() and _plain_decimal(abs(value))
-
-
-def _in_years(value: date) -> bool:
-    return FIRST_YEAR <= value.year <= LAST_YEAR
-
-
-@functools.cache
-def _value_fields(cls: type) -> dict[str, object]:
-    from renovation.domain import values
-
-    return {field.name: eval(str(field.type), vars(values)) for field in dataclasses.fields(cls)}

@@ -90,15 +90,15 @@ class KnownTopics(Mapper[UUID]):
 @functools.cache
 def field_checks(cls: type) -> tuple[tuple[str, Callable[[object], bool]], ...] | None:
     """Of an event class of the compound, each stored field with the check of its type that an import holds
-    its lines to (``transfer._shape``): an event read from the store is held to them too, so that a value a
+    its lines to (``renovation.domain.shapes``): an event read from the store is held to them too, so that a value a
     command never records (a text where a time belongs, written through a login of the database) makes its
     compound one that cannot be read, said in one line, not a traceback in the command that meets it. None
     for another class (a snapshot's)."""
     if not (isinstance(cls, type) and issubclass(cls, CompoundProject.Event)):
         return None
-    from renovation.services.transfer import _shape
+    from renovation.domain.shapes import shape_of
 
-    return _shape(cls).checks
+    return shape_of(cls).checks
 
 
 #: The compound's own topic, which a registration and a snapshot name in their state.

@@ -3,6 +3,7 @@ why, no traceback, and nothing recorded."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from cli_support import ENV, REGISTER_JM, Renovation, event_count
 from click.testing import CliRunner
 
 from renovation.cli import cli
+from renovation.services.application import RenovationApp
 
 METER = ("meter", "JM", "--item", "A1", "--period", "2021-03", "--quantity")
 SCORES = ("--quality", "90", "--safety", "90", "--progress", "90", "--civilized", "90", "--satisfaction", "90")
@@ -284,6 +286,32 @@ def test_a_user_name_an_auditor_could_not_read(run: Renovation, started: str, us
     (line,) = result.output.strip().splitlines()
     assert "--user" in line
     assert event_count(run.db) == before
+
+
+@pytest.mark.parametrize("login", ["ops\tteam", "x" * 1000, "   "], ids=repr)
+def test_a_system_login_name_an_auditor_could_not_read_is_not_recorded(run: Renovation, started: str,
+                                                                       login: str) -> None:
+    """Without --user, the system's login name is recorded: held to the same rule (a tab in it was recorded,
+    and every later command found the compound unreadable)."""
+    before = event_count(run.db)
+    env = {**ENV, "RENOVATION_USER": None, **dict.fromkeys(("LOGNAME", "USER", "LNAME", "USERNAME"), login)}
+
+    result = CliRunner().invoke(cli, ["--db", str(run.db), "feedback", "JM", "--channel", "form", "--text", "噪音"],
+                                env=env)
+
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert "login name" in line and "--user or RENOVATION_USER" in line, line
+    assert event_count(run.db) == before
+    fine = CliRunner().invoke(cli, ["--db", str(run.db), "feedback", "JM", "--channel", "form", "--text", "噪音"],
+                              env={**env, "LOGNAME": " 张工 ", "USER": " 张工 "})
+    assert fine.exit_code == 0, fine.output
+    app = RenovationApp(str(run.db))
+    try:
+        (last,) = app.recorder.select_notifications(start=before + 1, limit=10)
+    finally:
+        app.close()
+    assert json.loads(last.state)["user"] == "张工"
 
 
 

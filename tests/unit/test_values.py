@@ -103,13 +103,27 @@ def test_a_decimal_written_otherwise_is_refused_when_read(written: object) -> No
 
 
 @pytest.mark.parametrize(("amount", "taken"), [
-    ("-179.61", True), ("7184.79", True), ("-0", True), ("-999999999999999999999999.9999", True),
-    ("-1000000000000000000000000", False), ("-0.00001", False), ("-NaN", False), ("-Infinity", False)])
+    ("-179.61", True), ("7184.79", True), ("-0", True), ("-999999999999999999999999999999.9999", True),
+    ("-1000000000000000000000000000000", False), ("-0.00001", False), ("-NaN", False), ("-Infinity", False)])
 def test_a_certificates_amount_is_read_below_zero_only_as_a_command_records_one(amount: str, taken: bool) -> None:
     """A correction certificate's amount is below zero (it takes back); as large and as precise as any amount."""
     from renovation.domain.compound import CompoundProject
-    from renovation.services.transfer import _shape
+    from renovation.domain.shapes import shape_of
 
-    checks = dict(_shape(CompoundProject.PaymentCertified).checks)
+    checks = dict(shape_of(CompoundProject.PaymentCertified).checks)
     assert checks["amount"](Decimal(amount)) is taken
     assert checks["retention"](Decimal("-1")) is False  # no other of its decimals
+
+
+@pytest.mark.parametrize(("amount", "taken"), [
+    ("1000000000000000000000000", True),  # a quantity of 10**12 at a unit price of 10**12: a command records it
+    ("1200000000000000000000000.00", True),  # a certificate's sum of two such items
+    ("999999999999999999999999999999.9999", True), ("1000000000000000000000000000000", False)])
+def test_an_amount_is_read_as_large_as_commands_make_them(amount: str, taken: bool) -> None:
+    """Quantities and unit prices go to 10**12 each, and a certificate sums its items: such a value, read
+    from the store or from an import, is taken, up to the 30 digits a decimal is read with."""
+    from renovation.domain.compound import CompoundProject
+    from renovation.domain.shapes import shape_of
+
+    checks = dict(shape_of(CompoundProject.PaymentCertified).checks)
+    assert checks["cumulative_metered"](Decimal(amount)) is taken
