@@ -45,7 +45,7 @@ TIMELESS: tuple[object, ...] = (str, int, bool, Decimal, date, type(None))
 
 
 def holds_time(hint: Any) -> bool:
-    """Whether a value of the type ``hint`` may be, or hold where ``_times`` looks, a date-time (when in
+    """Whether a value of the type ``hint`` may be, or hold where ``transfer._times`` looks, a date-time (when in
     doubt, it may)."""
     origin = typing.get_origin(hint)
     if origin in (types.UnionType, typing.Union):
