@@ -27,6 +27,7 @@ class Shape(typing.NamedTuple):
     times: tuple[str, ...]  # the fields a date-time may be in (see ``transfer._times``)
 
 
+@functools.cache
 def shape_of(cls: type) -> Shape:
     fields = field_types(cls)
     signed = SIGNED_FIELDS.get(cls.__name__, frozenset())

@@ -29,7 +29,7 @@ from renovation.projections.base import (
     read_decimal,
 )
 from renovation.projections.errors import BadValue
-from renovation.projections.rows import WRITTEN_ONCE, Rows
+from renovation.projections.rows import WRITTEN_ONCE, Rows, driver_mark
 
 if TYPE_CHECKING:  # the formulas' module is imported when a board is asked for, not by every command
     from renovation.domain.horserace import Facts, Formula, SampleTally, Tally
@@ -419,7 +419,7 @@ def keep_scores(connection: Connection, period: str, worked: dict[str, tuple[str
     if not worked:  # nothing worked out (a rebuild cleared the facts meanwhile): the driver takes no empty list
         return
     columns = ["code", "period", "stamp", "scored", *SCORE_DIMENSIONS]
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"  # the driver's own (see ``rows.Written``)
+    mark = driver_mark(connection.dialect)
     statement = (f"INSERT INTO {connection.dialect.identifier_preparer.quote(totals.name)} "
                  f"({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
                  f"ON CONFLICT (code, period) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in columns[2:]))

@@ -90,6 +90,13 @@ class Statements:
             f"    return row, ({''.join(f'row[{c!r}], ' for c in self.key)})\n"), {})
 
 
+def driver_mark(dialect: Dialect) -> str:
+    """How a statement given to the driver itself marks a value (a read model's flush, the kept scores)."""
+    if dialect.paramstyle not in ("qmark", "format", "pyformat"):
+        raise ValueError(f"no read model writes through a driver of paramstyle {dialect.paramstyle}")
+    return "?" if dialect.paramstyle == "qmark" else "%s"
+
+
 class Written:
     """The statements a flush runs, as the database driver's own SQL with its values in key order,
     each value turned into what the column stores as SQLAlchemy would (exact decimals as text, ...).
@@ -99,9 +106,7 @@ class Written:
     def __init__(self, found: Statements, dialect: Dialect) -> None:
         table = found.table
         quote = dialect.identifier_preparer.quote
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        if dialect.paramstyle not in ("qmark", "format", "pyformat"):
-            raise ValueError(f"no read model writes through a driver of paramstyle {dialect.paramstyle}")
+        mark = driver_mark(dialect)
         name = quote(table.name)
         where = " AND ".join(f"{quote(column)} = {mark}" for column in found.key)
         columns = ", ".join(quote(column) for column in found.columns)

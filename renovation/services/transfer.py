@@ -209,7 +209,6 @@ class Importer:
         self.decoder = light_decoder(self.transcoder)
         self.encode = light_encoder(self.transcoder)
         self.classes = _event_classes()
-        self.shapes: dict[type, Shape] = {}
         #: Each compound's id, read once from its canonical spelling (one object for every line of it).
         self.ids: dict[str, UUID] = {}
         self.known: dict[UUID, int] = {}  # the last version of each compound seen (~200 bytes each)
@@ -743,10 +742,7 @@ class Importer:
         return None
 
     def shape(self, cls: type) -> Shape:
-        found = self.shapes.get(cls)
-        if found is None:
-            found = self.shapes[cls] = shape_of(cls)
-        return found
+        return shape_of(cls)
 
     def missing_photo(self, names: Iterable[str]) -> str | None:
         """A photo the event names that neither the file (before it) nor the store holds."""

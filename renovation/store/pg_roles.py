@@ -172,18 +172,16 @@ def event_fields() -> dict[str, list[str]]:
     """By topic, the keys of each kind of event's stored state as the application writes it (sorted): its
     class's fields but the compound's id and version (the events table's own columns), and ``class_version``
     where the class is past its first."""
-    import dataclasses
-
     from eventsourcing.utils import get_topic
 
     from renovation.domain.rerun import ACTIONS
+    from renovation.domain.shapes import shape_of
 
     found: dict[str, list[str]] = {}
     for kind in ACTIONS:
-        keys = {field.name for field in dataclasses.fields(kind)} - {"originator_id", "originator_version"}
-        if getattr(kind, "class_version", 1) > 1:
-            keys.add("class_version")
-        found[get_topic(kind)] = sorted(keys)
+        cls: type = kind
+        found[get_topic(cls)] = sorted(shape_of(cls).keys | ({"class_version"} if getattr(cls, "class_version", 1) > 1
+                                                             else set()))
     return found
 
 
