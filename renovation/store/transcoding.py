@@ -122,6 +122,71 @@ def light_encoder(transcoder: JSONTranscoder) -> Callable[[Any], bytes]:
     return lambda value: "".join(encode(value, 0)).encode("utf8")
 
 
+def line_decoder(transcoder: JSONTranscoder) -> Callable[[bytes], Any]:
+    """An import's reading of a line (UTF-8 bytes): the values ``light_decoder`` reads, read by orjson's parser
+    and then each object of exactly ``_type_`` and ``_data_`` made a value of its transcoding, innermost first
+    (as the JSON module's hook is called). What orjson refuses (not UTF-8, not JSON, ``NaN``, a lone
+    surrogate, a number too large for a double) is read by the JSON module, which reads or refuses it as
+    ``light_decoder`` does, in its own words. The one difference: an integer of more than 64 bits is read as a
+    float (the JSON module's is an int); no field of an event takes either, and the import refuses both."""
+    import orjson
+
+    names, fallback, loads = transcoder.names, light_decoder(transcoder), orjson.loads
+
+    def value(found: dict[str, Any]) -> Any:
+        for key, member in found.items():
+            kind = type(member)
+            if kind is dict:
+                found[key] = value(member)
+            elif kind is list:
+                items(member)
+        if len(found) == 2 and "_type_" in found and "_data_" in found:
+            name = found["_type_"]
+            transcoding = names.get(name) if type(name) is str else None
+            if transcoding is None:
+                raise TypeError(f"no value is of the type {str(name)[:40]!r}")
+            return transcoding.decode(found["_data_"])
+        return found
+
+    def items(found: list[Any]) -> None:
+        for index, member in enumerate(found):
+            kind = type(member)
+            if kind is dict:
+                found[index] = value(member)
+            elif kind is list:
+                items(member)
+
+    def decode(raw: bytes) -> Any:
+        try:
+            found = loads(raw)
+        except orjson.JSONDecodeError:
+            return fallback.decode(raw.decode("utf8"))
+        if type(found) is dict:
+            return value(found)
+        if type(found) is list:
+            items(found)
+        return found
+
+    return decode
+
+
+def line_encoder(transcoder: JSONTranscoder) -> Callable[[Any], bytes]:
+    """``light_encoder``'s bytes, written by orjson, for the values an import's line decodes to and its checks
+    let through (``renovation.domain.shapes``): objects with text keys, lists, texts, integers of at most 64
+    bits, booleans, null, and the registered types but ``UUID`` (which orjson writes as a text of its own, not
+    through the transcoding: no event's field is one)."""
+    import orjson
+
+    encoders = {kind: _encoding(transcoding) for kind, transcoding in transcoder.types.items()}
+
+    def default(value: Any) -> Any:
+        found = encoders.get(type(value))
+        return transcoder._encode_obj(value) if found is None else found(value)  # its error for a type unknown
+
+    dumps, options = orjson.dumps, orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+    return lambda value: dumps(value, default=default, option=options)
+
+
 def _encoding(transcoding: Transcoding) -> Callable[[Any], dict[str, Any]]:
     name, encode = transcoding.name, transcoding.encode
     return lambda value: {"_type_": name, "_data_": encode(value)}

@@ -353,3 +353,21 @@ def test_a_line_that_is_not_json_is_named_with_where_it_breaks(run: Renovation, 
 
     assert result.exit_code == 2 and len(run.lines(result)) == 1, result.output
     assert f"line 2: not valid JSON {said}" in result.output
+
+
+@pytest.mark.parametrize("count", [10**9 + 1, 2**64, 10**30], ids=["over-the-rule", "65-bits", "30-digits"])
+def test_a_count_too_large_is_refused_however_large(copied: tuple[Renovation, Path], tmp_path: Path,
+                                                    count: int) -> None:
+    """A count past what a command records is refused in one line, the same words whether the line's reading
+    makes it an integer (the JSON module, orjson up to 64 bits) or a float (orjson past them)."""
+    main, exported = copied
+    header, events = read(exported)
+    events[-1]["state"]["count"] = count
+    before = event_count(main.db)
+
+    result = main("import", str(write(tmp_path / "large.jsonl", header, events)))
+
+    assert result.exit_code == 2 and len(main.lines(result)) == 1, result.output
+    said = f"line {len(events) + 1}: not a valid {DEMOLITION}: count is not of its type, or out of range"
+    assert said in result.output
+    assert event_count(main.db) == before

@@ -414,18 +414,18 @@ def test_a_line_too_long_is_not_read_to_find_its_worker(export: Path, tmp_path: 
     app = RenovationApp(str(tmp_path / "target.db"))
     try:
         importer = Importer(app)
-        decoded: list[str] = []
+        decoded: list[bytes] = []
 
-        def decode(text: str) -> Any:
-            decoded.append(text)
+        def decode(raw: bytes) -> Any:
+            decoded.append(raw)
             return {}
 
-        importer.decoder.decode = decode  # type: ignore[method-assign]
+        importer.read_line = decode
         shared = transfer.Shared(importer, iter([]), 2)
         long = b"[" + b"{}," * (transfer.MAX_LINE // 3) + b"{}]\n"
 
         assert shared.route(long) == 0 and decoded == []
-        assert shared.route(b"[{}]\n") == 0 and decoded == ["[{}]\n"]  # a short one is read
+        assert shared.route(b"[{}]\n") == 0 and decoded == [b"[{}]\n"]  # a short one is read
     finally:
         app.close()
 

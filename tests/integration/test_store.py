@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
@@ -15,7 +17,7 @@ from renovation.domain.compound import NewFinding
 from renovation.domain.values import VALUE_TYPES, BoqItem, Finding, MeterEntry, Sample, Score, Ticket
 from renovation.services.application import RenovationApp
 from renovation.store import persistence_env
-from renovation.store.transcoding import light_encoder
+from renovation.store.transcoding import light_decoder, light_encoder, line_decoder, line_encoder
 from tests.integration.conftest import CST, open_app, start_compound
 
 
@@ -66,6 +68,92 @@ def test_the_light_encoder_writes_the_bytes_the_transcoder_writes(transcoder: JS
         encode({"v": object()})
     monkeypatch.setattr("json.encoder.c_make_encoder", None)  # a Python without the C encoder: the transcoder's
     assert light_encoder(transcoder) == transcoder.encode
+
+
+FIXTURE_EXPORT = Path(__file__).parents[1] / "fixtures" / "store-2021-v1.jsonl"
+
+
+def _states(transcoder: JSONTranscoder, app: RenovationApp) -> list[dict[str, object]]:
+    """States of every value type, nested and not, and of every event of the fixture's export and of an
+    inspection with a finding; texts with every ASCII character and quotes, backslashes, line separators."""
+    states: list[dict[str, object]] = [{"v": value} for value in ROUND_TRIP]
+    states.append({"text": "吉明\"小区\"\n\u2028\\/\u2029\ufeff\U0010ffff" + "".join(map(chr, range(128))),
+                   "none": None, "yes": True, "no": False, "n": 10**12, "zero": 0, "list": [ROUND_TRIP[2:5], []],
+                   "when": datetime(2021, 3, 1, 6, 30, tzinfo=CST), "empty": {}})
+    app.record_inspection("JM", "patrol", at=datetime(2021, 4, 1, 8, tzinfo=CST),
+                          findings=[NewFinding("safety", "major", "脚手架", "3号楼")], user="supervisor")
+    states += [transcoder.decode(stored.state) for stored in app.iter_notifications()]
+    states += [transcoder.decode(json.dumps(json.loads(raw)["state"]).encode())
+               for raw in FIXTURE_EXPORT.read_bytes().splitlines()[1:] if not raw.startswith(b'{"photo"')]
+    return states
+
+
+def test_the_line_encoder_writes_the_bytes_the_transcoder_writes(transcoder: JSONTranscoder,
+                                                                 started: RenovationApp) -> None:
+    """An import encodes each state with ``line_encoder`` (orjson): a stored event must be the bytes a
+    command stores, key order, escapes and numbers' spelling included."""
+    encode = line_encoder(transcoder)
+    states = _states(transcoder, started)
+    assert len(states) > 150
+    for state in states:
+        assert encode(state) == transcoder.encode(state)
+
+
+def test_the_line_decoder_reads_the_values_the_json_module_reads(transcoder: JSONTranscoder,
+                                                                 started: RenovationApp) -> None:
+    """An import reads each line with ``line_decoder`` (orjson, then the transcodings): the same values, of
+    the same types (a decimal's scale too), as the JSON module's reading with the transcoder's hook."""
+    read, light = line_decoder(transcoder), light_decoder(transcoder)
+    lines = [transcoder.encode(state) for state in _states(transcoder, started)]
+    lines += FIXTURE_EXPORT.read_bytes().splitlines()
+    lines += [b'{"a":1,"a":{"_type_":"decimal_str","_data_":"2.50"}}',  # a key twice: the last, as both read
+              b'{"\\u0061":"\\u00e9\\n\\/","b":[[{"_type_":"date_iso","_data_":"2021-03-01"}],[]]}',
+              b'{"_data_":"1.0","_type_":"decimal_str"}', b'[{"_type_":"decimal_str","_data_":"1"}]', b'"x"', b"7",
+              b'{"_type_":"decimal_str","_data_":"1","more":1}', b' {"a" : [ 1 , 2 ] }\n']
+    for raw in lines:
+        found, expected = read(raw), light.decode(raw.decode("utf8"))
+        assert found == expected and _types(found) == _types(expected), raw[:120]
+
+
+def _types(value: object) -> object:
+    """A value's types all the way down, a decimal's exponent with its type."""
+    if isinstance(value, dict):
+        return {key: _types(member) for key, member in value.items()}
+    if isinstance(value, list):
+        return [_types(member) for member in value]
+    if isinstance(value, Decimal):
+        return (Decimal, value.as_tuple().exponent)
+    if dataclasses.is_dataclass(value):
+        return (type(value), _types(vars(value)))
+    return type(value)
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"a":NaN}', b'{"a":"\\ud800"}', b'{"a":1e400}', b'{"a":' + b"1" * 5000 + b"}", b'{"a":1,}', b"\xff",
+    b'{"a":"\xed\xa0\x80"}', b"[" * 1100 + b"]" * 1100, b"[" * 200_000 + b"]" * 200_000, b"", b'{"a":1} x',
+    b'{"a":{"_type_":"nothing","_data_":1}}', b'{"a":{"_type_":"decimal_str","_data_":"1E+5"}}',
+], ids=["nan", "lone-surrogate", "infinite", "long-number", "comma", "not-utf8", "encoded-surrogate", "deep",
+        "deeper", "empty", "extra", "unknown-type", "exponent"])
+def test_what_orjson_refuses_the_line_decoder_reads_as_the_json_module_does(transcoder: JSONTranscoder,
+                                                                            raw: bytes) -> None:
+    """Read by the JSON module, in its own words: what it reads (NaN, a lone surrogate) it reads, what it
+    refuses it refuses with the same error (the import's one-line refusals quote it)."""
+    read, light = line_decoder(transcoder), light_decoder(transcoder)
+
+    def outcome(decode: Any) -> object:
+        try:
+            return ("read", repr(decode()))
+        except Exception as error:  # noqa: BLE001 (the error itself is what is compared)
+            return (type(error), str(error))
+
+    assert outcome(lambda: read(raw)) == outcome(lambda: light.decode(raw.decode("utf8")))
+
+
+def test_an_integer_past_64_bits_is_refused_as_the_json_module_read_it(transcoder: JSONTranscoder) -> None:
+    """orjson reads an integer of more than 64 bits as a float: no field of an event takes a float or such an
+    integer, so the import refuses the line either way (tested through the CLI in ``test_cli_import_seams``)."""
+    found = line_decoder(transcoder)(b'{"households":123456789012345678901234567890}')["households"]
+    assert type(found) is float and found == 1.2345678901234568e29
 
 
 def test_every_value_type_has_a_transcoding(transcoder: JSONTranscoder) -> None:
