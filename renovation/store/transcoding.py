@@ -123,12 +123,12 @@ def light_encoder(transcoder: JSONTranscoder) -> Callable[[Any], bytes]:
 
 
 def line_decoder(transcoder: JSONTranscoder) -> Callable[[bytes], Any]:
-    """An import's reading of a line (UTF-8 bytes): the values ``light_decoder`` reads, read by orjson's parser
-    and then each object of exactly ``_type_`` and ``_data_`` made a value of its transcoding, innermost first
-    (as the JSON module's hook is called). What orjson refuses (not UTF-8, not JSON, ``NaN``, a lone
-    surrogate, a number too large for a double) is read by the JSON module, which reads or refuses it as
-    ``light_decoder`` does, in its own words. The one difference: an integer of more than 64 bits is read as a
-    float (the JSON module's is an int); no field of an event takes either, and the import refuses both."""
+    """``light_decoder``'s reading of UTF-8 bytes (an import's line, a stored state), faster: orjson's parser,
+    then each object of exactly ``_type_`` and ``_data_`` made a value of its transcoding, innermost first (as
+    the JSON module's hook is called). What orjson refuses (not UTF-8, not JSON, ``NaN``, a lone surrogate,
+    nesting past 1,024) and what holds a float (which orjson also makes of an integer past 64 bits; the
+    application writes neither) is read by the JSON module: the same values, or the same error, as
+    ``light_decoder``'s."""
     import orjson
 
     names, fallback, loads = transcoder.names, light_decoder(transcoder), orjson.loads
@@ -140,6 +140,8 @@ def line_decoder(transcoder: JSONTranscoder) -> Callable[[bytes], Any]:
                 found[key] = value(member)
             elif kind is list:
                 items(member)
+            elif kind is float:
+                raise _Reread
         if len(found) == 2 and "_type_" in found and "_data_" in found:
             name = found["_type_"]
             transcoding = names.get(name) if type(name) is str else None
@@ -155,19 +157,28 @@ def line_decoder(transcoder: JSONTranscoder) -> Callable[[bytes], Any]:
                 found[index] = value(member)
             elif kind is list:
                 items(member)
+            elif kind is float:
+                raise _Reread
 
     def decode(raw: bytes) -> Any:
         try:
             found = loads(raw)
-        except orjson.JSONDecodeError:
+            kind = type(found)
+            if kind is dict:
+                return value(found)
+            if kind is list:
+                items(found)
+            elif kind is float:
+                raise _Reread
+            return found
+        except (orjson.JSONDecodeError, _Reread):
             return fallback.decode(raw.decode("utf8"))
-        if type(found) is dict:
-            return value(found)
-        if type(found) is list:
-            items(found)
-        return found
 
     return decode
+
+
+class _Reread(Exception):
+    """A value ``line_decoder`` leaves to the JSON module."""
 
 
 def line_encoder(transcoder: JSONTranscoder) -> Callable[[Any], bytes]:

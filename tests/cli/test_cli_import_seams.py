@@ -358,8 +358,8 @@ def test_a_line_that_is_not_json_is_named_with_where_it_breaks(run: Renovation, 
 @pytest.mark.parametrize("count", [10**9 + 1, 2**64, 10**30], ids=["over-the-rule", "65-bits", "30-digits"])
 def test_a_count_too_large_is_refused_however_large(copied: tuple[Renovation, Path], tmp_path: Path,
                                                     count: int) -> None:
-    """A count past what a command records is refused in one line, the same words whether the line's reading
-    makes it an integer (the JSON module, orjson up to 64 bits) or a float (orjson past them)."""
+    """A count past what a command records is refused in one line, the same words however large (orjson reads
+    an integer past 64 bits as a float: such a line is read by the JSON module)."""
     main, exported = copied
     header, events = read(exported)
     events[-1]["state"]["count"] = count

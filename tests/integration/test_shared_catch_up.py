@@ -24,7 +24,7 @@ from eventsourcing.persistence import OperationalError
 from renovation.projections import all_projections, read_models
 from renovation.projections import rows as rows_module
 from renovation.projections import runner as runner_module
-from renovation.projections.base import set_position
+from renovation.projections.base import metadata, set_position
 from renovation.projections.errors import BadEvent
 from renovation.projections.runner import ReadModels, Source, shares
 from renovation.services.application import RenovationApp
@@ -288,6 +288,39 @@ def test_each_worker_makes_the_rows_of_its_part_of_the_compounds(app: Renovation
         assert found[table] == expected[table]
     assert at["ledger"] == at["progress"] == models.head()
     assert at["ranking"] == 0
+
+
+def indexes(path: str) -> set[str]:
+    """The indexes a file's tables have that were made by name (not a key's own)."""
+    connection = sqlite3.connect(path)
+    try:
+        return {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                                       "AND sql IS NOT NULL")}
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_part_is_made_without_the_plain_indexes_which_the_store_keeps(app: RenovationApp, db: str,
+                                                                          tmp_path: Path) -> None:
+    """A part's rows are looked up by their key alone and copied into the store's tables, which keep up their
+    own indexes: a scratch file has none of the others but the partial ones (of a few rows), and the store
+    has every one after the copy."""
+    busy_programme(app)
+    models, paths = apart(app, [projection.name for projection in all_projections()], tmp_path)
+    try:
+        made = indexes(models.backend.path)
+        plain = {index.name for table in metadata.tables.values() for index in table.indexes if not index.unique}
+        partial = {index.name for projection in models.projections.values() for index in projection.partial_indexes}
+        assert plain and partial and plain | partial <= made
+        for path in paths:
+            assert indexes(path) == partial
+        assert runner_module.adopt(app.backend, paths, list(models.projections.values())) is True
+        assert indexes(models.backend.path) == made
+        found = snapshot(models, with_directory=True)
+    finally:
+        models.close()
+    assert found == one_process(app)
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)

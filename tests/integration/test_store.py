@@ -149,11 +149,29 @@ def test_what_orjson_refuses_the_line_decoder_reads_as_the_json_module_does(tran
     assert outcome(lambda: read(raw)) == outcome(lambda: light.decode(raw.decode("utf8")))
 
 
-def test_an_integer_past_64_bits_is_refused_as_the_json_module_read_it(transcoder: JSONTranscoder) -> None:
-    """orjson reads an integer of more than 64 bits as a float: no field of an event takes a float or such an
-    integer, so the import refuses the line either way (tested through the CLI in ``test_cli_import_seams``)."""
-    found = line_decoder(transcoder)(b'{"households":123456789012345678901234567890}')["households"]
-    assert type(found) is float and found == 1.2345678901234568e29
+@pytest.mark.parametrize("raw", [
+    b'{"households":123456789012345678901234567890}', b'{"a":-9223372036854775809}', b'{"a":18446744073709551615}',
+    b'{"a":1.5}', b"[1, [2.0]]", b"1.5", b'{"a":[{"b":2e3}],"c":{"_type_":"decimal_str","_data_":"1"}}',
+    b'{"a":{"_type_":"decimal_str","_data_":1.5}}', b'{"a":1.5,"b":{"_type_":"decimal_str","_data_":"1E+2"}}',
+    b'{"b":{"_type_":"decimal_str","_data_":"1E+2"},"a":1.5}', b"[1, [123456789012345678901234567890]]",
+    b"123456789012345678901234567890", b'{"a":[{"b":[123456789012345678901234567890]}]}',
+], ids=["30-digits", "below-64-bits", "64-bits", "float", "nested-float", "top-float", "float-beside-decimal",
+        "float-as-decimal", "float-before-bad-decimal", "float-after-bad-decimal", "big-in-a-list", "top-big",
+        "big-deep"])
+def test_a_float_or_an_integer_past_64_bits_is_read_as_the_json_module_reads_it(transcoder: JSONTranscoder,
+                                                                               raw: bytes) -> None:
+    """orjson reads an integer past 64 bits as a float: a state holding a float is read by the JSON module
+    (the application writes none), so every value is the JSON module's, and every error (in the same order)."""
+    read, light = line_decoder(transcoder), light_decoder(transcoder)
+
+    def outcome(decode: Any) -> object:
+        try:
+            found = decode()
+            return ("read", found, _types(found))
+        except Exception as error:  # noqa: BLE001 (the error itself is what is compared)
+            return (type(error), str(error))
+
+    assert outcome(lambda: read(raw)) == outcome(lambda: light.decode(raw.decode("utf8")))
 
 
 def test_every_value_type_has_a_transcoding(transcoder: JSONTranscoder) -> None:
