@@ -174,6 +174,12 @@ def test_recording_an_inspection_imports_no_read_model_and_no_chart(tmp_path: Pa
     assert "eventsourcing.sqlite" in imported, recorded["heavy"]
     assert not imported & set(NOT_ON_WRITE), f"recording an inspection imported {sorted(imported & set(NOT_ON_WRITE))}"
 
+    # A board catching up a few events reads them without orjson (loading it costs more than it saves).
+    done = python("-c", COMMAND_PROBE, "orjson,sqlalchemy", *common, "ranking", "--json", cwd=tmp_path)
+    board = json.loads(done.stdout)
+    assert board["exit"] in (None, 0) and "sqlalchemy" in board["heavy"], board
+    assert "orjson" not in board["heavy"], board
+
 
 def event_count(db: Path) -> int:
     connection = sqlite3.connect(db)
