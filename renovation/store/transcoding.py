@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -128,35 +128,24 @@ def line_decoder(transcoder: JSONTranscoder) -> Callable[[bytes], Any]:
     the JSON module's hook is called). What orjson refuses (not UTF-8, not JSON, ``NaN``, a lone surrogate,
     nesting past 1,024) and what holds a float (which orjson also makes of an integer past 64 bits; the
     application writes neither) is read by the JSON module: the same values, or the same error, as
-    ``light_decoder``'s."""
+    ``light_decoder``'s, but for nesting a few levels short of Python's recursion limit, which the JSON module
+    may refuse (as nested too deeply) and orjson reads (no field of an event holds such a value: an import
+    refuses it as of another type)."""
     import orjson
 
-    names, fallback, loads = transcoder.names, light_decoder(transcoder), orjson.loads
+    fallback, loads = light_decoder(transcoder), orjson.loads
+    value = fallback.object_hook  # an object whose members are values already, as the value it stands for
+    assert value is not None
 
-    def value(found: dict[str, Any]) -> Any:
-        for key, member in found.items():
+    def members(found: Any, pairs: Iterable[tuple[Any, Any]]) -> None:
+        """An object's or a list's members (key or index, member) made values in place, innermost first."""
+        for key, member in pairs:
             kind = type(member)
             if kind is dict:
+                members(member, member.items())
                 found[key] = value(member)
             elif kind is list:
-                items(member)
-            elif kind is float:
-                raise _Reread
-        if len(found) == 2 and "_type_" in found and "_data_" in found:
-            name = found["_type_"]
-            transcoding = names.get(name) if type(name) is str else None
-            if transcoding is None:
-                raise TypeError(f"no value is of the type {str(name)[:40]!r}")
-            return transcoding.decode(found["_data_"])
-        return found
-
-    def items(found: list[Any]) -> None:
-        for index, member in enumerate(found):
-            kind = type(member)
-            if kind is dict:
-                found[index] = value(member)
-            elif kind is list:
-                items(member)
+                members(member, enumerate(member))
             elif kind is float:
                 raise _Reread
 
@@ -165,13 +154,14 @@ def line_decoder(transcoder: JSONTranscoder) -> Callable[[bytes], Any]:
             found = loads(raw)
             kind = type(found)
             if kind is dict:
+                members(found, found.items())
                 return value(found)
             if kind is list:
-                items(found)
+                members(found, enumerate(found))
             elif kind is float:
                 raise _Reread
             return found
-        except (orjson.JSONDecodeError, _Reread):
+        except (orjson.JSONDecodeError, _Reread, RecursionError):
             return fallback.decode(raw.decode("utf8"))
 
     return decode

@@ -371,3 +371,24 @@ def test_a_count_too_large_is_refused_however_large(copied: tuple[Renovation, Pa
     said = f"line {len(events) + 1}: not a valid {DEMOLITION}: count is not of its type, or out of range"
     assert said in result.output
     assert event_count(main.db) == before
+
+
+@pytest.mark.parametrize("depth", [900, 990, 995, 1000, 1020, 1100])
+def test_a_value_nested_about_as_deep_as_python_reads_is_refused_in_one_line(copied: tuple[Renovation, Path],
+                                                                            tmp_path: Path, depth: int) -> None:
+    """Near Python's recursion limit the JSON module refuses a value as nested too deeply where orjson reads it
+    (and the type checks then refuse it): a refusal in one line either way, nothing stored."""
+    main, exported = copied
+    header, events = read(exported)
+    lines = write(tmp_path / "deep.jsonl", header, events).read_text(encoding="utf-8").splitlines()
+    lines[-1] = lines[-1].replace('"count": 3', '"count": ' + "[" * depth + "]" * depth, 1)
+    assert "[[[" in lines[-1]
+    deep = tmp_path / "deeper.jsonl"
+    deep.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    before = event_count(main.db)
+
+    result = main("import", str(deep))
+
+    assert result.exit_code == 2 and len(main.lines(result)) == 1, result.output
+    assert f"line {len(lines)}: " in result.output and "Traceback" not in result.output
+    assert event_count(main.db) == before
