@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import os
 import re
@@ -32,7 +33,7 @@ from renovation.projections.base import (
 from renovation.projections.errors import BadEvent, BadValue, NotSetUp
 from renovation.projections.rows import Rows
 from renovation.store.faults import crash_point
-from renovation.store.transcoding import UNREADABLE, light_decoder, line_decoder
+from renovation.store.transcoding import UNREADABLE, light_decoder
 from renovation.store.workers import command as worker_command
 from renovation.store.workers import remove_stale, scratch
 from renovation.store.workers import start as start_worker
@@ -46,10 +47,6 @@ if TYPE_CHECKING:
 #: one batch: about 0.1-0.4 s; 1,000 a batch took the first 300,000 events of a province's first
 #: catch-up a fifth longer).
 BATCH = 5000
-#: Events in a batch from which a catch-up reads their states with orjson (``transcoding.line_decoder``, a
-#: quarter faster): a command catching up a few events does not load it (about 7 ms at the start).
-FAST_DECODING_FROM = 1_000
-
 #: Events a batch of a worker making read models apart, in a scratch file (``catch_up_apart``): no other
 #: process waits for its lock, and each row is written fewer times (a finding raised, rectified and closed
 #: within one batch is inserted as it ends, not inserted and updated twice), in fewer passes of the buffer's
@@ -200,9 +197,7 @@ class ReadModels:
                 metadata.create_all(connection)
         self._codes: dict[str, str] = {}
         self._ids: dict[Any, str] = {}  # aggregate ids as stored -> as text
-        self._decoder: Callable[[bytes], Any] | None = None
-        self._many = False  # whether a batch of FAST_DECODING_FROM events or more was read
-        self._fast = False  # whether _decoder is orjson's (``_json``)
+        self._decoder: json.JSONDecoder | None = None
         self._classes: dict[str, tuple[type, str, int]] = {}
         self._plain: bool | None = None  # whether the stored state is plain JSON (no cipher, no compression)
         #: The part of the compounds whose events these read models apply, ``(number, parts)``: those whose
@@ -477,8 +472,6 @@ class ReadModels:
         wanted = self._wanted(projections)
         top = max(positions.values())
         stored = self.backend.stored_rows(lowest + 1, head, BATCH, topics=sorted(wanted))
-        if len(stored) >= FAST_DECODING_FROM:
-            self._many = True
         ids, codes, decode, part, mine = self._ids, self._codes, self.decode, self.part, self._mine
         for position, stored_id, version, topic, state in stored:
             if part is not None:
@@ -569,7 +562,7 @@ class ReadModels:
             fields = dict(vars(event))
             fields.pop("originator_id", None)
         else:
-            fields = self._json()(state)
+            fields = self._json().decode(state.decode("utf8"))
             if type(fields) is not dict:
                 raise TypeError(f"the state of a {name} is not an object")
             fields["originator_version"] = version
@@ -579,19 +572,16 @@ class ReadModels:
         fields.pop("originator_topic", None)
         return name, fields
 
-    def _json(self) -> Callable[[bytes], Any]:
-        """The transcoder's JSON decoding of a state's bytes, with a lighter hook: an object of exactly
-        ``_type_`` and ``_data_`` is a value of a registered transcoding (an unknown name is a bad event). Once
-        a batch of ``FAST_DECODING_FROM`` events or more was read, orjson's (``transcoding.line_decoder``: the
-        same values), which a command's catch-up of a few events does not load."""
-        if self._decoder is None or (self._many and not self._fast):
+    def _json(self) -> json.JSONDecoder:
+        """The transcoder's JSON decoding, with a lighter hook: an object of exactly ``_type_`` and
+        ``_data_`` is a value of a registered transcoding (an unknown name is a bad event). Not orjson's
+        (``transcoding.line_decoder``): of a state holding a key twice, orjson reads only the last value, where
+        the JSON module decodes both and refuses the state if the first does not decode, as the application
+        does when it loads the compound; the read models must not apply what it refuses."""
+        if self._decoder is None:
             transcoder = self.mapper.transcoder
             assert isinstance(transcoder, JSONTranscoder)  # see decode
-            if self._many:
-                self._decoder, self._fast = line_decoder(transcoder), True
-            else:
-                light = light_decoder(transcoder)
-                self._decoder = lambda state: light.decode(state.decode("utf8"))
+            self._decoder = light_decoder(transcoder)
         return self._decoder
 
     def _run(self, rows: Rows, projection: Projection, event: Event, position: int) -> None:

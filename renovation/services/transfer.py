@@ -55,7 +55,7 @@ from renovation.store import photos as photo_store
 from renovation.store.faults import crash_point
 from renovation.store.photos import Photo
 from renovation.store.timeorder import RecordedOutOfOrder
-from renovation.store.transcoding import line_decoder, line_encoder
+from renovation.store.transcoding import light_decoder, line_decoder, line_encoder
 from renovation.store.workers import command as worker_command
 from renovation.store.workers import remove_stale, scratch
 from renovation.store.workers import start as start_worker
@@ -206,8 +206,11 @@ class Importer:
         self.transcoder: Any = app.mapper.transcoder
         if not isinstance(self.transcoder, JSONTranscoder):  # a file's lines are JSON: see export_events
             raise TypeError("an import reads its lines with the JSON transcoding")
-        self.read_line = line_decoder(self.transcoder)  # a line's bytes: faster, the same values
+        self.read_line = line_decoder(self.transcoder)  # a line's bytes: faster, the same values (but see read)
+        self.light = light_decoder(self.transcoder)  # the JSON module's reading
         self.encode = line_encoder(self.transcoder)
+        #: The state of the line read last and its encoding, made to tell whether the line is as exported.
+        self.encoded: tuple[dict[str, Any], bytes] | None = None
         self.classes = _event_classes()
         #: Each compound's id, read once from its canonical spelling (one object for every line of it).
         self.ids: dict[str, UUID] = {}
@@ -457,6 +460,8 @@ class Importer:
             raise BadImport(f"line {number}: longer than {MAX_LINE} bytes")
         try:
             line = self.read_line(raw)
+            if not self.as_exported(raw, line):  # read as the JSON module reads it: see line_decoder
+                line = self.light.decode(raw.decode("utf8"))  # (the values read_line read, or an error)
         except UnicodeDecodeError:
             raise BadImport(f"line {number}: not UTF-8") from None
         except json.JSONDecodeError as error:
@@ -492,6 +497,26 @@ class Importer:
         if problem:
             raise BadImport(f"line {number}: {problem}")
         return originator, version, topic, cls, state
+
+    def as_exported(self, raw: bytes, line: Any) -> bool:
+        """Whether a line is spelled as an export writes it: the line made again of what was read, its state
+        encoded again, is the line (no key given twice, no space, no escape where none is needed, keys in
+        their order). Only such a line is taken as orjson read it."""
+        self.encoded = None
+        if type(line) is not dict or len(line) != len(_LINE_KEYS):
+            return False
+        originator, version = line.get("originator_id"), line.get("originator_version")
+        topic, state = line.get("topic"), line.get("state")
+        if type(originator) is not str or type(version) is not int or type(topic) is not str or type(state) is not dict:
+            return False
+        try:
+            encoded = self.encode(state)
+        except (TypeError, ValueError):  # a value orjson does not write (what the checks refuse)
+            return False
+        self.encoded = (state, encoded)
+        start = b'{"originator_id":"%s","originator_version":%d,"topic":"%s","state":' % (
+            originator.encode(), version, topic.encode())
+        return raw.startswith(start) and raw.endswith(b"}\n") and raw[len(start):-2] == encoded
 
     def add(self, number: int, originator: UUID, version: int, topic: str, cls: type,
             state: dict[str, Any]) -> StoredEvent | None:
@@ -537,7 +562,7 @@ class Importer:
         self.check_command(number, originator, state.get("command_id"))
         self.replay(number, originator, version, cls, state)
         self.known[originator] = version
-        encoded = self.encode(state)
+        encoded = self.encoded[1] if self.encoded is not None and self.encoded[0] is state else self.encode(state)
         _first, digests = self.digests.setdefault(originator, (version, bytearray()))
         digests += _digest(topic, encoded if _plain(state) else self.encode(_spelled(state)))
         return StoredEvent(originator_id=originator, originator_version=version, topic=topic, state=encoded)

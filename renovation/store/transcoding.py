@@ -123,29 +123,32 @@ def light_encoder(transcoder: JSONTranscoder) -> Callable[[Any], bytes]:
 
 
 def line_decoder(transcoder: JSONTranscoder) -> Callable[[bytes], Any]:
-    """``light_decoder``'s reading of UTF-8 bytes (an import's line, a stored state), faster: orjson's parser,
-    then each object of exactly ``_type_`` and ``_data_`` made a value of its transcoding, innermost first (as
-    the JSON module's hook is called). What orjson refuses (not UTF-8, not JSON, ``NaN``, a lone surrogate,
-    nesting past 1,024) and what holds a float (which orjson also makes of an integer past 64 bits; the
-    application writes neither) is read by the JSON module: the same values, or the same error, as
-    ``light_decoder``'s, but for nesting a few levels short of Python's recursion limit, which the JSON module
-    may refuse (as nested too deeply) and orjson reads (no field of an event holds such a value: an import
-    refuses it as of another type)."""
+    """``light_decoder``'s reading of UTF-8 bytes, faster: orjson's parser, then each object of exactly ``_type_``
+    and ``_data_`` made a value of its transcoding, innermost first (as the JSON module's hook is called). What
+    orjson refuses (not UTF-8, not JSON, ``NaN``, a lone surrogate, nesting past 1,024), what holds a float
+    (which orjson also makes of an integer past 64 bits; the application writes neither) are read by the JSON
+    module. The values are then the JSON module's, and so are the errors but two: a value nested deeper than
+    ``DEEPEST`` is refused (RecursionError) whichever read it, where the JSON module reads up to about a thousand
+    levels (how many depends on the caller's stack); and of a key given twice both read the last value, where
+    the JSON module also decodes the first, and refuses the whole if that does not decode. An import therefore
+    reads with the JSON module every line not spelled as an export writes it (``Importer.as_exported``)."""
     import orjson
 
     fallback, loads = light_decoder(transcoder), orjson.loads
     value = fallback.object_hook  # an object whose members are values already, as the value it stands for
     assert value is not None
 
-    def members(found: Any, pairs: Iterable[tuple[Any, Any]]) -> None:
+    def members(found: Any, pairs: Iterable[tuple[Any, Any]], depth: int) -> None:
         """An object's or a list's members (key or index, member) made values in place, innermost first."""
+        if depth > DEEPEST:
+            raise RecursionError(f"nested deeper than {DEEPEST}")
         for key, member in pairs:
             kind = type(member)
             if kind is dict:
-                members(member, member.items())
+                members(member, member.items(), depth + 1)
                 found[key] = value(member)
             elif kind is list:
-                members(member, enumerate(member))
+                members(member, enumerate(member), depth + 1)
             elif kind is float:
                 raise _Reread
 
@@ -154,17 +157,37 @@ def line_decoder(transcoder: JSONTranscoder) -> Callable[[bytes], Any]:
             found = loads(raw)
             kind = type(found)
             if kind is dict:
-                members(found, found.items())
+                members(found, found.items(), 1)
                 return value(found)
             if kind is list:
-                members(found, enumerate(found))
+                members(found, enumerate(found), 1)
             elif kind is float:
                 raise _Reread
             return found
-        except (orjson.JSONDecodeError, _Reread, RecursionError):
-            return fallback.decode(raw.decode("utf8"))
+        except (orjson.JSONDecodeError, _Reread):
+            found = fallback.decode(raw.decode("utf8"))
+            if nested_deeper(found):  # as orjson's is (the JSON module's limit depends on the caller's stack)
+                raise RecursionError(f"nested deeper than {DEEPEST}") from None
+            return found
 
     return decode
+
+
+#: The deepest nesting ``line_decoder`` reads (``nested_deeper``, of what the JSON module read for it): the JSON
+#: module refuses a value about a thousand deep, where exactly as Python's recursion limit and the caller's
+#: stack have it. No event is nested more than a few levels.
+DEEPEST = 100
+
+
+def nested_deeper(value: Any, most: int = DEEPEST) -> bool:
+    """Whether a value holds more than ``most`` objects and lists one in another (``line_decoder`` refuses it)."""
+    level: list[Any] = [value]
+    for _ in range(most):
+        level = [member for found in level if type(found) in (dict, list)
+                 for member in (found.values() if type(found) is dict else found)]
+        if not any(type(found) in (dict, list) for found in level):
+            return False
+    return True
 
 
 class _Reread(Exception):

@@ -373,11 +373,11 @@ def test_a_count_too_large_is_refused_however_large(copied: tuple[Renovation, Pa
     assert event_count(main.db) == before
 
 
-@pytest.mark.parametrize("depth", [900, 990, 995, 1000, 1020, 1100])
-def test_a_value_nested_about_as_deep_as_python_reads_is_refused_in_one_line(copied: tuple[Renovation, Path],
+@pytest.mark.parametrize("depth", [101, 900, 990, 995, 1000, 1020, 1100])
+def test_a_value_nested_deeper_than_any_event_is_refused_in_one_line(copied: tuple[Renovation, Path],
                                                                             tmp_path: Path, depth: int) -> None:
-    """Near Python's recursion limit the JSON module refuses a value as nested too deeply where orjson reads it
-    (and the type checks then refuse it): a refusal in one line either way, nothing stored."""
+    """A value nested deeper than ``transcoding.DEEPEST`` is refused as nested too deeply, however the line is
+    read (orjson, or the JSON module, whose own limit depends on the stack), nothing stored."""
     main, exported = copied
     header, events = read(exported)
     lines = write(tmp_path / "deep.jsonl", header, events).read_text(encoding="utf-8").splitlines()
@@ -390,5 +390,52 @@ def test_a_value_nested_about_as_deep_as_python_reads_is_refused_in_one_line(cop
     result = main("import", str(deep))
 
     assert result.exit_code == 2 and len(main.lines(result)) == 1, result.output
-    assert f"line {len(lines)}: " in result.output and "Traceback" not in result.output
+    assert f"line {len(lines)}: nested too deeply" in result.output and "Traceback" not in result.output
     assert event_count(main.db) == before
+
+
+@pytest.mark.parametrize(("first", "said"), [
+    ('"user":{"_type_":"nosuch","_data_":1},"user":', "a value does not decode (no value is of the type 'nosuch')"),
+    ('"user":{"_type_":"date_iso","_data_":"bogus"},"user":', "not valid (Invalid isoformat string: 'bogus')"),
+    ('"user":{"_type_":"decimal_str","_data_":"1E+99999"},"user":', "not valid ('1E+99999' is not a decimal"),
+    ('"timestamp":{"_type_":"datetime_iso","_data_":{"_type_":"nosuch","_data_":0},"_data_":',
+     "a value does not decode (no value is of the type 'nosuch')"),
+], ids=["unknown-type", "bad-date", "exponent", "inner-data"])
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_key_given_twice_is_read_as_the_json_module_reads_it(
+        copied: tuple[Renovation, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first: str, said: str,
+        workers: str) -> None:
+    """Of a key given twice orjson reads the last value alone, the JSON module decodes the first too (and the
+    application, loading a compound, reads as it does): a line whose first value does not decode is refused
+    in the JSON module's words, by one process or by workers, nothing stored."""
+    main, exported = copied
+    monkeypatch.setenv("RENOVATION_IMPORT_WORKERS", workers)
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    key = first[:first.index(":")]
+    assert lines[-1].count(key + ":") == 1
+    lines[-1] = lines[-1].replace(key + ":" if "_data_" not in key else '"_data_":', first, 1)
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    before = event_count(main.db)
+
+    result = main("import", str(twice))
+
+    assert result.exit_code == 2 and len(main.lines(result)) == 1, result.output
+    assert f"line {len(lines)}: {said}" in result.output, result.output
+    assert event_count(main.db) == before
+
+
+def test_a_deep_value_beside_a_float_is_refused_as_nested_too_deeply(copied: tuple[Renovation, Path],
+                                                                    tmp_path: Path) -> None:
+    """A float leaves the line to the JSON module, which reads deeper than ``transcoding.DEEPEST``: refused all the
+    same, in the same words."""
+    main, exported = copied
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    lines[-1] = lines[-1].replace('"count":3', '"count":[1.5,' + "[" * 100 + "]" * 100 + "]", 1)
+    assert "1.5" in lines[-1]
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    result = main("import", str(deep))
+
+    assert result.exit_code == 2 and f"line {len(lines)}: nested too deeply" in result.output, result.output

@@ -712,28 +712,3 @@ def test_the_workers_stop_when_the_process_that_started_them_is_stopped(
     finally:
         models.close()
 
-
-@pytest.mark.parametrize("fast_from", [1, 22, 23, 10**9], ids=["every-batch", "at-the-edge", "past-it", "never"])
-def test_a_batch_of_many_events_is_read_with_orjson_into_the_same_rows(
-        app: RenovationApp, monkeypatch: pytest.MonkeyPatch, fast_from: int) -> None:
-    """From ``FAST_DECODING_FROM`` events a batch on (the programme's 22 events are one batch), the states are
-    read by ``transcoding.line_decoder``, never before; the rows are the same either way."""
-    busy_programme(app)
-    expected = one_process(app)
-    made: list[object] = []
-
-    def line_decoder(transcoder: Any) -> Any:
-        made.append(transcoder)
-        return runner_line_decoder(transcoder)
-
-    runner_line_decoder = runner_module.line_decoder
-    monkeypatch.setattr(runner_module, "line_decoder", line_decoder)
-    monkeypatch.setattr(runner_module, "FAST_DECODING_FROM", fast_from)
-    alone = ReadModels(app, all_projections())
-    try:
-        alone.rebuild()
-        found = snapshot(alone, with_directory=True)
-    finally:
-        alone.close()
-    assert found == expected
-    assert len(made) == (1 if fast_from <= 22 else 0)

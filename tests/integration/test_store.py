@@ -17,7 +17,14 @@ from renovation.domain.compound import NewFinding
 from renovation.domain.values import VALUE_TYPES, BoqItem, Finding, MeterEntry, Sample, Score, Ticket
 from renovation.services.application import RenovationApp
 from renovation.store import persistence_env
-from renovation.store.transcoding import light_decoder, light_encoder, line_decoder, line_encoder
+from renovation.store.transcoding import (
+    DEEPEST,
+    light_decoder,
+    light_encoder,
+    line_decoder,
+    line_encoder,
+    nested_deeper,
+)
 from tests.integration.conftest import CST, open_app, start_compound
 
 
@@ -260,3 +267,18 @@ def test_the_db_option_takes_a_path_or_a_url(tmp_path: Path) -> None:
     assert pg["POSTGRES_PORT"] == "6543"
     assert pg["POSTGRES_USER"] == "alice"
     assert pg["POSTGRES_SCHEMA"] == "liaoyuan"
+
+
+def test_the_line_decoder_refuses_a_value_nested_deeper_than_any_event(transcoder: JSONTranscoder) -> None:
+    """``DEEPEST`` objects and lists one in another are read, one more is refused as nested too deeply (the JSON
+    module's own limit depends on the caller's stack); ``nested_deeper`` tells the same of a value read."""
+    read = line_decoder(transcoder)
+    for value in ([[1]], {"a": [{"b": 1}]}):
+        deepest: Any = value
+        while nested_deeper([deepest]) is False:
+            deepest = [deepest]
+        raw = json.dumps(deepest).encode()
+        assert read(raw) == json.loads(raw) and not nested_deeper(json.loads(raw))
+        with pytest.raises(RecursionError):
+            read(json.dumps([deepest]).encode())
+    assert json.dumps(deepest).count("[") + json.dumps(deepest).count("{") == DEEPEST

@@ -174,7 +174,7 @@ def test_recording_an_inspection_imports_no_read_model_and_no_chart(tmp_path: Pa
     assert "eventsourcing.sqlite" in imported, recorded["heavy"]
     assert not imported & set(NOT_ON_WRITE), f"recording an inspection imported {sorted(imported & set(NOT_ON_WRITE))}"
 
-    # A board catching up a few events reads them without orjson (loading it costs more than it saves).
+    # A board's catch-up reads states with the JSON module, as the application does (not orjson: see runner._json).
     done = python("-c", COMMAND_PROBE, "orjson,sqlalchemy", *common, "ranking", "--json", cwd=tmp_path)
     board = json.loads(done.stdout)
     assert board["exit"] in (None, 0) and "sqlalchemy" in board["heavy"], board
