@@ -711,4 +711,3 @@ def test_the_workers_stop_when_the_process_that_started_them_is_stopped(
         assert models.behind() == 0
     finally:
         models.close()
-

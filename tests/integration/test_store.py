@@ -269,6 +269,15 @@ def test_the_db_option_takes_a_path_or_a_url(tmp_path: Path) -> None:
     assert pg["POSTGRES_SCHEMA"] == "liaoyuan"
 
 
+def test_of_a_key_given_twice_the_line_decoder_reads_the_last_value_alone(transcoder: JSONTranscoder) -> None:
+    """Where the JSON module decodes the first value too, and refuses the whole if it does not decode: the import
+    reads such a line with the JSON module (``Importer.as_exported``), the read models every state."""
+    raw = b'{"a":{"_type_":"nosuch","_data_":1},"a":{"_type_":"decimal_str","_data_":"2.50"}}'
+    assert line_decoder(transcoder)(raw) == {"a": Decimal("2.50")}
+    with pytest.raises(TypeError, match="nosuch"):
+        light_decoder(transcoder).decode(raw.decode("utf8"))
+
+
 def test_the_line_decoder_refuses_a_value_nested_deeper_than_any_event(transcoder: JSONTranscoder) -> None:
     """``DEEPEST`` objects and lists one in another are read, one more is refused as nested too deeply (the JSON
     module's own limit depends on the caller's stack); ``nested_deeper`` tells the same of a value read."""
