@@ -459,7 +459,11 @@ class Importer:
         if len(raw) > MAX_LINE:
             raise BadImport(f"line {number}: longer than {MAX_LINE} bytes")
         try:
-            line = self.read_line(raw)
+            try:
+                line = self.read_line(raw)
+            except (ValueError, TypeError, LookupError, ArithmeticError, AssertionError):
+                self.light.decode(raw.decode("utf8"))  # its error first (of a key given twice, the first value's)
+                raise
             if not self.as_exported(raw, line):  # read as the JSON module reads it: see line_decoder
                 line = self.light.decode(raw.decode("utf8"))  # (the values read_line read, or an error)
         except UnicodeDecodeError:

@@ -129,9 +129,11 @@ def line_decoder(transcoder: JSONTranscoder) -> Callable[[bytes], Any]:
     (which orjson also makes of an integer past 64 bits; the application writes neither) are read by the JSON
     module. The values are then the JSON module's, and so are the errors but two: a value nested deeper than
     ``DEEPEST`` is refused (RecursionError) whichever read it, where the JSON module reads up to about a thousand
-    levels (how many depends on the caller's stack); and of a key given twice both read the last value, where
-    the JSON module also decodes the first, and refuses the whole if that does not decode. An import therefore
-    reads with the JSON module every line not spelled as an export writes it (``Importer.as_exported``)."""
+    levels (how many depends on the caller's stack); and of a key given twice both keep the last value, where
+    the JSON module also decodes the first (and refuses the whole if that does not decode, before anything
+    after it; nested deeper than ``DEEPEST``, it is not looked at, as it is not kept). An import therefore reads
+    with the JSON module every line not spelled as an export writes it (``Importer.as_exported``), and takes the
+    JSON module's error for one this refuses."""
     import orjson
 
     fallback, loads = light_decoder(transcoder), orjson.loads

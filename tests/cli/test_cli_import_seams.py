@@ -439,3 +439,26 @@ def test_a_deep_value_beside_a_float_is_refused_as_nested_too_deeply(copied: tup
     result = main("import", str(deep))
 
     assert result.exit_code == 2 and f"line {len(lines)}: nested too deeply" in result.output, result.output
+
+
+@pytest.mark.parametrize(("values", "said"), [
+    ('{"_type_":"nosuch","_data_":1},"count":{"_type_":"date_iso","_data_":"x"}',
+     "a value does not decode (no value is of the type 'nosuch')"),
+    ('{"_type_":"date_iso","_data_":"x"},"count":{"_type_":"nosuch","_data_":1}',
+     "not valid (Invalid isoformat string: 'x')"),
+], ids=["unknown-type-first", "bad-date-first"])
+def test_of_a_key_given_twice_neither_value_decoding_the_first_is_named(copied: tuple[Renovation, Path],
+                                                                         tmp_path: Path, values: str,
+                                                                         said: str) -> None:
+    """orjson meets the last value alone and refuses it: the line is refused in the JSON module's words, which
+    name the first (as the version before orjson did)."""
+    main, exported = copied
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    assert lines[-1].count('"count":3') == 1
+    lines[-1] = lines[-1].replace('"count":3', '"count":' + values, 1)
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    result = main("import", str(twice))
+
+    assert result.exit_code == 2 and f"line {len(lines)}: {said}" in result.output, result.output
