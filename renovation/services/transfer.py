@@ -45,7 +45,7 @@ from eventsourcing.utils import get_topic
 from renovation.domain.compound import CompoundProject
 from renovation.domain.errors import DomainError
 from renovation.domain.rerun import ACTIONS, DoesNotFollow, rerun
-from renovation.domain.shapes import Shape, shape_of, value_fields
+from renovation.domain.shapes import shape_of, value_fields
 from renovation.services.application import RenovationApp
 from renovation.services.clock import BadTimeZone
 from renovation.services.errors import BadRequest
@@ -497,7 +497,7 @@ class Importer:
             raise BadImport(f"line {number}: not a valid {cls.__name__}: {problem}")
         # Checked as its class is now (not upcast), the state holds times in its shape's time fields only.
         now = state.get("class_version", 1) == getattr(cls, "class_version", 1)
-        problem = self.off_zone(state, self.shape(cls).times if now else None)
+        problem = self.off_zone(state, shape_of(cls).times if now else None)
         if problem:
             raise BadImport(f"line {number}: {problem}")
         return originator, version, topic, cls, state
@@ -736,7 +736,7 @@ class Importer:
     def check_state(self, cls: type, state: dict[str, Any]) -> str | None:
         """What is wrong with the state, read as the application would read it (older versions of
         the event upcast first); None if nothing. The state itself is stored as written."""
-        shape = self.shape(cls)
+        shape = shape_of(cls)
         written = state.get("class_version", 1)
         current = getattr(cls, "class_version", 1)
         if type(written) is not int or not 1 <= written <= current:
@@ -769,9 +769,6 @@ class Importer:
             if value is not _ABSENT and not check(value):
                 return f"{name} is not of its type, or out of range"
         return None
-
-    def shape(self, cls: type) -> Shape:
-        return shape_of(cls)
 
     def missing_photo(self, names: Iterable[str]) -> str | None:
         """A photo the event names that neither the file (before it) nor the store holds."""

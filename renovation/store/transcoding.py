@@ -38,7 +38,7 @@ def described(error: BaseException) -> str:
 
 
 #: A decimal as ``DecimalAsPlainStr`` writes one: digits, a point and digits, no exponent, at most 30 digits
-#: before the point and 30 after (the rules keep amounts below 10**24 with at most 4 places).
+#: before the point and 30 after (an amount the rules keep is below 10**30 with at most 4 places: ``shapes.MAX_VALUE``).
 PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,30}(?:\.[0-9]{1,30})?")
 
 
