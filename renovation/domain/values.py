@@ -7,7 +7,7 @@ the application's transcoder stores them as JSON (see ``renovation.store.backend
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -159,8 +159,34 @@ def add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-@dataclass(frozen=True)
-class BoqItem:  # 工程量清单项
+class FieldsCompared:
+    """What a frozen dataclass compiles for each of its classes (``__eq__``, ``__hash__``, ``__repr__``), once for
+    every class that inherits this and is declared with ``eq=False, repr=False``: equal to another of its own
+    class whose compared fields are equal, hashed and shown as by its fields. The value objects here and the
+    compound's events (``compound._Lean``) are so: compiling the three for each of them cost every command
+    about a sixteenth of its processor's work (benchmarks/RESULTS.md, section 22)."""
+
+    __slots__ = ()
+
+    def _compared(self) -> tuple[object, ...]:
+        return tuple(getattr(self, each.name) for each in fields(self) if each.compare)  # type: ignore[arg-type]
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, FieldsCompared)
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{each.name}={getattr(self, each.name)!r}" for each in fields(self) if each.repr)  # type: ignore[arg-type]
+        return f"{type(self).__qualname__}({shown})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class BoqItem(FieldsCompared):  # 工程量清单项
     code: str
     description: str
     unit: str
@@ -168,8 +194,8 @@ class BoqItem:  # 工程量清单项
     unit_price: Decimal  # 综合单价, yuan
 
 
-@dataclass(frozen=True)
-class MeterEntry:  # 计量
+@dataclass(frozen=True, eq=False, repr=False)
+class MeterEntry(FieldsCompared):  # 计量
     entry_id: str
     item: str
     period: str
@@ -177,8 +203,8 @@ class MeterEntry:  # 计量
     value: Decimal
 
 
-@dataclass(frozen=True)
-class Finding:  # 整改问题
+@dataclass(frozen=True, eq=False, repr=False)
+class Finding(FieldsCompared):  # 整改问题
     finding_id: str
     category: str
     severity: str
@@ -193,8 +219,8 @@ class Finding:  # 整改问题
     changed_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class Sample:  # 材料取样
+@dataclass(frozen=True, eq=False, repr=False)
+class Sample(FieldsCompared):  # 材料取样
     sample_id: str
     material: str
     batch: str
@@ -207,8 +233,8 @@ class Sample:  # 材料取样
     report: str | None = None
 
 
-@dataclass(frozen=True)
-class Score:  # 赛马评分
+@dataclass(frozen=True, eq=False, repr=False)
+class Score(FieldsCompared):  # 赛马评分
     period: str
     quality: Decimal
     safety: Decimal
@@ -217,8 +243,8 @@ class Score:  # 赛马评分
     satisfaction: Decimal
 
 
-@dataclass(frozen=True)
-class Ticket:  # 居民反馈
+@dataclass(frozen=True, eq=False, repr=False)
+class Ticket(FieldsCompared):  # 居民反馈
     ticket_id: str
     channel: str
     text: str
@@ -227,15 +253,15 @@ class Ticket:  # 居民反馈
     note: str | None = None
 
 
-@dataclass(frozen=True)
-class CitedEntry:  # a metering entry a payment certificate cites, with its value then
+@dataclass(frozen=True, eq=False, repr=False)
+class CitedEntry(FieldsCompared):  # a metering entry a payment certificate cites, with its value then
     entry_id: str
     period: str
     value: Decimal
 
 
-@dataclass(frozen=True)
-class Certificate:  # 计量支付证书
+@dataclass(frozen=True, eq=False, repr=False)
+class Certificate(FieldsCompared):  # 计量支付证书
     certificate_id: str
     period: str
     through: str  # the last period its cumulative metered value counts (the period, or a later one certified)
@@ -251,8 +277,8 @@ class Certificate:  # 计量支付证书
     paid: Decimal = Decimal("0.00")
 
 
-@dataclass(frozen=True)
-class Payment:  # 支付
+@dataclass(frozen=True, eq=False, repr=False)
+class Payment(FieldsCompared):  # 支付
     payment_id: str
     certificate_id: str
     amount: Decimal

@@ -25,16 +25,17 @@ def replay(events: list[CompoundProject.Event]) -> CompoundProject:
     return aggregate
 
 
-def test_every_event_type_replays_to_the_live_aggregate(register, boq_items, ctx, at):
-    project = register()
+def every_kind_of_event(project, ctx, at, boq_items, after=None):
+    """Runs a compound through every command once, ``after(command, events, history)`` told of each; returns
+    its history."""
     history = [*project.collect_events()]
 
     def step(command, *args):
         result = command(*args, ctx)
         events = project.collect_events()
         history.extend(events)
-        rebuilt = replay(history)
-        assert vars(rebuilt) == vars(project), (command.__name__, [type(e).__name__ for e in events])
+        if after is not None:
+            after(command, events, history)
         return result
 
     step(project.record_illegal_structures, 2)
@@ -65,6 +66,17 @@ def test_every_event_type_replays_to_the_live_aggregate(register, boq_items, ctx
     later = Context(user=ctx.user, now=datetime(2023, 5, 2, 9, tzinfo=ctx.now.tzinfo))
     project.release_retention(date(2023, 5, 1), 24, later)  # after the defects liability period
     history.extend(project.collect_events())
+    return history
+
+
+def test_every_event_type_replays_to_the_live_aggregate(register, boq_items, ctx, at):
+    project = register()
+
+    def replayed(command, events, history):
+        rebuilt = replay(history)
+        assert vars(rebuilt) == vars(project), (command.__name__, [type(e).__name__ for e in events])
+
+    history = every_kind_of_event(project, ctx, at, boq_items, replayed)
     assert vars(replay(history)) == vars(project)
 
     assert {type(event) for event in history} == EVENT_TYPES
