@@ -164,7 +164,7 @@ class FieldsCompared:
     every class that inherits this and is declared with ``eq=False, repr=False``: equal to another of its own
     class whose compared fields are equal, hashed and shown as by its fields. The value objects here and the
     compound's events (``compound._Lean``) are so: compiling the three for each of them cost every command
-    about a sixteenth of its processor's work (benchmarks/RESULTS.md, section 22)."""
+    as it starts, a recorded inspection a twelfth of its instructions (benchmarks/RESULTS.md, section 22)."""
 
     __slots__ = ()
 
