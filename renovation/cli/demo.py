@@ -27,7 +27,8 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
     """
     from renovation.cli.inputs import parse_date
     from renovation.cli.output import progress_bar
-    from renovation.services.demo import DEMO_ZONE, KICK_OFF, Simulation, days
+    from renovation.services.clock import now
+    from renovation.services.demo import DEMO_ZONE, KICK_OFF, ZONE, Simulation, days
 
     try:
         last = parse_date(until)
@@ -35,6 +36,11 @@ def demo(session: Session, seed: int, until: str, compounds: int, force: bool) -
         raise click.UsageError(f"--until: {error}") from None
     if last < KICK_OFF:
         raise click.UsageError(f"--until: {last} is before the kick-off {KICK_OFF}")
+    # Each simulated day's events are recorded at that day's hours: a store may hold none recorded after its
+    # clock (its next command would be refused, its export not imported).
+    today = now(ZONE).date()
+    if last >= today:
+        raise click.UsageError(f"--until: {last} is not past (today is {today} in {DEMO_ZONE}); give an earlier day")
     session.may("maintain")
     if force:
         session.workspace.discard()

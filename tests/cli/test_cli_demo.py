@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from cli_support import Renovation, event_count
@@ -81,6 +83,26 @@ def test_demo_until_must_be_a_date_after_the_kick_off(in_empty_dir: Path, until:
     assert len(run.lines(result)) == 1
     assert "--until" in result.output
     assert event_count(run.db) == 0
+
+
+def test_demo_until_must_be_past(in_empty_dir: Path) -> None:
+    """The demo records each day's events at that day's hours: none may be recorded after the clock."""
+    run = Renovation(in_empty_dir / "demo.db")
+    zone = ZoneInfo("Asia/Shanghai")
+    today = datetime.now(zone).date()
+
+    for until in (today + timedelta(days=1), date(2999, 12, 31)):
+        result = run("demo", "--until", until.isoformat())
+
+        assert result.exit_code == 2
+        assert run.lines(result) == [f"Error: --until: {until} is not past (today is {today} in Asia/Shanghai); "
+                                     "give an earlier day"]
+        assert event_count(run.db) == 0
+
+    result = run("demo", "--until", today.isoformat())
+    if datetime.now(zone).date() == today:  # not run across midnight there
+        assert result.exit_code == 2 and "is not past" in result.output
+        assert event_count(run.db) == 0
 
 
 def test_demo_certifies_the_metering_and_records_payments(in_empty_dir: Path) -> None:
