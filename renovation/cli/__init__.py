@@ -162,6 +162,15 @@ def one_line(message: str) -> str:
     return " ".join(message.split())
 
 
+def in_a_line(message: str) -> str:
+    """A message of several lines (a database driver's) in one: a line that ends without a stop is followed by
+    a semicolon ("Connection refused; Is the server running ..."), not run into the next."""
+    said = ""
+    for line in filter(None, map(one_line, message.splitlines())):
+        said = f"{said}{'' if said[-1] in '.:;,?!' else ';'} {line}" if said else line
+    return said
+
+
 #: Where ``--lang`` is kept (the click context's meta, shared with every subcommand's context) so that
 #: help, read before the command runs, is in it too.
 LANG = "renovation.lang"
@@ -310,11 +319,11 @@ def database_said(error: BaseException) -> tuple[str, str | None]:
         diag = getattr(found, "diag", None)
         primary = getattr(diag, "message_primary", None)
         if primary:
-            return one_line(str(primary)), getattr(found, "sqlstate", None)
+            return in_a_line(str(primary)), getattr(found, "sqlstate", None)
         if found is not cause:  # SQLAlchemy's wrapping of a driver's error that has no diagnostics
-            return one_line(str(found)), None
+            return in_a_line(str(found)), None
         cause = cause.__cause__
-    return one_line(str(error)), None
+    return in_a_line(str(error)), None
 
 
 def translate(error: Exception, session: Session | None) -> click.ClickException:

@@ -225,6 +225,16 @@ def test_a_bad_database_url(db: str) -> None:
     assert len(result.output.strip().splitlines()) == 1
 
 
+def test_a_database_server_that_is_not_there_is_said_in_sentences() -> None:
+    db = "postgresql://postgres@127.0.0.1:1/test"  # no server listens on port 1
+    result = CliRunner().invoke(cli, ["--db", db, "compound", "list"], env=ENV)
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "Connection refused; Is the server running on that host" in result.output
+
+
 def test_a_database_file_that_is_not_a_database(tmp_path: Path) -> None:
     garbage = tmp_path / "notes.db"
     garbage.write_text("not an SQLite file\n" * 10, encoding="utf-8")
