@@ -319,9 +319,9 @@ def database_said(error: BaseException) -> tuple[str, str | None]:
         diag = getattr(found, "diag", None)
         primary = getattr(diag, "message_primary", None)
         if primary:
-            return in_a_line(str(primary)), getattr(found, "sqlstate", None)
+            return one_line(str(primary)), getattr(found, "sqlstate", None)
         if found is not cause:  # SQLAlchemy's wrapping of a driver's error that has no diagnostics
-            return in_a_line(str(found)), None
+            return one_line(str(found)), None
         cause = cause.__cause__
     return in_a_line(str(error)), None
 
