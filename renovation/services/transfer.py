@@ -526,9 +526,10 @@ class Importer:
             state: dict[str, Any]) -> StoredEvent | None:
         """A line read (``read``) as a stored event, checked against the store and the file's lines before
         it (its compound's versions and commands, its command's rules); None if the store has it already."""
-        if state["timestamp"] > self.horizon:
+        if state["timestamp"] > self.horizon:  # the clock said in the recording time's offset, as the line says it
+            clock = (self.horizon - FUTURE_TOLERANCE).astimezone(state["timestamp"].tzinfo)
             raise BadImport(f"line {number}: recorded at {state['timestamp'].isoformat()}, in the future "
-                            f"(this clock says {(self.horizon - FUTURE_TOLERANCE).isoformat(timespec='seconds')})")
+                            f"(this clock says {clock.isoformat(timespec='seconds')})")
         if (version == 1) != (cls is CompoundProject.Registered):
             raise BadImport(f"line {number}: version 1 of a compound, and only it, is its registration")
         if version == 1 and state["originator_topic"] != get_topic(CompoundProject):

@@ -212,10 +212,12 @@ def test_a_fault_is_found_at_the_line_and_in_the_words_of_one_process(
         assert fallbacks(caplog) == []
 
 
-def test_the_workers_hold_the_lines_to_the_importing_clock(export: Path, stores: Callable[[], str]) -> None:
+@pytest.mark.parametrize("clock", ["2021-03-20T12:00:00+08:00", "2021-03-20T04:00:00+00:00"])
+def test_the_workers_hold_the_lines_to_the_importing_clock(export: Path, stores: Callable[[], str],
+                                                           clock: str) -> None:
     """An event recorded after the importing clock (and its tolerance) is refused as one process refuses
-    it, however the workers' own clocks read."""
-    now = datetime.fromisoformat("2021-03-20T12:00:00+08:00")
+    it, however the workers' own clocks read; the clock said in the offset of the line's recording time."""
+    now = datetime.fromisoformat(clock)
     alone = imported(stores(), export, workers=0, now=now)
 
     assert imported(stores(), export, workers=2, now=now) == alone
