@@ -11,7 +11,7 @@ from renovation.cli import Session, pass_session
 
 @click.command()
 @click.option("--seed", default=2021, show_default=True, type=click.IntRange(0, 2**31), help="Random seed.")
-@click.option("--until", default="2021-07-31", show_default=True, help="Last simulated day, YYYY-MM-DD.")
+@click.option("--until", default="2021-07-31", show_default=True, help="Last simulated day (a past one), YYYY-MM-DD.")
 @click.option("--compounds", default=53, show_default=True, type=click.IntRange(1, 100_000),
               help="How many compounds (the first six are the ones the article names).")
 @click.option("--force", is_flag=True, help="Delete an existing SQLite database file first.")
