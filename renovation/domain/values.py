@@ -7,10 +7,13 @@ the application's transcoder stores them as JSON (see ``renovation.store.backend
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from operator import attrgetter
+from typing import Any
 
 FEN = Decimal("0.01")
 
@@ -162,27 +165,54 @@ def add_years(day: date, years: int) -> date:
 class FieldsCompared:
     """What a frozen dataclass compiles for each of its classes (``__eq__``, ``__hash__``, ``__repr__``), once for
     every class that inherits this and is declared with ``eq=False, repr=False``: equal to another of its own
-    class whose compared fields are equal, hashed and shown as by its fields. The value objects here and the
-    compound's events (``compound._Lean``) are so: compiling the three for each of them cost every command
-    as it starts, a recorded inspection a twelfth of its instructions (benchmarks/RESULTS.md, section 22)."""
+    class whose compared fields are equal, hashed by the fields a dataclass hashes, shown by those it shows.
+    Each is read from the class's fields (never from the instance: an event's ``__dict__`` is its stored JSON),
+    by a getter made once per class. The value objects here and the compound's events (``compound._Lean``) are
+    so: compiling the three for each of them cost every command as it starts, a recorded inspection a twelfth
+    of its instructions (benchmarks/RESULTS.md, section 22)."""
 
     __slots__ = ()
 
-    def _compared(self) -> tuple[object, ...]:
-        return tuple(getattr(self, each.name) for each in fields(self) if each.compare)  # type: ignore[arg-type]
-
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
+        cls = self.__class__
+        if other.__class__ is not cls:
             return NotImplemented
-        assert isinstance(other, FieldsCompared)
-        return self._compared() == other._compared()
+        compared = (_GETTERS.get(cls) or _getters(cls))[0]
+        return compared(self) == compared(other)
 
     def __hash__(self) -> int:
-        return hash(self._compared())
+        cls = self.__class__
+        return hash((_GETTERS.get(cls) or _getters(cls))[1](self))
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{each.name}={getattr(self, each.name)!r}" for each in fields(self) if each.repr)  # type: ignore[arg-type]
-        return f"{type(self).__qualname__}({shown})"
+        shown = _getters(self.__class__)[2]
+        return f"{self.__class__.__qualname__}({', '.join(f'{name}={value!r}' for name, value in shown(self))})"
+
+
+_Getter = Callable[[Any], tuple[Any, ...]]
+_GETTERS: dict[type, tuple[_Getter, _Getter, Callable[[Any], Iterable[tuple[str, Any]]]]] = {}
+
+
+def _getters(cls: type) -> tuple[_Getter, _Getter, Callable[[Any], Iterable[tuple[str, Any]]]]:
+    """A ``FieldsCompared`` class's fields as its dataclass's ``__eq__``, ``__hash__`` and ``__repr__`` read
+    them: those compared, those hashed (a field's ``hash``, else its ``compare``), those shown."""
+    found = _GETTERS.get(cls)
+    if found is None:
+        every = fields(cls)
+        compared = _tuple_of([each.name for each in every if each.compare])
+        hashed = _tuple_of([each.name for each in every if (each.compare if each.hash is None else each.hash)])
+        names = [each.name for each in every if each.repr]
+        shown = _tuple_of(names)
+        found = _GETTERS[cls] = (compared, hashed, lambda value: zip(names, shown(value), strict=True))
+    return found
+
+
+def _tuple_of(names: list[str]) -> _Getter:
+    """The values of ``names`` as a tuple (``attrgetter`` of one name gives the value alone)."""
+    if len(names) == 1:
+        one = attrgetter(names[0])
+        return lambda value: (one(value),)
+    return attrgetter(*names) if names else lambda _value: ()
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -20,6 +20,9 @@ What they do for us:
   command (the one override outside ``store``, allowed below).
 - ``datastore.transaction(commit=...)`` and the recorders' ``events_table_name``, ``datastore.schema``,
   ``datastore.originator_id_type`` and ``sql_create_statements``.
+- ``MetaDomainEvent.__new__``: ``domain.compound._Lean`` makes the compound's events as it does (a frozen
+  dataclass with a signature) but for the methods ``values.FieldsCompared`` gives them all (pinned below by
+  what each makes of the same class).
 """
 
 from __future__ import annotations
@@ -109,3 +112,27 @@ def test_the_store_does_use_them() -> None:
     store += (PACKAGE / "services" / "writer.py").read_text(encoding="utf-8")
     for name in PRIVATE_NAMES:
         assert f"._{name.lstrip('_')}(" in store or f"def {name}(" in store, name
+
+
+def test_the_compounds_events_are_made_as_the_library_makes_its_events_but_for_three_methods() -> None:
+    """What ``MetaDomainEvent.__new__`` makes of a class, ``_Lean`` makes too: the same attributes (but the
+    three methods ``FieldsCompared`` gives, and the dataclass's parameters saying so), the same fields,
+    signature and frozenness. A release of the library that makes its events otherwise fails here."""
+    import dataclasses
+
+    from eventsourcing.domain import DomainEvent
+
+    from renovation.domain.compound import _Lean
+    from renovation.domain.values import FieldsCompared
+
+    namespace = {"__annotations__": {"kind": "str", "count": "int"}, "count": 0, "__module__": __name__}
+    stock = type(DomainEvent)("Probe", (FieldsCompared, DomainEvent), dict(namespace))
+    lean = _Lean("Probe", (FieldsCompared, DomainEvent), dict(namespace))
+
+    assert set(vars(stock)) - {"__eq__", "__hash__", "__repr__"} == set(vars(lean))
+    assert [(each.name, each.default) for each in dataclasses.fields(stock)] == \
+        [(each.name, each.default) for each in dataclasses.fields(lean)]
+    assert str(stock.__signature__) == str(lean.__signature__) == str(inspect.signature(lean.__init__))
+    assert stock.__dataclass_params__.frozen and lean.__dataclass_params__.frozen
+    assert {name for name in dir(lean.__dataclass_params__) if not name.startswith("_")} == \
+        {name for name in dir(stock.__dataclass_params__) if not name.startswith("_")}

@@ -12,7 +12,7 @@ import inspect
 import pytest
 
 from renovation.domain.compound import CompoundProject
-from renovation.domain.values import VALUE_TYPES
+from renovation.domain.values import VALUE_TYPES, FieldsCompared
 from tests.unit.test_replay import EVENT_TYPES, every_kind_of_event
 
 
@@ -21,7 +21,7 @@ def _stock(event: object) -> object:
     cls = type(event)
     made = dataclasses.make_dataclass(
         cls.__name__,
-        [(each.name, each.type, dataclasses.field(repr=each.repr, compare=each.compare))
+        [(each.name, each.type, dataclasses.field(repr=each.repr, compare=each.compare, hash=each.hash))
          for each in dataclasses.fields(cls)],
         frozen=True, kw_only=True,
     )
@@ -99,3 +99,73 @@ def test_every_field_of_every_event_and_value_is_frozen(history):
                 setattr(event, each.name, None)
             with pytest.raises(dataclasses.FrozenInstanceError):
                 delattr(event, each.name)
+
+
+def test_an_instances_own_keys_never_stand_for_its_classs_fields(history):
+    """An event's ``__dict__`` is its stored JSON, which a hand in the database could give any key: what the
+    three methods read comes from the class."""
+    for event in history:
+        forged = copy.copy(event)
+        forged.__dict__.update({"__dataclass_fields__": {}, "_compared": "x", "__class__": int, "_getters": None})
+        assert forged == event and event == forged
+        assert repr(forged) == repr(event) == repr(_stock(event))
+        assert _hashed(forged) == _hashed(event)
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class _Probe(FieldsCompared):
+    shown: int
+    hidden: int = dataclasses.field(default=0, repr=False)
+    hashed_only: int = dataclasses.field(default=0, compare=False, hash=True)
+    compared_only: int = dataclasses.field(default=0, hash=False)
+    ignored: int = dataclasses.field(default=0, compare=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class _StockProbe:
+    shown: int
+    hidden: int = dataclasses.field(default=0, repr=False)
+    hashed_only: int = dataclasses.field(default=0, compare=False, hash=True)
+    compared_only: int = dataclasses.field(default=0, hash=False)
+    ignored: int = dataclasses.field(default=0, compare=False)
+
+
+@pytest.mark.parametrize("values", [(1, 2, 3, 4, 5), (1, 2, 3, 9, 9), (1, 2, 9, 4, 9), (1, 9, 3, 4, 5),
+                                    (9, 2, 3, 4, 5)])
+def test_each_fields_repr_compare_and_hash_are_honoured_as_a_dataclass_honours_them(values):
+    ours, stock = _Probe(1, 2, 3, 4, 5), _StockProbe(1, 2, 3, 4, 5)
+    other, stock_other = _Probe(*values), _StockProbe(*values)
+
+    assert (ours == other) is (stock == stock_other)
+    assert (hash(ours) == hash(other)) is (hash(stock) == hash(stock_other))
+    assert hash(ours) == hash(stock)
+    assert repr(other).replace("_Probe", "_StockProbe") == repr(stock_other)
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class _One(FieldsCompared):
+    only: int
+    not_compared: int = dataclasses.field(default=0, compare=False, repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class _StockOne:
+    only: int
+    not_compared: int = dataclasses.field(default=0, compare=False, repr=False)
+
+
+@dataclasses.dataclass(frozen=True, eq=False, repr=False)
+class _NoneCompared(FieldsCompared):
+    ignored: int = dataclasses.field(default=0, compare=False, repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class _StockNoneCompared:
+    ignored: int = dataclasses.field(default=0, compare=False, repr=False)
+
+
+def test_a_class_of_one_field_or_none_compared_is_hashed_and_shown_as_a_dataclass_is():
+    assert hash(_One(7, 1)) == hash(_StockOne(7, 2)) and _One(7, 1) == _One(7, 2) != _One(8, 1)
+    assert repr(_One(7)) == "_One(only=7)"
+    assert hash(_NoneCompared(1)) == hash(_StockNoneCompared(2)) and _NoneCompared(1) == _NoneCompared(2)
+    assert repr(_NoneCompared(1)) == "_NoneCompared()" and repr(_StockNoneCompared(1)) == "_StockNoneCompared()"
