@@ -10,15 +10,17 @@ that does not follow from them (a value that is not quantity × price, an id reu
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from renovation.domain.compound import CompoundProject, Context, NewFinding
 from renovation.domain.errors import CompoundAlreadyRegistered, CompoundNotFound
-from renovation.domain.values import DEFAULT_DUE_DAYS, SCORE_DIMENSIONS, Severity
+from renovation.domain.values import DEFAULT_DUE_DAYS, SCORE_DIMENSIONS, VALUE_TYPES, FieldsCompared, Severity
 
 P = CompoundProject
 
@@ -130,8 +132,15 @@ def rerun(compound: CompoundProject | None, event: Any) -> tuple[CompoundProject
             _COMPARED[kind] = names
     for name in names:
         value, other = given.get(name), derived.get(name)
-        if value != other or (isinstance(value, Decimal) and _differs(value, other)):  # _differs, called less
-            raise DoesNotFollow(field=name, given=_short(value), derived=_short(other))
+        found: tuple[str, object, object] | None
+        if value != other:
+            found = _difference(value, other, name) or (name, value, other)
+        elif type(value) in _HOLDING:
+            found = _scale_differs(value, other, name)
+        else:
+            continue
+        if found is not None:
+            raise DoesNotFollow(field=found[0], given=_short(found[1]), derived=_short(found[2]))
     return compound, produced
 
 
@@ -148,12 +157,92 @@ def _legacy_number(compound: CompoundProject, given: str, derived: str) -> bool:
     return True
 
 
-def _differs(given: object, derived: object) -> bool:
-    """Whether a value differs from the one the command derived; an amount also by its scale ("3000"
-    is not the "3000.00" a command records: the fen is part of the record)."""
-    if isinstance(given, Decimal) and isinstance(derived, Decimal):
-        return given != derived or given.as_tuple().exponent != derived.as_tuple().exponent
-    return given != derived
+#: The types of a value that may hold an amount, in itself or within (a list of certificates' cited entries).
+_HOLDING = frozenset({Decimal, list, tuple, dict, *VALUE_TYPES})
+
+
+def _difference(given: Any, derived: Any, where: str) -> tuple[str, object, object] | None:
+    """Where a value (at ``where``) first differs from the one the command derived, and the two there; None if
+    nowhere. An amount differs also by its scale, however deep ("3000" is not the "3000.00" a command records:
+    the fen is part of the record); a list, a mapping or a value object is told by the first of its items or
+    fields that differs (``entries[2].value``)."""
+    if type(given) is type(derived):
+        if isinstance(given, Decimal):
+            same = given == derived and given.as_tuple().exponent == derived.as_tuple().exponent
+            return None if same else (where, given, derived)
+        if isinstance(given, (list, tuple)) and len(given) == len(derived):
+            for index, (one, other) in enumerate(zip(given, derived, strict=True)):
+                if type(one) in _HOLDING or one != other:
+                    found = _difference(one, other, f"{where}[{index}]")
+                    if found is not None:
+                        return found
+            return None
+        if isinstance(given, dict) and given.keys() == derived.keys():
+            for key, one in given.items():
+                other = derived[key]
+                if type(one) in _HOLDING or one != other:
+                    found = _difference(one, other, f"{where}[{key!r}]")
+                    if found is not None:
+                        return found
+            return None
+        if isinstance(given, FieldsCompared):
+            for name in _compared_fields(type(given)):
+                one, other = getattr(given, name), getattr(derived, name)
+                if type(one) in _HOLDING or one != other:
+                    found = _difference(one, other, f"{where}.{name}")
+                    if found is not None:
+                        return found
+            return None
+    return None if given == derived else (where, given, derived)
+
+
+def _scale_differs(given: Any, derived: Any, where: str) -> tuple[str, object, object] | None:
+    """Of a value equal to the one the command derived (``given == derived``): where an amount within it
+    differs by its scale, and the two there; None if nowhere."""
+    kind = type(given)
+    if kind is not type(derived):
+        return where, given, derived
+    if kind is Decimal:
+        return None if given.as_tuple().exponent == derived.as_tuple().exponent else (where, given, derived)
+    found = None
+    if kind is list or kind is tuple:
+        found = next((found for index, (one, other) in enumerate(zip(given, derived, strict=True))
+                      if type(one) in _HOLDING and (found := _scale_differs(one, other, f"{where}[{index}]"))), None)
+    elif kind is dict:
+        found = next((found for key, one in given.items()
+                      if type(one) in _HOLDING and (found := _scale_differs(one, derived[key], f"{where}[{key!r}]"))),
+                     None)
+    elif isinstance(given, FieldsCompared):
+        found = next((found for name in _amount_fields(kind)
+                      if (found := _scale_differs(getattr(given, name), getattr(derived, name), f"{where}.{name}"))),
+                     None)
+    return found
+
+
+def _compared_fields(cls: type) -> tuple[str, ...]:
+    return tuple(each.name for each in fields(cls) if each.compare)
+
+
+_AMOUNT_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _amount_fields(cls: type) -> tuple[str, ...]:
+    """The compared fields of a value object that may hold an amount (a decimal, or a list, mapping or value
+    object that may), by their declared types."""
+    found = _AMOUNT_FIELDS.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = _AMOUNT_FIELDS[cls] = tuple(name for name in _compared_fields(cls) if _may_hold_amounts(hints[name]))
+    return found
+
+
+def _may_hold_amounts(hint: Any) -> bool:
+    if hint is Decimal:
+        return True
+    if isinstance(hint, type) and issubclass(hint, FieldsCompared):
+        return bool(_amount_fields(hint))
+    return typing.get_origin(hint) in (list, tuple, dict, typing.Union, types.UnionType) and \
+        any(_may_hold_amounts(each) for each in typing.get_args(hint))
 
 
 def _short(value: object) -> str:

@@ -153,6 +153,43 @@ def test_an_event_no_command_would_record_is_refused(export: list[Line], tmp_pat
         target.ok(*board)
 
 
+def test_an_amount_within_a_list_is_held_to_its_scale(export: list[Line], tmp_path: Path) -> None:
+    """A certificate's cited entry whose value is written with another scale than its command writes ("462.000"
+    for "462.00": the same number) is refused, naming where within the event it differs."""
+    lines = json.loads(json.dumps(export))
+    index = first(lines, "PaymentCertified")
+    cited = lines[index]["state"]["entries"][0]["_data_"]
+    written = data(cited["value"])
+    cited["value"] = with_data(cited["value"], written + "0")
+    file = tmp_path / "forged.jsonl"
+    file.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+    target = Renovation(tmp_path / "target.db")
+
+    result = target("import", str(file))
+
+    assert result.exit_code == 2
+    assert target.lines(result) == [f"Error: {file}: line {index + 1}: PaymentCertified does not follow from its "
+                                    f"command: entries[0].value is {written}0, the rules give {written}"]
+    assert event_count(target.db) == 0
+
+
+def test_a_value_within_a_list_that_does_not_follow_is_named_by_where_it_is(export: list[Line],
+                                                                            tmp_path: Path) -> None:
+    lines = json.loads(json.dumps(export))
+    index = next(i for i, line in enumerate(lines)
+                 if event_name(line) == "InspectionRecorded" and line["state"]["findings"])
+    lines[index]["state"]["findings"][0]["_data_"]["status"] = "closed"
+    file = tmp_path / "forged.jsonl"
+    file.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+    target = Renovation(tmp_path / "target.db")
+
+    result = target("import", str(file))
+
+    assert target.lines(result) == [f"Error: {file}: line {index + 1}: InspectionRecorded does not follow from its "
+                                    "command: findings[0].status is closed, the rules give open"]
+    assert event_count(target.db) == 0
+
+
 def test_an_honest_export_still_imports_whole(export: list[Line], tmp_path: Path) -> None:
     file = tmp_path / "log.jsonl"
     file.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in export), encoding="utf-8")
