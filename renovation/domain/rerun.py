@@ -131,7 +131,7 @@ def rerun(compound: CompoundProject | None, event: Any) -> tuple[CompoundProject
         if given.keys() == derived.keys():
             _COMPARED[kind] = names
     for name in names:
-        value, other = given.get(name), derived.get(name)
+        value, other = given.get(name, NOTHING), derived.get(name, NOTHING)  # a key the command does not write too
         found: tuple[str, object, object] | None
         if value != other:
             found = _difference(value, other, name) or (name, value, other)
@@ -143,6 +143,15 @@ def rerun(compound: CompoundProject | None, event: Any) -> tuple[CompoundProject
             raise DoesNotFollow(field=found[0], given=_short(found[1]), derived=_short(found[2]))
     return compound, produced
 
+
+class _Nothing:
+    """What stands for a field an event does not hold, in a message: "nothing"."""
+
+    def __repr__(self) -> str:
+        return "nothing"
+
+
+NOTHING: Any = _Nothing()
 
 #: The fields compared, in order, of an event of each kind whose fields are its command's event's.
 _COMPARED: dict[type[Any], tuple[str, ...]] = {}
@@ -157,8 +166,6 @@ def _legacy_number(compound: CompoundProject, given: str, derived: str) -> bool:
     return True
 
 
-#: The types of a value that may hold an amount, in itself or within (a list of certificates' cited entries).
-_HOLDING = frozenset({Decimal, list, tuple, dict, *VALUE_TYPES})
 
 
 def _difference(given: Any, derived: Any, where: str) -> tuple[str, object, object] | None:
@@ -168,8 +175,7 @@ def _difference(given: Any, derived: Any, where: str) -> tuple[str, object, obje
     fields that differs (``entries[2].value``)."""
     if type(given) is type(derived):
         if isinstance(given, Decimal):
-            same = given == derived and given.as_tuple().exponent == derived.as_tuple().exponent
-            return None if same else (where, given, derived)
+            return None if given == derived and given.as_tuple() == derived.as_tuple() else (where, given, derived)
         if isinstance(given, (list, tuple)) and len(given) == len(derived):
             for index, (one, other) in enumerate(zip(given, derived, strict=True)):
                 if type(one) in _HOLDING or one != other:
@@ -202,8 +208,8 @@ def _scale_differs(given: Any, derived: Any, where: str) -> tuple[str, object, o
     kind = type(given)
     if kind is not type(derived):
         return where, given, derived
-    if kind is Decimal:
-        return None if given.as_tuple().exponent == derived.as_tuple().exponent else (where, given, derived)
+    if kind is Decimal:  # equal: of the same scale, its digits and sign are the same too (but -0 and 0)
+        return None if given.as_tuple() == derived.as_tuple() else (where, given, derived)
     found = None
     if kind is list or kind is tuple:
         found = next((found for index, (one, other) in enumerate(zip(given, derived, strict=True))
@@ -243,6 +249,11 @@ def _may_hold_amounts(hint: Any) -> bool:
         return bool(_amount_fields(hint))
     return typing.get_origin(hint) in (list, tuple, dict, typing.Union, types.UnionType) and \
         any(_may_hold_amounts(each) for each in typing.get_args(hint))
+
+
+#: The types of a value that may hold an amount, in itself or within (a list of certificates' cited entries; not
+#: a finding, whose fields hold none).
+_HOLDING = frozenset({Decimal, list, tuple, dict, *(cls for cls in VALUE_TYPES if _amount_fields(cls))})
 
 
 def _short(value: object) -> str:

@@ -214,19 +214,26 @@ def test_a_log_grown_after_the_digest_still_extends_it(store: Renovation) -> Non
     assert verified(store.ok("audit", "verify", "--digest", digest)) == 10
 
 
-def test_a_chain_rewritten_after_an_edit_is_found_against_the_digest(store: Renovation) -> None:
+def rewritten(store: Renovation, position: int, old: bytes, new: bytes) -> None:
+    """The state of the event at ``position`` edited (``old`` made ``new``, once) and the whole log chained
+    afresh, as whoever knows the algorithm can; the compounds' snapshots dropped."""
     from renovation.store.chain import GENESIS, link
 
-    digest = store.ok("audit", "digest").output.strip()
-    (state,) = sqlite(store.db, "SELECT state FROM stored_events WHERE rowid = 4")[0]
-    sqlite(store.db, "UPDATE stored_events SET state = ? WHERE rowid = 4",
-           (state.replace(b'"_data_":"10"', b'"_data_":"100"'),))
-    previous = GENESIS  # whoever knows the algorithm can chain the edited log afresh
+    (state,) = sqlite(store.db, "SELECT state FROM stored_events WHERE rowid = ?", (position,))[0]
+    assert state.count(old) == 1, state
+    sqlite(store.db, "UPDATE stored_events SET state = ? WHERE rowid = ?", (state.replace(old, new), position))
+    sqlite(store.db, "DELETE FROM stored_snapshots")
+    previous = GENESIS
     rows = sqlite(store.db, "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
                             "ORDER BY rowid")
-    for position, originator, version, topic, body in rows:
-        previous = link(previous, position, UUID(originator), version, topic, body)
-        sqlite(store.db, "UPDATE event_chain SET hash = ? WHERE position = ?", (previous, position))
+    for at, originator, version, topic, body in rows:
+        previous = link(previous, at, UUID(originator), version, topic, body)
+        sqlite(store.db, "UPDATE event_chain SET hash = ? WHERE position = ?", (previous, at))
+
+
+def test_a_chain_rewritten_after_an_edit_is_found_against_the_digest(store: Renovation) -> None:
+    digest = store.ok("audit", "digest").output.strip()
+    rewritten(store, 4, b'"_data_":"10"', b'"_data_":"100"')
 
     # The chain holds; what the edit made does not follow from its command (the value of 100 of A1 is
     # not the one stored), and the digest kept elsewhere proves the log was rewritten.
@@ -236,6 +243,16 @@ def test_a_chain_rewritten_after_an_edit_is_found_against_the_digest(store: Reno
     assert rules.startswith("Error: position 4: does_not_follow: QuantityMeasured (JM version 4) does not follow "
                             "from its command: value is ")
     assert line.startswith("Error: position 9: digest_mismatch: ")
+
+
+def test_an_event_holding_a_key_its_command_does_not_write_does_not_follow(store: Renovation) -> None:
+    """A key more, null (``apply``: the event read then has no method to apply it with), was taken for the
+    field's absence and verified."""
+    rewritten(store, 5, b'"kind":"morning"', b'"kind":"morning","apply":null')
+
+    assert refused(store("audit", "verify")) == (
+        "Error: position 5: does_not_follow: InspectionRecorded (JM version 5) does not follow from its command: "
+        "apply is None, the rules give nothing (1 problem(s) in all)")
 
 
 @pytest.mark.parametrize("digest", ["9", "9:abc", "x:" + "0" * 64, "9:" + "G" * 64])
