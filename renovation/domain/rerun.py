@@ -130,12 +130,13 @@ def rerun(compound: CompoundProject | None, event: Any) -> tuple[CompoundProject
         names = tuple(sorted((set(given) | set(derived)) - NOT_COMPARED))
         if given.keys() == derived.keys():
             _COMPARED[kind] = names
+    amounts = _amount_fields(kind)
     for name in names:
         value, other = given.get(name, NOTHING), derived.get(name, NOTHING)  # a key the command does not write too
         found: tuple[str, object, object] | None
         if value != other:
             found = _difference(value, other, name) or (name, value, other)
-        elif type(value) in _HOLDING:
+        elif name in amounts:
             found = _scale_differs(value, other, name)
         else:
             continue
@@ -210,19 +211,19 @@ def _scale_differs(given: Any, derived: Any, where: str) -> tuple[str, object, o
         return where, given, derived
     if kind is Decimal:  # equal: of the same scale, its digits and sign are the same too (but -0 and 0)
         return None if given.as_tuple() == derived.as_tuple() else (where, given, derived)
-    found = None
     if kind is list or kind is tuple:
-        found = next((found for index, (one, other) in enumerate(zip(given, derived, strict=True))
-                      if type(one) in _HOLDING and (found := _scale_differs(one, other, f"{where}[{index}]"))), None)
+        for index, (one, other) in enumerate(zip(given, derived, strict=True)):
+            if type(one) in _HOLDING and (found := _scale_differs(one, other, f"{where}[{index}]")):
+                return found
     elif kind is dict:
-        found = next((found for key, one in given.items()
-                      if type(one) in _HOLDING and (found := _scale_differs(one, derived[key], f"{where}[{key!r}]"))),
-                     None)
+        for key, one in given.items():
+            if type(one) in _HOLDING and (found := _scale_differs(one, derived[key], f"{where}[{key!r}]")):
+                return found
     elif isinstance(given, FieldsCompared):
-        found = next((found for name in _amount_fields(kind)
-                      if (found := _scale_differs(getattr(given, name), getattr(derived, name), f"{where}.{name}"))),
-                     None)
-    return found
+        for name in _amount_fields(kind):
+            if found := _scale_differs(getattr(given, name), getattr(derived, name), f"{where}.{name}"):
+                return found
+    return None
 
 
 def _compared_fields(cls: type) -> tuple[str, ...]:
@@ -233,8 +234,8 @@ _AMOUNT_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _amount_fields(cls: type) -> tuple[str, ...]:
-    """The compared fields of a value object that may hold an amount (a decimal, or a list, mapping or value
-    object that may), by their declared types."""
+    """The compared fields of an event or a value object that may hold an amount (a decimal, or a list, mapping
+    or value object that may), by their declared types (which an event read or imported is held to)."""
     found = _AMOUNT_FIELDS.get(cls)
     if found is None:
         hints = typing.get_type_hints(cls)
