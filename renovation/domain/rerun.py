@@ -226,6 +226,11 @@ def _scale_differs(given: Any, derived: Any, where: str) -> tuple[str, object, o
     return None
 
 
+def written_alike(given: Any, derived: Any) -> bool:
+    """Whether two values are equal and every amount within them is written alike (its scale and its sign)."""
+    return bool(given == derived) and _scale_differs(given, derived, "") is None
+
+
 def _compared_fields(cls: type) -> tuple[str, ...]:
     return tuple(each.name for each in fields(cls) if each.compare)
 

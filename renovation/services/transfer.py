@@ -44,7 +44,7 @@ from eventsourcing.utils import get_topic
 
 from renovation.domain.compound import CompoundProject
 from renovation.domain.errors import DomainError
-from renovation.domain.rerun import ACTIONS, DoesNotFollow, rerun
+from renovation.domain.rerun import ACTIONS, DoesNotFollow, rerun, written_alike
 from renovation.domain.shapes import shape_of, value_fields
 from renovation.services.application import RenovationApp
 from renovation.services.clock import BadTimeZone
@@ -598,9 +598,9 @@ class Importer:
             return "an earlier line of this file"
         (stored,) = self.app.recorder.select_events(originator, gt=version - 1, lte=version, limit=1)
         cls = self.classes.get(stored.topic)
-        if stored.topic == topic and cls is not None and (
-                self.said(cls, self.transcoder.decode(stored.state), originator, version)
-                == self.said(cls, state, originator, version)):
+        if stored.topic == topic and cls is not None and written_alike(
+                self.said(cls, self.transcoder.decode(stored.state), originator, version),
+                self.said(cls, state, originator, version)):  # an amount of another scale is another event
             return None
         return f"the store ({stored.topic.rsplit('.', 1)[-1]})"
 

@@ -173,6 +173,28 @@ def test_an_amount_within_a_list_is_held_to_its_scale(export: list[Line], tmp_pa
     assert event_count(target.db) == 0
 
 
+def test_a_line_the_store_holds_but_for_an_amounts_scale_is_another_event(export: list[Line], tmp_path: Path) -> None:
+    """Imported again with a cited entry's value written "462.000" for "462.00", a line is not the event the
+    store holds (it was taken for it, and the import said it had nothing new)."""
+    honest = tmp_path / "log.jsonl"
+    honest.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in export), encoding="utf-8")
+    target = Renovation(tmp_path / "target.db")
+    target.ok("import", str(honest))
+    lines = json.loads(json.dumps(export))
+    index = first(lines, "PaymentCertified")
+    cited = lines[index]["state"]["entries"][0]["_data_"]
+    cited["value"] = with_data(cited["value"], data(cited["value"]) + "0")
+    forged = tmp_path / "forged.jsonl"
+    forged.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+
+    result = target("import", str(forged))
+
+    assert result.exit_code != 0, result.output
+    (message,) = target.lines(result)
+    assert message.startswith(f"Error: {forged}: line {index + 1}: conflict: "), message
+    assert event_count(target.db) == len(export)
+
+
 def test_a_value_within_a_list_that_does_not_follow_is_named_by_where_it_is(export: list[Line],
                                                                             tmp_path: Path) -> None:
     lines = json.loads(json.dumps(export))
