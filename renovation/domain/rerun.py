@@ -167,8 +167,6 @@ def _legacy_number(compound: CompoundProject, given: str, derived: str) -> bool:
     return True
 
 
-
-
 def _difference(given: Any, derived: Any, where: str) -> tuple[str, object, object] | None:
     """Where a value (at ``where``) first differs from the one the command derived, and the two there; None if
     nowhere. An amount differs also by its scale, however deep ("3000" is not the "3000.00" a command records:
