@@ -133,13 +133,9 @@ def rerun(compound: CompoundProject | None, event: Any) -> tuple[CompoundProject
     amounts = _amount_fields(kind)
     for name in names:
         value, other = given.get(name, NOTHING), derived.get(name, NOTHING)  # a key the command does not write too
-        found: tuple[str, object, object] | None
-        if value != other:
-            found = _difference(value, other, name) or (name, value, other)
-        elif name in amounts:
-            found = _scale_differs(value, other, name)
-        else:
+        if value == other and name not in amounts:
             continue
+        found = _difference(value, other, name) or ((name, value, other) if value != other else None)
         if found is not None:
             raise DoesNotFollow(field=found[0], given=_short(found[1]), derived=_short(found[2]))
     return compound, produced
@@ -169,68 +165,48 @@ def _legacy_number(compound: CompoundProject, given: str, derived: str) -> bool:
 
 def _difference(given: Any, derived: Any, where: str) -> tuple[str, object, object] | None:
     """Where a value (at ``where``) first differs from the one the command derived, and the two there; None if
-    nowhere. An amount differs also by its scale, however deep ("3000" is not the "3000.00" a command records:
-    the fen is part of the record); a list, a mapping or a value object is told by the first of its items or
-    fields that differs (``entries[2].value``)."""
-    if type(given) is type(derived):
-        if isinstance(given, Decimal):
-            return None if given == derived and given.as_tuple() == derived.as_tuple() else (where, given, derived)
-        if isinstance(given, (list, tuple)) and len(given) == len(derived):
-            for index, (one, other) in enumerate(zip(given, derived, strict=True)):
-                if type(one) in _HOLDING or one != other:
-                    found = _difference(one, other, f"{where}[{index}]")
-                    if found is not None:
-                        return found
-            return None
-        if isinstance(given, dict) and given.keys() == derived.keys():
-            for key, one in given.items():
-                other = derived[key]
-                if type(one) in _HOLDING or one != other:
-                    found = _difference(one, other, f"{where}[{key!r}]")
-                    if found is not None:
-                        return found
-            return None
-        if isinstance(given, FieldsCompared):
-            for name in _compared_fields(type(given)):
-                one, other = getattr(given, name), getattr(derived, name)
-                if type(one) in _HOLDING or one != other:
-                    found = _difference(one, other, f"{where}.{name}")
-                    if found is not None:
-                        return found
-            return None
-    return None if given == derived else (where, given, derived)
-
-
-def _scale_differs(given: Any, derived: Any, where: str) -> tuple[str, object, object] | None:
-    """Of a value equal to the one the command derived (``given == derived``): where an amount within it
-    differs by its scale, and the two there; None if nowhere."""
+    nowhere. A value of another type differs, and an amount also by how it is written, however deep ("3000" is
+    not the "3000.00" a command records, nor "-0.00" its "0.00": the fen is part of the record); a list, a
+    mapping or a value object is told by the first of its items or fields that differs (``entries[2].value``).
+    Of those equal, only what may hold an amount is looked into (``_HOLDING``)."""
     kind = type(given)
     if kind is not type(derived):
         return where, given, derived
-    if kind is Decimal:  # equal: of the same scale, its digits and sign are the same too (but -0 and 0)
-        return None if given.as_tuple() == derived.as_tuple() else (where, given, derived)
-    if kind is list or kind is tuple:
+    if kind is Decimal:
+        return None if given == derived and given.as_tuple() == derived.as_tuple() else (where, given, derived)
+    if (kind is list or kind is tuple) and len(given) == len(derived):
         for index, (one, other) in enumerate(zip(given, derived, strict=True)):
-            if type(one) in _HOLDING and (found := _scale_differs(one, other, f"{where}[{index}]")):
+            if (type(one) in _HOLDING or one != other) and (found := _difference(one, other, f"{where}[{index}]")):
                 return found
-    elif kind is dict:
+        return None
+    if kind is dict and given.keys() == derived.keys():
         for key, one in given.items():
-            if type(one) in _HOLDING and (found := _scale_differs(one, derived[key], f"{where}[{key!r}]")):
+            other = derived[key]
+            if (type(one) in _HOLDING or one != other) and (found := _difference(one, other, f"{where}[{key!r}]")):
                 return found
-    elif isinstance(given, FieldsCompared):
-        for name in _amount_fields(kind):
-            if found := _scale_differs(getattr(given, name), getattr(derived, name), f"{where}.{name}"):
+        return None
+    if isinstance(given, FieldsCompared):
+        for name in _compared_fields(kind):
+            one, other = getattr(given, name), getattr(derived, name)
+            if (type(one) in _HOLDING or one != other) and (found := _difference(one, other, f"{where}.{name}")):
                 return found
-    return None
+        return None
+    return None if given == derived else (where, given, derived)
 
 
 def written_alike(given: Any, derived: Any) -> bool:
     """Whether two values are equal and every amount within them is written alike (its scale and its sign)."""
-    return bool(given == derived) and _scale_differs(given, derived, "") is None
+    return _difference(given, derived, "") is None
+
+
+_COMPARED_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _compared_fields(cls: type) -> tuple[str, ...]:
-    return tuple(each.name for each in fields(cls) if each.compare)
+    found = _COMPARED_FIELDS.get(cls)
+    if found is None:
+        found = _COMPARED_FIELDS[cls] = tuple(each.name for each in fields(cls) if each.compare)
+    return found
 
 
 _AMOUNT_FIELDS: dict[type, tuple[str, ...]] = {}
